@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, builds, runs unit then namespace tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+npm ci --no-audit --no-fund
+npx tsc -p tsconfig.json
+npx tap -R tap test/unit
+if [ "$(id -u)" = 0 ]; then
+  npx tap -R tap test/netns
+else
+  echo "not root: skipping namespace tests" >&2
+fi
