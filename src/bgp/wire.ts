@@ -1,0 +1,311 @@
+// Bounds-checked byte reader and a growable writer that reserves and patches
+// length fields. Codecs are built on these two classes only.
+
+/** Thrown by Reader when a read would pass the end of its window. */
+export class WireUnderflow extends Error {
+  constructor(readonly wanted: number, readonly available: number) {
+    super(`truncated: wanted ${wanted} bytes, ${available} available`);
+  }
+}
+
+export class Reader {
+  private readonly view: DataView;
+  /** Absolute offset of the next byte to read. */
+  pos: number;
+  /** Absolute offset one past the last readable byte. */
+  readonly end: number;
+
+  constructor(readonly buf: Uint8Array, start = 0, end = buf.length) {
+    if (start < 0 || end > buf.length || start > end) throw new WireUnderflow(end - start, buf.length - start);
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.pos = start;
+    this.end = end;
+  }
+
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  private need(n: number): void {
+    if (this.end - this.pos < n) throw new WireUnderflow(n, this.end - this.pos);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+
+  u24(): number {
+    this.need(3);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 3;
+    return (b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!;
+  }
+
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+
+  /** A copy of the next n bytes (decoders copy what they keep). */
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const out = this.buf.slice(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+
+  skip(n: number): void {
+    this.need(n);
+    this.pos += n;
+  }
+
+  /** A reader over the next n bytes; this reader moves past them. */
+  sub(n: number): Reader {
+    this.need(n);
+    const r = new Reader(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return r;
+  }
+
+  /** Dotted-quad IPv4 address. */
+  ipv4(): string {
+    this.need(4);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 4;
+    return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
+  }
+
+  /** IPv6 address in RFC 5952 canonical text form. */
+  ipv6(): string {
+    this.need(16);
+    const s = formatIpv6(this.buf, this.pos);
+    this.pos += 16;
+    return s;
+  }
+
+  /** MAC address as lowercase aa:bb:cc:dd:ee:ff. */
+  mac(): string {
+    this.need(6);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 6;
+    return `${HEX[b[p]!]}:${HEX[b[p + 1]!]}:${HEX[b[p + 2]!]}:${HEX[b[p + 3]!]}:${HEX[b[p + 4]!]}:${HEX[b[p + 5]!]}`;
+  }
+}
+
+/** Two-digit lowercase hex for every byte value. */
+export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+export function formatIpv6(b: Uint8Array, p: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!);
+  // RFC 5952 §4.2: compress the longest run (>= 2) of zero groups, first one on ties.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  // RFC 5952 §5: IPv4-mapped addresses keep the dotted quad.
+  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) {
+    return `::ffff:${b[p + 12]}.${b[p + 13]}.${b[p + 14]}.${b[p + 15]}`;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export class Writer {
+  private buf: Uint8Array;
+  private view: DataView;
+  /** Number of bytes written so far. */
+  length = 0;
+
+  constructor(initial = 256) {
+    this.buf = new Uint8Array(initial);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.length++] = v & 0xff;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.ensure(2);
+    this.view.setUint16(this.length, v & 0xffff);
+    this.length += 2;
+    return this;
+  }
+
+  u24(v: number): this {
+    this.ensure(3);
+    this.buf[this.length] = (v >>> 16) & 0xff;
+    this.buf[this.length + 1] = (v >>> 8) & 0xff;
+    this.buf[this.length + 2] = v & 0xff;
+    this.length += 3;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.length, v >>> 0);
+    this.length += 4;
+    return this;
+  }
+
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+
+  /** Writes an IPv4 dotted quad; throws on malformed text (callers validate config earlier). */
+  ipv4(addr: string): this {
+    return this.bytes(parseIpv4(addr));
+  }
+
+  ipv6(addr: string): this {
+    return this.bytes(parseIpv6(addr));
+  }
+
+  mac(addr: string): this {
+    return this.bytes(parseMac(addr));
+  }
+
+  /** Reserve a length field of 1, 2 or 4 bytes; returns its offset for `patch`. */
+  reserve(size: 1 | 2 | 4): number {
+    const at = this.length;
+    this.ensure(size);
+    this.length += size;
+    return at;
+  }
+
+  /** Fill a reserved length field with the number of bytes written after it. */
+  patchLength(at: number, size: 1 | 2 | 4, extra = 0): void {
+    const v = this.length - at - size + extra;
+    if (size === 1) {
+      if (v > 0xff) throw new RangeError(`length ${v} does not fit in 1 byte`);
+      this.buf[at] = v;
+    } else if (size === 2) {
+      if (v > 0xffff) throw new RangeError(`length ${v} does not fit in 2 bytes`);
+      this.view.setUint16(at, v);
+    } else {
+      this.view.setUint32(at, v);
+    }
+  }
+
+  /** Overwrite a 2-byte value at an earlier offset. */
+  setU16(at: number, v: number): void {
+    this.view.setUint16(at, v);
+  }
+
+  /** The bytes written, copied out. */
+  finish(): Uint8Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
+export function parseIpv4(addr: string): Uint8Array {
+  const parts = addr.split('.');
+  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${addr}`);
+  const out = new Uint8Array(4);
+  for (let i = 0; i < 4; i++) {
+    const p = parts[i]!;
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${addr}`);
+    out[i] = Number(p);
+  }
+  return out;
+}
+
+export function parseIpv6(addr: string): Uint8Array {
+  const out = new Uint8Array(16);
+  let text = addr;
+  // Trailing dotted quad (e.g. ::ffff:1.2.3.4).
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  let v4: Uint8Array | null = null;
+  if (tail.includes('.')) {
+    v4 = parseIpv4(tail);
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) throw new RangeError(`not an IPv6 address: ${addr}`);
+  const head = halves[0] ? halves[0].split(':') : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - rest.length;
+  if ((halves.length === 1 && missing !== 0) || missing < (halves.length === 2 ? 1 : 0)) {
+    throw new RangeError(`not an IPv6 address: ${addr}`);
+  }
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
+  for (let i = 0; i < 8; i++) {
+    const g = groups[i]!;
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RangeError(`not an IPv6 address: ${addr}`);
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  }
+  if (v4) out.set(v4, 12);
+  return out;
+}
+
+export function parseMac(addr: string): Uint8Array {
+  const parts = addr.split(/[:-]/);
+  if (parts.length !== 6) throw new RangeError(`not a MAC address: ${addr}`);
+  const out = new Uint8Array(6);
+  for (let i = 0; i < 6; i++) {
+    const p = parts[i]!;
+    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new RangeError(`not a MAC address: ${addr}`);
+    out[i] = parseInt(p, 16);
+  }
+  return out;
+}
+
+export function isIpv4(addr: string): boolean {
+  try { parseIpv4(addr); return true; } catch { return false; }
+}
+
+export function isIpv6(addr: string): boolean {
+  try { parseIpv6(addr); return true; } catch { return false; }
+}
+
+export function toHex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += HEX[x];
+  return s;
+}
+
+export function fromHex(s: string): Uint8Array {
+  const clean = s.replace(/[^0-9a-fA-F]/g, '');
+  if (clean.length % 2) throw new RangeError('odd number of hex digits');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
