@@ -1,0 +1,343 @@
+// FRR (zebra, bgpd, bfdd) started by hand inside a test namespace, each instance in
+// its own pathspace (`-N <ns>`): sockets and pid files in /var/run/frr/<ns>/, an
+// empty /etc/frr/<ns>/vtysh.conf, configs and logs in a per-namespace directory
+// readable by user `frr`. Daemons are stopped by the PIDs in their pid files, and
+// the pathspace directories are removed when the Lab is disposed.
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sh, waitFor, type Lab } from './netns.js';
+
+export const FRR_LIBDIR = '/usr/lib/frr';
+/** Logs stay here after teardown (one directory per namespace) for post-mortem reading. */
+export const FRR_LOG_ROOT = '/tmp/evpn-ha-logs';
+
+export type FrrDaemon = 'zebra' | 'bgpd' | 'bfdd';
+
+export interface FrrOptions {
+  /** bgpd configuration, e.g. from rrConfig(). */
+  bgpdConf: string;
+  /** Start zebra (default true). Without zebra, bgpd runs with --no_zebra. */
+  zebra?: boolean;
+  /** zebra configuration (default: hostname only). */
+  zebraConf?: string;
+  /** Start bfdd (default false). Needs zebra. */
+  bfdd?: boolean;
+  /** bfdd configuration, e.g. bfdConfig() for the profile rrConfig({ bfd }) refers to. */
+  bfddConf?: string;
+  /** How long to wait for each daemon's vty socket (default 10 s). */
+  startTimeoutMs?: number;
+  /** Extra bgpd arguments, e.g. ['-l', '192.168.1.2'] to listen on one address. */
+  bgpdArgs?: string[];
+}
+
+export interface FrrHandle {
+  readonly ns: string;
+  /** /var/run/frr/<ns>: vty sockets and pid files. */
+  readonly runDir: string;
+  /** /etc/frr/<ns>: configuration files (and the empty vtysh.conf). */
+  readonly confDir: string;
+  /** Per-daemon log files (kept after teardown under FRR_LOG_ROOT). */
+  readonly logs: Partial<Record<FrrDaemon, string>>;
+  readonly daemons: readonly FrrDaemon[];
+  /** Run one or more vtysh commands (each `-c`) and return stdout. */
+  vtysh(...cmds: string[]): string;
+  /** Run one `show ... json` command (`json` appended when missing) and parse it. */
+  vtyshJson(cmd: string): unknown;
+  /** Apply configuration lines in `configure terminal` mode. */
+  configure(...lines: string[]): string;
+  /** PID of a running daemon, from its pid file. */
+  pid(d: FrrDaemon): number | undefined;
+  /** Last `lines` lines of every log, for a failing test's diagnostics. */
+  logTail(lines?: number): string;
+  /** Kill the daemons by PID (SIGTERM, then SIGKILL). Idempotent. */
+  stop(): void;
+}
+
+function frrIds(): { uid: number; gid: number } {
+  const uid = Number(sh('id', ['-u', 'frr']).trim());
+  const gid = Number(sh('id', ['-g', 'frr']).trim());
+  return { uid, gid };
+}
+
+function writeFrrFile(path: string, text: string, ids: { uid: number; gid: number }): void {
+  writeFileSync(path, text, { mode: 0o640 });
+  chownSync(path, ids.uid, ids.gid);
+}
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function sleepMs(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Start FRR inside `ns` (a namespace of `lab`). Resolves once every daemon's vty
+ * socket answers. The instance is stopped and its pathspace removed on lab dispose.
+ */
+export async function startFrr(lab: Lab, ns: string, opts: FrrOptions): Promise<FrrHandle> {
+  const ids = frrIds();
+  const runDir = `/var/run/frr/${ns}`;
+  const confDir = `/etc/frr/${ns}`;
+  const logDir = join(FRR_LOG_ROOT, ns);
+  for (const d of [runDir, confDir, logDir]) {
+    mkdirSync(d, { recursive: true });
+    chownSync(d, ids.uid, ids.gid);
+  }
+  writeFrrFile(join(confDir, 'vtysh.conf'), '', ids);
+
+  const withZebra = opts.zebra ?? true;
+  const daemons: FrrDaemon[] = [];
+  if (withZebra) daemons.push('zebra');
+  if (opts.bfdd) {
+    if (!withZebra) throw new Error('bfdd needs zebra');
+    daemons.push('bfdd');
+  }
+  daemons.push('bgpd');
+
+  const confs: Record<FrrDaemon, string> = {
+    zebra: opts.zebraConf ?? `hostname ${ns}\n`,
+    bfdd: opts.bfddConf ?? `hostname ${ns}\n`,
+    bgpd: opts.bgpdConf,
+  };
+  const logs: Partial<Record<FrrDaemon, string>> = {};
+  let stopped = false;
+
+  const pid = (d: FrrDaemon): number | undefined => {
+    try {
+      const n = Number(readFileSync(join(runDir, `${d}.pid`), 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    } catch { return undefined; }
+  };
+
+  const stop = (): void => {
+    if (stopped) return;
+    stopped = true;
+    const pids = [...daemons].reverse().map(pid).filter((p): p is number => p !== undefined);
+    for (const p of pids) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
+    const deadline = Date.now() + 2000;
+    while (pids.some(isAlive) && Date.now() < deadline) sleepMs(20);
+    for (const p of pids) { if (isAlive(p)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } }
+    rmSync(runDir, { recursive: true, force: true });
+    rmSync(confDir, { recursive: true, force: true });
+  };
+  lab.onDispose(stop);
+
+  const vtyshArgs = (cmds: string[]): string[] => ['-N', ns, ...cmds.flatMap((c) => ['-c', c])];
+  const vtysh = (...cmds: string[]): string => sh('vtysh', vtyshArgs(cmds));
+
+  const handle: FrrHandle = {
+    ns, runDir, confDir, logs, daemons,
+    vtysh,
+    vtyshJson(cmd: string): unknown {
+      const c = /\bjson\s*$/.test(cmd) ? cmd : `${cmd} json`;
+      return JSON.parse(vtysh(c)) as unknown;
+    },
+    configure(...lines: string[]): string {
+      return vtysh('configure terminal', ...lines);
+    },
+    pid,
+    logTail(lines = 40): string {
+      return Object.entries(logs).map(([d, path]) => {
+        let text = '';
+        try { text = readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n'); } catch { /* none */ }
+        return `--- ${d} (${path}) ---\n${text}`;
+      }).join('\n');
+    },
+    stop,
+  };
+
+  for (const d of daemons) {
+    const conf = join(confDir, `${d}.conf`);
+    writeFrrFile(conf, confs[d], ids);
+    const log = join(logDir, `${d}.log`);
+    logs[d] = log;
+    const args = ['-d', '-N', ns, '-f', conf, '-i', join(runDir, `${d}.pid`), '-P', '0', '--log', `file:${log}`, '--log-level', 'debug'];
+    if (d === 'zebra') args.push('-s', '90000000');
+    if (d === 'bgpd') {
+      if (!withZebra) args.push('-Z');
+      args.push(...(opts.bgpdArgs ?? []));
+    }
+    try {
+      sh('ip', ['netns', 'exec', ns, join(FRR_LIBDIR, d), ...args]);
+    } catch (e) {
+      throw new Error(`starting ${d} in ${ns} failed: ${String(e)}\n${handle.logTail()}`);
+    }
+    const sock = join(runDir, `${d}.vty`);
+    await waitFor(() => existsSync(sock) && pid(d) !== undefined, opts.startTimeoutMs ?? 10000, `${d} vty socket in ${ns}`)
+      .catch((e: unknown) => { throw new Error(`${String(e)}\n${handle.logTail()}`); });
+  }
+  return handle;
+}
+
+// ---------------------------------------------------------------------------
+// Configuration generators
+
+export interface BfdTimers {
+  /** Desired min TX interval, ms. */
+  minTx: number;
+  /** Required min RX interval, ms. */
+  minRx: number;
+  multiplier: number;
+}
+
+export interface RrOptions {
+  asn: number;
+  routerId: string;
+  /** One or more prefixes for `bgp listen range`, e.g. '192.168.1.0/24'. */
+  listenRange: string | string[];
+  clusterId?: string;
+  /**
+   * AS of the dynamic clients: 'internal' (default, iBGP: route reflection),
+   * 'external' (any AS but ours) or a number. With eBGP clients FRR cannot make
+   * them route-reflector-clients; the RR then behaves as a plain eBGP speaker
+   * (see docs/interop.md): we keep the next hop unchanged for EVPN.
+   */
+  clientAs?: 'internal' | 'external' | number;
+  /** BGP keepalive/hold, seconds (default 3/9, as in the published setups). */
+  timers?: { keepalive: number; hold: number };
+  /** `neighbor CLIENTS bfd profile evpn-ha` with these timers (put bfdConfig() in bfdd). */
+  bfd?: BfdTimers;
+  /** Peer-group name (default CLIENTS). */
+  peerGroup?: string;
+  hostname?: string;
+  /** Extra lines inside `router bgp`, before the address family. */
+  extra?: string[];
+}
+
+/** The bfdd configuration matching RrOptions.bfd (profile `evpn-ha`). */
+export function bfdConfig(t: BfdTimers, profile = 'evpn-ha'): string {
+  return [
+    'bfd',
+    ` profile ${profile}`,
+    `  transmit-interval ${t.minTx}`,
+    `  receive-interval ${t.minRx}`,
+    `  detect-multiplier ${t.multiplier}`,
+    ' exit',
+    'exit',
+    '',
+  ].join('\n');
+}
+
+/**
+ * bgpd configuration for the design brief's route reflector: dynamic clients from
+ * `bgp listen range` in one peer-group, reflected under address-family l2vpn evpn.
+ */
+export function rrConfig(o: RrOptions): string {
+  const pg = o.peerGroup ?? 'CLIENTS';
+  const ranges = Array.isArray(o.listenRange) ? o.listenRange : [o.listenRange];
+  const clientAs = o.clientAs ?? 'internal';
+  const ibgp = clientAs === 'internal' || clientAs === o.asn;
+  const t = o.timers ?? { keepalive: 3, hold: 9 };
+  const lines = [
+    'frr defaults traditional',
+    `hostname ${o.hostname ?? 'rr'}`,
+    'log timestamp precision 3',
+    '!',
+    `router bgp ${o.asn}`,
+    ` bgp router-id ${o.routerId}`,
+    ...(o.clusterId ? [` bgp cluster-id ${o.clusterId}`] : []),
+    ' no bgp ebgp-requires-policy',
+    ' no bgp default ipv4-unicast',
+    ' no bgp network import-check',
+    ' bgp log-neighbor-changes',
+    ` timers bgp ${t.keepalive} ${t.hold}`,
+    ` neighbor ${pg} peer-group`,
+    ` neighbor ${pg} remote-as ${clientAs}`,
+    ` neighbor ${pg} timers ${t.keepalive} ${t.hold}`,
+    ...(o.bfd ? [` neighbor ${pg} bfd`, ` neighbor ${pg} bfd profile evpn-ha`] : []),
+    ...ranges.map((r) => ` bgp listen range ${r} peer-group ${pg}`),
+    ...(o.extra ?? []).map((l) => ` ${l.trim()}`),
+    ' !',
+    ' address-family l2vpn evpn',
+    `  neighbor ${pg} activate`,
+    ...(ibgp
+      ? [`  neighbor ${pg} route-reflector-client`]
+      : [`  neighbor ${pg} attribute-unchanged next-hop`]),
+    ' exit-address-family',
+    'exit',
+    '!',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export interface EvpnSpeakerOptions {
+  asn: number;
+  routerId: string;
+  /** Static neighbors (address → remote AS, or 'internal'/'external'). */
+  neighbors: Array<{ address: string; remoteAs: number | 'internal' | 'external'; updateSource?: string }>;
+  /** `advertise-all-vni` (originate type-2/3 from the kernel's VXLAN devices; needs zebra). */
+  advertiseAllVni?: boolean;
+  /** `advertise-svi-ip` (originate the bridge's own MAC+IP). */
+  advertiseSviIp?: boolean;
+  timers?: { keepalive: number; hold: number };
+  hostname?: string;
+  /** Extra lines under `address-family l2vpn evpn`. */
+  evpnExtra?: string[];
+}
+
+/** bgpd configuration for an FRR VTEP / plain EVPN speaker with static neighbors. */
+export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
+  const t = o.timers ?? { keepalive: 3, hold: 9 };
+  return [
+    'frr defaults traditional',
+    `hostname ${o.hostname ?? 'vtep'}`,
+    'log timestamp precision 3',
+    '!',
+    `router bgp ${o.asn}`,
+    ` bgp router-id ${o.routerId}`,
+    ' no bgp ebgp-requires-policy',
+    ' no bgp default ipv4-unicast',
+    ' bgp log-neighbor-changes',
+    ` timers bgp ${t.keepalive} ${t.hold}`,
+    ...o.neighbors.flatMap((n) => [
+      ` neighbor ${n.address} remote-as ${n.remoteAs}`,
+      ` neighbor ${n.address} timers ${t.keepalive} ${t.hold}`,
+      ...(n.updateSource ? [` neighbor ${n.address} update-source ${n.updateSource}`] : []),
+    ]),
+    ' !',
+    ' address-family l2vpn evpn',
+    ...o.neighbors.map((n) => `  neighbor ${n.address} activate`),
+    ...(o.advertiseAllVni ? ['  advertise-all-vni'] : []),
+    ...(o.advertiseSviIp ? ['  advertise-svi-ip'] : []),
+    ...(o.evpnExtra ?? []).map((l) => `  ${l.trim()}`),
+    ' exit-address-family',
+    'exit',
+    '!',
+    '',
+  ].join('\n');
+}
+
+// ---------------------------------------------------------------------------
+// Queries
+
+/** State of one BGP neighbor as FRR reports it (`show bgp neighbors <addr> json`). */
+export function frrPeerState(frr: FrrHandle, address: string): string | undefined {
+  const j = frr.vtyshJson(`show bgp neighbors ${address}`) as Record<string, { bgpState?: string } | undefined>;
+  return j[address]?.bgpState;
+}
+
+/** Wait until FRR reports the neighbor Established. */
+export async function waitFrrEstablished(frr: FrrHandle, address: string, timeoutMs = 20000): Promise<void> {
+  await waitFor(() => frrPeerState(frr, address) === 'Established', timeoutMs, `FRR ${frr.ns} neighbor ${address} Established`)
+    .catch((e: unknown) => { throw new Error(`${String(e)}\n${frr.logTail(20)}`); });
+}
+
+/** All EVPN routes of `show bgp l2vpn evpn json`, flattened to (rd, prefix, paths). */
+export interface FrrEvpnRoute { rd: string; prefix: string; paths: unknown[] }
+
+export function frrEvpnRoutes(frr: FrrHandle): FrrEvpnRoute[] {
+  const j = frr.vtyshJson('show bgp l2vpn evpn') as Record<string, unknown>;
+  const out: FrrEvpnRoute[] = [];
+  for (const [rd, v] of Object.entries(j)) {
+    if (typeof v !== 'object' || v === null || !/^\d/.test(rd)) continue;
+    for (const [prefix, p] of Object.entries(v as Record<string, unknown>)) {
+      if (typeof p !== 'object' || p === null || !('paths' in p)) continue;
+      const paths = (p as { paths: unknown }).paths;
+      out.push({ rd, prefix, paths: Array.isArray(paths) ? (paths as unknown[]).flat() : [] });
+    }
+  }
+  return out;
+}
