@@ -1,0 +1,83 @@
+// Text <-> bytes for the addresses the kernel layer handles: MAC, IPv4, IPv6.
+// Text forms are canonical so that two spellings of one address compare equal:
+// MAC lower-case colon-separated, IPv4 dotted quad, IPv6 per RFC 5952.
+import { isIPv4, isIPv6 } from 'node:net';
+
+export class AddressError extends Error {
+  override name = 'AddressError';
+}
+
+/** `aa:bb:cc:dd:ee:ff` (also accepts `-` separators and upper case) -> 6 bytes. */
+export function parseMac(text: string): Buffer {
+  const parts = text.split(/[:-]/);
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new AddressError(`invalid MAC address: ${text}`);
+  }
+  return Buffer.from(parts.map((p) => parseInt(p, 16)));
+}
+
+export function formatMac(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) {
+    if (i) s += ':';
+    s += (b[i] as number).toString(16).padStart(2, '0');
+  }
+  return s;
+}
+
+export function normalizeMac(text: string): string {
+  return formatMac(parseMac(text));
+}
+
+/** IPv4 or IPv6 text -> 4 or 16 bytes. IPv4-mapped/zone forms are rejected. */
+export function parseIp(text: string): Buffer {
+  if (isIPv4(text)) return Buffer.from(text.split('.').map(Number));
+  if (!isIPv6(text) || text.includes('%')) throw new AddressError(`invalid IP address: ${text}`);
+  let head = text;
+  // Embedded IPv4 in the last 32 bits (::ffff:1.2.3.4): rewrite as two hex groups.
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const b = tail.split('.').map(Number) as [number, number, number, number];
+    head = `${text.slice(0, lastColon + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
+  }
+  const [left, right] = head.split('::') as [string, string | undefined];
+  const l = left ? left.split(':').map((h) => parseInt(h, 16)) : [];
+  const r = right ? right.split(':').map((h) => parseInt(h, 16)) : [];
+  const groups: number[] = [];
+  if (right === undefined) groups.push(...l);
+  else groups.push(...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r);
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
+
+export function formatIp(b: Uint8Array): string {
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  if (b.length !== 16) throw new AddressError(`IP address of ${b.length} bytes`);
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(((b[i] as number) << 8) | (b[i + 1] as number));
+  // RFC 5952 4.2: compress the longest run (>= 2) of zero groups, the first on a tie.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = g.map((x) => x.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+export function normalizeIp(text: string): string {
+  return formatIp(parseIp(text));
+}
+
+export function ipFamily(text: string): 4 | 6 {
+  if (isIPv4(text)) return 4;
+  if (isIPv6(text)) return 6;
+  throw new AddressError(`invalid IP address: ${text}`);
+}

@@ -1,0 +1,170 @@
+// The kernel layer's contract. Everything above it (agent, RIB, tests) talks to a
+// KernelPort; `rtnetlink.ts` is the real one, `fake.ts` the in-memory one.
+//
+// What the agent writes, for each remote MAC/IP (same as FRR zebra for a remote MAC):
+//
+//   neigh:  RTM_NEWNEIGH AF_INET/AF_INET6  ifindex=<bridge>  IP -> MAC
+//           state NUD_NOARP, flags NTF_EXT_LEARNED, NDA_PROTOCOL=<ours>
+//           `ip neigh`:  192.168.0.87 dev br-vxlan lladdr <mac> extern_learn NOARP proto 231
+//   fdb:    RTM_NEWNEIGH AF_BRIDGE  ifindex=<vxlan>  MAC, NDA_DST=<remote VTEP>
+//           state NUD_REACHABLE, flags NTF_SELF|NTF_MASTER|NTF_EXT_LEARNED, NDA_PROTOCOL=<ours>
+//           one message, two kernel entries:
+//           `bridge fdb`: <mac> dev vxlan0 extern_learn master br-vxlan        (bridge table)
+//                         <mac> dev vxlan0 dst 192.168.1.87 self extern_learn  (vxlan table)
+//
+// Every write is create-or-replace (NLM_F_CREATE|NLM_F_REPLACE): a change of best
+// path is one replace, never delete + add.
+
+/** NDA_PROTOCOL value stamped on every entry we write (0xE7 = 231, "evpn-ha"). */
+export const EVPN_HA_PROTOCOL = 0xe7;
+
+/** Desired state, as the agent computes it. MACs are lower-case `aa:bb:cc:dd:ee:ff`. */
+export type KernelEntry =
+  /** `ip neigh replace IP dev <ifname> lladdr MAC nud noarp extern_learn`; ifname is the bridge. */
+  | { kind: 'neigh'; ifname: string; ip: string; mac: string }
+  /** Bridge FDB (master) + vxlan FDB (self, dst) for MAC; ifname is the vxlan device. */
+  | { kind: 'fdb'; ifname: string; mac: string; dst: string };
+
+/** Which FDB an observed AF_BRIDGE entry lives in. */
+export type FdbTable = 'bridge' | 'vxlan' | 'self';
+
+/** An entry as the kernel reports it (dump or event). */
+export type ObservedEntry = ObservedNeigh | ObservedFdb;
+
+export interface ObservedNeigh {
+  kind: 'neigh';
+  ifname: string;
+  ifindex: number;
+  family: 4 | 6;
+  ip: string;
+  /** null for INCOMPLETE/FAILED entries without a link-layer address. */
+  mac: string | null;
+  /** NUD_* bitmask (ndm_state). */
+  state: number;
+  /** NTF_* bitmask (ndm_flags). */
+  flags: number;
+  /** NDA_PROTOCOL, null when absent. */
+  protocol: number | null;
+  externLearned: boolean;
+}
+
+export interface ObservedFdb {
+  kind: 'fdb';
+  /** The port device (for us: the vxlan device). */
+  ifname: string;
+  ifindex: number;
+  mac: string;
+  /**
+   * 'bridge': the master's (bridge) FDB entry pointing at this port (NDA_MASTER set).
+   * 'vxlan':  the vxlan device's own FDB entry (NTF_SELF with NDA_DST).
+   * 'self':   any other device's own entry (e.g. the bridge's local addresses).
+   */
+  table: FdbTable;
+  /** Remote VTEP for 'vxlan' entries, otherwise null. */
+  dst: string | null;
+  /** VLAN id (NDA_VLAN), null when absent. */
+  vlan: number | null;
+  /** Bridge name for 'bridge' entries (NDA_MASTER), otherwise null. */
+  master: string | null;
+  state: number;
+  flags: number;
+  protocol: number | null;
+  externLearned: boolean;
+}
+
+export type KernelOp =
+  /** Create or replace (NLM_F_CREATE|NLM_F_REPLACE). */
+  | { op: 'replace'; entry: KernelEntry }
+  /**
+   * Delete. For 'fdb', removes the bridge and the vxlan entry (`dst` is ignored), or
+   * only one of them with `only`. Deleting an entry that is already gone succeeds.
+   */
+  | { op: 'delete'; entry: KernelEntry; only?: 'bridge' | 'vxlan' };
+
+/** Errno name from the kernel (e.g. 'ENODEV', 'ENOENT', 'EINVAL') or a local failure. */
+export type KernelErrorCode = string;
+
+export type KernelOpResult =
+  | { ok: true; op: KernelOp }
+  | { ok: false; op: KernelOp; code: KernelErrorCode; errno: number; message: string };
+
+export interface LinkAddress {
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+}
+
+export interface VxlanInfo {
+  vni: number | null;
+  /** UDP destination port (IFLA_VXLAN_PORT), null if not reported. */
+  port: number | null;
+  /** IFLA_VXLAN_LOCAL (v4 or v6), null if not set. */
+  local: string | null;
+  learning: boolean | null;
+}
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  /** null for links without an Ethernet address. */
+  mac: string | null;
+  /** IFF_UP: administratively up. */
+  up: boolean;
+  /** IFF_LOWER_UP: carrier. */
+  carrier: boolean;
+  /** IFLA_OPERSTATE as text: 'up', 'down', 'unknown', 'lowerlayerdown', ... */
+  operstate: string;
+  mtu: number;
+  /** Index of the master (bridge) device, null if none. */
+  masterIndex: number | null;
+  /** Name of the master device, null if none or not found. */
+  master: string | null;
+  /** IFLA_INFO_KIND: 'bridge', 'vxlan', 'veth', ...; null for plain devices (lo, eth). */
+  kind: string | null;
+  /** Present for kind 'vxlan'. */
+  vxlan: VxlanInfo | null;
+  addresses: LinkAddress[];
+}
+
+export type KernelEvent =
+  /** A neigh/fdb entry was added or changed (RTM_NEWNEIGH). */
+  | { type: 'entry'; action: 'new'; entry: ObservedEntry }
+  /** A neigh/fdb entry went away (RTM_DELNEIGH). */
+  | { type: 'entry'; action: 'del'; entry: ObservedEntry }
+  /** A link was added or changed (RTM_NEWLINK); `addresses` is empty here. */
+  | { type: 'link'; action: 'new'; link: LinkInfo }
+  | { type: 'link'; action: 'del'; link: LinkInfo }
+  /** An address was added or removed on a link. */
+  | { type: 'addr'; action: 'new' | 'del'; ifindex: number; ifname: string | null; address: LinkAddress }
+  /**
+   * Events were lost (the event socket overflowed, ENOBUFS). The subscriber's view is
+   * stale: dump and reconcile again.
+   */
+  | { type: 'overflow' };
+
+export interface KernelPort {
+  /** All links with their addresses. */
+  links(): Promise<LinkInfo[]>;
+  /**
+   * Neigh and FDB entries on the given devices: neighbours whose device is in
+   * `ifnames`, FDB entries whose port device is in `ifnames`. Unknown names are ignored.
+   */
+  dump(ifnames: string[]): Promise<ObservedEntry[]>;
+  /** Carry out the operations (pipelined); one result per op, in order. Never rejects. */
+  apply(ops: KernelOp[]): Promise<KernelOpResult[]>;
+  /** Receive neigh, link and address events until the returned function is called. */
+  subscribe(cb: (ev: KernelEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Canonical key of an entry (without the changeable part: the MAC of a neigh, the dst of an fdb). */
+export function entryKey(e: KernelEntry): string {
+  return e.kind === 'neigh' ? `neigh|${e.ifname}|${e.ip}` : `fdb|${e.ifname}|${e.mac}`;
+}
+
+/** Key of an observed entry comparable with entryKey(); null for entries we never write. */
+export function observedKey(o: ObservedEntry): string | null {
+  if (o.kind === 'neigh') return `neigh|${o.ifname}|${o.ip}`;
+  if (o.table === 'self') return null;
+  return `fdb|${o.ifname}|${o.mac}`;
+}

@@ -1,0 +1,592 @@
+// The real KernelPort: rtnetlink over the `netlink` package's raw socket, with our
+// own encoding (nl.ts). Two sockets: one for requests (dumps and writes), one for
+// multicast events, so a burst of events never delays or drops an acknowledgement.
+//
+// Writes are pipelined: up to `window` requests in flight, packed `chunk` to a
+// datagram, NLM_F_ACK only on the last request of each datagram. The kernel handles
+// a socket's requests in order and answers them in order, and it always answers a
+// failed request with NLMSG_ERROR (ACK flag or not); so the ACK of a datagram's last
+// request means every earlier request without an error report succeeded.
+import { constants as osConstants } from 'node:os';
+import { RawNetlinkSocket } from 'netlink';
+import type { Logger } from 'pino';
+import { parseIp, parseMac } from './addr.js';
+import * as nl from './nl.js';
+import {
+  EVPN_HA_PROTOCOL,
+  type KernelEntry,
+  type KernelEvent,
+  type KernelOp,
+  type KernelOpResult,
+  type KernelPort,
+  type LinkAddress,
+  type LinkInfo,
+  type ObservedEntry,
+} from './port.js';
+
+export interface RtnetlinkOptions {
+  /** NDA_PROTOCOL stamped on our entries (default EVPN_HA_PROTOCOL, 0xE7). */
+  protocol?: number;
+  /** Most write requests in flight at once (default 1024). */
+  window?: number;
+  /** Requests per datagram (default 64). */
+  chunk?: number;
+  /** SO_RCVBUF for both sockets in bytes (default 4 MiB; the kernel caps it at rmem_max). */
+  recvBufferSize?: number;
+  /** A request without an answer after this long fails with ETIMEDOUT (default 10 s). */
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+const ERRNO_NAMES = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
+);
+
+/** 'ENOENT' for 2, 'E<n>' when unknown. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
+interface ErrnoLike {
+  errno?: unknown;
+  code?: unknown;
+  message?: unknown;
+}
+
+function errnoOf(e: unknown): { errno: number; code: string; message: string } {
+  const x = (e ?? {}) as ErrnoLike;
+  const errno = typeof x.errno === 'number' ? Math.abs(x.errno) : 0;
+  const code = typeof x.code === 'string' ? x.code : errno ? errnoName(errno) : 'EIO';
+  return { errno, code, message: typeof x.message === 'string' ? x.message : String(e) };
+}
+
+/** One request on the wire and the op it belongs to. */
+interface WireRequest {
+  buf: Buffer;
+  opIndex: number;
+  /** ENOENT on this request means the goal (absence) is already reached. */
+  enoentOk: boolean;
+}
+
+/** An encoded op: its requests, or a local failure (e.g. unknown device). */
+type Encoded = { requests: WireRequest[] } | { error: { code: string; errno: number; message: string } };
+
+/** Build the request(s) for one op. `index` resolves a device name to its ifindex. */
+export function encodeOp(
+  op: KernelOp,
+  opIndex: number,
+  index: (ifname: string) => number | undefined,
+  protocol: number,
+): Encoded {
+  const e = op.entry;
+  const ifindex = index(e.ifname);
+  if (ifindex === undefined) {
+    return { error: { code: 'ENODEV', errno: osConstants.errno.ENODEV, message: `no device ${e.ifname}` } };
+  }
+  let mac: Buffer;
+  let ip: Buffer | null = null;
+  try {
+    mac = parseMac(e.mac);
+    if (e.kind === 'neigh') ip = parseIp(e.ip);
+    else if (op.op === 'replace') ip = parseIp(e.dst);
+  } catch (err) {
+    return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
+  }
+  const proto = nl.u8Attr(nl.NDA_PROTOCOL, protocol);
+  const req = (buf: Buffer, enoentOk = false): WireRequest => ({ buf, opIndex, enoentOk });
+  if (e.kind === 'neigh') {
+    const family = ip!.length === 4 ? nl.AF_INET : nl.AF_INET6;
+    const dst = { type: nl.NDA_DST, value: ip! };
+    if (op.op === 'replace') {
+      return { requests: [req(nl.encodeMessage(
+        nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE, 0,
+        nl.ndmsg(family, ifindex, nl.NUD_NOARP, nl.NTF_EXT_LEARNED),
+        [dst, { type: nl.NDA_LLADDR, value: mac }, proto],
+      ))] };
+    }
+    return { requests: [req(nl.encodeMessage(
+      nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(family, ifindex, 0, 0), [dst],
+    ), true)] };
+  }
+  const lladdr = { type: nl.NDA_LLADDR, value: mac };
+  if (op.op === 'replace') {
+    // As zebra does for a remote MAC: one message, the bridge creates its entry
+    // (NTF_MASTER) and the vxlan device its own (NTF_SELF) with the remote VTEP.
+    return { requests: [req(nl.encodeMessage(
+      nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE, 0,
+      nl.ndmsg(nl.AF_BRIDGE, ifindex, nl.NUD_REACHABLE, nl.NTF_SELF | nl.NTF_MASTER | nl.NTF_EXT_LEARNED),
+      [lladdr, { type: nl.NDA_DST, value: ip! }, proto],
+    ))] };
+  }
+  // Delete the two halves separately: with NTF_SELF|NTF_MASTER in one message the
+  // kernel stops at the first missing half and leaves the other in place.
+  const del = (flags: number): WireRequest =>
+    req(nl.encodeMessage(nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, flags), [lladdr]), true);
+  const only = op.op === 'delete' ? op.only : undefined;
+  const requests: WireRequest[] = [];
+  if (only !== 'vxlan') requests.push(del(nl.NTF_MASTER));
+  if (only !== 'bridge') requests.push(del(nl.NTF_SELF));
+  return { requests };
+}
+
+interface PendingDump {
+  kind: 'dump';
+  msgs: nl.NlMsg[];
+  interrupted: boolean;
+  resolve: (msgs: nl.NlMsg[] | 'interrupted') => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingWrite {
+  kind: 'write';
+  req: WireRequest;
+  /** Set on the last request of a datagram: its answer completes the batch. */
+  batch: WriteBatch | null;
+}
+
+interface WriteBatch {
+  seqs: number[];
+  timer: NodeJS.Timeout;
+  done: (failure: { code: string; errno: number; message: string } | null) => void;
+}
+
+type Pending = PendingDump | PendingWrite;
+
+export class RtnetlinkPort implements KernelPort {
+  private readonly cmd: RawNetlinkSocket;
+  private events: RawNetlinkSocket | null = null;
+  private readonly subscribers = new Set<(ev: KernelEvent) => void>();
+  private readonly pending = new Map<number, Pending>();
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private closed = false;
+  private readonly protocol: number;
+  private readonly window: number;
+  private readonly chunk: number;
+  private readonly recvBufferSize: number;
+  private readonly timeoutMs: number;
+  private readonly log: Logger | undefined;
+  /** ifindex -> link, kept current by link dumps and link events. */
+  private readonly linksByIndex = new Map<number, nl.RawLink>();
+  private readonly indexByName = new Map<string, number>();
+
+  constructor(opts: RtnetlinkOptions = {}) {
+    this.protocol = opts.protocol ?? EVPN_HA_PROTOCOL;
+    this.window = Math.max(1, opts.window ?? 1024);
+    this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
+    this.recvBufferSize = opts.recvBufferSize ?? 4 * 1024 * 1024;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.log = opts.logger;
+    this.cmd = this.openSocket();
+    this.cmd.on('message', (buf) => this.onCommandDatagram(buf));
+    this.cmd.on('error', (err) => this.onCommandError(err));
+    this.cmd.unref();
+  }
+
+  private openSocket(): RawNetlinkSocket {
+    const s = new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
+      recvBufferSize: this.recvBufferSize,
+      sendBufferSize: this.recvBufferSize,
+    });
+    return s;
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    if (this.seq === 0) this.seq = 1;
+    return this.seq;
+  }
+
+  // --- request socket ---
+
+  private onCommandDatagram(buf: Buffer): void {
+    let msgs: nl.NlMsg[];
+    try {
+      msgs = nl.splitMessages(buf);
+    } catch (e) {
+      this.log?.warn({ err: e }, 'kernel: undecodable netlink datagram');
+      return;
+    }
+    for (const m of msgs) {
+      const p = this.pending.get(m.seq);
+      if (!p) continue;
+      if (p.kind === 'dump') {
+        if (m.flags & nl.NLM_F_DUMP_INTR) p.interrupted = true;
+        if (m.type === nl.NLMSG_DONE) {
+          this.pending.delete(m.seq);
+          clearTimeout(p.timer);
+          p.resolve(p.interrupted ? 'interrupted' : p.msgs);
+        } else if (m.type === nl.NLMSG_ERROR) {
+          this.pending.delete(m.seq);
+          clearTimeout(p.timer);
+          const { errno } = nl.parseError(m);
+          if (errno === 0) p.resolve(p.msgs);
+          else p.reject(Object.assign(new Error(`dump failed: ${errnoName(errno)}`), { errno, code: errnoName(errno) }));
+        } else {
+          p.msgs.push(m);
+        }
+        continue;
+      }
+      if (m.type !== nl.NLMSG_ERROR) continue;
+      const { errno } = nl.parseError(m);
+      if (errno !== 0 && !(errno === osConstants.errno.ENOENT && p.req.enoentOk)) {
+        this.failedRequests.set(m.seq, { errno, code: errnoName(errno), message: `kernel: ${errnoName(errno)}` });
+      }
+      if (p.batch) p.batch.done(null);
+    }
+  }
+
+  /** Errors reported for single requests, by seq, until their batch completes. */
+  private readonly failedRequests = new Map<number, { errno: number; code: string; message: string }>();
+
+  private onCommandError(err: unknown): void {
+    // Most likely ENOBUFS: answers were dropped, so no in-flight request can be trusted.
+    const f = errnoOf(err);
+    this.log?.error({ code: f.code }, 'kernel: request socket error; failing requests in flight');
+    const batches = new Set<WriteBatch>();
+    for (const [seq, p] of this.pending) {
+      if (p.kind === 'dump') {
+        this.pending.delete(seq);
+        clearTimeout(p.timer);
+        p.reject(Object.assign(new Error(`dump failed: ${f.code}`), f));
+      } else if (p.batch) {
+        batches.add(p.batch);
+      }
+    }
+    for (const b of batches) b.done(f);
+  }
+
+  private async dumpRaw(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
+    for (let attempt = 0; ; attempt++) {
+      const got = await new Promise<nl.NlMsg[] | 'interrupted'>((resolve, reject) => {
+        if (this.closed) { reject(new Error('kernel port closed')); return; }
+        const seq = this.nextSeq();
+        const timer = setTimeout(() => {
+          this.pending.delete(seq);
+          reject(Object.assign(new Error('dump timed out'), { code: 'ETIMEDOUT' }));
+        }, this.timeoutMs);
+        this.pending.set(seq, { kind: 'dump', msgs: [], interrupted: false, resolve, reject, timer });
+        this.cmd.ref();
+        this.cmd.send(nl.encodeMessage(type, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, seq, fixed), undefined, (err) => {
+          if (!err) return;
+          const p = this.pending.get(seq);
+          if (!p) return;
+          this.pending.delete(seq);
+          clearTimeout(timer);
+          reject(Object.assign(new Error(`dump send failed: ${err.code}`), err));
+        });
+      }).finally(() => { if (this.pending.size === 0) this.cmd.unref(); });
+      if (got !== 'interrupted') return got;
+      // NLM_F_DUMP_INTR: the table changed during the dump; a consistent one needs a retry.
+      if (attempt >= 4) throw Object.assign(new Error('dump interrupted repeatedly'), { code: 'EINTR' });
+    }
+  }
+
+  // --- links ---
+
+  private async refreshLinks(): Promise<nl.RawLink[]> {
+    const msgs = await this.dumpRaw(nl.RTM_GETLINK, nl.ifinfomsg());
+    const links: nl.RawLink[] = [];
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWLINK) continue;
+      links.push(nl.decodeLink(m.payload));
+    }
+    this.linksByIndex.clear();
+    this.indexByName.clear();
+    for (const l of links) this.rememberLink(l);
+    return links;
+  }
+
+  private rememberLink(l: nl.RawLink): void {
+    const old = this.linksByIndex.get(l.index);
+    if (old && old.name !== l.name && this.indexByName.get(old.name) === l.index) this.indexByName.delete(old.name);
+    this.linksByIndex.set(l.index, l);
+    this.indexByName.set(l.name, l.index);
+  }
+
+  private forgetLink(index: number): void {
+    const old = this.linksByIndex.get(index);
+    if (!old) return;
+    this.linksByIndex.delete(index);
+    if (this.indexByName.get(old.name) === index) this.indexByName.delete(old.name);
+  }
+
+  private toLinkInfo(l: nl.RawLink, addresses: LinkAddress[]): LinkInfo {
+    return {
+      name: l.name,
+      index: l.index,
+      mac: l.mac,
+      up: (l.flags & nl.IFF_UP) !== 0,
+      carrier: (l.flags & nl.IFF_LOWER_UP) !== 0,
+      operstate: l.operstate,
+      mtu: l.mtu,
+      masterIndex: l.master,
+      master: l.master !== null ? this.linksByIndex.get(l.master)?.name ?? null : null,
+      kind: l.kind,
+      vxlan: l.vxlan,
+      addresses,
+    };
+  }
+
+  async links(): Promise<LinkInfo[]> {
+    const raw = await this.refreshLinks();
+    const addrMsgs = await this.dumpRaw(nl.RTM_GETADDR, nl.ifaddrmsg());
+    const byIndex = new Map<number, LinkAddress[]>();
+    for (const m of addrMsgs) {
+      if (m.type !== nl.RTM_NEWADDR) continue;
+      const a = nl.decodeAddr(m.payload);
+      if (!a) continue;
+      let list = byIndex.get(a.index);
+      if (!list) byIndex.set(a.index, (list = []));
+      list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen });
+    }
+    return raw.map((l) => this.toLinkInfo(l, byIndex.get(l.index) ?? []));
+  }
+
+  // --- neigh / fdb ---
+
+  private toObserved(r: nl.RawNeigh): ObservedEntry | null {
+    const ifname = this.linksByIndex.get(r.ifindex)?.name ?? `if${r.ifindex}`;
+    const externLearned = (r.flags & nl.NTF_EXT_LEARNED) !== 0;
+    if (r.family === nl.AF_INET || r.family === nl.AF_INET6) {
+      if (r.dst === null) return null;
+      return {
+        kind: 'neigh', ifname, ifindex: r.ifindex, family: r.family === nl.AF_INET ? 4 : 6,
+        ip: r.dst, mac: r.lladdr, state: r.state, flags: r.flags, protocol: r.protocol, externLearned,
+      };
+    }
+    if (r.family !== nl.AF_BRIDGE || r.lladdr === null) return null;
+    const isVxlan = this.linksByIndex.get(r.ifindex)?.kind === 'vxlan' || r.dst !== null;
+    const table = r.master !== null ? 'bridge' : isVxlan ? 'vxlan' : 'self';
+    return {
+      kind: 'fdb', ifname, ifindex: r.ifindex, mac: r.lladdr, table,
+      dst: table === 'vxlan' ? r.dst : null,
+      vlan: r.vlan,
+      master: r.master !== null ? this.linksByIndex.get(r.master)?.name ?? `if${r.master}` : null,
+      state: r.state, flags: r.flags, protocol: r.protocol, externLearned,
+    };
+  }
+
+  async dump(ifnames: string[]): Promise<ObservedEntry[]> {
+    await this.refreshLinks();
+    const wanted = new Set<number>();
+    for (const n of ifnames) {
+      const i = this.indexByName.get(n);
+      if (i !== undefined) wanted.add(i);
+    }
+    if (wanted.size === 0) return [];
+    const out: ObservedEntry[] = [];
+    for (const family of [nl.AF_INET, nl.AF_INET6, nl.AF_BRIDGE]) {
+      const msgs = await this.dumpRaw(nl.RTM_GETNEIGH, nl.ndmsg(family, 0, 0, 0));
+      for (const m of msgs) {
+        if (m.type !== nl.RTM_NEWNEIGH) continue;
+        const r = nl.decodeNeigh(m.payload);
+        if (r.family !== family || !wanted.has(r.ifindex)) continue;
+        const o = this.toObserved(r);
+        if (o) out.push(o);
+      }
+    }
+    return out;
+  }
+
+  async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {
+    if (ops.length === 0) return [];
+    const needsLinks = ops.some((o) => !this.indexByName.has(o.entry.ifname));
+    if (needsLinks) {
+      try { await this.refreshLinks(); } catch (e) { this.log?.warn({ err: e }, 'kernel: link dump failed'); }
+    }
+    const failures: Array<{ code: string; errno: number; message: string } | null> = ops.map(() => null);
+    const requests: WireRequest[] = [];
+    ops.forEach((op, i) => {
+      const enc = encodeOp(op, i, (n) => this.indexByName.get(n), this.protocol);
+      if ('error' in enc) failures[i] = enc.error;
+      else requests.push(...enc.requests);
+    });
+    if (this.closed) {
+      for (const r of requests) failures[r.opIndex] ??= { code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' };
+    } else if (requests.length > 0) {
+      await this.sendPipelined(requests, failures);
+    }
+    return ops.map((op, i) => {
+      const f = failures[i];
+      return f ? { ok: false, op, ...f } : { ok: true, op };
+    });
+  }
+
+  private sendPipelined(
+    requests: WireRequest[],
+    failures: Array<{ code: string; errno: number; message: string } | null>,
+  ): Promise<void> {
+    return new Promise<void>((resolveAll) => {
+      let next = 0;
+      let inFlight = 0;
+      this.cmd.ref();
+      const pump = (): void => {
+        while (next < requests.length && inFlight < this.window) {
+          const n = Math.min(this.chunk, requests.length - next, this.window - inFlight);
+          const slice = requests.slice(next, next + n);
+          next += n;
+          inFlight += n;
+          const seqs: number[] = [];
+          const bufs: Buffer[] = [];
+          for (let k = 0; k < slice.length; k++) {
+            const r = slice[k]!;
+            const seq = this.nextSeq();
+            nl.setSeq(r.buf, seq);
+            nl.setAck(r.buf, k === slice.length - 1);
+            seqs.push(seq);
+            bufs.push(r.buf);
+            this.pending.set(seq, { kind: 'write', req: r, batch: null });
+          }
+          let finished = false;
+          const batch: WriteBatch = {
+            seqs,
+            timer: setTimeout(() => batch.done({ code: 'ETIMEDOUT', errno: osConstants.errno.ETIMEDOUT, message: 'no answer from the kernel' }), this.timeoutMs),
+            done: (failure) => {
+              if (finished) return;
+              finished = true;
+              clearTimeout(batch.timer);
+              for (let k = 0; k < seqs.length; k++) {
+                const seq = seqs[k]!;
+                const r = slice[k]!;
+                this.pending.delete(seq);
+                const f = this.failedRequests.get(seq) ?? failure;
+                this.failedRequests.delete(seq);
+                if (f && !failures[r.opIndex]) failures[r.opIndex] = f;
+              }
+              inFlight -= slice.length;
+              if (next < requests.length) pump();
+              else if (inFlight === 0) {
+                if (this.pending.size === 0) this.cmd.unref();
+                resolveAll();
+              }
+            },
+          };
+          (this.pending.get(seqs[seqs.length - 1]!) as PendingWrite).batch = batch;
+          this.cmd.send(bufs, undefined, (err) => { if (err) batch.done(errnoOf(err)); });
+        }
+      };
+      pump();
+    });
+  }
+
+  // --- events ---
+
+  subscribe(cb: (ev: KernelEvent) => void): () => void {
+    this.subscribers.add(cb);
+    if (!this.events && !this.closed) this.openEvents();
+    return () => {
+      this.subscribers.delete(cb);
+      if (this.subscribers.size === 0 && this.events) {
+        this.events.close();
+        this.events = null;
+      }
+    };
+  }
+
+  private openEvents(): void {
+    const s = this.openSocket();
+    for (const g of [nl.RTNLGRP_LINK, nl.RTNLGRP_NEIGH, nl.RTNLGRP_IPV4_IFADDR, nl.RTNLGRP_IPV6_IFADDR]) s.addMembership(g);
+    s.on('message', (buf) => this.onEventDatagram(buf));
+    s.on('error', (err) => {
+      const f = errnoOf(err);
+      this.log?.warn({ code: f.code }, 'kernel: event socket error; subscribers must resync');
+      this.emit({ type: 'overflow' });
+    });
+    this.events = s;
+  }
+
+  private emit(ev: KernelEvent): void {
+    for (const cb of [...this.subscribers]) {
+      try { cb(ev); } catch (e) { this.log?.error({ err: e }, 'kernel: event subscriber threw'); }
+    }
+  }
+
+  private onEventDatagram(buf: Buffer): void {
+    let msgs: nl.NlMsg[];
+    try {
+      msgs = nl.splitMessages(buf);
+    } catch (e) {
+      this.log?.warn({ err: e }, 'kernel: undecodable event datagram');
+      return;
+    }
+    for (const m of msgs) {
+      try {
+        this.onEvent(m);
+      } catch (e) {
+        this.log?.warn({ err: e, type: m.type }, 'kernel: undecodable event');
+      }
+    }
+  }
+
+  private onEvent(m: nl.NlMsg): void {
+    switch (m.type) {
+      case nl.RTM_NEWLINK:
+      case nl.RTM_DELLINK: {
+        const l = nl.decodeLink(m.payload);
+        if (m.type === nl.RTM_NEWLINK) {
+          // A NEWLINK for a bridge port may come with family AF_BRIDGE and few attributes.
+          if (m.payload.readUInt8(0) === nl.AF_BRIDGE) return;
+          this.rememberLink(l);
+          this.emit({ type: 'link', action: 'new', link: this.toLinkInfo(l, []) });
+        } else {
+          if (m.payload.readUInt8(0) === nl.AF_BRIDGE) return;
+          const info = this.toLinkInfo(l, []);
+          this.forgetLink(l.index);
+          this.emit({ type: 'link', action: 'del', link: info });
+        }
+        return;
+      }
+      case nl.RTM_NEWADDR:
+      case nl.RTM_DELADDR: {
+        const a = nl.decodeAddr(m.payload);
+        if (!a) return;
+        this.emit({
+          type: 'addr', action: m.type === nl.RTM_NEWADDR ? 'new' : 'del', ifindex: a.index,
+          ifname: this.linksByIndex.get(a.index)?.name ?? null,
+          address: { family: a.family, address: a.address, prefixLen: a.prefixLen },
+        });
+        return;
+      }
+      case nl.RTM_NEWNEIGH:
+      case nl.RTM_DELNEIGH: {
+        const o = this.toObserved(nl.decodeNeigh(m.payload));
+        if (!o) return;
+        this.emit({ type: 'entry', action: m.type === nl.RTM_NEWNEIGH ? 'new' : 'del', entry: o });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscribers.clear();
+    this.events?.close();
+    this.events = null;
+    const batches = new Set<WriteBatch>();
+    for (const [seq, p] of this.pending) {
+      if (p.kind === 'dump') {
+        clearTimeout(p.timer);
+        this.pending.delete(seq);
+        p.reject(new Error('kernel port closed'));
+      } else if (p.batch) batches.add(p.batch);
+    }
+    for (const b of batches) b.done({ code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' });
+    this.cmd.close();
+  }
+}
+
+/** Open the real kernel port in the current network namespace. */
+export function openRtnetlink(opts: RtnetlinkOptions = {}): RtnetlinkPort {
+  return new RtnetlinkPort(opts);
+}
+
+/** The entry a replace op writes, for logs: `neigh 192.168.0.87 dev br-vxlan lladdr ...`. */
+export function describeEntry(e: KernelEntry): string {
+  return e.kind === 'neigh'
+    ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`
+    : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+}
