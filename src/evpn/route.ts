@@ -1,0 +1,154 @@
+// Building, keying and describing EVPN routes (used by the CLI and the agent).
+import { formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
+import { normalizeEsi } from './esi.js';
+import { formatRd, parseRd, rdKey } from './rd.js';
+import {
+  ZERO_ESI,
+  type Esi,
+  type EvpnRoute,
+  type InclusiveMulticastRoute,
+  type MacIpRoute,
+  type RouteDistinguisher,
+} from './types.js';
+
+export interface MacIpRouteInput {
+  /** An RD value or its text ("192.168.1.87:100"). */
+  rd: RouteDistinguisher | string;
+  mac: string;
+  /** IPv4, IPv6 or null for a MAC-only route. */
+  ip: string | null;
+  /** Carried in MPLS Label1 as a raw 24-bit value (RFC 8365 §5.1.3). */
+  vni: number;
+  esi?: Esi;
+  ethernetTag?: number;
+}
+
+/**
+ * A type 2 route in canonical form (lowercase MAC, RFC 5952 IPv6 text), so that
+ * its routeKey equals that of the same route decoded from the wire.
+ * Throws Error/RangeError on bad input.
+ */
+export function macIpRoute(input: MacIpRouteInput): MacIpRoute {
+  return {
+    type: 'mac-ip',
+    rd: toRd(input.rd),
+    esi: input.esi === undefined ? ZERO_ESI : normalizeEsi(input.esi),
+    ethernetTag: checkU32(input.ethernetTag ?? 0, 'Ethernet Tag'),
+    mac: normalizeMac(input.mac),
+    ip: input.ip === null ? null : normalizeIp(input.ip),
+    label1: checkVni(input.vni),
+    label2: null,
+  };
+}
+
+export interface InclusiveMulticastRouteInput {
+  rd: RouteDistinguisher | string;
+  originatorIp: string;
+  ethernetTag?: number;
+}
+
+/** A type 3 route (RFC 7432 §7.3); with VXLAN the VNI goes in the PMSI tunnel attribute. */
+export function inclusiveMulticastRoute(input: InclusiveMulticastRouteInput): InclusiveMulticastRoute {
+  return {
+    type: 'inclusive-multicast',
+    rd: toRd(input.rd),
+    ethernetTag: checkU32(input.ethernetTag ?? 0, 'Ethernet Tag'),
+    originatorIp: normalizeIp(input.originatorIp),
+  };
+}
+
+/**
+ * A canonical string that identifies the route, for maps. It holds exactly the
+ * fields that BGP route key processing considers part of the prefix, so a
+ * re-advertisement with another label (or, for types 2 and 5, another ESI)
+ * replaces the earlier one instead of adding a second route:
+ *  - type 1, RFC 7432 §7.1: RD, ESI, Ethernet Tag (not the label);
+ *  - type 2, RFC 7432 §7.2: RD, Ethernet Tag, MAC, IP (not ESI, labels);
+ *  - type 3, RFC 7432 §7.3: RD, Ethernet Tag, originator IP;
+ *  - type 4, RFC 7432 §7.4: RD, ESI, originator IP;
+ *  - type 5, RFC 9136 §3.1: RD, Ethernet Tag, prefix length, prefix (not ESI, gateway, label);
+ *  - unknown types: route type and the whole value.
+ * Text fields are assumed canonical (as the decoder and the builders here produce them).
+ */
+export function routeKey(route: EvpnRoute): string {
+  switch (route.type) {
+    case 'ethernet-ad':
+      return `1|${rdKey(route.rd)}|${route.esi}|${route.ethernetTag}`;
+    case 'mac-ip':
+      return `2|${rdKey(route.rd)}|${route.ethernetTag}|${route.mac}|${route.ip ?? ''}`;
+    case 'inclusive-multicast':
+      return `3|${rdKey(route.rd)}|${route.ethernetTag}|${route.originatorIp}`;
+    case 'ethernet-segment':
+      return `4|${rdKey(route.rd)}|${route.esi}|${route.originatorIp}`;
+    case 'ip-prefix':
+      return `5|${rdKey(route.rd)}|${route.ethernetTag}|${route.prefix}/${route.prefixLength}`;
+    case 'unknown':
+      return `${route.routeType}|${hex(route.value)}`;
+  }
+}
+
+/**
+ * One line in the style of FRR's "show bgp l2vpn evpn", e.g.
+ * "[2]:[0]:[48]:[aa:bb:cc:dd:ee:ff]:[32]:[192.168.0.87] rd 192.168.1.87:100 vni 100".
+ */
+export function describeRoute(route: EvpnRoute): string {
+  switch (route.type) {
+    case 'ethernet-ad':
+      return `[1]:[${route.ethernetTag}]:[${route.esi}] rd ${formatRd(route.rd)} label ${route.label}`;
+    case 'mac-ip': {
+      let s = `[2]:[${route.ethernetTag}]:[48]:[${route.mac}]`;
+      if (route.ip !== null) s += `:[${route.ip.includes(':') ? 128 : 32}]:[${route.ip}]`;
+      s += ` rd ${formatRd(route.rd)} vni ${route.label1}`;
+      if (route.label2 !== null) s += ` l3vni ${route.label2}`;
+      if (route.esi !== ZERO_ESI) s += ` esi ${route.esi}`;
+      return s;
+    }
+    case 'inclusive-multicast':
+      return `[3]:[${route.ethernetTag}]:[${ipBits(route.originatorIp)}]:[${route.originatorIp}] rd ${formatRd(route.rd)}`;
+    case 'ethernet-segment':
+      return `[4]:[${route.esi}]:[${ipBits(route.originatorIp)}]:[${route.originatorIp}] rd ${formatRd(route.rd)}`;
+    case 'ip-prefix': {
+      let s = `[5]:[${route.ethernetTag}]:[${route.prefixLength}]:[${route.prefix}] rd ${formatRd(route.rd)}`;
+      s += ` gw ${route.gatewayIp} label ${route.label}`;
+      if (route.esi !== ZERO_ESI) s += ` esi ${route.esi}`;
+      return s;
+    }
+    case 'unknown':
+      return `[${route.routeType}]:[${hex(route.value)}]`;
+  }
+}
+
+function toRd(rd: RouteDistinguisher | string): RouteDistinguisher {
+  return typeof rd === 'string' ? parseRd(rd) : rd;
+}
+
+function normalizeMac(mac: string): string {
+  const b = parseMac(mac);
+  return `${HEX[b[0]!]}:${HEX[b[1]!]}:${HEX[b[2]!]}:${HEX[b[3]!]}:${HEX[b[4]!]}:${HEX[b[5]!]}`;
+}
+
+function normalizeIp(ip: string): string {
+  if (ip.includes(':')) return formatIpv6(parseIpv6(ip), 0);
+  const b = parseIpv4(ip);
+  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+}
+
+function ipBits(ip: string): number {
+  return ip.includes(':') ? 128 : 32;
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += HEX[x];
+  return s;
+}
+
+function checkVni(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffff) throw new RangeError(`VNI out of 24-bit range: ${v}`);
+  return v;
+}
+
+function checkU32(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${what} out of range: ${v}`);
+  return v;
+}
