@@ -324,7 +324,7 @@ export function step(prev: BfdFsmState, input: BfdInput, random: Random = Math.r
       return st.finish();
 
     case 'receive':
-      return receive(st, input.packet);
+      return receive(st, input.packet, prev);
 
     case 'adminDown':
       if (s.sessionState === 'AdminDown') return { state: prev, outputs: [] };
@@ -359,10 +359,10 @@ export function step(prev: BfdFsmState, input: BfdInput, random: Random = Math.r
 }
 
 /** RFC 5880 §6.8.6, from "set bfd.RemoteDiscr" on (the packet-local checks ran in decodeControl). */
-function receive(st: Step, p: ControlPacket): BfdStep {
+function receive(st: Step, p: ControlPacket, prev: BfdFsmState): BfdStep {
   const s = st.s;
   // Demultiplexing is the shell's job; a mismatch here is a bug there, drop it anyway.
-  if (p.yourDiscriminator !== 0 && p.yourDiscriminator !== s.localDiscr) return { state: s, outputs: [] };
+  if (p.yourDiscriminator !== 0 && p.yourDiscriminator !== s.localDiscr) return { state: prev, outputs: [] };
   s.remoteDiscr = p.myDiscriminator;
   s.remoteSessionState = p.state;
   s.remoteMinRxUs = p.requiredMinRxUs;
