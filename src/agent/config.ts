@@ -1,0 +1,727 @@
+// The agent's YAML configuration: parsed, validated and given its defaults here,
+// so that everything downstream works with a complete, typed Config. Every
+// problem is collected (not just the first) and reported with its key path and
+// line, e.g. `agent.yaml:14: uplinks[1].localAs: must be an integer 1..4294967295`.
+// docs/configuration.md documents every key.
+import { readFileSync } from 'node:fs';
+import { isIPv4, isIPv6 } from 'node:net';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import type { RouteDistinguisher, RouteTarget } from '../evpn/types.js';
+import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
+
+export interface VniConfig {
+  /** VXLAN network identifier, 1..16777215 (RFC 7348 §5); label1 of our routes (RFC 8365 §5.1.3). */
+  vni: number;
+  /** Bridge whose MAC and addresses are announced and where neighbour entries are written. */
+  bridge: string;
+  /** VXLAN device where FDB entries are written. */
+  vxlan: string;
+}
+
+export interface BfdConfig {
+  /** Desired Min TX Interval, ms (RFC 5880 §6.8.1 bfd.DesiredMinTxInterval). */
+  minTx: number;
+  /** Required Min RX Interval, ms. */
+  minRx: number;
+  /** Detect Mult. */
+  multiplier: number;
+}
+
+/**
+ * A route target pattern for import: each side is `*` (anything), `{vni}` (the
+ * route's VNI; local side only) or a literal. `*:{vni}` is the default.
+ */
+export interface RouteTargetPattern {
+  text: string;
+  global: { kind: 'any' } | { kind: 'asn'; asn: number } | { kind: 'ip'; ip: string };
+  local: { kind: 'any' } | { kind: 'vni' } | { kind: 'value'; value: number };
+}
+
+export interface UplinkConfig {
+  /** Name of the session and of its underlay network (in logs, the RIB and the CLI). */
+  name: string;
+  /** Device whose primary IPv4 address is the session source and announced next hop. */
+  interface: string | null;
+  /** Fixed local address, instead of `interface`. */
+  address: string | null;
+  peer: string;
+  peerPort: number;
+  /** Wait for the peer to connect instead of connecting (RFC 4271 §8.1.1 PassiveTcpEstablishment). */
+  passive: boolean;
+  localAs: number;
+  peerAs: number;
+  /** LOCAL_PREF given to every route learned over this session (the received one is ignored). */
+  localPref: number;
+  /** Seconds (RFC 4271 §4.2); 0 or 3..65535. */
+  holdTime: number;
+  /** Seconds; 0 when holdTime is 0, otherwise 1..holdTime/3. */
+  keepalive: number;
+  /** ConnectRetryTimer, seconds (RFC 4271 §8.2.2). */
+  connectRetry: number;
+  /** RD template: `{address}`, `{vni}`, `{localAs}` are substituted per VNI. */
+  rd: string;
+  /** Exported route target template, same placeholders. */
+  routeTarget: string;
+  /** Accepted route targets; a route is imported when one of its RTs matches one pattern. */
+  importRouteTargets: RouteTargetPattern[];
+  /** null: no BFD on this session. */
+  bfd: BfdConfig | null;
+}
+
+export interface VtepProbeConfig {
+  /** Probe interval, ms. */
+  interval: number;
+  /** Probes lost in a row before a VTEP is declared unreachable. */
+  multiplier: number;
+  /** Time a recovered VTEP must stay reachable before its paths are eligible again, ms. */
+  holdDown: number;
+  /** UDP port of the probe responder. */
+  port: number;
+}
+
+export interface KernelConfig {
+  /** NDA_PROTOCOL stamped on, and identifying, every entry the agent writes. */
+  protocol: number;
+  /** Delay before a foreign change to one of our entries is undone, ms. */
+  restoreDelay: number;
+  /** Longest wait at start for End-of-RIB from every peer before stale entries are removed, ms. */
+  startupGrace: number;
+  /** Remove the agent's kernel entries on shutdown (false keeps forwarding across a restart). */
+  flushOnShutdown: boolean;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface Config {
+  /** Where it came from (a path or '<string>'), for messages. */
+  source: string;
+  /** BGP identifier; null: the first uplink's address. */
+  routerId: string | null;
+  vnis: VniConfig[];
+  uplinks: UplinkConfig[];
+  /** null: no data-path probing, every path is eligible. */
+  vtepProbe: VtepProbeConfig | null;
+  control: { socket: string };
+  stateDir: string;
+  /** null: no metrics endpoint. */
+  metrics: { listen: string } | null;
+  kernel: KernelConfig;
+  logLevel: LogLevel;
+}
+
+export interface ConfigIssue {
+  /** Key path such as `uplinks[1].localAs`; '' for the document itself. */
+  path: string;
+  message: string;
+  /** 1-based line in the source, when known. */
+  line?: number;
+}
+
+/** Every problem found in one configuration. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly source: string, readonly issues: ConfigIssue[]) {
+    super(`${source}: ${issues.length} error${issues.length === 1 ? '' : 's'}\n${issues.map((i) => `  ${formatIssue(source, i)}`).join('\n')}`);
+  }
+
+  /** One line per issue: `source:line: path: message`. */
+  lines(): string[] {
+    return this.issues.map((i) => formatIssue(this.source, i));
+  }
+}
+
+function formatIssue(source: string, i: ConfigIssue): string {
+  const where = i.line === undefined ? source : `${source}:${i.line}`;
+  return i.path ? `${where}: ${i.path}: ${i.message}` : `${where}: ${i.message}`;
+}
+
+export const DEFAULTS = {
+  peerPort: 179,
+  localPref: 100,
+  holdTime: 9,
+  connectRetry: 5,
+  rd: '{address}:{vni}',
+  routeTarget: '{localAs}:{vni}',
+  importRouteTarget: '*:{vni}',
+  bfd: { minTx: 300, minRx: 300, multiplier: 3 },
+  vtepProbe: { interval: 1000, multiplier: 3, holdDown: 5000, port: 4790 },
+  controlSocket: '/run/evpn-ha/evpn-ha.sock',
+  stateDir: '/var/lib/evpn-ha',
+  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true },
+  logLevel: 'info' as LogLevel,
+} as const;
+
+export function loadConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, path);
+}
+
+/** Parse and validate; throws ConfigError with every issue found. */
+export function parseConfig(text: string, source = '<string>'): Config {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const issues: ConfigIssue[] = [];
+  for (const e of doc.errors) {
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
+    issues.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, ...(line !== undefined ? { line } : {}) });
+  }
+  if (issues.length) throw new ConfigError(source, issues);
+  const v = new Validator(doc.contents, lc, issues);
+  const cfg = v.config(source);
+  if (issues.length) throw new ConfigError(source, issues);
+  return cfg;
+}
+
+// --- validation -----------------------------------------------------------------
+
+type Path = Array<string | number>;
+
+function pathText(p: Path): string {
+  let s = '';
+  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : k;
+  return s;
+}
+
+class Validator {
+  constructor(
+    private readonly root: unknown,
+    private readonly lc: LineCounter,
+    private readonly issues: ConfigIssue[],
+  ) {}
+
+  private node(p: Path): YamlNode | null {
+    let cur: unknown = this.root;
+    for (const k of p) {
+      if (isMap(cur)) cur = cur.get(k, true);
+      else if (isSeq(cur) && typeof k === 'number') cur = cur.get(k, true);
+      else return null;
+    }
+    return (cur as YamlNode | null) ?? null;
+  }
+
+  err(p: Path, message: string): void {
+    // Point at the key's value, or at the closest enclosing node that exists.
+    let line: number | undefined;
+    for (let n = p.length; n >= 0 && line === undefined; n--) {
+      const node = this.node(p.slice(0, n));
+      if (node?.range) line = this.lc.linePos(node.range[0]).line;
+    }
+    this.issues.push({ path: pathText(p), message, ...(line !== undefined ? { line } : {}) });
+  }
+
+  /** Plain JS value at p (undefined if absent). */
+  private value(p: Path): unknown {
+    const n = this.node(p);
+    if (n === null) return undefined;
+    if (isScalar(n)) return n.value;
+    return n;
+  }
+
+  private mapKeys(p: Path, allowed: readonly string[]): boolean {
+    const n = p.length ? this.node(p) : (this.root as YamlNode | null);
+    if (n === null || n === undefined) return false;
+    if (!isMap(n)) {
+      this.err(p, 'must be a mapping');
+      return false;
+    }
+    for (const pair of n.items) {
+      const key = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (typeof key !== 'string') {
+        this.err(p, `keys must be strings, found ${String(key)}`);
+        continue;
+      }
+      if (!allowed.includes(key)) {
+        const hint = closest(key, allowed);
+        this.err([...p, key], `unknown key${hint ? ` (did you mean ${hint}?)` : ''}`);
+      }
+    }
+    return true;
+  }
+
+  private has(p: Path): boolean {
+    const v = this.value(p);
+    return v !== undefined && v !== null;
+  }
+
+  private int(p: Path, min: number, max: number, def?: number): number {
+    const v = this.value(p);
+    if (v === undefined || v === null) {
+      if (def === undefined) {
+        this.err(p, `is required (an integer ${min}..${max})`);
+        return min;
+      }
+      return def;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.err(p, `must be an integer ${min}..${max}, not ${show(v)}`);
+      return def ?? min;
+    }
+    return v;
+  }
+
+  /** A duration: a number in `unit` or a string with ms/s/m suffix; returned in ms. */
+  private duration(p: Path, unit: 'ms' | 's', minMs: number, maxMs: number, defMs: number): number {
+    const v = this.value(p);
+    if (v === undefined || v === null) return defMs;
+    let ms: number | null = null;
+    if (typeof v === 'number') ms = unit === 's' ? v * 1000 : v;
+    else if (typeof v === 'string') {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(v);
+      if (m) ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+    }
+    if (ms === null || !Number.isFinite(ms)) {
+      this.err(p, `must be a duration (a number of ${unit === 's' ? 'seconds' : 'milliseconds'} or e.g. "300ms", "3s"), not ${show(v)}`);
+      return defMs;
+    }
+    if (ms < minMs || ms > maxMs) {
+      this.err(p, `must be between ${fmtMs(minMs)} and ${fmtMs(maxMs)}, not ${fmtMs(ms)}`);
+      return defMs;
+    }
+    return Math.round(ms);
+  }
+
+  private str(p: Path, def?: string): string {
+    const v = this.value(p);
+    if (v === undefined || v === null) {
+      if (def === undefined) {
+        this.err(p, 'is required');
+        return '';
+      }
+      return def;
+    }
+    if (typeof v !== 'string' || v === '') {
+      this.err(p, `must be a non-empty string, not ${show(v)}`);
+      return def ?? '';
+    }
+    return v;
+  }
+
+  private bool(p: Path, def: boolean): boolean {
+    const v = this.value(p);
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'boolean') {
+      this.err(p, `must be true or false, not ${show(v)}`);
+      return def;
+    }
+    return v;
+  }
+
+  private ip(p: Path, family?: 4): string {
+    const v = this.str(p);
+    if (!v) return v;
+    if (family === 4 ? !isIPv4(v) : !isIPv4(v) && !isIPv6(v)) {
+      this.err(p, `must be an ${family === 4 ? 'IPv4' : 'IP'} address, not ${show(v)}`);
+    }
+    return v;
+  }
+
+  private ifname(p: Path): string {
+    const v = this.str(p);
+    // Linux IFNAMSIZ is 16 including the NUL; no '/', no whitespace.
+    if (v && (v.length > 15 || /[\s/:]/.test(v) || v === '.' || v === '..')) {
+      this.err(p, `must be a Linux interface name (1..15 characters, no '/', ':' or spaces), not ${show(v)}`);
+    }
+    return v;
+  }
+
+  private seq(p: Path, required: boolean): number {
+    const n = this.node(p);
+    if (n === null || (isScalar(n) && n.value === null)) {
+      if (required) this.err(p, 'is required (a list)');
+      return 0;
+    }
+    if (!isSeq(n)) {
+      this.err(p, 'must be a list');
+      return 0;
+    }
+    return n.items.length;
+  }
+
+  config(source: string): Config {
+    if (this.root === null || this.root === undefined || (isScalar(this.root) && this.root.value === null)) {
+      this.err([], 'the configuration is empty (vnis and uplinks are required)');
+      return emptyConfig(source);
+    }
+    if (!this.mapKeys([], ['routerId', 'vnis', 'uplinks', 'vtepProbe', 'control', 'stateDir', 'metrics', 'kernel', 'logLevel'])) {
+      return emptyConfig(source);
+    }
+    const routerId = this.has(['routerId']) ? this.ip(['routerId'], 4) : null;
+
+    const vnis: VniConfig[] = [];
+    const nv = this.seq(['vnis'], true);
+    for (let i = 0; i < nv; i++) {
+      const p = ['vnis', i];
+      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan'])) continue;
+      vnis.push({ vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']) });
+    }
+    if (this.has(['vnis']) && nv === 0 && isSeq(this.node(['vnis']))) this.err(['vnis'], 'must list at least one VNI');
+    this.unique(vnis, 'vnis', 'vni');
+    this.unique(vnis, 'vnis', 'bridge');
+    this.unique(vnis, 'vnis', 'vxlan');
+
+    const uplinks: UplinkConfig[] = [];
+    const nu = this.seq(['uplinks'], true);
+    for (let i = 0; i < nu; i++) {
+      const u = this.uplink(i, vnis);
+      if (u) uplinks.push(u);
+    }
+    if (this.has(['uplinks']) && nu === 0 && isSeq(this.node(['uplinks']))) this.err(['uplinks'], 'must list at least one uplink');
+    this.unique(uplinks, 'uplinks', 'name');
+    this.unique(uplinks.filter((u) => u.interface !== null), 'uplinks', 'interface');
+    this.unique(uplinks.filter((u) => u.address !== null), 'uplinks', 'address');
+
+    let vtepProbe: VtepProbeConfig | null = null;
+    if (this.has(['vtepProbe']) && this.mapKeys(['vtepProbe'], ['interval', 'multiplier', 'holdDown', 'port'])) {
+      const d = DEFAULTS.vtepProbe;
+      vtepProbe = {
+        interval: this.duration(['vtepProbe', 'interval'], 'ms', 10, 60_000, d.interval),
+        multiplier: this.int(['vtepProbe', 'multiplier'], 1, 255, d.multiplier),
+        holdDown: this.duration(['vtepProbe', 'holdDown'], 'ms', 0, 3_600_000, d.holdDown),
+        port: this.int(['vtepProbe', 'port'], 1, 65535, d.port),
+      };
+    }
+
+    let socket: string = DEFAULTS.controlSocket;
+    if (this.has(['control']) && this.mapKeys(['control'], ['socket'])) socket = this.absPath(['control', 'socket'], DEFAULTS.controlSocket);
+    const stateDir = this.has(['stateDir']) ? this.absPath(['stateDir'], DEFAULTS.stateDir) : DEFAULTS.stateDir;
+
+    let metrics: { listen: string } | null = null;
+    if (this.has(['metrics']) && this.mapKeys(['metrics'], ['listen'])) {
+      const listen = this.str(['metrics', 'listen']);
+      if (listen && !parseListen(listen)) {
+        this.err(['metrics', 'listen'], `must be HOST:PORT (e.g. 127.0.0.1:9477 or [::1]:9477), not ${show(listen)}`);
+      }
+      metrics = { listen };
+    }
+
+    const dk = DEFAULTS.kernel;
+    const kernel: KernelConfig = { ...dk };
+    if (this.has(['kernel']) && this.mapKeys(['kernel'], ['protocol', 'restoreDelay', 'startupGrace', 'flushOnShutdown'])) {
+      kernel.protocol = this.int(['kernel', 'protocol'], 1, 255, dk.protocol);
+      kernel.restoreDelay = this.duration(['kernel', 'restoreDelay'], 'ms', 0, 1000, dk.restoreDelay);
+      kernel.startupGrace = this.duration(['kernel', 'startupGrace'], 's', 0, 3_600_000, dk.startupGrace);
+      kernel.flushOnShutdown = this.bool(['kernel', 'flushOnShutdown'], dk.flushOnShutdown);
+    }
+
+    let logLevel: LogLevel = DEFAULTS.logLevel;
+    if (this.has(['logLevel'])) {
+      const levels: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+      const l = this.str(['logLevel']);
+      if ((levels as readonly string[]).includes(l)) logLevel = l as LogLevel;
+      else this.err(['logLevel'], `must be one of ${levels.join(', ')}, not ${show(l)}`);
+    }
+
+    return { source, routerId, vnis, uplinks, vtepProbe, control: { socket }, stateDir, metrics, kernel, logLevel };
+  }
+
+  private uplink(i: number, vnis: VniConfig[]): UplinkConfig | null {
+    const p: Path = ['uplinks', i];
+    const keys = [
+      'name', 'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'localPref',
+      'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd',
+    ] as const;
+    if (!this.mapKeys(p, keys)) return null;
+    const name = this.str([...p, 'name']);
+    if (name && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name)) {
+      this.err([...p, 'name'], `must be 1..32 characters of letters, digits, '_', '.', '-', not ${show(name)}`);
+    }
+    const hasIf = this.has([...p, 'interface']);
+    const hasAddr = this.has([...p, 'address']);
+    if (hasIf === hasAddr) this.err(p, hasIf ? 'give either interface or address, not both' : 'interface or address is required');
+    const iface = hasIf ? this.ifname([...p, 'interface']) : null;
+    const address = hasAddr ? this.ip([...p, 'address'], 4) : null;
+    const peer = this.ip([...p, 'peer'], 4);
+    const localAs = this.int([...p, 'localAs'], 1, 0xffffffff);
+    const peerAs = this.int([...p, 'peerAs'], 1, 0xffffffff, localAs);
+    const localPref = this.int([...p, 'localPref'], 0, 0xffffffff, DEFAULTS.localPref);
+    const holdTime = this.int([...p, 'holdTime'], 0, 65535, DEFAULTS.holdTime);
+    if (holdTime === 1 || holdTime === 2) this.err([...p, 'holdTime'], 'must be 0 or at least 3 seconds (RFC 4271 §4.2)');
+    const defKeepalive = holdTime === 0 ? 0 : Math.max(1, Math.floor(holdTime / 3));
+    const keepalive = this.int([...p, 'keepalive'], 0, 21845, defKeepalive);
+    if (holdTime === 0 && keepalive !== 0) this.err([...p, 'keepalive'], 'must be 0 when holdTime is 0');
+    if (holdTime >= 3 && (keepalive < 1 || keepalive > Math.floor(holdTime / 3))) {
+      this.err([...p, 'keepalive'], `must be 1..${Math.floor(holdTime / 3)} (at most a third of holdTime ${holdTime})`);
+    }
+    const connectRetry = this.int([...p, 'connectRetry'], 1, 3600, DEFAULTS.connectRetry);
+
+    const rd = this.str([...p, 'rd'], DEFAULTS.rd);
+    const routeTarget = this.str([...p, 'routeTarget'], DEFAULTS.routeTarget);
+    this.checkTemplate([...p, 'rd'], rd, 'rd', vnis, localAs, address);
+    this.checkTemplate([...p, 'routeTarget'], routeTarget, 'rt', vnis, localAs, address);
+
+    const importRouteTargets: RouteTargetPattern[] = [];
+    const irtPath: Path = [...p, 'importRouteTargets'];
+    if (this.has(irtPath)) {
+      const n = this.seq(irtPath, true);
+      for (let j = 0; j < n; j++) {
+        const v = this.value([...irtPath, j]);
+        const pat = typeof v === 'string' ? parseRouteTargetPattern(v) : null;
+        if (!pat) this.err([...irtPath, j], `must be a route target pattern like "65001:100", "*:{vni}", "65001:*", "192.0.2.1:100", not ${show(v)}`);
+        else importRouteTargets.push(pat);
+      }
+      if (n === 0 && isSeq(this.node(irtPath))) this.err(irtPath, 'must list at least one pattern (omit it for the default "*:{vni}")');
+    } else {
+      importRouteTargets.push(parseRouteTargetPattern(DEFAULTS.importRouteTarget)!);
+    }
+
+    let bfd: BfdConfig | null = null;
+    const bp: Path = [...p, 'bfd'];
+    const bv = this.value(bp);
+    if (bv === true) bfd = { ...DEFAULTS.bfd };
+    else if (bv !== undefined && bv !== null && bv !== false) {
+      if (isScalar(this.node(bp))) this.err(bp, `must be true, false or a mapping with minTx, minRx, multiplier, not ${show(bv)}`);
+      else if (this.mapKeys(bp, ['minTx', 'minRx', 'multiplier'])) {
+        const d = DEFAULTS.bfd;
+        bfd = {
+          minTx: this.duration([...bp, 'minTx'], 'ms', 1, 60_000, d.minTx),
+          minRx: this.duration([...bp, 'minRx'], 'ms', 1, 60_000, d.minRx),
+          multiplier: this.int([...bp, 'multiplier'], 1, 255, d.multiplier),
+        };
+      }
+    }
+
+    return {
+      name, interface: iface, address, peer, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
+      passive: this.bool([...p, 'passive'], false), localAs, peerAs, localPref, holdTime, keepalive, connectRetry,
+      rd, routeTarget, importRouteTargets, bfd,
+    };
+  }
+
+  /** Check an RD / RT template by expanding it for every VNI with the address (or a stand-in). */
+  private checkTemplate(p: Path, tpl: string, what: 'rd' | 'rt', vnis: VniConfig[], localAs: number, address: string | null): void {
+    const bad = tpl.match(/\{[^}]*\}/g)?.filter((t) => !['{address}', '{vni}', '{localAs}'].includes(t));
+    if (bad?.length) {
+      this.err(p, `unknown placeholder ${bad[0]} (use {address}, {vni}, {localAs})`);
+      return;
+    }
+    if (vnis.length > 1 && !tpl.includes('{vni}')) {
+      this.err(p, 'must contain {vni} when several VNIs are configured (each VNI needs its own)');
+      return;
+    }
+    for (const v of vnis) {
+      const text = expandTemplate(tpl, { address: address ?? '192.0.2.1', vni: v.vni, localAs });
+      const problem = what === 'rd' ? rdProblem(text) : rtProblem(text);
+      if (problem) {
+        this.err(p, `${show(tpl)} gives ${show(text)} for VNI ${v.vni}: ${problem}`);
+        return;
+      }
+    }
+  }
+
+  private absPath(p: Path, def: string): string {
+    const v = this.str(p, def);
+    if (!v.startsWith('/')) this.err(p, `must be an absolute path, not ${show(v)}`);
+    return v;
+  }
+
+  private unique<T>(items: T[], list: string, key: keyof T & string): void {
+    const seen = new Map<unknown, number>();
+    items.forEach((it, i) => {
+      const v = it[key];
+      if (v === '' || v === null) return;
+      const first = seen.get(v);
+      if (first !== undefined) this.err([list, i, key], `duplicate ${key} ${show(v)} (also in ${list}[${first}])`);
+      else seen.set(v, i);
+    });
+  }
+}
+
+function emptyConfig(source: string): Config {
+  return {
+    source, routerId: null, vnis: [], uplinks: [], vtepProbe: null, control: { socket: DEFAULTS.controlSocket },
+    stateDir: DEFAULTS.stateDir, metrics: null, kernel: { ...DEFAULTS.kernel }, logLevel: DEFAULTS.logLevel,
+  };
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v !== null && typeof v === 'object') return isSeq(v) ? 'a list' : isMap(v) ? 'a mapping' : 'an object';
+  return String(v);
+}
+
+function fmtMs(ms: number): string {
+  return ms % 1000 === 0 && ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** host:port or [v6]:port */
+export function parseListen(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  const host = (m[1] ?? m[2])!;
+  if (m[1] !== undefined && !isIPv6(host)) return null;
+  return { host, port };
+}
+
+/** Damerau-free Levenshtein suggestion: the closest allowed key within distance 2 (or a case-only difference). */
+function closest(key: string, allowed: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = 3;
+  for (const a of allowed) {
+    if (a.toLowerCase() === key.toLowerCase()) return a;
+    const d = levenshtein(key, a);
+    if (d < bestD) {
+      bestD = d;
+      best = a;
+    }
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j]!;
+      prev[j] = Math.min(prev[j]! + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length]!;
+}
+
+// --- RD / RT text ---------------------------------------------------------------
+
+export interface TemplateValues {
+  address: string;
+  vni: number;
+  localAs: number;
+}
+
+export function expandTemplate(tpl: string, v: TemplateValues): string {
+  return tpl.replaceAll('{address}', v.address).replaceAll('{vni}', String(v.vni)).replaceAll('{localAs}', String(v.localAs));
+}
+
+function splitColon(text: string): [string, string] | null {
+  const i = text.lastIndexOf(':');
+  if (i <= 0 || i === text.length - 1) return null;
+  return [text.slice(0, i), text.slice(i + 1)];
+}
+
+function uint(text: string): number | null {
+  return /^\d{1,10}$/.test(text) ? Number(text) : null;
+}
+
+/**
+ * RFC 4364 §4.2 text form: `IPv4:n` (type 1, n < 2^16), `ASN:n` with ASN < 2^16
+ * (type 0, n < 2^32), or with a 4-octet ASN (type 2, n < 2^16).
+ */
+export function rdFromText(text: string): RouteDistinguisher {
+  const parts = splitColon(text);
+  if (!parts) throw new RangeError('must be ADMIN:NUMBER');
+  const [g, l] = parts;
+  const n = uint(l);
+  if (n === null) throw new RangeError(`assigned number ${JSON.stringify(l)} is not a number`);
+  if (isIPv4(g)) {
+    if (n > 0xffff) throw new RangeError(`assigned number ${n} does not fit 16 bits (type 1, IPv4:n)`);
+    return { type: 1, ip: g, assigned: n };
+  }
+  const asn = uint(g);
+  if (asn === null || asn > 0xffffffff) throw new RangeError(`administrator ${JSON.stringify(g)} is neither an IPv4 address nor an AS number`);
+  if (asn <= 0xffff) {
+    if (n > 0xffffffff) throw new RangeError(`assigned number ${n} does not fit 32 bits`);
+    return { type: 0, asn, assigned: n };
+  }
+  if (n > 0xffff) throw new RangeError(`assigned number ${n} does not fit 16 bits (type 2, 4-octet AS:n)`);
+  return { type: 2, asn, assigned: n };
+}
+
+/** RFC 4360 §4 / RFC 5668: `ASN:n` (as2 when ASN < 2^16, else as4) or `IPv4:n`. */
+export function routeTargetFromText(text: string): RouteTarget {
+  const parts = splitColon(text);
+  if (!parts) throw new RangeError('must be ADMIN:NUMBER');
+  const [g, l] = parts;
+  const n = uint(l);
+  if (n === null) throw new RangeError(`local part ${JSON.stringify(l)} is not a number`);
+  if (isIPv4(g)) {
+    if (n > 0xffff) throw new RangeError(`local part ${n} does not fit 16 bits (IPv4:n)`);
+    return { kind: 'route-target', form: 'ip4', ip: g, local: n };
+  }
+  const asn = uint(g);
+  if (asn === null || asn > 0xffffffff) throw new RangeError(`administrator ${JSON.stringify(g)} is neither an IPv4 address nor an AS number`);
+  if (asn <= 0xffff) {
+    if (n > 0xffffffff) throw new RangeError(`local part ${n} does not fit 32 bits`);
+    return { kind: 'route-target', form: 'as2', asn, local: n };
+  }
+  if (n > 0xffff) throw new RangeError(`local part ${n} does not fit 16 bits (4-octet AS:n)`);
+  return { kind: 'route-target', form: 'as4', asn, local: n };
+}
+
+function rdProblem(text: string): string | null {
+  try {
+    rdFromText(text);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function rtProblem(text: string): string | null {
+  try {
+    routeTargetFromText(text);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function parseRouteTargetPattern(text: string): RouteTargetPattern | null {
+  const parts = splitColon(text.trim());
+  if (!parts) return null;
+  const [g, l] = parts;
+  let global: RouteTargetPattern['global'];
+  if (g === '*') global = { kind: 'any' };
+  else if (isIPv4(g)) global = { kind: 'ip', ip: g };
+  else {
+    const asn = uint(g);
+    if (asn === null || asn > 0xffffffff) return null;
+    global = { kind: 'asn', asn };
+  }
+  let local: RouteTargetPattern['local'];
+  if (l === '*') local = { kind: 'any' };
+  else if (l === '{vni}') local = { kind: 'vni' };
+  else {
+    const n = uint(l);
+    if (n === null || n > 0xffffffff) return null;
+    local = { kind: 'value', value: n };
+  }
+  return { text: text.trim(), global, local };
+}
+
+/** Does a received route target match the pattern, for a route of this VNI? */
+export function matchRouteTarget(p: RouteTargetPattern, rt: RouteTarget, vni: number): boolean {
+  switch (p.global.kind) {
+    case 'asn':
+      if (rt.form === 'ip4' || rt.asn !== p.global.asn) return false;
+      break;
+    case 'ip':
+      if (rt.form !== 'ip4' || rt.ip !== p.global.ip) return false;
+      break;
+    case 'any':
+      break;
+  }
+  switch (p.local.kind) {
+    case 'any':
+      return true;
+    case 'vni':
+      return rt.local === vni;
+    case 'value':
+      return rt.local === p.local.value;
+  }
+}
+
+// --- runtime resolution ---------------------------------------------------------
+
+/** The RD and exported RT of one uplink for one VNI, once the uplink address is known. */
+export function uplinkRdRt(u: UplinkConfig, vni: number, address: string): { rd: RouteDistinguisher; routeTarget: RouteTarget } {
+  const v = { address, vni, localAs: u.localAs };
+  return { rd: rdFromText(expandTemplate(u.rd, v)), routeTarget: routeTargetFromText(expandTemplate(u.routeTarget, v)) };
+}
