@@ -1,0 +1,233 @@
+// Desired vs observed kernel state -> the operations that close the gap. Pure.
+//
+// Rules:
+// * A desired entry that is missing or differs gets ONE replace (create-or-replace);
+//   an entry already right gets nothing, so a restart does not flap anything.
+// * Entries we own and nobody wants any more are deleted, but only when
+//   `deleteStale` is true (the agent holds that back at start until every session
+//   sent End-of-RIB or the grace period passed; see StaleGate).
+// * Entries we did not write are never deleted. At a key we want, a foreign
+//   *dynamic* entry (learned: reachable/stale/...; not extern_learn) is replaced, as
+//   the kernel's own learning would be overridden by FRR too; a foreign *static* one
+//   (permanent, noarp, or another daemon's extern_learn) is left alone and reported
+//   as a conflict unless `overrideForeign` is set.
+//
+// Ownership. Neighbours: NDA_PROTOCOL == ours and NTF_EXT_LEARNED. FDB entries:
+// Linux (checked on 6.18) does not store NDA_PROTOCOL for bridge or vxlan FDB entries,
+// so by default an FDB entry is ours when it is NTF_EXT_LEARNED on a device we manage
+// (the vxlan device(s) the agent dumps). `fdbOwnership: 'protocol'` requires the
+// protocol too, for kernels that keep it.
+import { normalizeIp, normalizeMac } from './addr.js';
+import { NUD_NOARP, NUD_PERMANENT } from './nl.js';
+import {
+  EVPN_HA_PROTOCOL,
+  entryKey,
+  observedKey,
+  type KernelEntry,
+  type KernelOp,
+  type ObservedEntry,
+  type ObservedFdb,
+  type ObservedNeigh,
+} from './port.js';
+
+export interface DiffOptions {
+  /** Our NDA_PROTOCOL (default EVPN_HA_PROTOCOL). */
+  protocol?: number;
+  /** Delete owned entries that are not desired (default true). */
+  deleteStale?: boolean;
+  /** Replace foreign static entries at desired keys too (default false). */
+  overrideForeign?: boolean;
+  /** How FDB entries are recognised as ours (default 'extern_learn', see above). */
+  fdbOwnership?: 'extern_learn' | 'protocol';
+}
+
+export type SkipReason =
+  /** A foreign static entry holds the key; see `observed`. */
+  | 'foreign-static'
+  /** The desired entry has an unparsable MAC/IP. */
+  | 'invalid'
+  /** The same key appears twice in `desired`; the first one wins. */
+  | 'duplicate';
+
+export interface Skipped {
+  entry: KernelEntry;
+  reason: SkipReason;
+  observed: ObservedEntry[];
+}
+
+export interface Plan {
+  /** Replaces (in the order of `desired`) then deletes. */
+  ops: KernelOp[];
+  /** Desired entries not written, and why. */
+  skipped: Skipped[];
+  /** Owned, undesired entries kept because `deleteStale` is false. */
+  stale: KernelEntry[];
+}
+
+const STATIC_STATES = NUD_PERMANENT | NUD_NOARP;
+
+/** A desired entry with canonical MAC/IP text; throws AddressError when invalid. */
+export function normalizeEntry(e: KernelEntry): KernelEntry {
+  return e.kind === 'neigh'
+    ? { kind: 'neigh', ifname: e.ifname, ip: normalizeIp(e.ip), mac: normalizeMac(e.mac) }
+    : { kind: 'fdb', ifname: e.ifname, mac: normalizeMac(e.mac), dst: normalizeIp(e.dst) };
+}
+
+/** Written by us (protocol or, for FDB by default, extern_learn): may be replaced. */
+function isOurs(o: ObservedEntry, opts: DiffOptions): boolean {
+  const proto = opts.protocol ?? EVPN_HA_PROTOCOL;
+  if (o.kind === 'fdb' && (opts.fdbOwnership ?? 'extern_learn') === 'extern_learn') return o.externLearned;
+  return o.protocol === proto;
+}
+
+/** Ours and extern_learn: may be deleted when nobody wants it. */
+export function isOwned(o: ObservedEntry, opts: DiffOptions = {}): boolean {
+  if (o.kind === 'fdb' && o.table === 'self') return false;
+  return isOurs(o, opts) && o.externLearned;
+}
+
+/** Foreign and static: we leave it alone unless told to override. */
+function isForeignStatic(o: ObservedEntry, opts: DiffOptions): boolean {
+  if (isOurs(o, opts)) return false;
+  return o.externLearned || (o.state & STATIC_STATES) !== 0;
+}
+
+function neighRight(want: Extract<KernelEntry, { kind: 'neigh' }>, o: ObservedNeigh, opts: DiffOptions): boolean {
+  return isOwned(o, opts) && o.mac === want.mac && (o.state & NUD_NOARP) !== 0;
+}
+
+function fdbRight(want: Extract<KernelEntry, { kind: 'fdb' }>, obs: ObservedFdb[], opts: DiffOptions): boolean {
+  const bridge = obs.filter((o) => o.table === 'bridge');
+  const vxlan = obs.filter((o) => o.table === 'vxlan');
+  return bridge.length === 1 && isOwned(bridge[0]!, opts)
+    && vxlan.length === 1 && isOwned(vxlan[0]!, opts) && vxlan[0]!.dst === want.dst;
+}
+
+/** Group observed entries by entryKey(); 'self' FDB entries are never ours and are dropped. */
+function groupObserved(observed: ObservedEntry[]): Map<string, ObservedEntry[]> {
+  const by = new Map<string, ObservedEntry[]>();
+  for (const o of observed) {
+    const key = observedKey(o);
+    if (key === null) continue;
+    let list = by.get(key);
+    if (!list) by.set(key, (list = []));
+    list.push(o);
+  }
+  return by;
+}
+
+/** The full plan: operations plus what was skipped or kept and why. */
+export function plan(desired: KernelEntry[], observed: ObservedEntry[], opts: DiffOptions = {}): Plan {
+  const byKey = groupObserved(observed);
+  const ops: KernelOp[] = [];
+  const skipped: Skipped[] = [];
+  const stale: KernelEntry[] = [];
+  const wanted = new Set<string>();
+
+  for (const raw of desired) {
+    let want: KernelEntry;
+    try {
+      want = normalizeEntry(raw);
+    } catch {
+      skipped.push({ entry: raw, reason: 'invalid', observed: [] });
+      continue;
+    }
+    const key = entryKey(want);
+    const obs = byKey.get(key) ?? [];
+    if (wanted.has(key)) {
+      skipped.push({ entry: raw, reason: 'duplicate', observed: obs });
+      continue;
+    }
+    wanted.add(key);
+    if (obs.length === 0) {
+      ops.push({ op: 'replace', entry: want });
+      continue;
+    }
+    const right = want.kind === 'neigh'
+      ? obs.length === 1 && neighRight(want, obs[0] as ObservedNeigh, opts)
+      : fdbRight(want, obs as ObservedFdb[], opts);
+    if (right) continue;
+    if (!opts.overrideForeign && obs.some((o) => isForeignStatic(o, opts))) {
+      skipped.push({ entry: want, reason: 'foreign-static', observed: obs });
+      continue;
+    }
+    ops.push({ op: 'replace', entry: want });
+  }
+
+  const deletes: KernelOp[] = [];
+  for (const [key, obs] of byKey) {
+    if (wanted.has(key)) continue;
+    const owned = obs.filter((o) => isOwned(o, opts));
+    if (owned.length === 0) continue;
+    const first = owned[0]!;
+    let entry: KernelEntry;
+    let only: 'bridge' | 'vxlan' | undefined;
+    if (first.kind === 'neigh') {
+      entry = { kind: 'neigh', ifname: first.ifname, ip: first.ip, mac: first.mac ?? '00:00:00:00:00:00' };
+    } else {
+      const fdbs = owned as ObservedFdb[];
+      const vx = fdbs.find((o) => o.table === 'vxlan');
+      entry = { kind: 'fdb', ifname: first.ifname, mac: first.mac, dst: vx?.dst ?? '0.0.0.0' };
+      // Delete only the half we own when the other is absent or someone else's.
+      const tables = new Set(fdbs.map((o) => o.table));
+      if (tables.size === 1) only = tables.has('vxlan') ? 'vxlan' : 'bridge';
+    }
+    if (opts.deleteStale ?? true) deletes.push(only ? { op: 'delete', entry, only } : { op: 'delete', entry });
+    else stale.push(entry);
+  }
+  return { ops: [...ops, ...deletes], skipped, stale };
+}
+
+/** The operations only (see plan()). */
+export function diff(desired: KernelEntry[], observed: ObservedEntry[], opts: DiffOptions = {}): KernelOp[] {
+  return plan(desired, observed, opts).ops;
+}
+
+/**
+ * When may stale entries be deleted after a start? Once every session has sent
+ * End-of-RIB, or `graceMs` after the start, whichever comes first. Until then the
+ * agent diffs with `deleteStale: false`, so entries still supported stay in place and
+ * ones no longer supported linger only until the gate opens. Time is passed in (ms
+ * on any monotonic scale): no clock here.
+ */
+export class StaleGate {
+  private readonly waiting: Set<string>;
+  private opened = false;
+
+  constructor(sessions: Iterable<string>, readonly startedAt: number, readonly graceMs = 30_000) {
+    this.waiting = new Set(sessions);
+  }
+
+  /** When the gate opens at the latest (for arming a timer). */
+  get deadline(): number {
+    return this.startedAt + this.graceMs;
+  }
+
+  /** Record End-of-RIB from a session. Returns true if this opened the gate. */
+  endOfRib(session: string, now: number): boolean {
+    const was = this.isOpen(now);
+    this.waiting.delete(session);
+    return !was && this.isOpen(now);
+  }
+
+  /** A session that is not configured any more is not waited for. */
+  forget(session: string): void {
+    this.waiting.delete(session);
+  }
+
+  /** Sessions that have not sent End-of-RIB yet. */
+  pending(): string[] {
+    return [...this.waiting];
+  }
+
+  /** True once all sessions sent End-of-RIB or the grace period passed; stays true. */
+  isOpen(now: number): boolean {
+    if (!this.opened && (this.waiting.size === 0 || now >= this.deadline)) this.opened = true;
+    return this.opened;
+  }
+
+  /** `{ deleteStale }` for diff()/plan() at time `now`. */
+  options(now: number): { deleteStale: boolean } {
+    return { deleteStale: this.isOpen(now) };
+  }
+}
