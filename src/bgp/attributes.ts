@@ -1,0 +1,590 @@
+// Path attributes (RFC 4271 §4.3, §5) as a table of codecs keyed by type code,
+// MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760), and the one place that decides
+// the RFC 7606 action for every malformed attribute.
+//
+//   0                   1
+//   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5
+//  +---------------+---------------+------------------------------+
+//  |  Attr. Flags  |Attr. Type Code| Length (1, or 2 if ext. bit) | Value ...
+//  +---------------+---------------+------------------------------+
+import { decodeEvpnRoutes, encodeEvpnRoute } from '../evpn/nlri.js';
+import { decodeExtCommunity, encodeExtCommunity } from '../evpn/extcommunity.js';
+import type { ExtCommunity } from '../evpn/types.js';
+import { BgpError, ErrorCode, UpdateSubcode, type AttrAction, type AttrError } from './errors.js';
+import { AsPathSegmentCode, AttrFlag, AttrType } from './iana.js';
+import {
+  AFI,
+  AS_TRANS,
+  SAFI,
+  type AsPathSegment,
+  type AsPathSegmentType,
+  type CodecContext,
+  type IpPrefix,
+  type MpReach,
+  type MpUnreach,
+  type NlriSet,
+  type PathAttributes,
+} from './types.js';
+import { formatIpv6, parseIpv4, parseIpv6, Reader, WireUnderflow, Writer } from './wire.js';
+
+const O = AttrFlag.Optional;
+const T = AttrFlag.Transitive;
+
+/** A malformed attribute found by a codec; the table turns it into an action. */
+class Malformed extends Error {
+  constructor(readonly subcode: number, readonly reason: string) {
+    super(reason);
+  }
+}
+
+interface AttrCodec {
+  name: string;
+  /** Optional and Transitive bits as specified (RFC 4271 §5, RFC 7606 §3 c). */
+  flags: number;
+  /**
+   * RFC 7606 action when the attribute is malformed. 'reset' marks the
+   * attributes whose codec throws BgpError itself (MP_REACH / MP_UNREACH).
+   */
+  onError: AttrAction;
+  present(a: PathAttributes): boolean;
+  /** Write the value only. */
+  encode(w: Writer, a: PathAttributes, ctx: CodecContext): void;
+  /** Read the value (r spans exactly the value) into a; throw Malformed. */
+  decode(r: Reader, a: PathAttributes, ctx: CodecContext, raw: Uint8Array): void;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function exactLength(r: Reader, n: number, subcode: number = UpdateSubcode.AttributeLengthError): void {
+  if (r.remaining !== n) throw new Malformed(subcode, `length ${r.remaining}, expected ${n}`);
+}
+
+function multipleOf(r: Reader, n: number): void {
+  // RFC 7606 §7.8, §7.10, §7.14: "not a non-zero multiple of n".
+  if (r.remaining === 0 || r.remaining % n !== 0) {
+    throw new Malformed(UpdateSubcode.AttributeLengthError, `length ${r.remaining}, expected a non-zero multiple of ${n}`);
+  }
+}
+
+function isIpv6Text(addr: string): boolean {
+  return addr.includes(':');
+}
+
+const SEGMENT_TYPES: Record<number, AsPathSegmentType> = { 1: 'set', 2: 'sequence', 3: 'confed-sequence', 4: 'confed-set' };
+
+/** RFC 4271 §4.3 AS_PATH segments; RFC 7606 §7.2 / RFC 6793 §6 malformation rules. */
+function decodeAsPath(r: Reader, asSize: 2 | 4): AsPathSegment[] {
+  const segs: AsPathSegment[] = [];
+  while (r.remaining > 0) {
+    if (r.remaining < 2) throw new Malformed(UpdateSubcode.MalformedAsPath, 'fewer than 2 octets left for a segment header');
+    const code = r.u8();
+    const count = r.u8();
+    const type = SEGMENT_TYPES[code];
+    if (type === undefined) throw new Malformed(UpdateSubcode.MalformedAsPath, `unknown segment type ${code}`);
+    if (count === 0) throw new Malformed(UpdateSubcode.MalformedAsPath, 'segment of length zero');
+    if (count * asSize > r.remaining) throw new Malformed(UpdateSubcode.MalformedAsPath, 'segment overruns the attribute');
+    const asns = new Array<number>(count);
+    for (let i = 0; i < count; i++) asns[i] = asSize === 4 ? r.u32() : r.u16();
+    segs.push({ type, asns });
+  }
+  return segs;
+}
+
+function encodeAsPath(w: Writer, segs: readonly AsPathSegment[], asSize: 2 | 4): void {
+  for (const s of segs) {
+    if (s.asns.length === 0) continue;
+    // RFC 4271 §4.3: at most 255 ASes per segment; longer sequences are split.
+    if (s.asns.length > 255 && s.type !== 'sequence' && s.type !== 'confed-sequence') {
+      throw new RangeError(`AS_PATH ${s.type} of ${s.asns.length} ASes`);
+    }
+    for (let i = 0; i < s.asns.length; i += 255) {
+      const part = s.asns.slice(i, i + 255);
+      w.u8(AsPathSegmentCode[s.type]).u8(part.length);
+      // RFC 6793 §4.2.2: an AS that needs 4 octets is sent as AS_TRANS in a 2-octet path.
+      for (const asn of part) {
+        if (asSize === 4) w.u32(asn);
+        else w.u16(asn > 0xffff ? AS_TRANS : asn);
+      }
+    }
+  }
+}
+
+function encodeAggregator(w: Writer, agg: { asn: number; ip: string }, asSize: 2 | 4): void {
+  if (asSize === 4) w.u32(agg.asn);
+  else w.u16(agg.asn > 0xffff ? AS_TRANS : agg.asn); // RFC 6793 §4.2.2
+  w.ipv4(agg.ip);
+}
+
+// ---------------------------------------------------------------- prefixes
+
+/** Maximum prefix length of an AFI's addresses (IPv4 32, IPv6 128). */
+function maxPrefixBits(afi: number): number {
+  return afi === AFI.IPv6 ? 128 : 32;
+}
+
+/**
+ * RFC 4271 §4.3 / RFC 4760 §5: (length in bits, prefix padded to whole octets).
+ * Throws `BgpError(3, subcode)` on a syntax error (RFC 7606 §5.3).
+ */
+export function decodePrefixes(r: Reader, afi: number, subcode: number): IpPrefix[] {
+  const out: IpPrefix[] = [];
+  const max = maxPrefixBits(afi);
+  const size = max / 8;
+  while (r.remaining > 0) {
+    const bits = r.u8();
+    const n = (bits + 7) >> 3;
+    if (bits > max || n > r.remaining) {
+      throw new BgpError(ErrorCode.UpdateMessage, subcode, new Uint8Array(0),
+        bits > max ? `prefix length ${bits} > ${max}` : `prefix of ${bits} bits overruns the field`);
+    }
+    const addr = new Uint8Array(size);
+    for (let i = 0; i < n; i++) addr[i] = r.buf[r.pos + i]!;
+    r.pos += n;
+    const prefix = size === 4 ? `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}` : formatIpv6(addr, 0);
+    out.push({ prefix, length: bits });
+  }
+  return out;
+}
+
+export function encodePrefix(w: Writer, p: IpPrefix): void {
+  const v6 = isIpv6Text(p.prefix);
+  const bytes = v6 ? parseIpv6(p.prefix) : parseIpv4(p.prefix);
+  if (p.length < 0 || p.length > bytes.length * 8) throw new RangeError(`prefix length ${p.length} for ${p.prefix}`);
+  w.u8(p.length).bytes(bytes.subarray(0, (p.length + 7) >> 3));
+}
+
+// ---------------------------------------------------------------- MP_REACH / MP_UNREACH
+
+function isEvpn(afi: number, safi: number): boolean {
+  return afi === AFI.L2VPN && safi === SAFI.Evpn;
+}
+
+function isUnicastPrefixFamily(afi: number, safi: number): boolean {
+  return (afi === AFI.IPv4 || afi === AFI.IPv6) && safi === SAFI.Unicast;
+}
+
+/** The NLRI of one family in MP_REACH / MP_UNREACH; errors reset the session (RFC 7606 §3 j). */
+function decodeNlriSet(r: Reader, afi: number, safi: number, withdraw: boolean, raw: Uint8Array): NlriSet {
+  if (isEvpn(afi, safi)) {
+    try {
+      return { kind: 'evpn', routes: decodeEvpnRoutes(r, withdraw) };
+    } catch (e) {
+      if (e instanceof BgpError) throw e;
+      // RFC 4760 §7: UPDATE Message Error / Optional Attribute Error, data = the attribute.
+      const why = e instanceof Error ? e.message : String(e);
+      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw, `EVPN NLRI: ${why}`);
+    }
+  }
+  if (isUnicastPrefixFamily(afi, safi)) {
+    try {
+      return { kind: 'prefix', prefixes: decodePrefixes(r, afi, UpdateSubcode.OptionalAttributeError) };
+    } catch (e) {
+      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, raw, e.message);
+      throw e;
+    }
+  }
+  return { kind: 'opaque', bytes: r.bytes(r.remaining) };
+}
+
+function encodeNlriSet(w: Writer, afi: number, nlri: NlriSet): void {
+  switch (nlri.kind) {
+    case 'evpn':
+      for (const route of nlri.routes) encodeEvpnRoute(w, route);
+      return;
+    case 'prefix':
+      void afi;
+      for (const p of nlri.prefixes) encodePrefix(w, p);
+      return;
+    case 'opaque':
+      w.bytes(nlri.bytes);
+      return;
+  }
+}
+
+/** Number of NLRI in a set (opaque counts as one when non-empty). */
+export function nlriCount(nlri: NlriSet): number {
+  switch (nlri.kind) {
+    case 'evpn':
+      return nlri.routes.length;
+    case 'prefix':
+      return nlri.prefixes.length;
+    case 'opaque':
+      return nlri.bytes.length > 0 ? 1 : 0;
+  }
+}
+
+function mpError(raw: Uint8Array, detail: string): BgpError {
+  // RFC 7606 §7.11 / RFC 4760 §7: session reset, Optional Attribute Error.
+  return new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw, `MP_REACH/MP_UNREACH: ${detail}`);
+}
+
+/** RFC 4760 §3: AFI (2), SAFI (1), Next Hop Length (1), Next Hop, Reserved (1), NLRI. */
+function decodeMpReach(r: Reader, raw: Uint8Array): MpReach {
+  if (r.remaining < 5) throw mpError(raw, `MP_REACH_NLRI of ${r.remaining} bytes`);
+  const afi = r.u16();
+  const safi = r.u8();
+  const nhLen = r.u8();
+  if (nhLen + 1 > r.remaining) throw mpError(raw, `next hop length ${nhLen} overruns the attribute`);
+  // Next hop: 4 (IPv4), 16 (IPv6) or 32 (IPv6 global + link-local, RFC 2545 §3);
+  // EVPN uses 4 or 16 (RFC 7432 §7). Anything else cannot locate the NLRI
+  // reliably: session reset (RFC 7606 §7.11).
+  let nextHop: string[];
+  if (nhLen === 4) nextHop = [r.ipv4()];
+  else if (nhLen === 16) nextHop = [r.ipv6()];
+  else if (nhLen === 32) nextHop = [r.ipv6(), r.ipv6()];
+  else throw mpError(raw, `next hop length ${nhLen}`);
+  r.skip(1); // RFC 4760 §3: Reserved (former SNPA count), ignored on receipt
+  return { afi, safi, nextHop, nlri: decodeNlriSet(r, afi, safi, false, raw) };
+}
+
+function encodeMpReach(w: Writer, mp: MpReach): void {
+  w.u16(mp.afi).u8(mp.safi);
+  const at = w.reserve(1);
+  for (const nh of mp.nextHop) {
+    if (isIpv6Text(nh)) w.ipv6(nh);
+    else w.ipv4(nh);
+  }
+  w.patchLength(at, 1);
+  w.u8(0); // Reserved
+  encodeNlriSet(w, mp.afi, mp.nlri);
+}
+
+/** RFC 4760 §4: AFI (2), SAFI (1), Withdrawn Routes. */
+function decodeMpUnreach(r: Reader, raw: Uint8Array): MpUnreach {
+  if (r.remaining < 3) throw mpError(raw, `MP_UNREACH_NLRI of ${r.remaining} bytes`);
+  const afi = r.u16();
+  const safi = r.u8();
+  return { afi, safi, nlri: decodeNlriSet(r, afi, safi, true, raw) };
+}
+
+function encodeMpUnreach(w: Writer, mp: MpUnreach): void {
+  w.u16(mp.afi).u8(mp.safi);
+  encodeNlriSet(w, mp.afi, mp.nlri);
+}
+
+// ---------------------------------------------------------------- the table
+
+const LEN = UpdateSubcode.AttributeLengthError;
+
+/**
+ * Attribute codecs keyed by type code. `onError` is the RFC 7606 action for a
+ * malformed attribute: §7.1-7.14 and RFC 6793 §6, in one place.
+ */
+export const ATTRIBUTE_CODECS: ReadonlyMap<number, AttrCodec> = new Map<number, AttrCodec>([
+  [AttrType.Origin, {
+    name: 'ORIGIN', flags: T, onError: 'withdraw', // RFC 7606 §7.1
+    present: (a) => a.origin !== undefined,
+    encode: (w, a) => { w.u8(a.origin!); },
+    decode: (r, a) => {
+      exactLength(r, 1);
+      const v = r.u8();
+      if (v > 2) throw new Malformed(UpdateSubcode.InvalidOriginAttribute, `undefined ORIGIN ${v}`);
+      a.origin = v as 0 | 1 | 2;
+    },
+  }],
+  [AttrType.AsPath, {
+    name: 'AS_PATH', flags: T, onError: 'withdraw', // RFC 7606 §7.2
+    present: (a) => a.asPath !== undefined,
+    encode: (w, a, ctx) => encodeAsPath(w, a.asPath!, ctx.fourOctetAs ? 4 : 2),
+    decode: (r, a, ctx) => { a.asPath = decodeAsPath(r, ctx.fourOctetAs ? 4 : 2); },
+  }],
+  [AttrType.NextHop, {
+    name: 'NEXT_HOP', flags: T, onError: 'withdraw', // RFC 7606 §7.3
+    present: (a) => a.nextHop !== undefined,
+    encode: (w, a) => { w.ipv4(a.nextHop!); },
+    decode: (r, a) => { exactLength(r, 4); a.nextHop = r.ipv4(); },
+  }],
+  [AttrType.MultiExitDisc, {
+    name: 'MULTI_EXIT_DISC', flags: O, onError: 'withdraw', // RFC 7606 §7.4
+    present: (a) => a.med !== undefined,
+    encode: (w, a) => { w.u32(a.med!); },
+    decode: (r, a) => { exactLength(r, 4); a.med = r.u32(); },
+  }],
+  [AttrType.LocalPref, {
+    name: 'LOCAL_PREF', flags: T, onError: 'withdraw', // RFC 7606 §7.5
+    present: (a) => a.localPref !== undefined,
+    encode: (w, a) => { w.u32(a.localPref!); },
+    decode: (r, a) => { exactLength(r, 4); a.localPref = r.u32(); },
+  }],
+  [AttrType.AtomicAggregate, {
+    name: 'ATOMIC_AGGREGATE', flags: T, onError: 'discard', // RFC 7606 §7.6
+    present: (a) => a.atomicAggregate === true,
+    encode: () => {},
+    decode: (r, a) => { exactLength(r, 0); a.atomicAggregate = true; },
+  }],
+  [AttrType.Aggregator, {
+    name: 'AGGREGATOR', flags: O | T, onError: 'discard', // RFC 7606 §7.7
+    present: (a) => a.aggregator !== undefined,
+    encode: (w, a, ctx) => encodeAggregator(w, a.aggregator!, ctx.fourOctetAs ? 4 : 2),
+    decode: (r, a, ctx) => {
+      exactLength(r, ctx.fourOctetAs ? 8 : 6);
+      const asn = ctx.fourOctetAs ? r.u32() : r.u16();
+      a.aggregator = { asn, ip: r.ipv4() };
+    },
+  }],
+  [AttrType.Communities, {
+    name: 'COMMUNITIES', flags: O | T, onError: 'withdraw', // RFC 7606 §7.8
+    present: (a) => a.communities !== undefined && a.communities.length > 0,
+    encode: (w, a) => { for (const c of a.communities!) w.u32(c); },
+    decode: (r, a) => {
+      multipleOf(r, 4);
+      const out: number[] = [];
+      while (r.remaining > 0) out.push(r.u32());
+      a.communities = out;
+    },
+  }],
+  [AttrType.OriginatorId, {
+    name: 'ORIGINATOR_ID', flags: O, onError: 'withdraw', // RFC 7606 §7.9
+    present: (a) => a.originatorId !== undefined,
+    encode: (w, a) => { w.ipv4(a.originatorId!); },
+    decode: (r, a) => { exactLength(r, 4); a.originatorId = r.ipv4(); },
+  }],
+  [AttrType.ClusterList, {
+    name: 'CLUSTER_LIST', flags: O, onError: 'withdraw', // RFC 7606 §7.10
+    present: (a) => a.clusterList !== undefined && a.clusterList.length > 0,
+    encode: (w, a) => { for (const c of a.clusterList!) w.ipv4(c); },
+    decode: (r, a) => {
+      multipleOf(r, 4);
+      const out: string[] = [];
+      while (r.remaining > 0) out.push(r.ipv4());
+      a.clusterList = out;
+    },
+  }],
+  [AttrType.MpReachNlri, {
+    name: 'MP_REACH_NLRI', flags: O, onError: 'reset', // RFC 7606 §7.11, §3 j
+    present: (a) => a.mpReach !== undefined,
+    encode: (w, a) => encodeMpReach(w, a.mpReach!),
+    decode: (r, a, _ctx, raw) => { a.mpReach = decodeMpReach(r, raw); },
+  }],
+  [AttrType.MpUnreachNlri, {
+    name: 'MP_UNREACH_NLRI', flags: O, onError: 'reset', // RFC 7606 §3 j
+    present: (a) => a.mpUnreach !== undefined,
+    encode: (w, a) => encodeMpUnreach(w, a.mpUnreach!),
+    decode: (r, a, _ctx, raw) => { a.mpUnreach = decodeMpUnreach(r, raw); },
+  }],
+  [AttrType.ExtendedCommunities, {
+    name: 'EXTENDED_COMMUNITIES', flags: O | T, onError: 'withdraw', // RFC 7606 §7.14
+    present: (a) => a.extCommunities !== undefined && a.extCommunities.length > 0,
+    encode: (w, a) => { for (const c of a.extCommunities!) encodeExtCommunity(w, c); },
+    decode: (r, a) => {
+      multipleOf(r, 8);
+      const out: ExtCommunity[] = [];
+      while (r.remaining > 0) {
+        const one = r.sub(8);
+        try {
+          out.push(decodeExtCommunity(one));
+        } catch (e) {
+          if (e instanceof BgpError || e instanceof Malformed) throw e;
+          throw new Malformed(UpdateSubcode.OptionalAttributeError, `extended community: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      a.extCommunities = out;
+    },
+  }],
+  [AttrType.As4Path, {
+    name: 'AS4_PATH', flags: O | T, onError: 'discard', // RFC 6793 §6
+    present: (a) => a.as4Path !== undefined,
+    encode: (w, a) => encodeAsPath(w, a.as4Path!, 4),
+    decode: (r, a) => {
+      // RFC 6793 §6: malformed if the length is not a multiple of 2 or < 6.
+      if (r.remaining < 6 || r.remaining % 2 !== 0) throw new Malformed(LEN, `AS4_PATH length ${r.remaining}`);
+      a.as4Path = decodeAsPath(r, 4);
+    },
+  }],
+  [AttrType.As4Aggregator, {
+    name: 'AS4_AGGREGATOR', flags: O | T, onError: 'discard', // RFC 6793 §6
+    present: (a) => a.as4Aggregator !== undefined,
+    encode: (w, a) => encodeAggregator(w, a.as4Aggregator!, 4),
+    decode: (r, a) => { exactLength(r, 8); a.as4Aggregator = { asn: r.u32(), ip: r.ipv4() }; },
+  }],
+  [AttrType.PmsiTunnel, {
+    // RFC 6514 §5 predates RFC 7606 and names no action; the attribute steers
+    // forwarding (the ingress replication endpoint), so per RFC 7606 §8
+    // guidance a malformed one is treat-as-withdraw (FRR does the same).
+    name: 'PMSI_TUNNEL', flags: O | T, onError: 'withdraw',
+    present: (a) => a.pmsiTunnel !== undefined,
+    encode: (w, a) => {
+      const p = a.pmsiTunnel!;
+      w.u8(p.flags).u8(p.tunnelType).u24(p.label).bytes(p.tunnelId);
+    },
+    decode: (r, a) => {
+      // Flags (1), Tunnel Type (1), MPLS Label (3, raw 24 bits), Tunnel Identifier.
+      if (r.remaining < 5) throw new Malformed(LEN, `PMSI_TUNNEL of ${r.remaining} bytes`);
+      const flags = r.u8();
+      const tunnelType = r.u8();
+      const label = r.u24();
+      // RFC 6514 §5 / RFC 7432 §11.2: for ingress replication the identifier is
+      // the unicast tunnel endpoint address (4 or 16 bytes).
+      if (tunnelType === 6 && r.remaining !== 4 && r.remaining !== 16) {
+        throw new Malformed(UpdateSubcode.OptionalAttributeError, `ingress replication endpoint of ${r.remaining} bytes`);
+      }
+      a.pmsiTunnel = { flags, tunnelType, label, tunnelId: r.bytes(r.remaining) };
+    },
+  }],
+]);
+
+/** RFC 7606 §5.1: MP_REACH_NLRI / MP_UNREACH_NLRI first, then ascending type code (RFC 4271 §5). */
+const ENCODE_ORDER: readonly number[] = [
+  AttrType.MpReachNlri,
+  AttrType.MpUnreachNlri,
+  ...[...ATTRIBUTE_CODECS.keys()].filter((k) => k !== AttrType.MpReachNlri && k !== AttrType.MpUnreachNlri).sort((a, b) => a - b),
+];
+
+function writeAttribute(w: Writer, flags: number, type: number, value: Uint8Array, keepExtended: boolean): void {
+  // RFC 4271 §4.3: the Extended Length bit selects a 2-octet length; we set it
+  // when the value exceeds 255 bytes (or keep it when passing an attribute through).
+  if (value.length > 0xffff) throw new RangeError(`attribute ${type} value of ${value.length} bytes`);
+  const ext = value.length > 255 || (keepExtended && (flags & AttrFlag.ExtendedLength) !== 0);
+  const f = ext ? flags | AttrFlag.ExtendedLength : flags & ~AttrFlag.ExtendedLength;
+  w.u8(f).u8(type);
+  if (ext) w.u16(value.length);
+  else w.u8(value.length);
+  w.bytes(value);
+}
+
+/** Append every present attribute (the Path Attributes field of an UPDATE). */
+export function encodeAttributes(w: Writer, a: PathAttributes, ctx: CodecContext): void {
+  for (const type of ENCODE_ORDER) {
+    const codec = ATTRIBUTE_CODECS.get(type)!;
+    if (!codec.present(a)) continue;
+    const s = new Writer(type === AttrType.MpReachNlri || type === AttrType.MpUnreachNlri ? 4096 : 64);
+    codec.encode(s, a, ctx);
+    writeAttribute(w, codec.flags, type, s.finish(), false);
+  }
+  for (const u of a.unknown ?? []) {
+    if (ATTRIBUTE_CODECS.has(u.typeCode)) throw new RangeError(`unknown attribute with known type ${u.typeCode}`);
+    writeAttribute(w, u.flags, u.typeCode, u.value, true);
+  }
+}
+
+/** An RFC 7606 outcome plus the NOTIFICATION to send if it must escalate (§5.2). */
+interface Found {
+  error: AttrError;
+  notify: BgpError;
+}
+
+export interface DecodedAttributes {
+  attributes: PathAttributes;
+  attrErrors: AttrError[];
+}
+
+/**
+ * Decode the Path Attributes field (r spans exactly Total Path Attribute
+ * Length) and apply RFC 7606. `nlriFieldPresent` is true when the UPDATE's
+ * NLRI field is non-empty. Throws BgpError where RFC 7606 demands a session
+ * reset; returns the recoverable outcomes in attrErrors.
+ */
+export function decodeAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent: boolean): DecodedAttributes {
+  const a: PathAttributes = {};
+  const found: Found[] = [];
+  const seen = new Set<number>();
+  let otherThanUnreach = false;
+
+  const report = (typeCode: number, action: 'discard' | 'withdraw', subcode: number, reason: string, data: Uint8Array) => {
+    found.push({
+      error: { typeCode, action, reason },
+      notify: new BgpError(ErrorCode.UpdateMessage, subcode, data, reason),
+    });
+  };
+
+  while (r.remaining > 0) {
+    const start = r.pos;
+    // RFC 7606 §4: fewer than 3 (or 4 with Extended Length) octets left, or an
+    // attribute overrunning Total Attribute Length: treat-as-withdraw, and the
+    // rest of the field is skipped (the NLRI field is located by the lengths).
+    const flags = r.buf[start]!;
+    const headLen = flags & AttrFlag.ExtendedLength ? 4 : 3;
+    if (r.remaining < headLen) {
+      otherThanUnreach = true;
+      report(r.remaining >= 2 ? r.buf[start + 1]! : 0, 'withdraw', UpdateSubcode.MalformedAttributeList,
+        'attribute header overruns Total Path Attribute Length', r.buf.slice(start, r.end));
+      r.pos = r.end;
+      break;
+    }
+    r.skip(1);
+    const type = r.u8();
+    const len = headLen === 4 ? r.u16() : r.u8();
+    if (type !== AttrType.MpUnreachNlri) otherThanUnreach = true;
+    if (len > r.remaining) {
+      report(type, 'withdraw', UpdateSubcode.AttributeLengthError,
+        `attribute ${type} length ${len} overruns Total Path Attribute Length`, r.buf.slice(start, r.end));
+      r.pos = r.end;
+      break;
+    }
+    const value = r.sub(len);
+    const raw = r.buf.subarray(start, r.pos);
+
+    // RFC 7606 §3 g: MP_REACH / MP_UNREACH twice is Malformed Attribute List
+    // (reset); any other repeated attribute is discarded after the first.
+    if (seen.has(type)) {
+      if (type === AttrType.MpReachNlri || type === AttrType.MpUnreachNlri) {
+        throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, new Uint8Array(0),
+          `attribute ${type} appears more than once`);
+      }
+      report(type, 'discard', UpdateSubcode.MalformedAttributeList, `duplicate attribute ${type} discarded`, raw.slice());
+      continue;
+    }
+    seen.add(type);
+
+    const codec = ATTRIBUTE_CODECS.get(type);
+    if (codec === undefined) {
+      if ((flags & AttrFlag.Optional) === 0) {
+        // RFC 4271 §6.3 (not revised by RFC 7606): unrecognized well-known attribute.
+        throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, raw.slice(),
+          `unrecognized well-known attribute ${type}`);
+      }
+      // RFC 4271 §5: unrecognized optional attributes are kept with their flags.
+      (a.unknown ??= []).push({ flags, typeCode: type, value: value.bytes(len) });
+      continue;
+    }
+
+    // RFC 7606 §3 c: Optional / Transitive bits in conflict with the
+    // specification: treat-as-withdraw. MP_REACH / MP_UNREACH are still parsed
+    // so that their NLRI can be withdrawn.
+    let flagsBad = false;
+    if ((flags & (O | T)) !== codec.flags) {
+      flagsBad = true;
+      report(type, 'withdraw', UpdateSubcode.AttributeFlagsError, `${codec.name} flags 0x${flags.toString(16)}`, raw.slice());
+      if (codec.onError !== 'reset') continue;
+    }
+
+    try {
+      codec.decode(value, a, ctx, raw.slice());
+    } catch (e) {
+      if (e instanceof Malformed) {
+        if (!flagsBad) {
+          report(type, codec.onError === 'discard' ? 'discard' : 'withdraw', e.subcode, `${codec.name}: ${e.reason}`, raw.slice());
+        }
+        continue;
+      }
+      if (e instanceof WireUnderflow) {
+        // A codec read past its value: the same as a length error.
+        if (codec.onError === 'reset') throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw.slice(), `${codec.name}: ${e.message}`);
+        report(type, codec.onError === 'discard' ? 'discard' : 'withdraw', LEN, `${codec.name}: ${e.message}`, raw.slice());
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  // RFC 7606 §3 d: well-known mandatory attributes missing is treat-as-withdraw,
+  // checked only when the UPDATE carries reachable NLRI; NEXT_HOP is needed
+  // only with the NLRI field (RFC 4760 §3).
+  const reachable = nlriFieldPresent || (a.mpReach !== undefined && nlriCount(a.mpReach.nlri) > 0);
+  if (reachable) {
+    const missing: number[] = [];
+    if (!seen.has(AttrType.Origin)) missing.push(AttrType.Origin);
+    if (!seen.has(AttrType.AsPath)) missing.push(AttrType.AsPath);
+    if (nlriFieldPresent && !seen.has(AttrType.NextHop)) missing.push(AttrType.NextHop);
+    for (const t of missing) {
+      report(t, 'withdraw', UpdateSubcode.MissingWellKnownAttribute, `missing well-known attribute ${t}`, Uint8Array.of(t));
+    }
+  } else if (otherThanUnreach) {
+    // RFC 7606 §5.2: no reachable NLRI but path attributes other than
+    // MP_UNREACH_NLRI: any error stronger than attribute-discard resets.
+    const strong = found.find((f) => f.error.action === 'withdraw');
+    if (strong) throw strong.notify;
+  }
+
+  return { attributes: a, attrErrors: found.map((f) => f.error) };
+}
