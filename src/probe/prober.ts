@@ -1,0 +1,507 @@
+// VTEP data-path liveness: every `interval` ms a probe request goes to each remote
+// VTEP a best or backup path uses, encapsulated in VXLAN from our VTEP address on
+// that network (packet.ts), so it crosses exactly the underlay path the traffic
+// takes; the remote evpn-ha answers the same way from its own VTEP address on the
+// same network. Both directions of the VTEP-to-VTEP path are thereby checked.
+//
+// Per target (network, remote VTEP):
+//
+//   unknown --reply--> up --no reply for multiplier x interval--> down
+//                       ^                                          |
+//                       |                                        reply
+//                 holdDown ms                                      v
+//                 elapsed  +------------------------------------ holddown
+//                                                                  |
+//                          down <--no reply for multiplier x interval
+//
+// 'unknown' (never answered: not an evpn-ha, or probing disabled there) is
+// eligible, like 'up'; only 'down' and 'holddown' make a next hop ineligible.
+//
+// The prober is also the responder: requests that reach the probe port are answered
+// from our VTEP address on the requester's network.
+import pino, { type Logger } from 'pino';
+import type { Clock, Timer } from '../util/clock.js';
+import {
+  DEFAULT_PROBE_PORT,
+  decodeProbeFrame,
+  decodeProbeMessage,
+  encodeProbeFrame,
+  encodeProbeMessage,
+  parseIpv4,
+  parseMac,
+  type ProbeErrorKind,
+  type ProbeMessage,
+} from './packet.js';
+import type { ProbeTransport } from './transport.js';
+
+export type ProbeState = 'unknown' | 'up' | 'down' | 'holddown';
+
+/** Why a state changed (shown to operators). */
+export type ProbeTransitionReason =
+  | 'first-reply'        // unknown -> up
+  | 'detect-timeout'     // up/holddown -> down: no reply for multiplier x interval
+  | 'reply-after-down'   // down -> holddown (or -> up when holdDown is 0)
+  | 'holddown-expired';  // holddown -> up
+
+/** A remote next hop to probe. The agent supplies one per (network, remote VTEP) in use. */
+export interface ProbeTarget {
+  /** Underlay network name; both ends must use the same names ("net1"). */
+  network: string;
+  /** Our VTEP (uplink) address on that network: the source of the probe. */
+  localVtep: string;
+  /** The remote VTEP address (the route's next hop). */
+  remoteVtep: string;
+  /** Remote br-vxlan MAC (the route's MAC): inner Ethernet destination. */
+  remoteMac: string;
+  /** Remote service address (the route's IP): inner IPv4 destination. */
+  remoteServiceIp: string;
+}
+
+/** One of our uplinks: what the responder answers from. */
+export interface LocalUplink {
+  network: string;
+  address: string;
+}
+
+export interface ProberTimers {
+  /** Milliseconds between requests to one target. */
+  interval: number;
+  /** Consecutive intervals without a reply that make an answering target 'down'. */
+  multiplier: number;
+  /** Milliseconds of uninterrupted replies before a 'down' target is eligible again. */
+  holdDown: number;
+}
+
+/**
+ * Defaults: detection after 200-300 ms of silence (median 250 ms), i.e. failover
+ * well under the 500 ms median / 1 s maximum budget including kernel programming;
+ * 10 requests/s per target (about 1.1 kbit/s each way); 3 s of clean replies before
+ * failing back, so a flapping path does not drag traffic back and forth.
+ */
+export const DEFAULT_PROBER_TIMERS: Readonly<ProberTimers> = { interval: 100, multiplier: 3, holdDown: 3000 };
+
+export interface VtepProberOptions extends Partial<ProberTimers> {
+  clock: Clock;
+  transport: ProbeTransport;
+  /** VNI of vxlan0 (the probe must be accepted by the remote vxlan0). */
+  vni: number;
+  /** Our br-vxlan address (inner source of everything we send). */
+  serviceIp: string;
+  /** Our br-vxlan MAC (inner Ethernet source). */
+  bridgeMac: string;
+  /** Our uplinks, one per network. */
+  uplinks: LocalUplink[];
+  /** Inner UDP port of the probe socket, same on all servers. Default 4790. */
+  probePort?: number;
+  /** Cap on replies sent per second (a reflection guard). Default 5000. */
+  maxRepliesPerSecond?: number;
+  logger?: Logger;
+  /** Uniform [0, 1): spreads first transmissions over one interval. Default Math.random. */
+  random?: () => number;
+  /** 64-bit nonce identifying this prober instance in requests. Default random. */
+  nonce?: bigint;
+}
+
+export interface ProbeStateEvent {
+  network: string;
+  localVtep: string;
+  remoteVtep: string;
+  from: ProbeState;
+  to: ProbeState;
+  reason: ProbeTransitionReason;
+  /** Round-trip time of the latest reply (ms), if any. */
+  rttMs: number | undefined;
+  /** clock.now() of the change. */
+  at: number;
+  /** Whether the next hop is eligible after this change. */
+  eligible: boolean;
+}
+
+export interface ProbeTargetStatus extends ProbeTarget {
+  state: ProbeState;
+  eligible: boolean;
+  rttMs: number | undefined;
+  /** Smoothed RTT (RFC 6298-style, alpha 1/8). */
+  srttMs: number | undefined;
+  lastReplyAt: number | undefined;
+  /** clock.now() of the last state change (creation for 'unknown'). */
+  since: number;
+  sent: number;
+  replies: number;
+}
+
+export type DropReason =
+  | ProbeErrorKind
+  | 'foreign-nonce'       // a reply to someone else's request (or to a previous instance)
+  | 'unknown-target'      // a reply from a VTEP we do not probe
+  | 'stale-sequence'      // not an outstanding request of that target (duplicate, too late)
+  | 'echo-mismatch'       // echoed transmit time differs from what we sent
+  | 'no-uplink'           // a request for a network we have no uplink on
+  | 'rate-limited';
+
+export interface ProberCounters {
+  requestsSent: number;
+  repliesReceived: number;
+  requestsAnswered: number;
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+interface Outstanding {
+  seq: number;
+  txTime: number;
+}
+
+interface Entry {
+  target: ProbeTarget;
+  state: ProbeState;
+  since: number;
+  lastReplyAt: number | undefined;
+  rttMs: number | undefined;
+  srttMs: number | undefined;
+  sent: number;
+  replies: number;
+  outstanding: Outstanding[];
+  sendTimer: Timer | undefined;
+  detectTimer: Timer | undefined;
+  holdTimer: Timer | undefined;
+}
+
+export type ProbeStateListener = (ev: ProbeStateEvent) => void;
+
+function targetKey(network: string, remoteVtep: string): string {
+  return `${network}|${remoteVtep}`;
+}
+
+function randomNonce(random: () => number): bigint {
+  const hi = BigInt(Math.floor(random() * 0x100000000));
+  const lo = BigInt(Math.floor(random() * 0x100000000));
+  return (hi << 32n) | lo;
+}
+
+function validTarget(t: ProbeTarget): string | undefined {
+  if (t.network.length === 0) return 'empty network name';
+  if (parseIpv4(t.localVtep) === undefined) return `bad localVtep ${t.localVtep}`;
+  if (parseIpv4(t.remoteVtep) === undefined) return `bad remoteVtep ${t.remoteVtep}`;
+  if (parseIpv4(t.remoteServiceIp) === undefined) return `bad remoteServiceIp ${t.remoteServiceIp}`;
+  if (parseMac(t.remoteMac) === undefined) return `bad remoteMac ${t.remoteMac}`;
+  return undefined;
+}
+
+export class VtepProber {
+  readonly timers: Readonly<ProberTimers>;
+  readonly probePort: number;
+  private readonly clock: Clock;
+  private readonly transport: ProbeTransport;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private readonly nonce: bigint;
+  private readonly vni: number;
+  private readonly serviceIp: string;
+  private readonly bridgeMac: string;
+  private uplinks: LocalUplink[];
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<ProbeStateListener>();
+  private nextSeq = 1;
+  private running = false;
+  private readonly replyBudget: { tokens: number; refilledAt: number; perSecond: number };
+  private readonly stats: ProberCounters = { requestsSent: 0, repliesReceived: 0, requestsAnswered: 0, dropped: {} };
+
+  constructor(opts: VtepProberOptions) {
+    const timers: ProberTimers = {
+      interval: opts.interval ?? DEFAULT_PROBER_TIMERS.interval,
+      multiplier: opts.multiplier ?? DEFAULT_PROBER_TIMERS.multiplier,
+      holdDown: opts.holdDown ?? DEFAULT_PROBER_TIMERS.holdDown,
+    };
+    if (!(timers.interval > 0)) throw new RangeError(`interval must be > 0: ${timers.interval}`);
+    if (!Number.isInteger(timers.multiplier) || timers.multiplier < 1) throw new RangeError(`multiplier must be an integer >= 1: ${timers.multiplier}`);
+    if (!(timers.holdDown >= 0)) throw new RangeError(`holdDown must be >= 0: ${timers.holdDown}`);
+    if (parseIpv4(opts.serviceIp) === undefined) throw new RangeError(`bad serviceIp ${opts.serviceIp}`);
+    if (parseMac(opts.bridgeMac) === undefined) throw new RangeError(`bad bridgeMac ${opts.bridgeMac}`);
+    if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > 0xffffff) throw new RangeError(`bad vni ${opts.vni}`);
+    this.timers = Object.freeze(timers);
+    this.probePort = opts.probePort ?? DEFAULT_PROBE_PORT;
+    this.clock = opts.clock;
+    this.transport = opts.transport;
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'probe' });
+    this.random = opts.random ?? Math.random;
+    this.nonce = opts.nonce ?? randomNonce(this.random);
+    this.vni = opts.vni;
+    this.serviceIp = opts.serviceIp;
+    this.bridgeMac = opts.bridgeMac.toLowerCase();
+    this.uplinks = [];
+    this.setUplinks(opts.uplinks);
+    const perSecond = opts.maxRepliesPerSecond ?? 5000;
+    this.replyBudget = { tokens: perSecond, refilledAt: this.clock.now(), perSecond };
+  }
+
+  /** Start answering requests and probing the targets. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.transport.onReceive((payload, from) => this.receive(payload, from));
+    for (const e of this.entries.values()) this.scheduleFirstSend(e);
+  }
+
+  /** Stop all timers and close the transport. Targets keep their last state. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    for (const e of this.entries.values()) this.cancelTimers(e);
+    this.transport.close();
+  }
+
+  onStateChange(fn: ProbeStateListener): () => void {
+    this.listeners.add(fn);
+    return () => { this.listeners.delete(fn); };
+  }
+
+  /** Replace our uplinks (the responder's source address per network). */
+  setUplinks(uplinks: LocalUplink[]): void {
+    for (const u of uplinks) {
+      if (parseIpv4(u.address) === undefined) throw new RangeError(`bad uplink address ${u.address}`);
+    }
+    this.uplinks = uplinks.map((u) => ({ ...u }));
+  }
+
+  /**
+   * The full set of next hops to probe. New ones start 'unknown'; kept ones keep
+   * their state (a changed local VTEP makes it a new path: back to 'unknown');
+   * missing ones are forgotten. Invalid targets are logged and skipped.
+   */
+  setTargets(targets: Iterable<ProbeTarget>): void {
+    const wanted = new Map<string, ProbeTarget>();
+    for (const t of targets) {
+      const bad = validTarget(t);
+      if (bad !== undefined) {
+        this.log.warn({ target: t, problem: bad }, 'probe target ignored');
+        continue;
+      }
+      wanted.set(targetKey(t.network, t.remoteVtep), { ...t, remoteMac: t.remoteMac.toLowerCase() });
+    }
+    for (const [key, e] of this.entries) {
+      const t = wanted.get(key);
+      if (t === undefined || t.localVtep !== e.target.localVtep) {
+        this.cancelTimers(e);
+        this.entries.delete(key);
+        this.log.debug({ network: e.target.network, remoteVtep: e.target.remoteVtep }, 'probe target removed');
+      }
+    }
+    for (const [key, t] of wanted) {
+      const e = this.entries.get(key);
+      if (e !== undefined) {
+        e.target = t;
+        continue;
+      }
+      const entry: Entry = {
+        target: t, state: 'unknown', since: this.clock.now(), lastReplyAt: undefined, rttMs: undefined,
+        srttMs: undefined, sent: 0, replies: 0, outstanding: [],
+        sendTimer: undefined, detectTimer: undefined, holdTimer: undefined,
+      };
+      this.entries.set(key, entry);
+      this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep }, 'probe target added');
+      if (this.running) this.scheduleFirstSend(entry);
+    }
+  }
+
+  /** Probe state of a next hop, or undefined if it is not a target. */
+  state(network: string, remoteVtep: string): ProbeState | undefined {
+    return this.entries.get(targetKey(network, remoteVtep))?.state;
+  }
+
+  /**
+   * May paths through this next hop be used? True for 'up' and 'unknown' and for
+   * next hops that are not probed at all; false for 'down' and 'holddown'.
+   */
+  eligible(network: string, remoteVtep: string): boolean {
+    const s = this.state(network, remoteVtep);
+    return s === undefined || s === 'up' || s === 'unknown';
+  }
+
+  status(): ProbeTargetStatus[] {
+    return [...this.entries.values()].map((e) => ({
+      ...e.target,
+      state: e.state,
+      eligible: e.state === 'up' || e.state === 'unknown',
+      rttMs: e.rttMs,
+      srttMs: e.srttMs,
+      lastReplyAt: e.lastReplyAt,
+      since: e.since,
+      sent: e.sent,
+      replies: e.replies,
+    }));
+  }
+
+  counters(): ProberCounters {
+    return { ...this.stats, dropped: { ...this.stats.dropped } };
+  }
+
+  // -------------------------------------------------------------------------
+  // Requester
+
+  private scheduleFirstSend(e: Entry): void {
+    const phase = Math.min(Math.max(this.random(), 0), 1) * this.timers.interval;
+    e.sendTimer = this.clock.setTimer(phase, () => this.sendTick(e));
+  }
+
+  private sendTick(e: Entry): void {
+    e.sendTimer = this.clock.setTimer(this.timers.interval, () => this.sendTick(e));
+    const t = e.target;
+    const seq = this.nextSeq;
+    this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1;
+    const txTime = this.clock.now();
+    const msg: ProbeMessage = {
+      type: 'request', sequence: seq, nonce: this.nonce, txTime, echoTime: 0,
+      senderVtep: t.localVtep, targetVtep: t.remoteVtep, senderMac: this.bridgeMac, network: t.network,
+    };
+    e.outstanding.push({ seq, txTime });
+    // A reply later than 2 x multiplier intervals no longer counts.
+    const keep = 2 * this.timers.multiplier;
+    if (e.outstanding.length > keep) e.outstanding.splice(0, e.outstanding.length - keep);
+    e.sent++;
+    this.stats.requestsSent++;
+    this.transport.send(t.localVtep, t.remoteVtep, this.frame(t.remoteMac, t.remoteServiceIp, msg));
+  }
+
+  private frame(dstMac: string, dstIp: string, msg: ProbeMessage): Uint8Array {
+    return encodeProbeFrame({
+      vni: this.vni, dstMac, srcMac: this.bridgeMac, srcIp: this.serviceIp, dstIp,
+      srcPort: this.probePort, dstPort: this.probePort, payload: encodeProbeMessage(msg),
+    });
+  }
+
+  private onReply(msg: ProbeMessage): void {
+    if (msg.nonce !== this.nonce) return this.drop('foreign-nonce');
+    const e = this.entries.get(targetKey(msg.network, msg.senderVtep));
+    if (e === undefined) return this.drop('unknown-target');
+    const i = e.outstanding.findIndex((o) => o.seq === msg.sequence);
+    if (i < 0) return this.drop('stale-sequence');
+    const sent = e.outstanding[i]!;
+    if (sent.txTime !== msg.echoTime) return this.drop('echo-mismatch');
+    // This and every older request are settled.
+    e.outstanding.splice(0, i + 1);
+    const now = this.clock.now();
+    const rtt = now - sent.txTime;
+    e.rttMs = rtt;
+    e.srttMs = e.srttMs === undefined ? rtt : e.srttMs + (rtt - e.srttMs) / 8;
+    e.lastReplyAt = now;
+    e.replies++;
+    this.stats.repliesReceived++;
+    this.armDetect(e);
+    switch (e.state) {
+      case 'unknown':
+        this.transition(e, 'up', 'first-reply');
+        break;
+      case 'down':
+        if (this.timers.holdDown === 0) {
+          this.transition(e, 'up', 'reply-after-down');
+        } else {
+          this.transition(e, 'holddown', 'reply-after-down');
+          e.holdTimer = this.clock.setTimer(this.timers.holdDown, () => {
+            e.holdTimer = undefined;
+            if (e.state === 'holddown') this.transition(e, 'up', 'holddown-expired');
+          });
+        }
+        break;
+      case 'up':
+      case 'holddown':
+        break;
+    }
+  }
+
+  private armDetect(e: Entry): void {
+    e.detectTimer?.cancel();
+    e.detectTimer = this.clock.setTimer(this.timers.interval * this.timers.multiplier, () => {
+      e.detectTimer = undefined;
+      if (e.state === 'up' || e.state === 'holddown') {
+        e.holdTimer?.cancel();
+        e.holdTimer = undefined;
+        this.transition(e, 'down', 'detect-timeout');
+      }
+    });
+  }
+
+  private transition(e: Entry, to: ProbeState, reason: ProbeTransitionReason): void {
+    const from = e.state;
+    e.state = to;
+    e.since = this.clock.now();
+    const ev: ProbeStateEvent = {
+      network: e.target.network, localVtep: e.target.localVtep, remoteVtep: e.target.remoteVtep,
+      from, to, reason, rttMs: e.rttMs, at: e.since, eligible: to === 'up' || to === 'unknown',
+    };
+    const fields = { network: ev.network, localVtep: ev.localVtep, remoteVtep: ev.remoteVtep, from, to, reason, rttMs: ev.rttMs };
+    if (to === 'down') this.log.warn(fields, 'VTEP path down');
+    else this.log.info(fields, `VTEP path ${to}`);
+    for (const fn of [...this.listeners]) {
+      try {
+        fn(ev);
+      } catch (err) {
+        this.log.error({ err }, 'probe state listener threw');
+      }
+    }
+  }
+
+  private cancelTimers(e: Entry): void {
+    e.sendTimer?.cancel();
+    e.detectTimer?.cancel();
+    e.holdTimer?.cancel();
+    e.sendTimer = e.detectTimer = e.holdTimer = undefined;
+  }
+
+  // -------------------------------------------------------------------------
+  // Responder and demultiplexing
+
+  /** An inner UDP payload that reached the probe port, from inner source `from`. */
+  private receive(payload: Uint8Array, from: string): void {
+    if (!this.running) return;
+    const d = decodeProbeMessage(payload);
+    if (!d.ok) return this.drop(d.error.kind);
+    try {
+      if (d.value.type === 'reply') this.onReply(d.value);
+      else this.onRequest(d.value, from);
+    } catch (err) {
+      // Only a malformed field we copy into a reply (e.g. a non-IPv4 `from`) gets here.
+      this.log.debug({ err, from }, 'probe packet not handled');
+    }
+  }
+
+  private onRequest(req: ProbeMessage, from: string): void {
+    // Prefer the address the request was sent to, then our uplink on its network.
+    const uplink = this.uplinks.find((u) => u.address === req.targetVtep) ?? this.uplinks.find((u) => u.network === req.network);
+    if (uplink === undefined) return this.drop('no-uplink');
+    if (!this.takeReplyToken()) return this.drop('rate-limited');
+    const reply: ProbeMessage = {
+      type: 'reply', sequence: req.sequence, nonce: req.nonce, txTime: this.clock.now(), echoTime: req.txTime,
+      senderVtep: uplink.address, targetVtep: req.senderVtep, senderMac: this.bridgeMac, network: req.network,
+    };
+    this.stats.requestsAnswered++;
+    this.transport.send(uplink.address, req.senderVtep, this.frame(req.senderMac, from, reply));
+  }
+
+  private takeReplyToken(): boolean {
+    const b = this.replyBudget;
+    const now = this.clock.now();
+    b.tokens = Math.min(b.perSecond, b.tokens + ((now - b.refilledAt) * b.perSecond) / 1000);
+    b.refilledAt = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  private drop(reason: DropReason): void {
+    this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1;
+    this.log.trace({ reason }, 'probe packet dropped');
+  }
+}
+
+/**
+ * Decode a whole probe datagram (VXLAN header on) as a transport that captures the
+ * outer payload would see it: for tests and diagnostics.
+ */
+export function describeDatagram(datagram: Uint8Array): string {
+  const f = decodeProbeFrame(datagram);
+  if (!f.ok) return `invalid frame: ${f.error.kind} (${f.error.detail})`;
+  const m = decodeProbeMessage(f.value.payload);
+  const inner = `vni ${f.value.vni} ${f.value.srcMac} > ${f.value.dstMac} ${f.value.srcIp}.${f.value.srcPort} > ${f.value.dstIp}.${f.value.dstPort}`;
+  if (!m.ok) return `${inner}: invalid probe: ${m.error.kind}`;
+  return `${inner}: ${m.value.type} ${m.value.network} seq ${m.value.sequence} ${m.value.senderVtep} -> ${m.value.targetVtep}`;
+}
