@@ -304,7 +304,7 @@ t.test('seeded round trips: random valid routes encode -> decode -> deep-equal',
 
 // --- helpers ---------------------------------------------------------------
 
-export function mulberry32(seed: number): () => number {
+function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
