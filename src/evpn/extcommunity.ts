@@ -42,7 +42,7 @@ export function encodeExtCommunity(w: Writer, c: ExtCommunity): void {
       w.u8(0x06).u8(0x00).u8(c.sticky ? 0x01 : 0x00).u8(0).u32(checkUint(c.sequence, 0xffffffff, 'MAC mobility sequence'));
       return;
     case 'default-gateway':
-      // RFC 7432 §7.8 (registered by RFC 5512 §4.5): opaque type 0x03, sub-type 0x0d, value zero.
+      // RFC 7432 §7.8: transitive opaque type 0x03, sub-type 0x0d; value zero when sent.
       w.u8(0x03).u8(0x0d).u32(0).u16(0);
       return;
     case 'router-mac':
@@ -92,7 +92,7 @@ export function decodeExtCommunity(r: Reader): ExtCommunity {
     case 0x03: // RFC 4360 §3.3 transitive opaque
       // RFC 9012 §4.1: the 4 reserved octets are ignored on receipt.
       if (sub === 0x0c) return { kind: 'encapsulation', tunnelType: u16At(b, p + 6) };
-      // RFC 7432 §7.8: the value is not interpreted.
+      // RFC 7432 §7.8: the value is reserved and not interpreted on receipt.
       if (sub === 0x0d) return { kind: 'default-gateway' };
       break;
     case 0x06: // RFC 7153 §5.2.1 EVPN
