@@ -391,6 +391,9 @@ export class RtnetlinkPort implements KernelPort {
 
   async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {
     if (ops.length === 0) return [];
+    if (this.closed) {
+      return ops.map((op) => ({ ok: false, op, code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' }));
+    }
     const needsLinks = ops.some((o) => !this.indexByName.has(o.entry.ifname));
     if (needsLinks) {
       try { await this.refreshLinks(); } catch (e) { this.log?.warn({ err: e }, 'kernel: link dump failed'); }
@@ -402,9 +405,7 @@ export class RtnetlinkPort implements KernelPort {
       if ('error' in enc) failures[i] = enc.error;
       else requests.push(...enc.requests);
     });
-    if (this.closed) {
-      for (const r of requests) failures[r.opIndex] ??= { code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' };
-    } else if (requests.length > 0) {
+    if (requests.length > 0) {
       await this.sendPipelined(requests, failures);
     }
     return ops.map((op, i) => {

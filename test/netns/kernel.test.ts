@@ -1,0 +1,250 @@
+// RtnetlinkPort against a real kernel, in a fresh namespace. A process cannot move
+// its netlink sockets into a namespace, so the parent run creates the namespace and
+// runs this same file inside it (EH_KERNEL_NS set) as a TAP subprocess.
+// Kernel state is checked with iproute2 (`ip -j neigh`, `bridge -j fdb`), not with
+// the code under test.
+import t from 'tap';
+import { fileURLToPath } from 'node:url';
+import { Lab, ip, isRoot, sh, waitFor } from '../lib/netns.js';
+import { RtnetlinkPort } from '../../src/kernel/rtnetlink.js';
+import { diff, plan } from '../../src/kernel/reconcile.js';
+import type { KernelEntry, KernelEvent, KernelOp, ObservedEntry } from '../../src/kernel/port.js';
+
+const NS = process.env['EH_KERNEL_NS'];
+const MAC = '02:00:00:00:00:87';
+const BR = 'br-vxlan';
+const VX = 'vxlan0';
+const DEVICES = [BR, VX];
+const neighWant: KernelEntry = { kind: 'neigh', ifname: BR, ip: '192.168.0.87', mac: MAC };
+const neigh6Want: KernelEntry = { kind: 'neigh', ifname: BR, ip: 'fd00::87', mac: MAC };
+const fdbWant: KernelEntry = { kind: 'fdb', ifname: VX, mac: MAC, dst: '192.168.1.87' };
+
+interface IpNeigh { dst: string; dev?: string; lladdr?: string; state?: string[]; extern_learn?: null; protocol?: string }
+interface BridgeFdb { mac: string; ifname: string; dst?: string; master?: string; flags: string[]; state: string }
+
+function neighs(ns: string, dev = BR): IpNeigh[] {
+  return JSON.parse(ip(ns, '-j', 'neigh', 'show', 'dev', dev)) as IpNeigh[];
+}
+
+function neighs6(ns: string, dev = BR): IpNeigh[] {
+  return JSON.parse(ip(ns, '-6', '-j', 'neigh', 'show', 'dev', dev)) as IpNeigh[];
+}
+
+function fdbs(ns: string, mac?: string): BridgeFdb[] {
+  const all = JSON.parse(sh('bridge', ['-n', ns, '-j', 'fdb', 'show', 'dev', VX])) as BridgeFdb[];
+  return mac ? all.filter((e) => e.mac === mac) : all;
+}
+
+function describe(ev: KernelEvent): string {
+  if (ev.type !== 'entry') return ev.type;
+  const e = ev.entry;
+  return e.kind === 'neigh' ? `${ev.action} neigh ${e.ip}` : `${ev.action} fdb ${e.table} ${e.mac}${e.dst ? ` ${e.dst}` : ''}`;
+}
+
+function codes(res: Array<{ ok: boolean } & ({ ok: true } | { ok: false; code: string })>): string[] {
+  return res.map((r) => (r.ok ? 'ok' : r.code));
+}
+
+async function inNamespace(ns: string): Promise<void> {
+  const port = new RtnetlinkPort();
+  t.teardown(() => port.close());
+
+  t.test('links: bridge, vxlan with its VNI/port, addresses', async (t) => {
+    const links = await port.links();
+    const br = links.find((l) => l.name === BR);
+    const vx = links.find((l) => l.name === VX);
+    t.ok(br && vx);
+    t.equal(br!.kind, 'bridge');
+    t.ok(br!.up);
+    t.same(br!.addresses.filter((a) => a.family === 4), [{ family: 4, address: '192.168.0.65', prefixLen: 24 }]);
+    t.equal(vx!.kind, 'vxlan');
+    t.equal(vx!.master, BR);
+    t.equal(vx!.masterIndex, br!.index);
+    t.same(vx!.vxlan, { vni: 100, port: 4789, local: null, learning: false });
+    t.equal(links.find((l) => l.name === 'lo')!.kind, null);
+  });
+
+  t.test('replace writes what zebra writes for a remote MAC', async (t) => {
+    const res = await port.apply([
+      { op: 'replace', entry: neighWant },
+      { op: 'replace', entry: neigh6Want },
+      { op: 'replace', entry: fdbWant },
+    ]);
+    t.same(codes(res), ['ok', 'ok', 'ok']);
+    // 192.168.0.87 dev br-vxlan lladdr 02:00:00:00:00:87 extern_learn NOARP proto 231
+    const n = neighs(ns).find((x) => x.dst === '192.168.0.87');
+    t.match(n, { lladdr: MAC, state: ['NOARP'], protocol: '231' });
+    t.ok(n && 'extern_learn' in n, 'extern_learn');
+    const n6 = neighs6(ns).find((x) => x.dst === 'fd00::87');
+    t.match(n6, { lladdr: MAC, state: ['NOARP'], protocol: '231' });
+    // <mac> dev vxlan0 extern_learn master br-vxlan
+    // <mac> dev vxlan0 dst 192.168.1.87 self extern_learn
+    const f = fdbs(ns, MAC);
+    t.equal(f.length, 2);
+    const master = f.find((e) => e.master === BR);
+    const self = f.find((e) => e.flags.includes('self'));
+    t.match(master, { flags: ['extern_learn'], master: BR });
+    t.match(self, { dst: '192.168.1.87', flags: ['self', 'extern_learn'] });
+    t.notMatch(self?.state ?? '', /permanent/, 'not permanent: NUD_REACHABLE like zebra');
+  });
+
+  t.test('dump sees our entries; reconcile finds nothing to do', async (t) => {
+    const seen = await port.dump(DEVICES);
+    const ours = seen.filter((o) => o.externLearned);
+    t.equal(ours.length, 4, 'neigh v4, neigh v6, bridge half, vxlan half');
+    const v = seen.find((o): o is Extract<ObservedEntry, { kind: 'fdb' }> => o.kind === 'fdb' && o.table === 'vxlan' && o.mac === MAC);
+    t.match(v, { dst: '192.168.1.87', ifname: VX, externLearned: true });
+    const b = seen.find((o) => o.kind === 'fdb' && o.table === 'bridge' && o.mac === MAC);
+    t.match(b, { master: BR, externLearned: true });
+    const n = seen.find((o) => o.kind === 'neigh' && o.ip === '192.168.0.87');
+    t.match(n, { protocol: 0xe7, mac: MAC, externLearned: true, family: 4 });
+    t.same(diff([neighWant, neigh6Want, fdbWant], seen), []);
+  });
+
+  t.test('a new best path is one replace: dst changes in place, nothing is deleted', async (t) => {
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    const moved: KernelEntry = { ...fdbWant, dst: '192.168.2.87' };
+    const ops = diff([neighWant, neigh6Want, moved], await port.dump(DEVICES));
+    t.same(ops, [{ op: 'replace', entry: moved }]);
+    t.same(codes(await port.apply(ops)), ['ok']);
+    const self = fdbs(ns, MAC).filter((e) => e.flags.includes('self'));
+    t.equal(self.length, 1);
+    t.equal(self[0]!.dst, '192.168.2.87');
+    await waitFor(() => evs.some((e) => describe(e) === `new fdb vxlan ${MAC} 192.168.2.87`), 2000, 'replace event');
+    t.notOk(evs.some((e) => e.type === 'entry' && e.action === 'del'), 'no delete event: no flap');
+    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.87'), 'neigh untouched');
+    // Fail back.
+    t.same(codes(await port.apply([{ op: 'replace', entry: fdbWant }])), ['ok']);
+    t.equal(fdbs(ns, MAC).find((e) => e.flags.includes('self'))!.dst, '192.168.1.87');
+  });
+
+  t.test('events when someone else deletes our entries; reconcile restores them', async (t) => {
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    ip(ns, 'neigh', 'del', '192.168.0.87', 'dev', BR);
+    sh('bridge', ['-n', ns, 'fdb', 'del', MAC, 'dev', VX, 'master']);
+    await waitFor(() => evs.some((e) => describe(e) === 'del neigh 192.168.0.87')
+      && evs.some((e) => describe(e) === `del fdb bridge ${MAC}`), 2000, 'delete events');
+    const ops = diff([neighWant, neigh6Want, fdbWant], await port.dump(DEVICES));
+    t.same(ops, [{ op: 'replace', entry: neighWant }, { op: 'replace', entry: fdbWant }]);
+    t.same(codes(await port.apply(ops)), ['ok', 'ok']);
+    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.87' && 'extern_learn' in x));
+    t.equal(fdbs(ns, MAC).length, 2);
+
+    // Someone changes the vxlan half's dst: a 'new' event, and reconcile puts it back.
+    evs.length = 0;
+    sh('bridge', ['-n', ns, 'fdb', 'replace', MAC, 'dev', VX, 'dst', '192.168.9.9', 'self', 'extern_learn']);
+    await waitFor(() => evs.some((e) => describe(e) === `new fdb vxlan ${MAC} 192.168.9.9`), 2000, 'change event');
+    const fix = diff([neighWant, neigh6Want, fdbWant], await port.dump(DEVICES));
+    t.same(fix, [{ op: 'replace', entry: fdbWant }]);
+    await port.apply(fix);
+    t.equal(fdbs(ns, MAC).find((e) => e.flags.includes('self'))!.dst, '192.168.1.87');
+  });
+
+  t.test('foreign entries are untouched by reconcile', async (t) => {
+    ip(ns, 'neigh', 'add', '192.168.0.5', 'lladdr', '02:00:00:00:00:05', 'dev', BR, 'nud', 'permanent');
+    ip(ns, 'neigh', 'add', '192.168.0.6', 'lladdr', '02:00:00:00:00:06', 'dev', BR, 'nud', 'noarp', 'extern_learn', 'protocol', '186');
+    sh('bridge', ['-n', ns, 'fdb', 'append', '00:00:00:00:00:00', 'dev', VX, 'dst', '192.168.1.5']);
+    sh('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:07', 'dev', VX, 'master', 'static']);
+    // Nothing desired any more: only our own entries go.
+    const p = plan([], await port.dump(DEVICES));
+    t.equal(p.ops.length, 3, 'neigh v4, neigh v6, fdb pair');
+    t.ok(p.ops.every((o) => o.op === 'delete'));
+    t.same(codes(await port.apply(p.ops)), ['ok', 'ok', 'ok']);
+    t.notOk(neighs(ns).some((x) => x.dst === '192.168.0.87'));
+    t.notOk(neighs6(ns).some((x) => x.dst === 'fd00::87'));
+    t.same(fdbs(ns, MAC), []);
+    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.5'), 'permanent neigh kept');
+    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.6'), "another daemon's extern_learn neigh kept");
+    t.ok(fdbs(ns, '00:00:00:00:00:00').some((e) => e.dst === '192.168.1.5'), 'flood entry kept');
+    t.equal(fdbs(ns, '02:00:00:00:00:07').length, 1, 'static bridge entry kept');
+    // A desired key held by a foreign static entry is reported, not overwritten.
+    const clash = plan([{ kind: 'neigh', ifname: BR, ip: '192.168.0.5', mac: MAC }], await port.dump(DEVICES));
+    t.same(clash.ops, []);
+    t.equal(clash.skipped[0]?.reason, 'foreign-static');
+  });
+
+  t.test('errors are typed results, attributed to the right op in a pipelined batch', async (t) => {
+    ip(ns, 'link', 'add', 've0', 'type', 'veth', 'peer', 'name', 've1');
+    // An fdb replace on a device that is neither a bridge port nor vxlan: EINVAL from the kernel.
+    const onVeth: KernelOp = { op: 'replace', entry: { kind: 'fdb', ifname: 've0', mac: MAC, dst: '192.168.1.87' } };
+    const small = new RtnetlinkPort({ window: 4, chunk: 3 });
+    t.teardown(() => small.close());
+    const ops: KernelOp[] = [];
+    for (let i = 0; i < 60; i++) {
+      if (i % 7 === 3) ops.push(onVeth);
+      else if (i % 11 === 5) ops.push({ op: 'replace', entry: { ...neighWant, ifname: 'missing0' } });
+      else if (i % 13 === 6) ops.push({ op: 'delete', entry: { kind: 'neigh', ifname: BR, ip: '192.168.0.200', mac: MAC } });
+      else ops.push({ op: 'replace', entry: { kind: 'neigh', ifname: BR, ip: `192.168.0.${100 + i}`, mac: MAC } });
+    }
+    const res = await small.apply(ops);
+    const expected = ops.map((o) => (o === onVeth ? 'EINVAL' : o.entry.ifname === 'missing0' ? 'ENODEV' : 'ok'));
+    t.same(codes(res), expected);
+    const bad = res.find((r) => !r.ok);
+    t.match(bad, { ok: false, errno: Number });
+    const written = neighs(ns).filter((x) => x.dst.startsWith('192.168.0.1') && x.dst !== '192.168.0.1');
+    t.equal(written.length, expected.filter((c, i) => c === 'ok' && ops[i]!.op === 'replace').length);
+    t.same(codes(await small.apply(written.map((x) => ({ op: 'delete', entry: { kind: 'neigh', ifname: BR, ip: x.dst, mac: MAC } })))),
+      written.map(() => 'ok'));
+    t.same(codes(await small.apply([{ op: 'delete', entry: fdbWant }])), ['ok'], 'deleting what is gone succeeds');
+  });
+
+  t.test('a device created after the port opened is found', async (t) => {
+    ip(ns, 'link', 'add', 'br2', 'type', 'bridge');
+    ip(ns, 'link', 'set', 'br2', 'up');
+    t.same(codes(await port.apply([{ op: 'replace', entry: { ...neighWant, ifname: 'br2' } }])), ['ok']);
+    t.ok(neighs(ns, 'br2').some((x) => x.dst === '192.168.0.87'));
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    ip(ns, 'link', 'del', 'br2');
+    await waitFor(() => evs.some((e) => e.type === 'link' && e.action === 'del' && e.link.name === 'br2'), 2000, 'link del event');
+  });
+
+  t.test('address and link events', async (t) => {
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    ip(ns, 'addr', 'add', '192.168.0.66/24', 'dev', BR);
+    ip(ns, 'link', 'set', VX, 'down');
+    ip(ns, 'link', 'set', VX, 'up');
+    t.ok(await waitFor(() => evs.some((e) => e.type === 'addr' && e.action === 'new' && e.address.address === '192.168.0.66'
+      && e.ifname === BR && e.address.prefixLen === 24), 2000, 'addr event'), 'addr event');
+    t.ok(await waitFor(() => evs.some((e) => e.type === 'link' && e.link.name === VX && !e.link.up), 2000, 'link down event'), 'link down');
+    t.ok(await waitFor(() => evs.some((e) => e.type === 'link' && e.link.name === VX && e.link.up), 2000, 'link up event'), 'link up');
+  });
+
+  t.test('after close: typed failures, no throw', async (t) => {
+    const p = new RtnetlinkPort();
+    await p.close();
+    const res = await p.apply([{ op: 'replace', entry: neighWant }]);
+    t.same(codes(res), ['ECANCELED']);
+    await t.rejects(p.dump(DEVICES));
+    await p.close();
+  });
+}
+
+function parent(): void {
+  if (!isRoot()) {
+    t.plan(0, 'needs root for network namespaces');
+    return;
+  }
+  const lab = new Lab('kn', t);
+  const ns = lab.ns('kernel');
+  ip(ns, 'link', 'add', BR, 'type', 'bridge');
+  ip(ns, 'link', 'add', VX, 'type', 'vxlan', 'id', '100', 'dstport', '4789', 'nolearning');
+  ip(ns, 'link', 'set', VX, 'master', BR);
+  ip(ns, 'addr', 'add', '192.168.0.65/24', 'dev', BR);
+  ip(ns, 'link', 'set', BR, 'up');
+  ip(ns, 'link', 'set', VX, 'up');
+  const self = fileURLToPath(import.meta.url);
+  void t.spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, self], {
+    env: { ...process.env, EH_KERNEL_NS: ns },
+  }, 'kernel port inside a namespace');
+}
+
+if (NS) void inNamespace(NS);
+else parent();
