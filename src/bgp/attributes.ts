@@ -169,7 +169,7 @@ function decodeNlriSet(r: Reader, afi: number, safi: number, withdraw: boolean, 
     try {
       return { kind: 'evpn', routes: decodeEvpnRoutes(r, withdraw) };
     } catch (e) {
-      if (e instanceof BgpError) throw e;
+      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, e.data.length > 0 ? e.data : raw, e.message);
       // RFC 4760 §7: UPDATE Message Error / Optional Attribute Error, data = the attribute.
       const why = e instanceof Error ? e.message : String(e);
       throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw, `EVPN NLRI: ${why}`);
