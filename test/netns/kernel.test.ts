@@ -17,7 +17,7 @@ const VX = 'vxlan0';
 const DEVICES = [BR, VX];
 const neighWant: KernelEntry = { kind: 'neigh', ifname: BR, ip: '192.168.0.87', mac: MAC };
 const neigh6Want: KernelEntry = { kind: 'neigh', ifname: BR, ip: 'fd00::87', mac: MAC };
-const fdbWant: KernelEntry = { kind: 'fdb', ifname: VX, mac: MAC, dst: '192.168.1.87' };
+const fdbWant: Extract<KernelEntry, { kind: 'fdb' }> = { kind: 'fdb', ifname: VX, mac: MAC, dst: '192.168.1.87' };
 
 interface IpNeigh { dst: string; dev?: string; lladdr?: string; state?: string[]; extern_learn?: null; protocol?: string }
 interface BridgeFdb { mac: string; ifname: string; dst?: string; master?: string; flags: string[]; state: string }

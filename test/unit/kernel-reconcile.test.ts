@@ -13,7 +13,7 @@ const OURS = 0xe7;
 
 const MAC = '02:00:00:00:00:87';
 const neighWant: KernelEntry = { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC };
-const fdbWant: KernelEntry = { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' };
+const fdbWant: Extract<KernelEntry, { kind: 'fdb' }> = { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' };
 
 function neigh(p: Partial<ObservedNeigh> = {}): ObservedNeigh {
   return {
