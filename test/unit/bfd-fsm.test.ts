@@ -387,3 +387,33 @@ t.test('jitter stays within 75-100% (75-90% with Detect Mult 1) (§6.8.7)', (t) 
   }
   t.end();
 });
+
+t.test('replay of the FRR bfdd 8.4 handshake captured on the wire', (t) => {
+  const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+  let s = initialState(0x7e074ae8, timers(100, 100, 3));
+  let r = step(s, { type: 'start' }, () => 0);
+  s = r.state;
+  // Our first packet is byte-identical to what tcpdump saw from us.
+  const first = r.outputs.find((o): o is Extract<BfdOutput, { type: 'send' }> => o.type === 'send')!;
+  t.same(encodeControl(first.packet), hex('20 40 03 18  7e074ae8  00000000  000f4240  000186a0  00000000'));
+  // FRR answers Init: we go Up and poll for 100 ms.
+  r = step(s, { type: 'receive', packet: decodeControl(hex('20 80 03 18  22ff348f  7e074ae8  000f4240  000f4240  0000c350')) });
+  s = r.state;
+  t.equal(s.sessionState, 'Up');
+  const upPoll = r.outputs.find((o): o is Extract<BfdOutput, { type: 'send' }> => o.type === 'send')!;
+  t.same(encodeControl(upPoll.packet), hex('20 e0 03 18  7e074ae8  22ff348f  000186a0  000186a0  00000000'));
+  t.equal(txIntervalUs(s), ms(1000), 'FRR still asks for 1 s until its own poll');
+  t.equal(detectionTimeUs(s), ms(3000));
+  // FRR goes Up and polls with 100 ms: we answer Final.
+  r = step(s, { type: 'receive', packet: decodeControl(hex('20 e0 03 18  22ff348f  7e074ae8  000186a0  000186a0  0000c350')) });
+  s = r.state;
+  const fin = r.outputs.find((o): o is Extract<BfdOutput, { type: 'send' }> => o.type === 'send')!;
+  t.same(encodeControl(fin.packet), hex('20 d0 03 18  7e074ae8  22ff348f  000186a0  000186a0  00000000'));
+  t.equal(txIntervalUs(s), ms(100), 'FRR now accepts 100 ms');
+  t.ok(r.outputs.some((o) => o.type === 'armTimer' && o.timer === 'tx' && o.afterUs <= 100_000), 'tx re-armed at the faster rate');
+  // FRR's Final ends our poll.
+  s = step(s, { type: 'receive', packet: decodeControl(hex('20 d0 03 18  22ff348f  7e074ae8  000186a0  000186a0  0000c350')) }).state;
+  t.notOk(s.pollActive);
+  t.equal(detectionTimeUs(s), ms(300));
+  t.end();
+});

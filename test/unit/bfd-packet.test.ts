@@ -125,3 +125,25 @@ t.test('decode never throws anything but BfdPacketError on arbitrary bytes', (t)
   t.ok(ok > 0, `some random packets decoded (${ok})`);
   t.end();
 });
+
+// Captured with tcpdump from FRR bfdd 8.4.4 (peer 100/100/3) talking to our session.
+const frr = {
+  down: '20 40 03 18  22ff348f  00000000  000f4240  000f4240  0000c350',
+  init: '20 80 03 18  22ff348f  7e074ae8  000f4240  000f4240  0000c350',
+  upPoll: '20 e0 03 18  22ff348f  7e074ae8  000186a0  000186a0  0000c350',
+  upFinal: '20 d0 03 18  22ff348f  7e074ae8  000186a0  000186a0  0000c350',
+};
+// Ours in the same capture: Down at 1 s slow tx, Required Min RX 100 ms, no echo.
+const oursDown = '20 40 03 18  7e074ae8  00000000  000f4240  000186a0  00000000';
+
+t.test('FRR bfdd golden packets decode and re-encode byte for byte', (t) => {
+  const d = decodeControl(hex(frr.down));
+  t.match(d, { state: 'Down', diag: 0, detectMult: 3, myDiscriminator: 0x22ff348f, yourDiscriminator: 0, desiredMinTxUs: 1_000_000, requiredMinRxUs: 1_000_000, requiredMinEchoRxUs: 50_000 });
+  t.match(decodeControl(hex(frr.init)), { state: 'Init', yourDiscriminator: 0x7e074ae8 });
+  t.match(decodeControl(hex(frr.upPoll)), { state: 'Up', poll: true, final: false, desiredMinTxUs: 100_000 });
+  t.match(decodeControl(hex(frr.upFinal)), { state: 'Up', poll: false, final: true });
+  for (const [name, h] of Object.entries({ ...frr, oursDown })) {
+    t.same(encodeControl(decodeControl(hex(h))), hex(h), `${name} round trip`);
+  }
+  t.end();
+});
