@@ -1,0 +1,66 @@
+// A stand-alone VTEP prober: `node cli.js '<json config>'` (or `@file.json`).
+// Used by the namespace tests (one process per simulated server, run with
+// `ip netns exec`) and for ad hoc checks of a path between two hosts.
+//
+// stdout: one JSON object per line: {"type":"ready"}, {"type":"state", ...event},
+// and {"type":"status", targets, counters} for each "status" line read on stdin.
+// Logs (pino) go to stderr.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import { systemClock } from '../util/clock.js';
+import { VtepProber, type LocalUplink, type ProbeTarget } from './prober.js';
+import { UdpProbeTransport } from './udp.js';
+
+export interface ProbeCliConfig {
+  vni: number;
+  serviceIp: string;
+  bridgeMac: string;
+  uplinks: LocalUplink[];
+  targets: ProbeTarget[];
+  interval?: number;
+  multiplier?: number;
+  holdDown?: number;
+  probePort?: number;
+  /** Receive socket address; default serviceIp. */
+  listenAddress?: string;
+  logLevel?: string;
+}
+
+function emit(obj: object): void {
+  process.stdout.write(`${JSON.stringify(obj, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+}
+
+async function main(): Promise<void> {
+  const arg = process.argv[2];
+  if (arg === undefined) {
+    process.stderr.write('usage: cli.ts <json config | @file>\n');
+    process.exit(2);
+  }
+  const cfg = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as ProbeCliConfig;
+  const logger = pino({ level: cfg.logLevel ?? 'info' }, pino.destination(2));
+  const transport = await UdpProbeTransport.open({
+    listenAddress: cfg.listenAddress ?? cfg.serviceIp, probePort: cfg.probePort, logger,
+  });
+  const prober = new VtepProber({
+    clock: systemClock, transport, logger, vni: cfg.vni, serviceIp: cfg.serviceIp, bridgeMac: cfg.bridgeMac,
+    uplinks: cfg.uplinks, interval: cfg.interval, multiplier: cfg.multiplier, holdDown: cfg.holdDown, probePort: cfg.probePort,
+  });
+  prober.onStateChange((ev) => emit({ type: 'state', ...ev, wallTime: Date.now() }));
+  prober.setTargets(cfg.targets);
+  prober.start();
+  emit({ type: 'ready' });
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    if (line.trim() === 'status') emit({ type: 'status', targets: prober.status(), counters: prober.counters() });
+  });
+  const stop = (): void => { prober.stop(); process.exit(0); };
+  rl.on('close', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`probe: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
