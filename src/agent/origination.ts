@@ -1,0 +1,131 @@
+// What we announce, computed from the configuration and the observed links. Pure.
+//
+// Per uplink and VNI (next hop = the uplink's address, RD/RT from its templates):
+//  * a type-2 route (RFC 7432 §7.2) for the bridge MAC with each IPv4 and each
+//    non-link-local IPv6 address of the bridge, and one MAC-only type-2 route;
+//  * a type-3 route (RFC 7432 §7.3) with PMSI_TUNNEL ingress replication
+//    (RFC 6514 §5, RFC 8365 §5.1.3: label = VNI, endpoint = our address), so that
+//    FRR-style peers add us to their flood list.
+// Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
+// tunnel type 8); type-2 label1 = VNI.
+import type { PathAttributes } from '../bgp/types.js';
+import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
+import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
+import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../evpn/route.js';
+import { formatExtCommunity } from '../evpn/extcommunity.js';
+import type { LinkInfo } from '../kernel/port.js';
+import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';
+
+export const TUNNEL_TYPE_VXLAN = 8; // RFC 9012 §4.1 / IANA BGP Tunnel Encapsulation types
+export const PMSI_INGRESS_REPLICATION = 6; // RFC 6514 §5
+
+/** One route to announce, as BgpSession.advertise() takes it. */
+export interface Advertisement {
+  route: EvpnRoute;
+  nextHop: string;
+  attributes: PathAttributes;
+}
+
+export interface Origination {
+  /** uplink name -> routes; an uplink without an address has none. */
+  perUplink: Map<string, Advertisement[]>;
+  /** Uplink name -> its address (null when not known yet). */
+  addresses: Map<string, string | null>;
+  /** Things that keep something from being announced (missing bridge, no address...). */
+  problems: string[];
+}
+
+/** The uplink's address: `address:` as configured, else the first IPv4 address of `interface`. */
+export function uplinkAddress(u: Pick<UplinkConfig, 'address' | 'interface'>, links: readonly LinkInfo[]): string | null {
+  if (u.address !== null) return u.address;
+  const l = links.find((x) => x.name === u.interface);
+  return l?.addresses.find((a) => a.family === 4)?.address ?? null;
+}
+
+/** The router ID: configured, else the first uplink's address. */
+export function resolveRouterId(cfg: Pick<Config, 'routerId' | 'uplinks'>, links: readonly LinkInfo[]): string | null {
+  if (cfg.routerId !== null) return cfg.routerId;
+  const first = cfg.uplinks[0];
+  return first ? uplinkAddress(first, links) : null;
+}
+
+/** IPv4 addresses and IPv6 addresses that are not link-local (fe80::/10), in kernel order. */
+export function announcedAddresses(link: LinkInfo): string[] {
+  return link.addresses
+    .filter((a) => a.family === 4 || !/^fe[89ab][0-9a-f]?:/i.test(a.address))
+    .map((a) => a.address);
+}
+
+export function originate(cfg: Pick<Config, 'vnis' | 'uplinks'>, links: readonly LinkInfo[]): Origination {
+  const perUplink = new Map<string, Advertisement[]>();
+  const addresses = new Map<string, string | null>();
+  const problems: string[] = [];
+  const byName = new Map(links.map((l) => [l.name, l]));
+  for (const u of cfg.uplinks) {
+    const addr = uplinkAddress(u, links);
+    addresses.set(u.name, addr);
+    const out: Advertisement[] = [];
+    perUplink.set(u.name, out);
+    if (addr === null) {
+      problems.push(`uplink ${u.name}: ${u.interface ?? '?'} has no IPv4 address; nothing announced`);
+      continue;
+    }
+    for (const v of cfg.vnis) {
+      const br = byName.get(v.bridge);
+      const { rd, routeTarget } = uplinkRdRt(u, v.vni, addr);
+      const ext: ExtCommunity[] = [routeTarget, { kind: 'encapsulation', tunnelType: TUNNEL_TYPE_VXLAN }];
+      const attributes: PathAttributes = { origin: 0, asPath: [], extCommunities: ext };
+      if (!br || br.mac === null) {
+        if (u === cfg.uplinks[0]) problems.push(`VNI ${v.vni}: bridge ${v.bridge} ${br ? 'has no MAC address' : 'not found'}; no MAC/IP route`);
+      } else {
+        for (const ip of [...announcedAddresses(br), null]) {
+          out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes });
+        }
+      }
+      out.push({
+        route: inclusiveMulticastRoute({ rd, originatorIp: addr }),
+        nextHop: addr,
+        attributes: {
+          ...attributes,
+          pmsiTunnel: { flags: 0, tunnelType: PMSI_INGRESS_REPLICATION, label: v.vni, tunnelId: ipBytes(addr) },
+        },
+      });
+    }
+  }
+  return { perUplink, addresses, problems };
+}
+
+function ipBytes(ip: string): Uint8Array {
+  return ip.includes(':') ? parseIpv6(ip) : parseIpv4(ip);
+}
+
+/** A string that changes when anything announced about the route changes. */
+export function advertisementSignature(a: Advertisement): string {
+  const at = a.attributes;
+  const pmsi = at.pmsiTunnel
+    ? `${at.pmsiTunnel.flags}/${at.pmsiTunnel.tunnelType}/${at.pmsiTunnel.label}/${[...at.pmsiTunnel.tunnelId].join('.')}`
+    : '';
+  const ext = (at.extCommunities ?? []).map(formatExtCommunity).join(',');
+  const label = a.route.type === 'mac-ip' ? `${a.route.label1}/${a.route.label2 ?? ''}/${a.route.esi}` : '';
+  return `${a.nextHop}|${at.origin ?? ''}|${ext}|${pmsi}|${label}`;
+}
+
+export interface AdvertisementDiff {
+  withdraw: EvpnRoute[];
+  /** New routes and routes whose attributes or next hop changed (re-announced: implicit replace). */
+  advertise: Advertisement[];
+}
+
+/** What to send to go from announcing `old` to announcing `next` over one session. */
+export function diffAdvertisements(old: readonly Advertisement[], next: readonly Advertisement[]): AdvertisementDiff {
+  const before = new Map(old.map((a) => [routeKey(a.route), a]));
+  const after = new Map(next.map((a) => [routeKey(a.route), a]));
+  const withdraw: EvpnRoute[] = [];
+  const advertise: Advertisement[] = [];
+  for (const [k, a] of before) if (!after.has(k)) withdraw.push(a.route);
+  for (const [k, a] of after) {
+    const b = before.get(k);
+    if (!b || advertisementSignature(b) !== advertisementSignature(a)) advertise.push(a);
+  }
+  return { withdraw, advertise };
+}

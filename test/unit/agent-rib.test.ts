@@ -1,0 +1,328 @@
+// RIB, best path, import policy and origination (pure parts of the agent).
+import t from 'tap';
+import type { UpdateMessage } from '../../src/bgp/types.js';
+import { macIpRoute, inclusiveMulticastRoute } from '../../src/evpn/route.js';
+import type { ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import type { LinkInfo } from '../../src/kernel/port.js';
+import { parseConfig } from '../../src/agent/config.js';
+import { Rib, bestPath, compareIp, locKey, type Path } from '../../src/agent/rib.js';
+import { ImportPolicy, updateToChanges, type ImportContext } from '../../src/agent/policy.js';
+import {
+  announcedAddresses, diffAdvertisements, originate, resolveRouterId, uplinkAddress,
+} from '../../src/agent/origination.js';
+
+const MAC = '02:00:00:00:00:87';
+const VNIS = [{ vni: 100, bridge: 'br-vxlan', vxlan: 'vxlan0' }];
+
+type PathOpts = Partial<Omit<Path, 'rd'>> & { rd?: string; ip?: string | null; mac?: string };
+
+function path(over: PathOpts = {}): Path {
+  const { rd, ip, mac, ...rest } = over;
+  const route = macIpRoute({ rd: rd ?? '192.168.1.87:100', mac: mac ?? MAC, ip: ip === undefined ? '192.168.0.87' : ip, vni: 100 });
+  return {
+    uplink: 'net1', peer: '192.168.1.2', route, vni: 100, nextHop: '192.168.1.87', localPref: 200, macMobilitySeq: 0,
+    originatorId: '192.168.1.87', routerId: '192.168.1.2', routeTargets: [], rd: route.rd, eligible: true, ...rest,
+  };
+}
+
+const primary = (o: PathOpts = {}) => path(o);
+const backup = (o: PathOpts = {}) =>
+  path({ uplink: 'net2', peer: '192.168.2.2', rd: '192.168.2.87:100', nextHop: '192.168.2.87', localPref: 100, originatorId: '192.168.2.87', routerId: '192.168.2.2', ...o });
+
+t.test('best path order and reasons', (t) => {
+  const a = primary();
+  const b = backup();
+  t.same(bestPath([a]), { winner: a, reason: 'only path' });
+  t.same(bestPath([b, a]), { winner: a, reason: 'local-pref 200 > 100' });
+  const bSeq = backup({ localPref: 200, macMobilitySeq: 3 });
+  t.same(bestPath([a, bSeq]), { winner: bSeq, reason: 'mobility-seq 3 > 0' });
+  const bRid = backup({ localPref: 200, originatorId: '10.0.0.1' });
+  t.same(bestPath([a, bRid]), { winner: bRid, reason: 'router-id 10.0.0.1 < 192.168.1.87' });
+  const bNoOrig = backup({ localPref: 200, originatorId: null, routerId: '192.168.1.87' });
+  t.same(bestPath([bNoOrig, a]), { winner: a, reason: 'peer-address 192.168.1.2 < 192.168.2.2' });
+  const aDown = primary({ eligible: false });
+  t.same(bestPath([aDown, b]), { winner: b, reason: 'eligible (the other VTEP is unreachable)' });
+  t.same(bestPath([aDown]).winner, aDown, 'an ineligible path still wins alone');
+  t.ok(compareIp('9.0.0.1', '10.0.0.1') < 0, 'numeric, not text order');
+  t.ok(compareIp('10.0.0.1', '::1') < 0);
+  t.ok(compareIp('2001:db8::2', '2001:db8::10') < 0);
+  t.throws(() => bestPath([]));
+  t.end();
+});
+
+t.test('Loc-RIB groups by (VNI, MAC, IP) across RDs; failover and failback', (t) => {
+  const rib = new Rib();
+  const key = locKey(100, MAC, '192.168.0.87');
+  let ch = rib.applyUpdate('net2', { reach: [backup()], unreach: [] });
+  t.equal(ch.length, 1);
+  t.match(ch[0], { key, before: null, after: { uplink: 'net2' }, reason: 'only path' });
+  ch = rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
+  t.match(ch, [{ key, before: { uplink: 'net2' }, after: { uplink: 'net1' }, reason: 'local-pref 200 > 100' }]);
+  t.equal(rib.entry(key)!.paths.length, 2);
+  t.same(rib.desiredKernelState(VNIS), [
+    { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' },
+    { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC },
+  ]);
+  // Re-announcing the same thing is not a change.
+  t.same(rib.applyUpdate('net1', { reach: [primary()], unreach: [] }), []);
+  // net1 goes down: one pass, the backup wins.
+  ch = rib.dropSession('net1');
+  t.match(ch, [{ key, before: { uplink: 'net1' }, after: { uplink: 'net2' }, reason: 'only path' }]);
+  t.same(rib.adjRibIn('net1'), []);
+  const delta = rib.kernelDelta(ch, VNIS);
+  t.same([...delta], [['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }],
+    ['neigh|br-vxlan|192.168.0.87', { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC }]]);
+  t.same(rib.dropSession('net1'), [], 'dropping an unknown session is a no-op');
+  // Failback.
+  ch = rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
+  t.match(ch, [{ after: { uplink: 'net1', nextHop: '192.168.1.87' } }]);
+  // Withdraw of the primary by its RR (the withdrawn NLRI has label 0: the key ignores labels).
+  const w = macIpRoute({ rd: '192.168.1.87:100', mac: MAC, ip: '192.168.0.87', vni: 0 });
+  ch = rib.applyUpdate('net1', { reach: [], unreach: [w] });
+  t.match(ch, [{ after: { uplink: 'net2' } }]);
+  // Withdraw the last one: the entry disappears and the kernel delta says null.
+  ch = rib.applyUpdate('net2', { reach: [], unreach: [backup().route] });
+  t.match(ch, [{ before: { uplink: 'net2' }, after: null, reason: 'withdrawn' }]);
+  t.same([...rib.kernelDelta(ch, VNIS)], [['fdb|vxlan0|' + MAC, null], ['neigh|br-vxlan|192.168.0.87', null]]);
+  t.equal(rib.size, 0);
+  t.same(rib.desiredKernelState(VNIS), []);
+  t.end();
+});
+
+t.test('MAC-only routes give an FDB entry and no neighbour; the FDB follows the best of the MAC', (t) => {
+  const rib = new Rib();
+  rib.applyUpdate('net2', { reach: [backup({ ip: null }), backup()], unreach: [] });
+  rib.applyUpdate('net1', { reach: [primary({ ip: null })], unreach: [] });
+  const st = rib.desiredKernelState(VNIS);
+  t.same(st, [
+    { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' },
+    { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC },
+  ]);
+  t.equal(rib.fdbPath(100, MAC)!.uplink, 'net1');
+  t.equal(rib.neighPath(100, '192.168.0.87')!.uplink, 'net2');
+  // IPv6 neighbours too.
+  rib.applyUpdate('net1', { reach: [primary({ ip: '2001:db8::87' })], unreach: [] });
+  t.ok(rib.desiredKernelState(VNIS).some((e) => e.kind === 'neigh' && e.ip === '2001:db8::87'));
+  t.end();
+});
+
+t.test('eligibility (VTEP probe) demotes paths, also ones that arrive later', (t) => {
+  const rib = new Rib();
+  rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
+  rib.applyUpdate('net2', { reach: [backup()], unreach: [] });
+  let ch = rib.setEligibility('192.168.1.87', 'net1', false);
+  t.match(ch, [{ after: { uplink: 'net2' }, reason: 'eligible (the other VTEP is unreachable)' }]);
+  t.same(rib.setEligibility('192.168.1.87', 'net1', false), [], 'no change, no report');
+  t.same(rib.nextHops().sort((a, b) => a.uplink.localeCompare(b.uplink)), [
+    { uplink: 'net1', nextHop: '192.168.1.87', paths: 1 }, { uplink: 'net2', nextHop: '192.168.2.87', paths: 1 },
+  ]);
+  // A re-announcement keeps the verdict.
+  ch = rib.applyUpdate('net1', { reach: [primary({ macMobilitySeq: 0 })], unreach: [] });
+  t.same(ch, []);
+  t.equal(rib.adjRibIn('net1')[0]!.eligible, false);
+  ch = rib.setEligibility('192.168.1.87', 'net1', true);
+  t.match(ch, [{ after: { uplink: 'net1', eligible: true }, reason: 'local-pref 200 > 100' }]);
+  t.same(rib.setEligibility('10.9.9.9', 'net1', false), [], 'unused next hop: remembered, no change');
+  t.end();
+});
+
+t.test('an IP claimed by two MACs: the neighbour follows the better path', (t) => {
+  const rib = new Rib();
+  rib.applyUpdate('net1', { reach: [primary(), primary({ mac: '02:00:00:00:00:99', rd: '192.168.1.99:100', nextHop: '192.168.1.99', macMobilitySeq: 1, originatorId: '192.168.1.99' })], unreach: [] });
+  t.equal(rib.neighPath(100, '192.168.0.87')!.route.mac, '02:00:00:00:00:99');
+  const st = rib.desiredKernelState(VNIS);
+  t.equal(st.filter((e) => e.kind === 'fdb').length, 2);
+  t.same(st.filter((e) => e.kind === 'neigh'), [{ kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: '02:00:00:00:00:99' }]);
+  t.end();
+});
+
+t.test('50,000 routes: load, failover of a whole session, drop', (t) => {
+  const rib = new Rib();
+  const N = 50_000;
+  const mk = (i: number, net: 1 | 2): Path => {
+    const mac = `02:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:01`;
+    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    return net === 1 ? primary({ mac, ip, rd: '192.168.1.87:100' }) : backup({ mac, ip, rd: '192.168.2.87:100' });
+  };
+  const p1 = Array.from({ length: N }, (_, i) => mk(i, 1));
+  const p2 = Array.from({ length: N }, (_, i) => mk(i, 2));
+  const t0 = performance.now();
+  let n = 0;
+  for (let i = 0; i < N; i += 500) n += rib.applyUpdate('net1', { reach: p1.slice(i, i + 500), unreach: [] }).length;
+  for (let i = 0; i < N; i += 500) rib.applyUpdate('net2', { reach: p2.slice(i, i + 500), unreach: [] });
+  const tLoad = performance.now() - t0;
+  t.equal(n, N);
+  const t1 = performance.now();
+  const ch = rib.dropSession('net1');
+  const delta = rib.kernelDelta(ch, VNIS);
+  const tDrop = performance.now() - t1;
+  t.equal(ch.length, N);
+  t.equal(delta.size, 2 * N);
+  t.equal([...delta.values()].filter((e) => e?.kind === 'fdb' && e.dst === '192.168.2.87').length, N);
+  const t2 = performance.now();
+  const st = rib.desiredKernelState(VNIS);
+  const tFull = performance.now() - t2;
+  t.equal(st.length, 2 * N);
+  t.comment(`load 2x${N}: ${tLoad.toFixed(0)} ms, drop+delta: ${tDrop.toFixed(0)} ms, full state: ${tFull.toFixed(0)} ms`);
+  // About 150 ms on an idle 2-core machine; the bound is loose because CI machines are shared.
+  t.ok(tDrop < 2500, 'session drop of 50k paths: one pass');
+  t.end();
+});
+
+// --- policy ---
+
+const ctx: ImportContext = { routerId: '192.168.1.65', ownAddresses: new Set(['192.168.1.65', '192.168.2.65']), vnis: new Set([100]) };
+const RT = (asn: number, local: number): ExtCommunity => ({ kind: 'route-target', form: 'as2', asn, local });
+
+function update(routes: MacIpRoute[], o: { nextHop?: string; ext?: ExtCommunity[]; originatorId?: string; localPref?: number; withdraw?: MacIpRoute[]; attrErrors?: UpdateMessage['attrErrors'] } = {}): UpdateMessage {
+  return {
+    type: 'update', withdrawn: [], nlri: [],
+    attributes: {
+      origin: 0, asPath: [], localPref: o.localPref ?? 100,
+      ...(o.originatorId ? { originatorId: o.originatorId } : {}),
+      extCommunities: o.ext ?? [RT(65001, 100), { kind: 'encapsulation', tunnelType: 8 }],
+      ...(routes.length ? { mpReach: { afi: 25, safi: 70, nextHop: [o.nextHop ?? '192.168.1.87'], nlri: { kind: 'evpn' as const, routes } } } : {}),
+      ...(o.withdraw ? { mpUnreach: { afi: 25, safi: 70, nlri: { kind: 'evpn' as const, routes: o.withdraw } } } : {}),
+    },
+    ...(o.attrErrors ? { attrErrors: o.attrErrors } : {}),
+  };
+}
+
+t.test('updateToChanges: reach, unreach, RFC 7606 treat-as-withdraw', (t) => {
+  const r = primary().route;
+  const c = updateToChanges(update([r], { withdraw: [backup().route] }));
+  t.equal(c.reach.length, 1);
+  t.equal(c.reach[0]!.nextHop, '192.168.1.87');
+  t.equal(c.reach[0]!.attributes.mpReach, undefined, 'NLRI are not repeated in the attributes');
+  t.equal(c.unreach.length, 1);
+  t.equal(c.treatAsWithdraw, false);
+  const w = updateToChanges(update([r], { attrErrors: [{ typeCode: 16, action: 'withdraw', reason: 'bad ext community length' }] }));
+  t.same(w.reach, []);
+  t.same(w.unreach, [r]);
+  t.equal(w.treatAsWithdraw, true);
+  const d = updateToChanges(update([r], { attrErrors: [{ typeCode: 6, action: 'discard', reason: 'x' }] }));
+  t.equal(d.reach.length, 1, 'discard does not withdraw');
+  const ipv4: UpdateMessage = { type: 'update', withdrawn: [], nlri: [{ prefix: '10.0.0.0', length: 8 }], attributes: { nextHop: '1.1.1.1' } };
+  t.same(updateToChanges(ipv4), { reach: [], unreach: [], treatAsWithdraw: false });
+  t.end();
+});
+
+t.test('import policy: accept, reject by reason, local-pref from config, counters', (t) => {
+  const cfg = parseConfig(`
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, localPref: 200}
+  - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, importRouteTargets: ["65002:{vni}"]}
+`);
+  const pol = new ImportPolicy(cfg.uplinks[0]!, ctx);
+  const peer = { address: '192.168.1.2', routerId: '192.168.1.2' };
+  const r = primary().route;
+  const good = pol.apply(updateToChanges(update([r], { localPref: 5, ext: [RT(65001, 100), { kind: 'mac-mobility', sequence: 7, sticky: false }] })), peer);
+  t.equal(good.reach.length, 1);
+  t.match(good.reach[0], { uplink: 'net1', localPref: 200, macMobilitySeq: 7, nextHop: '192.168.1.87', peer: '192.168.1.2', routerId: '192.168.1.2', originatorId: null, vni: 100 });
+  const cases: Array<[UpdateMessage, string]> = [
+    [update([r], { originatorId: '192.168.1.65' }), 'own-originator'],
+    [update([r], { nextHop: '192.168.2.65' }), 'own-next-hop'],
+    [update([macIpRoute({ rd: '1.1.1.1:200', mac: MAC, ip: null, vni: 200 })]), 'unknown-vni'],
+    [update([r], { ext: [RT(65001, 200)] }), 'route-target'],
+    [update([r], { ext: [] }), 'route-target'],
+  ];
+  for (const [u, reason] of cases) {
+    const res = pol.apply(updateToChanges(u), peer);
+    t.same(res.reach, [], reason);
+    t.same(res.rejected.map((x) => x.reason), [reason]);
+    t.same(res.unreach, [r].filter(() => reason !== 'unknown-vni').concat(reason === 'unknown-vni' ? [res.unreach[0] as MacIpRoute] : []), `${reason}: implicit withdraw of an earlier announcement`);
+  }
+  const t3 = pol.apply(updateToChanges({ ...update([]), attributes: { mpReach: { afi: 25, safi: 70, nextHop: ['192.168.1.87'], nlri: { kind: 'evpn', routes: [inclusiveMulticastRoute({ rd: '1.1.1.1:1', originatorIp: '192.168.1.87' })] } } } }), peer);
+  t.same(t3.rejected.map((x) => x.reason), ['route-type']);
+  t.same(t3.unreach, [], 'a rejected type 3 is not a type-2 withdrawal');
+  const tw = pol.apply(updateToChanges(update([r], { attrErrors: [{ typeCode: 16, action: 'withdraw', reason: 'x' }] })), peer);
+  t.same(tw.unreach, [r]);
+  t.same(pol.counters, {
+    received: 7, accepted: 1, withdrawn: 1, treatAsWithdraw: 1,
+    rejected: { 'route-type': 1, 'own-originator': 1, 'own-next-hop': 1, 'no-next-hop': 0, 'unknown-vni': 1, 'route-target': 2 },
+  });
+  // net2 imports only 65002:<vni>.
+  const pol2 = new ImportPolicy(cfg.uplinks[1]!, ctx);
+  t.equal(pol2.evaluate({ route: r, nextHop: '192.168.2.87', attributes: { extCommunities: [RT(65001, 100)] } }, peer).accept, false);
+  t.equal(pol2.evaluate({ route: r, nextHop: '192.168.2.87', attributes: { extCommunities: [RT(65002, 100)] } }, peer).accept, true);
+  t.equal(pol2.evaluate({ route: r, nextHop: null, attributes: { extCommunities: [RT(65002, 100)] } }, peer).accept, false);
+  t.end();
+});
+
+// --- origination ---
+
+function link(name: string, o: Partial<LinkInfo> = {}): LinkInfo {
+  return { name, index: 1, mac: null, up: true, carrier: true, operstate: 'up', mtu: 1500, masterIndex: null, master: null, kind: null, vxlan: null, addresses: [], ...o };
+}
+
+const LINKS: LinkInfo[] = [
+  link('eth1', { addresses: [{ family: 6, address: 'fe80::1', prefixLen: 64 }, { family: 4, address: '192.168.1.65', prefixLen: 24 }, { family: 4, address: '192.168.1.200', prefixLen: 32 }] }),
+  link('eth2', { addresses: [{ family: 4, address: '192.168.2.65', prefixLen: 24 }] }),
+  link('br-vxlan', { kind: 'bridge', mac: '02:00:00:00:00:65', addresses: [
+    { family: 4, address: '192.168.0.65', prefixLen: 24 }, { family: 6, address: '2001:db8::65', prefixLen: 64 }, { family: 6, address: 'fe80::65', prefixLen: 64 },
+  ] }),
+];
+
+t.test('origination: type-2 per address + MAC-only + type-3 per uplink and VNI', (t) => {
+  const cfg = parseConfig(`
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, localPref: 200}
+  - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002}
+  - {name: net3, interface: eth3, peer: 192.168.3.2, localAs: 65003}
+`);
+  t.equal(uplinkAddress(cfg.uplinks[0]!, LINKS), '192.168.1.65');
+  t.equal(resolveRouterId(cfg, LINKS), '192.168.1.65');
+  t.equal(resolveRouterId({ ...cfg, routerId: '1.1.1.1' }, LINKS), '1.1.1.1');
+  t.same(announcedAddresses(LINKS[2]!), ['192.168.0.65', '2001:db8::65']);
+  const o = originate(cfg, LINKS);
+  t.same(o.problems, ['uplink net3: eth3 has no IPv4 address; nothing announced']);
+  t.same(o.perUplink.get('net3'), []);
+  const n2 = o.perUplink.get('net2')!;
+  t.equal(n2.length, 4);
+  t.same(n2.map((a) => a.route.type === 'mac-ip' ? a.route.ip : a.route.type), ['192.168.0.65', '2001:db8::65', null, 'inclusive-multicast']);
+  const [first] = n2;
+  t.same(first, {
+    route: { type: 'mac-ip', rd: { type: 1, ip: '192.168.2.65', assigned: 100 }, esi: '00:00:00:00:00:00:00:00:00:00', ethernetTag: 0, mac: '02:00:00:00:00:65', ip: '192.168.0.65', label1: 100, label2: null },
+    nextHop: '192.168.2.65',
+    attributes: { origin: 0, asPath: [], extCommunities: [{ kind: 'route-target', form: 'as2', asn: 65002, local: 100 }, { kind: 'encapsulation', tunnelType: 8 }] },
+  });
+  t.same(n2[3]!.route, { type: 'inclusive-multicast', rd: { type: 1, ip: '192.168.2.65', assigned: 100 }, ethernetTag: 0, originatorIp: '192.168.2.65' });
+  t.same(n2[3]!.attributes.pmsiTunnel, { flags: 0, tunnelType: 6, label: 100, tunnelId: new Uint8Array([192, 168, 2, 65]) });
+  // Missing bridge: only type 3 per uplink, one problem.
+  const o2 = originate(cfg, LINKS.slice(0, 2));
+  t.same(o2.perUplink.get('net1')!.map((a) => a.route.type), ['inclusive-multicast']);
+  t.match(o2.problems, ['VNI 100: bridge br-vxlan not found; no MAC/IP route', /net3/]);
+  t.end();
+});
+
+t.test('origination diff: address and next-hop changes', (t) => {
+  const cfg = parseConfig(`
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks: [{name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001}]
+`);
+  const before = originate(cfg, LINKS).perUplink.get('net1')!;
+  t.same(diffAdvertisements(before, before), { withdraw: [], advertise: [] });
+  // The bridge loses its IPv6 address and gains another IPv4 one.
+  const br = LINKS[2]!;
+  const links2 = [LINKS[0]!, LINKS[1]!, { ...br, addresses: [br.addresses[0]!, { family: 4 as const, address: '192.168.0.66', prefixLen: 24 }] }];
+  const d = diffAdvertisements(before, originate(cfg, links2).perUplink.get('net1')!);
+  t.same(d.withdraw.map((r) => r.type === 'mac-ip' ? r.ip : r.type), ['2001:db8::65']);
+  t.same(d.advertise.map((a) => a.route.type === 'mac-ip' ? a.route.ip : a.route.type), ['192.168.0.66']);
+  // The uplink address changes: new RD, so everything is withdrawn and announced again.
+  const links3 = [{ ...LINKS[0]!, addresses: [{ family: 4 as const, address: '192.168.1.66', prefixLen: 24 }] }, LINKS[1]!, br];
+  const d3 = diffAdvertisements(before, originate(cfg, links3).perUplink.get('net1')!);
+  t.equal(d3.withdraw.length, 4);
+  t.equal(d3.advertise.length, 4);
+  t.ok(d3.advertise.every((a) => a.nextHop === '192.168.1.66'));
+  // Same route key, other attributes (a fixed RD, a new next hop): re-announced, not withdrawn.
+  const fixed = parseConfig(`
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks: [{name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, rd: "65001:100"}]
+`);
+  const d4 = diffAdvertisements(originate(fixed, LINKS).perUplink.get('net1')!, originate(fixed, links3).perUplink.get('net1')!);
+  t.same(d4.withdraw.map((r) => r.type), ['inclusive-multicast'], 'type 3 key includes the originator IP');
+  t.equal(d4.advertise.length, 4);
+  t.end();
+});
