@@ -175,8 +175,6 @@ export interface BfdDownEvent {
   diag: Diag;
   /** Operator-facing diag name, e.g. ControlDetectionTimeExpired. */
   diagName: string;
-  /** The remote said AdminDown (diag NeighborSignaledSessionDown with remote state AdminDown). */
-  remoteAdminDown: boolean;
   /** How long the session had been Up, ms. */
   upForMs: number;
 }
@@ -209,8 +207,17 @@ export interface BfdSessionInfo {
 export interface BfdSessionEvents {
   /** Entered Up. */
   up: [];
-  /** Left Up for Down: the client protocol (BGP) should go down at once (RFC 5882 §4.1). */
+  /**
+   * Left Up for Down because the path failed (detection time expired, or the peer
+   * reported Down): the client protocol (BGP) should go down at once (RFC 5882 §4.1).
+   */
   down: [BfdDownEvent];
+  /**
+   * Left Up because the peer signalled AdminDown (diag NeighborSignaledSessionDown,
+   * remote state AdminDown): not a path failure, so per RFC 5882 §3.2 the client
+   * should NOT be taken down. Emitted instead of `down`.
+   */
+  peerAdminDown: [BfdDownEvent];
   /** Local AdminDown (adminDown() or close()). */
   adminDown: [];
   /** Every state transition, for logging and observability. */
@@ -359,7 +366,7 @@ export class BfdSession extends EventEmitter<BfdSessionEvents> {
 
   private onStateChange(from: SessionState, to: SessionState, diag: Diag, remoteState: SessionState): void {
     const now = this.clock.now();
-    const fields = { local: this.local, remote: this.remote, from, to, diag: diagName(diag) };
+    const fields = { local: this.local, remote: this.remote, from, to, diag: diagName(diag), remoteState };
     if (to === 'Up') {
       this.counters.upTransitions++;
       this.lastUpAt = now;
@@ -374,12 +381,9 @@ export class BfdSession extends EventEmitter<BfdSessionEvents> {
     this.emit('stateChange', from, to, diag);
     if (to === 'Up') this.emit('up');
     else if (from === 'Up' && to === 'Down') {
-      this.emit('down', {
-        diag,
-        diagName: diagName(diag),
-        remoteAdminDown: remoteState === 'AdminDown',
-        upForMs: this.lastUpAt === undefined ? 0 : now - this.lastUpAt,
-      });
+      const ev: BfdDownEvent = { diag, diagName: diagName(diag), upForMs: this.lastUpAt === undefined ? 0 : now - this.lastUpAt };
+      if (remoteState === 'AdminDown') this.emit('peerAdminDown', ev);
+      else this.emit('down', ev);
     }
     if (to === 'AdminDown') this.emit('adminDown');
   }
