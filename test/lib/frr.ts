@@ -192,7 +192,8 @@ export interface RrOptions {
    * AS of the dynamic clients: 'internal' (default, iBGP: route reflection),
    * 'external' (any AS but ours) or a number. With eBGP clients FRR cannot make
    * them route-reflector-clients; the RR then behaves as a plain eBGP speaker
-   * (see docs/interop.md): we keep the next hop unchanged for EVPN.
+   * (see docs/interop.md): it prepends its AS, drops LOCAL_PREF, keeps the EVPN
+   * next hop, and clients sharing an AS reject each other's routes (AS loop).
    */
   clientAs?: 'internal' | 'external' | number;
   /** BGP keepalive/hold, seconds (default 3/9, as in the published setups). */
@@ -252,9 +253,9 @@ export function rrConfig(o: RrOptions): string {
     ' !',
     ' address-family l2vpn evpn',
     `  neighbor ${pg} activate`,
-    ...(ibgp
-      ? [`  neighbor ${pg} route-reflector-client`]
-      : [`  neighbor ${pg} attribute-unchanged next-hop`]),
+    // FRR refuses route-reflector-client for eBGP peers; for l2vpn evpn it keeps the
+    // next hop unchanged towards eBGP peers anyway (checked with 8.4.4).
+    ...(ibgp ? [`  neighbor ${pg} route-reflector-client`] : []),
     ' exit-address-family',
     'exit',
     '!',
