@@ -1,6 +1,6 @@
 // Header, OPEN + capabilities, KEEPALIVE, NOTIFICATION, ROUTE-REFRESH:
 // (bytes, struct) pairs both ways with bytes from test/lib/bytes.ts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { decodeMessage, encodeMessage, notificationFor } from '../../src/bgp/message.js';
 import { findCapability, multiprotocolFamilies, openAsField, peerAsn } from '../../src/bgp/capabilities.js';
 import { BgpError } from '../../src/bgp/errors.js';
@@ -9,10 +9,9 @@ import { cat, hex, MARKER, message, toHex, u16, u32, u8 } from '../lib/bytes.js'
 
 const ctx2: CodecContext = { fourOctetAs: false };
 
-type Tap = typeof t;
 
 /** Assert that fn throws BgpError(code, subcode[, data]). */
-export function throwsBgp(tt: Tap, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
+export function throwsBgp(tt: Test, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
   try {
     fn();
     tt.fail(`expected BgpError ${code}/${subcode}, nothing thrown${msg ? ` (${msg})` : ''}`);
@@ -26,7 +25,7 @@ export function throwsBgp(tt: Tap, fn: () => unknown, code: number, subcode: num
   }
 }
 
-function pair(tt: Tap, name: string, m: Message, bytes: Uint8Array, ctx: CodecContext = ctx2): void {
+function pair(tt: Test, name: string, m: Message, bytes: Uint8Array, ctx: CodecContext = ctx2): void {
   tt.equal(toHex(encodeMessage(m, ctx)), toHex(bytes), `${name}: encode`);
   tt.same(decodeMessage(bytes, ctx), m, `${name}: decode`);
 }

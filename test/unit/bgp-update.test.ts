@@ -1,7 +1,7 @@
 // UPDATE: every attribute both ways, MP_REACH / MP_UNREACH (IPv4, IPv6, EVPN),
 // PMSI tunnel, pass-through of unknown attributes, extended length, and the
 // RFC 7606 actions.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ATTRIBUTE_CODECS } from '../../src/bgp/attributes.js';
 import { BgpError } from '../../src/bgp/errors.js';
 import { decodeMessage, encodeMessage } from '../../src/bgp/message.js';
@@ -14,9 +14,8 @@ import {
 
 const ctx2: CodecContext = { fourOctetAs: false };
 const ctx4: CodecContext = { fourOctetAs: true };
-type Tap = typeof t;
 
-function throwsBgp(tt: Tap, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
+function throwsBgp(tt: Test, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
   try {
     fn();
     tt.fail(`expected BgpError ${code}/${subcode}, nothing thrown${msg ? ` (${msg})` : ''}`);
@@ -30,7 +29,7 @@ function throwsBgp(tt: Tap, fn: () => unknown, code: number, subcode: number, da
   }
 }
 
-function pair(tt: Tap, name: string, m: UpdateMessage, bytes: Uint8Array, ctx: CodecContext): void {
+function pair(tt: Test, name: string, m: UpdateMessage, bytes: Uint8Array, ctx: CodecContext): void {
   tt.equal(toHex(encodeMessage(m, ctx)), toHex(bytes), `${name}: encode`);
   tt.same(decodeMessage(bytes, ctx), m, `${name}: decode`);
 }
