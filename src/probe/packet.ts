@@ -27,8 +27,11 @@
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
 export const VXLAN_PORT = 4789;
-/** Default inner UDP port of the probe socket (IANA "unassigned"; configurable). */
-export const DEFAULT_PROBE_PORT = 4790;
+/**
+ * Default inner UDP port of the probe socket; configurable, the same on all
+ * servers. Not 4790 (VXLAN-GPE) nor 4791 (RoCEv2), which sit next to VXLAN's 4789.
+ */
+export const DEFAULT_PROBE_PORT = 4799;
 export const VXLAN_HEADER_LENGTH = 8;
 export const ETHERNET_HEADER_LENGTH = 14;
 export const IPV4_HEADER_LENGTH = 20;

@@ -91,7 +91,7 @@ export interface VtepProberOptions extends Partial<ProberTimers> {
   bridgeMac: string;
   /** Our uplinks, one per network. */
   uplinks: LocalUplink[];
-  /** Inner UDP port of the probe socket, same on all servers. Default 4790. */
+  /** Inner UDP port of the probe socket, same on all servers. Default 4799. */
   probePort?: number;
   /** Cap on replies sent per second (a reflection guard). Default 5000. */
   maxRepliesPerSecond?: number;

@@ -19,7 +19,7 @@ import type { ProbeTransport } from './transport.js';
 export interface UdpProbeTransportOptions {
   /** Address of the receive socket: the service (br-vxlan) address; '0.0.0.0' also works. */
   listenAddress: string;
-  /** Inner UDP port of the probe socket. Default 4790. */
+  /** Inner UDP port of the probe socket. Default 4799. */
   probePort?: number;
   /** Destination port of the outer UDP datagrams (vxlan0's dstport). Default 4789. */
   vxlanPort?: number;

@@ -246,14 +246,14 @@ t.test('requests and replies on the wire', async (t) => {
   if (!f.ok) return;
   t.same({ ...f.value, payload: undefined }, {
     vni: 100, dstMac: R.bridgeMac, srcMac: L.bridgeMac, srcIp: L.serviceIp, dstIp: R.serviceIp,
-    srcPort: 4790, dstPort: 4790, ttl: 64, ipId: 0, tos: 0, udpChecksummed: true, payload: undefined,
+    srcPort: 4799, dstPort: 4799, ttl: 64, ipId: 0, tos: 0, udpChecksummed: true, payload: undefined,
   });
   const m = decodeProbeMessage(f.value.payload);
   t.same(m.ok && m.value, {
     type: 'request', sequence: m.ok ? m.value.sequence : 0, nonce: 0x1111n, txTime: 1000, echoTime: 0,
     senderVtep: '192.168.2.65', targetVtep: '192.168.2.87', senderMac: L.bridgeMac, network: 'net2',
   });
-  t.match(describeDatagram(req.datagram), /^vni 100 02:00:00:00:00:65 > 02:00:00:00:00:87 192\.168\.0\.65\.4790 > 192\.168\.0\.87\.4790: request net2 seq \d+ 192\.168\.2\.65 -> 192\.168\.2\.87$/);
+  t.match(describeDatagram(req.datagram), /^vni 100 02:00:00:00:00:65 > 02:00:00:00:00:87 192\.168\.0\.65\.4799 > 192\.168\.0\.87\.4799: request net2 seq \d+ 192\.168\.2\.65 -> 192\.168\.2\.87$/);
   t.match(describeDatagram(new Uint8Array(3)), /^invalid frame: truncated/);
   // r's reply to it: from r's net2 VTEP back to l's net2 VTEP, inner addresses swapped.
   p.clock.advance(1);
