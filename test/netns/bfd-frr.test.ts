@@ -110,6 +110,26 @@ async function tests(): Promise<void> {
     multihop?: boolean;
   }
 
+  t.test('a peer without BFD (ICMP port unreachable): stays Down quietly, 1 packet/s, no warnings', async (t) => {
+    const lab = new Lab('bq', t);
+    const rr = lab.ns('rr');
+    const srv = lab.ns('srv');
+    lab.veth(rr, 'eth0', srv, 'eth1', '192.168.1.2/24', '192.168.1.65/24');
+    const ours = new Driver(srv, { local: '192.168.1.65', remote: '192.168.1.2', minTx: 100, minRx: 100, multiplier: 3 }, lab);
+    t.teardown(() => { if (ours.child.exitCode === null) ours.child.kill('SIGKILL'); });
+    await waitFor(() => ours.lines.some((l) => l.ev === 'ready'), 15000, 'driver ready');
+    await new Promise((r) => setTimeout(r, 4200));
+    const snap = await ours.snapshot();
+    t.match(snap, { state: 'Down', remoteDiscriminator: 0 });
+    const c = snap.counters as { txPackets: number; txErrors: number; rxPackets: number };
+    t.ok(c.txPackets >= 4 && c.txPackets <= 7, `${c.txPackets} packets in ~4 s (slow tx)`);
+    t.equal(c.txErrors, 0, 'ICMP port unreachable does not surface as send errors');
+    t.equal(ours.lines.filter((l) => l.ev === 'stateChange').length, 0, 'no state changes');
+    const warnings = ours.stderr.split('\n').filter((l) => /"level":(4|5|6)0/.test(l));
+    t.same(warnings, [], 'nothing logged at warn or above');
+    await ours.close();
+  });
+
   for (const multihop of [false, true]) {
     t.test(`FRR bfdd ${multihop ? 'multihop (RFC 5883)' : 'single hop (RFC 5881)'}: Up, blackhole -> Down on both sides, heal -> Up`, async (t) => {
       const lab = new Lab(multihop ? 'bm' : 'bs', t);
