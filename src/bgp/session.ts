@@ -1,0 +1,625 @@
+// One BGP session: the shell around the pure FSM (fsm.ts). The only file that
+// touches a socket. It carries out the FSM's outputs (connect, send, close,
+// timers on an injected Clock), frames and decodes what arrives, keeps the
+// Adj-RIB-Out and sends it whole (+ End-of-RIB, RFC 4724 §2) after each
+// establishment, and reports events to its user.
+import { EventEmitter } from 'node:events';
+import { createServer, isIP, Socket, type AddressInfo, type Server } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { routeKey } from '../evpn/route.js';
+import type { EvpnRoute } from '../evpn/types.js';
+import { BgpError, CeaseSubcode, ErrorCode, describeNotification } from './errors.js';
+import { Framer } from './framer.js';
+import { decodeMessage, encodeMessage } from './message.js';
+import { endOfRib, isEndOfRib, packUpdates, type EvpnAnnouncement } from './pack.js';
+import {
+  createFsm, describeNotificationInfo, messageInput, step,
+  type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
+} from './fsm.js';
+import { DEFAULT_FAMILIES, familyName, resolveCollision, type Negotiated } from './negotiate.js';
+import {
+  AFI, SAFI,
+  type CodecContext, type Family, type Message, type OpenMessage, type PathAttributes,
+  type RouteRefreshMessage, type UpdateMessage,
+} from './types.js';
+
+export type { Negotiated } from './negotiate.js';
+export type { StateName } from './fsm.js';
+
+export interface BgpSessionOptions {
+  peerAddress: string;
+  /** Default 179. */
+  peerPort?: number;
+  /** Source address for connect(), and the listen address when listening. */
+  localAddress?: string;
+  localAs: number;
+  peerAs: number;
+  routerId: string;
+  /** Seconds; default 90. 0 disables hold timer and keepalives; 1 and 2 are invalid. */
+  holdTime?: number;
+  /** Seconds; the negotiated interval is min(this, hold / 3). */
+  keepalive?: number;
+  /** Only accept the peer's connection, never connect. Implies listening. */
+  passive?: boolean;
+  /** Backoff between attempts, ms (default 1000 → 30000, ×0.75..1 jitter). */
+  connectRetry?: { min: number; max: number };
+  /** Timeout of one TCP connect, ms (default 30000). */
+  connectTimeout?: number;
+  /** Default [L2VPN EVPN]. */
+  families?: Family[];
+  /** RFC 4724 capability; not advertised unless given. */
+  gracefulRestart?: { restartTime: number } | false;
+  /** RFC 7313 capability; default true. */
+  enhancedRouteRefresh?: boolean;
+  clock?: Clock;
+  logger?: Logger;
+  /** Listen for the peer's connections on (localAddress or 0.0.0.0):port (default 179; 0 = ephemeral). */
+  listen?: { port?: number };
+  /** Jitter source in [0, 1) (tests). */
+  random?: () => number;
+}
+
+/** A route in the Adj-RIB-Out with what we say about it. */
+export interface OutRoute {
+  route: EvpnRoute;
+  nextHop: string;
+  attributes: PathAttributes;
+}
+
+export interface DownEvent {
+  reason: string;
+  notification?: NotificationInfo;
+}
+
+export interface LastError {
+  code: number | null;
+  subcode: number | null;
+  text: string;
+}
+
+export interface BgpSessionEvents {
+  state: [from: StateName, to: StateName];
+  established: [negotiated: Negotiated];
+  /** The session left Established (connection attempts that fail are only logged). */
+  down: [info: DownEvent];
+  update: [update: UpdateMessage];
+  eor: [family: Family];
+  routeRefresh: [message: RouteRefreshMessage];
+  /** The listening socket is bound (see listenAddress()). */
+  listening: [address: AddressInfo];
+}
+
+interface Conn {
+  readonly id: number;
+  readonly socket: Socket;
+  readonly framer: Framer;
+  readonly direction: 'out' | 'in';
+  connected: boolean;
+  lastError: string | null;
+}
+
+const EVPN: Family = { afi: AFI.L2VPN, safi: SAFI.Evpn };
+
+const TIMER_INPUT: Record<TimerName, FsmInput> = {
+  connectRetry: { type: 'ConnectRetryTimerExpires' },
+  hold: { type: 'HoldTimerExpires' },
+  keepalive: { type: 'KeepaliveTimerExpires' },
+  idleHold: { type: 'IdleHoldTimerExpires' },
+};
+
+/** "::ffff:192.0.2.1" → "192.0.2.1" (sockets on a dual-stack listener). */
+function plainAddress(a: string | undefined): string {
+  if (!a) return '';
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
+
+function sameFamily(a: Family, b: Family): boolean {
+  return a.afi === b.afi && a.safi === b.safi;
+}
+
+/**
+ * The attributes we send for a route: RFC 4271 §5.1 well-known mandatory ones
+ * are added; iBGP: empty AS_PATH and LOCAL_PREF (default 100); eBGP: our AS
+ * prepended, no LOCAL_PREF (§5.1.5). Reflection attributes are never ours to send.
+ */
+export function exportAttributes(a: PathAttributes, localAs: number, peerAs: number): PathAttributes {
+  const out: PathAttributes = { ...a };
+  delete out.mpReach;
+  delete out.mpUnreach;
+  delete out.originatorId;
+  delete out.clusterList;
+  out.origin = a.origin ?? 0;
+  const path = (a.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
+  if (localAs === peerAs) {
+    out.asPath = path;
+    out.localPref = a.localPref ?? 100;
+  } else {
+    const first = path[0];
+    if (first && first.type === 'sequence' && first.asns.length < 255) first.asns.unshift(localAs);
+    else path.unshift({ type: 'sequence', asns: [localAs] });
+    out.asPath = path;
+    delete out.localPref;
+  }
+  return out;
+}
+
+/** A stable text form of attributes, for grouping routes that can share an UPDATE. */
+function attributesKey(a: PathAttributes): string {
+  return JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : v));
+}
+
+let connIds = 0;
+
+export class BgpSession extends EventEmitter<BgpSessionEvents> {
+  private fsm: Fsm;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly opts: BgpSessionOptions;
+  private readonly timers = new Map<TimerName, Timer>();
+  private conn: Conn | null = null;
+  /** A second connection from the peer while this one is in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  private candidate: Conn | null = null;
+  private server: Server | null = null;
+  private readonly adjOut = new Map<string, OutRoute>();
+  private queue: FsmInput[] = [];
+  private busy = false;
+  private closing = new Set<Promise<void>>();
+
+  negotiated: Negotiated | null = null;
+  /** clock.now() when the session last became Established; null while not Established. */
+  uptimeSince: number | null = null;
+  lastError: LastError | null = null;
+
+  constructor(opts: BgpSessionOptions) {
+    super();
+    if (isIP(opts.peerAddress) === 0) throw new RangeError(`peer address is not an IP address: ${opts.peerAddress}`);
+    if (opts.localAddress !== undefined && isIP(opts.localAddress) === 0) {
+      throw new RangeError(`local address is not an IP address: ${opts.localAddress}`);
+    }
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ peer: opts.peerAddress });
+    const fsmOpts: Parameters<typeof createFsm>[0] = {
+      localAs: opts.localAs,
+      peerAs: opts.peerAs,
+      routerId: opts.routerId,
+      holdTime: opts.holdTime ?? 90,
+      families: opts.families ?? DEFAULT_FAMILIES,
+      gracefulRestart: opts.gracefulRestart ?? false,
+      enhancedRouteRefresh: opts.enhancedRouteRefresh ?? true,
+    };
+    if (opts.keepalive !== undefined) fsmOpts.keepalive = opts.keepalive;
+    if (opts.connectRetry !== undefined) fsmOpts.connectRetry = opts.connectRetry;
+    if (opts.connectTimeout !== undefined) fsmOpts.connectRetryTime = opts.connectTimeout;
+    if (opts.random !== undefined) fsmOpts.random = opts.random;
+    this.fsm = createFsm(fsmOpts);
+  }
+
+  get state(): StateName {
+    return this.fsm.state;
+  }
+
+  /** The bound listening address, once 'listening' was emitted. */
+  listenAddress(): AddressInfo | null {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  /** Routes currently in the Adj-RIB-Out. */
+  advertised(): OutRoute[] {
+    return [...this.adjOut.values()];
+  }
+
+  start(): void {
+    const passive = this.opts.passive ?? false;
+    if ((passive || this.opts.listen) && !this.server) this.listen();
+    this.input({ type: 'ManualStart', passive });
+  }
+
+  /** Cease (Administrative Shutdown, with `reason` as RFC 8203 text) and close; resolves when closed. */
+  async stop(reason?: string): Promise<void> {
+    const input: FsmInput = { type: 'ManualStop' };
+    if (reason !== undefined) input.reason = reason;
+    this.input(input);
+    this.dropCandidate();
+    const server = this.server;
+    this.server = null;
+    const waits = [...this.closing];
+    if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    await Promise.all(waits);
+  }
+
+  /** Drop the session now (Cease, Administrative Reset or `subcode`), then reconnect after the backoff. */
+  reset(reason: string, subcode?: number): void {
+    const input: FsmInput = { type: 'Reset', reason };
+    if (subcode !== undefined) input.subcode = subcode;
+    this.input(input);
+  }
+
+  /** Add or replace routes in the Adj-RIB-Out; sent at once while Established. */
+  advertise(routes: OutRoute[]): void {
+    const changed: OutRoute[] = [];
+    for (const r of routes) {
+      const entry = { route: r.route, nextHop: r.nextHop, attributes: r.attributes };
+      this.adjOut.set(routeKey(r.route), entry);
+      changed.push(entry);
+    }
+    if (this.fsm.state === 'Established' && changed.length > 0) this.sendRoutes(changed);
+  }
+
+  /** Remove routes from the Adj-RIB-Out; withdrawn at once while Established. */
+  withdraw(routes: EvpnRoute[]): void {
+    const gone: EvpnRoute[] = [];
+    for (const r of routes) {
+      const key = routeKey(r);
+      const had = this.adjOut.get(key);
+      if (had && this.adjOut.delete(key)) gone.push(had.route);
+    }
+    if (this.fsm.state === 'Established' && gone.length > 0 && this.evpnNegotiated()) {
+      for (const u of packUpdates({ withdraw: gone }, this.ctx())) this.send(u);
+    }
+  }
+
+  // --- FSM driving -------------------------------------------------------
+
+  private input(i: FsmInput): void {
+    this.queue.push(i);
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) this.apply(next);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private apply(i: FsmInput): void {
+    const from = this.fsm.state;
+    const r = step(this.fsm, i);
+    this.fsm = r.state;
+    if (r.state.state !== from) {
+      this.log.debug({ from, to: r.state.state, input: i.type }, 'state change');
+      this.emit('state', from, r.state.state);
+    }
+    let down: Extract<FsmOutput, { type: 'down' }> | null = null;
+    let retryMs: number | null = null;
+    for (const o of r.outputs) {
+      switch (o.type) {
+        case 'connect': this.connect(); break;
+        case 'send': this.send(o.message); break;
+        case 'close': this.closeConn(); break;
+        case 'armTimer':
+          this.arm(o.timer, o.ms);
+          if (o.timer === 'idleHold') retryMs = o.ms;
+          break;
+        case 'cancelTimer':
+          this.timers.get(o.timer)?.cancel();
+          this.timers.delete(o.timer);
+          break;
+        case 'established': this.onEstablished(o.negotiated); break;
+        case 'down': down = o; break;
+        case 'deliver': this.deliver(o.message); break;
+      }
+    }
+    if (down) this.onDown(down, retryMs);
+  }
+
+  private arm(timer: TimerName, ms: number): void {
+    this.timers.get(timer)?.cancel();
+    this.timers.set(timer, this.clock.setTimer(ms, () => {
+      this.timers.delete(timer);
+      this.input(TIMER_INPUT[timer]);
+    }));
+  }
+
+  private onEstablished(n: Negotiated): void {
+    this.negotiated = n;
+    this.uptimeSince = this.clock.now();
+    this.lastError = null;
+    this.log.info({ peerAs: n.peerAs, peerRouterId: n.peerRouterId, holdTime: n.holdTime,
+      families: n.families.map(familyName), notes: n.notes }, 'established');
+    this.emit('established', n);
+    // The Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2). Only if the user did not already end it.
+    if (this.fsm.state !== 'Established') return;
+    if (this.evpnNegotiated()) this.sendRoutes([...this.adjOut.values()]);
+    for (const f of n.families) this.send(endOfRib(f));
+  }
+
+  private onDown(d: Extract<FsmOutput, { type: 'down' }>, retryMs: number | null): void {
+    const n = d.notification;
+    this.lastError = { code: n?.code ?? null, subcode: n?.subcode ?? null, text: d.reason };
+    const retry = retryMs === null ? '' : `; next attempt in ${(retryMs / 1000).toFixed(1)} s`;
+    const level = d.wasEstablished || n ? 'warn' : 'info';
+    this.log[level]({ failures: this.fsm.failures }, `${d.reason}${retry}`);
+    if (d.wasEstablished) {
+      this.negotiated = null;
+      this.uptimeSince = null;
+      const ev: DownEvent = { reason: d.reason };
+      if (n) ev.notification = n;
+      this.emit('down', ev);
+    } else {
+      this.negotiated = null;
+    }
+  }
+
+  private deliver(m: UpdateMessage | RouteRefreshMessage): void {
+    if (m.type === 'update') {
+      const fam = isEndOfRib(m);
+      if (fam) this.emit('eor', fam);
+      else this.emit('update', m);
+      return;
+    }
+    const n = this.negotiated;
+    // RFC 2918 §4: ignore a refresh for a family we did not advertise; RFC 7313 §4: only subtype 0 asks for routes.
+    if (!n || m.subtype !== 0 || !n.families.some((f) => sameFamily(f, m))) {
+      this.log.debug({ afi: m.afi, safi: m.safi, subtype: m.subtype }, 'ROUTE-REFRESH ignored');
+      return;
+    }
+    this.emit('routeRefresh', m);
+    const enhanced = n.enhancedRouteRefresh;
+    if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 1 });
+    if (sameFamily(m, EVPN)) this.sendRoutes([...this.adjOut.values()]);
+    if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 2 });
+  }
+
+  private evpnNegotiated(): boolean {
+    return this.negotiated?.families.some((f) => sameFamily(f, EVPN)) ?? false;
+  }
+
+  private sendRoutes(routes: OutRoute[]): void {
+    if (!this.evpnNegotiated() || routes.length === 0) return;
+    const { localAs, peerAs } = this.opts;
+    // Routes with the same next hop and attributes share UPDATEs.
+    const groups = new Map<string, EvpnAnnouncement & { routes: EvpnRoute[] }>();
+    for (const r of routes) {
+      const attributes = exportAttributes(r.attributes, localAs, peerAs);
+      const key = `${r.nextHop}|${attributesKey(attributes)}`;
+      const g = groups.get(key);
+      if (g) g.routes.push(r.route);
+      else groups.set(key, { attributes, nextHop: r.nextHop, routes: [r.route] });
+    }
+    let updates: UpdateMessage[];
+    try {
+      updates = packUpdates({ announce: [...groups.values()] }, this.ctx());
+    } catch (e) {
+      this.log.error({ err: e }, 'cannot pack routes; not sent');
+      return;
+    }
+    for (const u of updates) this.send(u);
+  }
+
+  // --- sockets -----------------------------------------------------------
+
+  private ctx(): CodecContext {
+    return { fourOctetAs: this.fsm.negotiated?.fourOctetAs ?? false };
+  }
+
+  private send(m: Message): void {
+    const c = this.conn;
+    if (!c) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeMessage(m, this.ctx());
+    } catch (e) {
+      // A bug or an oversized route: do not take the session down for it.
+      this.log.error({ err: e, messageType: m.type }, 'cannot encode message; not sent');
+      return;
+    }
+    if (m.type === 'notification') {
+      this.log.info({ code: m.code, subcode: m.subcode },
+        describeNotificationInfo({ ...m, direction: 'sent' }));
+    }
+    c.socket.write(bytes);
+  }
+
+  private newConn(socket: Socket, direction: 'out' | 'in'): Conn {
+    socket.setNoDelay(true);
+    return { id: ++connIds, socket, framer: new Framer(), direction, connected: direction === 'in', lastError: null };
+  }
+
+  private connect(): void {
+    const { peerAddress, localAddress } = this.opts;
+    const port = this.opts.peerPort ?? 179;
+    const socket = new Socket();
+    const c = this.newConn(socket, 'out');
+    this.conn = c;
+    this.log.info({ localAddress: localAddress ?? null, port }, `connecting to ${peerAddress}:${port}`);
+    socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
+    socket.on('close', () => {
+      if (this.conn !== c) return;
+      const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
+      this.input({ type: 'TcpConnectionFails', reason: why });
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.once('connect', () => {
+      if (this.conn !== c) return;
+      c.connected = true;
+      this.log.debug({ local: `${socket.localAddress}:${socket.localPort}` }, 'TCP connected');
+      this.input({ type: 'TcpConnectionAcknowledged' });
+    });
+    const connectOpts: { host: string; port: number; localAddress?: string } = { host: peerAddress, port };
+    if (localAddress !== undefined) connectOpts.localAddress = localAddress;
+    socket.connect(connectOpts);
+  }
+
+  private closeConn(): void {
+    const c = this.conn;
+    this.conn = null;
+    if (c) this.endSocket(c.socket);
+  }
+
+  /** Flush what was written (a NOTIFICATION), then close. */
+  private endSocket(socket: Socket): void {
+    if (socket.destroyed) return;
+    const p = new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.end(() => socket.destroy());
+      // A peer that never reads must not keep us: destroy after 1 s regardless.
+      const guard = this.clock.setTimer(1000, () => socket.destroy());
+      socket.once('close', () => guard.cancel());
+    });
+    this.closing.add(p);
+    void p.then(() => this.closing.delete(p));
+  }
+
+  private onData(c: Conn, chunk: Uint8Array): void {
+    let frames: Uint8Array[];
+    try {
+      frames = c.framer.push(chunk);
+    } catch (e) {
+      this.decodeFailed(c, e);
+      return;
+    }
+    for (const f of frames) {
+      if (this.conn !== c && this.candidate !== c) return;
+      let m: Message;
+      try {
+        m = decodeMessage(f, this.ctx());
+      } catch (e) {
+        this.decodeFailed(c, e);
+        return;
+      }
+      if (c === this.candidate) this.candidateMessage(c, m);
+      else this.input(messageInput(m));
+    }
+  }
+
+  private decodeFailed(c: Conn, e: unknown): void {
+    const err = e instanceof BgpError ? e : new BgpError(ErrorCode.Cease, 0, new Uint8Array(0), `internal error: ${String(e)}`);
+    if (!(e instanceof BgpError)) this.log.error({ err: e }, 'decoder failed');
+    if (c === this.candidate) {
+      this.candidate = null;
+      this.rejectSocket(c.socket, err.code, err.subcode, `bad message on second connection: ${err.message}`);
+      return;
+    }
+    this.input({ type: 'DecodeError', error: err });
+  }
+
+  // --- listening and collisions (RFC 4271 §6.8) -----------------------------
+
+  private listen(): void {
+    const server = createServer({ noDelay: true });
+    this.server = server;
+    server.on('connection', (socket) => this.onAccept(socket));
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      this.lastError = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
+      this.log.error({ err: e }, 'listen failed');
+    });
+    const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
+    const port = this.opts.listen?.port ?? 179;
+    server.listen({ host, port }, () => {
+      const a = this.listenAddress();
+      if (a) {
+        this.log.info({ address: a.address, port: a.port }, 'listening');
+        this.emit('listening', a);
+      }
+    });
+  }
+
+  private rejectSocket(socket: Socket, code: number, subcode: number, why: string): void {
+    this.log.info(`rejecting connection from ${plainAddress(socket.remoteAddress)}: ${why} (${describeNotification(code, subcode)})`);
+    socket.on('error', () => { /* already rejecting */ });
+    try {
+      socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
+    } catch { /* cannot happen for a NOTIFICATION */ }
+    this.endSocket(socket);
+  }
+
+  private onAccept(socket: Socket): void {
+    const from = plainAddress(socket.remoteAddress);
+    if (from !== plainAddress(this.opts.peerAddress)) {
+      this.log.warn(`connection from ${from} refused: not the configured peer`);
+      socket.destroy();
+      return;
+    }
+    switch (this.fsm.state) {
+      case 'Idle':
+        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
+        return;
+      case 'Active': {
+        const c = this.newConn(socket, 'in');
+        this.attach(c);
+        this.conn = c;
+        this.log.info(`accepted connection from ${from}`);
+        this.input({ type: 'TcpConnectionConfirmed' });
+        return;
+      }
+      case 'Connect':
+      case 'OpenSent':
+      case 'OpenConfirm': {
+        this.dropCandidate();
+        const c = this.newConn(socket, 'in');
+        this.attach(c);
+        this.candidate = c;
+        this.log.info(`connection from ${from} while ${this.fsm.state}: waiting for its OPEN (collision detection)`);
+        return;
+      }
+      case 'Established':
+        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
+        return;
+    }
+  }
+
+  private attach(c: Conn): void {
+    c.socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
+    c.socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    c.socket.on('close', () => {
+      if (this.candidate === c) {
+        this.candidate = null;
+        return;
+      }
+      if (this.conn !== c) return;
+      this.input({ type: 'TcpConnectionFails', reason: c.lastError ?? 'closed by peer' });
+    });
+  }
+
+  private dropCandidate(): void {
+    const c = this.candidate;
+    this.candidate = null;
+    if (c) c.socket.destroy();
+  }
+
+  private candidateMessage(c: Conn, m: Message): void {
+    if (m.type !== 'open') {
+      this.candidate = null;
+      this.rejectSocket(c.socket, ErrorCode.FsmError, 0, `expected OPEN, got ${m.type}`);
+      return;
+    }
+    const current = this.conn;
+    const state = this.fsm.state;
+    if (state === 'Connect') {
+      // Our own attempt has not got anywhere yet: take the peer's connection instead.
+      this.candidate = null;
+      if (current) {
+        this.conn = null;
+        current.socket.destroy();
+      }
+      this.conn = c;
+      this.log.info('peer connected first: using its connection');
+      this.input({ type: 'TcpConnectionConfirmed' });
+      this.input({ type: 'BGPOpen', message: m });
+      return;
+    }
+    if (!current || (state !== 'OpenSent' && state !== 'OpenConfirm')) {
+      this.candidate = null;
+      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${state}`);
+      return;
+    }
+    // An incoming connection colliding with our outgoing one: the BGP Identifiers decide.
+    // Colliding with another incoming one: the peer has given up on the older one.
+    const keepNew = current.direction === 'in' || resolveCollision(this.opts.routerId, (m as OpenMessage).bgpId) === 'remotely-initiated';
+    this.candidate = null;
+    if (!keepNew) {
+      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
+        'collision: keeping our connection (higher BGP Identifier)');
+      return;
+    }
+    this.log.info('collision: keeping the peer\'s connection, closing ours');
+    this.input({ type: 'OpenCollisionDump' });
+    this.conn = c;
+    this.input({ type: 'TcpConnectionConfirmed' });
+    this.input({ type: 'BGPOpen', message: m });
+  }
+}
+
