@@ -65,6 +65,11 @@ export class UdpProbeTransport implements ProbeTransport {
     return new UdpProbeTransport(rx, opts);
   }
 
+  /** The receive socket's port (useful when opened with probePort 0). */
+  get port(): number {
+    return this.rx.address().port;
+  }
+
   onReceive(handler: (payload: Uint8Array, from: string) => void): void {
     this.handler = handler;
   }
