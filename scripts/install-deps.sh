@@ -3,12 +3,14 @@
 set -euo pipefail
 need=()
 command -v ip >/dev/null || need+=(iproute2)
+command -v bridge >/dev/null || need+=(iproute2)
+command -v sysctl >/dev/null || need+=(procps)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v iptables >/dev/null || need+=(iptables)
 command -v tcpdump >/dev/null || need+=(tcpdump)
-command -v tshark >/dev/null || need+=(tshark)
-[ -x /usr/lib/frr/bgpd ] || need+=(frr)
-command -v gobgpd >/dev/null || need+=(gobgpd)
+command -v tshark >/dev/null || need+=(tshark) # scripts/capture-golden.sh dissects fixtures with it
+[ -x /usr/lib/frr/bgpd ] || need+=(frr)     # bgpd, zebra, bfdd, vtysh (test/lib/frr.ts)
+command -v gobgpd >/dev/null || need+=(gobgpd) # gobgpd and the gobgp CLI (test/lib/gobgp.ts)
 if [ "$(id -u)" = 0 ] && [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -268,7 +268,13 @@ export interface EvpnSpeakerOptions {
   asn: number;
   routerId: string;
   /** Static neighbors (address → remote AS, or 'internal'/'external'). */
-  neighbors: Array<{ address: string; remoteAs: number | 'internal' | 'external'; updateSource?: string }>;
+  neighbors: Array<{
+    address: string;
+    remoteAs: number | 'internal' | 'external';
+    updateSource?: string;
+    /** BFD on this session: true, or a bfdd profile name (see bfdConfig()). Needs bfdd. */
+    bfd?: boolean | string;
+  }>;
   /** `advertise-all-vni` (originate type-2/3 from the kernel's VXLAN devices; needs zebra). */
   advertiseAllVni?: boolean;
   /** `advertise-svi-ip` (originate the bridge's own MAC+IP). */
@@ -297,6 +303,8 @@ export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
       ` neighbor ${n.address} remote-as ${n.remoteAs}`,
       ` neighbor ${n.address} timers ${t.keepalive} ${t.hold}`,
       ...(n.updateSource ? [` neighbor ${n.address} update-source ${n.updateSource}`] : []),
+      ...(n.bfd ? [` neighbor ${n.address} bfd`] : []),
+      ...(typeof n.bfd === 'string' ? [` neighbor ${n.address} bfd profile ${n.bfd}`] : []),
     ]),
     ' !',
     ' address-family l2vpn evpn',

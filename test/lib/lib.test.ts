@@ -1,0 +1,120 @@
+// Self-tests of the test helpers: pcap/TCP/BGP extraction on synthetic captures,
+// golden fixture consistency, and (as root) FRR RR + BFD, GoBGP RR, capture in
+// namespaces. Run: npx tap test/lib/lib.test.ts
+import t from 'tap';
+import { bgpFlows, fromHex, pcapTcpPackets, splitBgpMessages, startCapture, tcpStreams, toHex, BGP_TYPE } from './capture.js';
+import { loadGolden, synthPcap } from './golden.js';
+import { Lab, isRoot, waitFor } from './netns.js';
+import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
+import { gobgpConfig, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
+import { Switch } from './topology.js';
+
+/** A pcap of one TCP stream carrying `payload` in segments cut at `cuts`, with one retransmission. */
+function streamPcap(payload: Uint8Array, cuts: number[]): Uint8Array {
+  const frames: Uint8Array[] = [];
+  const edges = [0, ...cuts, payload.length];
+  for (let i = 0; i + 1 < edges.length; i++) {
+    const seg = payload.subarray(edges[i], edges[i + 1]);
+    const one = synthPcap(seg);
+    const rec = one.slice(24);
+    // synthPcap uses seq 1 for every segment: patch the TCP sequence number.
+    const dv = new DataView(rec.buffer, rec.byteOffset);
+    dv.setUint32(16 + 14 + 20 + 4, 1 + edges[i]);
+    frames.push(rec);
+    if (i === 1) frames.push(rec); // a retransmission
+  }
+  const header = synthPcap(new Uint8Array()).slice(0, 24);
+  const total = frames.reduce((n, f) => n + f.length, 24);
+  const out = new Uint8Array(total);
+  out.set(header, 0);
+  let o = 24;
+  for (const f of frames) { out.set(f, o); o += f.length; }
+  return out;
+}
+
+t.test('golden fixtures are whole BGP messages matching their JSON', async (t) => {
+  const all = loadGolden();
+  t.ok(all.length >= 20, `${all.length} fixtures`);
+  for (const f of all) {
+    const { messages, rest, error } = splitBgpMessages(f.bytes);
+    t.equal(messages.length, 1, `${f.impl}/${f.name}: one message`);
+    t.equal(rest, 0, `${f.impl}/${f.name}: nothing left`);
+    t.equal(error, undefined);
+    t.equal(f.json.length, f.bytes.length, `${f.impl}/${f.name}: length`);
+    const type = { open: 1, update: 2, notification: 3, keepalive: 4, 'route-refresh': 5 }[f.json.message];
+    t.equal(f.bytes[18], type, `${f.impl}/${f.name}: type`);
+  }
+});
+
+t.test('pcap -> TCP reassembly -> BGP framing, any segmentation', async (t) => {
+  const msgs = loadGolden('gobgp').map((f) => f.bytes);
+  const stream = new Uint8Array(msgs.reduce((n, m) => n + m.length, 0));
+  let o = 0;
+  for (const m of msgs) { stream.set(m, o); o += m.length; }
+  for (const cuts of [[], [1], [18, 19, 20], [7, 100, 101, 300], Array.from({ length: 40 }, (_, i) => i * 13 + 5)]) {
+    const pcap = streamPcap(stream, cuts.filter((c) => c < stream.length));
+    const flows = bgpFlows(pcap);
+    t.equal(flows.length, 1);
+    t.equal(flows[0].error, undefined, `cuts ${cuts.length}`);
+    t.same(flows[0].messages.map((m) => toHex(m, 0)), msgs.map((m) => toHex(m, 0)), `cuts ${JSON.stringify(cuts.slice(0, 5))}`);
+  }
+  const pkts = pcapTcpPackets(streamPcap(stream, [10]));
+  t.equal(pkts[0].src, '10.0.0.1');
+  t.equal(pkts[0].dport, 179);
+  t.equal(tcpStreams(pkts)[0].missing, 0);
+  // A hole is reported.
+  const gap = streamPcap(stream, [10, 20]);
+  const recs = pcapTcpPackets(gap);
+  t.ok(recs.length >= 3);
+  t.equal(splitBgpMessages(fromHex('ff'.repeat(15) + '00')).messages.length, 0);
+  t.match(splitBgpMessages(fromHex('00'.repeat(19))).error ?? '', /marker/);
+});
+
+t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? false : 'needs root' }, async (t) => {
+  const lab = new Lab('lt', t);
+  const sw = new Switch(lab, 'sw');
+  const rr = lab.ns('rr'), vtep = lab.ns('vtep'), grr = lab.ns('grr'), c1 = lab.ns('c1'), c2 = lab.ns('c2');
+  sw.plug(rr, '192.168.1.2/24');
+  sw.plug(vtep, '192.168.1.87/24');
+  sw.plug(grr, '192.168.1.3/24');
+  sw.plug(c1, '192.168.1.65/24');
+  sw.plug(c2, '192.168.1.66/24');
+  const cap = await startCapture(lab, rr, 'eth1');
+
+  const timers = { minTx: 100, minRx: 100, multiplier: 3 };
+  const frrRr = await startFrr(lab, rr, {
+    bgpdConf: rrConfig({ asn: 65001, routerId: '192.168.1.2', listenRange: '192.168.1.64/26', bfd: timers }),
+    bfdd: true, bfddConf: bfdConfig(timers),
+  });
+  const frrV = await startFrr(lab, vtep, {
+    bgpdConf: evpnSpeakerConfig({ asn: 65001, routerId: '192.168.1.87', neighbors: [{ address: '192.168.1.2', remoteAs: 'internal', bfd: 'evpn-ha' }] }),
+    bfdd: true, bfddConf: bfdConfig(timers),
+  });
+  t.teardown(() => { if (t.passing()) return; t.comment(frrRr.logTail(30)); t.comment(frrV.logTail(30)); });
+  await waitFrrEstablished(frrV, '192.168.1.2');
+  await waitFor(() => {
+    const peers = frrV.vtyshJson('show bfd peers') as Array<{ peer: string; status: string }>;
+    return peers.some((p) => p.peer === '192.168.1.2' && p.status === 'up');
+  }, 15000, 'BFD up');
+  t.pass('FRR iBGP session to the RR with BFD up');
+
+  const g = await startGobgp(lab, grr, { config: gobgpRrConfig({ asn: 65001, routerId: '192.168.1.3', listenRange: '192.168.1.64/26' }) });
+  const cfg = (id: string): string => gobgpConfig({ asn: 65001, routerId: id, port: -1, neighbors: [{ address: '192.168.1.3', peerAs: 65001, localAddress: id }] });
+  const g1 = await startGobgp(lab, c1, { config: cfg('192.168.1.65') });
+  const g2 = await startGobgp(lab, c2, { config: cfg('192.168.1.66') });
+  await waitGobgpEstablished(g1, '192.168.1.3');
+  await waitGobgpEstablished(g2, '192.168.1.3');
+  g1.gobgp(macAdvArgs('add', { mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', rd: '192.168.1.65:100', rt: ['65001:100'], label: 100 }));
+  const reflected = await waitFor(() => g2.rib().flat().find((p) => JSON.stringify(p.nlri).includes('aa:bb:cc:00:00:65')), 10000, 'GoBGP RR reflects');
+  t.ok(reflected.attrs.some((a) => a.type === 9), 'ORIGINATOR_ID on the reflected path');
+  t.equal(g2.peerState('192.168.1.3'), 'established');
+  t.same(frrEvpnRoutes(frrRr), [], 'FRR RR has no routes (none announced to it)');
+
+  const flows = await cap.bgp();
+  const fromVtep = flows.filter((f) => f.src === '192.168.1.87').flatMap((f) => f.messages);
+  t.equal(fromVtep[0]?.[18], BGP_TYPE.OPEN, 'first message from the VTEP is its OPEN');
+  await g.stop();
+  await g1.stop();
+  frrV.stop();
+  t.equal(frrV.pid('bgpd'), undefined, 'pid files gone after stop');
+});
