@@ -17,8 +17,18 @@ const TUNNEL_NAMES: Record<number, string> = {
   8: 'VXLAN', 9: 'NVGRE', 10: 'MPLS', 11: 'MPLSoGRE', 12: 'VXLAN-GPE', 13: 'MPLSoUDP', 19: 'Geneve',
 };
 
-/** Write one 8-byte extended community. Throws RangeError on out-of-range fields. */
+/** Write one 8-byte extended community. Throws RangeError on out-of-range fields, leaving w as it was. */
 export function encodeExtCommunity(w: Writer, c: ExtCommunity): void {
+  const start = w.length;
+  try {
+    writeCommunity(w, c);
+  } catch (e) {
+    w.length = start;
+    throw e;
+  }
+}
+
+function writeCommunity(w: Writer, c: ExtCommunity): void {
   switch (c.kind) {
     case 'route-target':
       switch (c.form) {

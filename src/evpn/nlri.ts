@@ -33,8 +33,21 @@ import {
   type MacIpRoute,
 } from './types.js';
 
-/** Append one EVPN NLRI (route type, length, value) to w. Throws RangeError on an invalid route. */
+/**
+ * Append one EVPN NLRI (route type, length, value) to w. Throws RangeError on
+ * an invalid route, leaving w as it was (nothing half-written).
+ */
 export function encodeEvpnRoute(w: Writer, route: EvpnRoute): void {
+  const start = w.length;
+  try {
+    writeRoute(w, route);
+  } catch (e) {
+    w.length = start;
+    throw e;
+  }
+}
+
+function writeRoute(w: Writer, route: EvpnRoute): void {
   switch (route.type) {
     case 'ethernet-ad': {
       // RFC 7432 §7.1: RD(8) ESI(10) Ethernet Tag(4) MPLS Label(3)

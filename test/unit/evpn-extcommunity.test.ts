@@ -81,6 +81,9 @@ t.test('encoder rejects out-of-range fields', async (t) => {
   t.throws(() => enc({ kind: 'mac-mobility', sticky: false, sequence: -1 }), RangeError);
   t.throws(() => enc({ kind: 'encapsulation', tunnelType: 65536 }), RangeError);
   t.throws(() => enc({ kind: 'unknown', bytes: new Uint8Array(7) }), RangeError);
+  const w = new Writer();
+  t.throws(() => encodeExtCommunity(w, { kind: 'route-target', form: 'ip4', ip: '10.0.0.256', local: 1 }), RangeError);
+  t.equal(w.length, 0, 'nothing half-written');
 });
 
 t.test('route target text: parse and format', async (t) => {

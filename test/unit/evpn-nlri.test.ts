@@ -290,6 +290,13 @@ t.test('encoder rejects invalid routes with RangeError', async (t) => {
     type: 'ip-prefix', rd: rd1, esi: ZERO_ESI, ethernetTag: 0, prefix: '10.0.0.0', prefixLength: 33, gatewayIp: '0.0.0.0', label: 1,
   }]), RangeError);
   t.throws(() => encode([{ type: 'unknown', routeType: 9, value: new Uint8Array(256) }]), RangeError);
+  // A failed encode leaves the Writer as it was.
+  const w = new Writer();
+  encodeEvpnRoute(w, good);
+  t.throws(() => encodeEvpnRoute(w, { ...good, rd: { type: 1, ip: '192.168.1', assigned: 1 } }), RangeError);
+  t.throws(() => encodeEvpnRoute(w, { ...good, label2: 0x1000000 }), RangeError);
+  encodeEvpnRoute(w, good);
+  t.same(decodeEvpnRoutes(new Reader(w.finish()), false), [good, good]);
 });
 
 t.test('seeded round trips: random valid routes encode -> decode -> deep-equal', async (t) => {
