@@ -49,7 +49,13 @@ async function timed(port: RtnetlinkPort, what: string, ops: KernelOp[]): Promis
 }
 
 async function inNamespace(): Promise<void> {
-  const port = new RtnetlinkPort();
+  const window = process.env['BENCH_WINDOW'] ? Number(process.env['BENCH_WINDOW']) : undefined;
+  const chunk = process.env['BENCH_CHUNK'] ? Number(process.env['BENCH_CHUNK']) : undefined;
+  const port = new RtnetlinkPort({ ...(window ? { window } : {}), ...(chunk ? { chunk } : {}) });
+  // An event subscriber, as the agent has one: it sees our own writes come back.
+  let events = 0;
+  let overflows = 0;
+  const off = process.env['BENCH_NO_EVENTS'] ? () => {} : port.subscribe((e) => { if (e.type === 'overflow') overflows++; else events++; });
   try {
     const add = await timed(port, 'add', opsFor('192.168.1.87'));
     const replace = await timed(port, 'replace', opsFor('192.168.2.87'));
@@ -59,6 +65,8 @@ async function inNamespace(): Promise<void> {
     const ours = seen.filter((e) => e.externLearned).length;
     console.log(`dump: ${seen.length} entries (${ours} extern_learn) in ${ds.toFixed(3)} s`);
     if (ours !== PAIRS * 3) throw new Error(`expected ${PAIRS * 3} extern_learn entries, saw ${ours}`);
+    off();
+    console.log(`events seen by a subscriber: ${events}, overflow reports: ${overflows}`);
     const mem = process.memoryUsage();
     console.log(`rss: ${Math.round(mem.rss / 2 ** 20)} MiB, heap used: ${Math.round(mem.heapUsed / 2 ** 20)} MiB`);
     console.log(`kernel add: ${add} pairs/s`);

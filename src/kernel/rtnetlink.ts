@@ -7,10 +7,13 @@
 // a socket's requests in order and answers them in order, and it always answers a
 // failed request with NLMSG_ERROR (ACK flag or not); so the ACK of a datagram's last
 // request means every earlier request without an error report succeeded.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import { parseIp, parseMac } from './addr.js';
+import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
@@ -36,6 +39,19 @@ export interface RtnetlinkOptions {
   /** A request without an answer after this long fails with ETIMEDOUT (default 10 s). */
   timeoutMs?: number;
   logger?: Logger;
+  /**
+   * Where the event socket lives (default 'process': a child process, see
+   * event-pump.ts; 'inline': in this process, which a netlink 0.3.0 bug can abort
+   * when the socket overflows).
+   */
+  events?: 'process' | 'inline';
+  /** Command that runs the event pump (default: this Node with event-pump.js). */
+  eventPumpCommand?: string[];
+}
+
+interface EventSource {
+  ready: Promise<void>;
+  stop: () => void;
 }
 
 const ERRNO_NAMES = new Map<number, string>(
@@ -155,7 +171,9 @@ type Pending = PendingDump | PendingWrite;
 
 export class RtnetlinkPort implements KernelPort {
   private readonly cmd: RawNetlinkSocket;
-  private events: RawNetlinkSocket | null = null;
+  private events: EventSource | null = null;
+  private readonly eventMode: 'process' | 'inline';
+  private readonly pumpCmd: string[] | undefined;
   private readonly subscribers = new Set<(ev: KernelEvent) => void>();
   private readonly pending = new Map<number, Pending>();
   private seq = Math.floor(Math.random() * 0x7fffffff);
@@ -172,15 +190,28 @@ export class RtnetlinkPort implements KernelPort {
 
   constructor(opts: RtnetlinkOptions = {}) {
     this.protocol = opts.protocol ?? EVPN_HA_PROTOCOL;
-    this.window = Math.max(1, opts.window ?? 1024);
-    this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
+    const window = Math.max(1, opts.window ?? 1024);
     this.recvBufferSize = opts.recvBufferSize ?? 4 * 1024 * 1024;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.log = opts.logger;
+    this.eventMode = opts.events ?? 'process';
+    this.pumpCmd = opts.eventPumpCommand;
     this.cmd = this.openSocket();
-    this.cmd.on('message', (buf) => this.onCommandDatagram(buf));
-    this.cmd.on('error', (err) => this.onCommandError(err));
+    this.cmd.on('message', (buf) => this.guard('request datagram', () => this.onCommandDatagram(buf)));
+    this.cmd.on('error', (err) => this.guard('request socket error', () => this.onCommandError(err)));
     this.cmd.unref();
+    // Every failed request in flight may come back as an error message of roughly
+    // 1 KiB of receive buffer; keep the window within what the buffer can hold, so
+    // the request socket never overflows (see event-pump.ts for what that costs).
+    const rcvbuf = this.cmd.getRecvBufferSize();
+    this.window = Math.max(1, Math.min(window, Math.floor(rcvbuf / 1024)));
+    this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
+    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk }, 'kernel: request socket');
+  }
+
+  /** Requests in flight at most, after capping by the receive buffer. */
+  get pipelineWindow(): number {
+    return this.window;
   }
 
   private openSocket(): RawNetlinkSocket {
@@ -189,6 +220,19 @@ export class RtnetlinkPort implements KernelPort {
       sendBufferSize: this.recvBufferSize,
     });
     return s;
+  }
+
+  /**
+   * Socket callbacks run from the native addon, where an exception escaping to it
+   * aborts the process (node-addon-api C++ exceptions): never let one through.
+   */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (this.log) this.log.error({ err: e }, `kernel: ${what} handler failed`);
+      else process.emitWarning(`kernel: ${what} handler failed: ${String((e as Error).stack ?? e)}`);
+    }
   }
 
   private nextSeq(): number {
@@ -329,6 +373,7 @@ export class RtnetlinkPort implements KernelPort {
   }
 
   async links(): Promise<LinkInfo[]> {
+    await this.eventsReady();
     const raw = await this.refreshLinks();
     const addrMsgs = await this.dumpRaw(nl.RTM_GETADDR, nl.ifaddrmsg());
     const byIndex = new Map<number, LinkAddress[]>();
@@ -368,6 +413,7 @@ export class RtnetlinkPort implements KernelPort {
   }
 
   async dump(ifnames: string[]): Promise<ObservedEntry[]> {
+    await this.eventsReady();
     await this.refreshLinks();
     const wanted = new Set<number>();
     for (const n of ifnames) {
@@ -475,26 +521,103 @@ export class RtnetlinkPort implements KernelPort {
 
   subscribe(cb: (ev: KernelEvent) => void): () => void {
     this.subscribers.add(cb);
-    if (!this.events && !this.closed) this.openEvents();
+    if (!this.events && !this.closed) this.events = this.eventMode === 'process' ? this.startPump() : this.openInlineEvents();
     return () => {
       this.subscribers.delete(cb);
-      if (this.subscribers.size === 0 && this.events) {
-        this.events.close();
-        this.events = null;
-      }
+      if (this.subscribers.size === 0) this.stopEvents();
     };
   }
 
-  private openEvents(): void {
+  /**
+   * Resolves once events flow to subscribers (immediately without subscribers).
+   * dump() and links() wait for it, so "subscribe, then dump" misses nothing.
+   */
+  eventsReady(): Promise<void> {
+    return this.events?.ready ?? Promise.resolve();
+  }
+
+  private stopEvents(): void {
+    const ev = this.events;
+    this.events = null;
+    ev?.stop();
+  }
+
+  /** The event socket in this process (see event-pump.ts for why this is not the default). */
+  private openInlineEvents(): EventSource {
     const s = this.openSocket();
-    for (const g of [nl.RTNLGRP_LINK, nl.RTNLGRP_NEIGH, nl.RTNLGRP_IPV4_IFADDR, nl.RTNLGRP_IPV6_IFADDR]) s.addMembership(g);
-    s.on('message', (buf) => this.onEventDatagram(buf));
-    s.on('error', (err) => {
+    for (const g of PUMP_GROUPS) s.addMembership(g);
+    s.on('message', (buf) => this.guard('event datagram', () => this.onEventDatagram(buf)));
+    s.on('error', (err) => this.guard('event socket error', () => {
       const f = errnoOf(err);
       this.log?.warn({ code: f.code }, 'kernel: event socket error; subscribers must resync');
       this.emit({ type: 'overflow' });
-    });
-    this.events = s;
+    }));
+    return { ready: Promise.resolve(), stop: () => s.close() };
+  }
+
+  private pumpCommand(): string[] {
+    if (this.pumpCmd) return this.pumpCmd;
+    const here = import.meta.url;
+    const file = fileURLToPath(new URL(here.endsWith('.ts') ? './event-pump.ts' : './event-pump.js', here));
+    return [process.execPath, ...process.execArgv, file, '--evpn-ha-event-pump'];
+  }
+
+  /** The event socket in a child process, restarted (with an 'overflow' report) when it dies. */
+  private startPump(): EventSource {
+    let stopped = false;
+    let child: ChildProcess | null = null;
+    let restart: NodeJS.Timeout | null = null;
+    let markReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => { markReady = resolve; });
+    const readyTimer = setTimeout(() => {
+      this.log?.warn('kernel: event pump not ready after 10 s; continuing');
+      markReady();
+    }, 10_000);
+    readyTimer.unref();
+    const launch = (): void => {
+      const [cmd, ...args] = this.pumpCommand();
+      const c = spawn(cmd!, args, {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(this.recvBufferSize * 2) },
+      });
+      child = c;
+      const dec = new PumpDecoder();
+      c.stdout!.on('data', (chunk: Buffer) => this.guard('event pump data', () => dec.push(chunk, {
+        frame: (b) => this.onEventDatagram(b),
+        lost: () => {
+          this.log?.warn('kernel: events lost (event socket overflow); subscribers must resync');
+          this.emit({ type: 'overflow' });
+        },
+        ready: () => { clearTimeout(readyTimer); markReady(); },
+      })));
+      c.stdin!.on('error', () => { /* the pump died; 'exit' handles it */ });
+      const onGone = (why: string): void => {
+        if (child !== c) return;
+        child = null;
+        if (stopped) return;
+        this.log?.warn({ why }, 'kernel: event pump exited; restarting, subscribers must resync');
+        this.emit({ type: 'overflow' });
+        restart = setTimeout(() => { restart = null; if (!stopped) launch(); }, 100);
+      };
+      c.on('exit', (code, signal) => onGone(`exit ${code ?? signal}`));
+      c.on('error', (e) => onGone(String(e)));
+    };
+    launch();
+    return {
+      ready,
+      stop: () => {
+        stopped = true;
+        clearTimeout(readyTimer);
+        if (restart) clearTimeout(restart);
+        markReady();
+        const c = child;
+        child = null;
+        if (c && c.exitCode === null && c.signalCode === null) {
+          c.stdin?.end();
+          c.kill('SIGTERM');
+        }
+      },
+    };
   }
 
   private emit(ev: KernelEvent): void {
@@ -565,8 +688,7 @@ export class RtnetlinkPort implements KernelPort {
     if (this.closed) return;
     this.closed = true;
     this.subscribers.clear();
-    this.events?.close();
-    this.events = null;
+    this.stopEvents();
     const batches = new Set<WriteBatch>();
     for (const [seq, p] of this.pending) {
       if (p.kind === 'dump') {

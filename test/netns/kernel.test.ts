@@ -105,6 +105,7 @@ async function inNamespace(ns: string): Promise<void> {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
     t.teardown(off);
+    await port.eventsReady();
     const moved: KernelEntry = { ...fdbWant, dst: '192.168.2.87' };
     const ops = diff([neighWant, neigh6Want, moved], await port.dump(DEVICES));
     t.same(ops, [{ op: 'replace', entry: moved }]);
@@ -124,6 +125,7 @@ async function inNamespace(ns: string): Promise<void> {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
     t.teardown(off);
+    await port.eventsReady();
     ip(ns, 'neigh', 'del', '192.168.0.87', 'dev', BR);
     sh('bridge', ['-n', ns, 'fdb', 'del', MAC, 'dev', VX, 'master']);
     await waitFor(() => evs.some((e) => describe(e) === 'del neigh 192.168.0.87')
@@ -200,6 +202,7 @@ async function inNamespace(ns: string): Promise<void> {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
     t.teardown(off);
+    await port.eventsReady();
     ip(ns, 'link', 'del', 'br2');
     await waitFor(() => evs.some((e) => e.type === 'link' && e.action === 'del' && e.link.name === 'br2'), 2000, 'link del event');
   });
@@ -208,6 +211,7 @@ async function inNamespace(ns: string): Promise<void> {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
     t.teardown(off);
+    await port.eventsReady();
     ip(ns, 'addr', 'add', '192.168.0.66/24', 'dev', BR);
     ip(ns, 'link', 'set', VX, 'down');
     ip(ns, 'link', 'set', VX, 'up');
