@@ -1,6 +1,13 @@
 import t from 'tap';
 import { formatRouteRecord, parseRouteSpec, routeRecord, updateRecords, UsageError } from '../../src/cli/format.js';
 import type { UpdateMessage } from '../../src/bgp/types.js';
+import { PassThrough } from 'node:stream';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { main, packageVersion } from '../../src/cli/main.js';
+import { peerConfig } from '../../src/cli/peer.js';
+import { BgpSession } from '../../src/bgp/session.js';
 
 t.test('macadv: type 2 with RT, VXLAN encapsulation, VNI as raw label', (t) => {
   const a = parseRouteSpec('macadv AA:BB:CC:00:00:01 192.168.0.87 vni 100 rd 192.168.1.87:100 rt 65001:100 nexthop 192.168.1.87');
@@ -110,4 +117,101 @@ t.test('human rows', (t) => {
   t.equal(formatRouteRecord(routeRecord('withdraw', 'p', m.route, null, null)), 'withdraw [3]:[0]:[32]:[192.168.1.87] rd 192.168.1.87:100');
   t.match(formatRouteRecord(routeRecord('update', 'p', m.route, m.attributes, '192.168.1.87')), /rd 192.168.1.87:100  vni 100  nh 192.168.1.87/);
   t.end();
+});
+
+// --- main(): exit codes and output, in-process --------------------------------
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let buf = '';
+  stream.on('data', (c: Buffer) => { buf += c.toString(); });
+  return { stream, text: () => buf };
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = capture();
+  const err = capture();
+  const code = await main(args, { stdout: out.stream, stderr: err.stream, stdin: null, until: new Promise(() => {}) });
+  return { code, out: out.text(), err: err.text() };
+}
+
+t.test('main: bad arguments exit 2 with one line on stderr', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /a command is required/],
+    [['peer', '1.2.3.4'], /Missing required argument: local-as/],
+    [['peer', '1.2.3.4', '--local-as'], /Not enough arguments following: local-as/],
+    [['peer', '1.2.3.4', '--local-as', 'x'], /--local-as needs a decimal integer, got "x"/],
+    [['peer', '1.2.3.4', '--local-as', '0'], /--local-as must be an AS number 1..4294967295/],
+    [['peer', '1.2.3.4', '--local-as', '4294967296'], /--local-as must be an AS number/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--peer-as', '-5'], /--peer-as needs a decimal integer/],
+    [['peer', '1.2.3.400', '--local-as', '1'], /peer address is not an IP address/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--local-address', 'eth0'], /--local-address is not an IP address/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--router-id', '::1'], /--router-id must be a non-zero IPv4 address/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--hold-time', '1'], /--hold-time must be 0 or 3..65535/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--port', '0'], /--port must be 1..65535/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--nope'], /Unknown argument: nope/],
+    [['peer', '1.2.3.4', '--local-as', '1', '--announce', 'macadv aa:bb:cc:dd:ee:ff - vni 1'], /bad route/],
+    [['frobnicate'], /Unknown argument: frobnicate/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.err, re, args.join(' '));
+    t.equal(r.err.trim().split('\n').length, 1, 'one line');
+    t.equal(r.out, '');
+  }
+});
+
+t.test('main: --version and --help exit 0', async (t) => {
+  const v = await run(['--version']);
+  t.equal(v.code, 0);
+  t.equal(v.out.trim(), packageVersion());
+  t.match(packageVersion(), /^\d+\.\d+\.\d+/);
+  const h = await run(['peer', '--help']);
+  t.equal(h.code, 0);
+  t.match(h.out, /--announce/);
+  t.match(h.out, /withdraw <n>/);
+});
+
+t.test('peerConfig defaults: peer AS = local AS, router ID source', (t) => {
+  const base = { address: '192.168.1.2', localAs: 65001 };
+  t.match(peerConfig(base, () => null), { peerAs: 65001, routerId: '1.1.1.1', routerIdSource: 'default', port: 179, holdTime: 90, passive: false });
+  t.match(peerConfig(base, () => '192.168.1.65'), { routerId: '192.168.1.65' });
+  t.match(peerConfig({ ...base, localAddress: '192.168.1.87' }, () => '10.9.9.9'), { routerId: '192.168.1.87', routerIdSource: '--local-address' });
+  t.match(peerConfig({ ...base, localAddress: 'fe80::1', routerId: '2.2.2.2', peerAs: 65002 }), { routerId: '2.2.2.2', peerAs: 65002 });
+  t.end();
+});
+
+t.test('peer command against a BgpSession: JSON lines, stdin withdraw, Cease on exit', async (t) => {
+  const rr = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.1', localAs: 65001, peerAs: 65001,
+    routerId: '10.0.0.1', passive: true, listen: { port: 0 } });
+  rr.start();
+  const [addr] = (await once(rr, 'listening')) as [AddressInfo];
+  rr.advertise([parseRouteSpec('macadv aa:bb:cc:00:00:09 10.0.0.9 vni 100 rd 65001:100 rt 65001:100 nexthop 10.1.1.1')]);
+  const out = capture();
+  const err = capture();
+  const stdin = new PassThrough();
+  let stop!: (why: string) => void;
+  const until = new Promise<string>((r) => { stop = r; });
+  const got: UpdateMessage[] = [];
+  rr.on('update', (u) => got.push(u));
+  const eor = once(rr, 'eor');
+  const done = main(['peer', '127.0.0.1', '--local-as', '65001', '--port', String(addr.port), '--router-id', '10.0.0.2', '--json',
+    '--announce', 'macadv aa:bb:cc:00:00:01 192.168.0.87 vni 100 rd 192.168.1.87:100 rt 65001:100 nexthop 192.168.1.87'],
+  { stdout: out.stream, stderr: err.stream, stdin, until, logger: pino({ level: 'silent' }) });
+  await eor;
+  t.equal(got.length, 1);
+  const withdrawn = once(rr, 'update');
+  stdin.write('withdraw 1\n');
+  const [w] = (await withdrawn) as [UpdateMessage];
+  t.equal(w.attributes.mpUnreach?.nlri.kind === 'evpn' && w.attributes.mpUnreach.nlri.routes.length, 1);
+  const down = once(rr, 'down');
+  stop('test');
+  t.equal(await done, 0);
+  const [d] = await down;
+  t.match(d, { notification: { code: 6, subcode: 2 } });
+  const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as { event: string; mac?: string });
+  t.same(lines.map((l) => l.event), ['established', 'update', 'eor', 'down']);
+  t.equal(lines[1]!.mac, 'aa:bb:cc:00:00:09');
+  await rr.stop();
 });
