@@ -19,6 +19,7 @@
 //
 // The prober is also the responder: requests that reach the probe port are answered
 // from our VTEP address on the requester's network.
+import { randomBytes } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.js';
 import {
@@ -98,7 +99,7 @@ export interface VtepProberOptions extends Partial<ProberTimers> {
   logger?: Logger;
   /** Uniform [0, 1): spreads first transmissions over one interval. Default Math.random. */
   random?: () => number;
-  /** 64-bit nonce identifying this prober instance in requests. Default random. */
+  /** 64-bit nonce identifying this prober instance in requests. Default from crypto.randomBytes. */
   nonce?: bigint;
 }
 
@@ -172,10 +173,8 @@ function targetKey(network: string, remoteVtep: string): string {
   return `${network}|${remoteVtep}`;
 }
 
-function randomNonce(random: () => number): bigint {
-  const hi = BigInt(Math.floor(random() * 0x100000000));
-  const lo = BigInt(Math.floor(random() * 0x100000000));
-  return (hi << 32n) | lo;
+function randomNonce(): bigint {
+  return randomBytes(8).readBigUInt64BE();
 }
 
 function validTarget(t: ProbeTarget): string | undefined {
@@ -224,7 +223,7 @@ export class VtepProber {
     this.transport = opts.transport;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'probe' });
     this.random = opts.random ?? Math.random;
-    this.nonce = opts.nonce ?? randomNonce(this.random);
+    this.nonce = opts.nonce ?? randomNonce();
     this.vni = opts.vni;
     this.serviceIp = opts.serviceIp;
     this.bridgeMac = opts.bridgeMac.toLowerCase();
