@@ -1,0 +1,60 @@
+// Entry point of the single executable (bundled by scripts/build-binary.mjs).
+//
+// One binary, three roles, chosen by argv before anything else is evaluated:
+//   * `--evpn-ha-event-pump`: the rtnetlink event pump child (src/kernel/event-pump.ts);
+//     RtnetlinkPort starts it as `<execPath> <event-pump.js> --evpn-ha-event-pump`,
+//     and in the SEA execPath is this binary;
+//   * `--evpn-ha-self-test` (hidden, binary only): load the embedded netlink addon,
+//     open an RtnetlinkPort with its event pump, list links, print one JSON line;
+//   * anything else: the CLI (src/cli/main.ts runs itself when argv[1] ends in evpn-ha).
+// Lazy imports keep the unused roles unevaluated (esbuild wraps them in CommonJS).
+import { importMetaUrl, releaseMetaDir } from './runtime.cjs';
+
+// The build defines `import.meta.url` as this global (yargs and src/ use it): a
+// getter, so the runtime directory is made only by the modules that ask.
+Object.defineProperty(globalThis, '__evpnHaImportMetaUrl', { configurable: true, get: importMetaUrl });
+
+const argv = process.argv;
+
+if (argv.includes('--evpn-ha-event-pump')) {
+  void import('../../src/kernel/event-pump.ts');
+} else if (argv[2] === '--evpn-ha-self-test') {
+  void selfTest();
+} else {
+  // main.ts decides by argv[1] whether it is the program; in a SEA argv[1] is the
+  // binary's own path. Give it a name main.ts recognises whatever the file is called.
+  if (!/(^|\/)evpn-ha$/.test(argv[1] ?? '')) argv[1] = `${argv[1] ?? process.execPath}/evpn-ha`;
+  // main.ts reads its version (package.json beside import.meta.url) while it is
+  // evaluated; after that the directory holding that package.json can go.
+  void import('../../src/cli/main.ts').finally(releaseMetaDir);
+}
+
+async function selfTest() {
+  const started = performance.now();
+  const out = { version: __EVPN_HA_VERSION__, sea: false, netlink: 'not loaded', links: 0, eventPump: 'not started' };
+  try {
+    out.sea = require('node:sea').isSea();
+  } catch { /* not a SEA */ }
+  let port = null;
+  let code = 0;
+  try {
+    const { openRtnetlink } = await import('../../src/kernel/rtnetlink.ts');
+    port = openRtnetlink({ events: argv.includes('--inline') ? 'inline' : 'process' });
+    out.netlink = 'ok';
+    const links = await port.links();
+    out.links = links.length;
+    out.linkNames = links.map((l) => l.name).slice(0, 16);
+    const stop = port.subscribe(() => {});
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('event pump not ready after 5 s')), 5000).unref());
+    await Promise.race([port.eventsReady(), timeout]);
+    out.eventPump = 'ready';
+    stop();
+  } catch (e) {
+    out.error = e instanceof Error ? e.message : String(e);
+    code = 1;
+  }
+  try { await port?.close(); } catch { /* closing */ }
+  out.ms = Math.round(performance.now() - started);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(code);
+}
