@@ -172,7 +172,7 @@ export interface DecodedFrame {
 
 export type FrameErrorKind =
   | 'truncated'          // shorter than the headers it announces
-  | 'vxlan-flags'        // I flag clear (RFC 7348 §5: the packet MUST be discarded... VNI invalid)
+  | 'vxlan-flags'        // I flag clear: no valid VNI (RFC 7348 §5: "MUST be set to 1 for a valid VNI")
   | 'not-ipv4'           // inner EtherType other than 0x0800
   | 'ip-version'         // IPv4 version field != 4
   | 'ip-header-length'   // IHL < 5
