@@ -52,6 +52,8 @@ export interface RtnetlinkOptions {
 interface EventSource {
   ready: Promise<void>;
   stop: () => void;
+  /** PID of the event pump process, null when inline or not running. */
+  pid: () => number | null;
 }
 
 const ERRNO_NAMES = new Map<number, string>(
@@ -536,6 +538,11 @@ export class RtnetlinkPort implements KernelPort {
     return this.events?.ready ?? Promise.resolve();
   }
 
+  /** PID of the event pump child process (for diagnostics and tests); null if none. */
+  eventPumpPid(): number | null {
+    return this.events?.pid() ?? null;
+  }
+
   private stopEvents(): void {
     const ev = this.events;
     this.events = null;
@@ -552,7 +559,7 @@ export class RtnetlinkPort implements KernelPort {
       this.log?.warn({ code: f.code }, 'kernel: event socket error; subscribers must resync');
       this.emit({ type: 'overflow' });
     }));
-    return { ready: Promise.resolve(), stop: () => s.close() };
+    return { ready: Promise.resolve(), stop: () => s.close(), pid: () => null };
   }
 
   private pumpCommand(): string[] {
@@ -567,14 +574,18 @@ export class RtnetlinkPort implements KernelPort {
     let stopped = false;
     let child: ChildProcess | null = null;
     let restart: NodeJS.Timeout | null = null;
+    // Each launch has its own readiness; dump() waits for the current one, so a
+    // resync after a restart does not start before events flow again.
     let markReady: () => void = () => {};
-    const ready = new Promise<void>((resolve) => { markReady = resolve; });
-    const readyTimer = setTimeout(() => {
-      this.log?.warn('kernel: event pump not ready after 10 s; continuing');
-      markReady();
-    }, 10_000);
-    readyTimer.unref();
+    let ready: Promise<void> = Promise.resolve();
+    let readyTimer: NodeJS.Timeout | undefined;
+    const notReady = (): void => { ready = new Promise<void>((resolve) => { markReady = resolve; }); };
     const launch = (): void => {
+      readyTimer = setTimeout(() => {
+        this.log?.warn('kernel: event pump not ready after 10 s; continuing');
+        markReady();
+      }, 10_000);
+      readyTimer.unref();
       const [cmd, ...args] = this.pumpCommand();
       const c = spawn(cmd!, args, {
         stdio: ['pipe', 'pipe', 'inherit'],
@@ -596,15 +607,18 @@ export class RtnetlinkPort implements KernelPort {
         child = null;
         if (stopped) return;
         this.log?.warn({ why }, 'kernel: event pump exited; restarting, subscribers must resync');
+        notReady();
         this.emit({ type: 'overflow' });
         restart = setTimeout(() => { restart = null; if (!stopped) launch(); }, 100);
       };
       c.on('exit', (code, signal) => onGone(`exit ${code ?? signal}`));
       c.on('error', (e) => onGone(String(e)));
     };
+    notReady();
     launch();
     return {
-      ready,
+      get ready() { return ready; },
+      pid: () => child?.pid ?? null,
       stop: () => {
         stopped = true;
         clearTimeout(readyTimer);

@@ -221,6 +221,33 @@ async function inNamespace(ns: string): Promise<void> {
     t.ok(await waitFor(() => evs.some((e) => e.type === 'link' && e.link.name === VX && e.link.up), 2000, 'link up event'), 'link up');
   });
 
+  t.test('event pump: killed -> overflow reported, restarted, events flow again', async (t) => {
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    await port.eventsReady();
+    const pid = port.eventPumpPid();
+    t.type(pid, 'number');
+    process.kill(pid!, 'SIGKILL');
+    t.ok(await waitFor(() => evs.some((e) => e.type === 'overflow'), 2000, 'overflow after pump death'), 'overflow');
+    await port.eventsReady();
+    t.not(port.eventPumpPid(), pid, 'a new pump');
+    ip(ns, 'neigh', 'replace', '192.168.0.77', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.77'), 2000, 'event after restart'), 'events again');
+    ip(ns, 'neigh', 'del', '192.168.0.77', 'dev', BR);
+  });
+
+  t.test('inline event socket (events: inline)', async (t) => {
+    const p = new RtnetlinkPort({ events: 'inline' });
+    t.teardown(() => p.close());
+    const evs: KernelEvent[] = [];
+    p.subscribe((e) => evs.push(e));
+    t.equal(p.eventPumpPid(), null);
+    ip(ns, 'neigh', 'replace', '192.168.0.78', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.78'), 2000, 'inline event'), 'event');
+    ip(ns, 'neigh', 'del', '192.168.0.78', 'dev', BR);
+  });
+
   t.test('after close: typed failures, no throw', async (t) => {
     const p = new RtnetlinkPort();
     await p.close();
