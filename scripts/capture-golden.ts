@@ -20,7 +20,7 @@ import { startFrr, rrConfig, evpnSpeakerConfig, frrEvpnRoutes, waitFrrEstablishe
 import { startGobgp, gobgpConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
 import { startCapture, toHex, type BgpFlow } from '../test/lib/capture.js';
 import { Switch, addVtep, bridge } from '../test/lib/topology.js';
-import { dissect, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
+import { dissectAll, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
 
 const OUT = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'golden');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -129,7 +129,8 @@ function dissectFlows(flows: BgpFlow[], source: (src: string) => string): Msg[] 
   const out: Msg[] = [];
   for (const f of flows) {
     if (f.error) throw new Error(`capture ${f.src}->${f.dst}: ${f.error}`);
-    for (const m of f.messages) out.push({ bytes: m, g: dissect(m, source(f.src)), from: f.src, to: f.dst });
+    const gs = dissectAll(f.messages, () => source(f.src));
+    f.messages.forEach((m, i) => out.push({ bytes: m, g: gs[i], from: f.src, to: f.dst }));
   }
   return out;
 }

@@ -274,6 +274,8 @@ export interface EvpnSpeakerOptions {
     updateSource?: string;
     /** BFD on this session: true, or a bfdd profile name (see bfdConfig()). Needs bfdd. */
     bfd?: boolean | string;
+    /** Set LOCAL_PREF on EVPN routes received from this neighbor (route-map in), as the published FRR setup does. */
+    localPref?: number;
   }>;
   /** `advertise-all-vni` (originate type-2/3 from the kernel's VXLAN devices; needs zebra). */
   advertiseAllVni?: boolean;
@@ -283,7 +285,11 @@ export interface EvpnSpeakerOptions {
   hostname?: string;
   /** Extra lines under `address-family l2vpn evpn`. */
   evpnExtra?: string[];
+  /** Extra top-level lines after `router bgp` (route-maps, bfd, ...). */
+  extra?: string[];
 }
+
+const routeMapName = (address: string): string => `LP-${address.replace(/[.:]/g, '-')}`;
 
 /** bgpd configuration for an FRR VTEP / plain EVPN speaker with static neighbors. */
 export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
@@ -308,13 +314,23 @@ export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
     ]),
     ' !',
     ' address-family l2vpn evpn',
-    ...o.neighbors.map((n) => `  neighbor ${n.address} activate`),
+    ...o.neighbors.flatMap((n) => [
+      `  neighbor ${n.address} activate`,
+      ...(n.localPref !== undefined ? [`  neighbor ${n.address} route-map ${routeMapName(n.address)} in`] : []),
+    ]),
     ...(o.advertiseAllVni ? ['  advertise-all-vni'] : []),
     ...(o.advertiseSviIp ? ['  advertise-svi-ip'] : []),
     ...(o.evpnExtra ?? []).map((l) => `  ${l.trim()}`),
     ' exit-address-family',
     'exit',
     '!',
+    ...o.neighbors.filter((n) => n.localPref !== undefined).flatMap((n) => [
+      `route-map ${routeMapName(n.address)} permit 10`,
+      ` set local-preference ${n.localPref}`,
+      'exit',
+      '!',
+    ]),
+    ...(o.extra ?? []),
     '',
   ].join('\n');
 }

@@ -94,40 +94,49 @@ interface TNode { [k: string]: TVal }
 
 const BGP_OFFSET = 14 + 20 + 20;
 
-/** A one-packet pcap: Ethernet / IPv4 / TCP (to port 179) carrying `msg`. */
-export function synthPcap(msg: Uint8Array): Uint8Array {
-  const tcpLen = 20;
-  const ipLen = 20 + tcpLen + msg.length;
-  const frame = Buffer.alloc(14 + ipLen);
-  Buffer.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]).copy(frame, 0);
-  let o = 14;
-  frame[o] = 0x45; frame.writeUInt16BE(ipLen, o + 2); frame[o + 8] = 64; frame[o + 9] = 6;
-  Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(frame, o + 12);
-  o += 20;
-  frame.writeUInt16BE(40000, o); frame.writeUInt16BE(179, o + 2);
-  frame.writeUInt32BE(1, o + 4); frame.writeUInt32BE(1, o + 8);
-  frame[o + 12] = 0x50; frame[o + 13] = 0x18; frame.writeUInt16BE(65535, o + 14);
-  Buffer.from(msg).copy(frame, BGP_OFFSET);
-  const header = Buffer.alloc(24 + 16);
+/** A pcap with one Ethernet / IPv4 / TCP (to port 179) packet per message. */
+export function synthPcap(...msgs: Uint8Array[]): Uint8Array {
+  const header = Buffer.alloc(24);
   header.writeUInt32LE(0xa1b2c3d4, 0); header.writeUInt16LE(2, 4); header.writeUInt16LE(4, 6);
   header.writeUInt32LE(262144, 16); header.writeUInt32LE(1, 20);
-  header.writeUInt32LE(frame.length, 24 + 8); header.writeUInt32LE(frame.length, 24 + 12);
-  return new Uint8Array(Buffer.concat([header, frame]));
+  const parts: Buffer[] = [header];
+  let seq = 1;
+  for (const msg of msgs) {
+    const ipLen = 20 + 20 + msg.length;
+    const frame = Buffer.alloc(14 + ipLen);
+    Buffer.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]).copy(frame, 0);
+    let o = 14;
+    frame[o] = 0x45; frame.writeUInt16BE(ipLen, o + 2); frame[o + 8] = 64; frame[o + 9] = 6;
+    Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(frame, o + 12);
+    o += 20;
+    frame.writeUInt16BE(40000, o); frame.writeUInt16BE(179, o + 2);
+    frame.writeUInt32BE(seq, o + 4); frame.writeUInt32BE(1, o + 8);
+    frame[o + 12] = 0x50; frame[o + 13] = 0x18; frame.writeUInt16BE(65535, o + 14);
+    Buffer.from(msg).copy(frame, BGP_OFFSET);
+    seq += msg.length;
+    const rec = Buffer.alloc(16);
+    rec.writeUInt32LE(frame.length, 8); rec.writeUInt32LE(frame.length, 12);
+    parts.push(rec, frame);
+  }
+  return new Uint8Array(Buffer.concat(parts));
 }
 
-/** tshark's JSON tree (`-T json --no-duplicate-keys -x`) of the BGP layer of `msg`. */
-export function tsharkBgp(msg: Uint8Array): TNode {
+/** tshark's JSON trees (`-T json --no-duplicate-keys -x`) of the BGP layer of each message (one tshark run). */
+export function tsharkBgp(...msgs: Uint8Array[]): TNode[] {
   const dir = mkdtempSync(join(tmpdir(), 'golden-'));
   try {
-    const file = join(dir, 'one.pcap');
-    writeFileSync(file, synthPcap(msg));
-    const out = execFileSync('tshark', ['-r', file, '-T', 'json', '--no-duplicate-keys', '-x', '-d', 'tcp.port==179,bgp'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+    const file = join(dir, 'msgs.pcap');
+    writeFileSync(file, synthPcap(...msgs));
+    const out = execFileSync('tshark', ['-r', file, '-T', 'json', '--no-duplicate-keys', '-x', '-d', 'tcp.port==179,bgp', '-o', 'tcp.desegment_tcp_streams:FALSE'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 << 20 });
     const pkts = JSON.parse(out) as Array<{ _source: { layers: Record<string, TVal> } }>;
-    const bgp = pkts[0]?._source.layers.bgp;
-    const first = node(Array.isArray(bgp) ? bgp[0] : bgp);
-    if (first === undefined) throw new Error('tshark found no BGP message');
-    return first;
+    if (pkts.length !== msgs.length) throw new Error(`tshark returned ${pkts.length} packets for ${msgs.length} messages`);
+    return pkts.map((p, i) => {
+      const bgp = p._source.layers.bgp;
+      const first = node(Array.isArray(bgp) ? bgp[0] : bgp);
+      if (first === undefined) throw new Error(`tshark found no BGP message in packet ${i + 1}`);
+      return first;
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -367,7 +376,17 @@ const TYPES: Record<number, GoldenJson['message']> = { 1: 'open', 2: 'update', 3
 
 /** Describe one whole BGP message from tshark's dissection. */
 export function dissect(msg: Uint8Array, source: string): GoldenJson {
-  const bgp = tsharkBgp(msg);
+  return dissectAll([msg], () => source)[0];
+}
+
+/** Describe many whole BGP messages with one tshark run. */
+export function dissectAll(msgs: Uint8Array[], source: (i: number) => string): GoldenJson[] {
+  if (msgs.length === 0) return [];
+  const trees = tsharkBgp(...msgs);
+  return msgs.map((m, i) => describe(trees[i], m, source(i)));
+}
+
+function describe(bgp: TNode, msg: Uint8Array, source: string): GoldenJson {
   const type = num(bgp, 'bgp.type') ?? msg[18];
   const g: GoldenJson = { source, message: TYPES[type] ?? 'update', length: num(bgp, 'bgp.length') ?? msg.length };
   if (type === 1) {

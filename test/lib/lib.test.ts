@@ -3,11 +3,16 @@
 // namespaces. Run: npx tap test/lib/lib.test.ts
 import t from 'tap';
 import { bgpFlows, fromHex, pcapTcpPackets, splitBgpMessages, startCapture, tcpStreams, toHex, BGP_TYPE } from './capture.js';
-import { loadGolden, synthPcap } from './golden.js';
+import { dissectAll, loadGolden, synthPcap } from './golden.js';
+import { execFileSync } from 'node:child_process';
 import { Lab, isRoot, waitFor } from './netns.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
 import { gobgpConfig, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
 import { Switch } from './topology.js';
+
+function hasTshark(): boolean {
+  try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
+}
 
 /** A pcap of one TCP stream carrying `payload` in segments cut at `cuts`, with one retransmission. */
 function streamPcap(payload: Uint8Array, cuts: number[]): Uint8Array {
@@ -44,6 +49,15 @@ t.test('golden fixtures are whole BGP messages matching their JSON', async (t) =
     const type = { open: 1, update: 2, notification: 3, keepalive: 4, 'route-refresh': 5 }[f.json.message];
     t.equal(f.bytes[18], type, `${f.impl}/${f.name}: type`);
   }
+});
+
+t.test('fixture JSON is what tshark makes of the hex today', { skip: hasTshark() ? false : 'no tshark' }, async (t) => {
+  const all = loadGolden();
+  const again = dissectAll(all.map((f) => f.bytes), (i) => all[i].json.source);
+  all.forEach((f, i) => {
+    const { description: _d, ...stored } = f.json;
+    t.same(again[i], stored, `${f.impl}/${f.name}`);
+  });
 });
 
 t.test('pcap -> TCP reassembly -> BGP framing, any segmentation', async (t) => {
@@ -87,7 +101,7 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
     bfdd: true, bfddConf: bfdConfig(timers),
   });
   const frrV = await startFrr(lab, vtep, {
-    bgpdConf: evpnSpeakerConfig({ asn: 65001, routerId: '192.168.1.87', neighbors: [{ address: '192.168.1.2', remoteAs: 'internal', bfd: 'evpn-ha' }] }),
+    bgpdConf: evpnSpeakerConfig({ asn: 65001, routerId: '192.168.1.87', neighbors: [{ address: '192.168.1.2', remoteAs: 'internal', bfd: 'evpn-ha', localPref: 200 }] }),
     bfdd: true, bfddConf: bfdConfig(timers),
   });
   t.teardown(() => { if (t.passing()) return; t.comment(frrRr.logTail(30)); t.comment(frrV.logTail(30)); });
@@ -97,6 +111,7 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
     return peers.some((p) => p.peer === '192.168.1.2' && p.status === 'up');
   }, 15000, 'BFD up');
   t.pass('FRR iBGP session to the RR with BFD up');
+  t.match(frrV.vtysh('show running-config'), /route-map LP-192-168-1-2 in[\s\S]*set local-preference 200/, 'per-neighbor local-preference route-map');
 
   const g = await startGobgp(lab, grr, { config: gobgpRrConfig({ asn: 65001, routerId: '192.168.1.3', listenRange: '192.168.1.64/26' }) });
   const cfg = (id: string): string => gobgpConfig({ asn: 65001, routerId: id, port: -1, neighbors: [{ address: '192.168.1.3', peerAs: 65001, localAddress: id }] });
