@@ -6,6 +6,7 @@
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
 import { HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { readMac } from './mac.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
 export const EXT_COMMUNITY_LENGTH = 8;
@@ -108,10 +109,7 @@ export function decodeExtCommunity(r: Reader): ExtCommunity {
     case 0x06: // RFC 7153 §5.2.1 EVPN
       // RFC 7432 §7.7: flags octet, reserved octet (ignored), 4-octet sequence number.
       if (sub === 0x00) return { kind: 'mac-mobility', sticky: (b[p + 2]! & 0x01) !== 0, sequence: u32At(b, p + 4) };
-      if (sub === 0x03) {
-        const m = p + 2;
-        return { kind: 'router-mac', mac: `${HEX[b[m]!]}:${HEX[b[m + 1]!]}:${HEX[b[m + 2]!]}:${HEX[b[m + 3]!]}:${HEX[b[m + 4]!]}:${HEX[b[m + 5]!]}` };
-      }
+      if (sub === 0x03) return { kind: 'router-mac', mac: readMac(b, p + 2) };
       break;
   }
   return { kind: 'unknown', bytes: b.slice(p, p + EXT_COMMUNITY_LENGTH) };

@@ -19,8 +19,9 @@
 // UPDATE Message Error / Optional Attribute Error (RFC 4271 §6.3). This module
 // throws that BgpError and nothing else; docs/evpn.md has the details.
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { formatIpv6, HEX, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv6, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
 import { ESI_LENGTH, parseEsi, readEsi } from './esi.js';
+import { readMac } from './mac.js';
 import { encodeRd, readRd } from './rd.js';
 import {
   ZERO_ESI,
@@ -179,8 +180,7 @@ function decodeMacIp(b: Uint8Array, v: number, len: number, withdraw: boolean): 
   if (labelBytes !== 3 && labelBytes !== 6 && !(withdraw && labelBytes === 0)) {
     throw malformed(`MAC/IP route length ${len} does not match IP length ${ipBits} bits plus one or two labels`, v - 2);
   }
-  const m = v + 23;
-  const mac = `${HEX[b[m]!]}:${HEX[b[m + 1]!]}:${HEX[b[m + 2]!]}:${HEX[b[m + 3]!]}:${HEX[b[m + 4]!]}:${HEX[b[m + 5]!]}`;
+  const mac = readMac(b, v + 23);
   const ipAt = v + 30;
   const ip = ipBytes === 4
     ? `${b[ipAt]}.${b[ipAt + 1]}.${b[ipAt + 2]}.${b[ipAt + 3]}`

@@ -1,6 +1,7 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
 import { formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
 import { normalizeEsi } from './esi.js';
+import { readMac } from './mac.js';
 import { formatRd, parseRd, rdKey } from './rd.js';
 import {
   ZERO_ESI,
@@ -123,8 +124,7 @@ function toRd(rd: RouteDistinguisher | string): RouteDistinguisher {
 }
 
 function normalizeMac(mac: string): string {
-  const b = parseMac(mac);
-  return `${HEX[b[0]!]}:${HEX[b[1]!]}:${HEX[b[2]!]}:${HEX[b[3]!]}:${HEX[b[4]!]}:${HEX[b[5]!]}`;
+  return readMac(parseMac(mac), 0);
 }
 
 function normalizeIp(ip: string): string {

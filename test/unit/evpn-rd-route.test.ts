@@ -3,6 +3,7 @@
 import t from 'tap';
 import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
 import { normalizeEsi, parseEsi, readEsi } from '../../src/evpn/esi.js';
+import { readMac } from '../../src/evpn/mac.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
 import { decodeRd, encodeRd, formatRd, parseRd, rdKey } from '../../src/evpn/rd.js';
 import { describeRoute, inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
@@ -65,6 +66,18 @@ t.test('ESI text', async (t) => {
   for (const bad of ['', '00:11', '00:11:22:33:44:55:66:77:88:99:aa', '00:11:22:33:44:55:66:77:88:zz', '000:11:22:33:44:55:66:77:88:99']) {
     t.throws(() => parseEsi(bad), { message: /invalid ESI/ }, `rejects "${bad}"`);
   }
+});
+
+t.test('readMac: every byte value in every position', async (t) => {
+  const b = new Uint8Array(256 + 6);
+  for (let i = 0; i < b.length; i++) b[i] = i & 0xff;
+  let bad = 0;
+  for (let p = 0; p <= 256; p++) {
+    const want = Array.from(b.subarray(p, p + 6), (x) => x.toString(16).padStart(2, '0')).join(':');
+    if (readMac(b, p) !== want) bad++;
+  }
+  t.equal(bad, 0);
+  t.equal(readMac(fromHex('00000aabbcff'), 0), '00:00:0a:ab:bc:ff');
 });
 
 t.test('macIpRoute / inclusiveMulticastRoute build canonical routes', async (t) => {
