@@ -160,6 +160,8 @@ export class Agent {
   /** entryKey -> the kernel's entries there (on our devices) */
   private observed = new Map<string, ObservedEntry[]>();
   private readonly dirty = new Set<string>();
+  /** Keys whose last write failed: tried again when the retry timer fires. */
+  private readonly retryKeys = new Set<string>();
   /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
   private readonly writtenThisRun = new Set<string>();
   private gate: StaleGate;
@@ -431,12 +433,17 @@ export class Agent {
     for (const c of changes) {
       this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
     }
+    let any = false;
     for (const [key, e] of this.rib.kernelDelta(changes, this.cfg.vnis)) {
+      const old = this.desired.get(key);
+      if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
       if (e) this.desired.set(key, e);
       else this.desired.delete(key);
       this.dirty.add(key);
       this.eventDirty.delete(key);
+      any = true;
     }
+    if (!any) return;
     this.scheduleFlush(0);
   }
 
@@ -450,10 +457,11 @@ export class Agent {
         if (!this.devices.has(o.ifname)) return;
         const key = observedKey(o);
         if (key === null) return;
-        const list = (this.observed.get(key) ?? []).filter((x) => !sameSlot(x, o));
+        const old = this.observed.get(key);
+        const list = old ? old.filter((x) => !sameSlot(x, o)) : [];
         if (ev.action === 'new') list.push(o);
         if (list.length) this.observed.set(key, list);
-        else this.observed.delete(key);
+        else if (old) this.observed.delete(key);
         // Only keys we care about: wanted ones, and ones we may own.
         if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
           this.dirty.add(key);
@@ -611,7 +619,7 @@ export class Agent {
       const key = entryKey(op.entry);
       if (!r.ok) {
         failed.push({ op, code: r.code, message: r.message });
-        if (trigger !== 'shutdown') this.dirty.add(key);
+        if (trigger !== 'shutdown') this.retryKeys.add(key);
         return;
       }
       if (op.op === 'replace') {
@@ -632,6 +640,8 @@ export class Agent {
       if (trigger !== 'shutdown' && !this.retryTimer) {
         this.retryTimer = this.clock.setTimer(this.retryDelay, () => {
           this.retryTimer = null;
+          for (const k of this.retryKeys) this.dirty.add(k);
+          this.retryKeys.clear();
           this.flushDue = true;
           this.kick();
         });
@@ -659,6 +669,11 @@ function summary(p: Path | null): PathSummary | null {
 
 function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {
   return a.kind === 'neigh' || b.kind === 'neigh' ? a.kind === b.kind : a.table === b.table;
+}
+
+function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
+  if (a.kind === 'neigh') return b.kind === 'neigh' && a.ifname === b.ifname && a.ip === b.ip && a.mac === b.mac;
+  return b.kind === 'fdb' && a.ifname === b.ifname && a.mac === b.mac && a.dst === b.dst;
 }
 
 /** What the kernel holds after a successful replace (until its own event says more). */

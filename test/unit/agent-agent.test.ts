@@ -1,0 +1,454 @@
+// The agent orchestrator against FakeKernel, fake sessions and a ManualClock.
+import t from 'tap';
+import type { UpdateMessage } from '../../src/bgp/types.js';
+import { macIpRoute, routeKey } from '../../src/evpn/route.js';
+import type { EvpnRoute, ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
+import type { KernelOp } from '../../src/kernel/port.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { parseConfig, type Config } from '../../src/agent/config.js';
+import {
+  Agent, type AgentEvent, type AgentSession, type SessionHandlers, type SessionSpec,
+} from '../../src/agent/agent.js';
+import type { Advertisement } from '../../src/agent/origination.js';
+
+const MAC = '02:00:00:00:00:87';
+const IP = '192.168.0.87';
+
+const CONFIG_TEXT = `
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, localPref: 200}
+  - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, localPref: 100}
+`;
+
+class FakeSession implements AgentSession {
+  started = false;
+  stopped: string | null = null;
+  readonly adjOut = new Map<string, Advertisement>();
+  readonly withdrawn: EvpnRoute[] = [];
+  constructor(readonly spec: SessionSpec, readonly h: SessionHandlers) {}
+  start(): void { this.started = true; }
+  stop(reason: string): void { this.stopped = reason; }
+  advertise(routes: Advertisement[]): void { for (const r of routes) this.adjOut.set(routeKey(r.route), r); }
+  withdraw(routes: EvpnRoute[]): void {
+    for (const r of routes) {
+      this.adjOut.delete(routeKey(r));
+      this.withdrawn.push(r);
+    }
+  }
+  // The peer's side:
+  up(peerRouterId: string): void { this.h.established({ peerRouterId }); }
+  down(reason = 'Hold Timer Expired'): void { this.h.down(reason); }
+  send(u: UpdateMessage): void { this.h.update(u); }
+  eor(): void { this.h.endOfRib({ afi: 25, safi: 70 }); }
+}
+
+const RT = (asn: number): ExtCommunity => ({ kind: 'route-target', form: 'as2', asn, local: 100 });
+
+/** server-r's route over network `net` (1 primary, 2 backup). */
+function route(net: 1 | 2, o: { ip?: string | null; mac?: string } = {}): MacIpRoute {
+  return macIpRoute({ rd: `192.168.${net}.87:100`, mac: o.mac ?? MAC, ip: o.ip === undefined ? IP : o.ip, vni: 100 });
+}
+
+function announce(net: 1 | 2, routes: MacIpRoute[] = [route(net)], o: { nextHop?: string; originatorId?: string; attrErrors?: UpdateMessage['attrErrors'] } = {}): UpdateMessage {
+  return {
+    type: 'update', withdrawn: [], nlri: [],
+    attributes: {
+      origin: 0, asPath: [], ...(o.originatorId ? { originatorId: o.originatorId } : {}),
+      extCommunities: [RT(65000 + net), { kind: 'encapsulation', tunnelType: 8 }],
+      mpReach: { afi: 25, safi: 70, nextHop: [o.nextHop ?? `192.168.${net}.87`], nlri: { kind: 'evpn', routes } },
+    },
+    ...(o.attrErrors ? { attrErrors: o.attrErrors } : {}),
+  };
+}
+
+function withdraw(routes: MacIpRoute[]): UpdateMessage {
+  return { type: 'update', withdrawn: [], nlri: [], attributes: { mpUnreach: { afi: 25, safi: 70, nlri: { kind: 'evpn', routes } } } };
+}
+
+interface Rig {
+  clock: ManualClock;
+  kernel: FakeKernel;
+  agent: Agent;
+  sessions: FakeSession[];
+  events: AgentEvent[];
+  /** The newest session of an uplink. */
+  s(name: string): FakeSession;
+  /** Let `ms` pass, then run every zero-delay follow-up and all kernel work. */
+  step(ms?: number): Promise<void>;
+  /** Ops applied since the last call. */
+  newOps(): KernelOp[];
+}
+
+async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean } = {}): Promise<Rig> {
+  const clock = new ManualClock(1000);
+  const kernel = opts.kernel ?? newKernel();
+  const sessions: FakeSession[] = [];
+  const events: AgentEvent[] = [];
+  const agent = new Agent({
+    config: opts.config ?? parseConfig(CONFIG_TEXT), kernel, clock,
+    sessions: (spec, h) => {
+      const s = new FakeSession(spec, h);
+      sessions.push(s);
+      return s;
+    },
+  });
+  agent.subscribe((e) => events.push(e));
+  let seen = kernel.applied.length;
+  const r: Rig = {
+    clock, kernel, agent, sessions, events,
+    s: (name) => sessions.filter((x) => x.spec.uplink === name).at(-1)!,
+    async step(ms = 0) {
+      clock.advance(ms);
+      await agent.settled();
+      while (clock.nextDueAt() !== undefined && clock.nextDueAt()! <= clock.now()) {
+        clock.advance(0);
+        await agent.settled();
+      }
+    },
+    newOps() {
+      const ops = kernel.applied.slice(seen);
+      seen = kernel.applied.length;
+      return ops;
+    },
+  };
+  if (opts.start ?? true) await agent.start();
+  return r;
+}
+
+function newKernel(): FakeKernel {
+  return new FakeKernel({
+    // Copies: FakeKernel keeps the given address arrays and addAddress() mutates them.
+    links: [
+      ...DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })),
+      { name: 'eth1', addresses: [{ family: 4, address: '192.168.1.65', prefixLen: 24 }] },
+      { name: 'eth2', addresses: [{ family: 4, address: '192.168.2.65', prefixLen: 24 }] },
+    ],
+  });
+}
+
+/** Both sessions up, server-r's primary and backup routes received. */
+async function converged(r: Rig): Promise<void> {
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  r.s('net1').send(announce(1));
+  r.s('net2').send(announce(2));
+  await r.step();
+}
+
+function fdbDst(k: FakeKernel): string | null | undefined {
+  return k.fdb('vxlan0', MAC, 'vxlan')?.dst;
+}
+
+t.test('start: one session per uplink, with our routes in its Adj-RIB-Out', async (t) => {
+  const r = await rig();
+  t.equal(r.sessions.length, 2);
+  const s1 = r.s('net1');
+  t.same(s1.spec, {
+    uplink: 'net1', peerAddress: '192.168.1.2', peerPort: 179, localAddress: '192.168.1.65', localAs: 65001, peerAs: 65001,
+    routerId: '192.168.1.65', holdTime: 9, keepalive: 3, connectRetry: 5, passive: false, bfd: null,
+  });
+  t.ok(s1.started);
+  t.equal(r.s('net2').spec.routerId, '192.168.1.65', 'one router ID for all sessions');
+  const routes = [...r.s('net2').adjOut.values()];
+  t.same(routes.map((a) => [a.route.type, a.route.type === 'mac-ip' ? a.route.ip : null, a.nextHop]), [
+    ['mac-ip', '192.168.0.65', '192.168.2.65'], ['mac-ip', null, '192.168.2.65'], ['inclusive-multicast', null, '192.168.2.65'],
+  ]);
+  t.match(r.events.filter((e) => e.type === 'origination'), [{ uplink: 'net1', advertised: 3 }, { uplink: 'net2', advertised: 3 }]);
+  t.equal(r.agent.bgpRouterId, '192.168.1.65');
+  t.same(r.newOps(), [], 'nothing written at start');
+  await t.rejects(r.agent.start());
+  t.end();
+});
+
+t.test('failover primary -> backup when net1 goes down, failback when it returns', async (t) => {
+  const r = await rig();
+  await converged(r);
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
+  t.match(r.kernel.neigh('br-vxlan', IP), { protocol: 231, externLearned: true });
+  r.newOps();
+  const applyCalls = r.kernel.applyCalls;
+  r.events.length = 0;
+
+  r.s('net1').down('Hold Timer Expired');
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }],
+    'one replace of the FDB entry; the neighbour stays');
+  t.equal(r.kernel.applyCalls, applyCalls + 1, 'one batch');
+  t.equal(fdbDst(r.kernel), '192.168.2.87');
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
+  t.match(r.events, [
+    { type: 'best-path', mac: MAC, ip: IP, before: { uplink: 'net1' }, after: { uplink: 'net2', nextHop: '192.168.2.87' }, reason: 'only path' },
+    { type: 'best-path', mac: MAC, ip: null },
+  ].slice(0, 1));
+  t.match(r.events.find((e) => e.type === 'session'), { uplink: 'net1', state: 'down', reason: 'Hold Timer Expired', pathsDropped: 1 });
+  t.match(r.agent.status()[0], { name: 'net1', state: 'idle', flaps: 1, pathsReceived: 0 });
+
+  // Failback.
+  r.s('net1').up('192.168.1.2');
+  r.s('net1').send(announce(1));
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }]);
+  t.match(r.events.filter((e) => e.type === 'best-path').at(-1), { after: { uplink: 'net1' }, reason: 'local-pref 200 > 100' });
+  t.end();
+});
+
+t.test('withdrawals, treat-as-withdraw, MAC-only routes', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.newOps();
+  // The primary is withdrawn by RR-net1 (session stays up).
+  r.s('net1').send(withdraw([route(1)]));
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.2.87');
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }]);
+  // A malformed re-announcement of the backup (RFC 7606 treat-as-withdraw) removes it too.
+  r.s('net2').send(announce(2, [route(2)], { attrErrors: [{ typeCode: 16, action: 'withdraw', reason: 'bad length' }] }));
+  await r.step();
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind]).sort(), [['delete', 'fdb'], ['delete', 'neigh']]);
+  t.equal(r.kernel.neigh('br-vxlan', IP), undefined);
+  t.equal(r.kernel.fdb('vxlan0', MAC, 'vxlan'), undefined);
+  t.equal(r.kernel.fdb('vxlan0', MAC, 'bridge'), undefined);
+  t.equal(r.agent.status()[1]!.counters.treatAsWithdraw, 1);
+  // A MAC-only route gives an FDB entry without a neighbour.
+  r.s('net2').send(announce(2, [route(2, { ip: null, mac: '02:00:00:00:00:99' })]));
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: '02:00:00:00:00:99', dst: '192.168.2.87' } }]);
+  t.end();
+});
+
+t.test('our own routes coming back are ignored', async (t) => {
+  const r = await rig();
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  const own = macIpRoute({ rd: '192.168.2.65:100', mac: '02:00:00:00:00:65', ip: '192.168.0.65', vni: 100 });
+  r.s('net1').send(announce(1, [own], { nextHop: '192.168.2.65' }));
+  r.s('net2').send(announce(2, [route(2)], { originatorId: '192.168.1.65' }));
+  await r.step();
+  t.same(r.newOps(), []);
+  t.equal(r.agent.rib.size, 0);
+  t.match(r.agent.status().map((s) => s.counters.rejected), [{ 'own-next-hop': 1 }, { 'own-originator': 1 }]);
+  t.end();
+});
+
+t.test('eligibility from the VTEP probe moves the FDB entry', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.newOps();
+  r.agent.setEligibility('192.168.1.87', 'net1', false);
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }]);
+  r.agent.setEligibility('192.168.1.87', 'net1', true);
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+/** A kernel holding what a previous run wrote: server-r (still announced) and a server that is gone. */
+async function kernelFromPreviousRun(): Promise<FakeKernel> {
+  const k = newKernel();
+  await k.apply([
+    { op: 'replace', entry: { kind: 'neigh', ifname: 'br-vxlan', ip: IP, mac: MAC } },
+    { op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } },
+    { op: 'replace', entry: { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.99', mac: '02:00:00:00:00:99' } },
+    { op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: '02:00:00:00:00:99', dst: '192.168.1.99' } },
+  ]);
+  // Someone else's entries: never touched.
+  k.foreignNeigh({ ifname: 'br-vxlan', ip: '192.168.0.1', mac: '02:00:00:00:00:01' });
+  return k;
+}
+
+t.test('restart: supported entries stay untouched, stale ones go after End-of-RIB from every session', async (t) => {
+  const kernel = await kernelFromPreviousRun();
+  const r = await rig({ kernel });
+  r.newOps();
+  await converged(r);
+  t.same(r.newOps(), [], 'entries still supported are not rewritten (no flap)');
+  t.equal(r.kernel.neigh('br-vxlan', '192.168.0.99')?.mac, '02:00:00:00:00:99', 'stale entry kept for now');
+  r.s('net1').eor();
+  await r.step(20_000);
+  t.same(r.newOps(), [], 'net2 has not sent End-of-RIB yet');
+  t.notOk(r.agent.staleGateOpen);
+  r.s('net2').eor();
+  await r.step();
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.mac]).sort(), [
+    ['delete', '02:00:00:00:00:99'], ['delete', '192.168.0.99'],
+  ]);
+  t.match(r.events.filter((e) => e.type === 'stale-cleanup'), [{ cause: 'end-of-rib' }]);
+  t.equal(r.kernel.neigh('br-vxlan', '192.168.0.1')?.mac, '02:00:00:00:00:01', 'foreign entry untouched');
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+t.test('restart: stale entries go after the grace period when a session never sends End-of-RIB', async (t) => {
+  const kernel = await kernelFromPreviousRun();
+  const r = await rig({ kernel });
+  r.newOps();
+  r.s('net1').up('192.168.1.2');
+  r.s('net1').send(announce(1));
+  r.s('net1').eor();
+  await r.step(29_999);
+  t.same(r.newOps(), []);
+  // A route lost before the gate opens is removed at once if this run wrote it.
+  r.s('net1').send(announce(1, [route(1, { ip: '192.168.0.50', mac: '02:00:00:00:00:50' })]));
+  await r.step();
+  t.equal(r.newOps().length, 2);
+  r.s('net1').send(withdraw([route(1, { ip: '192.168.0.50', mac: '02:00:00:00:00:50' })]));
+  await r.step();
+  t.same(r.newOps().map((o) => o.op), ['delete', 'delete']);
+  await r.step(1);
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.mac]).sort(), [
+    ['delete', '02:00:00:00:00:99'], ['delete', '192.168.0.99'],
+  ]);
+  t.match(r.events.filter((e) => e.type === 'stale-cleanup'), [{ cause: 'timeout' }]);
+  t.ok(r.agent.staleGateOpen);
+  t.end();
+});
+
+t.test('entries deleted or changed by someone else are restored after the debounce', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.newOps();
+  r.kernel.removeNeigh('br-vxlan', IP);
+  r.kernel.removeFdb('vxlan0', MAC);
+  await r.step(49);
+  t.same(r.newOps(), [], 'not before the debounce');
+  await r.step(1);
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind]), [['replace', 'fdb'], ['replace', 'neigh']].sort().reverse().sort((a, b) => (a[1]! < b[1]! ? -1 : 1)));
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
+  t.match(r.events.filter((e) => e.type === 'kernel-restore'), [{ keys: 2 }]);
+  t.match(r.events.filter((e) => e.type === 'kernel').at(-1), { trigger: 'restore', replaced: 2 });
+  // Someone points the vxlan FDB entry elsewhere (a learned, not extern_learn entry).
+  r.kernel.foreignFdb({ ifname: 'vxlan0', mac: MAC, table: 'vxlan', dst: '10.9.9.9' });
+  await r.step(100);
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }]);
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  // Echoes of our own writes cause no writes.
+  await r.step(1000);
+  t.same(r.newOps(), []);
+  // Lost events: everything is dumped and compared again.
+  r.kernel.removeNeigh('br-vxlan', IP);
+  r.kernel.overflow();
+  await r.step(200);
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'neigh', ifname: 'br-vxlan', ip: IP, mac: MAC } }]);
+  t.end();
+});
+
+t.test('failed kernel writes are retried', async (t) => {
+  const r = await rig();
+  r.kernel.failWith('ENOBUFS', 105, (op) => op.entry.kind === 'fdb');
+  await converged(r);
+  t.equal(fdbDst(r.kernel), undefined);
+  t.match(r.events.filter((e) => e.type === 'problem'), [{ message: /kernel replace fdb 02:00:00:00:00:87 dev vxlan0 dst 192.168.1.87: ENOBUFS/ }]);
+  r.newOps();
+  await r.step(999);
+  t.same(r.newOps(), []);
+  await r.step(1);
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }]);
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+t.test('link and address events: origination follows within the debounce', async (t) => {
+  const r = await rig();
+  await converged(r);
+  const s2 = r.s('net2');
+  // The bridge gets a second address: announced on every uplink.
+  r.kernel.addAddress('br-vxlan', { family: 6, address: '2001:db8::65', prefixLen: 64 });
+  await r.step(99);
+  t.notOk(s2.adjOut.has(routeKey(macIpRoute({ rd: '192.168.2.65:100', mac: '02:00:00:00:00:65', ip: '2001:db8::65', vni: 100 }))));
+  await r.step(1);
+  t.ok(s2.adjOut.has(routeKey(macIpRoute({ rd: '192.168.2.65:100', mac: '02:00:00:00:00:65', ip: '2001:db8::65', vni: 100 }))));
+  t.equal(s2.adjOut.size, 4);
+  t.match(r.events.filter((e) => e.type === 'origination').at(-1), { uplink: 'net2', advertised: 1, withdrawn: 0 });
+  // eth2's address changes: the session is replaced, its paths dropped, routes re-made with the new next hop.
+  r.kernel.removeAddress('eth2', '192.168.2.65');
+  r.kernel.addAddress('eth2', { family: 4, address: '192.168.2.66', prefixLen: 24 });
+  await r.step(100);
+  t.equal(s2.stopped, 'local address changed from 192.168.2.65 to 192.168.2.66');
+  const n2 = r.s('net2');
+  t.not(n2, s2);
+  t.equal(n2.spec.localAddress, '192.168.2.66');
+  t.ok([...n2.adjOut.values()].every((a) => a.nextHop === '192.168.2.66'));
+  t.equal(r.agent.rib.adjRibIn('net2').length, 0);
+  // The old session's late events are ignored.
+  s2.send(announce(2));
+  t.equal(r.agent.rib.adjRibIn('net2').length, 0);
+  // The first uplink loses its address: router ID changes, every session restarts.
+  r.kernel.removeAddress('eth1', '192.168.1.65');
+  await r.step(100);
+  t.equal(r.agent.bgpRouterId, null);
+  t.match(r.events.filter((e) => e.type === 'problem').map((e) => e.type === 'problem' && e.message), [
+    'uplink net1: eth1 has no IPv4 address; nothing announced', 'no router ID: set routerId or give the first uplink an address',
+  ]);
+  t.equal(r.s('net2').stopped, 'router ID changed');
+  t.equal(r.agent.status()[0]!.state, 'no-address');
+  r.kernel.addAddress('eth1', { family: 4, address: '192.168.1.65', prefixLen: 24 });
+  await r.step(100);
+  t.equal(r.s('net1').spec.routerId, '192.168.1.65');
+  t.ok(r.s('net1').started && r.s('net2').started && r.s('net2').stopped === null);
+  t.end();
+});
+
+t.test('shutdown: withdraw, Cease, remove what we wrote', async (t) => {
+  const kernel = newKernel();
+  kernel.foreignNeigh({ ifname: 'br-vxlan', ip: '192.168.0.1', mac: '02:00:00:00:00:01' });
+  const r = await rig({ kernel });
+  await converged(r);
+  const [s1, s2] = [r.s('net1'), r.s('net2')];
+  await r.agent.shutdown();
+  t.equal(s1.adjOut.size, 0);
+  t.equal(s1.withdrawn.length, 3);
+  t.equal(s1.stopped, 'evpn-ha shutting down');
+  t.equal(s2.stopped, 'evpn-ha shutting down');
+  t.equal(r.kernel.neigh('br-vxlan', IP), undefined);
+  t.equal(r.kernel.fdb('vxlan0', MAC, 'vxlan'), undefined);
+  t.equal(r.kernel.neigh('br-vxlan', '192.168.0.1')?.mac, '02:00:00:00:00:01');
+  t.equal(r.clock.pending(), 0, 'no timers left');
+  // Late events do nothing.
+  s1.send(announce(1));
+  await r.agent.shutdown();
+  t.end();
+});
+
+t.test('shutdown for a restart keeps the kernel entries', async (t) => {
+  const r = await rig({ config: parseConfig(`${CONFIG_TEXT}kernel: {flushOnShutdown: false}\n`) });
+  await converged(r);
+  await r.agent.shutdown();
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+t.test('50,000 routes: failover of a whole network in one batch', async (t) => {
+  const r = await rig();
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  const N = 50_000;
+  const mac = (i: number) => `02:01:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:00`;
+  const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  for (const net of [1, 2] as const) {
+    for (let i = 0; i < N; i += 1000) {
+      const routes: MacIpRoute[] = [];
+      for (let j = i; j < i + 1000; j++) routes.push(macIpRoute({ rd: `192.168.${net}.87:100`, mac: mac(j), ip: ip(j), vni: 100 }));
+      r.s(`net${net}`).send(announce(net, routes));
+    }
+  }
+  await r.step();
+  t.equal(r.newOps().length, 2 * N);
+  const calls = r.kernel.applyCalls;
+  const t0 = performance.now();
+  r.s('net1').down();
+  const tSync = performance.now() - t0;
+  await r.step();
+  t.comment(`sync part (RIB drop, delta, events): ${tSync.toFixed(0)} ms`);
+  const ms = performance.now() - t0;
+  const ops = r.newOps();
+  t.equal(ops.length, N, 'one replace per FDB entry, neighbours untouched');
+  t.ok(ops.every((o) => o.op === 'replace' && o.entry.kind === 'fdb' && o.entry.dst === '192.168.2.87'));
+  t.equal(r.kernel.applyCalls, calls + 1, 'one batch');
+  t.comment(`failover of ${N} routes: ${ms.toFixed(0)} ms (RIB + plan + fake kernel)`);
+  t.end();
+});
