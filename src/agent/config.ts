@@ -8,6 +8,8 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { RouteDistinguisher, RouteTarget } from '../evpn/types.js';
 import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
+import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
+import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
 
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215 (RFC 7348 §5); label1 of our routes (RFC 8365 §5.1.3). */
@@ -75,7 +77,7 @@ export interface VtepProbeConfig {
   multiplier: number;
   /** Time a recovered VTEP must stay reachable before its paths are eligible again, ms. */
   holdDown: number;
-  /** UDP port of the probe responder. */
+  /** Inner UDP port of the probe socket (on the bridge's service address), the same on all servers. */
   port: number;
 }
 
@@ -99,7 +101,7 @@ export interface Config {
   routerId: string | null;
   vnis: VniConfig[];
   uplinks: UplinkConfig[];
-  /** null: no data-path probing, every path is eligible. */
+  /** null (`vtepProbe: false`): no data-path probing, every path is eligible. On by default. */
   vtepProbe: VtepProbeConfig | null;
   control: { socket: string };
   stateDir: string;
@@ -144,7 +146,7 @@ export const DEFAULTS = {
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
   bfd: { minTx: 300, minRx: 300, multiplier: 3 },
-  vtepProbe: { interval: 1000, multiplier: 3, holdDown: 5000, port: 4790 },
+  vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
   kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true },
@@ -375,8 +377,12 @@ class Validator {
     this.unique(uplinks.filter((u) => u.interface !== null), 'uplinks', 'interface');
     this.unique(uplinks.filter((u) => u.address !== null), 'uplinks', 'address');
 
-    let vtepProbe: VtepProbeConfig | null = null;
-    if (this.has(['vtepProbe']) && this.mapKeys(['vtepProbe'], ['interval', 'multiplier', 'holdDown', 'port'])) {
+    let vtepProbe: VtepProbeConfig | null = { ...DEFAULTS.vtepProbe };
+    const vp = this.value(['vtepProbe']);
+    if (vp === false) vtepProbe = null;
+    else if (vp !== undefined && vp !== null && vp !== true && isScalar(this.node(['vtepProbe']))) {
+      this.err(['vtepProbe'], `must be true, false or a mapping with interval, multiplier, holdDown, port, not ${show(vp)}`);
+    } else if (vp !== undefined && vp !== null && vp !== true && this.mapKeys(['vtepProbe'], ['interval', 'multiplier', 'holdDown', 'port'])) {
       const d = DEFAULTS.vtepProbe;
       vtepProbe = {
         interval: this.duration(['vtepProbe', 'interval'], 'ms', 10, 60_000, d.interval),

@@ -53,7 +53,9 @@ t.test('the reference example parses, with defaults filled in', (t) => {
   t.same(c.control, { socket: '/run/evpn-ha/evpn-ha.sock' });
   t.equal(c.stateDir, '/var/lib/evpn-ha');
   t.equal(c.metrics, null);
-  t.equal(c.vtepProbe, null);
+  t.same(c.vtepProbe, { interval: 100, multiplier: 3, holdDown: 3000, port: 4799 }, 'on by default, with the prober defaults');
+  t.equal(parseConfig(`${EXAMPLE}vtepProbe: false\n`).vtepProbe, null);
+  t.same(parseConfig(`${EXAMPLE}vtepProbe: true\n`).vtepProbe, c.vtepProbe);
   t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true });
   t.same(uplinkRdRt(n2!, 100, '192.168.2.87'), {
     rd: { type: 1, ip: '192.168.2.87', assigned: 100 },
@@ -100,7 +102,7 @@ logLevel: debug
     rd: { type: 0, asn: 65000, assigned: 200 },
     routeTarget: { kind: 'route-target', form: 'ip4', ip: '10.0.0.1', local: 200 },
   });
-  t.same(c.vtepProbe, { interval: 200, multiplier: 4, holdDown: 5000, port: 4790 });
+  t.same(c.vtepProbe, { interval: 200, multiplier: 4, holdDown: 3000, port: 4799 });
   t.same(c.kernel, { protocol: 200, restoreDelay: 80, startupGrace: 10000, flushOnShutdown: false });
   t.same(c.metrics, { listen: '[::1]:9477' });
   t.equal(c.control.socket, '/run/ns1/evpn.sock');
