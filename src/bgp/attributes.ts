@@ -442,14 +442,17 @@ function writeAttribute(w: Writer, flags: number, type: number, value: Uint8Arra
   w.bytes(value);
 }
 
+const valueScratch = new Writer(4096);
+
 /** Append every present attribute (the Path Attributes field of an UPDATE). */
 export function encodeAttributes(w: Writer, a: PathAttributes, ctx: CodecContext): void {
   for (const type of ENCODE_ORDER) {
     const codec = ATTRIBUTE_CODECS.get(type)!;
     if (!codec.present(a)) continue;
-    const s = new Writer(type === AttrType.MpReachNlri || type === AttrType.MpUnreachNlri ? 4096 : 64);
-    codec.encode(s, a, ctx);
-    writeAttribute(w, codec.flags, type, s.finish(), false);
+    // One reused scratch writer (Writer.length is its fill level); encoding is synchronous.
+    valueScratch.length = 0;
+    codec.encode(valueScratch, a, ctx);
+    writeAttribute(w, codec.flags, type, valueScratch.finish(), false);
   }
   for (const u of a.unknown ?? []) {
     if (ATTRIBUTE_CODECS.has(u.typeCode)) throw new RangeError(`unknown attribute with known type ${u.typeCode}`);
