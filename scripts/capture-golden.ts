@@ -13,6 +13,11 @@
 //   gb  192.168.1.100  gobgpd, receives what the RR reflects
 //   raw 192.168.1.110  a scripted BGP speaker (node) sending hand-made UPDATEs
 //   h   192.168.0.10   a host behind br-vxlan of fv (veth port `vport`)
+//   bad 192.168.1.99   gobgpd in AS 65099 trying the RR's iBGP peer-group (OPEN error)
+// and a second segment 192.168.2.0/24 (bridge in `sw2`), eBGP:
+//   rr2 192.168.2.2    FRR, AS 65002, listen range with `remote-as external`
+//   e1  192.168.2.65   gobgpd AS 65010, originates
+//   e2  192.168.2.87   gobgpd AS 4200000001, receives
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, ip, sh, waitFor } from '../test/lib/netns.js';
@@ -48,6 +53,15 @@ const GA_MAC6 = 'aa:bb:cc:00:00:67';
 const GA_IP6 = 'fd00::65';
 const GA_MAC_SHIFTED = 'aa:bb:cc:00:00:68';
 const RAW_MAC = 'aa:bb:cc:00:00:6e';
+const BAD = '192.168.1.99'; // gobgpd in the wrong AS for the RR's iBGP listen range
+// Second segment, eBGP: FRR "RR" in AS 65002 with clients in other ASes.
+const RR2 = '192.168.2.2';
+const E1 = '192.168.2.65'; // gobgpd AS 65010
+const E2 = '192.168.2.87'; // gobgpd AS 4200000001 (4-octet AS, AS_TRANS in OPEN)
+const E_MAC = 'aa:bb:cc:00:02:65';
+const E_IP = '192.168.0.65';
+const E_RD = `${E1}:100`;
+const E_RT = '65002:100';
 const RAW_IP = '192.168.0.110';
 
 const pkgVersion = (p: string): string => sh('dpkg-query', ['-W', '-f', '${Version}', p]).trim();
@@ -185,6 +199,15 @@ async function main(): Promise<void> {
     sw.plug(fv, `${FV}/24`);
     sw.plug(gb, `${GB}/24`);
     sw.plug(raw, `${RAW}/24`);
+    const bad = lab.ns('bad');
+    sw.plug(bad, `${BAD}/24`);
+    const sw2 = new Switch(lab, 'sw2');
+    const rr2 = lab.ns('rr2');
+    const e1 = lab.ns('e1');
+    const e2 = lab.ns('e2');
+    sw2.plug(rr2, `${RR2}/24`);
+    sw2.plug(e1, `${E1}/24`);
+    sw2.plug(e2, `${E2}/24`);
     addVtep(fv, { local: FV, svi: `${SVI_IP}/24`, sviMac: SVI_MAC });
     lab.veth(host, 'eth0', fv, 'vport', `${HOST_IP}/24`);
     ip(fv, 'link', 'set', 'vport', 'address', VPORT_MAC);
@@ -195,6 +218,9 @@ async function main(): Promise<void> {
     const capFv = await startCapture(lab, fv, 'eth1');
     const capGb = await startCapture(lab, gb, 'eth1');
     const capRaw = await startCapture(lab, raw, 'eth1');
+    const capBad = await startCapture(lab, bad, 'eth1');
+    const capE1 = await startCapture(lab, e1, 'eth1');
+    const capE2 = await startCapture(lab, e2, 'eth1');
 
     const frrRr = await startFrr(lab, rr, { bgpdConf: rrConfig({ asn: ASN, routerId: RR, listenRange: '192.168.1.0/24', clusterId: CLUSTER }) });
     const frrV = await startFrr(lab, fv, {
@@ -206,7 +232,13 @@ async function main(): Promise<void> {
     });
     const gA = await startGobgp(lab, ga, { config: gobgpConfig({ asn: ASN, routerId: GA, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GA }] }) });
     const gB = await startGobgp(lab, gb, { config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }] }) });
+    const frrRr2 = await startFrr(lab, rr2, { bgpdConf: rrConfig({ asn: 65002, routerId: RR2, listenRange: '192.168.2.0/24', clientAs: 'external', hostname: 'rr2' }) });
+    const gE1 = await startGobgp(lab, e1, { config: gobgpConfig({ asn: 65010, routerId: E1, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E1 }] }) });
+    const gE2 = await startGobgp(lab, e2, { config: gobgpConfig({ asn: 4200000001, routerId: E2, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E2 }] }) });
+    const gBad = await startGobgp(lab, bad, { config: gobgpConfig({ asn: 65099, routerId: BAD, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: BAD }] }) });
     await waitGobgpEstablished(gA, RR);
+    await waitGobgpEstablished(gE1, RR2);
+    await waitGobgpEstablished(gE2, RR2);
     await waitGobgpEstablished(gB, RR);
     await waitFrrEstablished(frrV, RR);
     console.log('sessions established');
@@ -230,6 +262,12 @@ async function main(): Promise<void> {
     await gobgpDo(macAdvArgs('add', { mac: GA_MAC6, ip: GA_IP6, rd: GA_RD, rt: [RT], label: 100 }));
     await gobgpDo(multicastArgs('add', { ip: GA, rd: GA_RD, rt: [RT], pmsi: { label: 100, endpoint: GA } }));
     await gobgpDo(macAdvArgs('del', { mac: GA_MAC4, ip: GA_IP4, rd: GA_RD, rt: [RT], label: 100 }));
+    // eBGP: AS 65010 -> FRR AS 65002 -> AS 4200000001.
+    gE1.gobgp(macAdvArgs('add', { mac: E_MAC, ip: E_IP, rd: E_RD, rt: [E_RT], label: 100 }));
+    await waitFor(() => gE2.rib().flat().some((p) => JSON.stringify(p.nlri).includes(E_MAC)), 10000, 'eBGP route at e2');
+    note(`eBGP via FRR (AS 65002): e2 (AS 4200000001) sees:\n${gE2.gobgp(['global', 'rib', '-a', 'evpn'])}`);
+    await gBad.stop();
+    void frrRr2;
 
     // 4. FRR withdraws the MAC+IP, then the MAC.
     ip(fv, 'neigh', 'del', HOST_IP, 'dev', 'br-vxlan');
@@ -286,11 +324,14 @@ async function main(): Promise<void> {
     await sleep(GAP);
 
     // --- Fixtures --------------------------------------------------------
-    const srcOf = (src: string): string => (src === GA || src === GB ? gobgpVersion : src === RAW ? 'hand-made (scripts/capture-golden.ts)' : frrVersion);
+    const srcOf = (src: string): string => ([GA, GB, BAD, E1, E2].includes(src) ? gobgpVersion : src === RAW ? 'hand-made (scripts/capture-golden.ts)' : frrVersion);
     const fromGa = dissectFlows(await capGa.bgp(), srcOf);
     const fromFv = dissectFlows(await capFv.bgp(), srcOf);
     const fromGb = dissectFlows(await capGb.bgp(), srcOf);
     const fromRaw = dissectFlows(await capRaw.bgp(), srcOf);
+    const fromBad = dissectFlows(await capBad.bgp(), srcOf);
+    const fromE1 = dissectFlows(await capE1.bgp(), srcOf);
+    const fromE2 = dissectFlows(await capE2.bgp(), srcOf);
     const isOpen = (g: GoldenJson): boolean => g.message === 'open';
     const fixtures: Fixture[] = [];
     const add = (impl: 'frr' | 'gobgp', name: string, description: string, msg: Msg): Msg => {
@@ -318,6 +359,11 @@ async function main(): Promise<void> {
     add('gobgp', 'notification-cease', 'NOTIFICATION sent by gobgpd when it is stopped (SIGTERM)',
       pick(fromGb, GB, RR, (g) => g.message === 'notification', 'NOTIFICATION'));
 
+    add('gobgp', 'open-as4', 'OPEN sent by gobgpd in AS 4200000001: My AS 23456 (AS_TRANS), the real AS in the 4-octet AS capability',
+      pick(fromE2, E2, RR2, isOpen, 'AS4 OPEN'));
+    const geb = add('gobgp', 'ebgp-type2-mac-ipv4', `gobgpd AS 65010 -> FRR AS 65002 (eBGP): macadv ${E_MAC} ${E_IP} rd ${E_RD} rt ${E_RT} label 100; AS_PATH 65010, no LOCAL_PREF`,
+      pick(fromE1, E1, RR2, (g) => has(reach(g), { mac: E_MAC }), 'eBGP type-2 from GoBGP'));
+
     // FRR-originated (FRR VTEP 192.168.1.87 -> FRR RR).
     add('frr', 'open-vtep', 'OPEN sent by FRR bgpd (VTEP, hostname vtep, AS 65001, timers 3/9, l2vpn evpn only)', pick(fromFv, FV, RR, isOpen, 'OPEN'));
     add('frr', 'open-rr', 'OPEN sent by the FRR route reflector (hostname rr) to a dynamic (listen range) neighbor', pick(fromGa, RR, GA, isOpen, 'RR OPEN'));
@@ -339,6 +385,11 @@ async function main(): Promise<void> {
       pick(fromFv, FV, RR, (g) => has(reach(g), { mac: GA_MAC, rd: FV_RD }), 'MAC mobility'));
     add('frr', 'notification-cease', "NOTIFICATION sent by FRR on 'neighbor X shutdown' (Cease / Administrative Shutdown)",
       pick(fromFv, FV, RR, (g) => g.message === 'notification', 'NOTIFICATION'));
+
+    const feb = add('frr', 'ebgp-type2-mac-ipv4', 'The eBGP route of AS 65010 as FRR (AS 65002) sends it to a 4-octet-AS peer: AS_PATH 65002 65010 (4-octet), next hop unchanged, no LOCAL_PREF',
+      pick(fromE2, RR2, E2, (g) => has(reach(g), { mac: E_MAC }), 'eBGP type-2 from FRR'));
+    const fBad = add('frr', 'notification-bad-peer-as', 'NOTIFICATION from FRR to a peer in AS 65099 matching an iBGP (remote-as internal) listen range: OPEN Message Error / Bad Peer AS',
+      pick(fromBad, RR, BAD, (g) => g.message === 'notification', 'bad peer AS'));
 
     // FRR-reflected (FRR RR -> gobgpd observer 192.168.1.100).
     const rG4 = add('frr', 'reflected-gobgp-type2-mac-ipv4', 'GoBGP type2-mac-ipv4 as reflected by the FRR RR (ORIGINATOR_ID, CLUSTER_LIST, MED 0 added)',
@@ -374,6 +425,12 @@ async function main(): Promise<void> {
     expect(rG4.g.attributes?.originatorId === GA && rG4.g.attributes.clusterList?.[0] === CLUSTER, 'reflected ORIGINATOR_ID/CLUSTER_LIST');
     note(`attribute order: gobgp ${JSON.stringify(gMac4.g.attributes?.order)}; frr ${JSON.stringify(fMac4.g.attributes?.order)}; frr-reflected ${JSON.stringify(rG4.g.attributes?.order)}`);
     note(`ext communities: gobgp ${gMac4.g.attributes?.extendedCommunities?.map((e) => e.raw).join(' ')}; frr ${fMac4.g.attributes?.extendedCommunities?.map((e) => e.raw).join(' ')}; frr-reflected ${rG4.g.attributes?.extendedCommunities?.map((e) => e.raw).join(' ')}`);
+
+    expect(JSON.stringify(geb.g.attributes?.asPath) === JSON.stringify([{ type: 'sequence', asns: [65010] }]) && geb.g.attributes?.localPref === undefined, 'GoBGP eBGP AS_PATH 65010, no LOCAL_PREF');
+    expect(JSON.stringify(feb.g.attributes?.asPath) === JSON.stringify([{ type: 'sequence', asns: [65002, 65010] }]) && feb.g.mpReach?.nextHop[0] === E1, 'FRR eBGP AS_PATH 65002 65010, next hop unchanged');
+    expect(fBad.g.notification?.code === 2 && fBad.g.notification.subcode === 2, 'Bad Peer AS 2/2');
+    note(`FRR eBGP attributes: order ${JSON.stringify(feb.g.attributes?.order)} flags ${JSON.stringify(feb.g.attributes?.flags)} asPath ${JSON.stringify(feb.g.attributes?.asPath)}`);
+    note(`FRR to a wrong-AS peer: NOTIFICATION ${JSON.stringify(fBad.g.notification)}`);
 
     if (problems.length) throw new Error(`cross-checks failed:\n  ${problems.join('\n  ')}`);
     for (const impl of ['frr', 'gobgp']) rmSync(join(OUT, impl), { recursive: true, force: true });
