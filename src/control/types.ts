@@ -198,7 +198,8 @@ export type ControlEventBody =
   | AgentEvent
   /** A best-path change that moved traffic to another network or VTEP (follows its 'best-path' event). */
   | { type: 'failover'; vni: number; mac: string; ip: string | null; from: PathSummary; to: PathSummary; cause: FailoverCause; reason: string }
-  | { type: 'probe'; network: string; localVtep: string; remoteVtep: string; from: string; to: string; reason: string; rttMs: number | null; eligible: boolean }
+  /** A VTEP probe state change (the same shape as the agent's own 'probe' event). */
+  | { type: 'probe'; network: string; remoteVtep: string; from: string; to: string; reason: string; eligible: boolean; rttMs?: number | null | undefined }
   | { type: 'reload'; ok: boolean; message: string };
 
 /** An event with the wall time (ISO 8601) it happened. */
