@@ -27,6 +27,7 @@ import {
   type KernelEntry, type KernelEvent, type KernelOp, type KernelPort, type LinkInfo, type ObservedEntry,
 } from '../kernel/port.js';
 import { plan, StaleGate, type Skipped } from '../kernel/reconcile.js';
+import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Config, UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
@@ -74,6 +75,31 @@ export interface AgentSession {
 
 export type SessionFactory = (spec: SessionSpec, handlers: SessionHandlers) => AgentSession;
 
+// --- what the agent needs from the VTEP prober (docs/probe.md) ---------------------
+
+/** The part of VtepProber the agent uses (VtepProber fits as is). */
+export interface AgentProber {
+  start(): void;
+  stop(): void;
+  setUplinks(uplinks: LocalUplink[]): void;
+  setTargets(targets: Iterable<ProbeTarget>): void;
+  onStateChange(fn: (ev: ProbeStateEvent) => void): () => void;
+}
+
+/** One prober per VNI: it sends from the VNI's bridge (service address and MAC). */
+export interface ProberSpec {
+  vni: number;
+  serviceIp: string;
+  bridgeMac: string;
+  uplinks: LocalUplink[];
+  interval: number;
+  multiplier: number;
+  holdDown: number;
+  port: number;
+}
+
+export type ProberFactory = (spec: ProberSpec) => AgentProber;
+
 // --- events ----------------------------------------------------------------------
 
 export interface PathSummary {
@@ -94,6 +120,7 @@ export type AgentEvent =
   | { type: 'kernel-restore'; keys: number }
   | { type: 'stale-cleanup'; cause: 'end-of-rib' | 'timeout' }
   | { type: 'origination'; uplink: string; address: string | null; advertised: number; withdrawn: number }
+  | { type: 'probe'; network: string; remoteVtep: string; from: string; to: string; reason: string; eligible: boolean; rttMs: number | undefined }
   | { type: 'problem'; message: string };
 
 export type KernelTrigger = 'routes' | 'restore' | 'resync' | 'stale-cleanup' | 'retry' | 'shutdown';
@@ -102,6 +129,8 @@ export interface AgentOptions {
   config: Config;
   kernel: KernelPort;
   sessions: SessionFactory;
+  /** VTEP probers (used when config vtepProbe is on); without it every path stays eligible. */
+  probers?: ProberFactory;
   clock: Clock;
   logger?: Logger;
   /** Delay before recomputing origination after link/address events, ms (default 100). */
@@ -142,6 +171,9 @@ export class Agent {
   private readonly cfg: Config;
   private readonly kernel: KernelPort;
   private readonly factory: SessionFactory;
+  private readonly proberFactory: ProberFactory | null;
+  private readonly probers = new Map<number, { prober: AgentProber; serviceIp: string; bridgeMac: string; off: () => void }>();
+  private targetsDirty = false;
   private readonly clock: Clock;
   private readonly log: Logger | null;
   private readonly linkDelay: number;
@@ -187,6 +219,7 @@ export class Agent {
     this.cfg = opts.config;
     this.kernel = opts.kernel;
     this.factory = opts.sessions;
+    this.proberFactory = this.cfg.vtepProbe ? opts.probers ?? null : null;
     this.clock = opts.clock;
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
     this.linkDelay = opts.linkDelay ?? 100;
@@ -247,6 +280,11 @@ export class Agent {
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
+    for (const p of this.probers.values()) {
+      p.off();
+      p.prober.stop();
+    }
+    this.probers.clear();
     const reason = opts.reason ?? 'evpn-ha shutting down';
     const stops: Array<Promise<void> | void> = [];
     for (const st of this.uplinks.values()) {
@@ -330,6 +368,7 @@ export class Agent {
         if (!live() || !st.peer) return;
         const res = st.policy.apply(updateToChanges(u), st.peer);
         this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
+        if (res.reach.length || res.unreach.length) this.probeTargetsChanged();
       },
       endOfRib: () => {
         if (!live()) return;
@@ -346,6 +385,7 @@ export class Agent {
     const n = this.rib.adjRibIn(st.cfg.name).length;
     // All of the session's paths at once; every affected entry decided in one pass.
     this.onRibChanges(this.rib.dropSession(st.cfg.name));
+    if (n) this.probeTargetsChanged();
     this.emit({ type: 'session', uplink: st.cfg.name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
   }
 
@@ -415,6 +455,61 @@ export class Agent {
         this.emit({ type: 'origination', uplink: st.cfg.name, address: addr, advertised: d.advertise.length, withdrawn: d.withdraw.length });
       }
     }
+    this.updateProbers();
+  }
+
+  /** One prober per VNI whose bridge has a MAC and an IPv4 address; re-made when those change. */
+  private updateProbers(): void {
+    const f = this.proberFactory;
+    const pc = this.cfg.vtepProbe;
+    if (!f || !pc) return;
+    const uplinks: LocalUplink[] = [];
+    for (const st of this.uplinks.values()) if (st.address !== null) uplinks.push({ network: st.cfg.name, address: st.address });
+    for (const v of this.cfg.vnis) {
+      const br = this.links.find((l) => l.name === v.bridge);
+      const serviceIp = br?.addresses.find((a) => a.family === 4)?.address ?? null;
+      const bridgeMac = br?.mac ?? null;
+      const cur = this.probers.get(v.vni);
+      if (cur && cur.serviceIp === serviceIp && cur.bridgeMac === bridgeMac) {
+        cur.prober.setUplinks(uplinks);
+        continue;
+      }
+      if (cur) {
+        cur.off();
+        cur.prober.stop();
+        this.probers.delete(v.vni);
+      }
+      if (serviceIp === null || bridgeMac === null) continue;
+      const prober = f({ vni: v.vni, serviceIp, bridgeMac, uplinks, interval: pc.interval, multiplier: pc.multiplier, holdDown: pc.holdDown, port: pc.port });
+      const off = prober.onStateChange((ev) => {
+        if (this.stopping) return;
+        this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
+        this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
+      });
+      this.probers.set(v.vni, { prober, serviceIp, bridgeMac, off });
+      prober.start();
+    }
+    this.probeTargetsChanged();
+  }
+
+  private probeTargetsChanged(): void {
+    if (this.probers.size === 0) return;
+    this.targetsDirty = true;
+    this.scheduleFlush(0);
+  }
+
+  /** Every (network, remote VTEP) that any path uses, per VNI. */
+  private updateProbeTargets(): void {
+    this.targetsDirty = false;
+    const byVni = new Map<number, ProbeTarget[]>();
+    for (const c of this.rib.probeCandidates()) {
+      const local = this.uplinks.get(c.uplink)?.address;
+      if (!local) continue;
+      let list = byVni.get(c.vni);
+      if (!list) byVni.set(c.vni, (list = []));
+      list.push({ network: c.uplink, localVtep: local, remoteVtep: c.nextHop, remoteMac: c.mac, remoteServiceIp: c.ip });
+    }
+    for (const [vni, p] of this.probers) p.prober.setTargets(byVni.get(vni) ?? []);
   }
 
   private scheduleLinks(delay: number): void {
@@ -550,6 +645,7 @@ export class Agent {
       }
       if (this.flushDue) {
         this.flushDue = false;
+        if (this.targetsDirty) this.updateProbeTargets();
         if (this.dirty.size) await this.flush();
         continue;
       }
@@ -726,6 +822,13 @@ function logEvent(log: Logger, ev: AgentEvent): void {
     case 'origination':
       log.info({ uplink: ev.uplink, address: ev.address, advertised: ev.advertised, withdrawn: ev.withdrawn }, 'origination');
       return;
+    case 'probe': {
+      const msg = `VTEP ${ev.remoteVtep} on ${ev.network}: ${ev.from} -> ${ev.to} (${ev.reason})${ev.eligible ? '' : ', ineligible'}`;
+      const fields = { network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs };
+      if (ev.to === 'down') log.warn(fields, msg);
+      else log.info(fields, msg);
+      return;
+    }
     case 'problem':
       log.warn(ev.message);
       return;

@@ -291,6 +291,24 @@ export class Rib {
     return out;
   }
 
+  /**
+   * One representative per (uplink, next hop) in use: a path with an IPv4 address
+   * (the VTEP probe's inner destination is the remote service address). Next hops
+   * with only MAC or IPv6 routes are left out.
+   */
+  probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> {
+    const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> = [];
+    for (const s of this.byNextHop.values()) {
+      for (const p of s) {
+        const ip = p.route.ip;
+        if (ip === null || ip.includes(':')) continue;
+        out.push({ uplink: p.uplink, nextHop: p.nextHop, vni: p.vni, mac: p.route.mac, ip });
+        break;
+      }
+    }
+    return out;
+  }
+
   // --- kernel projection ---
 
   /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */

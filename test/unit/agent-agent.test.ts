@@ -8,8 +8,9 @@ import type { KernelOp } from '../../src/kernel/port.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig, type Config } from '../../src/agent/config.js';
 import {
-  Agent, type AgentEvent, type AgentSession, type SessionHandlers, type SessionSpec,
+  Agent, type AgentEvent, type AgentProber, type AgentSession, type ProberSpec, type SessionHandlers, type SessionSpec,
 } from '../../src/agent/agent.js';
+import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../../src/probe/prober.js';
 import type { Advertisement } from '../../src/agent/origination.js';
 
 const MAC = '02:00:00:00:00:87';
@@ -67,12 +68,32 @@ function withdraw(routes: MacIpRoute[]): UpdateMessage {
   return { type: 'update', withdrawn: [], nlri: [], attributes: { mpUnreach: { afi: 25, safi: 70, nlri: { kind: 'evpn', routes } } } };
 }
 
+class FakeProber implements AgentProber {
+  running = false;
+  uplinks: LocalUplink[];
+  targets: ProbeTarget[] = [];
+  private fn: ((ev: ProbeStateEvent) => void) | null = null;
+  constructor(readonly spec: ProberSpec) { this.uplinks = spec.uplinks; }
+  start(): void { this.running = true; }
+  stop(): void { this.running = false; }
+  setUplinks(u: LocalUplink[]): void { this.uplinks = u; }
+  setTargets(t: Iterable<ProbeTarget>): void { this.targets = [...t]; }
+  onStateChange(fn: (ev: ProbeStateEvent) => void): () => void {
+    this.fn = fn;
+    return () => { this.fn = null; };
+  }
+  report(network: string, remoteVtep: string, to: 'up' | 'down', eligible: boolean): void {
+    this.fn?.({ network, localVtep: '', remoteVtep, from: 'up', to, reason: to === 'down' ? 'detect-timeout' : 'holddown-expired', rttMs: undefined, at: 0, eligible });
+  }
+}
+
 interface Rig {
   clock: ManualClock;
   kernel: FakeKernel;
   agent: Agent;
   sessions: FakeSession[];
   events: AgentEvent[];
+  probers: FakeProber[];
   /** The newest session of an uplink. */
   s(name: string): FakeSession;
   /** Let `ms` pass, then run every zero-delay follow-up and all kernel work. */
@@ -86,7 +107,13 @@ async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean
   const kernel = opts.kernel ?? newKernel();
   const sessions: FakeSession[] = [];
   const events: AgentEvent[] = [];
+  const probers: FakeProber[] = [];
   const agent = new Agent({
+    probers: (spec) => {
+      const p = new FakeProber(spec);
+      probers.push(p);
+      return p;
+    },
     config: opts.config ?? parseConfig(CONFIG_TEXT), kernel, clock,
     sessions: (spec, h) => {
       const s = new FakeSession(spec, h);
@@ -97,7 +124,7 @@ async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean
   agent.subscribe((e) => events.push(e));
   let seen = kernel.applied.length;
   const r: Rig = {
-    clock, kernel, agent, sessions, events,
+    clock, kernel, agent, sessions, events, probers,
     s: (name) => sessions.filter((x) => x.spec.uplink === name).at(-1)!,
     async step(ms = 0) {
       clock.advance(ms);
@@ -243,6 +270,50 @@ t.test('eligibility from the VTEP probe moves the FDB entry', async (t) => {
   r.agent.setEligibility('192.168.1.87', 'net1', true);
   await r.step();
   t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+t.test('VTEP probe: targets follow the RIB, a down verdict moves the FDB entry', async (t) => {
+  const r = await rig();
+  t.equal(r.probers.length, 1);
+  const p = r.probers[0]!;
+  t.same(p.spec, {
+    vni: 100, serviceIp: '192.168.0.65', bridgeMac: '02:00:00:00:00:65',
+    uplinks: [{ network: 'net1', address: '192.168.1.65' }, { network: 'net2', address: '192.168.2.65' }],
+    interval: 100, multiplier: 3, holdDown: 3000, port: 4799,
+  });
+  t.ok(p.running);
+  await converged(r);
+  const sort = (x: ProbeTarget[]) => [...x].sort((a, b) => a.network.localeCompare(b.network));
+  t.same(sort(p.targets), [
+    { network: 'net1', localVtep: '192.168.1.65', remoteVtep: '192.168.1.87', remoteMac: MAC, remoteServiceIp: IP },
+    { network: 'net2', localVtep: '192.168.2.65', remoteVtep: '192.168.2.87', remoteMac: MAC, remoteServiceIp: IP },
+  ], 'best and backup paths are probed');
+  r.newOps();
+  p.report('net1', '192.168.1.87', 'down', false);
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }]);
+  t.match(r.events.filter((e) => e.type === 'probe'), [{ network: 'net1', remoteVtep: '192.168.1.87', to: 'down', eligible: false }]);
+  p.report('net1', '192.168.1.87', 'up', true);
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  r.s('net2').down();
+  await r.step();
+  t.same(p.targets.map((x) => x.network), ['net1'], 'targets of a dropped session go');
+  // The bridge's MAC changes: a new prober.
+  r.kernel.setLink('br-vxlan', { mac: '02:00:00:00:00:66' });
+  await r.step(100);
+  t.equal(r.probers.length, 2);
+  t.notOk(p.running);
+  t.equal(r.probers[1]!.spec.bridgeMac, '02:00:00:00:00:66');
+  await r.agent.shutdown();
+  t.notOk(r.probers[1]!.running);
+  t.end();
+});
+
+t.test('vtepProbe: false: no prober', async (t) => {
+  const r = await rig({ config: parseConfig(`${CONFIG_TEXT}vtepProbe: false\n`) });
+  t.equal(r.probers.length, 0);
   t.end();
 });
 
