@@ -10,16 +10,15 @@ import { BGP_HEADER_LENGTH, BGP_MAX_MESSAGE } from './types.js';
  * further push throws the same error: the session must close.
  */
 export class Framer {
-  private readonly acc: Uint8Array;
+  /** Assembly buffer, allocated on the first message split across chunks. */
+  private acc: Uint8Array | null = null;
   private accLen = 0;
   /** Length of the message being assembled, once its header is complete. */
   private want = 0;
   private failed: BgpError | null = null;
 
   /** maxLength: 4096 (RFC 4271 §4.1), or 65535 after RFC 8654 negotiation. */
-  constructor(private readonly maxLength: number = BGP_MAX_MESSAGE) {
-    this.acc = new Uint8Array(maxLength);
-  }
+  constructor(private readonly maxLength: number = BGP_MAX_MESSAGE) {}
 
   /** Bytes held back, waiting for the rest of a message. */
   get buffered(): number {
@@ -44,24 +43,29 @@ export class Framer {
           this.want = len;
         }
         // A partial message (shorter than its length field, itself <= maxLength).
-        this.acc.set(chunk.subarray(off), 0);
+        this.buffer().set(chunk.subarray(off), 0);
         this.accLen = n - off;
         off = n;
         continue;
       }
       const target = this.want === 0 ? BGP_HEADER_LENGTH : this.want;
       const take = Math.min(target - this.accLen, n - off);
-      this.acc.set(chunk.subarray(off, off + take), this.accLen);
+      const acc = this.buffer();
+      acc.set(chunk.subarray(off, off + take), this.accLen);
       this.accLen += take;
       off += take;
-      if (this.want === 0 && this.accLen === BGP_HEADER_LENGTH) this.want = this.checkHeader(this.acc, 0);
+      if (this.want === 0 && this.accLen === BGP_HEADER_LENGTH) this.want = this.checkHeader(acc, 0);
       if (this.want !== 0 && this.accLen === this.want) {
-        out.push(this.acc.slice(0, this.accLen));
+        out.push(acc.slice(0, this.accLen));
         this.accLen = 0;
         this.want = 0;
       }
     }
     return out;
+  }
+
+  private buffer(): Uint8Array {
+    return (this.acc ??= new Uint8Array(this.maxLength));
   }
 
   /** Validate marker and length of the header at `at`; returns the length. */
