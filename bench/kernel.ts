@@ -1,7 +1,9 @@
 // Kernel write throughput: add, then replace (new dst), N neigh+FDB pairs through
-// RtnetlinkPort in a fresh namespace. Run as root: `npm run bench:kernel`.
+// RtnetlinkPort in a fresh namespace; first without, then with an event subscriber.
+// Run as root: `npm run bench:kernel` (BENCH_PAIRS, BENCH_WINDOW, BENCH_CHUNK to vary).
 // The parent creates the namespace and re-runs this file inside it (`--in-ns`).
-// Last two lines: `kernel add: <N> pairs/s` and `kernel replace: <N> pairs/s`.
+// Last two lines (the run without a subscriber): `kernel add: <N> pairs/s` and
+// `kernel replace: <N> pairs/s`.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip, isRoot } from '../test/lib/netns.js';
@@ -34,6 +36,10 @@ function opsFor(dst: string): KernelOp[] {
   return ops;
 }
 
+function deletesFor(): KernelOp[] {
+  return opsFor('0.0.0.0').map((o) => ({ op: 'delete', entry: o.entry }));
+}
+
 async function timed(port: RtnetlinkPort, what: string, ops: KernelOp[]): Promise<number> {
   const t0 = process.hrtime.bigint();
   const res = await port.apply(ops);
@@ -44,29 +50,46 @@ async function timed(port: RtnetlinkPort, what: string, ops: KernelOp[]): Promis
     throw new Error(`${what}: ${failed.length} ops failed, first: ${first.ok ? '' : first.code}`);
   }
   const rate = Math.round(PAIRS / s);
-  console.log(`${what}: ${PAIRS} pairs (${ops.length} ops) in ${s.toFixed(3)} s`);
+  console.log(`${what}: ${PAIRS} pairs (${ops.length} ops) in ${s.toFixed(3)} s = ${rate} pairs/s`);
   return rate;
+}
+
+async function dumpCheck(port: RtnetlinkPort, expected: number): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  const seen = await port.dump([BRIDGE, VXLAN]);
+  const ds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ours = seen.filter((e) => e.externLearned).length;
+  console.log(`dump: ${seen.length} entries (${ours} extern_learn) in ${ds.toFixed(3)} s`);
+  if (ours !== expected) throw new Error(`expected ${expected} extern_learn entries, saw ${ours}`);
 }
 
 async function inNamespace(): Promise<void> {
   const window = process.env['BENCH_WINDOW'] ? Number(process.env['BENCH_WINDOW']) : undefined;
   const chunk = process.env['BENCH_CHUNK'] ? Number(process.env['BENCH_CHUNK']) : undefined;
   const port = new RtnetlinkPort({ ...(window ? { window } : {}), ...(chunk ? { chunk } : {}) });
-  // An event subscriber, as the agent has one: it sees our own writes come back.
-  let events = 0;
-  let overflows = 0;
-  const off = process.env['BENCH_NO_EVENTS'] ? () => {} : port.subscribe((e) => { if (e.type === 'overflow') overflows++; else events++; });
+  console.log(`pairs: ${PAIRS} (neigh + fdb each), pipeline window ${port.pipelineWindow}`);
   try {
+    // 1. Writes alone: what the request path sustains.
+    console.log('-- without an event subscriber');
     const add = await timed(port, 'add', opsFor('192.168.1.87'));
     const replace = await timed(port, 'replace', opsFor('192.168.2.87'));
-    const t0 = process.hrtime.bigint();
-    const seen = await port.dump([BRIDGE, VXLAN]);
-    const ds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const ours = seen.filter((e) => e.externLearned).length;
-    console.log(`dump: ${seen.length} entries (${ours} extern_learn) in ${ds.toFixed(3)} s`);
-    if (ours !== PAIRS * 3) throw new Error(`expected ${PAIRS * 3} extern_learn entries, saw ${ours}`);
+    await dumpCheck(port, PAIRS * 3);
+    await timed(port, 'delete', deletesFor());
+    await dumpCheck(port, 0);
+
+    // 2. As in the agent: a subscriber is attached, so the kernel also notifies every
+    // change to the event pump and the events are decoded here.
+    console.log('-- with an event subscriber (as the agent runs)');
+    let events = 0;
+    let overflows = 0;
+    const off = port.subscribe((e) => { if (e.type === 'overflow') overflows++; else events++; });
+    await port.eventsReady();
+    await timed(port, 'add', opsFor('192.168.1.87'));
+    await timed(port, 'replace', opsFor('192.168.2.87'));
+    await dumpCheck(port, PAIRS * 3);
     off();
-    console.log(`events seen by a subscriber: ${events}, overflow reports: ${overflows}`);
+    console.log(`events seen by the subscriber: ${events}, overflow reports: ${overflows}`);
+
     const mem = process.memoryUsage();
     console.log(`rss: ${Math.round(mem.rss / 2 ** 20)} MiB, heap used: ${Math.round(mem.heapUsed / 2 ** 20)} MiB`);
     console.log(`kernel add: ${add} pairs/s`);

@@ -36,7 +36,10 @@ export interface RtnetlinkOptions {
   chunk?: number;
   /** SO_RCVBUF for both sockets in bytes (default 4 MiB; the kernel caps it at rmem_max). */
   recvBufferSize?: number;
-  /** A request without an answer after this long fails with ETIMEDOUT (default 10 s). */
+  /**
+   * A write batch without an answer, or a dump without a new message, for this long
+   * fails with ETIMEDOUT (default 10 s).
+   */
   timeoutMs?: number;
   logger?: Logger;
   /**
@@ -55,6 +58,9 @@ interface EventSource {
   /** PID of the event pump process, null when inline or not running. */
   pid: () => number | null;
 }
+
+/** Read size of the request socket: the kernel's largest dump datagram (32 KiB) plus slack. */
+const DUMP_READ_SIZE = 64 * 1024;
 
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
@@ -198,9 +204,11 @@ export class RtnetlinkPort implements KernelPort {
     this.log = opts.logger;
     this.eventMode = opts.events ?? 'process';
     this.pumpCmd = opts.eventPumpCommand;
-    this.cmd = this.openSocket();
+    this.cmd = this.openSocket(DUMP_READ_SIZE);
     this.cmd.on('message', (buf) => this.guard('request datagram', () => this.onCommandDatagram(buf)));
     this.cmd.on('error', (err) => this.guard('request socket error', () => this.onCommandError(err)));
+    this.cmd.on('truncatedMessage', () => this.guard('truncated datagram', () =>
+      this.onCommandError({ errno: osConstants.errno.EMSGSIZE, code: 'EMSGSIZE', message: 'netlink datagram larger than the read buffer' })));
     this.cmd.unref();
     // Every failed request in flight may come back as an error message of roughly
     // 1 KiB of receive buffer; keep the window within what the buffer can hold, so
@@ -216,12 +224,18 @@ export class RtnetlinkPort implements KernelPort {
     return this.window;
   }
 
-  private openSocket(): RawNetlinkSocket {
-    const s = new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
+  /**
+   * `readBuffer` turns off the addon's peek-then-read: every read offers that many
+   * bytes. The kernel sizes dump datagrams by the largest read it has seen (up to
+   * 32 KiB); after a 1-byte peek they stay at one page, and a bridge FDB dump,
+   * which re-walks the table for every datagram, gets several times slower.
+   */
+  private openSocket(readBuffer?: number): RawNetlinkSocket {
+    return new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
       recvBufferSize: this.recvBufferSize,
       sendBufferSize: this.recvBufferSize,
+      ...(readBuffer ? { messagePeeking: false, msgBufferSize: readBuffer } : {}),
     });
-    return s;
   }
 
   /**
@@ -270,6 +284,7 @@ export class RtnetlinkPort implements KernelPort {
           else p.reject(Object.assign(new Error(`dump failed: ${errnoName(errno)}`), { errno, code: errnoName(errno) }));
         } else {
           p.msgs.push(m);
+          p.timer.refresh(); // the timeout is for silence, not for the whole dump
         }
         continue;
       }
