@@ -133,6 +133,20 @@ function run(): void {
     t.equal(r.eventPump, 'ready', r.error ?? '');
   });
 
+  t.test('a noexec unpack directory fails with a clear message and leaves nothing', { skip: !isRoot() && 'needs root' }, async (t) => {
+    const nx = mkdtempSync(join(tmpdir(), 'evpn-ha-binnx-'));
+    t.teardown(() => rmSync(nx, { recursive: true, force: true }));
+    // A private mount namespace, so the tmpfs vanishes with the shell.
+    const r = spawnSync('unshare', ['-m', 'sh', '-c',
+      'mount -t tmpfs -o noexec tmpfs "$1" && EVPN_HA_TMPDIR="$1" "$2" --evpn-ha-self-test --inline; echo "exit=$?"; ls -A "$1"', 'sh', nx, bin],
+    { cwd: dir, env, encoding: 'utf8', timeout: 20_000 });
+    const [json, exit, ...left] = r.stdout.trim().split('\n');
+    const st = JSON.parse(json ?? '{}') as SelfTest;
+    t.equal(exit, 'exit=1');
+    t.match(st.error, /cannot load the embedded netlink addon .*failed to map segment.*EVPN_HA_TMPDIR/);
+    t.same(left, [], 'the unpack directory was removed');
+  });
+
   t.test('two copies exchange an EVPN route over BGP (peer)', async (t) => {
     const port = await freePort();
     const lines: Record<string, unknown>[] = [];
