@@ -6,7 +6,7 @@
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
 import { HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
-import { readMac } from './mac.js';
+import { readMac, writeIpv4, writeMac } from './addr.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
 export const EXT_COMMUNITY_LENGTH = 8;
@@ -37,7 +37,8 @@ function writeCommunity(w: Writer, c: ExtCommunity): void {
           w.u8(0x00).u8(0x02).u16(checkUint(c.asn, 0xffff, 'route target AS')).u32(checkUint(c.local, 0xffffffff, 'route target local administrator'));
           return;
         case 'ip4': // RFC 4360 §4: type 0x01 (IPv4 address specific), sub-type 0x02
-          w.u8(0x01).u8(0x02).ipv4(c.ip).u16(checkUint(c.local, 0xffff, 'route target local administrator'));
+          writeIpv4(w.u8(0x01).u8(0x02), c.ip);
+          w.u16(checkUint(c.local, 0xffff, 'route target local administrator'));
           return;
         case 'as4': // RFC 5668 §2: type 0x02 (4-octet AS specific), sub-type 0x02
           w.u8(0x02).u8(0x02).u32(checkUint(c.asn, 0xffffffff, 'route target AS')).u16(checkUint(c.local, 0xffff, 'route target local administrator'));
@@ -58,7 +59,7 @@ function writeCommunity(w: Writer, c: ExtCommunity): void {
       return;
     case 'router-mac':
       // RFC 9135 §8.1: type 0x06 (EVPN), sub-type 0x03, 6-octet MAC.
-      w.u8(0x06).u8(0x03).mac(c.mac);
+      writeMac(w.u8(0x06).u8(0x03), c.mac);
       return;
     case 'unknown':
       if (c.bytes.length !== EXT_COMMUNITY_LENGTH) {

@@ -21,7 +21,7 @@
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
 import { formatIpv6, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
 import { ESI_LENGTH, parseEsi, readEsi } from './esi.js';
-import { readMac } from './mac.js';
+import { readMac, writeIpv4, writeMac } from './addr.js';
 import { encodeRd, readRd } from './rd.js';
 import {
   ZERO_ESI,
@@ -67,10 +67,11 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       encodeRd(w, route.rd);
       writeEsi(w, route.esi);
       w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
-      w.u8(48).mac(route.mac); // MAC Address Length is in bits, always 48
+      w.u8(48); // MAC Address Length is in bits, always 48
+      writeMac(w, route.mac);
       if (route.ip === null) w.u8(0);
       else if (route.ip.includes(':')) w.u8(128).ipv6(route.ip);
-      else w.u8(32).ipv4(route.ip);
+      else writeIpv4(w.u8(32), route.ip);
       w.u24(checkLabel(route.label1));
       if (route.label2 !== null) w.u24(checkLabel(route.label2));
       w.patchLength(at, 1);
@@ -83,7 +84,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       encodeRd(w, route.rd);
       w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
       if (v6) w.u8(128).ipv6(route.originatorIp);
-      else w.u8(32).ipv4(route.originatorIp);
+      else writeIpv4(w.u8(32), route.originatorIp);
       return;
     }
     case 'ethernet-segment': {
@@ -93,7 +94,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       encodeRd(w, route.rd);
       writeEsi(w, route.esi);
       if (v6) w.u8(128).ipv6(route.originatorIp);
-      else w.u8(32).ipv4(route.originatorIp);
+      else writeIpv4(w.u8(32), route.originatorIp);
       return;
     }
     case 'ip-prefix': {
@@ -113,7 +114,10 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
       w.u8(route.prefixLength);
       if (v6) w.ipv6(route.prefix).ipv6(route.gatewayIp);
-      else w.ipv4(route.prefix).ipv4(route.gatewayIp);
+      else {
+        writeIpv4(w, route.prefix);
+        writeIpv4(w, route.gatewayIp);
+      }
       w.u24(checkLabel(route.label));
       return;
     }

@@ -7,6 +7,7 @@
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
 import { HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { writeIpv4 } from './addr.js';
 import type { RouteDistinguisher } from './types.js';
 
 export const RD_LENGTH = 8;
@@ -21,7 +22,8 @@ export function encodeRd(w: Writer, rd: RouteDistinguisher): void {
       return;
     case 1:
       checkUint(rd.assigned, 0xffff, 'RD type 1 assigned number');
-      w.u16(1).ipv4(rd.ip).u16(rd.assigned);
+      writeIpv4(w.u16(1), rd.ip);
+      w.u16(rd.assigned);
       return;
     case 2:
       checkUint(rd.asn, 0xffffffff, 'RD type 2 AS');

@@ -1,7 +1,7 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
 import { formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
 import { normalizeEsi } from './esi.js';
-import { readMac } from './mac.js';
+import { readMac } from './addr.js';
 import { formatRd, parseRd, rdKey } from './rd.js';
 import {
   ZERO_ESI,

@@ -1,9 +1,10 @@
-// Route distinguishers (RFC 4364 §4.2), ESIs (RFC 7432 §5) and the route
-// helpers: builders, routeKey (RFC 7432 §7.1-7.4, RFC 9136 §3.1), describeRoute.
+// Route distinguishers (RFC 4364 §4.2), ESIs (RFC 7432 §5), the fast MAC/IPv4
+// text helpers (checked against wire.ts) and the route helpers: builders,
+// routeKey (RFC 7432 §7.1-7.4, RFC 9136 §3.1), describeRoute.
 import t from 'tap';
-import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
+import { fromHex, parseIpv4, parseMac, Reader, toHex, Writer } from '../../src/bgp/wire.js';
 import { normalizeEsi, parseEsi, readEsi } from '../../src/evpn/esi.js';
-import { readMac } from '../../src/evpn/mac.js';
+import { ipv4Value, readMac, writeIpv4, writeMac } from '../../src/evpn/addr.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
 import { decodeRd, encodeRd, formatRd, parseRd, rdKey } from '../../src/evpn/rd.js';
 import { describeRoute, inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
@@ -78,6 +79,52 @@ t.test('readMac: every byte value in every position', async (t) => {
   }
   t.equal(bad, 0);
   t.equal(readMac(fromHex('00000aabbcff'), 0), '00:00:0a:ab:bc:ff');
+});
+
+t.test('writeIpv4 / writeMac agree with wire.ts on valid and invalid text', async (t) => {
+  const ipv4 = [
+    '0.0.0.0', '255.255.255.255', '192.168.1.87', '10.0.0.1', '010.001.000.1', '1.2.3.4',
+    '256.1.1.1', '1.2.3', '1.2.3.4.5', '1..2.3', '.1.2.3', '1.2.3.', '1.2.3.4 ', ' 1.2.3.4', '1.2.3.x', '1234.1.1.1',
+    '0001.1.1.1', '', '1.2.3.-4', '1.2.3.+4', '::1', '1.2.3.2555',
+  ];
+  for (const text of ipv4) {
+    let want: string;
+    try { want = toHex(parseIpv4(text)); } catch { want = 'RangeError'; }
+    const w = new Writer();
+    let got: string;
+    try { writeIpv4(w, text); got = toHex(w.finish()); } catch (e) { got = e instanceof RangeError ? 'RangeError' : String(e); }
+    t.equal(got, want, `ipv4 "${text}"`);
+    t.equal(ipv4Value(text) >= 0, want !== 'RangeError', `ipv4Value "${text}"`);
+  }
+  const macs = [
+    'aa:bb:cc:dd:ee:ff', 'AA-BB-CC-DD-EE-FF', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '2:0:0:0:0:1', '0a:1B:2c:3D:4e:5F',
+    'aa:bb:cc:dd:ee', 'aa:bb:cc:dd:ee:ff:00', 'aa:bb:cc:dd:ee:fg', 'aa.bb.cc.dd.ee.ff', 'aabbccddeeff', 'aa:bb:cc:dd:ee:f', '',
+    'aa:bb:cc:dd:ee:fff', 'aa::bb:cc:dd:ee:ff', 'gg:bb:cc:dd:ee:ff',
+  ];
+  for (const text of macs) {
+    let want: string;
+    try { want = toHex(parseMac(text)); } catch { want = 'RangeError'; }
+    const w = new Writer();
+    let got: string;
+    try { writeMac(w, text); got = toHex(w.finish()); } catch (e) { got = e instanceof RangeError ? 'RangeError' : String(e); }
+    t.equal(got, want, `mac "${text}"`);
+  }
+  // Every octet value in every position, through both directions.
+  for (let v = 0; v < 256; v++) {
+    const text = `${v}.${255 - v}.${v >> 1}.${v & 7}`;
+    t.equal(ipv4Value(text), ((v << 24) | ((255 - v) << 16) | ((v >> 1) << 8) | (v & 7)) >>> 0);
+  }
+  let bad = 0;
+  for (let v = 0; v < 256; v++) {
+    const b = new Uint8Array([v, 255 - v, v ^ 0x5a, v >> 1, (v * 7) & 255, 0xff - (v >> 2)]);
+    const w = new Writer();
+    writeMac(w, readMac(b, 0));
+    if (toHex(w.finish()) !== toHex(b)) bad++;
+    const up = new Writer();
+    writeMac(up, readMac(b, 0).toUpperCase());
+    if (toHex(up.finish()) !== toHex(b)) bad++;
+  }
+  t.equal(bad, 0, 'readMac -> writeMac round trips');
 });
 
 t.test('macIpRoute / inclusiveMulticastRoute build canonical routes', async (t) => {
