@@ -79,6 +79,21 @@ const seaPlugin = {
       if (/[\\/]node_modules[\\/]pino[\\/]/.test(a.importer)) return undefined;
       return { errors: [{ text: `${a.path} imported by ${a.importer}: pino transports do not work in the single executable` }] };
     });
+    // Our own sources: refuse what cannot work from a bundle inside a SEA.
+    const forbidden = [
+      [/\bpino\.transport\s*\(|\btransport\s*:\s*\{/, 'pino transports (worker threads) do not work in the single executable'],
+      [/['"]node:worker_threads['"]|['"]worker_threads['"]/, 'worker threads cannot load bundled code in the single executable'],
+      [/import\.meta\.(dirname|filename|resolve)\b/, 'only import.meta.url is mapped in the bundle'],
+    ];
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (a) => {
+      const text = readFileSync(a.path, 'utf8');
+      const errors = [];
+      for (const [re, why] of forbidden) {
+        const m = re.exec(text);
+        if (m) errors.push({ text: `${relative(root, a.path)}: ${m[0]}: ${why}` });
+      }
+      return errors.length ? { errors } : undefined;
+    });
   },
 };
 const result = await build({
