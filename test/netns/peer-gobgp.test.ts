@@ -1,0 +1,140 @@
+// Interop: `evpn-ha peer` against gobgpd 3.x as the EVPN route reflector (dynamic
+// neighbors from a listen range, route-reflector-client). Same topology and checks
+// as peer-frr.test.ts: GoBGP holds A's type-2 and type-3 routes exactly (RD, RT,
+// encapsulation VXLAN, VNI label, PMSI, next hop); B receives them reflected
+// (ORIGINATOR_ID, CLUSTER_LIST); a withdraw typed on A's stdin reaches B.
+import t from 'tap';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { Switch } from '../lib/topology.js';
+import { gobgpRrConfig, startGobgp, waitGobgpEstablished, type GobgpHandle, type GobgpPath } from '../lib/gobgp.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = `${ROOT}bin/evpn-ha`;
+
+/** Our environment without tap's loaders (they would hook the child's module loading). */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && !k.startsWith('TAP') && !k.startsWith('_TAP')) env[k] = v;
+  return env;
+}
+
+interface Line { event: string; [k: string]: unknown }
+
+/** One `evpn-ha peer --json` process in a namespace; its stdout lines parsed as they come. */
+class PeerCli {
+  readonly lines: Line[] = [];
+  readonly child: ChildProcess;
+  stderr = '';
+  exit: Promise<number | null>;
+  constructor(lab: Lab, ns: string, args: string[]) {
+    // `env -u NODE_OPTIONS`: tap injects its loaders into every child it sees spawned.
+    this.child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', process.execPath, BIN, 'peer', ...args, '--json'],
+      { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv() });
+    lab.processes.push(this.child);
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      try { this.lines.push(JSON.parse(l) as Line); } catch { this.stderr += `[stdout] ${l}\n`; }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-30000); });
+    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+  find(pred: (l: Line) => boolean): Line | undefined {
+    return this.lines.find(pred);
+  }
+  async wait(pred: (l: Line) => boolean, what: string, ms = 20000): Promise<Line> {
+    return waitFor(() => this.find(pred), ms, what).catch((e: unknown) => {
+      throw new Error(`${String(e)}\nstdout: ${JSON.stringify(this.lines)}\nstderr: ${this.stderr.slice(-3000)}`);
+    });
+  }
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`);
+  }
+  /** SIGINT: the CLI sends Cease and exits 0. */
+  async interrupt(): Promise<number | null> {
+    this.child.kill('SIGINT');
+    return this.exit;
+  }
+}
+
+const T2 = 'macadv aa:bb:cc:00:00:65 192.168.0.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
+const T3 = 'multicast 192.168.1.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
+
+function ensureBuilt(): void {
+  if (!existsSync(`${ROOT}build/src/cli/main.js`)) execFileSync('npx', ['tsc', '-p', `${ROOT}tsconfig.json`], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/** A's routes in GoBGP's global RIB (its own view, best paths included). */
+function ribPaths(g: GobgpHandle): GobgpPath[] {
+  return g.rib().flat().filter((p) => {
+    const rd = (p.nlri['value'] as { rd?: { admin?: string; assigned?: number } } | undefined)?.rd;
+    return rd?.admin === '192.168.1.65' && rd.assigned === 100;
+  });
+}
+
+if (!isRoot()) {
+  t.plan(0, 'needs root for network namespaces');
+} else if ((() => { try { sh('which', ['gobgpd']); return false; } catch { return true; } })()) {
+  t.plan(0, 'gobgpd not installed');
+} else {
+  ensureBuilt();
+  t.test('GoBGP route reflector: announce, reflect, withdraw', async (t) => {
+    const lab = new Lab('pg', t);
+    const sw = new Switch(lab, 'sw');
+    const rr = lab.ns('rr');
+    const a = lab.ns('a');
+    const b = lab.ns('b');
+    sw.plug(rr, '192.168.1.2/24');
+    sw.plug(a, '192.168.1.65/24');
+    sw.plug(b, '192.168.1.87/24');
+    const g = await startGobgp(lab, rr, { config: gobgpRrConfig({ asn: 65001, routerId: '192.168.1.2', listenRange: '192.168.1.0/24' }) });
+    t.teardown(() => g.stop());
+
+    const A = new PeerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65', '--announce', T2, '--announce', T3]);
+    const B = new PeerCli(lab, b, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.87']);
+    try {
+      await A.wait((l) => l.event === 'established', 'A established');
+      await B.wait((l) => l.event === 'established', 'B established');
+      await waitGobgpEstablished(g, '192.168.1.65');
+
+      const paths = await waitFor(() => { const p = ribPaths(g); return p.length === 2 ? p : undefined; }, 20000, 'both routes in GoBGP');
+      const p2 = paths.find((p) => p.nlri.type === 2);
+      const p3 = paths.find((p) => p.nlri.type === 3);
+      t.match(p2?.nlri, { type: 2, value: { rd: { admin: '192.168.1.65', assigned: 100 }, mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', labels: [100] } });
+      t.match(p3?.nlri, { type: 3, value: { rd: { admin: '192.168.1.65', assigned: 100 }, ip: '192.168.1.65' } });
+      for (const p of [p2, p3]) {
+        const attr = (type: number): Record<string, unknown> | undefined => p?.attrs.find((x) => x.type === type);
+        t.match(attr(14), { nexthop: '192.168.1.65' }, 'next hop');
+        t.match(attr(16), { value: [{ type: 0, subtype: 2, value: '65001:100' }, { type: 3, subtype: 12, tunnel_type: 8 }] },
+          'route target and encapsulation VXLAN');
+        t.match(attr(2), { as_paths: [] }, 'empty AS_PATH (iBGP)');
+        t.match(attr(1), { value: 0 }, 'ORIGIN IGP');
+        t.match(attr(5), { value: 100 }, 'LOCAL_PREF 100');
+      }
+      t.match(p3?.attrs.find((x) => x.type === 22), { 'tunnel-type': 6, label: 100, 'tunnel-id': '192.168.1.65' }, 'PMSI ingress replication');
+
+      const b2 = await B.wait((l) => l.event === 'update' && l['routeType'] === 2, 'B gets type 2');
+      const b3 = await B.wait((l) => l.event === 'update' && l['routeType'] === 3, 'B gets type 3');
+      t.match(b2, { rd: '192.168.1.65:100', mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', vni: 100, nextHop: '192.168.1.65',
+        localPref: 100, originatorId: '192.168.1.65', clusterList: ['192.168.1.2'], routeTargets: ['65001:100'], encapsulation: 8 });
+      t.match(b3, { rd: '192.168.1.65:100', originatorIp: '192.168.1.65', vni: 100, nextHop: '192.168.1.65',
+        originatorId: '192.168.1.65', clusterList: ['192.168.1.2'], routeTargets: ['65001:100'], encapsulation: 8 });
+
+      A.send('withdraw 1');
+      const w = await B.wait((l) => l.event === 'withdraw' && l['routeType'] === 2, 'B gets the withdraw');
+      t.match(w, { rd: '192.168.1.65:100', mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65' });
+      await waitFor(() => ribPaths(g).length === 1, 10000, 'type 2 gone from GoBGP');
+
+      t.equal(await A.interrupt(), 0, 'A exits 0 on SIGINT');
+      await waitFor(() => ribPaths(g).length === 0, 10000, 'A\'s routes gone from GoBGP');
+      await B.wait((l) => l.event === 'withdraw' && l['routeType'] === 3, 'B gets the type 3 withdraw');
+      t.equal(await B.interrupt(), 0, 'B exits 0 on SIGINT');
+    } catch (e) {
+      t.comment(g.logTail(30));
+      t.comment(g.gobgp(['-j', 'global', 'rib', '-a', 'evpn']));
+      throw e;
+    }
+  });
+}
