@@ -84,6 +84,12 @@ function errnoOf(e: unknown): { errno: number; code: string; message: string } {
   return { errno, code, message: typeof x.message === 'string' ? x.message : String(e) };
 }
 
+interface Failure {
+  code: string;
+  errno: number;
+  message: string;
+}
+
 /** One request on the wire and the op it belongs to. */
 interface WireRequest {
   buf: Buffer;
@@ -461,15 +467,17 @@ export class RtnetlinkPort implements KernelPort {
     if (needsLinks) {
       try { await this.refreshLinks(); } catch (e) { this.log?.warn({ err: e }, 'kernel: link dump failed'); }
     }
-    const failures: Array<{ code: string; errno: number; message: string } | null> = ops.map(() => null);
-    const requests: WireRequest[] = [];
-    ops.forEach((op, i) => {
-      const enc = encodeOp(op, i, (n) => this.indexByName.get(n), this.protocol);
-      if ('error' in enc) failures[i] = enc.error;
-      else requests.push(...enc.requests);
-    });
-    if (requests.length > 0) {
-      await this.sendPipelined(requests, failures);
+    const failures = await this.send(ops);
+    // A device recreated under the same name has a new ifindex: refresh and retry once.
+    const stale = failures.flatMap((f, i) => (f?.code === 'ENODEV' && f.message.startsWith('kernel') ? [i] : []));
+    if (stale.length > 0 && !this.closed) {
+      try {
+        await this.refreshLinks();
+        const again = await this.send(stale.map((i) => ops[i]!));
+        stale.forEach((i, k) => { failures[i] = again[k] ?? null; });
+      } catch (e) {
+        this.log?.warn({ err: e }, 'kernel: link dump failed');
+      }
     }
     return ops.map((op, i) => {
       const f = failures[i];
@@ -477,9 +485,22 @@ export class RtnetlinkPort implements KernelPort {
     });
   }
 
+  /** Encode and send `ops`; one failure (or null) per op. */
+  private async send(ops: KernelOp[]): Promise<Array<Failure | null>> {
+    const failures: Array<Failure | null> = ops.map(() => null);
+    const requests: WireRequest[] = [];
+    ops.forEach((op, i) => {
+      const enc = encodeOp(op, i, (n) => this.indexByName.get(n), this.protocol);
+      if ('error' in enc) failures[i] = enc.error;
+      else requests.push(...enc.requests);
+    });
+    if (requests.length > 0) await this.sendPipelined(requests, failures);
+    return failures;
+  }
+
   private sendPipelined(
     requests: WireRequest[],
-    failures: Array<{ code: string; errno: number; message: string } | null>,
+    failures: Array<Failure | null>,
   ): Promise<void> {
     return new Promise<void>((resolveAll) => {
       let next = 0;

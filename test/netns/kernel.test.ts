@@ -207,6 +207,18 @@ async function inNamespace(ns: string): Promise<void> {
     await waitFor(() => evs.some((e) => e.type === 'link' && e.action === 'del' && e.link.name === 'br2'), 2000, 'link del event');
   });
 
+  t.test('a device recreated under the same name (new ifindex) is found again', async (t) => {
+    const p = new RtnetlinkPort();
+    t.teardown(() => p.close());
+    ip(ns, 'link', 'add', 'br3', 'type', 'bridge');
+    t.same(codes(await p.apply([{ op: 'replace', entry: { ...neighWant, ifname: 'br3' } }])), ['ok']);
+    ip(ns, 'link', 'del', 'br3');
+    ip(ns, 'link', 'add', 'br3', 'type', 'bridge');
+    t.same(codes(await p.apply([{ op: 'replace', entry: { ...neighWant, ifname: 'br3' } }])), ['ok']);
+    t.ok(neighs(ns, 'br3').some((x) => x.dst === '192.168.0.87'));
+    ip(ns, 'link', 'del', 'br3');
+  });
+
   t.test('address and link events', async (t) => {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
