@@ -4,8 +4,12 @@
 //   * `--evpn-ha-event-pump`: the rtnetlink event pump child (src/kernel/event-pump.ts);
 //     RtnetlinkPort starts it as `<execPath> <event-pump.js> --evpn-ha-event-pump`,
 //     and in the SEA execPath is this binary;
-//   * `--evpn-ha-self-test` (hidden, binary only): load the embedded netlink addon,
-//     open an RtnetlinkPort with its event pump, list links, print one JSON line;
+//   * `--evpn-ha-self-test [--inline] [--write BRIDGE VXLAN]` (hidden, binary only):
+//     load the embedded netlink addon, open an RtnetlinkPort with its event pump
+//     (--inline: without), list links; with --write also write a neighbour entry
+//     (192.0.2.1, TEST-NET-1) on BRIDGE and an FDB entry (02:00:5e:00:53:01 -> dst
+//     192.0.2.2) on VXLAN, read them back and delete them (needs CAP_NET_ADMIN);
+//     print one JSON line, exit 0 if all of it worked;
 //   * anything else: the CLI (src/cli/main.ts runs itself when argv[1] ends in evpn-ha).
 // Lazy imports keep the unused roles unevaluated (esbuild wraps them in CommonJS).
 import { importMetaUrl, releaseMetaDir } from './runtime.cjs';
@@ -49,6 +53,9 @@ async function selfTest() {
     await Promise.race([port.eventsReady(), timeout]);
     out.eventPump = 'ready';
     stop();
+    const w = argv.indexOf('--write');
+    if (w >= 0) out.write = await writeCheck(port, argv[w + 1], argv[w + 2]);
+    if (out.write && out.write !== 'ok') code = 1;
   } catch (e) {
     out.error = e instanceof Error ? e.message : String(e);
     code = 1;
@@ -57,4 +64,22 @@ async function selfTest() {
   out.ms = Math.round(performance.now() - started);
   process.stdout.write(`${JSON.stringify(out)}\n`);
   process.exit(code);
+}
+
+async function writeCheck(port, bridge, vxlan) {
+  if (!bridge || !vxlan) return 'usage: --write BRIDGE VXLAN';
+  const mac = '02:00:5e:00:53:01';
+  const neigh = { kind: 'neigh', ifname: bridge, ip: '192.0.2.1', mac };
+  const fdb = { kind: 'fdb', ifname: vxlan, mac, dst: '192.0.2.2' };
+  const failed = (res) => res.filter((r) => !r.ok).map((r) => `${r.op.op} ${r.op.entry.kind}: ${r.code} ${r.message}`);
+  const added = failed(await port.apply([{ op: 'replace', entry: neigh }, { op: 'replace', entry: fdb }]));
+  if (added.length) return added.join('; ');
+  const seen = await port.dump([bridge, vxlan]);
+  const n = seen.find((e) => e.kind === 'neigh' && e.ip === neigh.ip && e.mac === mac);
+  const f = seen.find((e) => e.kind === 'fdb' && e.table === 'vxlan' && e.mac === mac && e.dst === fdb.dst);
+  const removed = failed(await port.apply([{ op: 'delete', entry: neigh }, { op: 'delete', entry: fdb }]));
+  if (!n || !f) return `written but not read back (neigh ${n ? 'ok' : 'missing'}, fdb ${f ? 'ok' : 'missing'})`;
+  if (removed.length) return removed.join('; ');
+  const left = (await port.dump([bridge, vxlan])).filter((e) => e.mac === mac);
+  return left.length ? `${left.length} entries left after delete` : 'ok';
 }

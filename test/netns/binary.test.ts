@@ -6,7 +6,8 @@
 //     the embedded netlink addon loads, an RtnetlinkPort lists links, its event pump
 //     (the binary re-run as a child with --evpn-ha-event-pump) reports ready;
 //     also in a fresh network namespace, and as an unprivileged user holding only
-//     CAP_NET_ADMIN (what packaging/evpn-ha.service grants);
+//     CAP_NET_ADMIN (what packaging/evpn-ha.service grants), which can write neigh
+//     and FDB entries while the same user without it gets EPERM;
 //   * two copies exchange an EVPN route over BGP on 127.0.0.1 (`peer`);
 //   * the private directories the binary unpacks into are gone afterwards.
 import t from 'tap';
@@ -28,6 +29,7 @@ interface SelfTest {
   links: number;
   linkNames?: string[];
   eventPump: string;
+  write?: string;
   error?: string;
   ms: number;
 }
@@ -59,9 +61,9 @@ function run(): void {
     const [cmd, ...rest] = [...prefix, bin, ...args];
     return spawnSync(cmd!, rest, { cwd: dir, env, encoding: 'utf8', timeout: 20_000 });
   };
-  const selfTest = (prefix: string[] = []): SelfTest => {
-    const r = exec(['--evpn-ha-self-test'], prefix);
-    if (r.status !== 0) t.comment(`self-test exit ${r.status}: ${r.stdout} ${r.stderr}`);
+  const selfTest = (prefix: string[] = [], extra: string[] = []): SelfTest => {
+    const r = exec(['--evpn-ha-self-test', ...extra], prefix);
+    if (r.status !== 0 && !extra.length) t.comment(`self-test exit ${r.status}: ${r.stdout} ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as SelfTest;
   };
 
@@ -120,17 +122,36 @@ function run(): void {
   });
 
   t.test('unprivileged user with only CAP_NET_ADMIN (as the systemd unit runs it)', { skip: !isRoot() && 'needs root' }, async (t) => {
-    const caps = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
-      '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin', '--no-new-privs'];
-    const who = exec([], [...caps, 'sh', '-c', 'id -u; grep CapEff /proc/self/status; exec "$0" --version']);
+    // A namespace with the service bridge and the vxlan device, where the self-test
+    // writes, reads back and deletes a neighbour and an FDB entry.
+    const ns = `evpnha-binw-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    t.teardown(() => { spawnSync('ip', ['netns', 'del', ns]); });
+    const nsIp = (...a: string[]): void => { execFileSync('ip', ['netns', 'exec', ns, 'ip', ...a]); };
+    nsIp('link', 'add', 'br-vxlan', 'type', 'bridge');
+    nsIp('link', 'add', 'vxlan0', 'type', 'vxlan', 'id', '100', 'dstport', '4789', 'nolearning');
+    nsIp('link', 'set', 'vxlan0', 'master', 'br-vxlan');
+    nsIp('link', 'set', 'br-vxlan', 'up');
+    nsIp('link', 'set', 'vxlan0', 'up');
+    const user = ['ip', 'netns', 'exec', ns, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs'];
+    const netAdmin = [...user, '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--bounding-set=-all,+net_admin'];
+    const noCaps = [...user, '--inh-caps=-all', '--bounding-set=-all'];
+
+    const who = exec([], [...netAdmin, 'sh', '-c', 'id -u; grep CapEff /proc/self/status; exec "$0" --version']);
     t.equal(who.status, 0, who.stderr);
     const [uid, capEff, version] = who.stdout.trim().split('\n');
     t.equal(uid, '65534');
     t.equal(capEff?.replace(/\s+/g, ' '), 'CapEff: 0000000000001000', 'CAP_NET_ADMIN only');
     t.equal(version, VERSION);
-    const r = selfTest(caps);
+
+    const r = selfTest([...netAdmin], ['--write', 'br-vxlan', 'vxlan0']);
     t.equal(r.netlink, 'ok', r.error ?? '');
     t.equal(r.eventPump, 'ready', r.error ?? '');
+    t.equal(r.write, 'ok', 'neigh + FDB written, read back and deleted with CAP_NET_ADMIN alone');
+
+    const denied = selfTest([...noCaps], ['--write', 'br-vxlan', 'vxlan0']);
+    t.equal(denied.netlink, 'ok', 'reading needs no capability');
+    t.match(denied.write, /replace neigh: EPERM.*replace fdb: EPERM/, 'without CAP_NET_ADMIN the kernel refuses the writes');
   });
 
   t.test('a noexec unpack directory fails with a clear message and leaves nothing', { skip: !isRoot() && 'needs root' }, async (t) => {
