@@ -261,6 +261,21 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
   }
 
+  /**
+   * Ask the peer to send its routes again (ROUTE-REFRESH, RFC 2918). Returns false
+   * when not Established or the peer did not advertise the capability or family.
+   */
+  refresh(family: Family = EVPN): boolean {
+    const n = this.negotiated;
+    if (this.fsm.state !== 'Established' || !n?.routeRefresh || !n.families.some((f) => sameFamily(f, family))) return false;
+    this.send({ type: 'route-refresh', afi: family.afi, safi: family.safi, subtype: 0 });
+    return true;
+  }
+
+  get peerAddress(): string {
+    return this.opts.peerAddress;
+  }
+
   // --- FSM driving -------------------------------------------------------
 
   private input(i: FsmInput): void {

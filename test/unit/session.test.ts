@@ -27,6 +27,11 @@ async function pair(a: Partial<BgpSessionOptions> = {}, b: Partial<BgpSessionOpt
   return [A, B];
 }
 
+/** Wait (on events, via setImmediate polling of a condition the socket events change). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
 function waitState(s: BgpSession, to: StateName): Promise<void> {
   if (s.state === to) return Promise.resolve();
   return new Promise((resolve) => {
@@ -98,6 +103,19 @@ t.test('iBGP: establish, table + EoR, incremental advertise and withdraw, stop â
   [upd] = (await next) as [UpdateMessage];
   t.same(withdrawn([upd]), [mac1], 'only routes that were advertised are withdrawn, once');
   t.equal(B.advertised().length, 2);
+
+  // ROUTE-REFRESH from A: B answers with its whole Adj-RIB-Out between BoRR and EoRR (RFC 7313).
+  const refreshed: UpdateMessage[] = [];
+  const collect = (x: UpdateMessage): void => { refreshed.push(x); };
+  A.on('update', collect);
+  const rr = once(B, 'routeRefresh');
+  t.equal(A.refresh(), true);
+  t.equal(A.refresh({ afi: 1, safi: 1 }), false, 'family not negotiated');
+  const [rrMsg] = await rr;
+  t.match(rrMsg, { type: 'route-refresh', afi: 25, safi: 70, subtype: 0 });
+  await waitFor(() => announced(refreshed).length === 2);
+  A.off('update', collect);
+  t.same(announced(refreshed).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip']);
 
   const down = once(A, 'down');
   await B.stop('maintenance window');
