@@ -27,7 +27,7 @@ import {
   type KernelEntry, type KernelEvent, type KernelOp, type KernelPort, type LinkInfo, type ObservedEntry,
 } from '../kernel/port.js';
 import { plan, StaleGate, type Skipped } from '../kernel/reconcile.js';
-import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../probe/prober.js';
+import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Config, UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
@@ -84,6 +84,8 @@ export interface AgentProber {
   setUplinks(uplinks: LocalUplink[]): void;
   setTargets(targets: Iterable<ProbeTarget>): void;
   onStateChange(fn: (ev: ProbeStateEvent) => void): () => void;
+  /** Per-target status, for `show` (optional). */
+  status?(): ProbeTargetStatus[];
 }
 
 /** One prober per VNI: it sends from the VNI's bridge (service address and MAC). */
@@ -331,6 +333,16 @@ export class Agent {
   /** What the agent wants in the kernel now (for `show` and tests). */
   desiredEntries(): KernelEntry[] {
     return [...this.desired.values()];
+  }
+
+  /** The agent's view of the kernel entries on its devices (dump, then kept current by events). */
+  observedEntries(): ObservedEntry[] {
+    return [...this.observed.values()].flat();
+  }
+
+  /** Every VTEP probe target's status (all VNIs); empty without probers. */
+  probeStatus(): ProbeTargetStatus[] {
+    return [...this.probers.values()].flatMap((p) => p.prober.status?.() ?? []);
   }
 
   /** The links as last read (for `show`). */
