@@ -167,14 +167,14 @@ function expect(cond: boolean, what: string): void {
 
 interface Fixture { impl: 'frr' | 'gobgp'; name: string; description: string; msg: Msg }
 
-function writeFixture(f: Fixture): void {
+function writeFixture(f: Fixture, verbose: string): void {
   const dir = join(OUT, f.impl);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${f.name}.hex`), `${toHex(f.msg.bytes)}\n`);
   const { source, ...rest } = f.msg.g;
   const ordered: GoldenJson = { source, description: f.description, ...rest };
   writeFileSync(join(dir, `${f.name}.json`), `${JSON.stringify(ordered, null, 2)}\n`);
-  writeFileSync(join(dir, `${f.name}.txt`), tsharkVerbose(f.msg.bytes));
+  writeFileSync(join(dir, `${f.name}.txt`), verbose);
 }
 
 // ---------------------------------------------------------------------------
@@ -230,12 +230,12 @@ async function main(): Promise<void> {
         evpnExtra: ['vni 100', ' rd 192.168.1.87:100', ` route-target import ${RT}`, ` route-target export ${RT}`, 'exit-vni'],
       }),
     });
-    const gA = await startGobgp(lab, ga, { config: gobgpConfig({ asn: ASN, routerId: GA, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GA }] }) });
-    const gB = await startGobgp(lab, gb, { config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }] }) });
+    const gA = await startGobgp(lab, ga, { hostname: 'gobgp-ga', config: gobgpConfig({ asn: ASN, routerId: GA, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GA }] }) });
+    const gB = await startGobgp(lab, gb, { hostname: 'gobgp-gb', config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }] }) });
     const frrRr2 = await startFrr(lab, rr2, { bgpdConf: rrConfig({ asn: 65002, routerId: RR2, listenRange: '192.168.2.0/24', clientAs: 'external', hostname: 'rr2' }) });
-    const gE1 = await startGobgp(lab, e1, { config: gobgpConfig({ asn: 65010, routerId: E1, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E1 }] }) });
-    const gE2 = await startGobgp(lab, e2, { config: gobgpConfig({ asn: 4200000001, routerId: E2, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E2 }] }) });
-    const gBad = await startGobgp(lab, bad, { config: gobgpConfig({ asn: 65099, routerId: BAD, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: BAD }] }) });
+    const gE1 = await startGobgp(lab, e1, { hostname: 'gobgp-e1', config: gobgpConfig({ asn: 65010, routerId: E1, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E1 }] }) });
+    const gE2 = await startGobgp(lab, e2, { hostname: 'gobgp-e2', config: gobgpConfig({ asn: 4200000001, routerId: E2, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E2 }] }) });
+    const gBad = await startGobgp(lab, bad, { hostname: 'gobgp-bad', config: gobgpConfig({ asn: 65099, routerId: BAD, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: BAD }] }) });
     await waitGobgpEstablished(gA, RR);
     await waitGobgpEstablished(gE1, RR2);
     await waitGobgpEstablished(gE2, RR2);
@@ -434,7 +434,8 @@ async function main(): Promise<void> {
 
     if (problems.length) throw new Error(`cross-checks failed:\n  ${problems.join('\n  ')}`);
     for (const impl of ['frr', 'gobgp']) rmSync(join(OUT, impl), { recursive: true, force: true });
-    for (const f of fixtures) writeFixture(f);
+    const texts = tsharkVerbose(...fixtures.map((f) => f.msg.bytes));
+    fixtures.forEach((f, i) => writeFixture(f, texts[i]));
     writeFileSync(join(OUT, 'NOTES.txt'), `Interop observations from the last run of scripts/capture-golden.ts\n(${frrVersion}, ${gobgpVersion}, ${new Date().toISOString()})\n\n${notes.join('\n\n')}\n`);
     console.log(`wrote ${fixtures.length} fixtures to ${OUT}`);
   } catch (e) {

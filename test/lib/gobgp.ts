@@ -16,6 +16,11 @@ export interface GobgpOptions {
   /** gRPC port on 127.0.0.1 inside the namespace (default 50051). */
   apiPort?: number;
   logLevel?: 'debug' | 'info' | 'warn';
+  /**
+   * Hostname gobgpd sees (own UTS namespace). GoBGP sends it in the FQDN capability
+   * of its OPEN; set it for OPEN bytes that do not depend on the machine.
+   */
+  hostname?: string;
   startTimeoutMs?: number;
 }
 
@@ -68,10 +73,14 @@ export async function startGobgp(lab: Lab, ns: string, opts: GobgpOptions): Prom
   const logPath = join(dir, 'gobgpd.log');
   writeFileSync(configPath, opts.config);
   const apiPort = opts.apiPort ?? GOBGP_API_PORT;
-  const child = lab.spawn(ns, 'gobgpd', [
+  const args = [
     '-f', configPath, '-t', type, '--api-hosts', `127.0.0.1:${apiPort}`, '--pprof-disable',
     '-p', '-l', opts.logLevel ?? 'debug',
-  ]);
+  ];
+  // unshare and sh exec in place, so the child's PID is gobgpd's.
+  const child = opts.hostname
+    ? lab.spawn(ns, 'unshare', ['--uts', 'sh', '-c', 'hostname "$0" && exec gobgpd "$@"', opts.hostname, ...args])
+    : lab.spawn(ns, 'gobgpd', args);
   const log = createWriteStream(logPath);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

@@ -142,16 +142,20 @@ export function tsharkBgp(...msgs: Uint8Array[]): TNode[] {
   }
 }
 
-/** The text of tshark -V for `msg` (kept next to the fixture for humans). */
-export function tsharkVerbose(msg: Uint8Array): string {
+/** The text of tshark -V for each message, BGP layer only (kept next to the fixture for humans). */
+export function tsharkVerbose(...msgs: Uint8Array[]): string[] {
   const dir = mkdtempSync(join(tmpdir(), 'golden-'));
   try {
-    const file = join(dir, 'one.pcap');
-    writeFileSync(file, synthPcap(msg));
-    const out = execFileSync('tshark', ['-r', file, '-V', '-O', 'bgp', '-d', 'tcp.port==179,bgp'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    const i = out.indexOf('Border Gateway Protocol');
-    return i >= 0 ? out.slice(i) : out;
+    const file = join(dir, 'msgs.pcap');
+    writeFileSync(file, synthPcap(...msgs));
+    const out = execFileSync('tshark', ['-r', file, '-V', '-O', 'bgp', '-d', 'tcp.port==179,bgp', '-o', 'tcp.desegment_tcp_streams:FALSE'],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 << 20 });
+    const frames = out.split(/^(?=Frame \d+:)/m).filter((f) => f.startsWith('Frame '));
+    if (frames.length !== msgs.length) throw new Error(`tshark -V printed ${frames.length} frames for ${msgs.length} messages`);
+    return frames.map((f) => {
+      const i = f.indexOf('Border Gateway Protocol');
+      return i >= 0 ? f.slice(i) : f;
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
