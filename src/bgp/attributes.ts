@@ -37,7 +37,7 @@ class Malformed extends Error {
   }
 }
 
-interface AttrCodec {
+export interface AttrCodec {
   name: string;
   /** Optional and Transitive bits as specified (RFC 4271 §5, RFC 7606 §3 c). */
   flags: number;
@@ -49,7 +49,10 @@ interface AttrCodec {
   present(a: PathAttributes): boolean;
   /** Write the value only. */
   encode(w: Writer, a: PathAttributes, ctx: CodecContext): void;
-  /** Read the value (r spans exactly the value) into a; throw Malformed. */
+  /**
+   * Read the value (r spans exactly the value) into a; throw Malformed (or
+   * BgpError for a reset). `raw` is a view of the whole attribute, for error data.
+   */
   decode(r: Reader, a: PathAttributes, ctx: CodecContext, raw: Uint8Array): void;
 }
 
@@ -169,30 +172,29 @@ function decodeNlriSet(r: Reader, afi: number, safi: number, withdraw: boolean, 
     try {
       return { kind: 'evpn', routes: decodeEvpnRoutes(r, withdraw) };
     } catch (e) {
-      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, e.data.length > 0 ? e.data : raw, e.message);
+      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, e.data.length > 0 ? e.data : raw.slice(), e.message);
       // RFC 4760 §7: UPDATE Message Error / Optional Attribute Error, data = the attribute.
       const why = e instanceof Error ? e.message : String(e);
-      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw, `EVPN NLRI: ${why}`);
+      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw.slice(), `EVPN NLRI: ${why}`);
     }
   }
   if (isUnicastPrefixFamily(afi, safi)) {
     try {
       return { kind: 'prefix', prefixes: decodePrefixes(r, afi, UpdateSubcode.OptionalAttributeError) };
     } catch (e) {
-      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, raw, e.message);
+      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, raw.slice(), e.message);
       throw e;
     }
   }
   return { kind: 'opaque', bytes: r.bytes(r.remaining) };
 }
 
-function encodeNlriSet(w: Writer, afi: number, nlri: NlriSet): void {
+function encodeNlriSet(w: Writer, nlri: NlriSet): void {
   switch (nlri.kind) {
     case 'evpn':
       for (const route of nlri.routes) encodeEvpnRoute(w, route);
       return;
     case 'prefix':
-      void afi;
       for (const p of nlri.prefixes) encodePrefix(w, p);
       return;
     case 'opaque':
@@ -215,7 +217,7 @@ export function nlriCount(nlri: NlriSet): number {
 
 function mpError(raw: Uint8Array, detail: string): BgpError {
   // RFC 7606 §7.11 / RFC 4760 §7: session reset, Optional Attribute Error.
-  return new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw, `MP_REACH/MP_UNREACH: ${detail}`);
+  return new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw.slice(), `MP_REACH/MP_UNREACH: ${detail}`);
 }
 
 /** RFC 4760 §3: AFI (2), SAFI (1), Next Hop Length (1), Next Hop, Reserved (1), NLRI. */
@@ -246,7 +248,7 @@ function encodeMpReach(w: Writer, mp: MpReach): void {
   }
   w.patchLength(at, 1);
   w.u8(0); // Reserved
-  encodeNlriSet(w, mp.afi, mp.nlri);
+  encodeNlriSet(w, mp.nlri);
 }
 
 /** RFC 4760 §4: AFI (2), SAFI (1), Withdrawn Routes. */
@@ -259,7 +261,7 @@ function decodeMpUnreach(r: Reader, raw: Uint8Array): MpUnreach {
 
 function encodeMpUnreach(w: Writer, mp: MpUnreach): void {
   w.u16(mp.afi).u8(mp.safi);
-  encodeNlriSet(w, mp.afi, mp.nlri);
+  encodeNlriSet(w, mp.nlri);
 }
 
 // ---------------------------------------------------------------- the table
@@ -552,7 +554,7 @@ export function decodeAttributes(r: Reader, ctx: CodecContext, nlriFieldPresent:
     }
 
     try {
-      codec.decode(value, a, ctx, raw.slice());
+      codec.decode(value, a, ctx, raw);
     } catch (e) {
       if (e instanceof Malformed) {
         if (!flagsBad) {
