@@ -219,6 +219,23 @@ async function inNamespace(ns: string): Promise<void> {
     ip(ns, 'link', 'del', 'br3');
   });
 
+  t.test('our entries do not age out (extern_learn), unlike learned ones', async (t) => {
+    // A second bridge/vxlan pair with 1 s ageing on both.
+    ip(ns, 'link', 'add', 'br-age', 'type', 'bridge', 'ageing_time', '100');
+    ip(ns, 'link', 'add', 'vx-age', 'type', 'vxlan', 'id', '200', 'dstport', '4789', 'nolearning', 'ageing', '1');
+    ip(ns, 'link', 'set', 'vx-age', 'master', 'br-age');
+    ip(ns, 'link', 'set', 'br-age', 'up');
+    ip(ns, 'link', 'set', 'vx-age', 'up');
+    t.teardown(() => { ip(ns, 'link', 'del', 'vx-age'); ip(ns, 'link', 'del', 'br-age'); });
+    t.same(codes(await port.apply([{ op: 'replace', entry: { kind: 'fdb', ifname: 'vx-age', mac: MAC, dst: '192.168.1.87' } }])), ['ok']);
+    // A plain (not extern_learn, not permanent) vxlan entry for comparison: it should age.
+    sh('bridge', ['-n', ns, 'fdb', 'add', '02:00:00:00:00:99', 'dev', 'vx-age', 'dst', '192.168.1.99', 'self', 'dynamic']);
+    const show = (): BridgeFdb[] => JSON.parse(sh('bridge', ['-n', ns, '-j', 'fdb', 'show', 'dev', 'vx-age'])) as BridgeFdb[];
+    // The vxlan ageing sweep runs every 10 s: wait until it has removed the dynamic entry.
+    t.ok(await waitFor(() => !show().some((e) => e.mac === '02:00:00:00:00:99'), 25_000, 'dynamic entry to age out', 500), 'dynamic entry aged out');
+    t.equal(show().filter((e) => e.mac === MAC).length, 2, 'both halves of ours still there');
+  });
+
   t.test('address and link events', async (t) => {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
