@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -215,5 +215,16 @@ t.test('RD and RT text forms', (t) => {
   t.same(routeTargetFromText('4200000000:100'), { kind: 'route-target', form: 'as4', asn: 4200000000, local: 100 });
   t.throws(() => routeTargetFromText('1.2.3.4:70000'));
   t.equal(parseRouteTargetPattern('a:b'), null);
+  t.end();
+});
+
+t.test('the complete examples in docs/configuration.md are valid', (t) => {
+  const md = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /^routerId:/m.test(b) && /^uplinks:/m.test(b));
+  t.equal(blocks.length, 2);
+  for (const b of blocks) t.doesNotThrow(() => parseConfig(b, 'docs'), b.split('\n')[0]);
+  const second = parseConfig(blocks[1]!);
+  t.equal(second.kernel.startupGrace, 60_000);
+  t.equal(second.uplinks[0]!.keepalive, 3);
   t.end();
 });
