@@ -20,7 +20,7 @@ export class LineSplitter {
     this.buf += this.decoder.decode(chunk, { stream: true });
     const parts = this.buf.split('\n');
     this.buf = parts.pop() ?? '';
-    if (this.buf.length > this.max) throw new RangeError(`line longer than ${this.max} bytes`);
+    if (this.buf.length > this.max || parts.some((l) => l.length > this.max)) throw new RangeError(`line longer than ${this.max} bytes`);
     return parts.filter((l) => l.trim() !== '');
   }
 }
