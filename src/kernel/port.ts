@@ -168,3 +168,10 @@ export function observedKey(o: ObservedEntry): string | null {
   if (o.table === 'self') return null;
   return `fdb|${o.ifname}|${o.mac}`;
 }
+
+/** One line for logs: `neigh 192.168.0.87 dev br-vxlan lladdr ..` / `fdb <mac> dev vxlan0 dst ..`. */
+export function describeEntry(e: KernelEntry): string {
+  return e.kind === 'neigh'
+    ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`
+    : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+}

@@ -17,7 +17,6 @@ import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
-  type KernelEntry,
   type KernelEvent,
   type KernelOp,
   type KernelOpResult,
@@ -755,11 +754,4 @@ export class RtnetlinkPort implements KernelPort {
 /** Open the real kernel port in the current network namespace. */
 export function openRtnetlink(opts: RtnetlinkOptions = {}): RtnetlinkPort {
   return new RtnetlinkPort(opts);
-}
-
-/** The entry a replace op writes, for logs: `neigh 192.168.0.87 dev br-vxlan lladdr ...`. */
-export function describeEntry(e: KernelEntry): string {
-  return e.kind === 'neigh'
-    ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`
-    : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
 }

@@ -140,3 +140,21 @@ t.test('unsubscribe and close', async (t) => {
   const res = await k.apply([{ op: 'replace', entry: neighWant }]);
   t.equal(res[0]!.ok, false);
 });
+
+t.test('syncKernel: dump, plan, apply in one call', async (t) => {
+  const { syncKernel } = await import('../../src/kernel/sync.js');
+  const k = new FakeKernel();
+  const first = await syncKernel(k, [neighWant, fdbWant], DEVICES);
+  t.equal(first.plan.ops.length, 2);
+  t.same(first.failures, []);
+  const again = await syncKernel(k, [neighWant, fdbWant], DEVICES);
+  t.same(again.plan.ops, [], 'converged');
+  t.same(again.results, []);
+  k.failWith('EIO', 5);
+  k.removeNeigh('br-vxlan', '192.168.0.87');
+  const failed = await syncKernel(k, [neighWant, fdbWant], DEVICES);
+  t.same(failed.failures, ['replace neigh 192.168.0.87 dev br-vxlan lladdr 02:00:00:00:00:87: EIO']);
+  const kept = await syncKernel(k, [], DEVICES, { deleteStale: false });
+  t.same(kept.plan.ops, []);
+  t.equal(kept.plan.stale.length, 1);
+});
