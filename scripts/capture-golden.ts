@@ -13,6 +13,7 @@
 //   gb  192.168.1.100  gobgpd, receives what the RR reflects
 //   raw 192.168.1.110  a scripted BGP speaker (node) sending hand-made UPDATEs
 //   h   192.168.0.10   a host behind br-vxlan of fv (veth port `vport`)
+//   grr 192.168.1.3    gobgpd route reflector, AS 65001 (fv and gb also peer with it)
 //   bad 192.168.1.99   gobgpd in AS 65099 trying the RR's iBGP peer-group (OPEN error)
 // and a second segment 192.168.2.0/24 (bridge in `sw2`), eBGP:
 //   rr2 192.168.2.2    FRR, AS 65002, listen range with `remote-as external`
@@ -22,7 +23,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, ip, sh, waitFor } from '../test/lib/netns.js';
 import { startFrr, rrConfig, evpnSpeakerConfig, frrEvpnRoutes, waitFrrEstablished, frrPeerState } from '../test/lib/frr.js';
-import { startGobgp, gobgpConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
+import { startGobgp, gobgpConfig, gobgpRrConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
 import { startCapture, toHex, type BgpFlow } from '../test/lib/capture.js';
 import { Switch, addVtep, bridge } from '../test/lib/topology.js';
 import { dissectAll, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
@@ -53,6 +54,7 @@ const GA_MAC6 = 'aa:bb:cc:00:00:67';
 const GA_IP6 = 'fd00::65';
 const GA_MAC_SHIFTED = 'aa:bb:cc:00:00:68';
 const RAW_MAC = 'aa:bb:cc:00:00:6e';
+const GRR = '192.168.1.3'; // gobgpd route reflector (second RR on the segment)
 const BAD = '192.168.1.99'; // gobgpd in the wrong AS for the RR's iBGP listen range
 // Second segment, eBGP: FRR "RR" in AS 65002 with clients in other ASes.
 const RR2 = '192.168.2.2';
@@ -199,6 +201,8 @@ async function main(): Promise<void> {
     sw.plug(fv, `${FV}/24`);
     sw.plug(gb, `${GB}/24`);
     sw.plug(raw, `${RAW}/24`);
+    const grr = lab.ns('grr');
+    sw.plug(grr, `${GRR}/24`);
     const bad = lab.ns('bad');
     sw.plug(bad, `${BAD}/24`);
     const sw2 = new Switch(lab, 'sw2');
@@ -225,13 +229,17 @@ async function main(): Promise<void> {
     const frrRr = await startFrr(lab, rr, { bgpdConf: rrConfig({ asn: ASN, routerId: RR, listenRange: '192.168.1.0/24', clusterId: CLUSTER }) });
     const frrV = await startFrr(lab, fv, {
       bgpdConf: evpnSpeakerConfig({
-        asn: ASN, routerId: FV, hostname: 'vtep', neighbors: [{ address: RR, remoteAs: 'internal' }],
+        asn: ASN, routerId: FV, hostname: 'vtep', neighbors: [{ address: RR, remoteAs: 'internal' }, { address: GRR, remoteAs: 'internal' }],
         advertiseAllVni: true, advertiseSviIp: true,
         evpnExtra: ['vni 100', ' rd 192.168.1.87:100', ` route-target import ${RT}`, ` route-target export ${RT}`, 'exit-vni'],
       }),
     });
     const gA = await startGobgp(lab, ga, { hostname: 'gobgp-ga', config: gobgpConfig({ asn: ASN, routerId: GA, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GA }] }) });
-    const gB = await startGobgp(lab, gb, { hostname: 'gobgp-gb', config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }] }) });
+    const gRr = await startGobgp(lab, grr, { hostname: 'gobgp-grr', config: gobgpRrConfig({ asn: ASN, routerId: GRR, listenRange: '192.168.1.0/24', clusterId: '10.0.0.3' }) });
+    const gB = await startGobgp(lab, gb, {
+      hostname: 'gobgp-gb',
+      config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }, { address: GRR, peerAs: ASN, localAddress: GB }] }),
+    });
     const frrRr2 = await startFrr(lab, rr2, { bgpdConf: rrConfig({ asn: 65002, routerId: RR2, listenRange: '192.168.2.0/24', clientAs: 'external', hostname: 'rr2' }) });
     const gE1 = await startGobgp(lab, e1, { hostname: 'gobgp-e1', config: gobgpConfig({ asn: 65010, routerId: E1, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E1 }] }) });
     const gE2 = await startGobgp(lab, e2, { hostname: 'gobgp-e2', config: gobgpConfig({ asn: 4200000001, routerId: E2, port: -1, neighbors: [{ address: RR2, peerAs: 65002, localAddress: E2 }] }) });
@@ -241,6 +249,9 @@ async function main(): Promise<void> {
     await waitGobgpEstablished(gE2, RR2);
     await waitGobgpEstablished(gB, RR);
     await waitFrrEstablished(frrV, RR);
+    await waitFrrEstablished(frrV, GRR);
+    await waitGobgpEstablished(gB, GRR);
+    void gRr;
     console.log('sessions established');
     const rrHas = (rd: string, needle: string): boolean => frrEvpnRoutes(frrRr).some((r) => r.rd === rd && r.prefix.includes(needle));
 
@@ -324,7 +335,7 @@ async function main(): Promise<void> {
     await sleep(GAP);
 
     // --- Fixtures --------------------------------------------------------
-    const srcOf = (src: string): string => ([GA, GB, BAD, E1, E2].includes(src) ? gobgpVersion : src === RAW ? 'hand-made (scripts/capture-golden.ts)' : frrVersion);
+    const srcOf = (src: string): string => ([GA, GB, GRR, BAD, E1, E2].includes(src) ? gobgpVersion : src === RAW ? 'hand-made (scripts/capture-golden.ts)' : frrVersion);
     const fromGa = dissectFlows(await capGa.bgp(), srcOf);
     const fromFv = dissectFlows(await capFv.bgp(), srcOf);
     const fromGb = dissectFlows(await capGb.bgp(), srcOf);
@@ -402,6 +413,16 @@ async function main(): Promise<void> {
       pick(fromGb, RR, GB, (g) => has(reach(g), { mac: HOST_MAC, ip: HOST_IP }), 'reflected FRR MAC+IP'));
     add('frr', 'reflected-frr-type2-mac-mobility', 'FRR VTEP MAC Mobility route as reflected by the FRR RR',
       pick(fromGb, RR, GB, (g) => has(reach(g), { mac: GA_MAC, rd: FV_RD }), 'reflected MAC mobility'));
+    // GoBGP-reflected (GoBGP RR 192.168.1.3 -> gobgpd observer).
+    const gR4 = add('gobgp', 'reflected-frr-type2-mac-ipv4', 'FRR VTEP type2-mac-ipv4 as reflected by a GoBGP route reflector (cluster-id 10.0.0.3)',
+      pick(fromGb, GRR, GB, (g) => has(reach(g), { mac: HOST_MAC, ip: HOST_IP }), 'GoBGP-reflected FRR MAC+IP'));
+    add('gobgp', 'reflected-frr-type3-pmsi', 'FRR VTEP type3-pmsi as reflected by a GoBGP route reflector',
+      pick(fromGb, GRR, GB, (g) => has(reach(g), { routeType: 3, originatorIp: FV }), 'GoBGP-reflected FRR type-3'));
+    add('gobgp', 'reflected-frr-type2-mac-ipv4-withdraw', 'FRR VTEP MAC+IP withdrawal as reflected by a GoBGP route reflector',
+      pick(fromGb, GRR, GB, (g) => has(unreach(g), { mac: HOST_MAC, ip: HOST_IP }), 'GoBGP-reflected FRR withdraw'));
+    expect(gR4.g.attributes?.originatorId === FV && gR4.g.attributes.clusterList?.[0] === '10.0.0.3', 'GoBGP RR ORIGINATOR_ID/CLUSTER_LIST');
+    note(`GoBGP RR reflected: order ${JSON.stringify(gR4.g.attributes?.order)} flags ${JSON.stringify(gR4.g.attributes?.flags)} ext ${gR4.g.attributes?.extendedCommunities?.map((e) => e.raw).join(' ')}`);
+
     const rawRefl = fromGb.find((m) => m.from === RR && has(reach(m.g), { mac: RAW_MAC }));
     if (rawRefl) add('frr', 'reflected-no-localpref', 'A hand-made iBGP type-2 WITHOUT LOCAL_PREF as reflected by the FRR RR', rawRefl);
     const rawSent = fromRaw.find((m) => m.from === RAW && has(reach(m.g), { mac: RAW_MAC }));
