@@ -223,6 +223,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     if (reason !== undefined) input.reason = reason;
     this.input(input);
     this.dropCandidate();
+    // If called from an event handler the stop is queued behind the current input; let it run.
+    await Promise.resolve();
     const server = this.server;
     this.server = null;
     const waits = [...this.closing];
@@ -334,11 +336,11 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.lastError = null;
     this.log.info({ peerAs: n.peerAs, peerRouterId: n.peerRouterId, holdTime: n.holdTime,
       families: n.families.map(familyName), notes: n.notes }, 'established');
-    this.emit('established', n);
-    // The Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2). Only if the user did not already end it.
-    if (this.fsm.state !== 'Established') return;
+    // The whole Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2), before the
+    // event: what a listener advertises in response follows as ordinary updates.
     if (this.evpnNegotiated()) this.sendRoutes([...this.adjOut.values()]);
     for (const f of n.families) this.send(endOfRib(f));
+    this.emit('established', n);
   }
 
   private onDown(d: Extract<FsmOutput, { type: 'down' }>, retryMs: number | null): void {

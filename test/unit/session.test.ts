@@ -158,6 +158,23 @@ t.test('eBGP: local AS prepended, no LOCAL_PREF', async (t) => {
   await A.stop();
 });
 
+t.test('hold timer on the session clock: silence for the hold time → NOTIFICATION 4 reaches the peer', async (t) => {
+  const clock = new ManualClock();
+  const [A, B] = await pair({}, { clock, holdTime: 9 });
+  const est = Promise.all([once(A, 'established'), once(B, 'established')]);
+  B.start();
+  const [[na], [nb]] = await est;
+  t.equal(na.holdTime, 9);
+  t.equal(nb.keepalive, 3);
+  const down = once(A, 'down');
+  clock.advance(9000); // A's real-time keepalives (every 3 s) have not come yet
+  const [info] = await down;
+  t.match(info.notification, { code: 4, subcode: 0, direction: 'received' });
+  t.match(B.lastError, { code: 4, text: /hold timer expired/ });
+  await B.stop();
+  await A.stop();
+});
+
 t.test('exportAttributes', (t) => {
   t.same(exportAttributes({ asPath: [{ type: 'sequence', asns: [1] }], localPref: 5, originatorId: '1.1.1.1' }, 65001, 65002),
     { origin: 0, asPath: [{ type: 'sequence', asns: [65001, 1] }] });
