@@ -196,6 +196,8 @@ export class Agent {
   private readonly dirty = new Set<string>();
   /** Keys whose last write failed: tried again when the retry timer fires. */
   private readonly retryKeys = new Set<string>();
+  /** Keys kernel events touched while an apply() was in flight (null when none is). */
+  private touchedWhileApplying: Set<string> | null = null;
   /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
   private readonly writtenThisRun = new Set<string>();
   private gate: StaleGate;
@@ -564,6 +566,7 @@ export class Agent {
         if (!this.devices.has(o.ifname)) return;
         const key = observedKey(o);
         if (key === null) return;
+        this.touchedWhileApplying?.add(key);
         const old = this.observed.get(key);
         const list = old ? old.filter((x) => !sameSlot(x, o)) : [];
         if (ev.action === 'new') list.push(o);
@@ -718,7 +721,14 @@ export class Agent {
 
   private async applyOps(ops: KernelOp[], trigger: KernelTrigger): Promise<void> {
     if (ops.length === 0) return;
-    const results = await this.kernel.apply(ops);
+    const touched = new Set<string>();
+    this.touchedWhileApplying = touched;
+    let results;
+    try {
+      results = await this.kernel.apply(ops);
+    } finally {
+      this.touchedWhileApplying = null;
+    }
     const failed: Array<{ op: KernelOp; code: string; message: string }> = [];
     let replaced = 0;
     let deleted = 0;
@@ -730,13 +740,17 @@ export class Agent {
         if (trigger !== 'shutdown') this.retryKeys.add(key);
         return;
       }
+      // A kernel event for the key arrived meanwhile: it knows better than we do
+      // (it may even be someone else's change right after ours).
+      const known = touched.has(key);
       if (op.op === 'replace') {
         replaced++;
         this.writtenThisRun.add(key);
-        this.observed.set(key, synthesize(op.entry, this.cfg.kernel.protocol, this.observed.get(key)));
+        if (!known) this.observed.set(key, synthesize(op.entry, this.cfg.kernel.protocol, this.observed.get(key)));
       } else {
         deleted++;
         this.writtenThisRun.delete(key);
+        if (known) return;
         const left = (this.observed.get(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
         if (left.length) this.observed.set(key, left);
         else this.observed.delete(key);

@@ -408,6 +408,24 @@ t.test('entries deleted or changed by someone else are restored after the deboun
   t.end();
 });
 
+t.test('a foreign delete that arrives before our write is acknowledged is still undone', async (t) => {
+  const r = await rig();
+  const apply = r.kernel.apply.bind(r.kernel);
+  let meanwhile: (() => void) | null = () => { r.kernel.removeNeigh('br-vxlan', IP); };
+  r.kernel.apply = async (ops) => {
+    const res = await apply(ops);
+    const f = meanwhile;
+    meanwhile = null;
+    f?.();
+    return res;
+  };
+  await converged(r);
+  t.equal(r.kernel.neigh('br-vxlan', IP), undefined, 'deleted right after our write');
+  await r.step(50);
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC, 'restored');
+  t.end();
+});
+
 t.test('failed kernel writes are retried', async (t) => {
   const r = await rig();
   r.kernel.failWith('ENOBUFS', 105, (op) => op.entry.kind === 'fdb');
