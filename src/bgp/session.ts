@@ -166,10 +166,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private busy = false;
   private closing = new Set<Promise<void>>();
 
-  negotiated: Negotiated | null = null;
-  /** clock.now() when the session last became Established; null while not Established. */
-  uptimeSince: number | null = null;
-  lastError: LastError | null = null;
+  private negotiatedValue: Negotiated | null = null;
+  private uptimeSinceValue: number | null = null;
+  private lastErrorValue: LastError | null = null;
 
   constructor(opts: BgpSessionOptions) {
     super();
@@ -198,6 +197,21 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   get state(): StateName {
     return this.fsm.state;
+  }
+
+  /** What the OPEN exchange settled; null while not Established. */
+  get negotiated(): Negotiated | null {
+    return this.negotiatedValue;
+  }
+
+  /** clock.now() when the session last became Established; null while not Established. */
+  get uptimeSince(): number | null {
+    return this.uptimeSinceValue;
+  }
+
+  /** Why the last connection or attempt ended (NOTIFICATION code/subcode when there was one). */
+  get lastError(): LastError | null {
+    return this.lastErrorValue;
   }
 
   /** The bound listening address, once 'listening' was emitted. */
@@ -331,9 +345,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private onEstablished(n: Negotiated): void {
-    this.negotiated = n;
-    this.uptimeSince = this.clock.now();
-    this.lastError = null;
+    this.negotiatedValue = n;
+    this.uptimeSinceValue = this.clock.now();
+    this.lastErrorValue = null;
     this.log.info({ peerAs: n.peerAs, peerRouterId: n.peerRouterId, holdTime: n.holdTime,
       families: n.families.map(familyName), notes: n.notes }, 'established');
     // The whole Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2), before the
@@ -345,18 +359,16 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   private onDown(d: Extract<FsmOutput, { type: 'down' }>, retryMs: number | null): void {
     const n = d.notification;
-    this.lastError = { code: n?.code ?? null, subcode: n?.subcode ?? null, text: d.reason };
+    this.lastErrorValue = { code: n?.code ?? null, subcode: n?.subcode ?? null, text: d.reason };
     const retry = retryMs === null ? '' : `; next attempt in ${(retryMs / 1000).toFixed(1)} s`;
     const level = d.wasEstablished || n ? 'warn' : 'info';
     this.log[level]({ failures: this.fsm.failures }, `${d.reason}${retry}`);
+    this.negotiatedValue = null;
+    this.uptimeSinceValue = null;
     if (d.wasEstablished) {
-      this.negotiated = null;
-      this.uptimeSince = null;
       const ev: DownEvent = { reason: d.reason };
       if (n) ev.notification = n;
       this.emit('down', ev);
-    } else {
-      this.negotiated = null;
     }
   }
 
@@ -520,7 +532,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.server = server;
     server.on('connection', (socket) => this.onAccept(socket));
     server.on('error', (e: NodeJS.ErrnoException) => {
-      this.lastError = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
+      this.lastErrorValue = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
       this.log.error({ err: e }, 'listen failed');
     });
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
