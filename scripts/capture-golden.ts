@@ -378,7 +378,7 @@ async function main(): Promise<void> {
     // FRR-originated (FRR VTEP 192.168.1.87 -> FRR RR).
     add('frr', 'open-vtep', 'OPEN sent by FRR bgpd (VTEP, hostname vtep, AS 65001, timers 3/9, l2vpn evpn only)', pick(fromFv, FV, RR, isOpen, 'OPEN'));
     add('frr', 'open-rr', 'OPEN sent by the FRR route reflector (hostname rr) to a dynamic (listen range) neighbor', pick(fromGa, RR, GA, isOpen, 'RR OPEN'));
-    const fSvi = add('frr', 'type2-svi', 'FRR advertise-svi-ip: br-vxlan MAC with its IPv4, its IPv6 link-local, and the bridge port MAC, packed in one UPDATE',
+    const fSvi = add('frr', 'type2-svi', 'FRR advertise-svi-ip: br-vxlan MAC with its IPv4 and with its IPv6 link-local, two NLRIs packed in one UPDATE',
       pick(fromFv, FV, RR, (g) => has(reach(g), { mac: SVI_MAC, ip: SVI_IP }), 'SVI MAC+IP'));
     const fT3 = add('frr', 'type3-pmsi', 'FRR advertise-all-vni: type-3 for VNI 100 with PMSI_TUNNEL (ingress replication)',
       pick(fromFv, FV, RR, (g) => has(reach(g), { routeType: 3, originatorIp: FV }), 'type-3'));
@@ -394,7 +394,7 @@ async function main(): Promise<void> {
       pick(fromFv, FV, RR, (g) => has(unreach(g), { mac: HOST_MAC, ip: undefined }), 'MAC withdraw'));
     const fMob = add('frr', 'type2-mac-mobility', `FRR re-originates ${GA_MAC} after it moved from VTEP ${GA} to a local port: MAC Mobility extended community`,
       pick(fromFv, FV, RR, (g) => has(reach(g), { mac: GA_MAC, rd: FV_RD }), 'MAC mobility'));
-    add('frr', 'notification-cease', "NOTIFICATION sent by FRR on 'neighbor X shutdown' (Cease / Administrative Shutdown)",
+    add('frr', 'notification-cease', "NOTIFICATION sent by FRR on 'neighbor X shutdown' to an FRR peer: Cease / Hard Reset (RFC 8538, both sides sent the GR N bit) wrapping Cease / Administrative Shutdown",
       pick(fromFv, FV, RR, (g) => g.message === 'notification', 'NOTIFICATION'));
 
     const feb = add('frr', 'ebgp-type2-mac-ipv4', 'The eBGP route of AS 65010 as FRR (AS 65002) sends it to a 4-octet-AS peer: AS_PATH 65002 65010 (4-octet), next hop unchanged, no LOCAL_PREF',
