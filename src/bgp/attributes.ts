@@ -444,17 +444,28 @@ function writeAttribute(w: Writer, flags: number, type: number, value: Uint8Arra
   w.bytes(value);
 }
 
-const valueScratch = new Writer(4096);
-
 /** Append every present attribute (the Path Attributes field of an UPDATE). */
 export function encodeAttributes(w: Writer, a: PathAttributes, ctx: CodecContext): void {
   for (const type of ENCODE_ORDER) {
     const codec = ATTRIBUTE_CODECS.get(type)!;
     if (!codec.present(a)) continue;
-    // One reused scratch writer (Writer.length is its fill level); encoding is synchronous.
-    valueScratch.length = 0;
-    codec.encode(valueScratch, a, ctx);
-    writeAttribute(w, codec.flags, type, valueScratch.finish(), false);
+    // RFC 4271 §4.3: Extended Length (2-octet length) only when the value
+    // exceeds 255 bytes. Encode in place assuming it does; a shorter value is
+    // rewound (Writer.length is the fill level) and written again with a
+    // 1-octet length. Only short attributes are encoded twice.
+    const start = w.length;
+    w.u8(codec.flags | AttrFlag.ExtendedLength).u8(type);
+    const at = w.reserve(2);
+    codec.encode(w, a, ctx);
+    if (w.length - at - 2 > 255) {
+      w.patchLength(at, 2);
+      continue;
+    }
+    w.length = start;
+    w.u8(codec.flags).u8(type);
+    const at1 = w.reserve(1);
+    codec.encode(w, a, ctx);
+    w.patchLength(at1, 1);
   }
   for (const u of a.unknown ?? []) {
     if (ATTRIBUTE_CODECS.has(u.typeCode)) throw new RangeError(`unknown attribute with known type ${u.typeCode}`);
