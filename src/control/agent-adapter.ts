@@ -367,8 +367,8 @@ export class AgentControlProvider implements ControlProvider {
   // --- internals ---
 
   private probeStatus(): ProbeTargetStatus[] | null {
-    if (this.o.agent.probeStatus) return this.o.agent.probeStatus();
     if (this.o.probeStatus) return this.o.probeStatus();
+    if (this.o.agent.probeStatus) return this.o.agent.probeStatus();
     return null;
   }
 
