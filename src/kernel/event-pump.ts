@@ -17,9 +17,16 @@ export const PUMP_GROUPS = [1 /* LINK */, 3 /* NEIGH */, 5 /* IPV4_IFADDR */, 9 
 
 function runPump(): void {
   const size = Number(process.env['EVPN_HA_PUMP_RCVBUF'] ?? 8 * 1024 * 1024);
-  const s = new RawNetlinkSocket(0, { recvBufferSize: size, sendBufferSize: 65536 });
+  const read = Number(process.env['EVPN_HA_PUMP_READ'] ?? 0);
+  const s = new RawNetlinkSocket(0, {
+    recvBufferSize: size,
+    sendBufferSize: 65536,
+    ...(read > 0 ? { messagePeeking: false, msgBufferSize: read } : {}),
+  });
   for (const g of PUMP_GROUPS) s.addMembership(g);
   const out = process.stdout;
+  // The parent went away (EPIPE): nothing left to do.
+  out.on('error', () => process.exit(0));
   // Datagrams are collected and written once per turn of the event loop: one pipe
   // write per burst instead of two per event.
   let queue: Buffer[] = [];

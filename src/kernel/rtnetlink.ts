@@ -623,7 +623,7 @@ export class RtnetlinkPort implements KernelPort {
       readyTimer.unref();
       const [cmd, ...args] = this.pumpCommand();
       const c = spawn(cmd!, args, {
-        stdio: ['pipe', 'pipe', 'inherit'],
+        stdio: ['pipe', 'pipe', 'pipe'],
         env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(this.recvBufferSize * 2) },
       });
       child = c;
@@ -637,6 +637,14 @@ export class RtnetlinkPort implements KernelPort {
         ready: () => { clearTimeout(readyTimer); markReady(); },
       })));
       c.stdin!.on('error', () => { /* the pump died; 'exit' handles it */ });
+      // The pump's stderr (e.g. the addon's abort message) goes to our log.
+      let errText = '';
+      c.stderr!.on('data', (chunk: Buffer) => {
+        errText = (errText + chunk.toString('utf8')).slice(-2000);
+      });
+      c.stderr!.on('end', () => {
+        if (errText.trim()) this.log?.warn({ stderr: errText.trim() }, 'kernel: event pump stderr');
+      });
       const onGone = (why: string): void => {
         if (child !== c) return;
         child = null;
