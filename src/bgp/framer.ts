@@ -25,8 +25,13 @@ export class Framer {
     return this.accLen;
   }
 
-  push(chunk: Uint8Array): Uint8Array[] {
+  push(input: Uint8Array): Uint8Array[] {
     if (this.failed) throw this.failed;
+    // Views handed out are plain Uint8Arrays even when the socket gives Buffers
+    // (whose slice() would not copy).
+    const chunk = Object.getPrototypeOf(input) === Uint8Array.prototype
+      ? input
+      : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     const out: Uint8Array[] = [];
     let off = 0;
     const n = chunk.length;

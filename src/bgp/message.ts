@@ -97,7 +97,8 @@ function encodeIpv4Prefix(w: Writer, p: IpPrefix): void {
  * Decode one whole message (header included). Throws only BgpError, carrying
  * the NOTIFICATION code, subcode and data to send.
  */
-export function decodeMessage(buf: Uint8Array, ctx: CodecContext): Message {
+export function decodeMessage(input: Uint8Array, ctx: CodecContext): Message {
+  const buf = plainBytes(input);
   // RFC 4271 §6.1: Message Header error checks.
   if (buf.length < BGP_HEADER_LENGTH) {
     throw new BgpError(ErrorCode.MessageHeader, HeaderSubcode.BadMessageLength,
@@ -150,6 +151,15 @@ export function decodeMessage(buf: Uint8Array, ctx: CodecContext): Message {
     }
     throw e;
   }
+}
+
+/**
+ * A plain Uint8Array view of the same bytes. A Node Buffer's slice() is a view,
+ * not a copy; decoders copy what they keep through Reader.bytes(), so they must
+ * see Uint8Array.prototype.slice.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** RFC 4271 §4.2 and the context-free checks of §6.2. */

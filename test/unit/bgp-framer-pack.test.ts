@@ -143,6 +143,20 @@ t.test('framer: header errors (RFC 4271 §6.1)', (t) => {
   t.end();
 });
 
+t.test('framer + decode on Node Buffers: decoded data does not alias the socket buffer', (t) => {
+  const note = message(3, '06 02 03 627965');
+  const buf = Buffer.from(cat(note, note.subarray(0, 10)));
+  const frames = new Framer().push(buf);
+  t.equal(frames.length, 1);
+  t.equal(Object.getPrototypeOf(frames[0]), Uint8Array.prototype, 'plain Uint8Array view');
+  const m = decodeMessage(frames[0]!, ctx4);
+  const direct = decodeMessage(Buffer.from(note), ctx4);
+  buf.fill(0);
+  t.same(m, { type: 'notification', code: 6, subcode: 2, data: Uint8Array.of(3, 0x62, 0x79, 0x65) });
+  t.same(direct, m);
+  t.end();
+});
+
 // ---------------------------------------------------------------- packing
 
 function route(i: number): MacIpRoute {
