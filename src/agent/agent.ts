@@ -539,8 +539,10 @@ export class Agent {
 
   private onRibChanges(changes: RibChange[]): void {
     if (changes.length === 0) return;
-    for (const c of changes) {
-      this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
+    if (this.listeners.size || this.log?.isLevelEnabled('debug')) {
+      for (const c of changes) {
+        this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
+      }
     }
     let any = false;
     for (const [key, e] of this.rib.kernelDelta(changes, this.cfg.vnis)) {
@@ -567,11 +569,16 @@ export class Agent {
         const key = observedKey(o);
         if (key === null) return;
         this.touchedWhileApplying?.add(key);
-        const old = this.observed.get(key);
-        const list = old ? old.filter((x) => !sameSlot(x, o)) : [];
-        if (ev.action === 'new') list.push(o);
-        if (list.length) this.observed.set(key, list);
-        else if (old) this.observed.delete(key);
+        const list = this.observed.get(key);
+        const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
+        if (ev.action === 'new') {
+          if (!list) this.observed.set(key, [o]);
+          else if (i >= 0) list[i] = o;
+          else list.push(o);
+        } else if (list && i >= 0) {
+          list.splice(i, 1);
+          if (list.length === 0) this.observed.delete(key);
+        }
         // Only keys we care about: wanted ones, and ones we may own.
         if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
           this.dirty.add(key);
