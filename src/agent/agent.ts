@@ -51,6 +51,8 @@ export interface SessionSpec {
   connectRetry: number;
   passive: boolean;
   bfd: UplinkConfig['bfd'];
+  /** RFC 4724 capability to advertise (restart time, s), or false. */
+  gracefulRestart: { restartTime: number } | false;
 }
 
 /** What the session reports; the factory connects these to the session's events. */
@@ -412,6 +414,7 @@ export class Agent {
       uplink: u.name, peerAddress: u.peer, peerPort: u.peerPort, localAddress: address, localAs: u.localAs,
       peerAs: u.peerAs, routerId, holdTime: u.holdTime, keepalive: u.keepalive, connectRetry: u.connectRetry,
       passive: u.passive, bfd: u.bfd,
+      gracefulRestart: u.gracefulRestart === null ? false : { restartTime: u.gracefulRestart },
     };
     const s = this.factory(spec, this.handlers(st));
     st.session = s;

@@ -68,6 +68,12 @@ export interface UplinkConfig {
   importRouteTargets: RouteTargetPattern[];
   /** null: no BFD on this session. */
   bfd: BfdConfig | null;
+  /**
+   * Restart time (s) of the RFC 4724 graceful restart capability we advertise, or
+   * null for none. Advertised mainly so that peers send End-of-RIB (FRR 8.4 sends it
+   * only to peers that advertise the capability).
+   */
+  gracefulRestart: number | null;
 }
 
 export interface VtepProbeConfig {
@@ -142,6 +148,7 @@ export const DEFAULTS = {
   localPref: 100,
   holdTime: 9,
   connectRetry: 5,
+  gracefulRestart: 120,
   rd: '{address}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
@@ -429,7 +436,7 @@ class Validator {
     const p: Path = ['uplinks', i];
     const keys = [
       'name', 'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'localPref',
-      'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd',
+      'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd', 'gracefulRestart',
     ] as const;
     if (!this.mapKeys(p, keys)) return null;
     const name = this.str([...p, 'name']);
@@ -491,10 +498,19 @@ class Validator {
       }
     }
 
+    let gracefulRestart: number | null = DEFAULTS.gracefulRestart;
+    const grPath: Path = [...p, 'gracefulRestart'];
+    const gr = this.value(grPath);
+    if (gr === false) gracefulRestart = null;
+    else if (gr !== undefined && gr !== null) {
+      if (typeof gr === 'number') gracefulRestart = this.int(grPath, 0, 4095, DEFAULTS.gracefulRestart);
+      else this.err(grPath, `must be false or a restart time in seconds 0..4095, not ${show(gr)}`);
+    }
+
     return {
       name, interface: iface, address, peer, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
       passive: this.bool([...p, 'passive'], false), localAs, peerAs, localPref, holdTime, keepalive, connectRetry,
-      rd, routeTarget, importRouteTargets, bfd,
+      rd, routeTarget, importRouteTargets, bfd, gracefulRestart,
     };
   }
 

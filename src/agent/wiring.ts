@@ -44,6 +44,7 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
       holdTime: spec.holdTime,
       keepalive: spec.keepalive,
       passive: spec.passive,
+      gracefulRestart: spec.gracefulRestart,
       connectRetry: { min: spec.connectRetry * 1000, max: Math.max(spec.connectRetry * 1000, MAX_CONNECT_RETRY_MS) },
       clock: opts.clock,
       logger: log,

@@ -78,6 +78,7 @@ uplinks:
     bfd: {minTx: 100, minRx: "50ms", multiplier: 5}
     holdTime: 0
     passive: true
+    gracefulRestart: false
   - name: b
     address: 10.1.0.1
     peer: 10.1.0.2
@@ -94,6 +95,8 @@ logLevel: debug
   const [a, b] = c.uplinks;
   t.equal(a!.keepalive, 0);
   t.equal(a!.passive, true);
+  t.equal(a!.gracefulRestart, null);
+  t.equal(b!.gracefulRestart, 120);
   t.equal(a!.peerAs, 4200000001);
   t.same(a!.bfd, { minTx: 100, minRx: 50, multiplier: 5 });
   t.same(b!.bfd, { minTx: 300, minRx: 300, multiplier: 3 });
