@@ -54,8 +54,17 @@ export interface BgpSessionOptions {
   enhancedRouteRefresh?: boolean;
   clock?: Clock;
   logger?: Logger;
-  /** Listen for the peer's connections on (localAddress or 0.0.0.0):port (default 179; 0 = ephemeral). */
-  listen?: { port?: number };
+  /**
+   * Listen for the peer's connections on (localAddress or 0.0.0.0):port (default 179; 0 = ephemeral).
+   * false: never listen, not even when passive; the owner of a shared listener hands
+   * the peer's connections in with acceptSocket() (a route reflector's listen range).
+   */
+  listen?: { port?: number } | false;
+  /**
+   * RFC 4456 route reflector: ORIGINATOR_ID and CLUSTER_LIST given in advertise()
+   * are sent to an iBGP peer (never to an eBGP one). Default false: never sent.
+   */
+  reflection?: boolean;
   /** Jitter source in [0, 1) (tests). */
   random?: () => number;
 }
@@ -121,14 +130,17 @@ function sameFamily(a: Family, b: Family): boolean {
 /**
  * The attributes we send for a route: RFC 4271 §5.1 well-known mandatory ones
  * are added; iBGP: empty AS_PATH and LOCAL_PREF (default 100); eBGP: our AS
- * prepended, no LOCAL_PREF (§5.1.5). Reflection attributes are never ours to send.
+ * prepended, no LOCAL_PREF (§5.1.5). Reflection attributes (RFC 4456 §7) are
+ * sent only by a reflector (`reflection`) and only to iBGP peers.
  */
-export function exportAttributes(a: PathAttributes, localAs: number, peerAs: number): PathAttributes {
+export function exportAttributes(a: PathAttributes, localAs: number, peerAs: number, reflection = false): PathAttributes {
   const out: PathAttributes = { ...a };
   delete out.mpReach;
   delete out.mpUnreach;
-  delete out.originatorId;
-  delete out.clusterList;
+  if (!reflection || localAs !== peerAs) {
+    delete out.originatorId;
+    delete out.clusterList;
+  }
   out.origin = a.origin ?? 0;
   const path = (a.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
   if (localAs === peerAs) {
@@ -220,6 +232,16 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     return a && typeof a === 'object' ? a : null;
   }
 
+  /**
+   * A connection from the peer accepted by someone else's listener (listen: false).
+   * Handled as if our own listener had accepted it: taken when waiting for the peer,
+   * collision detection in Connect/OpenSent/OpenConfirm (RFC 4271 §6.8), refused
+   * when Idle or Established; a socket from another address is destroyed.
+   */
+  acceptSocket(socket: Socket): void {
+    this.onAccept(socket);
+  }
+
   /** Routes currently in the Adj-RIB-Out. */
   advertised(): OutRoute[] {
     return [...this.adjOut.values()];
@@ -227,7 +249,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   start(): void {
     const passive = this.opts.passive ?? false;
-    if ((passive || this.opts.listen) && !this.server) this.listen();
+    if (this.opts.listen !== false && (passive || this.opts.listen) && !this.server) this.listen();
     this.input({ type: 'ManualStart', passive });
   }
 
@@ -402,7 +424,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     // Routes with the same next hop and attributes share UPDATEs.
     const groups = new Map<string, EvpnAnnouncement & { routes: EvpnRoute[] }>();
     for (const r of routes) {
-      const attributes = exportAttributes(r.attributes, localAs, peerAs);
+      const attributes = exportAttributes(r.attributes, localAs, peerAs, this.opts.reflection ?? false);
       const key = `${r.nextHop}|${attributesKey(attributes)}`;
       const g = groups.get(key);
       if (g) g.routes.push(r.route);
@@ -536,7 +558,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       this.log.error({ err: e }, 'listen failed');
     });
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
-    const port = this.opts.listen?.port ?? 179;
+    const port = (this.opts.listen || undefined)?.port ?? 179;
     server.listen({ host, port }, () => {
       const a = this.listenAddress();
       if (a) {
