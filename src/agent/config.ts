@@ -407,7 +407,7 @@ class Validator {
     if (this.has(['metrics']) && this.mapKeys(['metrics'], ['listen'])) {
       const listen = this.str(['metrics', 'listen']);
       if (listen && !parseListen(listen)) {
-        this.err(['metrics', 'listen'], `must be HOST:PORT (e.g. 127.0.0.1:9477 or [::1]:9477), not ${show(listen)}`);
+        this.err(['metrics', 'listen'], `must be HOST:PORT (e.g. 127.0.0.1:9477, [::1]:9477, :9477), not ${show(listen)}`);
       }
       metrics = { listen };
     }
@@ -570,9 +570,9 @@ function fmtMs(ms: number): string {
   return ms % 1000 === 0 && ms >= 1000 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
-/** host:port or [v6]:port */
+/** host:port, [v6]:port, or :port (all addresses) */
 export function parseListen(text: string): { host: string; port: number } | null {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
   if (!m) return null;
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return null;

@@ -1,0 +1,116 @@
+// The whole daemon behind `evpn-ha agent --config FILE`: the agent on the real
+// kernel and sockets (wiring.ts), the control socket (`show`, `watch`, `reload`)
+// and the optional metrics endpoint. The CLI only parses arguments, prints a
+// ConfigError as lines (exit code 2), handles signals and calls stop().
+import type { Logger } from 'pino';
+import { AgentControlProvider } from '../control/agent-adapter.js';
+import { ControlServer } from '../control/server.js';
+import type { ReloadResult } from '../control/types.js';
+import { AgentMetrics } from '../metrics/metrics.js';
+import { MetricsServer } from '../metrics/server.js';
+import type { KernelPort } from '../kernel/port.js';
+import type { Clock } from '../util/clock.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createDaemon, type Daemon } from './wiring.js';
+
+export interface StartOptions {
+  logger: Logger;
+  /** The file the config came from (reload reads it again); null: reload only re-reads the links. */
+  configPath: string | null;
+  version?: string;
+  clock?: Clock;
+  /** Instead of rtnetlink (tests). */
+  kernel?: KernelPort;
+}
+
+export interface RunningAgent {
+  daemon: Daemon;
+  provider: AgentControlProvider;
+  control: ControlServer;
+  metrics: MetricsServer | null;
+  /** What SIGHUP does: see reload() below. */
+  reload(): Promise<ReloadResult>;
+  /**
+   * Stop everything: the agent (withdraw, Cease, kernel entries removed unless
+   * `flushKernel: false` or config kernel.flushOnShutdown is false), the control
+   * socket, the metrics endpoint.
+   */
+  stop(opts?: { reason?: string; flushKernel?: boolean }): Promise<void>;
+}
+
+function withoutSource(c: Config): string {
+  return JSON.stringify({ ...c, source: '' });
+}
+
+export async function startAgent(config: Config, opts: StartOptions): Promise<RunningAgent> {
+  const log = opts.logger.child({}, { level: config.logLevel });
+  const daemon = createDaemon(config, { logger: log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.kernel ? { kernel: opts.kernel } : {}) });
+  const { agent, registry } = daemon;
+
+  // Live reconfiguration is not supported yet: a changed file is validated and
+  // reported, and applied by a restart. Links are always re-read.
+  const reload = async (): Promise<ReloadResult> => {
+    agent.refreshLinks();
+    if (opts.configPath === null) return { ok: true, message: 'links re-read' };
+    let next: Config;
+    try {
+      next = loadConfig(opts.configPath);
+    } catch (e) {
+      if (e instanceof ConfigError) return { ok: false, message: e.lines().join('\n') };
+      throw e;
+    }
+    if (withoutSource(next) === withoutSource(config)) return { ok: true, message: 'configuration unchanged; links re-read' };
+    return { ok: false, message: `${opts.configPath} changed; restart evpn-ha to apply it (live reload is not supported yet); links re-read` };
+  };
+
+  const provider = new AgentControlProvider({
+    agent,
+    config: () => config,
+    clock: daemon.clock,
+    session: (uplink) => registry.bgp.get(uplink) ?? null,
+    bfd: (uplink) => registry.bfd.get(uplink) ?? null,
+    kernel: daemon.kernel,
+    reload,
+  });
+
+  const control = new ControlServer({ path: config.control.socket, provider, logger: log });
+  let metrics: MetricsServer | null = null;
+  let agentMetrics: AgentMetrics | null = null;
+  try {
+    await control.start();
+    if (config.metrics) {
+      agentMetrics = new AgentMetrics(opts.version ? { version: opts.version } : {});
+      agentMetrics.attach(provider);
+      metrics = new MetricsServer(agentMetrics, log);
+      await metrics.start(config.metrics.listen);
+    }
+    log.info({ config: config.source, uplinks: config.uplinks.map((u) => u.name), vnis: config.vnis.map((v) => v.vni) }, 'starting');
+    await agent.start();
+  } catch (e) {
+    // Undo what started; leave the kernel entries alone (nothing was decided yet).
+    await daemon.close({ flushKernel: false, reason: 'start-up failed' }).catch(() => undefined);
+    agentMetrics?.detach();
+    await metrics?.close();
+    provider.close();
+    await control.close();
+    throw e;
+  }
+
+  let stopped = false;
+  return {
+    daemon, provider, control, metrics, reload,
+    async stop(o = {}) {
+      if (stopped) return;
+      stopped = true;
+      log.info({ reason: o.reason }, 'stopping');
+      const closeOpts: { flushKernel?: boolean; reason?: string } = {};
+      if (o.flushKernel !== undefined) closeOpts.flushKernel = o.flushKernel;
+      if (o.reason !== undefined) closeOpts.reason = o.reason;
+      await daemon.close(closeOpts);
+      agentMetrics?.detach();
+      await metrics?.close();
+      provider.close();
+      await control.close();
+    },
+  };
+}

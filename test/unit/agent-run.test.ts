@@ -1,0 +1,43 @@
+// startAgent(): the real wiring (BgpSession, control socket) on FakeKernel and a
+// ManualClock. The BGP peer is an unused loopback port: sessions just stay down.
+import t from 'tap';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { loadConfig } from '../../src/agent/config.js';
+import { startAgent } from '../../src/agent/run.js';
+
+t.test('startAgent wires the agent, the control socket and reload; stop undoes it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-run-'));
+  const sock = join(dir, 'ctl', 'evpn-ha.sock');
+  const file = join(dir, 'agent.yaml');
+  const text = `
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, address: 127.0.0.1, peer: 127.0.0.1, peerPort: 1, localAs: 65001, localPref: 200, passive: false}
+vtepProbe: false
+control: {socket: ${sock}}
+stateDir: ${dir}
+`;
+  writeFileSync(file, text);
+  const kernel = new FakeKernel({ links: DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })) });
+  const clock = new ManualClock();
+  const running = await startAgent(loadConfig(file), { logger: pino({ level: 'silent' }), configPath: file, clock, kernel });
+  t.ok(existsSync(sock), 'control socket created');
+  t.ok(running.daemon.registry.bgp.has('net1'), 'a BgpSession per uplink');
+  const n = await running.provider.neighbors();
+  t.match(n, [{ uplink: 'net1' }]);
+  t.same(await running.reload(), { ok: true, message: 'configuration unchanged; links re-read' });
+  writeFileSync(file, text.replace('localPref: 200', 'localPref: 300'));
+  t.match(await running.reload(), { ok: false, message: /changed; restart evpn-ha to apply it/ });
+  writeFileSync(file, text.replace('localAs: 65001', 'localAs: -5'));
+  t.match(await running.reload(), { ok: false, message: /uplinks\[0\]\.localAs: must be an integer/ });
+  await running.stop({ reason: 'test' });
+  t.notOk(existsSync(sock), 'control socket removed');
+  t.equal(running.daemon.registry.bgp.size, 0);
+  await running.stop();
+  t.end();
+});
