@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import { pino, type Logger } from 'pino';
 import { peerConfig, runPeer, STDIN_HELP } from './peer.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
+import { reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
 
 /** The version in the nearest package.json above this file (src/cli or build/src/cli). */
 export function packageVersion(): string {
@@ -61,6 +62,7 @@ function stringOption(v: unknown, name: string): string | undefined {
 export async function main(argv: string[], io: MainIo): Promise<number> {
   let code = 0;
   let helpOrVersion = '';
+  const ctl: ControlCommandIo = { stdout: io.stdout, stderr: io.stderr, until: io.until, exit: (c) => { code = c; } };
   const parser = yargs()
     .scriptName('evpn-ha')
     .usage('$0 <command> [options]')
@@ -102,6 +104,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
         code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? signals() });
       },
     )
+    .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))
     .demandCommand(1, 'a command is required (try --help)')
     .strict()
     .version(packageVersion())
