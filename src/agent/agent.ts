@@ -198,6 +198,8 @@ export class Agent {
   private readonly dirty = new Set<string>();
   /** Keys whose last write failed: tried again when the retry timer fires. */
   private readonly retryKeys = new Set<string>();
+  /** Keys whose last write failed, with the error code (a repeated failure is not reported again). */
+  private readonly failing = new Map<string, string>();
   /** Keys kernel events touched while an apply() was in flight (null when none is). */
   private touchedWhileApplying: Set<string> | null = null;
   /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
@@ -740,6 +742,7 @@ export class Agent {
       this.touchedWhileApplying = null;
     }
     const failed: Array<{ op: KernelOp; code: string; message: string }> = [];
+    const newFailures: Array<{ op: KernelOp; code: string; message: string }> = [];
     let replaced = 0;
     let deleted = 0;
     results.forEach((r) => {
@@ -748,8 +751,13 @@ export class Agent {
       if (!r.ok) {
         failed.push({ op, code: r.code, message: r.message });
         if (trigger !== 'shutdown') this.retryKeys.add(key);
+        if (this.failing.get(key) !== r.code) {
+          this.failing.set(key, r.code);
+          newFailures.push({ op, code: r.code, message: r.message });
+        }
         return;
       }
+      this.failing.delete(key);
       // A kernel event for the key arrived meanwhile: it knows better than we do
       // (it may even be someone else's change right after ours).
       const known = touched.has(key);
@@ -768,7 +776,19 @@ export class Agent {
     });
     this.emit({ type: 'kernel', trigger, replaced, deleted, failed, ops });
     if (failed.length) {
-      for (const f of failed) this.problem(`kernel ${f.op.op} ${describeEntry(f.op.entry)}: ${f.code} ${f.message}`);
+      // One problem per kind of failure and batch; a key failing the same way again is not repeated.
+      const kinds = new Map<string, { n: number; first: { op: KernelOp; code: string; message: string } }>();
+      for (const f of newFailures) {
+        const k = `${f.op.op}|${f.code}`;
+        const g = kinds.get(k);
+        if (g) g.n++;
+        else kinds.set(k, { n: 1, first: f });
+      }
+      for (const { n, first: f } of kinds.values()) {
+        const more = n > 1 ? ` (and ${n - 1} more ${f.op.op}s failing the same way)` : '';
+        const retry = trigger === 'shutdown' ? '' : `; retrying every ${this.retryDelay / 1000} s`;
+        this.problem(`kernel ${f.op.op} ${describeEntry(f.op.entry)}: ${f.code} ${f.message}${more}${retry}`);
+      }
       if (trigger !== 'shutdown' && !this.retryTimer) {
         this.retryTimer = this.clock.setTimer(this.retryDelay, () => {
           this.retryTimer = null;

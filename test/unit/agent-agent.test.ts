@@ -432,13 +432,30 @@ t.test('failed kernel writes are retried', async (t) => {
   r.kernel.failWith('ENOBUFS', 105, (op) => op.entry.kind === 'fdb');
   await converged(r);
   t.equal(fdbDst(r.kernel), undefined);
-  t.match(r.events.filter((e) => e.type === 'problem'), [{ message: /kernel replace fdb 02:00:00:00:00:87 dev vxlan0 dst 192.168.1.87: ENOBUFS/ }]);
+  t.match(r.events.filter((e) => e.type === 'problem'), [{ message: /kernel replace fdb 02:00:00:00:00:87 dev vxlan0 dst 192.168.1.87: ENOBUFS .*; retrying every 1 s$/ }]);
   r.newOps();
   await r.step(999);
   t.same(r.newOps(), []);
   await r.step(1);
   t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }]);
   t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.end();
+});
+
+t.test('vxlan device gone and back: failures reported once, entries rewritten when it returns', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.events.length = 0;
+  r.kernel.removeLink('vxlan0');
+  await r.step(100);
+  await r.step(3000);
+  const problems = r.events.filter((e) => e.type === 'problem');
+  t.equal(problems.length, 1, 'one problem for the whole streak');
+  t.match(problems[0], { message: /^kernel replace fdb .* dev vxlan0 .*: ENODEV/ });
+  r.kernel.addLink({ name: 'vxlan0', kind: 'vxlan', mac: '02:00:00:00:01:65', master: 'br-vxlan', vni: 100 });
+  await r.step(100);
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
   t.end();
 });
 
