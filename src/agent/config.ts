@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { RouteDistinguisher, RouteTarget } from '../evpn/types.js';
 import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
+import { BFD_DEFAULTS } from '../bfd/session.js';
 import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
 import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
 
@@ -152,7 +153,7 @@ export const DEFAULTS = {
   rd: '{address}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
-  bfd: { minTx: 300, minRx: 300, multiplier: 3 },
+  bfd: { ...BFD_DEFAULTS },
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
