@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import yargs from 'yargs';
 import { pino, type Logger } from 'pino';
 import { peerConfig, runPeer, STDIN_HELP } from './peer.js';
+import { reflectorCommand } from './reflector.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
 import { reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
 
@@ -105,6 +106,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
       },
     )
     .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))
+    .command(reflectorCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'a command is required (try --help)')
     .strict()
     .version(packageVersion())

@@ -1,0 +1,84 @@
+// `evpn-ha reflector --config <file>`: an RFC 4456 route reflector for L2VPN EVPN
+// (docs/reflector.md). Runs until SIGINT/SIGTERM, then Ceases every session and
+// exits 0. A bad configuration prints every problem and exits 2; a listener that
+// cannot bind exits 1.
+import type { Readable, Writable } from 'node:stream';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { pino, type Logger } from 'pino';
+import { ConfigError, loadReflectorConfig, type ReflectorConfig } from '../reflector/config.js';
+import { Reflector } from '../reflector/reflector.js';
+
+export interface ReflectorIo {
+  stdout: Writable;
+  stderr: Writable;
+  stdin?: Readable | null;
+  /** Default: pino to stderr at the configuration's logLevel (LOG_LEVEL overrides). */
+  logger?: Logger;
+  /** Resolves with a reason when the program should stop (default: SIGINT/SIGTERM). */
+  until?: Promise<string>;
+}
+
+interface ReflectorArgs {
+  config: string;
+  check: boolean;
+}
+
+function signals(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+/** Load the configuration and run the reflector; returns the exit code. */
+export async function runReflector(configPath: string, io: ReflectorIo, checkOnly = false): Promise<number> {
+  let cfg: ReflectorConfig;
+  try {
+    cfg = loadReflectorConfig(configPath);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) io.stderr.write(`evpn-ha: ${line}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (checkOnly) {
+    io.stdout.write(`${configPath}: ok (router-id ${cfg.routerId}, AS ${cfg.asn}, cluster-id ${cfg.clusterId}, ` +
+      `${cfg.listenRanges.length} listen range(s), ${cfg.neighbors.length} neighbor(s))\n`);
+    return 0;
+  }
+  const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? cfg.logLevel }, pino.destination(2));
+  const until = io.until ?? signals();
+  const reflector = new Reflector({ config: cfg, logger });
+  try {
+    await reflector.start();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    logger.error({ err }, `cannot listen on ${cfg.listen.address}:${cfg.listen.port}: ${err.code ?? err.message}`);
+    await reflector.stop();
+    return 1;
+  }
+  const why = await until;
+  logger.info(`${why}: closing every session`);
+  await reflector.stop('evpn-ha reflector exiting');
+  return 0;
+}
+
+/** The yargs command; `setCode` receives the exit code. */
+export function reflectorCommand(io: ReflectorIo, setCode: (code: number) => void): CommandModule<object, ReflectorArgs> {
+  return {
+    command: 'reflector',
+    describe: 'run an RFC 4456 route reflector for L2VPN EVPN (dynamic clients from listen ranges) until Ctrl-C',
+    builder: (y: Argv<object>): Argv<ReflectorArgs> => y
+      .option('config', { type: 'string', demandOption: true, requiresArg: true, describe: 'YAML configuration file (docs/reflector.md)' })
+      .option('check', { type: 'boolean', default: false, describe: 'only validate the configuration' }),
+    handler: async (a: ArgumentsCamelCase<ReflectorArgs>) => {
+      setCode(await runReflector(String(a.config), io, a.check));
+    },
+  };
+}

@@ -1,0 +1,228 @@
+// The route reflector process: one TCP listener, a passive BgpSession per client
+// accepted from a listen range (FRR's `bgp listen range`), an active one per
+// configured neighbor, BFD per peer when configured, and the ReflectorRib.
+//
+// Dynamic clients live as long as their session: when it falls back to Idle the
+// session, its BFD session and its RIB peer are removed, and the next connection
+// from that address makes a new one. A connection from an address that already
+// has a session is handed to it (RFC 4271 §6.8 collision rules in BgpSession).
+import { EventEmitter } from 'node:events';
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { BfdManager, type BfdSession } from '../bfd/session.js';
+import { BgpSession, type BgpSessionOptions, type StateName } from '../bgp/session.js';
+import type { Clock } from '../util/clock.js';
+import { inRange, type ListenRange, type ReflectorConfig } from './config.js';
+import { ReflectorRib, type RibPeerView } from './rib.js';
+
+/** Cease subcode "BFD Down" (RFC 9384 §4). */
+const CEASE_BFD_DOWN = 10;
+
+export interface ReflectorOptions {
+  config: ReflectorConfig;
+  logger?: Logger;
+  clock?: Clock;
+  /** BFD sessions are added here (default: a BfdManager on real UDP sockets, created when config.bfd is set). */
+  bfd?: BfdManager;
+}
+
+export interface ReflectorPeerView extends RibPeerView {
+  state: StateName;
+  /** Accepted from a listen range (not a configured neighbor). */
+  dynamic: boolean;
+  bfd: string | null;
+}
+
+export interface ReflectorEvents {
+  listening: [address: AddressInfo];
+  peerUp: [address: string];
+  peerDown: [address: string];
+  /** A connection was refused (not in any listen range). */
+  refused: [address: string];
+}
+
+interface Peer {
+  address: string;
+  asn: number;
+  dynamic: boolean;
+  session: BgpSession;
+  bfd: BfdSession | null;
+  disposed: boolean;
+}
+
+/** "::ffff:192.0.2.1" → "192.0.2.1". */
+export function plainAddress(a: string | undefined): string {
+  if (!a) return '';
+  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+}
+
+function isWildcard(a: string): boolean {
+  return a === '0.0.0.0' || a === '::';
+}
+
+export class Reflector extends EventEmitter<ReflectorEvents> {
+  readonly rib: ReflectorRib;
+  readonly config: ReflectorConfig;
+  private readonly log: Logger;
+  private readonly clock: Clock | undefined;
+  private readonly byAddress = new Map<string, Peer>();
+  private server: Server | null = null;
+  private bfd: BfdManager | null;
+  private readonly ownBfd: boolean;
+  private stopping = false;
+
+  constructor(opts: ReflectorOptions) {
+    super();
+    const c = opts.config;
+    this.config = c;
+    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.clock = opts.clock;
+    this.rib = new ReflectorRib({ localAs: c.asn, routerId: c.routerId, clusterId: c.clusterId, logger: this.log.child({ component: 'rib' }) });
+    this.ownBfd = c.bfd !== null && opts.bfd === undefined;
+    this.bfd = opts.bfd ?? (c.bfd ? new BfdManager({ logger: this.log.child({ component: 'bfd' }), ...(this.clock ? { clock: this.clock } : {}) }) : null);
+  }
+
+  /** Bind the listener and start the configured neighbors. Rejects if the listener cannot bind. */
+  async start(): Promise<AddressInfo> {
+    const { address, port } = this.config.listen;
+    const server = createServer({ noDelay: true });
+    this.server = server;
+    server.on('connection', (s) => this.onConnection(s));
+    const bound = await new Promise<AddressInfo>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: address, port }, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+    server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
+    this.log.info({ address: bound.address, port: bound.port, routerId: this.config.routerId, asn: this.config.asn,
+      clusterId: this.config.clusterId, listenRanges: this.config.listenRanges.map(rangeText),
+      neighbors: this.config.neighbors.length, bfd: this.config.bfd !== null }, 'route reflector listening');
+    this.emit('listening', bound);
+    for (const n of this.config.neighbors) {
+      const local = isWildcard(address) ? undefined : address;
+      const peer = this.addPeer(n.address, n.asn, false, local, n.port);
+      peer.session.start();
+    }
+    return bound;
+  }
+
+  /** The bound listener address (null before start / after stop). */
+  address(): AddressInfo | null {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a : null;
+  }
+
+  peers(): ReflectorPeerView[] {
+    const rib = new Map(this.rib.peerViews().map((v) => [v.address, v]));
+    return [...this.byAddress.values()].map((p) => {
+      const v = rib.get(p.address) ?? { address: p.address, asn: p.asn, ebgp: p.asn !== this.config.asn, up: false, bgpId: null, received: 0, sent: 0 };
+      return { ...v, state: p.session.state, dynamic: p.dynamic, bfd: p.bfd ? p.bfd.state : null };
+    });
+  }
+
+  /** Cease (Administrative Shutdown) every session, close the listener and BFD. */
+  async stop(reason = 'route reflector shutting down'): Promise<void> {
+    this.stopping = true;
+    const server = this.server;
+    this.server = null;
+    const waits: Array<Promise<void>> = [];
+    if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const p of [...this.byAddress.values()]) waits.push(this.dispose(p, reason));
+    await Promise.all(waits);
+    if (this.ownBfd) this.bfd?.close();
+  }
+
+  // --- connections -----------------------------------------------------------
+
+  private onConnection(socket: Socket): void {
+    const from = plainAddress(socket.remoteAddress);
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const existing = this.byAddress.get(from);
+    if (existing) {
+      existing.session.acceptSocket(socket);
+      return;
+    }
+    const range = this.config.listenRanges.find((r) => inRange(r, from));
+    if (!range) {
+      this.log.warn(`connection from ${from} refused: not in a listen range`);
+      socket.destroy();
+      this.emit('refused', from);
+      return;
+    }
+    const local = plainAddress(socket.localAddress);
+    this.log.info({ range: rangeText(range), asn: range.asn }, `new client ${from} (listen range ${rangeText(range)})`);
+    const peer = this.addPeer(from, range.asn, true, local || undefined);
+    peer.session.start();
+    peer.session.acceptSocket(socket);
+  }
+
+  private addPeer(address: string, asn: number, dynamic: boolean, localAddress: string | undefined, port = 179): Peer {
+    const c = this.config;
+    const opts: BgpSessionOptions = {
+      peerAddress: address, peerPort: port, localAs: c.asn, peerAs: asn, routerId: c.routerId,
+      holdTime: c.holdTime, keepalive: c.keepalive, passive: dynamic, listen: false, reflection: true,
+      logger: this.log.child({ component: 'bgp' }),
+    };
+    if (c.holdTime === 0) delete opts.keepalive;
+    if (localAddress !== undefined) opts.localAddress = localAddress;
+    if (this.clock) opts.clock = this.clock;
+    const session = new BgpSession(opts);
+    const peer: Peer = { address, asn, dynamic, session, bfd: null, disposed: false };
+    this.byAddress.set(address, peer);
+    this.rib.addPeer({ address, asn, sink: session });
+
+    session.on('established', (n) => {
+      this.rib.peerUp(address, n.peerRouterId);
+      this.emit('peerUp', address);
+    });
+    session.on('update', (u) => {
+      if (u.attrErrors?.length) this.log.warn({ peer: address, attrErrors: u.attrErrors }, 'UPDATE with attribute errors (RFC 7606)');
+      this.rib.receive(address, u);
+    });
+    session.on('state', (from: StateName, to: StateName) => {
+      if (from === 'Established') {
+        this.rib.peerDown(address);
+        this.emit('peerDown', address);
+      }
+      if (to === 'Idle' && peer.dynamic && !peer.disposed) void this.dispose(peer, null);
+    });
+
+    if (c.bfd && this.bfd) {
+      if (localAddress === undefined) {
+        this.log.warn({ peer: address }, 'no BFD: the local address is not known (set listen.address)');
+      } else {
+        const bfd = this.bfd.add({ local: localAddress, remote: address, ...c.bfd });
+        peer.bfd = bfd;
+        bfd.on('down', (ev) => {
+          // RFC 5882 §4.1: the path failed; do not wait for the hold timer.
+          if (session.state === 'Established') session.reset(`BFD down (${ev.diagName})`, CEASE_BFD_DOWN);
+        });
+      }
+    }
+    return peer;
+  }
+
+  /** Stop a peer's session (Cease with `reason`, or silently when it is already down) and forget it. */
+  private async dispose(peer: Peer, reason: string | null): Promise<void> {
+    if (peer.disposed) return;
+    peer.disposed = true;
+    if (this.byAddress.get(peer.address) === peer) this.byAddress.delete(peer.address);
+    this.rib.removePeer(peer.address);
+    if (peer.bfd) {
+      peer.bfd.removeAllListeners('down');
+      this.bfd?.remove(peer.bfd);
+    }
+    if (reason === null) this.log.info({ peer: peer.address }, 'dynamic client gone');
+    await peer.session.stop(reason ?? undefined);
+    peer.session.removeAllListeners();
+  }
+}
+
+function rangeText(r: ListenRange): string {
+  return `${r.network}/${r.length}`;
+}
