@@ -202,6 +202,8 @@ export class Agent {
   private readonly failing = new Map<string, string>();
   /** Keys kernel events touched while an apply() was in flight (null when none is). */
   private touchedWhileApplying: Set<string> | null = null;
+  /** Entry events received while a dump is in flight (null when none is). */
+  private eventsDuringDump: Array<{ key: string; action: 'new' | 'del'; entry: ObservedEntry }> | null = null;
   /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
   private readonly writtenThisRun = new Set<string>();
   private gate: StaleGate;
@@ -574,16 +576,8 @@ export class Agent {
         const key = observedKey(o);
         if (key === null) return;
         this.touchedWhileApplying?.add(key);
-        const list = this.observed.get(key);
-        const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
-        if (ev.action === 'new') {
-          if (!list) this.observed.set(key, [o]);
-          else if (i >= 0) list[i] = o;
-          else list.push(o);
-        } else if (list && i >= 0) {
-          list.splice(i, 1);
-          if (list.length === 0) this.observed.delete(key);
-        }
+        this.eventsDuringDump?.push({ key, action: ev.action, entry: o });
+        applyObserved(this.observed, key, ev.action, o);
         // Only keys we care about: wanted ones, and ones we may own.
         if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
           this.dirty.add(key);
@@ -683,12 +677,16 @@ export class Agent {
   /** Dump our devices and compare everything again. */
   private async resync(): Promise<void> {
     let entries: ObservedEntry[];
+    const during: Array<{ key: string; action: 'new' | 'del'; entry: ObservedEntry }> = [];
+    this.eventsDuringDump = during;
     try {
       entries = await this.kernel.dump([...this.devices]);
     } catch (e) {
       this.problem(`kernel dump: ${String(e)}`);
       this.scheduleResync(this.retryDelay);
       return;
+    } finally {
+      this.eventsDuringDump = null;
     }
     const observed = new Map<string, ObservedEntry[]>();
     for (const o of entries) {
@@ -698,6 +696,9 @@ export class Agent {
       if (list) list.push(o);
       else observed.set(key, [o]);
     }
+    // Events that arrived while dumping may be newer than what the dump read;
+    // replaying them in order is right either way (a change already seen is idempotent).
+    for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry);
     this.observed = observed;
     for (const k of observed.keys()) this.dirty.add(k);
     for (const k of this.desired.keys()) this.dirty.add(k);
@@ -817,6 +818,20 @@ function summary(p: Path | null): PathSummary | null {
   return p && {
     uplink: p.uplink, peer: p.peer, nextHop: p.nextHop, localPref: p.localPref, macMobilitySeq: p.macMobilitySeq, eligible: p.eligible,
   };
+}
+
+/** Put an event's entry into (or take it out of) the observed map, per key and FDB table. */
+function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): void {
+  const list = m.get(key);
+  const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
+  if (action === 'new') {
+    if (!list) m.set(key, [o]);
+    else if (i >= 0) list[i] = o;
+    else list.push(o);
+  } else if (list && i >= 0) {
+    list.splice(i, 1);
+    if (list.length === 0) m.delete(key);
+  }
 }
 
 function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {

@@ -427,6 +427,23 @@ t.test('a foreign delete that arrives before our write is acknowledged is still 
   t.end();
 });
 
+t.test('a change during a dump is not lost', async (t) => {
+  const r = await rig();
+  await converged(r);
+  const dump = r.kernel.dump.bind(r.kernel);
+  // The dump reads the table, then our neighbour is deleted before the dump returns.
+  r.kernel.dump = async (ifnames) => {
+    const res = await dump(ifnames);
+    r.kernel.removeNeigh('br-vxlan', IP);
+    return res;
+  };
+  r.kernel.overflow();
+  await r.step(50);
+  await r.step(50);
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC, 'restored although the dump still showed it');
+  t.end();
+});
+
 t.test('failed kernel writes are retried', async (t) => {
   const r = await rig();
   r.kernel.failWith('ENOBUFS', 105, (op) => op.entry.kind === 'fdb');
