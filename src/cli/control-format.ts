@@ -165,8 +165,10 @@ export function formatEvent(ev: ControlEvent): string {
     case 'failover':
       return `${t} FAILOVER vni ${ev.vni} ${ev.mac} ${ev.ip ?? '-'}: ${pathText(ev.from)} -> ${pathText(ev.to)} cause ${ev.cause} (${ev.reason})`;
     case 'kernel': {
-      const failed = ev.failed.map((f) => `${f.op.op} ${entryText(f.op.entry)}: ${f.code}`).join('; ');
-      return `${t} kernel ${ev.trigger}: ${ev.replaced} replaced, ${ev.deleted} deleted${ev.failed.length ? `, ${ev.failed.length} failed: ${failed}` : ''}`;
+      const nFailed = ev.failed.length + (ev.failedOmitted ?? 0);
+      const shown = ev.failed.slice(0, 5).map((f) => `${f.op.op} ${entryText(f.op.entry)}: ${f.code}`);
+      if (nFailed > shown.length) shown.push(`... ${nFailed - shown.length} more`);
+      return `${t} kernel ${ev.trigger}: ${ev.replaced} replaced, ${ev.deleted} deleted${nFailed ? `, ${nFailed} failed: ${shown.join('; ')}` : ''}`;
     }
     case 'kernel-conflict':
       return `${t} kernel-conflict ${entryText(ev.entry)}: ${ev.reason}`;

@@ -22,7 +22,7 @@ import { normalizeEntry, plan } from '../kernel/reconcile.js';
 import type { ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock } from '../util/clock.js';
 import {
-  KERNEL_STATUSES,
+  KERNEL_STATUSES, MAX_EVENT_OPS,
   type ControlEvent, type ControlEventBody, type ControlProvider, type FailoverCause, type KernelEntryInfo, type KernelInfo,
   type KernelStatus, type NeighborInfo, type PathInfo, type ReloadResult, type RouteFilter, type RouteInfo, type VtepInfo,
 } from './types.js';
@@ -183,6 +183,25 @@ export function compareKernel(desired: KernelEntry[], observed: ObservedEntry[],
 }
 
 export { describeObserved };
+
+/** A kernel event small enough for a watcher: at most MAX_EVENT_OPS ops and failures. */
+export function trimKernelEvent(ev: Extract<AgentEvent, { type: 'kernel' }>): ControlEventBody {
+  if (ev.ops.length <= MAX_EVENT_OPS && ev.failed.length <= MAX_EVENT_OPS) return ev;
+  const out: ControlEventBody = { ...ev, ops: ev.ops.slice(0, MAX_EVENT_OPS), failed: ev.failed.slice(0, MAX_EVENT_OPS) };
+  if (ev.ops.length > MAX_EVENT_OPS) out.opsOmitted = ev.ops.length - MAX_EVENT_OPS;
+  if (ev.failed.length > MAX_EVENT_OPS) {
+    out.failedOmitted = ev.failed.length - MAX_EVENT_OPS;
+    const counts = new Map<string, { op: 'replace' | 'delete'; code: string; count: number }>();
+    for (const f of ev.failed) {
+      const k = `${f.op.op}|${f.code}`;
+      const c = counts.get(k);
+      if (c) c.count++;
+      else counts.set(k, { op: f.op.op, code: f.code, count: 1 });
+    }
+    out.failedCounts = [...counts.values()];
+  }
+  return out;
+}
 
 interface ProbeMemo {
   state: string;
@@ -399,7 +418,7 @@ export class AgentControlProvider implements ControlProvider {
       });
     }
     if (this.listeners.size === 0) return;
-    this.publish(ev);
+    this.publish(ev.type === 'kernel' ? trimKernelEvent(ev) : ev);
     if (ev.type === 'best-path') {
       const cause = classifyFailover(ev, (u) => this.sessionUp(u), (u) => this.bfdDown(u));
       if (cause && ev.before && ev.after) {

@@ -194,8 +194,18 @@ export type FailoverCause = 'session-down' | 'bfd-down' | 'vtep-unreachable' | '
 
 export const FAILOVER_CAUSES: readonly FailoverCause[] = ['session-down', 'bfd-down', 'vtep-unreachable', 'withdrawn', 'failback', 'mac-moved', 'other'];
 
+/** A 'kernel' event carries at most this many ops and failures; the rest are counted. */
+export const MAX_EVENT_OPS = 100;
+
 export type ControlEventBody =
-  | AgentEvent
+  | Exclude<AgentEvent, { type: 'kernel' }>
+  /**
+   * Kernel writes. When a batch is bigger than MAX_EVENT_OPS, `ops` and `failed` are cut:
+   * `opsOmitted` / `failedOmitted` say how many were left out, `failedCounts` counts every failure by op and errno.
+   */
+  | (Extract<AgentEvent, { type: 'kernel' }> & {
+    opsOmitted?: number; failedOmitted?: number; failedCounts?: Array<{ op: 'replace' | 'delete'; code: string; count: number }>;
+  })
   /** A best-path change that moved traffic to another network or VTEP (follows its 'best-path' event). */
   | { type: 'failover'; vni: number; mac: string; ip: string | null; from: PathSummary; to: PathSummary; cause: FailoverCause; reason: string }
   /** A VTEP probe state change (the same shape as the agent's own 'probe' event). */

@@ -137,7 +137,8 @@ export class AgentMetrics {
         this.bestPathChanges.inc();
         return;
       case 'kernel': {
-        for (const f of ev.failed) this.kernelErrors.inc({ op: f.op.op, code: f.code });
+        if (ev.failedCounts) for (const f of ev.failedCounts) this.kernelErrors.inc({ op: f.op, code: f.code }, f.count);
+        else for (const f of ev.failed) this.kernelErrors.inc({ op: f.op.op, code: f.code });
         if (ev.replaced) this.kernelWrites.inc({ op: 'replace' }, ev.replaced);
         if (ev.deleted) this.kernelWrites.inc({ op: 'delete' }, ev.deleted);
         return;

@@ -12,7 +12,7 @@ import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig } from '../../src/agent/config.js';
 import { Agent, type AgentEvent, type AgentSession, type SessionHandlers, type SessionSpec } from '../../src/agent/agent.js';
 import type { Advertisement } from '../../src/agent/origination.js';
-import { AgentControlProvider, classifyFailover, compareKernel, type SessionView } from '../../src/control/agent-adapter.js';
+import { AgentControlProvider, classifyFailover, compareKernel, trimKernelEvent, type SessionView } from '../../src/control/agent-adapter.js';
 import type { ControlEvent } from '../../src/control/types.js';
 
 const MAC = '02:00:00:00:00:87';
@@ -307,4 +307,19 @@ t.test('reload: default refreshes links and emits a reload event; a given handle
   r.events.length = 0;
   r.s('net1').h.established({ peerRouterId: '192.168.1.2' });
   t.same(r.events, [], 'no events after close');
+});
+
+t.test('trimKernelEvent: a big batch is cut for watchers, failures still counted', async (t) => {
+  const entry = { kind: 'fdb' as const, ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' };
+  const small: Extract<AgentEvent, { type: 'kernel' }> = { type: 'kernel', trigger: 'routes', replaced: 1, deleted: 0, failed: [], ops: [{ op: 'replace', entry }] };
+  t.equal(trimKernelEvent(small), small, 'small events unchanged');
+  const ops = Array.from({ length: 250 }, () => ({ op: 'replace' as const, entry }));
+  const failed = [
+    ...Array.from({ length: 150 }, () => ({ op: { op: 'replace' as const, entry }, code: 'ENODEV', message: 'x' })),
+    ...Array.from({ length: 50 }, () => ({ op: { op: 'delete' as const, entry }, code: 'EPERM', message: 'y' })),
+  ];
+  const big = trimKernelEvent({ type: 'kernel', trigger: 'resync', replaced: 50, deleted: 0, failed, ops });
+  t.match(big, { type: 'kernel', replaced: 50, opsOmitted: 150, failedOmitted: 100, failedCounts: [{ op: 'replace', code: 'ENODEV', count: 150 }, { op: 'delete', code: 'EPERM', count: 50 }] });
+  t.equal(big.type === 'kernel' ? big.ops.length : -1, 100);
+  t.equal(big.type === 'kernel' ? big.failed.length : -1, 100);
 });

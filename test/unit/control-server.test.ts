@@ -422,6 +422,36 @@ t.test('cli: watch prints events until interrupted; exit 1 when the agent goes a
   t.equal(j.err, 'evpn-ha: the agent closed the connection\n');
 });
 
+t.test('formatEvent: every event type on one line', async (t) => {
+  const { formatEvent } = await import('../../src/cli/control-format.js');
+  const entry = { kind: 'fdb' as const, ifname: 'vxlan0', mac: '02:00:00:00:00:87', dst: '192.168.1.87' };
+  const time = 'T';
+  const lines = [
+    formatEvent({ type: 'session', uplink: 'net1', state: 'up', peer: '192.168.1.2', peerRouterId: '192.168.1.2', time }),
+    formatEvent({ type: 'best-path', vni: 100, mac: 'm', ip: null, before: null, after: EV_FAILOVER.type === 'failover' ? EV_FAILOVER.to : null, reason: 'only path', time }),
+    formatEvent({ type: 'kernel', trigger: 'routes', replaced: 1, deleted: 0, ops: [], failed: [{ op: { op: 'replace', entry }, code: 'ENODEV', message: 'x' }], failedOmitted: 9, time }),
+    formatEvent({ type: 'kernel-conflict', entry, reason: 'foreign-static', time }),
+    formatEvent({ type: 'kernel-restore', keys: 2, time }),
+    formatEvent({ type: 'stale-cleanup', cause: 'end-of-rib', time }),
+    formatEvent({ type: 'origination', uplink: 'net1', address: '192.168.1.65', advertised: 3, withdrawn: 0, time }),
+    formatEvent({ type: 'probe', network: 'net1', remoteVtep: '192.168.1.87', from: 'up', to: 'down', reason: 'detect-timeout', eligible: false, rttMs: undefined, time }),
+    formatEvent({ type: 'reload', ok: false, message: 'bad', time }),
+    formatEvent({ type: 'problem', message: 'p', time }),
+  ];
+  t.same(lines, [
+    'T session net1 up (peer 192.168.1.2, router-id 192.168.1.2)',
+    'T best-path vni 100 m -: none -> net2 via 192.168.2.87 (lpref 100) (only path)',
+    'T kernel routes: 1 replaced, 0 deleted, 10 failed: replace fdb 02:00:00:00:00:87 dev vxlan0 dst 192.168.1.87: ENODEV; ... 9 more',
+    'T kernel-conflict fdb 02:00:00:00:00:87 dev vxlan0 dst 192.168.1.87: foreign-static',
+    'T kernel-restore 2 entries changed by someone else',
+    'T stale-cleanup (end-of-rib)',
+    'T origination net1 address 192.168.1.65: 3 advertised, 0 withdrawn',
+    'T probe net1 192.168.1.87: up -> down (detect-timeout) INELIGIBLE',
+    'T reload FAILED: bad',
+    'T problem: p',
+  ]);
+});
+
 t.test('cli: usage errors exit 2', async (t) => {
   const r = await cli(['show']);
   t.equal(r.code, 2);

@@ -112,6 +112,10 @@ t.test('event counters: failovers by cause, last failover time, kernel writes an
       { op: { op: 'delete', entry }, code: 'EPERM', message: 'Operation not permitted' },
     ],
   });
+  p.emit({
+    type: 'kernel', trigger: 'resync', replaced: 0, deleted: 0, time: TIME, ops: [], failed: [], failedOmitted: 1000,
+    failedCounts: [{ op: 'replace', code: 'ENODEV', count: 1000 }],
+  });
   p.emit({ type: 'kernel-restore', keys: 2, time: TIME });
   p.emit({ type: 'kernel-conflict', entry, reason: 'foreign-static', time: TIME });
   p.emit({ type: 'probe', network: 'net1', remoteVtep: '192.168.1.87', from: 'up', to: 'down', reason: 'detect-timeout', eligible: false, rttMs: undefined, time: TIME });
@@ -127,7 +131,7 @@ t.test('event counters: failovers by cause, last failover time, kernel writes an
   t.same(samples(text, 'evpn_ha_last_failover_timestamp_seconds'), new Map([['', Date.UTC(2026, 10, 21, 10, 0, 5, 500) / 1000]]));
   t.same(samples(text, 'evpn_ha_best_path_changes_total'), new Map([['', 1]]));
   t.same(samples(text, 'evpn_ha_kernel_writes_total'), new Map([['{op="replace"}', 3], ['{op="delete"}', 1]]));
-  t.same(samples(text, 'evpn_ha_kernel_write_errors_total'), new Map([['{op="replace",code="ENODEV"}', 1], ['{op="delete",code="EPERM"}', 1]]));
+  t.same(samples(text, 'evpn_ha_kernel_write_errors_total'), new Map([['{op="replace",code="ENODEV"}', 1001], ['{op="delete",code="EPERM"}', 1]]));
   t.same(samples(text, 'evpn_ha_kernel_restores_total'), new Map([['', 2]]));
   t.same(samples(text, 'evpn_ha_kernel_conflicts_total'), new Map([['{reason="foreign-static"}', 1]]));
   t.same(samples(text, 'evpn_ha_vtep_probe_transitions_total'), new Map([['{network="net1",to="down"}', 1]]));
