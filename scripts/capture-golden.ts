@@ -26,6 +26,7 @@ import { startFrr, rrConfig, evpnSpeakerConfig, frrEvpnRoutes, waitFrrEstablishe
 import { startGobgp, gobgpConfig, gobgpRrConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
 import { startCapture, toHex, type BgpFlow } from '../test/lib/capture.js';
 import { Switch, addVtep, bridge } from '../test/lib/topology.js';
+import { startRawSpeaker, openMessage, bgpMessage, type RawSpeaker } from '../test/lib/rawspeaker.js';
 import { dissectAll, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
 
 const OUT = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'golden');
@@ -65,42 +66,15 @@ const E_IP = '192.168.0.65';
 const E_RD = `${E1}:100`;
 const E_RT = '65002:100';
 const RAW_IP = '192.168.0.110';
+const RAW_MAC2 = 'aa:bb:cc:00:00:6f';
+const RAW_IP2 = '192.168.0.111';
+const RAW_MAC3 = 'aa:bb:cc:00:00:70';
+const RAW_IP3 = '192.168.0.112';
 
 const pkgVersion = (p: string): string => sh('dpkg-query', ['-W', '-f', '${Version}', p]).trim();
 
 // ---------------------------------------------------------------------------
-// A scripted BGP speaker: plain JS run by node inside a namespace. It sends the
-// given OPEN, answers with KEEPALIVEs, then sends the UPDATEs (hex) once it
-// receives the peer's first KEEPALIVE.
-
-const RAW_SPEAKER = `
-const net = require('node:net');
-const [host, open, ...updates] = process.argv.slice(1);
-const ka = Buffer.from('ffffffffffffffffffffffffffffffff001304', 'hex');
-const s = net.connect({ host, port: 179 }, () => s.write(Buffer.from(open, 'hex')));
-let buf = Buffer.alloc(0), sent = false;
-s.on('data', (d) => {
-  buf = Buffer.concat([buf, d]);
-  while (buf.length >= 19) {
-    const len = buf.readUInt16BE(16); if (buf.length < len) break;
-    const type = buf[18]; buf = buf.subarray(len);
-    console.log('rx type', type);
-    if (type === 1) s.write(ka);
-    if (type === 4 && !sent) { sent = true; for (const u of updates) s.write(Buffer.from(u, 'hex')); console.log('sent', updates.length); }
-    if (type === 3) process.exit(2);
-  }
-});
-setInterval(() => s.write(ka), 3000);
-s.on('error', (e) => { console.log('error', e.message); process.exit(1); });
-s.on('close', () => process.exit(0));
-`;
-
-function bgpMessage(type: number, body: Buffer): string {
-  const h = Buffer.alloc(19, 0xff);
-  h.writeUInt16BE(19 + body.length, 16);
-  h[18] = type;
-  return Buffer.concat([h, body]).toString('hex');
-}
+// Hand-made UPDATEs for the scripted speaker (test/lib/rawspeaker.ts)
 
 function attr(flags: number, code: number, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from([flags, code, value.length]), value]);
@@ -109,15 +83,21 @@ function attr(flags: number, code: number, value: Buffer): Buffer {
 const ipv4Bytes = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
 const macBytes = (m: string): Buffer => Buffer.from(m.replace(/:/g, ''), 'hex');
 
-/** A type-2 UPDATE built by hand (RFC 7432 §7.2), with or without LOCAL_PREF. */
-function handMadeType2(o: { mac: string; ip: string; rdIp: string; nextHop: string; localPref?: number }): string {
-  const nlri = Buffer.concat([
-    Buffer.from([0x00, 0x01]), ipv4Bytes(o.rdIp), Buffer.from([0x00, 0x64]), // RD type 1 <ip>:100
-    Buffer.alloc(10), Buffer.alloc(4), // ESI 0, Ethernet Tag 0
-    Buffer.from([48]), macBytes(o.mac), Buffer.from([32]), ipv4Bytes(o.ip),
-    Buffer.from([0x00, 0x00, 0x64]), // label 100 (raw VNI)
+/** Type-2 NLRI (RFC 7432 §7.2): RD type 1 <rdIp>:100, ESI 0, tag 0, MAC, IPv4, label 100. */
+function type2Nlri(mac: string, ip: string, rdIp: string): Buffer {
+  const v = Buffer.concat([
+    Buffer.from([0x00, 0x01]), ipv4Bytes(rdIp), Buffer.from([0x00, 0x64]),
+    Buffer.alloc(10), Buffer.alloc(4),
+    Buffer.from([48]), macBytes(mac), Buffer.from([32]), ipv4Bytes(ip),
+    Buffer.from([0x00, 0x00, 0x64]),
   ]);
-  const mpReach = Buffer.concat([Buffer.from([0x00, 0x19, 70, 4]), ipv4Bytes(o.nextHop), Buffer.from([0]), Buffer.from([2, nlri.length]), nlri]);
+  return Buffer.concat([Buffer.from([2, v.length]), v]);
+}
+
+/** UPDATE with MP_REACH (l2vpn/evpn) carrying `nlris`; LOCAL_PREF only when given. */
+function handMadeUpdate(nlris: Buffer[], o: { nextHop: string; localPref?: number }): Uint8Array {
+  const nlri = Buffer.concat(nlris);
+  const mpReach = Buffer.concat([Buffer.from([0x00, 0x19, 70, 4]), ipv4Bytes(o.nextHop), Buffer.from([0]), nlri]);
   const attrs = Buffer.concat([
     attr(0x40, 1, Buffer.from([0])),
     attr(0x40, 2, Buffer.alloc(0)),
@@ -125,15 +105,7 @@ function handMadeType2(o: { mac: string; ip: string; rdIp: string; nextHop: stri
     attr(0x80, 14, mpReach),
     attr(0xc0, 16, Buffer.from('0002fde900000064030c000000000008', 'hex')),
   ]);
-  const body = Buffer.concat([Buffer.from([0, 0]), Buffer.from([attrs.length >> 8, attrs.length & 0xff]), attrs]);
-  return bgpMessage(2, body);
-}
-
-function handMadeOpen(bgpId: string): string {
-  // Capabilities: MP l2vpn/evpn, route refresh, 4-octet AS 65001.
-  const caps = Buffer.from('02060104001900460202020002064104' + '0000fde9', 'hex');
-  const body = Buffer.concat([Buffer.from([4, 0xfd, 0xe9, 0, 9]), ipv4Bytes(bgpId), Buffer.from([caps.length]), caps]);
-  return bgpMessage(1, body);
+  return bgpMessage(2, Buffer.concat([Buffer.from([0, 0, attrs.length >> 8, attrs.length & 0xff]), attrs]));
 }
 
 // ---------------------------------------------------------------------------
@@ -227,6 +199,7 @@ async function main(): Promise<void> {
     const capE2 = await startCapture(lab, e2, 'eth1');
 
     const frrRr = await startFrr(lab, rr, { bgpdConf: rrConfig({ asn: ASN, routerId: RR, listenRange: '192.168.1.0/24', clusterId: CLUSTER }) });
+    const gRr = await startGobgp(lab, grr, { hostname: 'gobgp-grr', config: gobgpRrConfig({ asn: ASN, routerId: GRR, listenRange: '192.168.1.0/24', clusterId: '10.0.0.3' }) });
     const frrV = await startFrr(lab, fv, {
       bgpdConf: evpnSpeakerConfig({
         asn: ASN, routerId: FV, hostname: 'vtep', neighbors: [{ address: RR, remoteAs: 'internal' }, { address: GRR, remoteAs: 'internal' }],
@@ -235,7 +208,6 @@ async function main(): Promise<void> {
       }),
     });
     const gA = await startGobgp(lab, ga, { hostname: 'gobgp-ga', config: gobgpConfig({ asn: ASN, routerId: GA, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GA }] }) });
-    const gRr = await startGobgp(lab, grr, { hostname: 'gobgp-grr', config: gobgpRrConfig({ asn: ASN, routerId: GRR, listenRange: '192.168.1.0/24', clusterId: '10.0.0.3' }) });
     const gB = await startGobgp(lab, gb, {
       hostname: 'gobgp-gb',
       config: gobgpConfig({ asn: ASN, routerId: GB, port: -1, neighbors: [{ address: RR, peerAs: ASN, localAddress: GB }, { address: GRR, peerAs: ASN, localAddress: GB }] }),
@@ -317,16 +289,37 @@ async function main(): Promise<void> {
     note(`label 1601 from GoBGP: fv fdb: ${fdb3 || '(none)'}\n${frrV.vtysh(`show evpn mac vni 100 mac ${GA_MAC_SHIFTED}`)}`);
 
     // E4: a type-2 without LOCAL_PREF over iBGP, from a scripted speaker.
-    const rawProc = lab.spawn(raw, process.execPath, ['-e', RAW_SPEAKER, RR, handMadeOpen(RAW),
-      handMadeType2({ mac: RAW_MAC, ip: RAW_IP, rdIp: RAW, nextHop: RAW })]);
-    let rawOut = '';
-    rawProc.stdout?.on('data', (b: Buffer) => { rawOut += b.toString(); });
-    rawProc.stderr?.on('data', (b: Buffer) => { rawOut += b.toString(); });
-    await waitFor(() => rawOut.includes('sent'), 15000, `scripted speaker session (${rawOut})`).catch((e: unknown) => note(String(e)));
+    const sp1 = await startRawSpeaker(lab, raw, { connect: RR, open: openMessage({ asn: ASN, bgpId: RAW }) });
+    await sp1.waitFor((m) => m[18] === 4, 15000, 'KEEPALIVE from the FRR RR');
+    sp1.send(handMadeUpdate([type2Nlri(RAW_MAC, RAW_IP, RAW)], { nextHop: RAW }));
     await sleep(3000);
     const rawAccepted = rrHas(`${RAW}:100`, RAW_MAC);
-    note(`type-2 without LOCAL_PREF over iBGP: FRR RR accepted: ${rawAccepted}; state ${frrPeerState(frrRr, RAW)}; speaker said: ${rawOut.trim().replace(/\n/g, ' | ')}`);
-    if (rawAccepted) note(`RR's view:\n${frrRr.vtysh(`show bgp l2vpn evpn route rd ${RAW}:100`)}`);
+    note(`type-2 without LOCAL_PREF over iBGP: FRR RR accepted: ${rawAccepted}; session ${frrPeerState(frrRr, RAW)}; speaker events: ${sp1.events.join(' | ')}`);
+
+    // E5: an unknown EVPN route type (200) next to a valid type-2, to FRR and to GoBGP.
+    const unknownNlri = Buffer.concat([Buffer.from([200, 8]), Buffer.alloc(8)]);
+    const withUnknown = handMadeUpdate([unknownNlri, type2Nlri(RAW_MAC2, RAW_IP2, RAW)], { nextHop: RAW, localPref: 100 });
+    const n1 = sp1.received.length;
+    sp1.send(withUnknown);
+    const sp2 = await startRawSpeaker(lab, raw, { connect: GRR, open: openMessage({ asn: ASN, bgpId: RAW }) });
+    await sp2.waitFor((m) => m[18] === 4, 15000, 'KEEPALIVE from the GoBGP RR');
+    const n2 = sp2.received.length;
+    sp2.send(withUnknown);
+    await sleep(1000);
+    sp2.send(handMadeUpdate([type2Nlri(RAW_MAC3, RAW_IP3, RAW)], { nextHop: RAW, localPref: 100 }));
+    await sleep(3000);
+    const viaGrr = JSON.stringify(gB.adjIn(GRR));
+    const notif = (sp: RawSpeaker, from: number): string => {
+      const m = sp.received.slice(from).find((x) => x[18] === 3);
+      return m ? `NOTIFICATION ${m[19]}/${m[20]} data ${Buffer.from(m.subarray(21)).toString('hex')}` : 'no NOTIFICATION';
+    };
+    note(`unknown EVPN route type 200 + valid type-2 in one UPDATE:\n` +
+      `  FRR RR: ${notif(sp1, n1)}; session ${frrPeerState(frrRr, RAW)}; valid type-2 accepted: ${rrHas(`${RAW}:100`, RAW_MAC2)}; speaker connected: ${sp1.isConnected()}\n` +
+      `  GoBGP RR: ${notif(sp2, n2)}; speaker connected: ${sp2.isConnected()}; reflected the valid type-2 of that UPDATE: ${viaGrr.includes(RAW_MAC2)}; ` +
+      `reflected a later valid type-2 (alone): ${viaGrr.includes(RAW_MAC3)}`);
+    const gNotif = sp2.received.slice(n2).find((x) => x[18] === 3);
+    await sp1.stop();
+    await sp2.stop();
 
     // 6. NOTIFICATIONs: FRR shuts its session down; gobgpd B is stopped.
     frrV.configure(`router bgp ${ASN}`, `neighbor ${RR} shutdown`);
@@ -425,6 +418,10 @@ async function main(): Promise<void> {
 
     const rawRefl = fromGb.find((m) => m.from === RR && has(reach(m.g), { mac: RAW_MAC }));
     if (rawRefl) add('frr', 'reflected-no-localpref', 'A hand-made iBGP type-2 WITHOUT LOCAL_PREF as reflected by the FRR RR', rawRefl);
+    if (gNotif) {
+      const m = fromRaw.find((x) => x.from === GRR && x.g.message === 'notification');
+      if (m) add('gobgp', 'notification-unknown-evpn-route-type', 'NOTIFICATION gobgpd sent when an UPDATE carried an EVPN NLRI of unknown route type 200 (RFC 7606 §5.4 asks to discard it instead)', m);
+    }
     const rawSent = fromRaw.find((m) => m.from === RAW && has(reach(m.g), { mac: RAW_MAC }));
     if (rawSent) note(`hand-made UPDATE without LOCAL_PREF: ${toHex(rawSent.bytes, 0)}`);
 

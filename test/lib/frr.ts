@@ -282,6 +282,8 @@ export interface EvpnSpeakerOptions {
   /** `advertise-svi-ip` (originate the bridge's own MAC+IP). */
   advertiseSviIp?: boolean;
   timers?: { keepalive: number; hold: number };
+  /** ConnectRetry timer, seconds (default 1 for tests; FRR's own default is 120). */
+  connectRetry?: number;
   hostname?: string;
   /** Extra lines under `address-family l2vpn evpn`. */
   evpnExtra?: string[];
@@ -308,6 +310,8 @@ export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
     ...o.neighbors.flatMap((n) => [
       ` neighbor ${n.address} remote-as ${n.remoteAs}`,
       ` neighbor ${n.address} timers ${t.keepalive} ${t.hold}`,
+      // FRR's default connect-retry is 120 s: a peer that starts second would wait that long.
+      ` neighbor ${n.address} timers connect ${o.connectRetry ?? 1}`,
       ...(n.updateSource ? [` neighbor ${n.address} update-source ${n.updateSource}`] : []),
       ...(n.bfd ? [` neighbor ${n.address} bfd`] : []),
       ...(typeof n.bfd === 'string' ? [` neighbor ${n.address} bfd profile ${n.bfd}`] : []),

@@ -9,6 +9,7 @@ import { Lab, isRoot, waitFor } from './netns.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
 import { gobgpConfig, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
 import { Switch } from './topology.js';
+import { openMessage, startRawSpeaker } from './rawspeaker.js';
 
 function hasTshark(): boolean {
   try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
@@ -124,6 +125,20 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
   t.ok(reflected.attrs.some((a) => a.type === 9), 'ORIGINATOR_ID on the reflected path');
   t.equal(g2.peerState('192.168.1.3'), 'established');
   t.same(frrEvpnRoutes(frrRr), [], 'FRR RR has no routes (none announced to it)');
+
+  // A passive scripted speaker: FRR connects to it, the session comes up, and FRR sends
+  // End-of-RIB, which it does only to peers advertising graceful restart (RFC 4724).
+  const lis = lab.ns('lis');
+  sw.plug(lis, '192.168.1.50/24');
+  const gr = new Uint8Array([0x00, 0x78]); // restart time 120 s, no families preserved
+  const sp = await startRawSpeaker(lab, lis, { listen: '0.0.0.0', open: openMessage({ asn: 65001, bgpId: '192.168.1.50', extraCapabilities: [[64, gr]] }) });
+  frrV.configure('router bgp 65001', 'neighbor 192.168.1.50 remote-as internal', 'neighbor 192.168.1.50 timers connect 1',
+    'address-family l2vpn evpn', 'neighbor 192.168.1.50 activate');
+  const open = await sp.waitFor((m) => m[18] === BGP_TYPE.OPEN, 15000, 'FRR OPEN at the raw speaker');
+  t.equal(open[19], 4, 'BGP version 4');
+  const eor = await sp.waitFor((m) => m[18] === BGP_TYPE.UPDATE && toHex(m, 0).endsWith('800f03001946'), 15000, 'EVPN End-of-RIB');
+  t.ok(eor, 'FRR sent EoR to the scripted speaker');
+  await sp.stop();
 
   const flows = await cap.bgp();
   const fromVtep = flows.filter((f) => f.src === '192.168.1.87').flatMap((f) => f.messages);
