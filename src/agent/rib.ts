@@ -74,13 +74,25 @@ export interface VniDevices {
   vxlan: string;
 }
 
+/** routeKey() per route object: computed once, used by the Adj-RIB-In, samePath and tie-breaks. */
+const keyCache = new WeakMap<MacIpRoute, string>();
+
+function rk(route: MacIpRoute): string {
+  let k = keyCache.get(route);
+  if (k === undefined) {
+    k = routeKey(route);
+    keyCache.set(route, k);
+  }
+  return k;
+}
+
 export function locKey(vni: number, mac: string, ip: string | null): string {
   return `${vni}|${mac}|${ip ?? ''}`;
 }
 
 /** Identity of a path: the session and the NLRI (RFC 7432 §7.2 route key, includes the RD). */
 export function pathId(p: Path): string {
-  return `${p.uplink}|${routeKey(p.route)}`;
+  return `${p.uplink}|${rk(p.route)}`;
 }
 
 // --- best path ------------------------------------------------------------------
@@ -139,8 +151,8 @@ export function comparePaths(a: Path, b: Path): { cmp: number; reason: string } 
   if (pc !== 0) return { cmp: pc, reason: `peer-address ${pc < 0 ? a.peer : b.peer} < ${pc < 0 ? b.peer : a.peer}` };
   // Deterministic last resorts (same peer, same originator: two RDs for one MAC/IP).
   if (a.uplink !== b.uplink) return { cmp: a.uplink < b.uplink ? -1 : 1, reason: 'uplink name' };
-  const ka = routeKey(a.route);
-  const kb = routeKey(b.route);
+  const ka = rk(a.route);
+  const kb = rk(b.route);
   if (ka !== kb) return { cmp: ka < kb ? -1 : 1, reason: 'route key' };
   return { cmp: 0, reason: 'equal' };
 }
@@ -168,7 +180,7 @@ function samePath(a: Path | null, b: Path | null): boolean {
   if (a === null || b === null) return false;
   return a.uplink === b.uplink && a.nextHop === b.nextHop && a.localPref === b.localPref
     && a.macMobilitySeq === b.macMobilitySeq && a.eligible === b.eligible && a.peer === b.peer
-    && routeKey(a.route) === routeKey(b.route);
+    && (a.route === b.route || rk(a.route) === rk(b.route));
 }
 
 // --- the RIB --------------------------------------------------------------------
@@ -199,19 +211,19 @@ export class Rib {
     if (!adj) this.adj.set(uplink, (adj = new Map()));
     const touched = new Set<string>();
     for (const route of update.unreach) {
-      const rk = routeKey(route);
-      const old = adj.get(rk);
+      const key = rk(route);
+      const old = adj.get(key);
       if (!old) continue;
-      adj.delete(rk);
+      adj.delete(key);
       touched.add(this.removeFromLoc(old));
     }
     for (const p0 of update.reach) {
       if (p0.uplink !== uplink) throw new RangeError(`path of ${p0.uplink} applied to ${uplink}`);
       const p = { ...p0, eligible: !this.ineligible.has(`${uplink}|${p0.nextHop}`) };
-      const rk = routeKey(p.route);
-      const old = adj.get(rk);
+      const key = rk(p.route);
+      const old = adj.get(key);
       if (old) touched.add(this.removeFromLoc(old));
-      adj.set(rk, p);
+      adj.set(key, p);
       touched.add(this.addToLoc(p));
     }
     return this.decide(touched);
@@ -245,7 +257,7 @@ export class Rib {
     const replaced = new Set<Path>();
     for (const p of paths) {
       const np = { ...p, eligible };
-      adj.set(routeKey(p.route), np);
+      adj.set(rk(p.route), np);
       const e = this.loc.get(locKey(p.vni, p.route.mac, p.route.ip))!;
       e.paths[e.paths.indexOf(p)] = np;
       replaced.add(np);
