@@ -459,7 +459,7 @@ t.test('cli: usage errors exit 2', async (t) => {
   t.equal(r2.code, 2);
 });
 
-// --- through main() (the registered commands) and startObservability ---
+// --- through main() (the registered commands) ---
 
 t.test('main(): show/watch/reload are registered; agent not running is one line and exit 1', async (t) => {
   const { main } = await import('../../src/cli/main.js');
@@ -479,33 +479,4 @@ t.test('main(): show/watch/reload are registered; agent not running is one line 
   const err3 = sink();
   t.equal(await main(['show', 'routes', '--vni', 'x', '--socket', live], { stdout: out2.stream, stderr: err3.stream, stdin: null }), 2);
   t.match(err3.text(), /^evpn-ha: --vni needs a decimal integer/);
-});
-
-t.test('startObservability: control socket + metrics endpoint, closed together', async (t) => {
-  const { startObservability } = await import('../../src/control/service.js');
-  const dir = tempDir(t);
-  const socket = join(dir, 'obs', 'evpn-ha.sock');
-  const provider = new FakeProvider();
-  const obs = await startObservability({ config: { control: { socket }, metrics: { listen: '127.0.0.1:0' } }, provider, version: 't' });
-  t.ok(statSync(socket).isSocket());
-  t.ok(obs.metrics && obs.metrics.address.port > 0);
-  const text = await obs.metrics!.registry.render();
-  t.match(text, /^evpn_ha_bgp_session_up\{uplink="net1",peer="192.168.1.2"\} 1$/m, 'metrics read the same provider');
-  t.equal(provider.listeners.size, 1, 'metrics subscribed to events');
-  await obs.close();
-  t.notOk(existsSync(socket));
-  t.equal(provider.listeners.size, 0);
-
-  const noMetrics = await startObservability({ config: { control: { socket }, metrics: null }, provider });
-  t.equal(noMetrics.metrics, null);
-  await noMetrics.close();
-
-  // A metrics port in use: the control socket is closed again.
-  const blocker = createServer();
-  await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-  const port = (blocker.address() as { port: number }).port;
-  await t.rejects(startObservability({ config: { control: { socket }, metrics: { listen: `127.0.0.1:${port}` } }, provider }), { code: 'EADDRINUSE' });
-  t.notOk(existsSync(socket), 'nothing left behind');
-  t.equal(provider.listeners.size, 0);
-  await new Promise<void>((r) => blocker.close(() => r()));
 });
