@@ -54,8 +54,8 @@ if (args.has('--skip-if-fresh') && existsSync(out) && statSync(out).mtimeMs > ne
 }
 
 if (process.platform !== 'linux') throw new Error('build-binary: Linux only (netlink)');
-const [major] = process.versions.node.split('.').map(Number);
-if (major < 20) throw new Error(`build-binary: needs Node >= 20.12 (SEA assets), have ${process.version}`);
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 12)) throw new Error(`build-binary: needs Node >= 20.12 (SEA assets), have ${process.version}`);
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
@@ -63,7 +63,6 @@ const t0 = performance.now();
 
 // 1. Bundle.
 const addonShim = join(root, 'packaging', 'sea', 'netlink-addon.cjs');
-const runtimeShim = join(root, 'packaging', 'sea', 'runtime.cjs');
 const seaPlugin = {
   name: 'evpn-ha-sea',
   setup(b) {
