@@ -1,0 +1,138 @@
+// The Reflector over real TCP on loopback (127.0.0.0/8 is all local on Linux, no
+// root needed): real BgpSessions as clients from 127.0.0.2/.3/.4, dynamic
+// neighbours from a listen range, reflection with ORIGINATOR_ID and CLUSTER_LIST,
+// withdrawals, a client going away, a late client getting the table before
+// End-of-RIB, and a refused address. Every wait is on an event.
+import t from 'tap';
+import { once } from 'node:events';
+import { Socket } from 'node:net';
+import { BgpSession } from '../../src/bgp/session.js';
+import type { Family, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
+import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
+import type { EvpnRoute } from '../../src/evpn/types.js';
+import { parseReflectorConfig } from '../../src/reflector/config.js';
+import { Reflector } from '../../src/reflector/reflector.js';
+
+const AS = 65001;
+const config = parseReflectorConfig([
+  'routerId: 10.0.0.100',
+  `asn: ${AS}`,
+  'clusterId: 10.0.0.200',
+  'listen: { address: 127.0.0.1, port: 0 }',
+  'listenRanges: [127.0.0.2/32, 127.0.0.3/32, { range: 127.0.0.4/30, asn: 65001 }]',
+  'holdTime: 90',
+  'bfd: false',
+].join('\n'), 'tcp-test');
+
+const rt = { kind: 'route-target', form: 'as2', asn: AS, local: 100 } as const;
+const attrs: PathAttributes = { localPref: 150, extCommunities: [rt, { kind: 'encapsulation', tunnelType: 8 }] };
+const macA = macIpRoute({ rd: '192.168.1.65:100', mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', vni: 100 });
+const imetA = inclusiveMulticastRoute({ rd: '192.168.1.65:100', originatorIp: '192.168.1.65' });
+const imetB = inclusiveMulticastRoute({ rd: '192.168.1.87:100', originatorIp: '192.168.1.87' });
+
+function client(local: string, routerId: string, port: number): BgpSession {
+  return new BgpSession({ peerAddress: '127.0.0.1', peerPort: port, localAddress: local, localAs: AS, peerAs: AS, routerId,
+    holdTime: 90, connectRetry: { min: 10, max: 50 } });
+}
+
+/** Every UPDATE a session receives, with End-of-RIB markers, in order. */
+function recorder(s: BgpSession): Array<UpdateMessage | 'eor'> {
+  const got: Array<UpdateMessage | 'eor'> = [];
+  s.on('update', (u) => got.push(u));
+  s.on('eor', (_f: Family) => got.push('eor'));
+  return got;
+}
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
+function reached(got: Array<UpdateMessage | 'eor'>, route: EvpnRoute): UpdateMessage | undefined {
+  const key = routeKey(route);
+  return got.find((u): u is UpdateMessage => u !== 'eor' && u.attributes.mpReach?.nlri.kind === 'evpn' &&
+    u.attributes.mpReach.nlri.routes.some((r) => routeKey(r) === key));
+}
+
+function unreached(got: Array<UpdateMessage | 'eor'>, route: EvpnRoute): boolean {
+  const key = routeKey(route);
+  return got.some((u) => u !== 'eor' && u.attributes.mpUnreach?.nlri.kind === 'evpn' &&
+    u.attributes.mpUnreach.nlri.routes.some((r) => routeKey(r) === key));
+}
+
+t.test('reflection between real sessions over loopback', async (t) => {
+  const rr = new Reflector({ config });
+  const addr = await rr.start();
+  t.teardown(() => rr.stop());
+  t.equal(addr.address, '127.0.0.1');
+
+  const A = client('127.0.0.2', '1.1.1.2', addr.port);
+  const B = client('127.0.0.3', '1.1.1.3', addr.port);
+  t.teardown(async () => { await A.stop(); await B.stop(); });
+  const gotA = recorder(A);
+  const gotB = recorder(B);
+  A.start();
+  B.start();
+  await Promise.all([once(A, 'established'), once(B, 'established')]);
+  await waitFor(() => rr.peers().filter((p) => p.up).length === 2);
+  t.same(rr.peers().map((p) => [p.address, p.state, p.dynamic, p.ebgp]).sort(),
+    [['127.0.0.2', 'Established', true, false], ['127.0.0.3', 'Established', true, false]]);
+
+  // A announces; B receives it reflected.
+  A.advertise([{ route: macA, nextHop: '192.168.1.65', attributes: attrs }, { route: imetA, nextHop: '192.168.1.65', attributes: attrs }]);
+  await waitFor(() => reached(gotB, macA) !== undefined && reached(gotB, imetA) !== undefined);
+  const u = reached(gotB, macA)!;
+  t.equal(u.attributes.originatorId, '1.1.1.2', 'ORIGINATOR_ID = A\'s BGP Identifier');
+  t.same(u.attributes.clusterList, ['10.0.0.200'], 'CLUSTER_LIST = our cluster ID');
+  t.same(u.attributes.mpReach?.nextHop, ['192.168.1.65'], 'next hop unchanged');
+  t.equal(u.attributes.localPref, 150, 'LOCAL_PREF as received');
+  t.same(u.attributes.asPath, [], 'AS_PATH unchanged (empty, iBGP)');
+  t.same(u.attributes.extCommunities, attrs.extCommunities);
+  t.notOk(reached(gotA, macA), 'not reflected back to A');
+
+  // A withdraws one route: B gets the withdrawal.
+  A.withdraw([macA]);
+  await waitFor(() => unreached(gotB, macA));
+  t.pass('withdrawal reached B');
+  t.equal(rr.rib.size, 1);
+
+  // A late client C gets the table before its End-of-RIB.
+  B.advertise([{ route: imetB, nextHop: '192.168.1.87', attributes: attrs }]);
+  await waitFor(() => reached(gotA, imetB) !== undefined);
+  const C = client('127.0.0.4', '1.1.1.4', addr.port);
+  t.teardown(() => C.stop());
+  const gotC = recorder(C);
+  C.start();
+  await waitFor(() => gotC.includes('eor'));
+  const eorAt = gotC.indexOf('eor');
+  t.ok(reached(gotC.slice(0, eorAt), imetA) && reached(gotC.slice(0, eorAt), imetB), 'whole table before End-of-RIB');
+  t.equal(reached(gotC, imetB)!.attributes.originatorId, '1.1.1.3');
+
+  // A goes away: its remaining route is withdrawn from B and C; the dynamic peer is forgotten.
+  await A.stop('test');
+  await waitFor(() => unreached(gotB, imetA) && unreached(gotC, imetA));
+  await waitFor(() => !rr.peers().some((p) => p.address === '127.0.0.2'));
+  t.same(rr.peers().map((p) => p.address).sort(), ['127.0.0.3', '127.0.0.4']);
+  t.equal(rr.rib.size, 1);
+
+  // A comes back as a new dynamic client and gets B's route again.
+  const A2 = client('127.0.0.2', '1.1.1.2', addr.port);
+  t.teardown(() => A2.stop());
+  const gotA2 = recorder(A2);
+  A2.start();
+  await waitFor(() => reached(gotA2, imetB) !== undefined);
+  t.pass('reconnected client receives the table');
+});
+
+t.test('connections from outside the listen ranges are closed', async (t) => {
+  const rr = new Reflector({ config });
+  const addr = await rr.start();
+  t.teardown(() => rr.stop());
+  const s = new Socket();
+  s.on('error', () => { /* reset by the reflector */ });
+  const refused = once(rr, 'refused');
+  s.connect({ host: '127.0.0.1', port: addr.port, localAddress: '127.0.0.9' });
+  const [from] = (await refused) as [string];
+  t.equal(from, '127.0.0.9');
+  await once(s, 'close');
+  t.equal(rr.peers().length, 0);
+});
