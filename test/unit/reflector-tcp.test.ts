@@ -6,7 +6,8 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { Socket } from 'node:net';
-import { BgpSession } from '../../src/bgp/session.js';
+import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
+import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
 import type { Family, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
@@ -135,4 +136,52 @@ t.test('connections from outside the listen ranges are closed', async (t) => {
   t.equal(from, '127.0.0.9');
   await once(s, 'close');
   t.equal(rr.peers().length, 0);
+});
+
+t.test('BFD down resets the client session at once (Cease / BFD Down) and the dynamic peer is dropped', async (t) => {
+  const transport: BfdTransport = {
+    openRx: async () => ({ close: () => undefined }),
+    openTx: async () => ({ port: 49152, send: (_p, _a, _port, cb) => cb(null), close: () => undefined }),
+  };
+  const bfd = new BfdManager({ transport });
+  t.teardown(() => bfd.close());
+  const rr = new Reflector({ config: { ...config, bfd: { minTx: 100, minRx: 100, multiplier: 3 } }, bfd });
+  const addr = await rr.start();
+  t.teardown(() => rr.stop());
+  const A = client('127.0.0.2', '1.1.1.2', addr.port);
+  t.teardown(() => A.stop());
+  A.start();
+  await once(A, 'established');
+  const [session] = bfd.sessions();
+  t.ok(session, 'a BFD session per client');
+  t.equal(session!.local, '127.0.0.1');
+  t.equal(session!.remote, '127.0.0.2');
+  t.same(rr.peers().map((p) => p.bfd), ['Down']);
+  const down = once(A, 'down');
+  session!.emit('down', { diag: 1, diagName: 'ControlDetectionTimeExpired', upForMs: 1000 });
+  const [ev] = (await down) as [DownEvent];
+  t.equal(ev.notification?.code, 6, 'Cease');
+  t.equal(ev.notification?.subcode, 10, 'BFD Down (RFC 9384)');
+  await waitFor(() => bfd.sessions().length === 0 && rr.peers().length === 0);
+  t.pass('BFD session and dynamic peer removed');
+});
+
+t.test('a second connection from an Established client is refused (RFC 4271 §6.8)', async (t) => {
+  const rr = new Reflector({ config });
+  const addr = await rr.start();
+  t.teardown(() => rr.stop());
+  const A = client('127.0.0.2', '1.1.1.2', addr.port);
+  t.teardown(() => A.stop());
+  A.start();
+  await once(A, 'established');
+  const s = new Socket();
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.on('error', () => { /* closed by the reflector */ });
+  s.connect({ host: '127.0.0.1', port: addr.port, localAddress: '127.0.0.2' });
+  await once(s, 'close');
+  const msg = Buffer.concat(chunks);
+  t.equal(msg[18], 3, 'NOTIFICATION');
+  t.same([msg[19], msg[20]], [6, 7], 'Cease / Connection Collision Resolution');
+  t.equal(A.state, 'Established', 'the existing session is untouched');
 });
