@@ -72,6 +72,14 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
 }
 
+interface ConnState {
+  /** Requests being answered. */
+  pending: number;
+  /** The client shut down its sending side. */
+  ended: boolean;
+  watching: boolean;
+}
+
 export class ControlServer {
   private readonly path: string;
   private readonly provider: ControlProvider;
@@ -101,7 +109,9 @@ export class ControlServer {
   async start(): Promise<void> {
     if (this.server) throw new Error('control server already started');
     await prepareSocketPath(this.path);
-    const server = createServer((s) => this.onConnection(s));
+    // Half-open: a client may send its requests and shut down its side
+    // (`echo ... | socat - UNIX-CONNECT:...`); the answers still go out.
+    const server = createServer({ allowHalfOpen: true }, (s) => this.onConnection(s));
     this.server = server;
     // bind() happens synchronously inside listen(): the umask keeps the socket 0600 from its creation.
     const old = process.umask(0o177);
@@ -144,6 +154,7 @@ export class ControlServer {
   private onConnection(s: Socket): void {
     this.sockets.add(s);
     const lines = new LineSplitter(MAX_REQUEST_LINE);
+    const conn: ConnState = { pending: 0, ended: false, watching: false };
     const cleanups: Array<() => void> = [];
     const send = (v: ControlResponse | { event: unknown }): void => {
       if (!s.destroyed && s.writable) s.write(encodeLine(v));
@@ -157,7 +168,24 @@ export class ControlServer {
         s.end();
         return;
       }
-      for (const line of got) void this.handle(line, s, send, cleanups);
+      for (const line of got) {
+        conn.pending++;
+        void this.handle(line, s, send, cleanups, conn).finally(() => {
+          conn.pending--;
+          finish();
+        });
+      }
+    });
+    // The client finished sending: close our side once every answer is out. A
+    // watch ends there too (a watcher that went away must not stay subscribed).
+    const finish = (): void => {
+      if (!conn.ended || s.destroyed) return;
+      if (conn.watching) s.destroy();
+      else if (conn.pending === 0) s.end();
+    };
+    s.on('end', () => {
+      conn.ended = true;
+      finish();
     });
     s.on('error', (e) => this.log?.debug({ err: e }, 'control client error'));
     s.on('close', () => {
@@ -168,7 +196,7 @@ export class ControlServer {
   }
 
   private async handle(
-    line: string, s: Socket, send: (v: ControlResponse | { event: unknown }) => void, cleanups: Array<() => void>,
+    line: string, s: Socket, send: (v: ControlResponse | { event: unknown }) => void, cleanups: Array<() => void>, conn: ConnState,
   ): Promise<void> {
     let req: ControlRequest;
     try {
@@ -180,6 +208,7 @@ export class ControlServer {
     }
     try {
       if (req.method === 'watch') {
+        conn.watching = true;
         send({ id: req.id, result: { watching: true } });
         const unsubscribe = this.provider.subscribe((ev: ControlEvent) => {
           if (s.destroyed) return;

@@ -253,6 +253,20 @@ t.test('errors: bad params, provider failure, protocol errors', async (t) => {
   t.match(lines[5], { id: 's', result: { pong: true } });
 });
 
+t.test('a client that shuts down its side after sending still gets every answer, then EOF', async (t) => {
+  const { path } = await rig(t);
+  const got = await new Promise<string>((resolve, reject) => {
+    const s = createConnection({ path, allowHalfOpen: true });
+    let buf = '';
+    s.on('data', (d) => { buf += d.toString(); });
+    s.on('end', () => resolve(buf));
+    s.on('error', reject);
+    s.end('{"id": 1, "method": "vteps"}\n{"id": 2, "method": "neighbors"}\n');
+  });
+  const lines = got.trim().split('\n').map((l) => JSON.parse(l) as { id: number });
+  t.same(lines.map((l) => l.id).sort(), [1, 2]);
+});
+
 t.test('an over-long line is refused and the connection closed', async (t) => {
   const { path } = await rig(t);
   const lines = await raw(path, `{"id": 1, "method": "ping", "params": {"x": "${'a'.repeat(70_000)}"}}\n`, 1);
