@@ -88,7 +88,7 @@ export function parseReflectorConfig(text: string, source = '<string>'): Reflect
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
   for (const e of doc.errors) {
-    const line = e.linePos?.[0]?.line;
+    const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
     issues.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, ...(line !== undefined ? { line } : {}) });
   }
   if (issues.length) throw new ConfigError(source, issues);
