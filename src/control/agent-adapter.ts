@@ -203,6 +203,9 @@ export function trimKernelEvent(ev: Extract<AgentEvent, { type: 'kernel' }>): Co
   return out;
 }
 
+/** A session that went down this soon after its BFD session left Up went down because of BFD. */
+const BFD_CAUSE_WINDOW_MS = 1000;
+
 interface ProbeMemo {
   state: string;
   eligible: boolean;
@@ -406,9 +409,10 @@ export class AgentControlProvider implements ControlProvider {
     return this.o.agent.status().find((u) => u.name === uplink)?.state === 'established';
   }
 
+  /** BFD left Up on this uplink just now (what took the session down with it). */
   private bfdDown(uplink: string): boolean {
     const b = this.o.bfd?.(uplink)?.snapshot();
-    return b !== undefined && b.state === 'Down' && b.counters.downTransitions > 0;
+    return b !== undefined && b.state !== 'Up' && b.lastDownAt !== undefined && this.o.clock.now() - b.lastDownAt <= BFD_CAUSE_WINDOW_MS;
   }
 
   private onAgentEvent(ev: AgentEvent): void {

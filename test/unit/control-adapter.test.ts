@@ -265,6 +265,22 @@ t.test('events: stamped agent events, failover with cause session-down, then fai
   r.s('net1').h.update(withdraw([route(1)]));
   await r.step();
   t.match(r.events.filter((e) => e.type === 'failover'), [{ cause: 'withdrawn' }]);
+
+  // BFD went down just before the session: bfd-down. Long after: session-down.
+  r.s('net1').h.update(announce(1));
+  await r.step();
+  r.bfd.set('net1', { ...BFD_UP, state: 'Down', lastDownAt: r.clock.now() - 10, counters: { ...BFD_UP.counters, downTransitions: 1 } });
+  r.events.length = 0;
+  r.s('net1').h.down('BFD down');
+  await r.step();
+  t.match(r.events.filter((e) => e.type === 'failover'), [{ cause: 'bfd-down' }]);
+  r.s('net1').h.established({ peerRouterId: '192.168.1.2' });
+  r.s('net1').h.update(announce(1));
+  await r.step(5000);
+  r.events.length = 0;
+  r.s('net1').h.down('Hold Timer Expired');
+  await r.step();
+  t.match(r.events.filter((e) => e.type === 'failover'), [{ cause: 'session-down' }], 'an old BFD failure is not the cause');
 });
 
 t.test('classifyFailover', async (t) => {
