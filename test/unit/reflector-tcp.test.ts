@@ -5,7 +5,7 @@
 // End-of-RIB, and a refused address. Every wait is on an event.
 import t from 'tap';
 import { once } from 'node:events';
-import { Socket } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
 import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
 import type { Family, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
@@ -184,4 +184,53 @@ t.test('a second connection from an Established client is refused (RFC 4271 §6.
   t.equal(msg[18], 3, 'NOTIFICATION');
   t.same([msg[19], msg[20]], [6, 7], 'Cease / Connection Collision Resolution');
   t.equal(A.state, 'Established', 'the existing session is untouched');
+});
+
+t.test('a configured neighbor (we connect) and an eBGP client from a listen range', async (t) => {
+  // N waits for us on 127.0.0.5; E (AS 65002) dials in from 127.0.0.6.
+  const N = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.5', localAs: AS, peerAs: AS, routerId: '1.1.1.5',
+    holdTime: 90, passive: true, listen: { port: 0 } });
+  t.teardown(() => N.stop());
+  N.start();
+  const [nAddr] = (await once(N, 'listening')) as [AddressInfo];
+  const rr = new Reflector({ config: parseReflectorConfig([
+    'routerId: 10.0.0.100', `asn: ${AS}`, 'listen: { address: 127.0.0.1, port: 0 }',
+    'listenRanges: [{ range: 127.0.0.6/32, asn: 65002 }]',
+    `neighbors: [{ address: 127.0.0.5, port: ${nAddr.port} }]`,
+  ].join('\n')) });
+  const addr = await rr.start();
+  t.teardown(() => rr.stop());
+  const E = new BgpSession({ peerAddress: '127.0.0.1', peerPort: addr.port, localAddress: '127.0.0.6', localAs: 65002, peerAs: AS,
+    routerId: '1.1.1.6', holdTime: 90, connectRetry: { min: 10, max: 50 } });
+  t.teardown(() => E.stop());
+  const gotN = recorder(N);
+  const gotE = recorder(E);
+  E.start();
+  await Promise.all([once(N, 'established'), once(E, 'established')]);
+  t.same(rr.peers().map((p) => [p.address, p.dynamic, p.ebgp]).sort(), [['127.0.0.5', false, false], ['127.0.0.6', true, true]]);
+
+  // iBGP neighbor → eBGP client: our AS prepended, no LOCAL_PREF or reflection attributes, EVPN next hop unchanged.
+  N.advertise([{ route: macA, nextHop: '192.168.1.65', attributes: attrs }]);
+  await waitFor(() => reached(gotE, macA) !== undefined);
+  const toE = reached(gotE, macA)!.attributes;
+  t.same(toE.asPath, [{ type: 'sequence', asns: [AS] }]);
+  t.equal(toE.localPref, undefined);
+  t.equal(toE.originatorId, undefined);
+  t.equal(toE.clusterList, undefined);
+  t.same(toE.mpReach?.nextHop, ['192.168.1.65']);
+
+  // eBGP client → iBGP neighbor: AS_PATH as received, LOCAL_PREF 100, not a reflected route.
+  E.advertise([{ route: imetB, nextHop: '192.168.2.87', attributes: { ...attrs, localPref: 999 } }]);
+  await waitFor(() => reached(gotN, imetB) !== undefined);
+  const toN = reached(gotN, imetB)!.attributes;
+  t.same(toN.asPath, [{ type: 'sequence', asns: [65002] }]);
+  t.equal(toN.localPref, 100);
+  t.equal(toN.originatorId, undefined);
+  t.same(toN.mpReach?.nextHop, ['192.168.2.87']);
+
+  // The neighbor goes away: its route is withdrawn; its session stays configured.
+  await N.stop('test');
+  await waitFor(() => unreached(gotE, macA));
+  t.same(rr.peers().map((p) => p.address).sort(), ['127.0.0.5', '127.0.0.6']);
+  t.not(rr.peers().find((p) => p.address === '127.0.0.5')?.state, 'Established');
 });
