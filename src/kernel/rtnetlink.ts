@@ -609,12 +609,23 @@ export class RtnetlinkPort implements KernelPort {
     let stopped = false;
     let child: ChildProcess | null = null;
     let restart: NodeJS.Timeout | null = null;
+    let failedStarts = 0;
+    let inline: EventSource | null = null;
     // Each launch has its own readiness; dump() waits for the current one, so a
     // resync after a restart does not start before events flow again.
-    let markReady: () => void = () => {};
+    let resolveReady: (() => void) | null = null;
     let ready: Promise<void> = Promise.resolve();
     let readyTimer: NodeJS.Timeout | undefined;
-    const notReady = (): void => { ready = new Promise<void>((resolve) => { markReady = resolve; }); };
+    /** A new pending `ready`, unless one is pending already (whoever waits on it keeps waiting). */
+    const notReady = (): void => {
+      if (resolveReady) return;
+      ready = new Promise<void>((resolve) => { resolveReady = resolve; });
+    };
+    const markReady = (): void => {
+      const r = resolveReady;
+      resolveReady = null;
+      r?.();
+    };
     const launch = (): void => {
       readyTimer = setTimeout(() => {
         this.log?.warn('kernel: event pump not ready after 10 s; continuing');
@@ -627,6 +638,7 @@ export class RtnetlinkPort implements KernelPort {
         env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(this.recvBufferSize * 2) },
       });
       child = c;
+      let wasReady = false;
       const dec = new PumpDecoder();
       c.stdout!.on('data', (chunk: Buffer) => this.guard('event pump data', () => dec.push(chunk, {
         frame: (b) => this.onEventDatagram(b),
@@ -634,7 +646,7 @@ export class RtnetlinkPort implements KernelPort {
           this.log?.warn('kernel: events lost (event socket overflow); subscribers must resync');
           this.emit({ type: 'overflow' });
         },
-        ready: () => { clearTimeout(readyTimer); markReady(); },
+        ready: () => { wasReady = true; failedStarts = 0; clearTimeout(readyTimer); markReady(); },
       })));
       c.stdin!.on('error', () => { /* the pump died; 'exit' handles it */ });
       // The pump's stderr (e.g. the addon's abort message) goes to our log.
@@ -649,10 +661,20 @@ export class RtnetlinkPort implements KernelPort {
         if (child !== c) return;
         child = null;
         if (stopped) return;
-        this.log?.warn({ why }, 'kernel: event pump exited; restarting, subscribers must resync');
         notReady();
         this.emit({ type: 'overflow' });
-        restart = setTimeout(() => { restart = null; if (!stopped) launch(); }, 100);
+        failedStarts = wasReady ? 0 : failedStarts + 1;
+        if (failedStarts >= 5) {
+          // The pump cannot start here (e.g. no way to run it): listen in-process.
+          this.log?.error({ why }, 'kernel: event pump failed to start 5 times; using the in-process event socket');
+          inline = this.openInlineEvents();
+          clearTimeout(readyTimer);
+          markReady();
+          return;
+        }
+        const delay = Math.min(5000, 100 * 2 ** failedStarts);
+        this.log?.warn({ why, restartInMs: delay }, 'kernel: event pump exited; restarting, subscribers must resync');
+        restart = setTimeout(() => { restart = null; if (!stopped) launch(); }, delay);
       };
       c.on('exit', (code, signal) => onGone(`exit ${code ?? signal}`));
       c.on('error', (e) => onGone(String(e)));
@@ -664,6 +686,7 @@ export class RtnetlinkPort implements KernelPort {
       pid: () => child?.pid ?? null,
       stop: () => {
         stopped = true;
+        inline?.stop();
         clearTimeout(readyTimer);
         if (restart) clearTimeout(restart);
         markReady();

@@ -266,6 +266,18 @@ async function inNamespace(ns: string): Promise<void> {
     ip(ns, 'neigh', 'del', '192.168.0.77', 'dev', BR);
   });
 
+  t.test('an event pump that cannot start: backoff, then the in-process socket', async (t) => {
+    const p = new RtnetlinkPort({ eventPumpCommand: ['/bin/false'] });
+    t.teardown(() => p.close());
+    const evs: KernelEvent[] = [];
+    p.subscribe((e) => evs.push(e));
+    await p.eventsReady();
+    t.ok(evs.filter((e) => e.type === 'overflow').length >= 5, 'each failed start reported');
+    ip(ns, 'neigh', 'replace', '192.168.0.79', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.79'), 2000, 'event via fallback'), 'events flow');
+    ip(ns, 'neigh', 'del', '192.168.0.79', 'dev', BR);
+  });
+
   t.test('inline event socket (events: inline)', async (t) => {
     const p = new RtnetlinkPort({ events: 'inline' });
     t.teardown(() => p.close());
