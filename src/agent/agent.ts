@@ -172,7 +172,7 @@ export interface UplinkStatus {
 
 export class Agent {
   readonly rib = new Rib();
-  private readonly cfg: Config;
+  private cfg: Config;
   private readonly kernel: KernelPort;
   private readonly factory: SessionFactory;
   private readonly proberFactory: ProberFactory | null;
@@ -223,29 +223,110 @@ export class Agent {
   private unsubscribe: (() => void) | null = null;
   private started = false;
   private justOpened = false;
+  private staleCleaned = false;
   private stopping = false;
 
   constructor(opts: AgentOptions) {
     this.cfg = opts.config;
     this.kernel = opts.kernel;
     this.factory = opts.sessions;
-    this.proberFactory = this.cfg.vtepProbe ? opts.probers ?? null : null;
+    this.proberFactory = opts.probers ?? null;
     this.clock = opts.clock;
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
-    for (const u of this.cfg.uplinks) {
-      this.uplinks.set(u.name, {
-        cfg: u, address: null, routerId: null, session: null, generation: 0, peer: null,
-        policy: new ImportPolicy(u, this.context), advertised: [], upSince: null, flaps: 0,
-      });
-    }
+    for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
   }
 
+  private newUplink(u: UplinkConfig): UplinkState {
+    return {
+      cfg: u, address: null, routerId: null, session: null, generation: 0, peer: null,
+      policy: new ImportPolicy(u, this.context), advertised: [], upSince: null, flaps: 0,
+    };
+  }
+
   // --- public API ---
+
+  /**
+   * Apply a new configuration to the running agent, as far as possible without a
+   * restart: uplinks added, removed or changed (a changed session parameter or import
+   * RT list restarts that session; a changed localPref re-decides its paths; a changed
+   * rd/routeTarget is re-announced), routerId, vtepProbe, kernel timers. Changes to
+   * vnis, kernel.protocol, control, stateDir, metrics and logLevel need a restart (of
+   * the agent, or of what run.ts owns) and are listed in `restartRequired` (not applied).
+   */
+  reconfigure(next: Config): { applied: string[]; restartRequired: string[] } {
+    const old = this.cfg;
+    const applied: string[] = [];
+    const restartRequired: string[] = [];
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(old.vnis, next.vnis)) restartRequired.push('vnis');
+    if (old.kernel.protocol !== next.kernel.protocol) restartRequired.push('kernel.protocol');
+    if (!same(old.control, next.control)) restartRequired.push('control');
+    if (old.stateDir !== next.stateDir) restartRequired.push('stateDir');
+    if (!same(old.metrics, next.metrics)) restartRequired.push('metrics');
+    if (old.logLevel !== next.logLevel) restartRequired.push('logLevel');
+    const cfg: Config = {
+      ...next, vnis: old.vnis, control: old.control, stateDir: old.stateDir, metrics: old.metrics, logLevel: old.logLevel,
+      kernel: { ...next.kernel, protocol: old.kernel.protocol },
+    };
+    if (!same(old.kernel, cfg.kernel)) applied.push('kernel');
+    if (old.routerId !== cfg.routerId) applied.push('routerId');
+    this.cfg = cfg;
+
+    const sessionKeys: Array<keyof UplinkConfig> = [
+      'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'holdTime', 'keepalive', 'connectRetry',
+      'bfd', 'gracefulRestart', 'importRouteTargets',
+    ];
+    const states = new Map<string, UplinkState>();
+    for (const u of cfg.uplinks) {
+      const st = this.uplinks.get(u.name);
+      if (!st) {
+        states.set(u.name, this.newUplink(u));
+        applied.push(`uplinks.${u.name} added`);
+        continue;
+      }
+      const prev = st.cfg;
+      st.cfg = u;
+      st.policy.uplink = u;
+      states.set(u.name, st);
+      const changed = sessionKeys.filter((k) => !same(prev[k], u[k]));
+      if (changed.length) {
+        applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
+        this.stopSession(st, 'configuration changed');
+        st.address = null;
+      }
+      if (prev.localPref !== u.localPref) {
+        applied.push(`uplinks.${u.name}.localPref ${prev.localPref} -> ${u.localPref}`);
+        this.onRibChanges(this.rib.setLocalPref(u.name, u.localPref));
+      }
+      if (prev.rd !== u.rd || prev.routeTarget !== u.routeTarget) applied.push(`uplinks.${u.name}: rd/routeTarget (re-announced)`);
+    }
+    for (const [name, st] of this.uplinks) {
+      if (states.has(name)) continue;
+      applied.push(`uplinks.${name} removed`);
+      if (st.session) st.session.withdraw(st.advertised.map((a) => a.route));
+      this.stopSession(st, 'peer de-configured');
+      this.onRibChanges(this.rib.dropSession(name));
+      this.gate.forget(name);
+    }
+    this.uplinks.clear();
+    for (const [name, st] of states) this.uplinks.set(name, st);
+    if (this.started && this.gate.isOpen(this.clock.now())) this.checkGate('end-of-rib');
+
+    if (!same(old.vtepProbe, cfg.vtepProbe)) {
+      applied.push('vtepProbe');
+      this.stopProbers();
+    }
+    if (this.started && !this.stopping) {
+      this.applyLinks(this.links);
+      this.scheduleLinks(0);
+    }
+    return { applied, restartRequired };
+  }
 
   /** Receive every AgentEvent until the returned function is called. */
   subscribe(fn: (ev: AgentEvent) => void): () => void {
@@ -290,11 +371,7 @@ export class Agent {
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
-    for (const p of this.probers.values()) {
-      p.off();
-      p.prober.stop();
-    }
-    this.probers.clear();
+    this.stopProbers();
     const reason = opts.reason ?? 'evpn-ha shutting down';
     const stops: Array<Promise<void> | void> = [];
     for (const st of this.uplinks.values()) {
@@ -479,11 +556,35 @@ export class Agent {
     this.updateProbers();
   }
 
+  private stopProbers(): void {
+    for (const p of this.probers.values()) {
+      p.off();
+      p.prober.stop();
+    }
+    this.probers.clear();
+    if (!this.stopping) this.resyncEligibility();
+  }
+
+  /**
+   * Forget every eligibility verdict and take them again from the probers there are
+   * (a new prober starts with every target eligible and reports only changes).
+   */
+  private resyncEligibility(): void {
+    const changes = this.rib.clearEligibility();
+    for (const p of this.probers.values()) {
+      for (const st of p.prober.status?.() ?? []) {
+        if (!st.eligible) changes.push(...this.rib.setEligibility(st.remoteVtep, st.network, false));
+      }
+    }
+    this.onRibChanges(changes);
+  }
+
   /** One prober per VNI whose bridge has a MAC and an IPv4 address; re-made when those change. */
   private updateProbers(): void {
     const f = this.proberFactory;
     const pc = this.cfg.vtepProbe;
     if (!f || !pc) return;
+    let remade = false;
     const uplinks: LocalUplink[] = [];
     for (const st of this.uplinks.values()) if (st.address !== null) uplinks.push({ network: st.cfg.name, address: st.address });
     for (const v of this.cfg.vnis) {
@@ -499,6 +600,7 @@ export class Agent {
         cur.off();
         cur.prober.stop();
         this.probers.delete(v.vni);
+        remade = true;
       }
       if (serviceIp === null || bridgeMac === null) continue;
       const prober = f({ vni: v.vni, serviceIp, bridgeMac, uplinks, interval: pc.interval, multiplier: pc.multiplier, holdDown: pc.holdDown, port: pc.port });
@@ -510,6 +612,7 @@ export class Agent {
       this.probers.set(v.vni, { prober, serviceIp, bridgeMac, off });
       prober.start();
     }
+    if (remade) this.resyncEligibility();
     this.probeTargetsChanged();
   }
 
@@ -616,7 +719,8 @@ export class Agent {
   }
 
   private checkGate(cause: 'end-of-rib' | 'timeout'): void {
-    if (this.stopping || !this.gate.isOpen(this.clock.now())) return;
+    if (this.stopping || this.staleCleaned || !this.gate.isOpen(this.clock.now())) return;
+    this.staleCleaned = true;
     this.graceTimer?.cancel();
     this.graceTimer = null;
     this.emit({ type: 'stale-cleanup', cause });

@@ -101,7 +101,8 @@ export class ImportPolicy {
   };
 
   constructor(
-    readonly uplink: Pick<UplinkConfig, 'name' | 'localPref' | 'importRouteTargets'>,
+    /** Replaced when the configuration is reloaded (counters stay). */
+    public uplink: Pick<UplinkConfig, 'name' | 'localPref' | 'importRouteTargets'>,
     public context: ImportContext,
   ) {}
 

@@ -267,6 +267,46 @@ export class Rib {
     return this.decide(touched);
   }
 
+  /** Forget every eligibility verdict (all paths eligible again). Returns best-path changes. */
+  clearEligibility(): RibChange[] {
+    const out: RibChange[] = [];
+    for (const nk of [...this.ineligible]) {
+      const i = nk.indexOf('|');
+      out.push(...this.setEligibility(nk.slice(i + 1), nk.slice(0, i), true));
+    }
+    return out;
+  }
+
+  /** Next hops currently ineligible, per uplink. */
+  ineligibleNextHops(): Array<{ uplink: string; nextHop: string }> {
+    return [...this.ineligible].map((nk) => {
+      const i = nk.indexOf('|');
+      return { uplink: nk.slice(0, i), nextHop: nk.slice(i + 1) };
+    });
+  }
+
+  /**
+   * A new local-preference for every path of `uplink` (the uplink's configuration
+   * changed). Returns best-path changes.
+   */
+  setLocalPref(uplink: string, localPref: number): RibChange[] {
+    const adj = this.adj.get(uplink);
+    if (!adj) return [];
+    const touched = new Set<string>();
+    for (const [k, p] of adj) {
+      if (p.localPref === localPref) continue;
+      const np = { ...p, localPref };
+      adj.set(k, np);
+      const e = this.loc.get(locKey(p.vni, p.route.mac, p.route.ip))!;
+      e.paths[e.paths.indexOf(p)] = np;
+      const s = this.byNextHop.get(`${uplink}|${p.nextHop}`)!;
+      s.delete(p);
+      s.add(np);
+      touched.add(e.key);
+    }
+    return this.decide(touched);
+  }
+
   best(key: string): BestPath | null {
     return this.loc.get(key)?.best ?? null;
   }

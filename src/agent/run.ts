@@ -47,8 +47,9 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
   const daemon = createDaemon(config, { logger: log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.kernel ? { kernel: opts.kernel } : {}) });
   const { agent, registry } = daemon;
 
-  // Live reconfiguration is not supported yet: a changed file is validated and
-  // reported, and applied by a restart. Links are always re-read.
+  // Reload: the links are always re-read; a changed file is validated (a broken one
+  // changes nothing) and applied as far as the agent can without a restart.
+  let current = config;
   const reload = async (): Promise<ReloadResult> => {
     agent.refreshLinks();
     if (opts.configPath === null) return { ok: true, message: 'links re-read' };
@@ -56,16 +57,20 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
     try {
       next = loadConfig(opts.configPath);
     } catch (e) {
-      if (e instanceof ConfigError) return { ok: false, message: e.lines().join('\n') };
+      if (e instanceof ConfigError) return { ok: false, message: `not reloaded:\n${e.lines().join('\n')}` };
       throw e;
     }
-    if (withoutSource(next) === withoutSource(config)) return { ok: true, message: 'configuration unchanged; links re-read' };
-    return { ok: false, message: `${opts.configPath} changed; restart evpn-ha to apply it (live reload is not supported yet); links re-read` };
+    if (withoutSource(next) === withoutSource(current)) return { ok: true, message: 'configuration unchanged; links re-read' };
+    const r = agent.reconfigure(next);
+    current = { ...next, vnis: current.vnis, control: current.control, stateDir: current.stateDir, metrics: current.metrics, logLevel: current.logLevel, kernel: { ...next.kernel, protocol: current.kernel.protocol } };
+    const parts = [r.applied.length ? `applied: ${r.applied.join('; ')}` : 'nothing to apply'];
+    if (r.restartRequired.length) parts.push(`needs a restart (not applied): ${r.restartRequired.join(', ')}`);
+    return { ok: r.restartRequired.length === 0, message: parts.join('; ') };
   };
 
   const provider = new AgentControlProvider({
     agent,
-    config: () => config,
+    config: () => current,
     clock: daemon.clock,
     session: (uplink) => registry.bgp.get(uplink) ?? null,
     bfd: (uplink) => registry.bfd.get(uplink) ?? null,

@@ -517,6 +517,67 @@ t.test('link and address events: origination follows within the debounce', async
   t.end();
 });
 
+t.test('reconfigure: localPref swap moves traffic; session changes restart only that session', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.newOps();
+  const [s1, s2] = [r.s('net1'), r.s('net2')];
+  // net2 becomes the primary.
+  let res = r.agent.reconfigure(parseConfig(CONFIG_TEXT.replace('localPref: 200', 'localPref: 50')));
+  t.same(res, { applied: ['uplinks.net1.localPref 200 -> 50'], restartRequired: [] });
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }]);
+  t.equal(s1.stopped, null, 'no session restarted for a localPref change');
+  t.equal(r.agent.status()[0]!.counters.accepted, 1, 'counters kept');
+  // net2's peer AS and import RTs change: that session restarts, net1's does not.
+  const text2 = CONFIG_TEXT.replace('localPref: 200', 'localPref: 50').replace('localAs: 65002, localPref: 100', 'localAs: 65002, peerAs: 65010, localPref: 100, importRouteTargets: ["65002:{vni}"]');
+  res = r.agent.reconfigure(parseConfig(text2));
+  t.same(res.applied, ['uplinks.net2: peerAs, importRouteTargets (session restarted)']);
+  await r.step();
+  t.equal(s2.stopped, 'configuration changed');
+  t.equal(s1.stopped, null);
+  const n2 = r.s('net2');
+  t.not(n2, s2);
+  t.equal(n2.spec.peerAs, 65010);
+  t.equal(n2.adjOut.size, 3, 'our routes handed to the new session');
+  t.equal(fdbDst(r.kernel), '192.168.1.87', 'net2 paths dropped with its session: back on net1');
+  // A third uplink appears, net1 goes away; vnis cannot change live.
+  const text3 = `
+vnis: [{vni: 100, bridge: br-other, vxlan: vxlan0}]
+uplinks:
+  - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, peerAs: 65010, localPref: 100, importRouteTargets: ["65002:{vni}"]}
+  - {name: net3, address: 192.168.3.65, peer: 192.168.3.2, localAs: 65003}
+`;
+  r.events.length = 0;
+  res = r.agent.reconfigure(parseConfig(text3));
+  t.same(res, { applied: ['uplinks.net3 added', 'uplinks.net1 removed'], restartRequired: ['vnis'] });
+  await r.step();
+  t.equal(s1.stopped, 'peer de-configured');
+  t.equal(s1.adjOut.size, 0, 'withdrawn before stopping');
+  t.match(r.events.filter((e) => e.type === 'session'), [{ uplink: 'net1', state: 'down', reason: 'peer de-configured' }]);
+  t.equal(r.kernel.fdb('vxlan0', MAC, 'vxlan'), undefined, 'no paths left: entries removed');
+  t.equal(r.s('net3').spec.localAddress, '192.168.3.65');
+  t.equal(r.agent.bgpRouterId, '192.168.2.65', 'router ID follows the new first uplink');
+  t.equal(n2.stopped, 'router ID changed');
+  t.equal(r.s('net2').spec.routerId, '192.168.2.65');
+  t.same(r.agent.status().map((x) => x.name), ['net2', 'net3']);
+  t.end();
+});
+
+t.test('reconfigure: vtepProbe off forgets the verdicts', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.probers[0]!.report('net1', '192.168.1.87', 'down', false);
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.2.87');
+  const res = r.agent.reconfigure(parseConfig(`${CONFIG_TEXT}vtepProbe: false\n`));
+  t.same(res.applied, ['vtepProbe']);
+  await r.step();
+  t.notOk(r.probers[0]!.running);
+  t.equal(fdbDst(r.kernel), '192.168.1.87', 'every path eligible again');
+  t.end();
+});
+
 t.test('shutdown: withdraw, Cease, remove what we wrote', async (t) => {
   const kernel = newKernel();
   kernel.foreignNeigh({ ifname: 'br-vxlan', ip: '192.168.0.1', mac: '02:00:00:00:00:01' });

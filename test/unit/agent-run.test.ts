@@ -32,9 +32,12 @@ stateDir: ${dir}
   t.match(n, [{ uplink: 'net1' }]);
   t.same(await running.reload(), { ok: true, message: 'configuration unchanged; links re-read' });
   writeFileSync(file, text.replace('localPref: 200', 'localPref: 300'));
-  t.match(await running.reload(), { ok: false, message: /changed; restart evpn-ha to apply it/ });
+  t.same(await running.reload(), { ok: true, message: 'applied: uplinks.net1.localPref 200 -> 300' });
+  t.same(await running.reload(), { ok: true, message: 'configuration unchanged; links re-read' });
+  writeFileSync(file, text.replace('localPref: 200', 'localPref: 300').replace('vtepProbe: false', 'vtepProbe: false\nlogLevel: debug'));
+  t.same(await running.reload(), { ok: false, message: 'nothing to apply; needs a restart (not applied): logLevel' });
   writeFileSync(file, text.replace('localAs: 65001', 'localAs: -5'));
-  t.match(await running.reload(), { ok: false, message: /uplinks\[0\]\.localAs: must be an integer/ });
+  t.match(await running.reload(), { ok: false, message: /^not reloaded:\n.*uplinks\[0\]\.localAs: must be an integer/ });
   await running.stop({ reason: 'test' });
   t.notOk(existsSync(sock), 'control socket removed');
   t.equal(running.daemon.registry.bgp.size, 0);
