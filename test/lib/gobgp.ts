@@ -4,6 +4,7 @@ import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { nsExec, waitFor, type Lab } from './netns.js';
+import type { EvpnPathView } from './routes.js';
 
 export const GOBGP_API_PORT = 50051;
 /** Configs and logs stay here after teardown (one directory per namespace). */
@@ -283,4 +284,42 @@ export function multicastArgs(op: 'add' | 'del', r: MulticastRoute): string[] {
     ...(r.nexthop ? ['nexthop', r.nexthop] : []),
     ...(r.extra ?? []),
   ];
+}
+
+// ---------------------------------------------------------------------------
+// Flat views of `gobgp -j` EVPN paths
+
+interface GobgpRd { type?: number; admin?: string | number; assigned?: number }
+interface GobgpEvpnValue { rd?: GobgpRd; mac?: string; ip?: string; labels?: number[] }
+
+/** GoBGP paths (from rib() or adjIn()) as EvpnPathView. */
+export function gobgpEvpnPaths(lists: GobgpPath[][]): EvpnPathView[] {
+  return lists.flat().map((p) => {
+    const v = ((p.nlri as { value?: GobgpEvpnValue }).value ?? {});
+    const view: EvpnPathView = {
+      routeType: typeof p.nlri.type === 'number' ? p.nlri.type : -1,
+      rd: v.rd ? `${String(v.rd.admin)}:${String(v.rd.assigned)}` : '',
+      routeTargets: [],
+      best: p.best === true,
+      valid: true,
+    };
+    if (v.mac) view.mac = v.mac;
+    if (v.ip && v.ip !== '<nil>') view.ip = v.ip;
+    if (v.labels) view.labels = v.labels;
+    for (const a of p.attrs) {
+      if (a.type === 5 && typeof a.value === 'number') view.localPref = a.value;
+      else if (a.type === 14 && typeof a.nexthop === 'string') view.nextHop = a.nexthop;
+      else if (a.type === 9 && typeof a.value === 'string') view.originatorId = a.value;
+      else if (a.type === 10 && Array.isArray(a.value)) view.clusterList = a.value as string[];
+      else if (a.type === 2 && Array.isArray(a.as_paths)) {
+        view.asPath = (a.as_paths as Array<{ asns?: number[] }>).flatMap((seg) => seg.asns ?? []).join(' ');
+      } else if (a.type === 16 && Array.isArray(a.value)) {
+        for (const ec of a.value as Array<{ subtype?: number; value?: string }>) {
+          if (ec.subtype === 2 && typeof ec.value === 'string') view.routeTargets.push(ec.value);
+        }
+      }
+    }
+    if (p['neighbor-ip'] && p['neighbor-ip'] !== '<nil>') view.from = p['neighbor-ip'];
+    return view;
+  });
 }

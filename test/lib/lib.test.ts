@@ -6,8 +6,9 @@ import { bgpFlows, fromHex, pcapTcpPackets, splitBgpMessages, startCapture, tcpS
 import { dissectAll, loadGolden, synthPcap } from './golden.js';
 import { execFileSync } from 'node:child_process';
 import { Lab, isRoot, waitFor } from './netns.js';
-import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
-import { gobgpConfig, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
+import { findPaths } from './routes.js';
+import { bfdConfig, evpnSpeakerConfig, frrEvpnPaths, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
+import { gobgpConfig, gobgpEvpnPaths, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
 import { Switch } from './topology.js';
 import { openMessage, startRawSpeaker } from './rawspeaker.js';
 
@@ -116,15 +117,27 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
 
   const g = await startGobgp(lab, grr, { config: gobgpRrConfig({ asn: 65001, routerId: '192.168.1.3', listenRange: '192.168.1.64/26' }) });
   const cfg = (id: string): string => gobgpConfig({ asn: 65001, routerId: id, port: -1, neighbors: [{ address: '192.168.1.3', peerAs: 65001, localAddress: id }] });
-  const g1 = await startGobgp(lab, c1, { config: cfg('192.168.1.65') });
+  const g1 = await startGobgp(lab, c1, {
+    config: gobgpConfig({ asn: 65001, routerId: '192.168.1.65', port: -1, neighbors: [
+      { address: '192.168.1.3', peerAs: 65001, localAddress: '192.168.1.65' },
+      { address: '192.168.1.2', peerAs: 65001, localAddress: '192.168.1.65' },
+    ] }),
+  });
   const g2 = await startGobgp(lab, c2, { config: cfg('192.168.1.66') });
   await waitGobgpEstablished(g1, '192.168.1.3');
   await waitGobgpEstablished(g2, '192.168.1.3');
-  g1.gobgp(macAdvArgs('add', { mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', rd: '192.168.1.65:100', rt: ['65001:100'], label: 100 }));
+  await waitGobgpEstablished(g1, '192.168.1.2');
+  g1.gobgp(macAdvArgs('add', { mac: 'aa:bb:cc:00:00:65', ip: '192.168.0.65', rd: '192.168.1.65:100', rt: ['65001:100'], label: 100, extra: ['local-pref', '200'] }));
   const reflected = await waitFor(() => g2.rib().flat().find((p) => JSON.stringify(p.nlri).includes('aa:bb:cc:00:00:65')), 10000, 'GoBGP RR reflects');
   t.ok(reflected.attrs.some((a) => a.type === 9), 'ORIGINATOR_ID on the reflected path');
   t.equal(g2.peerState('192.168.1.3'), 'established');
-  t.same(frrEvpnRoutes(frrRr), [], 'FRR RR has no routes (none announced to it)');
+  t.match(findPaths(gobgpEvpnPaths(g2.rib()), { mac: 'aa:bb:cc:00:00:65' }), [{
+    routeType: 2, rd: '192.168.1.65:100', ip: '192.168.0.65', labels: [100], nextHop: '192.168.1.65', localPref: 200,
+    originatorId: '192.168.1.65', clusterList: ['192.168.1.3'], routeTargets: ['65001:100'], asPath: '', best: true, from: '192.168.1.3',
+  }], 'gobgpEvpnPaths');
+  const atVtep = await waitFor(() => findPaths(frrEvpnPaths(frrV), { mac: 'aa:bb:cc:00:00:65', best: true })[0], 10000, 'best route at the FRR VTEP via the FRR RR');
+  t.match(atVtep, { routeType: 2, rd: '192.168.1.65:100', ip: '192.168.0.65', nextHop: '192.168.1.65', localPref: 200, routeTargets: ['65001:100'], best: true, valid: true }, 'frrEvpnPaths');
+  t.equal(frrEvpnRoutes(frrRr).length, 1, 'FRR RR has the route');
 
   // A passive scripted speaker: FRR connects to it, the session comes up, and FRR sends
   // End-of-RIB, which it does only to peers advertising graceful restart (RFC 4724).
