@@ -73,6 +73,8 @@ export interface AgentSession {
   stop(reason: string): Promise<void> | void;
   advertise(routes: Advertisement[]): void;
   withdraw(routes: EvpnRoute[]): void;
+  /** Ask the peer to send its routes again (ROUTE-REFRESH); false if it cannot now. */
+  refresh?(): boolean;
 }
 
 export type SessionFactory = (spec: SessionSpec, handlers: SessionHandlers) => AgentSession;
@@ -279,7 +281,7 @@ export class Agent {
 
     const sessionKeys: Array<keyof UplinkConfig> = [
       'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'holdTime', 'keepalive', 'connectRetry',
-      'bfd', 'gracefulRestart', 'importRouteTargets',
+      'bfd', 'gracefulRestart',
     ];
     const states = new Map<string, UplinkState>();
     for (const u of cfg.uplinks) {
@@ -294,6 +296,12 @@ export class Agent {
       st.policy.uplink = u;
       states.set(u.name, st);
       const changed = sessionKeys.filter((k) => !same(prev[k], u[k]));
+      if (!same(prev.importRouteTargets, u.importRouteTargets)) {
+        // The new import policy must see every route again: ROUTE-REFRESH (RFC 2918) if
+        // the session can, else a session restart.
+        if (changed.length === 0 && st.peer && st.session?.refresh?.()) applied.push(`uplinks.${u.name}: importRouteTargets (route refresh)`);
+        else changed.push('importRouteTargets');
+      }
       if (changed.length) {
         applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
         this.stopSession(st, 'configuration changed');

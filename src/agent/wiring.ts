@@ -68,6 +68,7 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
       start: () => bgp.start(),
       advertise: (routes) => bgp.advertise(routes),
       withdraw: (routes) => bgp.withdraw(routes),
+      refresh: () => bgp.refresh(),
       stop: async (reason) => {
         if (opts.registry.bgp.get(spec.uplink) === bgp) opts.registry.bgp.delete(spec.uplink);
         if (bfd) {

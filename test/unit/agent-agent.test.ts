@@ -29,7 +29,9 @@ class FakeSession implements AgentSession {
   readonly adjOut = new Map<string, Advertisement>();
   readonly withdrawn: EvpnRoute[] = [];
   constructor(readonly spec: SessionSpec, readonly h: SessionHandlers) {}
+  refreshes = 0;
   start(): void { this.started = true; }
+  refresh(): boolean { this.refreshes++; return true; }
   stop(reason: string): void { this.stopped = reason; }
   advertise(routes: Advertisement[]): void { for (const r of routes) this.adjOut.set(routeKey(r.route), r); }
   withdraw(routes: EvpnRoute[]): void {
@@ -561,6 +563,22 @@ uplinks:
   t.equal(n2.stopped, 'router ID changed');
   t.equal(r.s('net2').spec.routerId, '192.168.2.65');
   t.same(r.agent.status().map((x) => x.name), ['net2', 'net3']);
+  t.end();
+});
+
+t.test('reconfigure: new import route targets are applied with a route refresh', async (t) => {
+  const r = await rig();
+  await converged(r);
+  const s1 = r.s('net1');
+  const res = r.agent.reconfigure(parseConfig(CONFIG_TEXT.replace('localPref: 200', 'localPref: 200, importRouteTargets: ["65009:{vni}"]')));
+  t.same(res.applied, ['uplinks.net1: importRouteTargets (route refresh)']);
+  t.equal(s1.refreshes, 1);
+  t.equal(s1.stopped, null);
+  // The peer sends everything again: now rejected, so removed.
+  s1.send(announce(1));
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.2.87');
+  t.equal(r.agent.status()[0]!.counters.rejected['route-target'], 1);
   t.end();
 });
 
