@@ -1,6 +1,7 @@
 // `evpn-ha reflector --config <file>`: an RFC 4456 route reflector for L2VPN EVPN
 // (docs/reflector.md). Runs until SIGINT/SIGTERM, then Ceases every session and
-// exits 0. A bad configuration prints every problem and exits 2; a listener that
+// exits 0. SIGUSR1 prints the status (peers, routes, best paths) as one JSON
+// line on stdout. A bad configuration prints every problem and exits 2; a listener that
 // cannot bind exits 1.
 import type { Readable, Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
@@ -16,6 +17,31 @@ export interface ReflectorIo {
   logger?: Logger;
   /** Resolves with a reason when the program should stop (default: SIGINT/SIGTERM). */
   until?: Promise<string>;
+  /** Registers the handler that prints the status (default: on SIGUSR1); returns its removal. */
+  onStatusRequest?: (print: () => void) => () => void;
+}
+
+function onSigusr1(print: () => void): () => void {
+  const h = (): void => print();
+  process.on('SIGUSR1', h);
+  return () => { process.off('SIGUSR1', h); };
+}
+
+/** One JSON line: the peers and every route with its best path and why it won. */
+export function statusRecord(rr: Reflector): Record<string, unknown> {
+  return {
+    event: 'status',
+    routerId: rr.config.routerId,
+    clusterId: rr.config.clusterId,
+    peers: rr.peers(),
+    routes: rr.rib.routes().map((r) => ({
+      route: r.description,
+      best: r.best ? { peer: r.best.peer, nextHop: r.best.nextHop } : null,
+      reason: r.reason,
+      paths: r.paths.map((p) => p.peer),
+    })),
+    looped: rr.rib.counters.looped,
+  };
 }
 
 interface ReflectorArgs {
@@ -63,7 +89,9 @@ export async function runReflector(configPath: string, io: ReflectorIo, checkOnl
     await reflector.stop();
     return 1;
   }
+  const unregister = (io.onStatusRequest ?? onSigusr1)(() => { io.stdout.write(`${JSON.stringify(statusRecord(reflector))}\n`); });
   const why = await until;
+  unregister();
   logger.info(`${why}: closing every session`);
   await reflector.stop('evpn-ha reflector exiting');
   return 0;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConfigError, inRange, parsePrefix, parseReflectorConfig } from '../../src/reflector/config.js';
 import { main } from '../../src/cli/main.js';
+import { runReflector } from '../../src/cli/reflector.js';
 import { pino } from 'pino';
 
 function errors(text: string): string[] {
@@ -154,4 +155,23 @@ t.test('evpn-ha reflector: exit 2 with every error, --check, a run', async (t) =
   x = io();
   t.equal(await main(['reflector'], x.run), 2, '--config is required');
   t.match(x.err(), /config/);
+});
+
+t.test('runReflector prints the status on request', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-rr-'));
+  const good = join(dir, 'rr.yaml');
+  writeFileSync(good, 'routerId: 1.1.1.1\nasn: 65001\nclusterId: 2.2.2.2\nlisten: { address: 127.0.0.1, port: 0 }\nlistenRanges: [127.0.0.0/8]\n');
+  let print: (() => void) | null = null;
+  let stop: (why: string) => void = () => undefined;
+  const x = io();
+  const code = runReflector(good, { ...x.run, until: new Promise((r) => { stop = r; }),
+    onStatusRequest: (p) => { print = p; return () => { print = null; }; } });
+  await new Promise((r) => setImmediate(r));
+  while (print === null) await new Promise((r) => setTimeout(r, 5));
+  (print as () => void)();
+  stop('test');
+  t.equal(await code, 0);
+  t.equal(print, null, 'handler removed on exit');
+  t.same(JSON.parse(x.out()), { event: 'status', routerId: '1.1.1.1', clusterId: '2.2.2.2', peers: [], routes: [],
+    looped: { 'originator-id': 0, 'cluster-list': 0, 'as-path': 0 } });
 });

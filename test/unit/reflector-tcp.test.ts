@@ -13,6 +13,7 @@ import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/ro
 import type { EvpnRoute } from '../../src/evpn/types.js';
 import { parseReflectorConfig } from '../../src/reflector/config.js';
 import { Reflector } from '../../src/reflector/reflector.js';
+import { statusRecord } from '../../src/cli/reflector.js';
 
 const AS = 65001;
 const config = parseReflectorConfig([
@@ -95,6 +96,12 @@ t.test('reflection between real sessions over loopback', async (t) => {
   await waitFor(() => unreached(gotB, macA));
   t.pass('withdrawal reached B');
   t.equal(rr.rib.size, 1);
+  t.match(statusRecord(rr), {
+    event: 'status',
+    routes: [{ route: /^\[3\]/, best: { peer: '127.0.0.2', nextHop: '192.168.1.65' }, reason: 'only-path', paths: ['127.0.0.2'] }],
+  });
+  t.match(rr.peers().find((p) => p.address === '127.0.0.2'), { received: 1, sent: 0, bgpId: '1.1.1.2', bfd: null });
+  t.match(rr.peers().find((p) => p.address === '127.0.0.3'), { received: 0, sent: 1, bgpId: '1.1.1.3' });
 
   // A late client C gets the table before its End-of-RIB.
   B.advertise([{ route: imetB, nextHop: '192.168.1.87', attributes: attrs }]);
