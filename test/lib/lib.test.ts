@@ -96,6 +96,7 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
   sw.plug(c1, '192.168.1.65/24');
   sw.plug(c2, '192.168.1.66/24');
   const cap = await startCapture(lab, rr, 'eth1');
+  const capAny = await startCapture(lab, rr, 'any'); // Linux cooked capture (SLL/SLL2)
 
   const timers = { minTx: 100, minRx: 100, multiplier: 3 };
   const frrRr = await startFrr(lab, rr, {
@@ -153,9 +154,14 @@ t.test('namespaces: FRR RR with BFD, GoBGP RR, capture', { skip: isRoot() ? fals
   t.ok(eor, 'FRR sent EoR to the scripted speaker');
   await sp.stop();
 
+  await Promise.all([cap.stop(), capAny.stop()]);
   const flows = await cap.bgp();
   const fromVtep = flows.filter((f) => f.src === '192.168.1.87').flatMap((f) => f.messages);
   t.equal(fromVtep[0]?.[18], BGP_TYPE.OPEN, 'first message from the VTEP is its OPEN');
+  const anyFromVtep = (await capAny.bgp()).filter((f) => f.src === '192.168.1.87').flatMap((f) => f.messages);
+  const n = Math.min(anyFromVtep.length, fromVtep.length);
+  t.ok(n >= 3, `${n} messages from the VTEP in both captures`);
+  t.same(anyFromVtep.slice(0, n).map((m) => toHex(m, 0)), fromVtep.slice(0, n).map((m) => toHex(m, 0)), "'-i any' capture gives the same messages");
   await g.stop();
   await g1.stop();
   frrV.stop();
