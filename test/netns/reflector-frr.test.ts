@@ -142,6 +142,16 @@ if (!isRoot()) {
         'FRR sees ORIGINATOR_ID and CLUSTER_LIST');
       t.match(detail, /localpref 100, valid, internal, best/);
 
+      // SIGUSR1: the status line.
+      R.child.kill('SIGUSR1');
+      const st = await R.wait('out', (l) => l.event === 'status', 'status line');
+      const peers = (st['peers'] as Array<Record<string, unknown>>).sort((p, q) => String(p['address']).localeCompare(String(q['address'])));
+      t.match(peers, [
+        { address: A_ADDR, state: 'Established', dynamic: true, received: 2, bgpId: A_ADDR },
+        { address: FV, state: 'Established', dynamic: true, bgpId: FV, sent: 2 },
+      ]);
+      t.ok((st['routes'] as unknown[]).length >= 4, 'A\'s and FRR\'s routes in the status');
+
       // An address outside the listen range is refused.
       const X = new Cli(lab, x, ['peer', RR, '--local-as', '65001', '--local-address', '192.168.1.200']);
       await R.wait('log', (l) => /connection from 192\.168\.1\.200 refused: not in a listen range/.test(l.msg ?? ''), 'refusal logged');
