@@ -58,8 +58,11 @@ interface EventSource {
   pid: () => number | null;
 }
 
-/** Read size of the request socket: the kernel's largest dump datagram (32 KiB) plus slack. */
-const DUMP_READ_SIZE = 64 * 1024;
+/**
+ * Read size of the request socket: the kernel caps dump datagrams at 32 KiB minus
+ * skb overhead (netlink_recvmsg), so 32 KiB always holds one.
+ */
+const DUMP_READ_SIZE = 32 * 1024;
 
 const ERRNO_NAMES = new Map<number, string>(
   Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
