@@ -6,33 +6,27 @@
 // runs in unit tests against FakeKernel and fake sessions. wiring.ts connects the
 // real BgpSession.
 //
-// Kernel sync (docs/agent.md):
-//  * `desired` (from the RIB) and `observed` (from a dump, then kept current by
-//    kernel events and by our own successful writes) are compared per key with
-//    reconcile.plan(); a change of best path is one replace;
-//  * all kernel I/O runs in one serial worker; route changes are flushed on the
-//    next timer tick (batched), foreign changes to our entries are undone after
-//    kernel.restoreDelay (debounced);
-//  * at start, entries left by a previous run are kept until every session has sent
-//    End-of-RIB or kernel.startupGrace passed (StaleGate); entries that are still
-//    wanted are never rewritten, so a restart does not flap anything;
-//  * shutdown withdraws our routes, stops the sessions (Cease) and, unless told
-//    otherwise, deletes every entry we own.
+// Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts.
+// At start, entries left by a previous run are kept until every session has sent
+// End-of-RIB or kernel.startupGrace passed (StaleGate); shutdown withdraws our
+// routes, stops the sessions (Cease) and, unless told otherwise, deletes every
+// entry we own.
 import type { Logger } from 'pino';
 import type { Family, UpdateMessage } from '../bgp/types.js';
 import type { EvpnRoute } from '../evpn/types.js';
-import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from '../kernel/nl.js';
-import {
-  entryKey, observedKey,
-  type KernelEntry, type KernelEvent, type KernelOp, type KernelPort, type LinkInfo, type ObservedEntry,
-} from '../kernel/port.js';
-import { plan, StaleGate, type Skipped } from '../kernel/reconcile.js';
+import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } from '../kernel/port.js';
+import { StaleGate } from '../kernel/reconcile.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { Config, UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
 import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
-import { Rib, type Path, type RibChange } from './rib.js';
+import { logEvent, summary, type AgentEvent } from './events.js';
+import { KernelSync } from './kernel-sync.js';
+import { Rib, type RibChange } from './rib.js';
+
+export type { AgentEvent, KernelTrigger, PathSummary } from './events.js';
+export { describeEntry } from './events.js';
 
 // --- what the agent needs from a BGP session ---------------------------------------
 
@@ -106,31 +100,6 @@ export interface ProberSpec {
 
 export type ProberFactory = (spec: ProberSpec) => AgentProber;
 
-// --- events ----------------------------------------------------------------------
-
-export interface PathSummary {
-  uplink: string;
-  peer: string;
-  nextHop: string;
-  localPref: number;
-  macMobilitySeq: number;
-  eligible: boolean;
-}
-
-export type AgentEvent =
-  | { type: 'session'; uplink: string; state: 'up'; peer: string; peerRouterId: string }
-  | { type: 'session'; uplink: string; state: 'down'; peer: string; reason: string; pathsDropped: number }
-  | { type: 'best-path'; vni: number; mac: string; ip: string | null; before: PathSummary | null; after: PathSummary | null; reason: string }
-  | { type: 'kernel'; trigger: KernelTrigger; replaced: number; deleted: number; failed: Array<{ op: KernelOp; code: string; message: string }>; ops: KernelOp[] }
-  | { type: 'kernel-conflict'; entry: KernelEntry; reason: Skipped['reason'] }
-  | { type: 'kernel-restore'; keys: number }
-  | { type: 'stale-cleanup'; cause: 'end-of-rib' | 'timeout' }
-  | { type: 'origination'; uplink: string; address: string | null; advertised: number; withdrawn: number }
-  | { type: 'probe'; network: string; remoteVtep: string; from: string; to: string; reason: string; eligible: boolean; rttMs: number | undefined }
-  | { type: 'problem'; message: string };
-
-export type KernelTrigger = 'routes' | 'restore' | 'resync' | 'stale-cleanup' | 'retry' | 'shutdown';
-
 export interface AgentOptions {
   config: Config;
   kernel: KernelPort;
@@ -179,7 +148,6 @@ export class Agent {
   private readonly factory: SessionFactory;
   private readonly proberFactory: ProberFactory | null;
   private readonly probers = new Map<number, { prober: AgentProber; serviceIp: string; bridgeMac: string; off: () => void }>();
-  private targetsDirty = false;
   private readonly clock: Clock;
   private readonly log: Logger | null;
   private readonly linkDelay: number;
@@ -193,38 +161,16 @@ export class Agent {
   private context: ImportContext;
   private problems = new Set<string>();
 
-  /** entryKey -> what the RIB wants there */
-  private readonly desired = new Map<string, KernelEntry>();
-  /** entryKey -> the kernel's entries there (on our devices) */
-  private observed = new Map<string, ObservedEntry[]>();
-  private readonly dirty = new Set<string>();
-  /** Keys whose last write failed: tried again when the retry timer fires. */
-  private readonly retryKeys = new Set<string>();
-  /** Keys whose last write failed, with the error code (a repeated failure is not reported again). */
-  private readonly failing = new Map<string, string>();
-  /** Keys kernel events touched while an apply() was in flight (null when none is). */
-  private touchedWhileApplying: Set<string> | null = null;
-  /** Entry events received while a dump is in flight (null when none is). */
-  private eventsDuringDump: Array<{ key: string; action: 'new' | 'del'; entry: ObservedEntry }> | null = null;
-  /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
-  private readonly writtenThisRun = new Set<string>();
+  private readonly sync: KernelSync;
   private gate: StaleGate;
 
-  private flushTimer: Timer | null = null;
-  private flushTimerDue = Infinity;
-  private retryTimer: Timer | null = null;
   private linkTimer: Timer | null = null;
   private graceTimer: Timer | null = null;
-  private flushDue = false;
+  private targetsTimer: Timer | null = null;
   private wantLinks = false;
-  private wantResync = false;
-  private resyncTimer: Timer | null = null;
-  /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
-  private readonly eventDirty = new Set<string>();
-  private worker: Promise<void> | null = null;
+  private linkWorker: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
   private started = false;
-  private justOpened = false;
   private staleCleaned = false;
   private stopping = false;
 
@@ -241,6 +187,11 @@ export class Agent {
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
     for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
+    this.sync = new KernelSync({
+      kernel: this.kernel, clock: this.clock, devices: this.devices, protocol: this.cfg.kernel.protocol,
+      restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
+      gateOpen: () => this.gate.isOpen(this.clock.now()), emit: (ev) => this.emit(ev),
+    });
   }
 
   private newUplink(u: UplinkConfig): UplinkState {
@@ -356,15 +307,19 @@ export class Agent {
       this.checkGate('timeout');
     });
     this.unsubscribe = this.kernel.subscribe((ev) => this.onKernelEvent(ev));
-    this.wantResync = true;
+    this.sync.resyncNow();
+    await this.sync.settled();
     this.wantLinks = true;
-    this.kick();
+    this.kickLinks();
     await this.settled();
   }
 
-  /** Resolves when no kernel work is running (timers may still be pending). */
+  /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.worker) await this.worker;
+    while (this.linkWorker || this.sync.busy) {
+      if (this.linkWorker) await this.linkWorker;
+      await this.sync.settled();
+    }
   }
 
   /**
@@ -374,12 +329,13 @@ export class Agent {
   async shutdown(opts: { flushKernel?: boolean; reason?: string } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of [this.flushTimer, this.retryTimer, this.linkTimer, this.graceTimer, this.resyncTimer]) t?.cancel();
-    this.flushTimer = this.retryTimer = this.linkTimer = this.graceTimer = this.resyncTimer = null;
+    for (const t of [this.linkTimer, this.graceTimer, this.targetsTimer]) t?.cancel();
+    this.linkTimer = this.graceTimer = this.targetsTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
     this.stopProbers();
+    const flush = opts.flushKernel ?? this.cfg.kernel.flushOnShutdown;
     const reason = opts.reason ?? 'evpn-ha shutting down';
     const stops: Array<Promise<void> | void> = [];
     for (const st of this.uplinks.values()) {
@@ -392,11 +348,7 @@ export class Agent {
       st.peer = null;
     }
     await Promise.all(stops);
-    if (opts.flushKernel ?? this.cfg.kernel.flushOnShutdown) {
-      const all = [...this.observed.values()].flat();
-      const p = plan([], all, { protocol: this.cfg.kernel.protocol, deleteStale: true });
-      await this.applyOps(p.ops, 'shutdown');
-    }
+    await this.sync.stop(flush);
   }
 
   /** The VTEP probe's verdict on a next hop over one uplink's network. */
@@ -425,12 +377,12 @@ export class Agent {
 
   /** What the agent wants in the kernel now (for `show` and tests). */
   desiredEntries(): KernelEntry[] {
-    return [...this.desired.values()];
+    return this.sync.desiredEntries();
   }
 
   /** The agent's view of the kernel entries on its devices (dump, then kept current by events). */
   observedEntries(): ObservedEntry[] {
-    return [...this.observed.values()].flat();
+    return this.sync.observedEntries();
   }
 
   /** Every VTEP probe target's status (all VNIs); empty without probers. */
@@ -625,14 +577,15 @@ export class Agent {
   }
 
   private probeTargetsChanged(): void {
-    if (this.probers.size === 0) return;
-    this.targetsDirty = true;
-    this.scheduleFlush(0);
+    if (this.probers.size === 0 || this.targetsTimer || this.stopping) return;
+    this.targetsTimer = this.clock.setTimer(0, () => {
+      this.targetsTimer = null;
+      this.updateProbeTargets();
+    });
   }
 
   /** Every (network, remote VTEP) that any path uses, per VNI. */
   private updateProbeTargets(): void {
-    this.targetsDirty = false;
     const byVni = new Map<number, ProbeTarget[]>();
     for (const c of this.rib.probeCandidates()) {
       const local = this.uplinks.get(c.uplink)?.address;
@@ -649,8 +602,25 @@ export class Agent {
     this.linkTimer = this.clock.setTimer(delay, () => {
       this.linkTimer = null;
       this.wantLinks = true;
-      this.kick();
+      this.kickLinks();
     });
+  }
+
+  /** Read the links (one read at a time; a request during a read reads again after it). */
+  private kickLinks(): void {
+    if (this.linkWorker) return;
+    this.linkWorker = (async () => {
+      while (this.wantLinks && !this.stopping) {
+        this.wantLinks = false;
+        try {
+          const links = await this.kernel.links();
+          if (!this.stopping) this.applyLinks(links);
+        } catch (e) {
+          this.problem(`reading links: ${String(e)}`);
+          this.scheduleLinks(this.retryDelay);
+        }
+      }
+    })().finally(() => { this.linkWorker = null; });
   }
 
   // --- RIB -> desired kernel state ---
@@ -662,18 +632,7 @@ export class Agent {
         this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
       }
     }
-    let any = false;
-    for (const [key, e] of this.rib.kernelDelta(changes, this.cfg.vnis)) {
-      const old = this.desired.get(key);
-      if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
-      if (e) this.desired.set(key, e);
-      else this.desired.delete(key);
-      this.dirty.add(key);
-      this.eventDirty.delete(key);
-      any = true;
-    }
-    if (!any) return;
-    this.scheduleFlush(0);
+    this.sync.setDesired(this.rib.kernelDelta(changes, this.cfg.vnis));
   }
 
   // --- kernel events ---
@@ -681,31 +640,18 @@ export class Agent {
   private onKernelEvent(ev: KernelEvent): void {
     if (this.stopping) return;
     switch (ev.type) {
-      case 'entry': {
-        const o = ev.entry;
-        if (!this.devices.has(o.ifname)) return;
-        const key = observedKey(o);
-        if (key === null) return;
-        this.touchedWhileApplying?.add(key);
-        this.eventsDuringDump?.push({ key, action: ev.action, entry: o });
-        applyObserved(this.observed, key, ev.action, o);
-        // Only keys we care about: wanted ones, and ones we may own.
-        if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
-          this.dirty.add(key);
-          this.eventDirty.add(key);
-          this.scheduleFlush(this.cfg.kernel.restoreDelay);
-        }
+      case 'entry':
+        this.sync.onEntryEvent(ev.action, ev.entry);
         return;
-      }
       case 'link':
-        if (this.devices.has(ev.link.name)) this.scheduleResync();
+        if (this.devices.has(ev.link.name)) this.sync.scheduleResync();
         if (this.isWatchedLink(ev.link.name)) this.scheduleLinks(this.linkDelay);
         return;
       case 'addr':
         if (ev.ifname === null || this.isWatchedLink(ev.ifname)) this.scheduleLinks(this.linkDelay);
         return;
       case 'overflow':
-        this.scheduleResync();
+        this.sync.scheduleResync();
         this.scheduleLinks(this.linkDelay);
         return;
     }
@@ -717,201 +663,13 @@ export class Agent {
     return false;
   }
 
-  private scheduleResync(delay = this.cfg.kernel.restoreDelay): void {
-    if (this.stopping || this.resyncTimer) return;
-    this.resyncTimer = this.clock.setTimer(delay, () => {
-      this.resyncTimer = null;
-      this.wantResync = true;
-      this.kick();
-    });
-  }
-
   private checkGate(cause: 'end-of-rib' | 'timeout'): void {
     if (this.stopping || this.staleCleaned || !this.gate.isOpen(this.clock.now())) return;
     this.staleCleaned = true;
     this.graceTimer?.cancel();
     this.graceTimer = null;
     this.emit({ type: 'stale-cleanup', cause });
-    this.justOpened = true;
-    for (const k of this.observed.keys()) this.dirty.add(k);
-    this.scheduleFlush(0);
-  }
-
-  // --- the kernel worker ---
-
-  private scheduleFlush(delay: number): void {
-    if (this.stopping) return;
-    const due = this.clock.now() + delay;
-    if (this.flushTimer && this.flushTimerDue <= due) return;
-    this.flushTimer?.cancel();
-    this.flushTimerDue = due;
-    this.flushTimer = this.clock.setTimer(delay, () => {
-      this.flushTimer = null;
-      this.flushTimerDue = Infinity;
-      this.flushDue = true;
-      this.kick();
-    });
-  }
-
-  private kick(): void {
-    if (this.worker) return;
-    this.worker = this.work().finally(() => { this.worker = null; });
-  }
-
-  private async work(): Promise<void> {
-    for (;;) {
-      if (this.stopping) return;
-      if (this.wantResync) {
-        this.wantResync = false;
-        await this.resync();
-        continue;
-      }
-      if (this.wantLinks) {
-        this.wantLinks = false;
-        try {
-          this.applyLinks(await this.kernel.links());
-        } catch (e) {
-          this.problem(`reading links: ${String(e)}`);
-          this.scheduleLinks(this.retryDelay);
-        }
-        continue;
-      }
-      if (this.flushDue) {
-        this.flushDue = false;
-        if (this.targetsDirty) this.updateProbeTargets();
-        if (this.dirty.size) await this.flush();
-        continue;
-      }
-      return;
-    }
-  }
-
-  /** Dump our devices and compare everything again. */
-  private async resync(): Promise<void> {
-    let entries: ObservedEntry[];
-    const during: Array<{ key: string; action: 'new' | 'del'; entry: ObservedEntry }> = [];
-    this.eventsDuringDump = during;
-    try {
-      entries = await this.kernel.dump([...this.devices]);
-    } catch (e) {
-      this.problem(`kernel dump: ${String(e)}`);
-      this.scheduleResync(this.retryDelay);
-      return;
-    } finally {
-      this.eventsDuringDump = null;
-    }
-    const observed = new Map<string, ObservedEntry[]>();
-    for (const o of entries) {
-      const key = observedKey(o);
-      if (key === null) continue;
-      const list = observed.get(key);
-      if (list) list.push(o);
-      else observed.set(key, [o]);
-    }
-    // Events that arrived while dumping may be newer than what the dump read;
-    // replaying them in order is right either way (a change already seen is idempotent).
-    for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry);
-    this.observed = observed;
-    for (const k of observed.keys()) this.dirty.add(k);
-    for (const k of this.desired.keys()) this.dirty.add(k);
-    this.flushDue = true;
-  }
-
-  private async flush(): Promise<void> {
-    const keys = [...this.dirty];
-    this.dirty.clear();
-    const desired: KernelEntry[] = [];
-    const observed: ObservedEntry[] = [];
-    for (const k of keys) {
-      const d = this.desired.get(k);
-      if (d) desired.push(d);
-      const o = this.observed.get(k);
-      if (o) observed.push(...o);
-    }
-    const open = this.gate.isOpen(this.clock.now());
-    const p = plan(desired, observed, { protocol: this.cfg.kernel.protocol, deleteStale: open });
-    const ops = p.ops;
-    if (!open) {
-      // Entries this run wrote and no longer wants go now; only a previous run's wait for the gate.
-      for (const e of p.stale) if (this.writtenThisRun.has(entryKey(e))) ops.push({ op: 'delete', entry: e });
-    }
-    for (const s of p.skipped) this.emit({ type: 'kernel-conflict', entry: s.entry, reason: s.reason });
-    // Ops at keys only kernel events touched undo someone else's change.
-    const restores = ops.filter((o) => this.eventDirty.has(entryKey(o.entry))).length;
-    for (const k of keys) this.eventDirty.delete(k);
-    if (restores) this.emit({ type: 'kernel-restore', keys: restores });
-    await this.applyOps(ops, restores === ops.length ? 'restore' : open && this.justOpened ? 'stale-cleanup' : 'routes');
-    this.justOpened = false;
-  }
-
-  private async applyOps(ops: KernelOp[], trigger: KernelTrigger): Promise<void> {
-    if (ops.length === 0) return;
-    const touched = new Set<string>();
-    this.touchedWhileApplying = touched;
-    let results;
-    try {
-      results = await this.kernel.apply(ops);
-    } finally {
-      this.touchedWhileApplying = null;
-    }
-    const failed: Array<{ op: KernelOp; code: string; message: string }> = [];
-    const newFailures: Array<{ op: KernelOp; code: string; message: string }> = [];
-    let replaced = 0;
-    let deleted = 0;
-    results.forEach((r) => {
-      const op = r.op;
-      const key = entryKey(op.entry);
-      if (!r.ok) {
-        failed.push({ op, code: r.code, message: r.message });
-        if (trigger !== 'shutdown') this.retryKeys.add(key);
-        if (this.failing.get(key) !== r.code) {
-          this.failing.set(key, r.code);
-          newFailures.push({ op, code: r.code, message: r.message });
-        }
-        return;
-      }
-      this.failing.delete(key);
-      // A kernel event for the key arrived meanwhile: it knows better than we do
-      // (it may even be someone else's change right after ours).
-      const known = touched.has(key);
-      if (op.op === 'replace') {
-        replaced++;
-        this.writtenThisRun.add(key);
-        if (!known) this.observed.set(key, synthesize(op.entry, this.cfg.kernel.protocol, this.observed.get(key)));
-      } else {
-        deleted++;
-        this.writtenThisRun.delete(key);
-        if (known) return;
-        const left = (this.observed.get(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
-        if (left.length) this.observed.set(key, left);
-        else this.observed.delete(key);
-      }
-    });
-    this.emit({ type: 'kernel', trigger, replaced, deleted, failed, ops });
-    if (failed.length) {
-      // One problem per kind of failure and batch; a key failing the same way again is not repeated.
-      const kinds = new Map<string, { n: number; first: { op: KernelOp; code: string; message: string } }>();
-      for (const f of newFailures) {
-        const k = `${f.op.op}|${f.code}`;
-        const g = kinds.get(k);
-        if (g) g.n++;
-        else kinds.set(k, { n: 1, first: f });
-      }
-      for (const { n, first: f } of kinds.values()) {
-        const more = n > 1 ? ` (and ${n - 1} more ${f.op.op}s failing the same way)` : '';
-        const retry = trigger === 'shutdown' ? '' : `; retrying every ${this.retryDelay / 1000} s`;
-        this.problem(`kernel ${f.op.op} ${describeEntry(f.op.entry)}: ${f.code} ${f.message}${more}${retry}`);
-      }
-      if (trigger !== 'shutdown' && !this.retryTimer) {
-        this.retryTimer = this.clock.setTimer(this.retryDelay, () => {
-          this.retryTimer = null;
-          for (const k of this.retryKeys) this.dirty.add(k);
-          this.retryKeys.clear();
-          this.flushDue = true;
-          this.kick();
-        });
-      }
-    }
+    this.sync.staleGateOpened();
   }
 
   // --- events ---
@@ -923,97 +681,5 @@ export class Agent {
   private emit(ev: AgentEvent): void {
     if (this.log) logEvent(this.log, ev);
     for (const fn of [...this.listeners]) fn(ev);
-  }
-}
-
-function summary(p: Path | null): PathSummary | null {
-  return p && {
-    uplink: p.uplink, peer: p.peer, nextHop: p.nextHop, localPref: p.localPref, macMobilitySeq: p.macMobilitySeq, eligible: p.eligible,
-  };
-}
-
-/** Put an event's entry into (or take it out of) the observed map, per key and FDB table. */
-function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): void {
-  const list = m.get(key);
-  const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
-  if (action === 'new') {
-    if (!list) m.set(key, [o]);
-    else if (i >= 0) list[i] = o;
-    else list.push(o);
-  } else if (list && i >= 0) {
-    list.splice(i, 1);
-    if (list.length === 0) m.delete(key);
-  }
-}
-
-function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {
-  return a.kind === 'neigh' || b.kind === 'neigh' ? a.kind === b.kind : a.table === b.table;
-}
-
-function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
-  if (a.kind === 'neigh') return b.kind === 'neigh' && a.ifname === b.ifname && a.ip === b.ip && a.mac === b.mac;
-  return b.kind === 'fdb' && a.ifname === b.ifname && a.mac === b.mac && a.dst === b.dst;
-}
-
-/** What the kernel holds after a successful replace (until its own event says more). */
-function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | undefined): ObservedEntry[] {
-  const ifindex = prev?.[0]?.ifindex ?? 0;
-  if (e.kind === 'neigh') {
-    return [{
-      kind: 'neigh', ifname: e.ifname, ifindex, family: e.ip.includes(':') ? 6 : 4, ip: e.ip, mac: e.mac,
-      state: NUD_NOARP, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
-    }];
-  }
-  const master = prev?.find((o) => o.kind === 'fdb' && o.table === 'bridge');
-  return [
-    {
-      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'bridge', dst: null, vlan: null,
-      master: master?.kind === 'fdb' ? master.master : null, state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol: null, externLearned: true,
-    },
-    {
-      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.dst, vlan: null, master: null,
-      state: NUD_REACHABLE, flags: NTF_SELF | NTF_EXT_LEARNED, protocol: null, externLearned: true,
-    },
-  ];
-}
-
-export function describeEntry(e: KernelEntry): string {
-  return e.kind === 'neigh' ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
-}
-
-function logEvent(log: Logger, ev: AgentEvent): void {
-  switch (ev.type) {
-    case 'session':
-      if (ev.state === 'up') log.info({ uplink: ev.uplink, peer: ev.peer, peerRouterId: ev.peerRouterId }, `session ${ev.uplink} up`);
-      else log.warn({ uplink: ev.uplink, peer: ev.peer, reason: ev.reason, pathsDropped: ev.pathsDropped }, `session ${ev.uplink} down: ${ev.reason}`);
-      return;
-    case 'best-path':
-      log.debug({ vni: ev.vni, mac: ev.mac, ip: ev.ip, before: ev.before, after: ev.after, reason: ev.reason }, 'best path');
-      return;
-    case 'kernel':
-      log.debug({ trigger: ev.trigger, replaced: ev.replaced, deleted: ev.deleted, failed: ev.failed.length }, 'kernel write');
-      return;
-    case 'kernel-conflict':
-      log.warn({ entry: ev.entry, reason: ev.reason }, `not writing ${describeEntry(ev.entry)}: ${ev.reason}`);
-      return;
-    case 'kernel-restore':
-      log.info({ entries: ev.keys }, 'restored kernel entries changed by someone else');
-      return;
-    case 'stale-cleanup':
-      log.info({ cause: ev.cause }, 'removing stale kernel entries from a previous run');
-      return;
-    case 'origination':
-      log.info({ uplink: ev.uplink, address: ev.address, advertised: ev.advertised, withdrawn: ev.withdrawn }, 'origination');
-      return;
-    case 'probe': {
-      const msg = `VTEP ${ev.remoteVtep} on ${ev.network}: ${ev.from} -> ${ev.to} (${ev.reason})${ev.eligible ? '' : ', ineligible'}`;
-      const fields = { network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs };
-      if (ev.to === 'down') log.warn(fields, msg);
-      else log.info(fields, msg);
-      return;
-    }
-    case 'problem':
-      log.warn(ev.message);
-      return;
   }
 }

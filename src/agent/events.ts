@@ -1,0 +1,77 @@
+// What the agent reports (for logs, `evpn-ha watch` and metrics), and how the
+// daemon logs it.
+import type { Logger } from 'pino';
+import type { KernelEntry, KernelOp } from '../kernel/port.js';
+import type { Skipped } from '../kernel/reconcile.js';
+import type { Path } from './rib.js';
+
+export interface PathSummary {
+  uplink: string;
+  peer: string;
+  nextHop: string;
+  localPref: number;
+  macMobilitySeq: number;
+  eligible: boolean;
+}
+
+export type KernelTrigger = 'routes' | 'restore' | 'resync' | 'stale-cleanup' | 'retry' | 'shutdown';
+
+export type AgentEvent =
+  | { type: 'session'; uplink: string; state: 'up'; peer: string; peerRouterId: string }
+  | { type: 'session'; uplink: string; state: 'down'; peer: string; reason: string; pathsDropped: number }
+  | { type: 'best-path'; vni: number; mac: string; ip: string | null; before: PathSummary | null; after: PathSummary | null; reason: string }
+  | { type: 'kernel'; trigger: KernelTrigger; replaced: number; deleted: number; failed: Array<{ op: KernelOp; code: string; message: string }>; ops: KernelOp[] }
+  | { type: 'kernel-conflict'; entry: KernelEntry; reason: Skipped['reason'] }
+  | { type: 'kernel-restore'; keys: number }
+  | { type: 'stale-cleanup'; cause: 'end-of-rib' | 'timeout' }
+  | { type: 'origination'; uplink: string; address: string | null; advertised: number; withdrawn: number }
+  | { type: 'probe'; network: string; remoteVtep: string; from: string; to: string; reason: string; eligible: boolean; rttMs: number | undefined }
+  | { type: 'problem'; message: string };
+
+export function summary(p: Path | null): PathSummary | null {
+  return p && {
+    uplink: p.uplink, peer: p.peer, nextHop: p.nextHop, localPref: p.localPref, macMobilitySeq: p.macMobilitySeq, eligible: p.eligible,
+  };
+}
+
+export function describeEntry(e: KernelEntry): string {
+  return e.kind === 'neigh' ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+}
+
+/** One log line per event: state changes at info/warn, per-route detail at debug. */
+export function logEvent(log: Logger, ev: AgentEvent): void {
+  switch (ev.type) {
+    case 'session':
+      if (ev.state === 'up') log.info({ uplink: ev.uplink, peer: ev.peer, peerRouterId: ev.peerRouterId }, `session ${ev.uplink} up`);
+      else log.warn({ uplink: ev.uplink, peer: ev.peer, reason: ev.reason, pathsDropped: ev.pathsDropped }, `session ${ev.uplink} down: ${ev.reason}`);
+      return;
+    case 'best-path':
+      log.debug({ vni: ev.vni, mac: ev.mac, ip: ev.ip, before: ev.before, after: ev.after, reason: ev.reason }, 'best path');
+      return;
+    case 'kernel':
+      log.debug({ trigger: ev.trigger, replaced: ev.replaced, deleted: ev.deleted, failed: ev.failed.length }, 'kernel write');
+      return;
+    case 'kernel-conflict':
+      log.warn({ entry: ev.entry, reason: ev.reason }, `not writing ${describeEntry(ev.entry)}: ${ev.reason}`);
+      return;
+    case 'kernel-restore':
+      log.info({ entries: ev.keys }, 'restored kernel entries changed by someone else');
+      return;
+    case 'stale-cleanup':
+      log.info({ cause: ev.cause }, 'removing stale kernel entries from a previous run');
+      return;
+    case 'origination':
+      log.info({ uplink: ev.uplink, address: ev.address, advertised: ev.advertised, withdrawn: ev.withdrawn }, 'origination');
+      return;
+    case 'probe': {
+      const msg = `VTEP ${ev.remoteVtep} on ${ev.network}: ${ev.from} -> ${ev.to} (${ev.reason})${ev.eligible ? '' : ', ineligible'}`;
+      const fields = { network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs };
+      if (ev.to === 'down') log.warn(fields, msg);
+      else log.info(fields, msg);
+      return;
+    }
+    case 'problem':
+      log.warn(ev.message);
+      return;
+  }
+}

@@ -1,0 +1,371 @@
+// Keeps the kernel's neighbour/FDB entries on our devices equal to what the RIB
+// wants (docs/agent.md, "Kernel sync").
+//
+//  * `desired` (set by the agent from the RIB) and `observed` (a dump, then kept
+//    current by kernel events and by our own successful writes) are compared per
+//    dirty key with reconcile.plan(): a change of best path is one replace;
+//  * dumps and writes run in one serial worker; route changes are flushed on the
+//    next timer tick (batched), foreign changes after `restoreDelay` (debounced);
+//  * entries a previous run left are deleted only once the stale gate is open;
+//    entries this run wrote and no longer wants are deleted at once;
+//  * failed writes are retried after `retryDelay`, reported once per streak.
+import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from '../kernel/nl.js';
+import {
+  entryKey, observedKey,
+  type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
+} from '../kernel/port.js';
+import { plan } from '../kernel/reconcile.js';
+import type { Clock, Timer } from '../util/clock.js';
+import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
+
+export interface KernelSyncOptions {
+  kernel: KernelPort;
+  clock: Clock;
+  /** The bridges and vxlan devices we manage. */
+  devices: Iterable<string>;
+  /** NDA_PROTOCOL of our entries. */
+  protocol: number;
+  /** Debounce before undoing a foreign change, ms (read at each use: it may be reconfigured). */
+  restoreDelay: () => number;
+  /** Delay before retrying failed writes or a failed dump, ms. */
+  retryDelay: number;
+  /** May entries left by a previous run be deleted yet? */
+  gateOpen: () => boolean;
+  emit: (ev: AgentEvent) => void;
+}
+
+type EntryEvent = { key: string; action: 'new' | 'del'; entry: ObservedEntry };
+
+export class KernelSync {
+  private readonly o: KernelSyncOptions;
+  private readonly devices: Set<string>;
+  /** entryKey -> what the RIB wants there */
+  private readonly desired = new Map<string, KernelEntry>();
+  /** entryKey -> the kernel's entries there (on our devices) */
+  private observed = new Map<string, ObservedEntry[]>();
+  private readonly dirty = new Set<string>();
+  /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
+  private readonly eventDirty = new Set<string>();
+  /** Keys whose last write failed: tried again when the retry timer fires. */
+  private readonly retryKeys = new Set<string>();
+  /** Keys whose last write failed, with the error code (a repeated failure is not reported again). */
+  private readonly failing = new Map<string, string>();
+  /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
+  private readonly writtenThisRun = new Set<string>();
+  /** Keys kernel events touched while an apply() was in flight (null when none is). */
+  private touchedWhileApplying: Set<string> | null = null;
+  /** Entry events received while a dump is in flight (null when none is). */
+  private eventsDuringDump: EntryEvent[] | null = null;
+
+  private flushTimer: Timer | null = null;
+  private flushTimerDue = Infinity;
+  private retryTimer: Timer | null = null;
+  private resyncTimer: Timer | null = null;
+  private flushDue = false;
+  private wantResync = false;
+  private staleCleanup = false;
+  private worker: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(opts: KernelSyncOptions) {
+    this.o = opts;
+    this.devices = new Set(opts.devices);
+  }
+
+  get deviceNames(): string[] {
+    return [...this.devices];
+  }
+
+  /** Dump the devices and compare everything (at start, after lost events, when a device changed). */
+  resyncNow(): void {
+    this.wantResync = true;
+    this.kick();
+  }
+
+  /** The same after the restore delay (debounced), or after `delay`. */
+  scheduleResync(delay = this.o.restoreDelay()): void {
+    if (this.stopped || this.resyncTimer) return;
+    this.resyncTimer = this.o.clock.setTimer(delay, () => {
+      this.resyncTimer = null;
+      this.resyncNow();
+    });
+  }
+
+  /** New desired state for some keys (null: nothing wanted there). Flushed on the next tick. */
+  setDesired(delta: Iterable<[string, KernelEntry | null]>): void {
+    let any = false;
+    for (const [key, e] of delta) {
+      const old = this.desired.get(key);
+      if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
+      if (e) this.desired.set(key, e);
+      else this.desired.delete(key);
+      this.dirty.add(key);
+      this.eventDirty.delete(key);
+      any = true;
+    }
+    if (any) this.scheduleFlush(0);
+  }
+
+  /** A neighbour/FDB event from the kernel. */
+  onEntryEvent(action: 'new' | 'del', o: ObservedEntry): void {
+    if (this.stopped || !this.devices.has(o.ifname)) return;
+    const key = observedKey(o);
+    if (key === null) return;
+    this.touchedWhileApplying?.add(key);
+    this.eventsDuringDump?.push({ key, action, entry: o });
+    applyObserved(this.observed, key, action, o);
+    // Only keys we care about: wanted ones, and ones we may own.
+    if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
+      this.dirty.add(key);
+      this.eventDirty.add(key);
+      this.scheduleFlush(this.o.restoreDelay());
+    }
+  }
+
+  /** The stale gate opened: compare every key we saw, so unwanted owned entries go. */
+  staleGateOpened(): void {
+    this.staleCleanup = true;
+    for (const k of this.observed.keys()) this.dirty.add(k);
+    this.scheduleFlush(0);
+  }
+
+  desiredEntries(): KernelEntry[] {
+    return [...this.desired.values()];
+  }
+
+  observedEntries(): ObservedEntry[] {
+    return [...this.observed.values()].flat();
+  }
+
+  /** A dump or write is running. */
+  get busy(): boolean {
+    return this.worker !== null;
+  }
+
+  /** Resolves when no dump or write is running (timers may still be pending). */
+  async settled(): Promise<void> {
+    while (this.worker) await this.worker;
+  }
+
+  /** Stop all timers and work; with `flush`, delete every entry we own first. */
+  async stop(flush: boolean): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.flushTimer, this.retryTimer, this.resyncTimer]) t?.cancel();
+    this.flushTimer = this.retryTimer = this.resyncTimer = null;
+    await this.settled();
+    if (flush) {
+      const p = plan([], this.observedEntries(), { protocol: this.o.protocol, deleteStale: true });
+      await this.applyOps(p.ops, 'shutdown');
+    }
+  }
+
+  // --- the worker ---
+
+  private scheduleFlush(delay: number): void {
+    if (this.stopped) return;
+    const due = this.o.clock.now() + delay;
+    if (this.flushTimer && this.flushTimerDue <= due) return;
+    this.flushTimer?.cancel();
+    this.flushTimerDue = due;
+    this.flushTimer = this.o.clock.setTimer(delay, () => {
+      this.flushTimer = null;
+      this.flushTimerDue = Infinity;
+      this.flushDue = true;
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.worker || this.stopped) return;
+    this.worker = this.work().finally(() => { this.worker = null; });
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      if (this.wantResync) {
+        this.wantResync = false;
+        await this.resync();
+        continue;
+      }
+      if (this.flushDue) {
+        this.flushDue = false;
+        if (this.dirty.size) await this.flush();
+        continue;
+      }
+      return;
+    }
+  }
+
+  private async resync(): Promise<void> {
+    let entries: ObservedEntry[];
+    const during: EntryEvent[] = [];
+    this.eventsDuringDump = during;
+    try {
+      entries = await this.o.kernel.dump([...this.devices]);
+    } catch (e) {
+      this.o.emit({ type: 'problem', message: `kernel dump: ${String(e)}` });
+      this.scheduleResync(this.o.retryDelay);
+      return;
+    } finally {
+      this.eventsDuringDump = null;
+    }
+    const observed = new Map<string, ObservedEntry[]>();
+    for (const o of entries) {
+      const key = observedKey(o);
+      if (key === null) continue;
+      const list = observed.get(key);
+      if (list) list.push(o);
+      else observed.set(key, [o]);
+    }
+    // Events that arrived while dumping may be newer than what the dump read;
+    // replaying them in order is right either way (a change already seen is idempotent).
+    for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry);
+    this.observed = observed;
+    for (const k of observed.keys()) this.dirty.add(k);
+    for (const k of this.desired.keys()) this.dirty.add(k);
+    this.flushDue = true;
+  }
+
+  private async flush(): Promise<void> {
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    const desired: KernelEntry[] = [];
+    const observed: ObservedEntry[] = [];
+    for (const k of keys) {
+      const d = this.desired.get(k);
+      if (d) desired.push(d);
+      const o = this.observed.get(k);
+      if (o) observed.push(...o);
+    }
+    const open = this.o.gateOpen();
+    const p = plan(desired, observed, { protocol: this.o.protocol, deleteStale: open });
+    const ops = p.ops;
+    if (!open) {
+      // Entries this run wrote and no longer wants go now; only a previous run's wait for the gate.
+      for (const e of p.stale) if (this.writtenThisRun.has(entryKey(e))) ops.push({ op: 'delete', entry: e });
+    }
+    for (const s of p.skipped) this.o.emit({ type: 'kernel-conflict', entry: s.entry, reason: s.reason });
+    // Ops at keys only kernel events touched undo someone else's change.
+    const restores = ops.filter((o) => this.eventDirty.has(entryKey(o.entry))).length;
+    for (const k of keys) this.eventDirty.delete(k);
+    if (restores) this.o.emit({ type: 'kernel-restore', keys: restores });
+    const trigger: KernelTrigger = restores === ops.length ? 'restore' : open && this.staleCleanup ? 'stale-cleanup' : 'routes';
+    this.staleCleanup = false;
+    await this.applyOps(ops, trigger);
+  }
+
+  private async applyOps(ops: KernelOp[], trigger: KernelTrigger): Promise<void> {
+    if (ops.length === 0) return;
+    const touched = new Set<string>();
+    this.touchedWhileApplying = touched;
+    let results;
+    try {
+      results = await this.o.kernel.apply(ops);
+    } finally {
+      this.touchedWhileApplying = null;
+    }
+    const failed: Array<{ op: KernelOp; code: string; message: string }> = [];
+    const newFailures: Array<{ op: KernelOp; code: string; message: string }> = [];
+    let replaced = 0;
+    let deleted = 0;
+    for (const r of results) {
+      const op = r.op;
+      const key = entryKey(op.entry);
+      if (!r.ok) {
+        failed.push({ op, code: r.code, message: r.message });
+        if (trigger !== 'shutdown') this.retryKeys.add(key);
+        if (this.failing.get(key) !== r.code) {
+          this.failing.set(key, r.code);
+          newFailures.push({ op, code: r.code, message: r.message });
+        }
+        continue;
+      }
+      this.failing.delete(key);
+      // A kernel event for the key arrived meanwhile: it knows better than we do
+      // (it may even be someone else's change right after ours).
+      const known = touched.has(key);
+      if (op.op === 'replace') {
+        replaced++;
+        this.writtenThisRun.add(key);
+        if (!known) this.observed.set(key, synthesize(op.entry, this.o.protocol, this.observed.get(key)));
+      } else {
+        deleted++;
+        this.writtenThisRun.delete(key);
+        if (known) continue;
+        const left = (this.observed.get(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
+        if (left.length) this.observed.set(key, left);
+        else this.observed.delete(key);
+      }
+    }
+    this.o.emit({ type: 'kernel', trigger, replaced, deleted, failed, ops });
+    if (failed.length === 0) return;
+    // One problem per kind of failure and batch; a key failing the same way again is not repeated.
+    const kinds = new Map<string, { n: number; first: { op: KernelOp; code: string; message: string } }>();
+    for (const f of newFailures) {
+      const k = `${f.op.op}|${f.code}`;
+      const g = kinds.get(k);
+      if (g) g.n++;
+      else kinds.set(k, { n: 1, first: f });
+    }
+    for (const { n, first: f } of kinds.values()) {
+      const more = n > 1 ? ` (and ${n - 1} more ${f.op.op}s failing the same way)` : '';
+      const retry = trigger === 'shutdown' ? '' : `; retrying every ${this.o.retryDelay / 1000} s`;
+      this.o.emit({ type: 'problem', message: `kernel ${f.op.op} ${describeEntry(f.op.entry)}: ${f.code} ${f.message}${more}${retry}` });
+    }
+    if (trigger !== 'shutdown' && !this.retryTimer && !this.stopped) {
+      this.retryTimer = this.o.clock.setTimer(this.o.retryDelay, () => {
+        this.retryTimer = null;
+        for (const k of this.retryKeys) this.dirty.add(k);
+        this.retryKeys.clear();
+        this.flushDue = true;
+        this.kick();
+      });
+    }
+  }
+}
+
+/** Put an event's entry into (or take it out of) the observed map, per key and FDB table. */
+function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): void {
+  const list = m.get(key);
+  const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
+  if (action === 'new') {
+    if (!list) m.set(key, [o]);
+    else if (i >= 0) list[i] = o;
+    else list.push(o);
+  } else if (list && i >= 0) {
+    list.splice(i, 1);
+    if (list.length === 0) m.delete(key);
+  }
+}
+
+function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {
+  return a.kind === 'neigh' || b.kind === 'neigh' ? a.kind === b.kind : a.table === b.table;
+}
+
+function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
+  if (a.kind === 'neigh') return b.kind === 'neigh' && a.ifname === b.ifname && a.ip === b.ip && a.mac === b.mac;
+  return b.kind === 'fdb' && a.ifname === b.ifname && a.mac === b.mac && a.dst === b.dst;
+}
+
+/** What the kernel holds after a successful replace (until its own event says more). */
+function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | undefined): ObservedEntry[] {
+  const ifindex = prev?.[0]?.ifindex ?? 0;
+  if (e.kind === 'neigh') {
+    return [{
+      kind: 'neigh', ifname: e.ifname, ifindex, family: e.ip.includes(':') ? 6 : 4, ip: e.ip, mac: e.mac,
+      state: NUD_NOARP, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
+    }];
+  }
+  const master = prev?.find((o) => o.kind === 'fdb' && o.table === 'bridge');
+  return [
+    {
+      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'bridge', dst: null, vlan: null,
+      master: master?.kind === 'fdb' ? master.master : null, state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol: null, externLearned: true,
+    },
+    {
+      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.dst, vlan: null, master: null,
+      state: NUD_REACHABLE, flags: NTF_SELF | NTF_EXT_LEARNED, protocol: null, externLearned: true,
+    },
+  ];
+}
