@@ -9,6 +9,8 @@ import yargs from 'yargs';
 import { pino, type Logger } from 'pino';
 import { peerConfig, runPeer, STDIN_HELP } from './peer.js';
 import { reflectorCommand } from './reflector.js';
+import { runCommand } from './run.js';
+import { stopSignals } from './signals.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
 import { reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
 
@@ -33,18 +35,6 @@ export interface MainIo {
   logger?: Logger;
   /** Resolves with a reason when the program should stop (default: SIGINT/SIGTERM). */
   until?: Promise<string>;
-}
-
-function signals(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 function intOption(v: unknown, name: string): number | undefined {
@@ -102,11 +92,12 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
         if (holdTime !== undefined) args.holdTime = holdTime;
         const cfg = peerConfig(args);
         const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'info' }, pino.destination(2));
-        code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? signals() });
+        code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? stopSignals() });
       },
     )
     .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))
     .command(reflectorCommand(io, (c) => { code = c; }))
+    .command(runCommand({ ...io, version: packageVersion() }, (c) => { code = c; }))
     .demandCommand(1, 'a command is required (try --help)')
     .strict()
     .version(packageVersion())

@@ -8,6 +8,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadReflectorConfig, type ReflectorConfig } from '../reflector/config.js';
 import { Reflector } from '../reflector/reflector.js';
+import { onSignal, stopSignals } from './signals.js';
 
 export interface ReflectorIo {
   stdout: Writable;
@@ -19,12 +20,6 @@ export interface ReflectorIo {
   until?: Promise<string>;
   /** Registers the handler that prints the status (default: on SIGUSR1); returns its removal. */
   onStatusRequest?: (print: () => void) => () => void;
-}
-
-function onSigusr1(print: () => void): () => void {
-  const h = (): void => print();
-  process.on('SIGUSR1', h);
-  return () => { process.off('SIGUSR1', h); };
 }
 
 /** One JSON line: the peers and every route with its best path and why it won. */
@@ -49,18 +44,6 @@ interface ReflectorArgs {
   check: boolean;
 }
 
-function signals(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
-
 /** Load the configuration and run the reflector; returns the exit code. */
 export async function runReflector(configPath: string, io: ReflectorIo, checkOnly = false): Promise<number> {
   let cfg: ReflectorConfig;
@@ -79,7 +62,7 @@ export async function runReflector(configPath: string, io: ReflectorIo, checkOnl
     return 0;
   }
   const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? cfg.logLevel }, pino.destination(2));
-  const until = io.until ?? signals();
+  const until = io.until ?? stopSignals();
   const reflector = new Reflector({ config: cfg, logger });
   try {
     await reflector.start();
@@ -89,7 +72,7 @@ export async function runReflector(configPath: string, io: ReflectorIo, checkOnl
     await reflector.stop();
     return 1;
   }
-  const unregister = (io.onStatusRequest ?? onSigusr1)(() => { io.stdout.write(`${JSON.stringify(statusRecord(reflector))}\n`); });
+  const unregister = (io.onStatusRequest ?? ((print) => onSignal('SIGUSR1', print)))(() => { io.stdout.write(`${JSON.stringify(statusRecord(reflector))}\n`); });
   const why = await until;
   unregister();
   logger.info(`${why}: closing every session`);

@@ -1,0 +1,87 @@
+// `evpn-ha run --config <file>`: the VTEP agent (docs/configuration.md). The
+// configuration is validated before anything else happens: every problem is
+// printed as `file:line: key.path: message` and the exit code is 2, with nothing
+// touched in the kernel and no session opened. SIGHUP (or `evpn-ha reload`)
+// re-reads the file; SIGINT/SIGTERM withdraw every route, send Cease, remove
+// what the agent wrote to the kernel and exit 0.
+import type { Writable } from 'node:stream';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { pino, type Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from '../agent/config.js';
+import { startAgent } from '../agent/run.js';
+import { onSignal, stopSignals } from './signals.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/evpn-ha/evpn-ha.yaml';
+
+export interface RunIo {
+  stdout: Writable;
+  stderr: Writable;
+  /** Default: pino to stderr at the configuration's logLevel (LOG_LEVEL overrides). */
+  logger?: Logger;
+  /** Resolves with a reason when the agent should stop (default: SIGINT/SIGTERM). */
+  until?: Promise<string>;
+  /** Registers the reload trigger (default: SIGHUP); returns its removal. */
+  onReload?: (reload: () => void) => () => void;
+  version?: string;
+}
+
+interface RunArgs {
+  config: string;
+  check: boolean;
+}
+
+/** Validate the configuration, run the agent until told to stop; returns the exit code. */
+export async function runAgent(configPath: string, io: RunIo, checkOnly = false): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(configPath);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const line of e.lines()) io.stderr.write(`evpn-ha: ${line}\n`);
+      return 2;
+    }
+    const err = e as NodeJS.ErrnoException;
+    io.stderr.write(`evpn-ha: ${configPath}: ${err.code === 'ENOENT' ? 'no such file' : err.message}\n`);
+    return 2;
+  }
+  if (checkOnly) {
+    io.stdout.write(`${configPath}: ok (${config.uplinks.length} uplink(s): ${config.uplinks.map((u) => u.name).join(', ')}; ` +
+      `VNI ${config.vnis.map((v) => v.vni).join(', ')})\n`);
+    return 0;
+  }
+  const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? config.logLevel }, pino.destination(2));
+  const until = io.until ?? stopSignals();
+  let running;
+  try {
+    running = await startAgent(config, { logger, configPath, ...(io.version ? { version: io.version } : {}) });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    logger.error({ err }, `start-up failed: ${err.message}`);
+    return 1;
+  }
+  const unregister = (io.onReload ?? ((fn) => onSignal('SIGHUP', fn)))(() => {
+    void running.provider.reload().then(
+      (r) => { (r.ok ? logger.info.bind(logger) : logger.warn.bind(logger))({ reload: r }, `reload: ${r.message}`); },
+      (err: unknown) => { logger.error({ err }, 'reload failed'); },
+    );
+  });
+  const why = await until;
+  unregister();
+  logger.info(`${why}: withdrawing routes, closing sessions, removing kernel entries`);
+  await running.stop({ reason: why });
+  return 0;
+}
+
+/** The yargs command; `setCode` receives the exit code. */
+export function runCommand(io: RunIo, setCode: (code: number) => void): CommandModule<object, RunArgs> {
+  return {
+    command: 'run',
+    describe: 'run the VTEP agent: one BGP session per uplink, best path per MAC/IP, neigh/FDB entries in the kernel',
+    builder: (y: Argv<object>): Argv<RunArgs> => y
+      .option('config', { type: 'string', default: DEFAULT_CONFIG_PATH, requiresArg: true, describe: 'YAML configuration file (docs/configuration.md)' })
+      .option('check', { type: 'boolean', default: false, describe: 'only validate the configuration' }),
+    handler: async (a: ArgumentsCamelCase<RunArgs>) => {
+      setCode(await runAgent(String(a.config), io, a.check));
+    },
+  };
+}
