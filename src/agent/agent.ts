@@ -369,7 +369,7 @@ export class Agent {
       state: st.peer ? 'established' : st.address === null ? 'no-address' : 'idle',
       upSince: st.upSince,
       flaps: st.flaps,
-      pathsReceived: this.rib.adjRibIn(st.cfg.name).length,
+      pathsReceived: this.rib.adjRibInSize(st.cfg.name),
       advertised: st.advertised.length,
       counters: st.policy.counters,
     }));
@@ -439,7 +439,7 @@ export class Agent {
     st.peer = null;
     st.upSince = null;
     if (wasUp) st.flaps++;
-    const n = this.rib.adjRibIn(st.cfg.name).length;
+    const n = this.rib.adjRibInSize(st.cfg.name);
     // All of the session's paths at once; every affected entry decided in one pass.
     this.onRibChanges(this.rib.dropSession(st.cfg.name));
     if (n) this.probeTargetsChanged();

@@ -324,6 +324,11 @@ export class Rib {
     return [...(this.adj.get(uplink)?.values() ?? [])];
   }
 
+  /** Number of paths in one session's Adj-RIB-In. */
+  adjRibInSize(uplink: string): number {
+    return this.adj.get(uplink)?.size ?? 0;
+  }
+
   uplinks(): string[] {
     return [...this.adj.keys()];
   }
