@@ -325,7 +325,16 @@ export class RtnetlinkPort implements KernelPort {
     for (const b of batches) b.done(f);
   }
 
-  private async dumpRaw(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
+  /** Tail of the dump queue: the kernel runs one dump per socket at a time (EBUSY otherwise). */
+  private dumpQueue: Promise<unknown> = Promise.resolve();
+
+  private dumpRaw(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
+    const run = this.dumpQueue.then(() => this.dumpNow(type, fixed));
+    this.dumpQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async dumpNow(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
     for (let attempt = 0; ; attempt++) {
       const got = await new Promise<nl.NlMsg[] | 'interrupted'>((resolve, reject) => {
         if (this.closed) { reject(new Error('kernel port closed')); return; }

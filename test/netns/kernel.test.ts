@@ -101,6 +101,16 @@ async function inNamespace(ns: string): Promise<void> {
     t.same(diff([neighWant, neigh6Want, fdbWant], seen), []);
   });
 
+  t.test('concurrent dumps, link listings and writes do not collide (one dump at a time per socket)', async (t) => {
+    const [a, b, c, d] = await Promise.all([
+      port.dump(DEVICES), port.links(), port.dump(DEVICES),
+      port.apply([{ op: 'replace', entry: neighWant }]),
+    ]);
+    t.same(a.length, c.length);
+    t.ok(b.length >= 3);
+    t.same(codes(d), ['ok']);
+  });
+
   t.test('a new best path is one replace: dst changes in place, nothing is deleted', async (t) => {
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
