@@ -157,7 +157,11 @@ export interface KernelPort {
   close(): Promise<void>;
 }
 
-/** Canonical key of an entry (without the changeable part: the MAC of a neigh, the dst of an fdb). */
+/**
+ * Key of an entry (without the changeable part: the MAC of a neigh, the dst of an
+ * fdb). Compares equal to observedKey() only for canonical text (lower-case MAC,
+ * RFC 5952 IPv6): pass entries through reconcile.normalizeEntry() first if unsure.
+ */
 export function entryKey(e: KernelEntry): string {
   return e.kind === 'neigh' ? `neigh|${e.ifname}|${e.ip}` : `fdb|${e.ifname}|${e.mac}`;
 }
