@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { parseRouteTarget } from '../evpn/extcommunity.js';
+import { parseRd } from '../evpn/rd.js';
 import type { RouteDistinguisher, RouteTarget } from '../evpn/types.js';
 import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
 import { BFD_DEFAULTS } from '../bfd/session.js';
@@ -528,7 +530,7 @@ class Validator {
     }
     for (const v of vnis) {
       const text = expandTemplate(tpl, { address: address ?? '192.0.2.1', vni: v.vni, localAs });
-      const problem = what === 'rd' ? rdProblem(text) : rtProblem(text);
+      const problem = textProblem(what === 'rd' ? parseRd : parseRouteTarget, text);
       if (problem) {
         this.err(p, `${show(tpl)} gives ${show(text)} for VNI ${v.vni}: ${problem}`);
         return;
@@ -633,66 +635,13 @@ function uint(text: string): number | null {
   return /^\d{1,10}$/.test(text) ? Number(text) : null;
 }
 
-/**
- * RFC 4364 §4.2 text form: `IPv4:n` (type 1, n < 2^16), `ASN:n` with ASN < 2^16
- * (type 0, n < 2^32), or with a 4-octet ASN (type 2, n < 2^16).
- */
-export function rdFromText(text: string): RouteDistinguisher {
-  const parts = splitColon(text);
-  if (!parts) throw new RangeError('must be ADMIN:NUMBER');
-  const [g, l] = parts;
-  const n = uint(l);
-  if (n === null) throw new RangeError(`assigned number ${JSON.stringify(l)} is not a number`);
-  if (isIPv4(g)) {
-    if (n > 0xffff) throw new RangeError(`assigned number ${n} does not fit 16 bits (type 1, IPv4:n)`);
-    return { type: 1, ip: g, assigned: n };
-  }
-  const asn = uint(g);
-  if (asn === null || asn > 0xffffffff) throw new RangeError(`administrator ${JSON.stringify(g)} is neither an IPv4 address nor an AS number`);
-  if (asn <= 0xffff) {
-    if (n > 0xffffffff) throw new RangeError(`assigned number ${n} does not fit 32 bits`);
-    return { type: 0, asn, assigned: n };
-  }
-  if (n > 0xffff) throw new RangeError(`assigned number ${n} does not fit 16 bits (type 2, 4-octet AS:n)`);
-  return { type: 2, asn, assigned: n };
-}
-
-/** RFC 4360 §4 / RFC 5668: `ASN:n` (as2 when ASN < 2^16, else as4) or `IPv4:n`. */
-export function routeTargetFromText(text: string): RouteTarget {
-  const parts = splitColon(text);
-  if (!parts) throw new RangeError('must be ADMIN:NUMBER');
-  const [g, l] = parts;
-  const n = uint(l);
-  if (n === null) throw new RangeError(`local part ${JSON.stringify(l)} is not a number`);
-  if (isIPv4(g)) {
-    if (n > 0xffff) throw new RangeError(`local part ${n} does not fit 16 bits (IPv4:n)`);
-    return { kind: 'route-target', form: 'ip4', ip: g, local: n };
-  }
-  const asn = uint(g);
-  if (asn === null || asn > 0xffffffff) throw new RangeError(`administrator ${JSON.stringify(g)} is neither an IPv4 address nor an AS number`);
-  if (asn <= 0xffff) {
-    if (n > 0xffffffff) throw new RangeError(`local part ${n} does not fit 32 bits`);
-    return { kind: 'route-target', form: 'as2', asn, local: n };
-  }
-  if (n > 0xffff) throw new RangeError(`local part ${n} does not fit 16 bits (4-octet AS:n)`);
-  return { kind: 'route-target', form: 'as4', asn, local: n };
-}
-
-function rdProblem(text: string): string | null {
+/** What is wrong with an RD / RT text (the parsers' message without its "invalid ... "X": " prefix), or null. */
+function textProblem(parse: (text: string) => unknown, text: string): string | null {
   try {
-    rdFromText(text);
+    parse(text);
     return null;
   } catch (e) {
-    return (e as Error).message;
-  }
-}
-
-function rtProblem(text: string): string | null {
-  try {
-    routeTargetFromText(text);
-    return null;
-  } catch (e) {
-    return (e as Error).message;
+    return (e as Error).message.replace(/^invalid route (distinguisher|target) "[^"]*": /, '');
   }
 }
 
@@ -746,5 +695,5 @@ export function matchRouteTarget(p: RouteTargetPattern, rt: RouteTarget, vni: nu
 /** The RD and exported RT of one uplink for one VNI, once the uplink address is known. */
 export function uplinkRdRt(u: UplinkConfig, vni: number, address: string): { rd: RouteDistinguisher; routeTarget: RouteTarget } {
   const v = { address, vni, localAs: u.localAs };
-  return { rd: rdFromText(expandTemplate(u.rd, v)), routeTarget: routeTargetFromText(expandTemplate(u.routeTarget, v)) };
+  return { rd: parseRd(expandTemplate(u.rd, v)), routeTarget: parseRouteTarget(expandTemplate(u.routeTarget, v)) };
 }
