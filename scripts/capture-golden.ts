@@ -54,6 +54,7 @@ const GA_IP4 = '192.168.0.65';
 const GA_MAC6 = 'aa:bb:cc:00:00:67';
 const GA_IP6 = 'fd00::65';
 const GA_MAC_SHIFTED = 'aa:bb:cc:00:00:68';
+const GA_MAC_NH6 = 'aa:bb:cc:00:00:69';
 const RAW_MAC = 'aa:bb:cc:00:00:6e';
 const GRR = '192.168.1.3'; // gobgpd route reflector (second RR on the segment)
 const BAD = '192.168.1.99'; // gobgpd in the wrong AS for the RR's iBGP listen range
@@ -244,6 +245,7 @@ async function main(): Promise<void> {
     await gobgpDo(macAdvArgs('add', { mac: GA_MAC4, ip: GA_IP4, rd: GA_RD, rt: [RT], label: 100 }));
     await gobgpDo(macAdvArgs('add', { mac: GA_MAC6, ip: GA_IP6, rd: GA_RD, rt: [RT], label: 100 }));
     await gobgpDo(multicastArgs('add', { ip: GA, rd: GA_RD, rt: [RT], pmsi: { label: 100, endpoint: GA } }));
+    await gobgpDo(macAdvArgs('add', { mac: GA_MAC_NH6, ip: '192.168.0.69', rd: GA_RD, rt: [RT], label: 100, nexthop: 'fd00:1::65' }));
     await gobgpDo(macAdvArgs('del', { mac: GA_MAC4, ip: GA_IP4, rd: GA_RD, rt: [RT], label: 100 }));
     // eBGP: AS 65010 -> FRR AS 65002 -> AS 4200000001.
     gE1.gobgp(macAdvArgs('add', { mac: E_MAC, ip: E_IP, rd: E_RD, rt: [E_RT], label: 100 }));
@@ -358,6 +360,8 @@ async function main(): Promise<void> {
       pick(fromGa, GA, RR, (g) => has(reach(g), { routeType: 3, originatorIp: '192.168.1.66' }), 'type-3 without PMSI'));
     add('gobgp', 'type2-mac-ipv4-label1601', `gobgp ... add macadv ${GA_MAC_SHIFTED} 192.168.0.68 etag 0 label 1601 rd ${GA_RD} rt ${RT} encap vxlan (the value an MPLS-style encoder would put on the wire for VNI 100)`,
       pick(fromGa, GA, RR, (g) => has(reach(g), { mac: GA_MAC_SHIFTED }), 'type-2 label 1601'));
+    add('gobgp', 'type2-mac-ipv4-nexthop-ipv6', `gobgp ... add macadv ${GA_MAC_NH6} 192.168.0.69 ... nexthop fd00:1::65 (IPv6 VTEP address over an IPv4 session: 16-octet MP_REACH next hop)`,
+      pick(fromGa, GA, RR, (g) => has(reach(g), { mac: GA_MAC_NH6 }), 'type-2 with IPv6 next hop'));
     const gWd = add('gobgp', 'type2-mac-ipv4-withdraw', `gobgp ... del macadv ${GA_MAC4} ${GA_IP4} ... (MP_UNREACH_NLRI)`,
       pick(fromGa, GA, RR, (g) => has(unreach(g), { mac: GA_MAC4, ip: GA_IP4 }), 'type-2 withdraw'));
     add('gobgp', 'notification-cease', 'NOTIFICATION sent by gobgpd when it is stopped (SIGTERM)',
