@@ -596,6 +596,42 @@ t.test('reconfigure: vtepProbe off forgets the verdicts', async (t) => {
   t.end();
 });
 
+t.test('two VNIs: each route goes to its own bridge and vxlan device', async (t) => {
+  const kernel = new FakeKernel({
+    links: [
+      { name: 'br100', kind: 'bridge', mac: '02:00:00:00:10:65', addresses: [{ family: 4, address: '10.100.0.65', prefixLen: 24 }] },
+      { name: 'vx100', kind: 'vxlan', master: 'br100', vni: 100 },
+      { name: 'br200', kind: 'bridge', mac: '02:00:00:00:20:65', addresses: [{ family: 4, address: '10.200.0.65', prefixLen: 24 }] },
+      { name: 'vx200', kind: 'vxlan', master: 'br200', vni: 200 },
+      { name: 'eth1', addresses: [{ family: 4, address: '192.168.1.65', prefixLen: 24 }] },
+    ],
+  });
+  const r = await rig({
+    kernel,
+    config: parseConfig(`
+vnis: [{vni: 100, bridge: br100, vxlan: vx100}, {vni: 200, bridge: br200, vxlan: vx200}]
+uplinks: [{name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001}]
+`),
+  });
+  const s1 = r.s('net1');
+  t.equal(s1.adjOut.size, 6, 'per VNI: IP route, MAC-only route, type 3');
+  t.equal(r.probers.length, 2, 'one prober per VNI');
+  s1.up('192.168.1.2');
+  const rt = (vni: number): ExtCommunity => ({ kind: 'route-target', form: 'as2', asn: 65001, local: vni });
+  for (const vni of [100, 200]) {
+    const u = announce(1, [macIpRoute({ rd: `192.168.1.87:${vni}`, mac: MAC, ip: `10.${vni}.0.87`, vni })]);
+    u.attributes.extCommunities = [rt(vni)];
+    s1.send(u);
+  }
+  await r.step();
+  t.equal(kernel.neigh('br100', '10.100.0.87')?.mac, MAC);
+  t.equal(kernel.neigh('br200', '10.200.0.87')?.mac, MAC);
+  t.equal(kernel.fdb('vx100', MAC, 'vxlan')?.dst, '192.168.1.87');
+  t.equal(kernel.fdb('vx200', MAC, 'vxlan')?.dst, '192.168.1.87');
+  t.equal(kernel.neigh('br100', '10.200.0.87'), undefined);
+  t.end();
+});
+
 t.test('shutdown: withdraw, Cease, remove what we wrote', async (t) => {
   const kernel = newKernel();
   kernel.foreignNeigh({ ifname: 'br-vxlan', ip: '192.168.0.1', mac: '02:00:00:00:00:01' });
