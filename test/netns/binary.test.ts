@@ -9,15 +9,20 @@
 //     CAP_NET_ADMIN (what packaging/evpn-ha.service grants), which can write neigh
 //     and FDB entries while the same user without it gets EPERM;
 //   * two copies exchange an EVPN route over BGP on 127.0.0.1 (`peer`);
+//   * the design brief's two-network lab run entirely from the binary (two
+//     `reflector`s, two `run` agents): kernel entries programmed, then the upgrade
+//     procedure of docs/install.md (restart with kernel.flushOnShutdown: false):
+//     the restarted server's entries stay, and the ping outage is reported;
 //   * the private directories the binary unpacks into are gone afterwards.
 import t from 'tap';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isRoot } from '../lib/netns.js';
+import { Lab, isRoot, waitFor } from '../lib/netns.js';
+import { childEnv, TwoNetworkLab, type RunningAgent } from '../../src/lab/twonet.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -204,6 +209,63 @@ function run(): void {
     t.equal(up?.['peerRouterId'], '10.0.0.2');
     const upd = lines.find((l) => l['event'] === 'update');
     t.match(upd, { routeType: 2, mac: '02:00:00:00:00:87', ip: '192.168.0.87', vni: 100, nextHop: '192.168.1.87', routeTargets: ['65001:100'] });
+  });
+
+  t.test('two-network lab from the binary: reflectors, agents, restart as an upgrade', { skip: !isRoot() && 'needs root' }, async (t) => {
+    const lab = new Lab('bin', t);
+    const tn = new TwoNetworkLab(lab, [bin]);
+    tn.build();
+    const childOpts = { env: { ...childEnv(), EVPN_HA_TMPDIR: rt } };
+    const rrLogs: string[] = [];
+    for (const n of Object.values(tn.networks)) {
+      const cfg = join(tn.dir, `rr${n.index}.yaml`);
+      writeFileSync(cfg, [
+        `routerId: ${n.rrAddress}`, `asn: ${65000 + n.index}`,
+        'listen:', `  address: ${n.rrAddress}`, 'listenRanges:', `  - 192.168.${n.index}.0/24`,
+        'holdTime: 9', 'logLevel: warn', '',
+      ].join('\n'));
+      const rr = lab.spawn(n.rrNs, bin, ['reflector', '--config', cfg], childOpts);
+      rr.stderr?.on('data', (d: Buffer) => { rrLogs.push(d.toString()); });
+    }
+    const tuning = { vtepProbe: false as const, logLevel: 'warn', extra: 'kernel:\n  flushOnShutdown: false\n  startupGrace: 5' };
+    const { l, r } = tn.servers;
+    tn.startAgent('l', tuning);
+    let agentR: RunningAgent = tn.startAgent('r', tuning);
+    const programmed = (on: 'l' | 'r', other: typeof l): boolean =>
+      tn.fdbDst(on, other.mac) === other.address.net1 && tn.neigh(on, other.service)?.lladdr === other.mac;
+    try {
+      await waitFor(() => programmed('l', r) && programmed('r', l), 30_000, 'both servers programmed via net1');
+    } catch (e) {
+      t.comment(`agent r: ${agentR.output().slice(-2000)}\nreflectors: ${rrLogs.join('').slice(-1000)}`);
+      throw e;
+    }
+    t.pass('each server has the other\'s neigh + FDB entry (primary network, dst on net1)');
+    t.match(tn.neigh('l', r.service), { protocol: '231', state: ['NOARP'] });
+    t.ok(tn.pingOnce('l', r.service), 'service addresses reach each other over VXLAN');
+
+    // Upgrade: replace the binary (a copy: same path, new inode), restart agent r.
+    const ping = tn.ping('l', r.service, 10);
+    await waitFor(() => ping.replies.length > 20, 5000, 'ping running');
+    copyFileSync(bin, `${bin}.new`);
+    renameSync(`${bin}.new`, bin);
+    const stoppedAt = Date.now();
+    t.equal(await agentR.stop('SIGTERM'), 0, 'agent r exits 0 on SIGTERM');
+    t.ok(programmed('r', l), 'r\'s kernel entries towards l survive the stop (flushOnShutdown: false)');
+    // The other side: r's sessions closed, so the reflectors withdrew r's routes from l
+    // (no graceful restart yet); see whether l removed its entry for r.
+    let removedOnL = false;
+    try { removedOnL = await waitFor(() => !programmed('l', r), 2000, 'l dropping r'); } catch { /* kept */ }
+    agentR = tn.startAgent('r', tuning);
+    await waitFor(() => programmed('l', r), 30_000, 'l programmed again for r');
+    const restartedAt = Date.now();
+    await waitFor(() => ping.repliesAfter(restartedAt) > 50, 10_000, 'ping replies after the restart');
+    ping.stop();
+    t.ok(programmed('r', l), 'r\'s entries towards l are still there after the new process started');
+    const outage = ping.outageAround(stoppedAt);
+    t.comment(`restart of agent r: l's entry for r ${removedOnL ? 'was removed (withdrawn via the reflectors)' : 'stayed'}; ` +
+      `stop -> l programmed again: ${restartedAt - stoppedAt} ms; longest gap between ping replies l->r: ` +
+      `${outage === null ? 'n/a' : Math.round(outage)} ms`);
+    await agentR.stop('SIGTERM');
   });
 
   t.test('nothing left in the unpack directory', async (t) => {
