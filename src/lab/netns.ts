@@ -29,6 +29,26 @@ interface TeardownHost {
   teardown(fn: () => void | Promise<void>): void;
 }
 
+/** Labs not yet disposed; a SIGINT/SIGTERM/SIGHUP disposes them all, then re-raises. */
+const liveLabs = new Set<Lab>();
+let signalCleanupInstalled = false;
+
+function installSignalCleanup(): void {
+  if (signalCleanupInstalled) return;
+  signalCleanupInstalled = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const handler = (): void => {
+      // Only act when no one else handles the signal (a program with its own
+      // handler, like the demo, disposes its lab itself).
+      if (process.listenerCount(sig) > 1) return;
+      for (const lab of [...liveLabs]) lab.dispose();
+      process.off(sig, handler);
+      process.kill(process.pid, sig);
+    };
+    process.on(sig, handler);
+  }
+}
+
 /**
  * A set of namespaces plus the processes started in them. `dispose` kills the
  * processes (by PID, only ours) and deletes the namespaces.
@@ -39,12 +59,17 @@ export class Lab {
   readonly processes: ChildProcess[] = [];
   private cleanups: Array<() => void> = [];
 
-  constructor(tag: string, t?: TeardownHost) {
+  constructor(tag: string, t?: TeardownHost, opts: { handleSignals?: boolean } = {}) {
     this.prefix = `${RUN_ID}${tag}`;
     t?.teardown(() => this.dispose());
     const onExit = (): void => this.dispose();
     process.once('exit', onExit);
     this.cleanups.push(() => process.removeListener('exit', onExit));
+    if (opts.handleSignals !== false) {
+      liveLabs.add(this);
+      installSignalCleanup();
+      this.cleanups.push(() => { liveLabs.delete(this); });
+    }
   }
 
   /** Create namespace `<prefix>-<name>` with loopback up; returns its full name. */
