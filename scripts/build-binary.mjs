@@ -14,7 +14,8 @@
 //     NODE_SEA_FUSE sentinel flipped). Linux binaries carry no signature to remove.
 //  4. Smoke test: dist/evpn-ha --version must print package.json's version.
 //
-// Options: --no-strip, --skip-if-fresh (do nothing when dist/evpn-ha is newer than
+// Options: --no-strip, --keep-work (keep dist/.sea-<pid>/: bundle, blob, config),
+// --skip-if-fresh (do nothing when dist/evpn-ha is newer than
 // every input: src/, packaging/, this script, package.json, package-lock.json).
 import { build } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -27,7 +28,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const args = new Set(process.argv.slice(2));
 const out = join(root, 'dist', 'evpn-ha');
-const work = join(root, 'dist', '.sea');
+// A work directory per build, so that two builds at once (tests of several people
+// in one tree) do not trample each other; the last rename into dist/evpn-ha wins.
+const work = join(root, 'dist', `.sea-${process.pid}`);
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const SENTINEL = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
@@ -59,6 +62,7 @@ if (major < 20 || (major === 20 && minor < 12)) throw new Error(`build-binary: n
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
+process.on('exit', () => { if (!args.has('--keep-work')) rmSync(work, { recursive: true, force: true }); });
 const t0 = performance.now();
 
 // 1. Bundle.
@@ -128,10 +132,13 @@ log(`bundle: ${(statSync(bundlePath).size / 1024).toFixed(0)} KiB from ${inputs.
 const assetPath = `node_modules/netlink/prebuilds/linux-${process.arch}/node.napi.node`;
 if (!existsSync(join(root, assetPath))) throw new Error(`build-binary: no netlink prebuild for ${process.arch} (${assetPath})`);
 const seaConfig = JSON.parse(readFileSync(join(root, 'packaging', 'sea-config.json'), 'utf8').replaceAll('${arch}', process.arch));
+// packaging/sea-config.json names dist/.sea/...; this build's files are in `work`.
+seaConfig.main = bundlePath;
+seaConfig.output = join(work, 'sea-prep.blob');
 const seaConfigPath = join(work, 'sea-config.json');
 writeFileSync(seaConfigPath, JSON.stringify(seaConfig, null, 2));
 execFileSync(process.execPath, ['--experimental-sea-config', seaConfigPath], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-const blobPath = join(root, seaConfig.output);
+const blobPath = seaConfig.output;
 log(`blob: ${(statSync(blobPath).size / 1024).toFixed(0)} KiB`);
 
 // 3. Copy node, strip it, inject the blob.
