@@ -1,8 +1,9 @@
 // FRR (zebra, bgpd, bfdd) started by hand inside a test namespace, each instance in
 // its own pathspace (`-N <ns>`): sockets and pid files in /var/run/frr/<ns>/, an
-// empty /etc/frr/<ns>/vtysh.conf, configs and logs in a per-namespace directory
-// readable by user `frr`. Daemons are stopped by the PIDs in their pid files, and
-// the pathspace directories are removed when the Lab is disposed.
+// empty vtysh.conf and the daemons' configs (readable by user `frr`) in
+// /etc/frr/<ns>/, logs in /tmp/evpn-ha-logs/<ns>/. Daemons are stopped by the PIDs
+// in their pid files, and the pathspace directories are removed when the Lab is
+// disposed (the logs are kept).
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sh, waitFor, type Lab } from './netns.js';
@@ -126,7 +127,15 @@ export async function startFrr(lab: Lab, ns: string, opts: FrrOptions): Promise<
   lab.onDispose(stop);
 
   const vtyshArgs = (cmds: string[]): string[] => ['-N', ns, ...cmds.flatMap((c) => ['-c', c])];
-  const vtysh = (...cmds: string[]): string => sh('vtysh', vtyshArgs(cmds));
+  const vtysh = (...cmds: string[]): string => {
+    try {
+      return sh('vtysh', vtyshArgs(cmds));
+    } catch (e) {
+      // vtysh prints command errors ("% Unknown command") on stdout.
+      const out = (e as { stdout?: string }).stdout ?? '';
+      throw new Error(`vtysh -N ${ns} ${cmds.map((c) => `-c '${c}'`).join(' ')} failed: ${out.trim() || String(e)}`);
+    }
+  };
 
   const handle: FrrHandle = {
     ns, runDir, confDir, logs, daemons,
