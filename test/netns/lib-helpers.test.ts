@@ -2,15 +2,15 @@
 // golden fixture consistency, and (as root) FRR RR + BFD, GoBGP RR, capture in
 // namespaces. Run: npx tap test/lib/lib.test.ts
 import t from 'tap';
-import { bgpFlows, fromHex, pcapTcpPackets, splitBgpMessages, startCapture, tcpStreams, toHex, BGP_TYPE } from './capture.js';
-import { dissectAll, loadGolden, synthPcap } from './golden.js';
+import { bgpFlows, fromHex, pcapTcpPackets, splitBgpMessages, startCapture, tcpStreams, toHex, BGP_TYPE } from '../lib/capture.js';
+import { dissectAll, loadGolden, synthPcap } from '../lib/golden.js';
 import { execFileSync } from 'node:child_process';
-import { Lab, isRoot, waitFor } from './netns.js';
-import { findPaths } from './routes.js';
-import { bfdConfig, evpnSpeakerConfig, frrEvpnPaths, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from './frr.js';
-import { gobgpConfig, gobgpEvpnPaths, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from './gobgp.js';
-import { Switch } from './topology.js';
-import { openMessage, startRawSpeaker } from './rawspeaker.js';
+import { Lab, isRoot, waitFor } from '../lib/netns.js';
+import { findPaths } from '../lib/routes.js';
+import { bfdConfig, evpnSpeakerConfig, frrEvpnPaths, frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished } from '../lib/frr.js';
+import { gobgpConfig, gobgpEvpnPaths, gobgpRrConfig, macAdvArgs, startGobgp, waitGobgpEstablished } from '../lib/gobgp.js';
+import { Switch } from '../lib/topology.js';
+import { openMessage, startRawSpeaker } from '../lib/rawspeaker.js';
 
 function hasTshark(): boolean {
   try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; }
