@@ -5,7 +5,7 @@
 // demo. Route reflectors and agents are started by the caller; this module
 // builds links, writes agent configs, injects faults and measures outages.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,8 @@ export interface AgentTuning {
   localPref?: Record<NetworkName, number>;
   holdTime?: number;
   keepalive?: number;
+  /** Seconds before the first reconnect attempt (config default 5). */
+  connectRetry?: number;
   bfd?: { minTx: number; minRx: number; multiplier: number } | false;
   vtepProbe?: { interval: number; multiplier: number; holdDown: number } | false;
   logLevel?: string;
@@ -60,6 +62,33 @@ export interface RunningAgent {
   /** Everything the agent wrote to stdout/stderr (pino JSON lines). */
   output(): string;
   /** SIGTERM and wait for the exit; resolves with the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
+}
+
+/** How to start a daemon: output kept in memory (default) or written to a file. */
+export interface SpawnChoice {
+  /**
+   * Write stdout/stderr to this file instead of a pipe, and start the daemon in a
+   * session of its own (setsid), so it can outlive the caller (the demo's --keep).
+   */
+  logFile?: string;
+}
+
+/** Settings of an `evpn-ha reflector` in rr1/rr2 (docs/reflector.md). */
+export interface ReflectorTuning {
+  /** AS of the reflector (default: the agents' default, 65001 for net1, 65002 for net2). */
+  asn?: number;
+  holdTime?: number;
+  keepalive?: number;
+  bfd?: { minTx: number; minRx: number; multiplier: number } | false;
+  logLevel?: string;
+}
+
+export interface RunningReflector {
+  network: NetworkInfo;
+  child: ChildProcess;
+  configPath: string;
+  output(): string;
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
 
@@ -82,10 +111,16 @@ export function defaultEvpnHaCommand(): string[] {
   return [process.execPath, join(packageRoot(), 'bin', 'evpn-ha')];
 }
 
-/** Environment for child processes: without tap's loader hooks. */
+/**
+ * Environment for child processes: without tap's loader hooks (NODE_OPTIONS, and
+ * the TAP / _TAP* variables that make @tapjs/processinfo hook a child node).
+ */
 export function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k === 'NODE_OPTIONS' || k === 'TAP' || k.startsWith('TAP_') || k.startsWith('_TAP')) continue;
+    env[k] = v;
+  }
   return env;
 }
 
@@ -93,7 +128,8 @@ export class TwoNetworkLab {
   readonly servers: Record<ServerName, ServerInfo>;
   readonly networks: Record<NetworkName, NetworkInfo>;
   readonly dir: string;
-  private readonly agents: RunningAgent[] = [];
+  private readonly agents: Array<{ child: ChildProcess }> = [];
+  private kept = false;
   private readonly switches: Partial<Record<NetworkName, Switch>> = {};
   /** Switch port of each server on each network (for link-down faults). */
   private readonly ports = new Map<string, string>();
@@ -101,6 +137,7 @@ export class TwoNetworkLab {
   constructor(readonly lab: Lab, readonly evpnHa: string[] = defaultEvpnHaCommand()) {
     this.dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-`));
     lab.onDispose(() => {
+      if (this.kept) return;
       for (const a of this.agents) {
         if (a.child.exitCode === null && a.child.signalCode === null && a.child.pid !== undefined) {
           try { process.kill(a.child.pid, 'SIGKILL'); } catch { /* gone */ }
@@ -168,6 +205,7 @@ export class TwoNetworkLab {
         `    holdTime: ${t.holdTime ?? 9}`,
         `    keepalive: ${t.keepalive ?? 3}`,
       );
+      if (t.connectRetry !== undefined) lines.push(`    connectRetry: ${t.connectRetry}`);
       if (t.bfd) lines.push('    bfd:', `      minTx: ${t.bfd.minTx}`, `      minRx: ${t.bfd.minRx}`, `      multiplier: ${t.bfd.multiplier}`);
     }
     if (t.vtepProbe === false) lines.push('vtepProbe: false');
@@ -184,36 +222,84 @@ export class TwoNetworkLab {
   }
 
   /** Write the config and start `evpn-ha run` inside the server's namespace. */
-  startAgent(name: ServerName, tuning: AgentTuning = {}): RunningAgent {
+  startAgent(name: ServerName, tuning: AgentTuning = {}, how: SpawnChoice = {}): RunningAgent {
     const s = this.servers[name];
     const configPath = join(this.dir, `agent-${name}.yaml`);
     writeFileSync(configPath, this.agentConfig(name, tuning));
-    const [cmd, ...args] = this.evpnHa;
-    const child = spawn('ip', ['netns', 'exec', s.ns, cmd!, ...args, 'run', '--config', configPath], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(),
-    });
-    let out = '';
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
-    const agent: RunningAgent = {
-      server: s, child, configPath, socketPath: this.socketPath(name),
-      output: () => out,
-      stop: (signal = 'SIGTERM', timeoutMs = 10_000) => new Promise((res) => {
-        if (child.exitCode !== null) { res(child.exitCode); return; }
-        if (child.signalCode !== null) { res(child.signalCode); return; }
-        const timer = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-        child.once('exit', (code, sig) => { clearTimeout(timer); res(code ?? sig ?? -1); });
-        child.kill(signal);
-      }),
-    };
+    const d = this.spawnDaemon(s.ns, ['run', '--config', configPath], how);
+    const agent: RunningAgent = { server: s, child: d.child, configPath, socketPath: this.socketPath(name), output: d.output, stop: d.stop };
     this.agents.push(agent);
     return agent;
+  }
+
+  /** The `evpn-ha reflector` configuration (YAML) for one network's reflector. */
+  reflectorConfig(net: NetworkName, t: ReflectorTuning = {}): string {
+    const info = this.networks[net];
+    const lines = [
+      `routerId: ${info.rrAddress}`,
+      `asn: ${t.asn ?? (info.index === 1 ? 65001 : 65002)}`,
+      'listen:',
+      `  address: ${info.rrAddress}`,
+      'listenRanges:',
+      `  - 192.168.${info.index}.0/24`,
+      `holdTime: ${t.holdTime ?? 9}`,
+      `keepalive: ${t.keepalive ?? 3}`,
+      t.bfd ? `bfd: { minTx: ${t.bfd.minTx}, minRx: ${t.bfd.minRx}, multiplier: ${t.bfd.multiplier} }` : 'bfd: false',
+      `logLevel: ${t.logLevel ?? 'info'}`,
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+
+  /** Write the config and start `evpn-ha reflector` in the network's reflector namespace. */
+  startReflector(net: NetworkName, tuning: ReflectorTuning = {}, how: SpawnChoice = {}): RunningReflector {
+    const info = this.networks[net];
+    const configPath = join(this.dir, `rr${info.index}.yaml`);
+    writeFileSync(configPath, this.reflectorConfig(net, tuning));
+    const d = this.spawnDaemon(info.rrNs, ['reflector', '--config', configPath], how);
+    const rr: RunningReflector = { network: info, child: d.child, configPath, output: d.output, stop: d.stop };
+    this.agents.push(rr);
+    return rr;
+  }
+
+  /**
+   * Leave every daemon started here running and the working directory in place
+   * when the Lab is disposed (the caller also keeps the Lab's namespaces).
+   */
+  keep(): void {
+    this.kept = true;
+  }
+
+  private spawnDaemon(ns: string, args: string[], how: SpawnChoice): Pick<RunningAgent, 'child' | 'output' | 'stop'> {
+    const [cmd, ...pre] = this.evpnHa;
+    let child: ChildProcess;
+    let out = '';
+    let output: () => string;
+    if (how.logFile !== undefined) {
+      const fd = openSync(how.logFile, 'a');
+      child = spawn('ip', ['netns', 'exec', ns, cmd!, ...pre, ...args], { stdio: ['ignore', fd, fd], env: childEnv(), detached: true });
+      closeSync(fd);
+      const file = how.logFile;
+      output = () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
+    } else {
+      child = spawn('ip', ['netns', 'exec', ns, cmd!, ...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+      child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+      output = () => out;
+    }
+    const stop = (signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | string> => new Promise((res) => {
+      if (child.exitCode !== null) { res(child.exitCode); return; }
+      if (child.signalCode !== null) { res(child.signalCode); return; }
+      const timer = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+      child.once('exit', (code, sig) => { clearTimeout(timer); res(code ?? sig ?? -1); });
+      child.kill(signal);
+    });
+    return { child, output, stop };
   }
 
   /** Run an evpn-ha client command (show, reload...) inside a server's namespace. */
   evpnHaCli(name: ServerName, args: string[]): string {
     const [cmd, ...pre] = this.evpnHa;
-    return sh('ip', ['netns', 'exec', this.servers[name].ns, cmd!, ...pre, ...args]);
+    return sh('ip', ['netns', 'exec', this.servers[name].ns, 'env', '-u', 'NODE_OPTIONS', cmd!, ...pre, ...args]);
   }
 
   // ---- kernel state -------------------------------------------------------

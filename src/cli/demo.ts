@@ -1,0 +1,79 @@
+// `evpn-ha demo [--keep] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
+// the two-network failover demo in network namespaces (src/lab/demo.ts,
+// docs/demo.md). Needs root and ip/bridge/ping/iptables: otherwise one line and
+// exit 1. SIGINT/SIGTERM during the run kill what it started (by PID) and delete
+// its namespaces, then exit 130/143.
+import type { Writable } from 'node:stream';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { Demo, demoPrerequisite, PREFIX_RE, teardownDemo } from '../lab/demo.js';
+import { UsageError } from './format.js';
+
+export interface DemoIo {
+  stdout: Writable;
+  stderr: Writable;
+}
+
+interface DemoArgs {
+  keep: boolean;
+  prefix: string | undefined;
+  teardown: string | undefined;
+  'fault-ms': string | undefined;
+}
+
+export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
+  if (a.prefix !== undefined && !PREFIX_RE.test(a.prefix)) throw new UsageError(`--prefix needs 2-12 letters and digits starting with a letter, got "${a.prefix}"`);
+  let faultMs: number | undefined;
+  if (a['fault-ms'] !== undefined) {
+    if (!/^\d+$/.test(a['fault-ms']) || Number(a['fault-ms']) < 1000 || Number(a['fault-ms']) > 600_000) {
+      throw new UsageError(`--fault-ms needs an integer 1000..600000, got "${a['fault-ms']}"`);
+    }
+    faultMs = Number(a['fault-ms']);
+  }
+  const pre = demoPrerequisite();
+  if (a.teardown !== undefined) {
+    if (!PREFIX_RE.test(a.teardown)) throw new UsageError(`--teardown needs the demo's prefix (2-12 letters and digits), got "${a.teardown}"`);
+    if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
+    const gone = await teardownDemo(a.teardown);
+    io.stdout.write(gone.length ? `deleted ${gone.join(' ')}\n` : `no namespaces named ${a.teardown}-*\n`);
+    return 0;
+  }
+  if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
+  const demo = new Demo({
+    out: io.stdout, keep: a.keep,
+    ...(a.prefix !== undefined ? { prefix: a.prefix } : {}),
+    ...(faultMs !== undefined ? { faultMs } : {}),
+  });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    io.stderr.write(`\nevpn-ha demo: ${sig}: tearing down (namespaces ${demo.prefix}-*)\n`);
+    demo.dispose();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await demo.run();
+  } catch (e) {
+    io.stderr.write(`evpn-ha demo: ${(e as Error).message.split('\n')[0]}\n`);
+    demo.dispose();
+    return 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** The yargs command; `setCode` receives the exit code. */
+export function demoCommand(io: DemoIo, setCode: (code: number) => void): CommandModule<object, DemoArgs> {
+  return {
+    command: 'demo',
+    describe: 'as root: the two-network failover demo in network namespaces (reflectors, two agents, ping, fault, timeline)',
+    builder: (y: Argv<object>): Argv<DemoArgs> => y
+      .option('keep', { type: 'boolean', default: false, describe: 'leave the topology running and print how to explore and remove it' })
+      .option('prefix', { type: 'string', requiresArg: true, describe: 'namespace name prefix (default ehd + 4 random hex digits)' })
+      .option('fault-ms', { type: 'string', requiresArg: true, describe: 'how long network 1 stays blackholed, ms (default 3000)' })
+      .option('teardown', { type: 'string', requiresArg: true, describe: 'remove what a --keep demo with this prefix left, then exit' }) as unknown as Argv<DemoArgs>,
+    handler: async (a: ArgumentsCamelCase<DemoArgs>) => {
+      setCode(await runDemoCommand(a, io));
+    },
+  };
+}

@@ -1,0 +1,392 @@
+// `evpn-ha demo`: the design brief's two-network topology in network namespaces,
+// with two `evpn-ha reflector`s and two `evpn-ha run` agents, a 10 ms ping between
+// the service addresses, network 1 blackholed on server-l and healed again, and a
+// timeline of the failover and the failback built from the agents' event streams
+// (the control socket's `watch`, as `evpn-ha watch --json` prints it).
+// docs/demo.md shows a run.
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { ControlClient } from '../control/client.js';
+import type { ControlEvent } from '../control/types.js';
+import { isRoot, Lab, nsExec, sh, waitFor } from './netns.js';
+import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
+
+export interface DemoOptions {
+  out: Writable;
+  /** Namespace name prefix (default `ehd` + 4 random hex digits). */
+  prefix?: string;
+  /** Leave the topology running and print how to explore and remove it. */
+  keep?: boolean;
+  /** How long network 1 stays blackholed, ms (default 3000). */
+  faultMs?: number;
+  /** How to start evpn-ha (default: this node + bin/evpn-ha). */
+  evpnHa?: string[];
+}
+
+export const PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{1,11}$/;
+
+/** Random default prefix: `ehd` + 4 hex digits. */
+export function defaultPrefix(): string {
+  return `ehd${randomBytes(2).toString('hex')}`;
+}
+
+/** A Lab whose namespaces are named `<prefix>-<name>` with a prefix of our choosing. */
+class DemoLab extends Lab {
+  constructor(prefix: string) {
+    super('');
+    (this as unknown as { prefix: string }).prefix = prefix;
+  }
+}
+
+const TOOLS: Array<{ cmd: string; pkg: string }> = [
+  { cmd: 'ip', pkg: 'iproute2' },
+  { cmd: 'bridge', pkg: 'iproute2' },
+  { cmd: 'ping', pkg: 'iputils-ping' },
+  { cmd: 'iptables', pkg: 'iptables' },
+];
+
+function onPath(cmd: string): boolean {
+  const dirs = (process.env['PATH'] ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
+  for (const d of dirs) {
+    if (!d) continue;
+    try { accessSync(join(d, cmd), constants.X_OK); return true; } catch { /* next */ }
+  }
+  return false;
+}
+
+/** Why the demo cannot run here (one line), or null. */
+export function demoPrerequisite(): string | null {
+  if (!isRoot()) return 'the demo needs root (it creates network namespaces): run it with sudo';
+  for (const t of TOOLS) {
+    if (!onPath(t.cmd)) return `"${t.cmd}" not found: install the Debian package ${t.pkg} (apt-get install ${t.pkg})`;
+  }
+  return null;
+}
+
+/** Namespaces whose name starts with `<prefix>-`. */
+export function demoNamespaces(prefix: string): string[] {
+  const out = sh('ip', ['netns', 'list']);
+  return out.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * Remove what a demo with this prefix left: the processes in its namespaces
+ * (SIGTERM, then SIGKILL), the namespaces, its working directory. Returns the
+ * namespaces removed.
+ */
+export async function teardownDemo(prefix: string): Promise<string[]> {
+  if (!PREFIX_RE.test(prefix)) throw new Error(`bad prefix "${prefix}" (letters and digits, 2-12 characters)`);
+  const nss = demoNamespaces(prefix);
+  const pids = (ns: string): number[] => {
+    try { return sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number); } catch { return []; }
+  };
+  const all = nss.flatMap(pids);
+  for (const p of all) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline && nss.some((ns) => pids(ns).length > 0)) await sleep(50);
+  for (const ns of nss) for (const p of pids(ns)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+  for (const ns of nss) { try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ } }
+  for (const d of readdirSync(tmpdir())) {
+    if (d.startsWith(`${prefix}-`)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+  return nss;
+}
+
+// ---- the timeline --------------------------------------------------------------
+
+interface Seen {
+  server: ServerName;
+  at: number;
+  ev: ControlEvent;
+}
+
+const SERVER_LABEL: Record<ServerName, string> = { l: 'server-l', r: 'server-r' };
+
+function signedMs(ms: number): string {
+  const v = Math.round(ms);
+  return `${v < 0 ? '-' : '+'}${String(Math.abs(v)).padStart(5)} ms`;
+}
+
+function pathText(p: { uplink: string; nextHop: string; localPref: number } | null): string {
+  return p ? `${p.uplink} via ${p.nextHop} (local-pref ${p.localPref})` : 'none';
+}
+
+/** The timeline's line for an event, or null when it is not part of the story. */
+function describe(s: Seen, t: { mac: Record<ServerName, string> }): string | null {
+  const ev = s.ev;
+  switch (ev.type) {
+    case 'session':
+      return ev.state === 'down'
+        ? `session ${ev.uplink} down: ${ev.reason} (${ev.pathsDropped} paths dropped)`
+        : `session ${ev.uplink} up (peer ${ev.peer})`;
+    case 'probe':
+      return `VTEP probe ${ev.remoteVtep} on ${ev.network}: ${ev.from} -> ${ev.to} (${ev.reason})${ev.eligible ? '' : ', path ineligible'}`;
+    case 'failover':
+      return `best path for ${ev.ip !== null ? `${ev.ip} (and ${ev.mac})` : ev.mac} moved: ${pathText(ev.from)} -> ${pathText(ev.to)}; cause ${ev.cause} (${ev.reason})`;
+    case 'kernel': {
+      const other = s.server === 'l' ? t.mac.r : t.mac.l;
+      const fdb = ev.ops.filter((o) => o.entry.kind === 'fdb' && o.entry.mac === other);
+      if (fdb.length === 0) return null;
+      return `kernel write: ${fdb.map((o) => (o.entry.kind === 'fdb' ? `${o.op} fdb ${o.entry.mac} dev ${o.entry.ifname} dst ${o.entry.dst}` : '')).join('; ')}`;
+    }
+    default:
+      return null;
+  }
+}
+
+// ---- the demo --------------------------------------------------------------------
+
+export class Demo {
+  readonly prefix: string;
+  private lab: DemoLab | null = null;
+  private tn: TwoNetworkLab | null = null;
+  private readonly watchers: ControlClient[] = [];
+  private readonly events: Seen[] = [];
+  private ping: PingRun | null = null;
+  private undoFault: (() => void) | null = null;
+  private step = 0;
+  private readonly steps = 9;
+  private readonly started = Date.now();
+  private disposed = false;
+
+  constructor(private readonly o: DemoOptions) {
+    this.prefix = o.prefix ?? defaultPrefix();
+    if (!PREFIX_RE.test(this.prefix)) throw new Error(`bad prefix "${this.prefix}" (letters and digits, 2-12 characters)`);
+  }
+
+  private say(line = ''): void {
+    this.o.out.write(`${line}\n`);
+  }
+
+  private begin(what: string): void {
+    this.step++;
+    const t = ((Date.now() - this.started) / 1000).toFixed(1).padStart(5);
+    this.say(`\n[${this.step}/${this.steps}] ${what}  (t=${t} s)`);
+  }
+
+  private detail(line: string): void {
+    this.say(`      ${line}`);
+  }
+
+  /** Kill everything and delete the namespaces (idempotent; also for Ctrl-C). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const w of this.watchers.splice(0)) w.close();
+    this.ping?.stop();
+    try { this.undoFault?.(); } catch { /* the namespace may be gone */ }
+    this.lab?.dispose();
+  }
+
+  /** Run the whole demo; returns the exit code. Throws on failures (the caller disposes). */
+  async run(): Promise<number> {
+    const o = this.o;
+    const faultMs = o.faultMs ?? 3000;
+    const evpnHa = o.evpnHa ?? defaultEvpnHaCommand();
+
+    this.begin('checking prerequisites');
+    const pre = demoPrerequisite();
+    if (pre) throw new Error(pre);
+    const version = sh(evpnHa[0]!, [...evpnHa.slice(1), '--version']).trim();
+    this.detail(`root: yes; ip, bridge, ping, iptables: found; evpn-ha ${version} (${evpnHa.join(' ')})`);
+    if (demoNamespaces(this.prefix).length > 0) throw new Error(`namespaces with prefix ${this.prefix}- exist already (evpn-ha demo --teardown ${this.prefix})`);
+
+    this.begin(`building the two-network topology in namespaces ${this.prefix}-*`);
+    const lab = new DemoLab(this.prefix);
+    this.lab = lab;
+    const tn = new TwoNetworkLab(lab, evpnHa);
+    this.tn = tn;
+    tn.build();
+    const { l, r } = tn.servers;
+    const { net1, net2 } = tn.networks;
+    this.detail(`network 1: switch ${net1.switchNs}, reflector ${net1.rrNs} ${net1.rrAddress}`);
+    this.detail(`network 2: switch ${net2.switchNs}, reflector ${net2.rrNs} ${net2.rrAddress}`);
+    for (const s of [l, r]) {
+      this.detail(`server-${s.name} (${s.ns}): eth1 ${s.address.net1}, eth2 ${s.address.net2}, ` +
+        `br-vxlan ${s.service} (${s.mac}), vxlan0 VNI 100 dstport 4789 nolearning`);
+    }
+    const logDir = join(tn.dir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+
+    const bfd = { minTx: 100, minRx: 100, multiplier: 3 };
+    this.begin('starting route reflectors (evpn-ha reflector) in rr1 and rr2');
+    const rrTuning = (asn: number): ReflectorTuning => ({ asn, bfd, holdTime: 9, keepalive: 3 });
+    tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') });
+    tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') });
+    this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range 192.168.1.0/24, BFD 100 ms x 3`);
+    this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range 192.168.2.0/24, BFD 100 ms x 3`);
+
+    this.begin('starting agents (evpn-ha run) on server-l and server-r');
+    const tuning: AgentTuning = {
+      asn: { net1: 65001, net2: 65002 }, localPref: { net1: 200, net2: 100 },
+      holdTime: 9, keepalive: 3, connectRetry: 1, bfd,
+      vtepProbe: { interval: 100, multiplier: 3, holdDown: 1000 },
+    };
+    tn.startAgent('l', tuning, { logFile: join(logDir, 'agent-l.log') });
+    tn.startAgent('r', tuning, { logFile: join(logDir, 'agent-r.log') });
+    this.detail('uplink net1: eth1 -> rr1, AS 65001, local-pref 200 (primary); BFD 100 ms x 3');
+    this.detail('uplink net2: eth2 -> rr2, AS 65002, local-pref 100 (backup);  BFD 100 ms x 3');
+    this.detail('VTEP probes 100 ms x 3 (hold-down 1 s); hold time 9 s');
+    this.detail(`configs, sockets and logs in ${tn.dir}`);
+
+    this.begin('waiting for sessions, routes and kernel entries');
+    const t0 = Date.now();
+    for (const s of ['l', 'r'] as const) {
+      await waitFor(async () => {
+        try { (await ControlClient.connect(tn.socketPath(s))).close(); return true; } catch { return false; }
+      }, 20_000, `server-${s}'s control socket`, 100);
+      const c = await ControlClient.connect(tn.socketPath(s));
+      this.watchers.push(c);
+      void c.watch((ev) => { this.events.push({ server: s, at: Date.parse(ev.time), ev }); }).catch(() => undefined);
+    }
+    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1 &&
+      tn.neigh('l', r.service) !== null && tn.neigh('r', l.service) !== null, 30_000, 'FDB and neighbour entries on both servers', 100);
+    this.detail(`both servers programmed in ${Date.now() - t0} ms. On server-l:`);
+    this.detail(`# ip neigh show dev br-vxlan ${r.service}`);
+    for (const line of nsExec(l.ns, 'ip', ['neigh', 'show', 'dev', 'br-vxlan', r.service]).trim().split('\n')) this.detail(`  ${line}`);
+    this.detail('# bridge fdb show dev vxlan0');
+    for (const line of nsExec(l.ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']).trim().split('\n')) {
+      if (line.startsWith(r.mac)) this.detail(`  ${line}`);
+    }
+    this.detail(`# evpn-ha show routes --ip ${r.service}`);
+    for (const line of tn.evpnHaCli('l', ['show', 'routes', '--ip', r.service, '--socket', tn.socketPath('l')]).trimEnd().split('\n')) this.detail(`  ${line}`);
+
+    this.begin(`pinging ${r.service} from server-l (${l.service}) every 10 ms`);
+    const ping = tn.ping('l', r.service, 10);
+    this.ping = ping;
+    await waitFor(() => ping.replies.length >= 50, 10_000, 'ping replies over network 1', 50);
+    this.detail(`${ping.replies.length} replies so far; traffic runs over network 1 (FDB dst ${r.address.net1})`);
+
+    this.begin(`blackholing network 1 on server-l for ${(faultMs / 1000).toFixed(1)} s (iptables DROP in and out on eth1, carrier stays up)`);
+    await sleep(300);
+    const fault = Date.now();
+    this.undoFault = tn.blackholeUplink('l', 'net1');
+    const inPlace = Date.now() - fault;
+    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net2 && tn.fdbDst('r', l.mac) === l.address.net2 &&
+      ping.lastReplyAt() > fault + 200, 10_000, 'failover to network 2', 20);
+    const remaining = faultMs - (Date.now() - fault);
+    if (remaining > 0) await sleep(remaining);
+    this.detail(`fault in place ${inPlace} ms after T0 (both iptables rules)`);
+    this.printTimeline('failover', fault, ping, Date.now());
+    const rawOutage = ping.outageAround(fault);
+    const outage = rawOutage === null ? null : Math.round(rawOutage);
+    this.say('');
+    this.detail(`server-l now: ${this.fdbLine(r.mac)}`);
+    this.detail(`OUTAGE (failover): ${outage ?? '?'} ms without replies; ${ping.lostBetween(fault - 1000, Date.now())} echo requests lost`);
+
+    this.begin('healing network 1 (iptables rules removed)');
+    const heal = Date.now();
+    this.undoFault();
+    this.undoFault = null;
+    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1, 60_000, 'failback to network 1', 50);
+    await sleep(1000);
+    this.printTimeline('failback', heal, ping, Date.now());
+    this.say('');
+    const lostBack = ping.lostBetween(heal - 500, Date.now());
+    const gapBack = this.longestGap(ping, heal, Date.now());
+    this.detail(`server-l now: ${this.fdbLine(r.mac)}`);
+    this.say(`      FAILBACK: ${lostBack} echo requests lost, longest gap between replies ${gapBack} ms (ping interval ~10-16 ms)`);
+    ping.stop();
+    this.ping = null;
+
+    if (o.keep) {
+      this.begin('keeping the topology (--keep)');
+      for (const w of this.watchers.splice(0)) w.close();
+      tn.keep();
+      lab.processes.splice(0);
+      lab.namespaces.splice(0);
+      this.printExplore(tn, evpnHa);
+    } else {
+      this.begin('tearing down (agents, reflectors, namespaces)');
+      this.dispose();
+      const left = demoNamespaces(this.prefix);
+      this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
+    }
+    this.say('');
+    this.say(`summary: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3); failback lost ${lostBack} echo requests`);
+    return 0;
+  }
+
+  /** server-l's vxlan0 FDB line for a MAC (`bridge fdb show dev vxlan0`). */
+  private fdbLine(mac: string): string {
+    const lines = nsExec(this.tn!.servers.l.ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']).split('\n');
+    return lines.find((l) => l.startsWith(mac) && l.includes(' dst '))?.trim() ?? `no vxlan0 entry for ${mac}`;
+  }
+
+  private longestGap(ping: PingRun, from: number, to: number): number {
+    let worst = 0;
+    let prev: number | null = null;
+    for (const r of ping.replies) {
+      if (r.at < from - 1000 || r.at > to) continue;
+      if (prev !== null && r.at >= from) worst = Math.max(worst, r.at - prev);
+      prev = r.at;
+    }
+    return Math.round(worst);
+  }
+
+  private printTimeline(kind: 'failover' | 'failback', t0: number, ping: PingRun, until: number): void {
+    const tn = this.tn!;
+    const mac = { l: tn.servers.l.mac, r: tn.servers.r.mac };
+    this.say('');
+    this.say(`      ${kind} timeline (T0 = ${kind === 'failover' ? 'fault injected' : 'fault removed'}, ${new Date(t0).toISOString()}):`);
+    const rows: Array<{ at: number; who: string; text: string }> = [];
+    rows.push({ at: t0, who: 'fault', text: kind === 'failover' ? 'network 1 blackholed on server-l (eth1, both directions)' : 'network 1 healed on server-l' });
+    const withIp = new Set(this.events.filter((s) => s.ev.type === 'failover' && s.ev.ip !== null)
+      .map((s) => `${s.server}|${s.ev.type === 'failover' ? s.ev.mac : ''}|${s.at}`));
+    for (const s of this.events) {
+      if (s.at < t0 - 50 || s.at > until) continue;
+      // The MAC-only route moves with the MAC/IP route: one line for both.
+      if (s.ev.type === 'failover' && s.ev.ip === null && withIp.has(`${s.server}|${s.ev.mac}|${s.at}`)) continue;
+      const text = describe(s, { mac });
+      if (text) rows.push({ at: s.at, who: SERVER_LABEL[s.server], text });
+    }
+    // Ping: the longest gap between replies after T0 (the outage), or the first reply.
+    let before: number | null = null;
+    let after: { at: number; seq: number } | null = null;
+    let worst = 0;
+    let prev: { at: number; seq: number } | null = null;
+    for (const r of ping.replies) {
+      if (r.at > until) break;
+      if (prev && r.at > t0 && r.at <= t0 + 5000 && r.at - prev.at > worst) {
+        worst = r.at - prev.at;
+        before = prev.at;
+        after = r;
+      }
+      prev = r;
+    }
+    if (kind === 'failover' && before !== null && after) {
+      rows.push({ at: before, who: 'ping', text: 'last reply before the outage' });
+      rows.push({ at: after.at, who: 'ping', text: `first reply after the fault (icmp_seq=${after.seq}), over network 2` });
+    } else if (after && before !== null) {
+      rows.push({ at: after.at, who: 'ping', text: `longest gap between replies ended (${Math.round(worst)} ms, icmp_seq=${after.seq})` });
+    }
+    rows.sort((a, b) => a.at - b.at);
+    for (const row of rows) this.say(`      ${signedMs(row.at - t0)}  ${row.who.padEnd(8)}  ${row.text}`);
+  }
+
+  private printExplore(tn: TwoNetworkLab, evpnHa: string[]): void {
+    const cli = evpnHa.join(' ');
+    const { l, r } = tn.servers;
+    this.detail(`The topology stays up. Namespaces: ${this.lab!.prefix}-{sw1,sw2,rr1,rr2,srvl,srvr}`);
+    this.detail('Explore it:');
+    for (const s of [l, r]) {
+      this.detail(`  ip netns exec ${s.ns} ${cli} show routes --socket ${tn.socketPath(s.name)}`);
+      this.detail(`  ip netns exec ${s.ns} ${cli} show neighbors --socket ${tn.socketPath(s.name)}`);
+      this.detail(`  ip netns exec ${s.ns} ${cli} watch --socket ${tn.socketPath(s.name)}`);
+      this.detail(`  ip netns exec ${s.ns} bridge fdb show dev vxlan0`);
+      this.detail(`  ip netns exec ${s.ns} ip neigh show dev br-vxlan`);
+    }
+    this.detail(`  ip netns exec ${l.ns} ping ${r.service}`);
+    this.detail(`  logs: ${join(tn.dir, 'logs')}/{rr1,rr2,agent-l,agent-r}.log`);
+    this.detail('Tear it down:');
+    this.detail(`  ${cli} demo --teardown ${this.prefix}`);
+    this.detail(`  or: for ns in $(ip netns list | awk '/^${this.prefix}-/{print $1}'); do ip netns pids $ns | xargs -r kill; ip netns del $ns; done; rm -rf ${tn.dir}`);
+  }
+}
