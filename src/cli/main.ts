@@ -9,6 +9,7 @@ import yargs from 'yargs';
 import { pino, type Logger } from 'pino';
 import { peerConfig, runPeer, STDIN_HELP } from './peer.js';
 import { reflectorCommand } from './reflector.js';
+import { demoCommand } from './demo.js';
 import { runCommand } from './run.js';
 import { stopSignals } from './signals.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
@@ -98,6 +99,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
     .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))
     .command(reflectorCommand(io, (c) => { code = c; }))
     .command(runCommand({ ...io, version: packageVersion() }, (c) => { code = c; }))
+    .command(demoCommand(io, (c) => { code = c; }))
     .demandCommand(1, 'a command is required (try --help)')
     .strict()
     .version(packageVersion())
