@@ -271,17 +271,19 @@ export class TwoNetworkLab {
 
   private spawnDaemon(ns: string, args: string[], how: SpawnChoice): Pick<RunningAgent, 'child' | 'output' | 'stop'> {
     const [cmd, ...pre] = this.evpnHa;
+    // `env -u NODE_OPTIONS` inside the namespace: a test runner's spawn hooks
+    // (tap's processinfo) put NODE_OPTIONS back into every child's environment.
     let child: ChildProcess;
     let out = '';
     let output: () => string;
     if (how.logFile !== undefined) {
       const fd = openSync(how.logFile, 'a');
-      child = spawn('ip', ['netns', 'exec', ns, cmd!, ...pre, ...args], { stdio: ['ignore', fd, fd], env: childEnv(), detached: true });
+      child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', cmd!, ...pre, ...args], { stdio: ['ignore', fd, fd], env: childEnv(), detached: true });
       closeSync(fd);
       const file = how.logFile;
       output = () => { try { return readFileSync(file, 'utf8'); } catch { return ''; } };
     } else {
-      child = spawn('ip', ['netns', 'exec', ns, cmd!, ...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+      child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', cmd!, ...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
       child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
       child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
       output = () => out;
