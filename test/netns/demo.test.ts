@@ -1,0 +1,126 @@
+// `evpn-ha demo` from the compiled bin (build/ from `npx tsc -p tsconfig.json`, as
+// scripts/test.sh does first), environment without NODE_OPTIONS:
+//   * happy path: exit 0, the failover timeline (BFD/probe detection, best path
+//     moved, FDB dst -> 192.168.2.87, first reply) with an outage figure, the
+//     failback (FDB back to 192.168.1.87), and no namespace or directory with the
+//     demo's prefix afterwards;
+//   * --keep leaves a working topology (the agent answers `show routes` through
+//     the printed command's socket), --teardown removes it;
+//   * SIGINT in the middle of the run: exit 130, nothing left;
+//   * as an unprivileged user: one line, exit 1.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRoot, sh } from '../lib/netns.js';
+import { childEnv } from '../../src/lab/twonet.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(ROOT, 'bin', 'evpn-ha');
+// Through `env -u NODE_OPTIONS`: tap's process-info hook puts its loader back
+// into the environment of every child spawned from here.
+const NODE = ['-u', 'NODE_OPTIONS', process.execPath, BIN];
+
+function prefix(): string {
+  return `ehdt${randomBytes(2).toString('hex')}`;
+}
+
+function leftovers(p: string): string[] {
+  const nss = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => n.startsWith(`${p}-`));
+  const dirs = readdirSync(tmpdir()).filter((d) => d.startsWith(`${p}-`));
+  return [...nss, ...dirs];
+}
+
+interface Run { code: number | null; signal: string | null; out: string; err: string }
+
+function demo(args: string[], opts: { timeoutMs?: number; interruptOn?: RegExp } = {}): Promise<Run> {
+  return new Promise((res) => {
+    const child = spawn('env', [...NODE, 'demo', ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let interrupted = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (opts.interruptOn && !interrupted && opts.interruptOn.test(out)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 90_000);
+    child.on('exit', (code, signal) => { clearTimeout(timer); res({ code, signal, out, err }); });
+  });
+}
+
+if (!isRoot()) {
+  t.pass('skipped: namespace tests need root');
+} else if (!existsSync(join(ROOT, 'build', 'src', 'cli', 'demo.js'))) {
+  t.fail('build/ is missing: run npx tsc -p tsconfig.json first');
+} else {
+  t.test('happy path: failover timeline with an outage, failback, nothing left', async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p]);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err, stdout: r.out.slice(-3000) });
+    t.match(r.out, /\[1\/9\] checking prerequisites/);
+    t.match(r.out, /\[4\/9\] starting agents \(evpn-ha run\) on server-l and server-r/);
+    // Kernel entries shown from server-l before the fault.
+    t.match(r.out, /192\.168\.0\.87 lladdr 02:00:c0:a8:00:57 extern_learn NOARP/);
+    t.match(r.out, /02:00:c0:a8:00:57 dst 192\.168\.1\.87 self extern_learn/);
+    const failover = r.out.slice(r.out.indexOf('failover timeline'), r.out.indexOf('[8/9]'));
+    t.ok(failover.length > 0, 'a failover timeline');
+    t.match(failover, /\+\s+0 ms\s+fault\s+network 1 blackholed on server-l/);
+    t.match(failover, /server-l\s+session net1 down: .*BFD down/, 'detection by BFD on server-l');
+    t.match(failover, /server-l\s+best path for 192\.168\.0\.87 .*moved: net1 via 192\.168\.1\.87 .* -> net2 via 192\.168\.2\.87 .*; cause \S+/);
+    t.match(failover, /\+\s*\d+ ms\s+server-l\s+kernel write: replace fdb 02:00:c0:a8:00:57 dev vxlan0 dst 192\.168\.2\.87/);
+    t.match(failover, /server-r\s+kernel write: replace fdb 02:00:c0:a8:00:41 dev vxlan0 dst 192\.168\.2\.65/);
+    t.match(failover, /ping\s+first reply after the fault/);
+    const m = /OUTAGE \(failover\): (\d+) ms without replies/.exec(r.out);
+    t.ok(m, 'an outage figure');
+    const outage = Number(m?.[1]);
+    t.comment(`failover outage ${outage} ms`);
+    t.ok(outage > 0 && outage < 3000, `outage ${outage} ms well under a hold time`);
+    const failback = r.out.slice(r.out.indexOf('failback timeline'));
+    t.match(failback, /server-l\s+kernel write: replace fdb 02:00:c0:a8:00:57 dev vxlan0 dst 192\.168\.1\.87/);
+    t.match(failback, /FAILBACK: \d+ echo requests lost/);
+    t.match(r.out, /\[9\/9\] tearing down/);
+    t.same(leftovers(p), [], 'no namespace or directory with the prefix left');
+  });
+
+  t.test('--keep leaves a working topology; --teardown removes it', async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p, '--keep', '--fault-ms', '1000']);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err });
+    const show = new RegExp(`ip netns exec (${p}-srvl) (.*) show routes --socket (\\S+)`).exec(r.out);
+    t.ok(show, 'prints the show routes command');
+    if (show) {
+      const routes = sh('ip', ['netns', 'exec', show[1]!, 'env', ...NODE, 'show', 'routes', '--socket', show[3]!]);
+      t.match(routes, /192\.168\.0\.87/, 'the kept agent answers');
+    }
+    t.match(r.out, new RegExp(`demo --teardown ${p}`));
+    t.ok(leftovers(p).length >= 6, 'namespaces kept');
+    const td = spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv(), encoding: 'utf8' });
+    t.equal(td.status, 0);
+    t.match(td.stdout, /deleted /);
+    t.same(leftovers(p), [], 'nothing left after --teardown');
+  });
+
+  t.test('SIGINT during the run tears everything down', async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p], { interruptOn: /\[6\/9\]/ });
+    t.equal(r.code, 130, 'exit 130', { stderr: r.err });
+    t.match(r.err, /SIGINT: tearing down/);
+    t.same(leftovers(p), [], 'nothing left');
+  });
+
+  t.test('not root: one line, exit 1', async (t) => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'env', ...NODE, 'demo'], { env: childEnv(), encoding: 'utf8' });
+    t.equal(r.status, 1, r.stderr);
+    t.match(r.stderr, /^evpn-ha demo: the demo needs root .*\n$/);
+  });
+}
