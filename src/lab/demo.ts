@@ -5,7 +5,7 @@
 // (the control socket's `watch`, as `evpn-ha watch --json` prints it).
 // docs/demo.md shows a run.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -141,6 +141,38 @@ function describe(s: Seen, t: { mac: Record<ServerName, string> }): string | nul
   }
 }
 
+interface LogRow {
+  at: number;
+  who: string;
+  text: string;
+}
+
+/**
+ * Timeline rows from a daemon's pino JSON log: BFD state changes (agents and
+ * evpn-ha reflectors), and a reflector dropping a client and its routes. The
+ * rest of the story comes from the agents' event streams.
+ */
+export function logRows(text: string, who: string, role: 'agent' | 'reflector'): LogRow[] {
+  const rows: LogRow[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let j: Record<string, unknown>;
+    try { j = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
+    const at = typeof j['time'] === 'number' ? j['time'] : NaN;
+    if (!Number.isFinite(at)) continue;
+    const msg = String(j['msg'] ?? '');
+    if (j['component'] === 'bfd' && (msg === 'bfd session down' || msg === 'bfd session up')) {
+      const diag = j['diag'] && j['diag'] !== 'NoDiagnostic' ? ` (${String(j['diag'])})` : '';
+      rows.push({ at, who, text: `BFD with ${String(j['remote'])}: ${String(j['from'])} -> ${String(j['to'])}${diag}` });
+    } else if (role === 'reflector' && j['component'] === 'rib' && msg.startsWith('peer gone')) {
+      rows.push({ at, who, text: `client ${String(j['peer'])} gone: withdrawing its ${String(j['routes'])} routes from the other clients` });
+    } else if (role === 'reflector' && j['component'] === 'bgp' && msg === 'established') {
+      rows.push({ at, who, text: `session with client ${String(j['peer'])} established` });
+    }
+  }
+  return rows;
+}
+
 // ---- the demo --------------------------------------------------------------------
 
 export class Demo {
@@ -151,6 +183,7 @@ export class Demo {
   private readonly events: Seen[] = [];
   private ping: PingRun | null = null;
   private undoFault: (() => void) | null = null;
+  private logDir = '';
   private step = 0;
   private readonly steps = 9;
   private readonly started = Date.now();
@@ -213,6 +246,7 @@ export class Demo {
         `br-vxlan ${s.service} (${s.mac}), vxlan0 VNI 100 dstport 4789 nolearning`);
     }
     const logDir = join(tn.dir, 'logs');
+    this.logDir = logDir;
     mkdirSync(logDir, { recursive: true });
 
     const bfd = { minTx: 100, minRx: 100, multiplier: 3 };
@@ -346,6 +380,14 @@ export class Demo {
       if (s.ev.type === 'failover' && s.ev.ip === null && withIp.has(`${s.server}|${s.ev.mac}|${s.at}`)) continue;
       const text = describe(s, { mac });
       if (text) rows.push({ at: s.at, who: SERVER_LABEL[s.server], text });
+    }
+    const logs: Array<[string, string, 'agent' | 'reflector']> = [
+      ['agent-l.log', 'server-l', 'agent'], ['agent-r.log', 'server-r', 'agent'], ['rr1.log', 'rr1', 'reflector'], ['rr2.log', 'rr2', 'reflector'],
+    ];
+    for (const [file, who, role] of logs) {
+      let text = '';
+      try { text = readFileSync(join(this.logDir, file), 'utf8'); } catch { continue; }
+      for (const row of logRows(text, who, role)) if (row.at >= t0 - 50 && row.at <= until) rows.push(row);
     }
     // Ping: the longest gap between replies after T0 (the outage), or the first reply.
     let before: number | null = null;
