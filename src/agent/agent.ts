@@ -165,6 +165,7 @@ export class Agent {
   private gate: StaleGate;
 
   private linkTimer: Timer | null = null;
+  private linkTimerDue = Infinity;
   private graceTimer: Timer | null = null;
   private targetsTimer: Timer | null = null;
   private wantLinks = false;
@@ -598,9 +599,14 @@ export class Agent {
   }
 
   private scheduleLinks(delay: number): void {
-    if (this.stopping || this.linkTimer) return;
+    if (this.stopping) return;
+    const due = this.clock.now() + delay;
+    if (this.linkTimer && this.linkTimerDue <= due) return;
+    this.linkTimer?.cancel();
+    this.linkTimerDue = due;
     this.linkTimer = this.clock.setTimer(delay, () => {
       this.linkTimer = null;
+      this.linkTimerDue = Infinity;
       this.wantLinks = true;
       this.kickLinks();
     });
@@ -646,6 +652,7 @@ export class Agent {
       case 'link':
         if (this.devices.has(ev.link.name)) this.sync.scheduleResync();
         if (this.isWatchedLink(ev.link.name)) this.scheduleLinks(this.linkDelay);
+        this.uplinkLinkChanged(ev.link, ev.action);
         return;
       case 'addr':
         if (ev.ifname === null || this.isWatchedLink(ev.ifname)) this.scheduleLinks(this.linkDelay);
@@ -654,6 +661,23 @@ export class Agent {
         this.sync.scheduleResync();
         this.scheduleLinks(this.linkDelay);
         return;
+    }
+  }
+
+  /**
+   * An uplink interface that goes down (admin down, no carrier, removed) takes its
+   * session down at once instead of after the hold timer (like "fast external
+   * fallover"): the paths learned over it are dropped in one pass and a new session
+   * starts trying to connect.
+   */
+  private uplinkLinkChanged(link: LinkInfo, action: 'new' | 'del'): void {
+    const down = action === 'del' ? 'removed' : !link.up ? 'down' : !link.carrier ? 'without carrier' : null;
+    if (down === null) return;
+    for (const st of this.uplinks.values()) {
+      if (st.cfg.interface !== link.name || !st.peer) continue;
+      this.stopSession(st, `${link.name} is ${down}`);
+      st.address = null;
+      this.scheduleLinks(0);
     }
   }
 

@@ -478,6 +478,35 @@ t.test('vxlan device gone and back: failures reported once, entries rewritten wh
   t.end();
 });
 
+t.test('an uplink losing carrier takes its session down at once', async (t) => {
+  const r = await rig();
+  await converged(r);
+  r.newOps();
+  const s1 = r.s('net1');
+  r.kernel.setLink('eth1', { carrier: false });
+  await r.step();
+  t.equal(s1.stopped, 'eth1 is without carrier');
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }]);
+  t.match(r.events.filter((e) => e.type === 'session').at(-1), { uplink: 'net1', state: 'down', reason: 'eth1 is without carrier' });
+  const n1 = r.s('net1');
+  t.not(n1, s1, 'a new session tries to connect');
+  t.ok(n1.started);
+  // Carrier back, the new session comes up, traffic fails back.
+  r.kernel.setLink('eth1', { carrier: true });
+  n1.up('192.168.1.2');
+  n1.send(announce(1));
+  await r.step(100);
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.equal(r.s('net1'), n1, 'carrier up does not restart the session');
+  // A link event for a non-established session changes nothing.
+  r.s('net2').down();
+  const n2 = r.s('net2');
+  r.kernel.setLink('eth2', { up: false });
+  await r.step(100);
+  t.equal(n2.stopped, null);
+  t.end();
+});
+
 t.test('link and address events: origination follows within the debounce', async (t) => {
   const r = await rig();
   await converged(r);
