@@ -203,12 +203,17 @@ class Bench {
     const moved: Partial<Record<ServerName, number | null>> = {};
     // Fail-over: both FDB entries off network 1 and the pings answered again.
     const cap = FAILOVER_CAP_MS[this.mode];
-    await until(() => {
+    const bothMoved = await until(() => {
       for (const s of ['l', 'r'] as const) if (moved[s] === undefined && this.onNet(s, 2)) moved[s] = Date.now() - faultAt;
-      return moved.l !== undefined && moved.r !== undefined && ping.repliesAfter(faultAt) > 10;
+      return moved.l !== undefined && moved.r !== undefined;
     }, cap, 20);
     for (const s of ['l', 'r'] as const) if (moved[s] === undefined) moved[s] = null;
-    const outage = ping.outageAround(faultAt);
+    // Replies flowing again after the move (the iptables commands take a while, so
+    // a few replies right after faultAt may predate the fault biting).
+    if (bothMoved !== null) await until(() => ping.repliesAfter(bothMoved) >= 5, 3000, 20);
+    // No reply for the last 300 ms: the outage is still going on (no failover).
+    const recovered = ping.lastReplyAt() > Date.now() - 300;
+    const outage = recovered ? ping.outageAround(faultAt) : null;
     // Settle: the faulted server's session to RR-net1 gone (a, b, d; not in c) and a few s.
     if (outage !== null && sc !== 'c') {
       const victim: ServerName = sc === 'b' ? 'r' : 'l';

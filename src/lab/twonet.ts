@@ -470,12 +470,13 @@ export class PingRun {
     if (!before || !after) return null;
     // The gap that contains t may be followed by a longer one (the fault bites a
     // moment later, e.g. when a packet in flight still got through): take the
-    // longest gap among replies in the following 5 s.
+    // longest gap that starts within the following 5 s (it may end much later,
+    // e.g. a hold-timer failover).
     let worst = after.at - before.at;
     let prev = after;
     for (const r of this.replies) {
       if (r.at <= after.at) continue;
-      if (r.at > t + 5000) break;
+      if (prev.at > t + 5000) break;
       worst = Math.max(worst, r.at - prev.at);
       prev = r;
     }

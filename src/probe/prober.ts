@@ -42,7 +42,9 @@ export type ProbeTransitionReason =
   | 'first-reply'        // unknown -> up
   | 'detect-timeout'     // up/holddown -> down: no reply for multiplier x interval
   | 'reply-after-down'   // down -> holddown (or -> up when holdDown is 0)
-  | 'holddown-expired';  // holddown -> up
+  | 'holddown-expired'   // holddown -> up
+  | 'target-removed'     // up -> down: no longer a target; it must answer again (and pass the hold-down) before it is used
+  | 'new-path';          // down/holddown -> unknown: a remembered target now leaves from another local VTEP address
 
 /** A remote next hop to probe. The agent supplies one per (network, remote VTEP) in use. */
 export interface ProbeTarget {
@@ -199,6 +201,11 @@ export class VtepProber {
   private readonly bridgeMac: string;
   private uplinks: LocalUplink[];
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Targets removed after they had answered (key -> local VTEP): re-added, they
+   * start 'down', so traffic returns to them only after a reply and the hold-down.
+   */
+  private readonly removed = new Map<string, string>();
   private readonly listeners = new Set<ProbeStateListener>();
   private nextSeq = 1;
   private running = false;
@@ -265,7 +272,11 @@ export class VtepProber {
   /**
    * The full set of next hops to probe. New ones start 'unknown'; kept ones keep
    * their state (a changed local VTEP makes it a new path: back to 'unknown');
-   * missing ones are forgotten. Invalid targets are logged and skipped.
+   * missing ones stop being probed. A missing one that had answered is remembered
+   * as 'down' (an 'up' one reports up -> down, reason 'target-removed'): when it
+   * comes back (e.g. the BGP session over that network is re-established) it is
+   * ineligible until it answers and the hold-down has passed, so traffic fails
+   * back only over a verified path. Invalid targets are logged and skipped.
    */
   setTargets(targets: Iterable<ProbeTarget>): void {
     const wanted = new Map<string, ProbeTarget>();
@@ -283,6 +294,14 @@ export class VtepProber {
         this.cancelTimers(e);
         this.entries.delete(key);
         this.log.debug({ network: e.target.network, remoteVtep: e.target.remoteVtep }, 'probe target removed');
+        if (e.state === 'unknown') continue;
+        if (t === undefined) {
+          this.removed.set(key, e.target.localVtep);
+          if (e.state === 'up') this.transition(e, 'down', 'target-removed');
+        } else if (e.state !== 'up') {
+          // Re-made below as 'unknown' (eligible): say so, or the next hop stays ineligible.
+          this.transition(e, 'unknown', 'new-path');
+        }
       }
     }
     for (const [key, t] of wanted) {
@@ -291,13 +310,20 @@ export class VtepProber {
         e.target = t;
         continue;
       }
+      const was = this.removed.get(key);
+      this.removed.delete(key);
       const entry: Entry = {
         target: t, state: 'unknown', since: this.clock.now(), lastReplyAt: undefined, rttMs: undefined,
         srttMs: undefined, sent: 0, replies: 0, outstanding: [],
         sendTimer: undefined, detectTimer: undefined, holdTimer: undefined,
       };
       this.entries.set(key, entry);
-      this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep }, 'probe target added');
+      if (was === t.localVtep) {
+        entry.state = 'down';
+      } else if (was !== undefined) {
+        this.transition(entry, 'unknown', 'new-path', 'down');
+      }
+      this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep, state: entry.state }, 'probe target added');
       if (this.running) this.scheduleFirstSend(entry);
     }
   }
@@ -419,8 +445,8 @@ export class VtepProber {
     });
   }
 
-  private transition(e: Entry, to: ProbeState, reason: ProbeTransitionReason): void {
-    const from = e.state;
+  private transition(e: Entry, to: ProbeState, reason: ProbeTransitionReason, fromState?: ProbeState): void {
+    const from = fromState ?? e.state;
     e.state = to;
     e.since = this.clock.now();
     const ev: ProbeStateEvent = {
@@ -428,7 +454,8 @@ export class VtepProber {
       from, to, reason, rttMs: e.rttMs, at: e.since, eligible: to === 'up' || to === 'unknown',
     };
     const fields = { network: ev.network, localVtep: ev.localVtep, remoteVtep: ev.remoteVtep, from, to, reason, rttMs: ev.rttMs };
-    if (to === 'down') this.log.warn(fields, 'VTEP path down');
+    if (to === 'down' && reason !== 'target-removed') this.log.warn(fields, 'VTEP path down');
+    else if (reason === 'target-removed') this.log.info(fields, 'VTEP path no longer used: to be verified again before use');
     else this.log.info(fields, `VTEP path ${to}`);
     for (const fn of [...this.listeners]) {
       try {

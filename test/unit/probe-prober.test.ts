@@ -386,6 +386,51 @@ t.test('setTargets keeps, adds, resets and removes', async (t) => {
   p.l.stop(); p.r.stop();
 });
 
+t.test('a target removed after answering comes back down: eligible only after a reply and the hold-down', async (t) => {
+  const p = pair();
+  p.clock.advance(500);
+  const [net1, net2] = targetsTo(L, R);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'up');
+  // The net1 session goes down: its path (and the target) disappear.
+  p.l.setTargets([net2!]);
+  const gone = p.events.at(-1)!;
+  t.same([gone.network, gone.from, gone.to, gone.reason, gone.eligible], ['net1', 'up', 'down', 'target-removed', false]);
+  t.equal(p.l.state('net1', '192.168.1.87'), undefined, 'no longer probed');
+  p.clock.advance(1000);
+  // Back (the session re-established): down until it answers, then the hold-down.
+  const n = p.events.length;
+  p.l.setTargets([net1!, net2!]);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'down');
+  t.notOk(p.l.eligible('net1', '192.168.1.87'));
+  t.equal(p.events.length, n, 'no event: it was reported down on removal');
+  const backAt = p.clock.now();
+  p.clock.advance(100);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'holddown');
+  p.clock.advance(3000);
+  const up = p.events.at(-1)!;
+  t.same([up.from, up.to, up.reason, up.eligible], ['holddown', 'up', 'holddown-expired', true]);
+  t.ok(up.at - backAt >= 3000 && up.at - backAt <= 3100, `eligible ${up.at - backAt} ms after it came back`);
+
+  // Removed while down: no event (already ineligible); re-added from another local address: a new path.
+  p.fabric.cutPath('192.168.1.65', '192.168.1.87');
+  p.clock.advance(500);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'down');
+  const m = p.events.length;
+  p.l.setTargets([net2!]);
+  t.equal(p.events.length, m, 'removed while down: nothing to report');
+  p.l.setTargets([{ ...net1!, localVtep: '192.168.1.66' }, net2!]);
+  const fresh = p.events.at(-1)!;
+  t.same([fresh.from, fresh.to, fresh.reason, fresh.eligible], ['down', 'unknown', 'new-path', true]);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'unknown');
+
+  // A target that never answered is forgotten for good: back as unknown (eligible).
+  p.l.setTargets([net2!]);
+  p.l.setTargets([{ ...net1!, localVtep: '192.168.1.66' }, net2!]);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'unknown');
+  t.equal(p.events.length, m + 1, 'no events for a target that never answered');
+  p.l.stop(); p.r.stop();
+});
+
 t.test('holdDown 0 goes straight back up; listener errors are contained; validation', async (t) => {
   const p = pair({ holdDown: 0 });
   p.l.onStateChange(() => { throw new Error('listener bug'); });
