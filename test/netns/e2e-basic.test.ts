@@ -1,0 +1,142 @@
+// End to end, part 1: the design brief's topology with FRR 8.4 reflectors
+// (RR-net1 AS 65001, RR-net2 AS 65002) and evpn-ha agents on both servers,
+// BFD and VTEP probes OFF (plain hold timer, 3 s, keepalive 1 s).
+//   * ping over VXLAN, and no ARP inside the tunnel (pcap of eth1/eth2);
+//   * the kernel entries of the brief (ip neigh extern_learn NOARP, bridge fdb dst self extern_learn);
+//   * both agents' control sockets answer (several agents on one host);
+//   * net1 blackholed for server-l → backup within hold time + 1 s, and failback;
+//   * the brief's own injection (BGP from RR-net1 and VXLAN from net1 dropped);
+//   * server-r's eth1 down → server-l uses 192.168.2.87;
+//   * SIGTERM of server-r's agent: its entries go from server-l, its own kernel
+//     entries go, exit 0; restart restores them.
+import t, { type Test } from 'tap';
+import {
+  agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, vxlanInnerFrames, waitFdbDst, type E2e,
+} from './e2e-lib.js';
+import { waitFor } from '../lib/netns.js';
+
+const HOLD = 3;
+const reason = skipReason();
+if (reason) {
+  t.plan(0, reason);
+} else {
+  let e: E2e;
+  const L = (): typeof e.net.servers.l => e.net.servers.l;
+  const R = (): typeof e.net.servers.r => e.net.servers.r;
+
+  t.before(async () => {
+    e = await setupE2e('e2b', t);
+    await startAgents(e, { holdTime: HOLD, keepalive: 1, bfd: false, vtepProbe: false });
+  });
+
+  t.test('ping over VXLAN without ARP in the tunnel', async (t) => {
+    const t0 = Date.now();
+    const caps = await captureVxlan(e, 'l');
+    t.ok(e.net.pingOnce('l', R().service, 5), 'server-l pings 192.168.0.87');
+    t.ok(e.net.pingOnce('r', L().service, 3), 'server-r pings 192.168.0.65');
+    for (const c of caps) await c.stop();
+    const frames = caps.flatMap((c) => vxlanInnerFrames(c.file));
+    const icmp = frames.filter((f) => f.etherType === 0x0800 && f.ipProto === 1);
+    const arp = frames.filter((f) => f.etherType === 0x0806);
+    t.ok(icmp.length >= 8, `ICMP seen inside VXLAN (${icmp.length} frames)`);
+    t.equal(arp.length, 0, 'no ARP inside VXLAN');
+    t.comment(`ping + capture: ${Date.now() - t0} ms`);
+  });
+
+  t.test('kernel entries as in the brief', (t) => {
+    const n = e.net.neigh('l', R().service);
+    t.ok(n, 'neighbour entry present');
+    t.equal(n?.lladdr, R().mac, 'lladdr is server-r\'s br-vxlan MAC');
+    t.ok(n?.state.includes('NOARP'), 'NOARP');
+    const fdb = e.net.fdb('l', R().mac);
+    const self = fdb.find((x) => x.dst !== undefined);
+    t.equal(self?.dst, R().address.net1, 'fdb dst 192.168.1.87');
+    t.ok(self?.flags.includes('self'), 'self');
+    t.ok(self?.flags.includes('extern_learn'), 'extern_learn');
+    const master = fdb.find((x) => x.master === 'br-vxlan');
+    t.ok(master, `master entry on br-vxlan (${JSON.stringify(fdb)})`);
+    t.ok(master?.flags.includes('extern_learn'), 'master entry extern_learn');
+    const k = kernelText(e, 'l');
+    t.match(k.neigh, new RegExp(`${R().service.replace(/\./g, '\\.')} lladdr ${R().mac} extern_learn NOARP`), k.neigh);
+    t.match(k.fdb, new RegExp(`${R().mac} dst ${R().address.net1.replace(/\./g, '\\.')} self extern_learn`), k.fdb);
+    t.end();
+  });
+
+  t.test('two agents on one host: separate control sockets', (t) => {
+    for (const s of ['l', 'r'] as const) {
+      const n = showNeighbors(e, s);
+      t.equal(n.length, 2, `server-${s}: two neighbors`);
+      t.ok(n.every((x) => x.state === 'Established'), `server-${s}: both Established`);
+      t.same(n.map((x) => x.localAddress).sort(), [e.net.servers[s].address.net1, e.net.servers[s].address.net2], `server-${s} answers for itself`);
+    }
+    t.end();
+  });
+
+  async function failover(t: Test, what: string, fault: () => () => void): Promise<void> {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(500);
+    const at = Date.now();
+    const undo = fault();
+    let undone = false;
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, (HOLD + 10) * 1000);
+      t.ok(took <= (HOLD + 1) * 1000, `${what}: fdb dst 192.168.2.87 after ${took} ms (hold ${HOLD} s + 1 s)`);
+      t.same(e.net.neigh('l', R().service)?.lladdr, R().mac, 'neighbour entry stays');
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 3, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null, `${what}: outage ${String(outage)} ms`);
+      t.comment(`outage (${what}, hold ${HOLD} s, no BFD/probes, ping 10 ms): ${String(outage)} ms`);
+      undo();
+      undone = true;
+      const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+      t.pass(`failback to 192.168.1.87 ${back} ms after the fault was removed`);
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 3, 5000, 'ping replies after failback');
+    } finally {
+      if (!undone) undo();
+      ping.stop();
+    }
+    // Both sessions back before the next case.
+    await waitFor(() => showNeighbors(e, 'l').every((x) => x.state === 'Established'), 30_000, 'server-l sessions Established');
+    await waitFor(() => showNeighbors(e, 'r').every((x) => x.state === 'Established'), 30_000, 'server-r sessions Established');
+  }
+
+  t.test('net1 blackholed for server-l: failover and failback', async (t) => {
+    await failover(t, 'net1 blackhole', () => e.net.blackholeUplink('l', 'net1'));
+  });
+
+  t.test('the design brief\'s injection on server-l', async (t) => {
+    await failover(t, 'brief injection', () => e.net.briefInjection('l'));
+  });
+
+  t.test('server-r eth1 down: server-l moves to 192.168.2.87', async (t) => {
+    const undo = e.net.linkDown('r', 'net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, (HOLD + 10) * 1000);
+      t.pass(`fdb dst 192.168.2.87 after ${took} ms`);
+      t.ok(e.net.pingOnce('l', R().service), 'ping works over net2');
+    } finally { undo(); }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 40_000);
+    t.pass(`back to 192.168.1.87 ${back} ms after eth1 came up`);
+  });
+
+  t.test('SIGTERM of server-r\'s agent, then restart', async (t) => {
+    const a = e.agents.r!;
+    const code = await a.stop('SIGTERM', 15_000);
+    t.equal(code, 0, `agent exits 0 (${agentTail(e, 'r', 5)})`);
+    const k = kernelText(e, 'r');
+    t.notMatch(k.neigh, L().service, `server-r's own neighbour entry removed (${k.neigh})`);
+    t.notMatch(k.fdb, L().mac, 'server-r\'s own fdb entries removed');
+    const gone = await waitFdbDst(e, 'l', null, 15_000);
+    t.pass(`server-l dropped server-r's fdb entry after ${gone} ms`);
+    await waitFor(() => e.net.neigh('l', R().service)?.flags?.includes('extern_learn') !== true, 10_000, 'neighbour entry gone');
+    t.pass('server-l dropped server-r\'s neighbour entry');
+    startAgent(e, 'r', { holdTime: HOLD, keepalive: 1, bfd: false, vtepProbe: false });
+    const back = await waitFdbDst(e, 'l', R().address.net1, 40_000);
+    t.pass(`restored ${back} ms after restart`);
+    t.ok(e.net.pingOnce('l', R().service), 'ping works again');
+  });
+
+  t.teardown(async () => {
+    for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
+  });
+}
