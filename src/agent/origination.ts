@@ -52,7 +52,7 @@ export function resolveRouterId(cfg: Pick<Config, 'routerId' | 'uplinks'>, links
 /** IPv4 addresses and IPv6 addresses that are not link-local (fe80::/10), in kernel order. */
 export function announcedAddresses(link: LinkInfo): string[] {
   return link.addresses
-    .filter((a) => a.family === 4 || !/^fe[89ab][0-9a-f]?:/i.test(a.address))
+    .filter((a) => a.family === 4 || !/^fe[89ab][0-9a-f]:/i.test(a.address))
     .map((a) => a.address);
 }
 

@@ -277,6 +277,7 @@ uplinks:
   t.equal(resolveRouterId(cfg, LINKS), '192.168.1.65');
   t.equal(resolveRouterId({ ...cfg, routerId: '1.1.1.1' }, LINKS), '1.1.1.1');
   t.same(announcedAddresses(LINKS[2]!), ['192.168.0.65', '2001:db8::65']);
+  t.same(announcedAddresses(link('x', { addresses: [{ family: 6, address: 'fe8::1', prefixLen: 64 }, { family: 6, address: 'FEBF::1', prefixLen: 64 }] })), ['fe8::1'], 'fe80::/10 only');
   const o = originate(cfg, LINKS);
   t.same(o.problems, ['uplink net3: eth3 has no IPv4 address; nothing announced']);
   t.same(o.perUplink.get('net3'), []);
