@@ -1,11 +1,11 @@
-// `evpn-ha demo [--keep] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
+// `evpn-ha demo [--keep] [--reflector evpn-ha|frr] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
 // the two-network failover demo in network namespaces (src/lab/demo.ts,
 // docs/demo.md). Needs root and ip/bridge/ping/iptables: otherwise one line and
 // exit 1. SIGINT/SIGTERM during the run kill what it started (by PID) and delete
 // its namespaces, then exit 130/143.
 import type { Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Demo, demoPrerequisite, PREFIX_RE, teardownDemo } from '../lab/demo.js';
+import { Demo, demoPrerequisite, PREFIX_RE, teardownDemo, type ReflectorKind } from '../lab/demo.js';
 import { UsageError } from './format.js';
 
 export interface DemoIo {
@@ -18,6 +18,7 @@ interface DemoArgs {
   prefix: string | undefined;
   teardown: string | undefined;
   'fault-ms': string | undefined;
+  reflector: string;
 }
 
 export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
@@ -29,7 +30,9 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
     }
     faultMs = Number(a['fault-ms']);
   }
-  const pre = demoPrerequisite();
+  if (a.reflector !== 'evpn-ha' && a.reflector !== 'frr') throw new UsageError(`--reflector is evpn-ha or frr, got "${a.reflector}"`);
+  const reflector: ReflectorKind = a.reflector;
+  const pre = demoPrerequisite(a.teardown !== undefined ? 'evpn-ha' : reflector);
   if (a.teardown !== undefined) {
     if (!PREFIX_RE.test(a.teardown)) throw new UsageError(`--teardown needs the demo's prefix (2-12 letters and digits), got "${a.teardown}"`);
     if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
@@ -39,7 +42,7 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
   }
   if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
   const demo = new Demo({
-    out: io.stdout, keep: a.keep,
+    out: io.stdout, keep: a.keep, reflector,
     ...(a.prefix !== undefined ? { prefix: a.prefix } : {}),
     ...(faultMs !== undefined ? { faultMs } : {}),
   });
@@ -69,6 +72,7 @@ export function demoCommand(io: DemoIo, setCode: (code: number) => void): Comman
     describe: 'as root: the two-network failover demo in network namespaces (reflectors, two agents, ping, fault, timeline)',
     builder: (y: Argv<object>): Argv<DemoArgs> => y
       .option('keep', { type: 'boolean', default: false, describe: 'leave the topology running and print how to explore and remove it' })
+      .option('reflector', { type: 'string', default: 'evpn-ha', requiresArg: true, describe: 'route reflectors: evpn-ha (built in) or frr (FRR bgpd + bfdd, Debian package frr)' })
       .option('prefix', { type: 'string', requiresArg: true, describe: 'namespace name prefix (default ehd + 4 random hex digits)' })
       .option('fault-ms', { type: 'string', requiresArg: true, describe: 'how long network 1 stays blackholed, ms (default 3000)' })
       .option('teardown', { type: 'string', requiresArg: true, describe: 'remove what a --keep demo with this prefix left, then exit' }) as unknown as Argv<DemoArgs>,

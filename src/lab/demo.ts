@@ -11,6 +11,7 @@ import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
+import { bfdConfig, FRR_LIBDIR, rrConfig, startFrr, type FrrHandle } from './frr.js';
 import { isRoot, Lab, nsExec, sh, waitFor } from './netns.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
 
@@ -24,7 +25,11 @@ export interface DemoOptions {
   faultMs?: number;
   /** How to start evpn-ha (default: this node + bin/evpn-ha). */
   evpnHa?: string[];
+  /** Route reflectors: `evpn-ha reflector` (default) or FRR bgpd + bfdd. */
+  reflector?: ReflectorKind;
 }
+
+export type ReflectorKind = 'evpn-ha' | 'frr';
 
 export const PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{1,11}$/;
 
@@ -58,10 +63,17 @@ function onPath(cmd: string): boolean {
 }
 
 /** Why the demo cannot run here (one line), or null. */
-export function demoPrerequisite(): string | null {
+export function demoPrerequisite(reflector: ReflectorKind = 'evpn-ha'): string | null {
   if (!isRoot()) return 'the demo needs root (it creates network namespaces): run it with sudo';
   for (const t of TOOLS) {
     if (!onPath(t.cmd)) return `"${t.cmd}" not found: install the Debian package ${t.pkg} (apt-get install ${t.pkg})`;
+  }
+  if (reflector === 'frr') {
+    for (const d of ['zebra', 'bgpd', 'bfdd']) {
+      try { accessSync(join(FRR_LIBDIR, d), constants.X_OK); } catch { return `${join(FRR_LIBDIR, d)} not found: install the Debian package frr (apt-get install frr)`; }
+    }
+    if (!onPath('vtysh')) return '"vtysh" not found: install the Debian package frr (apt-get install frr)';
+    try { sh('id', ['-u', 'frr']); } catch { return 'no user "frr": install the Debian package frr (apt-get install frr)'; }
   }
   return null;
 }
@@ -93,8 +105,11 @@ export async function teardownDemo(prefix: string): Promise<string[]> {
   while (Date.now() < deadline && nss.some((ns) => pids(ns).length > 0)) await sleep(50);
   for (const ns of nss) for (const p of pids(ns)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   for (const ns of nss) { try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ } }
-  for (const d of readdirSync(tmpdir())) {
-    if (d.startsWith(`${prefix}-`)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  // Working directories, and FRR's pathspaces (--reflector frr).
+  for (const parent of [tmpdir(), '/var/run/frr', '/etc/frr']) {
+    let names: string[] = [];
+    try { names = readdirSync(parent); } catch { continue; }
+    for (const d of names) if (d.startsWith(`${prefix}-`)) rmSync(join(parent, d), { recursive: true, force: true });
   }
   return nss;
 }
@@ -182,6 +197,8 @@ export class Demo {
   private readonly watchers: ControlClient[] = [];
   private readonly events: Seen[] = [];
   private ping: PingRun | null = null;
+  private readonly frr: FrrHandle[] = [];
+  private kept = false;
   private undoFault: (() => void) | null = null;
   private logDir = '';
   private step = 0;
@@ -225,10 +242,11 @@ export class Demo {
     const evpnHa = o.evpnHa ?? defaultEvpnHaCommand();
 
     this.begin('checking prerequisites');
-    const pre = demoPrerequisite();
+    const reflector = o.reflector ?? 'evpn-ha';
+    const pre = demoPrerequisite(reflector);
     if (pre) throw new Error(pre);
     const version = sh(evpnHa[0]!, [...evpnHa.slice(1), '--version']).trim();
-    this.detail(`root: yes; ip, bridge, ping, iptables: found; evpn-ha ${version} (${evpnHa.join(' ')})`);
+    this.detail(`root: yes; ip, bridge, ping, iptables${reflector === 'frr' ? ', FRR' : ''}: found; evpn-ha ${version} (${evpnHa.join(' ')})`);
     if (demoNamespaces(this.prefix).length > 0) throw new Error(`namespaces with prefix ${this.prefix}- exist already (evpn-ha demo --teardown ${this.prefix})`);
 
     this.begin(`building the two-network topology in namespaces ${this.prefix}-*`);
@@ -250,12 +268,24 @@ export class Demo {
     mkdirSync(logDir, { recursive: true });
 
     const bfd = { minTx: 100, minRx: 100, multiplier: 3 };
-    this.begin('starting route reflectors (evpn-ha reflector) in rr1 and rr2');
-    const rrTuning = (asn: number): ReflectorTuning => ({ asn, bfd, holdTime: 9, keepalive: 3 });
-    tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') });
-    tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') });
-    this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range 192.168.1.0/24, BFD 100 ms x 3`);
-    this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range 192.168.2.0/24, BFD 100 ms x 3`);
+    if (reflector === 'frr') {
+      this.begin('starting route reflectors (FRR zebra + bgpd + bfdd) in rr1 and rr2');
+      lab.onDispose(() => { if (!this.kept) for (const h of this.frr) h.stop(); });
+      for (const [net, asn] of [[net1, 65001], [net2, 65002]] as const) {
+        const h = await startFrr(lab, net.rrNs, {
+          bgpdConf: rrConfig({ asn, routerId: net.rrAddress, listenRange: `192.168.${net.index}.0/24`, bfd, timers: { keepalive: 3, hold: 9 }, hostname: `rr${net.index}` }),
+          bfdd: true, bfddConf: bfdConfig(bfd), logDir: join(logDir, `rr${net.index}-frr`), stopOnDispose: false,
+        });
+        this.frr.push(h);
+      }
+    } else {
+      this.begin('starting route reflectors (evpn-ha reflector) in rr1 and rr2');
+      const rrTuning = (asn: number): ReflectorTuning => ({ asn, bfd, holdTime: 9, keepalive: 3 });
+      tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') });
+      tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') });
+    }
+    this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range 192.168.1.0/24 (route-reflector clients), BFD 100 ms x 3`);
+    this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range 192.168.2.0/24 (route-reflector clients), BFD 100 ms x 3`);
 
     this.begin('starting agents (evpn-ha run) on server-l and server-r');
     const tuning: AgentTuning = {
@@ -334,6 +364,7 @@ export class Demo {
       this.begin('keeping the topology (--keep)');
       for (const w of this.watchers.splice(0)) w.close();
       tn.keep();
+      this.kept = true;
       lab.processes.splice(0);
       lab.namespaces.splice(0);
       this.printExplore(tn, evpnHa);
@@ -344,7 +375,8 @@ export class Demo {
       this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
     }
     this.say('');
-    this.say(`summary: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3); failback lost ${lostBack} echo requests`);
+    this.say(`summary: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors); ` +
+      `failback lost ${lostBack} echo requests`);
     return 0;
   }
 
@@ -406,8 +438,6 @@ export class Demo {
     if (kind === 'failover' && before !== null && after) {
       rows.push({ at: before, who: 'ping', text: 'last reply before the outage' });
       rows.push({ at: after.at, who: 'ping', text: `first reply after the fault (icmp_seq=${after.seq}), over network 2` });
-    } else if (after && before !== null) {
-      rows.push({ at: after.at, who: 'ping', text: `longest gap between replies ended (${Math.round(worst)} ms, icmp_seq=${after.seq})` });
     }
     rows.sort((a, b) => a.at - b.at);
     for (const row of rows) this.say(`      ${signedMs(row.at - t0)}  ${row.who.padEnd(8)}  ${row.text}`);
@@ -426,9 +456,16 @@ export class Demo {
       this.detail(`  ip netns exec ${s.ns} ip neigh show dev br-vxlan`);
     }
     this.detail(`  ip netns exec ${l.ns} ping ${r.service}`);
-    this.detail(`  logs: ${join(tn.dir, 'logs')}/{rr1,rr2,agent-l,agent-r}.log`);
+    if (this.frr.length > 0) {
+      for (const h of this.frr) this.detail(`  vtysh -N ${h.ns} -c 'show bgp l2vpn evpn' -c 'show bfd peers brief'`);
+      this.detail(`  logs: ${join(tn.dir, 'logs')}/{agent-l.log,agent-r.log,rr1-frr/,rr2-frr/}`);
+    } else {
+      this.detail(`  kill -USR1 $(ip netns pids ${tn.networks.net1.rrNs})   # rr1 prints its peers and routes as one JSON line in rr1.log`);
+      this.detail(`  logs: ${join(tn.dir, 'logs')}/{rr1,rr2,agent-l,agent-r}.log`);
+    }
     this.detail('Tear it down:');
     this.detail(`  ${cli} demo --teardown ${this.prefix}`);
-    this.detail(`  or: for ns in $(ip netns list | awk '/^${this.prefix}-/{print $1}'); do ip netns pids $ns | xargs -r kill; ip netns del $ns; done; rm -rf ${tn.dir}`);
+    this.detail(`  or: for ns in $(ip netns list | awk '/^${this.prefix}-/{print $1}'); do ip netns pids $ns | xargs -r kill; ip netns del $ns; done; ` +
+      `rm -rf ${tn.dir}${this.frr.length > 0 ? ` /var/run/frr/${this.prefix}-* /etc/frr/${this.prefix}-*` : ''}`);
   }
 }

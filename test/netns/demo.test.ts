@@ -7,6 +7,7 @@
 //   * --keep leaves a working topology (the agent answers `show routes` through
 //     the printed command's socket), --teardown removes it;
 //   * SIGINT in the middle of the run: exit 130, nothing left;
+//   * --reflector frr (when FRR is installed): the same failover, nothing left;
 //   * as an unprivileged user: one line, exit 1.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -116,6 +117,19 @@ if (!isRoot()) {
     t.equal(r.code, 130, 'exit 130', { stderr: r.err });
     t.match(r.err, /SIGINT: tearing down/);
     t.same(leftovers(p), [], 'nothing left');
+  });
+
+  t.test('--reflector frr: the same failover with FRR bgpd + bfdd as reflectors', { skip: existsSync('/usr/lib/frr/bgpd') ? false : 'FRR not installed' }, async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p, '--reflector', 'frr', '--fault-ms', '1000']);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err, stdout: r.out.slice(-3000) });
+    t.match(r.out, /starting route reflectors \(FRR zebra \+ bgpd \+ bfdd\)/);
+    t.match(r.out, /server-l\s+kernel write: replace fdb 02:00:c0:a8:00:57 dev vxlan0 dst 192\.168\.2\.87/);
+    const m = /OUTAGE \(failover\): (\d+) ms/.exec(r.out);
+    t.ok(m && Number(m[1]) < 3000, `outage ${m?.[1]} ms`);
+    t.same(leftovers(p), [], 'nothing left');
+    t.same(readdirSync('/var/run/frr').filter((d) => d.startsWith(`${p}-`)), [], 'no FRR pathspace left');
   });
 
   t.test('not root: one line, exit 1', async (t) => {
