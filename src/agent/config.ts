@@ -72,11 +72,17 @@ export interface UplinkConfig {
   /** null: no BFD on this session. */
   bfd: BfdConfig | null;
   /**
-   * Restart time (s) of the RFC 4724 graceful restart capability we advertise, or
-   * null for none. Advertised mainly so that peers send End-of-RIB (FRR 8.4 sends it
-   * only to peers that advertise the capability).
+   * The RFC 4724 graceful restart capability we advertise:
+   * - 'end-of-rib' (default): the capability with restart time 0 and no AFI/SAFI.
+   *   Peers then send End-of-RIB (FRR 8.4 sends it only to peers that advertise the
+   *   capability) but, per RFC 4724 §4.2, remove our routes at once when the
+   *   session goes: a helper does not keep them as stale, so the other servers fail
+   *   over immediately;
+   * - a restart time (s): real graceful restart for l2vpn evpn (peers keep our
+   *   routes as stale for that long when the session drops without a NOTIFICATION);
+   * - null (`false` in the file): no capability at all.
    */
-  gracefulRestart: number | null;
+  gracefulRestart: number | 'end-of-rib' | null;
 }
 
 export interface VtepProbeConfig {
@@ -150,8 +156,8 @@ export const DEFAULTS = {
   peerPort: 179,
   localPref: 100,
   holdTime: 9,
-  connectRetry: 5,
-  gracefulRestart: 120,
+  connectRetry: 1,
+  gracefulRestart: 'end-of-rib' as const,
   rd: '{address}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
@@ -501,13 +507,14 @@ class Validator {
       }
     }
 
-    let gracefulRestart: number | null = DEFAULTS.gracefulRestart;
+    let gracefulRestart: number | 'end-of-rib' | null = DEFAULTS.gracefulRestart;
     const grPath: Path = [...p, 'gracefulRestart'];
     const gr = this.value(grPath);
     if (gr === false) gracefulRestart = null;
+    else if (gr === 'end-of-rib') gracefulRestart = 'end-of-rib';
     else if (gr !== undefined && gr !== null) {
-      if (typeof gr === 'number') gracefulRestart = this.int(grPath, 0, 4095, DEFAULTS.gracefulRestart);
-      else this.err(grPath, `must be false or a restart time in seconds 0..4095, not ${show(gr)}`);
+      if (typeof gr === 'number') gracefulRestart = this.int(grPath, 0, 4095, 0);
+      else this.err(grPath, `must be false, end-of-rib or a restart time in seconds 0..4095, not ${show(gr)}`);
     }
 
     return {

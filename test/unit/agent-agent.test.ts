@@ -176,8 +176,8 @@ t.test('start: one session per uplink, with our routes in its Adj-RIB-Out', asyn
   const s1 = r.s('net1');
   t.same(s1.spec, {
     uplink: 'net1', peerAddress: '192.168.1.2', peerPort: 179, localAddress: '192.168.1.65', localAs: 65001, peerAs: 65001,
-    routerId: '192.168.1.65', holdTime: 9, keepalive: 3, connectRetry: 5, passive: false, bfd: null,
-    gracefulRestart: { restartTime: 120 },
+    routerId: '192.168.1.65', holdTime: 9, keepalive: 3, connectRetry: 1, passive: false, bfd: null,
+    gracefulRestart: { restartTime: 0, families: [] },
   });
   t.ok(s1.started);
   t.equal(r.s('net2').spec.routerId, '192.168.1.65', 'one router ID for all sessions');
