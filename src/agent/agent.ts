@@ -45,8 +45,11 @@ export interface SessionSpec {
   connectRetry: number;
   passive: boolean;
   bfd: UplinkConfig['bfd'];
-  /** RFC 4724 capability to advertise (restart time, s), or false. */
-  gracefulRestart: { restartTime: number } | false;
+  /**
+   * RFC 4724 capability to advertise (restart time, s; `families: []` for the
+   * End-of-RIB-only form), or false.
+   */
+  gracefulRestart: { restartTime: number; families?: [] } | false;
 }
 
 /** What the session reports; the factory connects these to the session's events. */
@@ -456,7 +459,8 @@ export class Agent {
       uplink: u.name, peerAddress: u.peer, peerPort: u.peerPort, localAddress: address, localAs: u.localAs,
       peerAs: u.peerAs, routerId, holdTime: u.holdTime, keepalive: u.keepalive, connectRetry: u.connectRetry,
       passive: u.passive, bfd: u.bfd,
-      gracefulRestart: u.gracefulRestart === null ? false : { restartTime: u.gracefulRestart },
+      gracefulRestart: u.gracefulRestart === null ? false
+        : u.gracefulRestart === 'end-of-rib' ? { restartTime: 0, families: [] } : { restartTime: u.gracefulRestart },
     };
     const s = this.factory(spec, this.handlers(st));
     st.session = s;

@@ -13,8 +13,13 @@ export interface LocalBgpConfig {
   /** Keepalive interval upper bound; the negotiated one is min(this, hold / 3). */
   keepalive?: number;
   families: Family[];
-  /** RFC 4724: advertised only when given. */
-  gracefulRestart: { restartTime: number } | false;
+  /**
+   * RFC 4724: advertised only when given. `families` (default: all of `families`)
+   * are the AFI/SAFIs whose state we claim to preserve; an empty list with restart
+   * time 0 asks for End-of-RIB only: per §4.2 the peer must then remove our routes
+   * at once when the session goes (no stale retention by a helper).
+   */
+  gracefulRestart: { restartTime: number; families?: Family[] } | false;
   /** RFC 7313 capability; advertised unless false. */
   enhancedRouteRefresh?: boolean;
 }
@@ -92,7 +97,7 @@ export function buildOpen(c: LocalBgpConfig): OpenMessage {
       restartState: false,
       notification: false,
       restartTime: c.gracefulRestart.restartTime,
-      families: c.families.map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: false })),
+      families: (c.gracefulRestart.families ?? c.families).map((f) => ({ afi: f.afi, safi: f.safi, forwardingPreserved: false })),
     });
   }
   return {

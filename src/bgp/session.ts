@@ -49,7 +49,7 @@ export interface BgpSessionOptions {
   /** Default [L2VPN EVPN]. */
   families?: Family[];
   /** RFC 4724 capability; not advertised unless given. */
-  gracefulRestart?: { restartTime: number } | false;
+  gracefulRestart?: { restartTime: number; families?: Family[] } | false;
   /** RFC 7313 capability; default true. */
   enhancedRouteRefresh?: boolean;
   clock?: Clock;

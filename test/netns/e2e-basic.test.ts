@@ -108,6 +108,30 @@ if (reason) {
     await failover(t, 'brief injection', () => e.net.briefInjection('l'));
   });
 
+  t.test('End-of-RIB from FRR with the default (End-of-RIB-only) graceful restart capability', (t) => {
+    for (const s of ['l', 'r'] as const) {
+      t.match(e.agents[s]!.output(), /"cause":"end-of-rib"/, `server-${s}: stale cleanup triggered by End-of-RIB`);
+    }
+    const j = e.rr.net1.vtyshJson(`show bgp neighbors ${L().address.net1}`) as Record<string, { gracefulRestartInfo?: unknown }>;
+    t.comment(`FRR's view of server-l's GR capability: ${JSON.stringify(j[L().address.net1]?.gracefulRestartInfo)}`);
+    t.end();
+  });
+
+  t.test('scenario b: server-r loses net1 (hold timer at the reflector): server-l fails over at once, no stale retention', async (t) => {
+    const at = Date.now();
+    const undo = e.net.blackholeUplink('r', 'net1');
+    try {
+      // FRR's hold timer for server-r (3 s, negotiated) expires; with the End-of-RIB-only
+      // capability (no AFI/SAFI) FRR must not keep server-r's routes as stale.
+      const took = await waitFdbDst(e, 'l', R().address.net2, (HOLD + 15) * 1000);
+      t.ok(took <= (HOLD + 1) * 1000, `fdb dst 192.168.2.87 after ${took} ms (hold ${HOLD} s + 1 s)`);
+      t.ok(e.net.pingOnce('l', R().service), 'ping works over net2');
+      t.comment(`scenario b: server-l switched ${Date.now() - at} ms after server-r lost net1`);
+    } finally { undo(); }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 40_000);
+    t.pass(`back to 192.168.1.87 ${back} ms after the block was removed`);
+  });
+
   t.test('server-r eth1 down: server-l moves to 192.168.2.87', async (t) => {
     const undo = e.net.linkDown('r', 'net1');
     try {

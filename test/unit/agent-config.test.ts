@@ -95,7 +95,11 @@ logLevel: debug
   t.equal(a!.keepalive, 0);
   t.equal(a!.passive, true);
   t.equal(a!.gracefulRestart, null);
-  t.equal(b!.gracefulRestart, 120);
+  t.equal(b!.gracefulRestart, 'end-of-rib', 'default: the End-of-RIB-only capability');
+  const gr = (v: string): unknown => parseConfig(`uplinks: [{name: a, address: 10.0.0.1, peer: 10.0.0.2, localAs: 65001, gracefulRestart: ${v}}]\nvnis: [{vni: 100, bridge: br0, vxlan: vx0}]\n`).uplinks[0]!.gracefulRestart;
+  t.equal(gr('120'), 120);
+  t.equal(gr('end-of-rib'), 'end-of-rib');
+  t.throws(() => gr('yes'), /must be false, end-of-rib or a restart time/);
   t.equal(a!.peerAs, 4200000001);
   t.same(a!.bfd, { minTx: 100, minRx: 50, multiplier: 5 });
   t.same(b!.bfd, { minTx: 300, minRx: 300, multiplier: 3 });

@@ -317,6 +317,9 @@ t.test('our OPEN: AS_TRANS, capabilities, GR only when asked', (t) => {
   ]);
   const gr = buildOpen(opts({ gracefulRestart: { restartTime: 120 } }));
   t.match(gr.capabilities.at(-1), { kind: 'graceful-restart', restartTime: 120, families: [{ afi: 25, safi: 70 }] });
+  const eorOnly = buildOpen(opts({ gracefulRestart: { restartTime: 0, families: [] } }));
+  t.same(eorOnly.capabilities.at(-1), { kind: 'graceful-restart', restartState: false, notification: false, restartTime: 0, families: [] },
+    'End-of-RIB-only form: no AFI/SAFI, restart time 0');
   t.equal(buildOpen(opts({ enhancedRouteRefresh: false })).capabilities.some((c) => c.kind === 'enhanced-route-refresh'), false);
   t.throws(() => createFsm(opts({ holdTime: 2 })), RangeError);
   t.throws(() => createFsm(opts({ routerId: '1.2.3' })), RangeError);
