@@ -194,6 +194,7 @@ export class Agent {
     this.sync = new KernelSync({
       kernel: this.kernel, clock: this.clock, devices: this.devices, protocol: this.cfg.kernel.protocol,
       restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
+      withdrawDelay: () => this.cfg.kernel.withdrawDelay,
       gateOpen: () => this.gate.isOpen(this.clock.now()), emit: (ev) => this.emit(ev),
     });
   }

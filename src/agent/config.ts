@@ -105,6 +105,8 @@ export interface KernelConfig {
   startupGrace: number;
   /** Remove the agent's kernel entries on shutdown (false keeps forwarding across a restart). */
   flushOnShutdown: boolean;
+  /** Keep an entry this long after its last route went away, ms (rides out a neighbour agent's restart). */
+  withdrawDelay: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -165,7 +167,7 @@ export const DEFAULTS = {
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
-  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true },
+  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true, withdrawDelay: 0 },
   logLevel: 'info' as LogLevel,
 } as const;
 
@@ -423,11 +425,12 @@ class Validator {
 
     const dk = DEFAULTS.kernel;
     const kernel: KernelConfig = { ...dk };
-    if (this.has(['kernel']) && this.mapKeys(['kernel'], ['protocol', 'restoreDelay', 'startupGrace', 'flushOnShutdown'])) {
+    if (this.has(['kernel']) && this.mapKeys(['kernel'], ['protocol', 'restoreDelay', 'startupGrace', 'flushOnShutdown', 'withdrawDelay'])) {
       kernel.protocol = this.int(['kernel', 'protocol'], 1, 255, dk.protocol);
       kernel.restoreDelay = this.duration(['kernel', 'restoreDelay'], 'ms', 0, 1000, dk.restoreDelay);
       kernel.startupGrace = this.duration(['kernel', 'startupGrace'], 's', 0, 3_600_000, dk.startupGrace);
       kernel.flushOnShutdown = this.bool(['kernel', 'flushOnShutdown'], dk.flushOnShutdown);
+      kernel.withdrawDelay = this.duration(['kernel', 'withdrawDelay'], 's', 0, 600_000, dk.withdrawDelay);
     }
 
     let logLevel: LogLevel = DEFAULTS.logLevel;

@@ -29,6 +29,13 @@ export interface KernelSyncOptions {
   restoreDelay: () => number;
   /** Delay before retrying failed writes or a failed dump, ms. */
   retryDelay: number;
+  /**
+   * How long an entry stays after its last route went away, ms (0: deleted at once;
+   * read at each use). A route that comes back in time leaves the entry untouched,
+   * so a neighbour agent's restart does not interrupt traffic. Replacements (another
+   * next hop or MAC) are never delayed.
+   */
+  withdrawDelay?: () => number;
   /** May entries left by a previous run be deleted yet? */
   gateOpen: () => boolean;
   emit: (ev: AgentEvent) => void;
@@ -57,6 +64,10 @@ export class KernelSync {
   /** Entry events received while a dump is in flight (null when none is). */
   private eventsDuringDump: EntryEvent[] | null = null;
 
+  /** Keys whose routes are gone, kept until this time (clock ms). */
+  private readonly lingering = new Map<string, number>();
+  private lingerTimer: Timer | null = null;
+  private lingerTimerDue = Infinity;
   private flushTimer: Timer | null = null;
   private flushTimerDue = Infinity;
   private retryTimer: Timer | null = null;
@@ -94,8 +105,14 @@ export class KernelSync {
   /** New desired state for some keys (null: nothing wanted there). Flushed on the next tick. */
   setDesired(delta: Iterable<[string, KernelEntry | null]>): void {
     let any = false;
+    const linger = this.o.withdrawDelay?.() ?? 0;
     for (const [key, e] of delta) {
       const old = this.desired.get(key);
+      if (e !== null) this.lingering.delete(key);
+      else if (old !== undefined && linger > 0) {
+        if (!this.lingering.has(key)) this.lingering.set(key, this.o.clock.now() + linger);
+        continue;
+      }
       if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
       if (e) this.desired.set(key, e);
       else this.desired.delete(key);
@@ -104,6 +121,32 @@ export class KernelSync {
       any = true;
     }
     if (any) this.scheduleFlush(0);
+    if (this.lingering.size) this.armLinger();
+  }
+
+  /** Delete lingering entries whose time has come (one timer for the earliest). */
+  private armLinger(): void {
+    if (this.stopped) return;
+    let due = Infinity;
+    for (const t of this.lingering.values()) if (t < due) due = t;
+    if (due === Infinity || (this.lingerTimer && this.lingerTimerDue <= due)) return;
+    this.lingerTimer?.cancel();
+    this.lingerTimerDue = due;
+    this.lingerTimer = this.o.clock.setTimer(due - this.o.clock.now(), () => {
+      this.lingerTimer = null;
+      this.lingerTimerDue = Infinity;
+      const now = this.o.clock.now();
+      for (const [key, t] of this.lingering) {
+        if (t > now) continue;
+        this.lingering.delete(key);
+        if (this.desired.delete(key)) {
+          this.dirty.add(key);
+          this.eventDirty.delete(key);
+        }
+      }
+      this.scheduleFlush(0);
+      if (this.lingering.size) this.armLinger();
+    });
   }
 
   /** A neighbour/FDB event from the kernel. */
@@ -150,8 +193,8 @@ export class KernelSync {
   /** Stop all timers and work; with `flush`, delete every entry we own first. */
   async stop(flush: boolean): Promise<void> {
     this.stopped = true;
-    for (const t of [this.flushTimer, this.retryTimer, this.resyncTimer]) t?.cancel();
-    this.flushTimer = this.retryTimer = this.resyncTimer = null;
+    for (const t of [this.flushTimer, this.retryTimer, this.resyncTimer, this.lingerTimer]) t?.cancel();
+    this.flushTimer = this.retryTimer = this.resyncTimer = this.lingerTimer = null;
     await this.settled();
     if (flush) {
       const p = plan([], this.observedEntries(), { protocol: this.o.protocol, deleteStale: true });

@@ -682,6 +682,33 @@ t.test('shutdown: withdraw, Cease, remove what we wrote', async (t) => {
   t.end();
 });
 
+t.test('kernel.withdrawDelay: entries outlive their routes briefly (a neighbour agent restarting)', async (t) => {
+  const r = await rig({ config: parseConfig(`${CONFIG_TEXT}kernel: {withdrawDelay: 5s}\n`) });
+  await converged(r);
+  r.newOps();
+  // server-r's agent restarts: both routes withdrawn, announced again 2 s later.
+  r.s('net1').send(withdraw([route(1)]));
+  await r.step();
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' } }], 'a replacement is not delayed');
+  r.s('net2').send(withdraw([route(2)]));
+  await r.step(2000);
+  t.same(r.newOps(), [], 'nothing deleted yet');
+  t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
+  r.s('net1').send(announce(1));
+  r.s('net2').send(announce(2));
+  await r.step(10_000);
+  t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }], 'back: only the primary FDB dst');
+  // Gone for good: deleted after the delay.
+  r.s('net1').send(withdraw([route(1)]));
+  r.s('net2').send(withdraw([route(2)]));
+  await r.step(4999);
+  t.same(r.newOps().filter((o) => o.op === 'delete'), []);
+  await r.step(1);
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind]).sort(), [['delete', 'fdb'], ['delete', 'neigh']]);
+  t.equal(r.kernel.neigh('br-vxlan', IP), undefined);
+  t.end();
+});
+
 t.test('shutdown for a restart keeps the kernel entries', async (t) => {
   const r = await rig({ config: parseConfig(`${CONFIG_TEXT}kernel: {flushOnShutdown: false}\n`) });
   await converged(r);
