@@ -1,0 +1,151 @@
+// End to end, part 2: fast failover. FRR 8.4 reflectors with bfdd (`neighbor
+// CLIENTS bfd` + profile 100 ms x 3) and evpn-ha agents with BFD 100 ms x 3 and
+// VTEP probes 100 ms x 3 (hold time stays 9 s: what is measured is BFD/probes).
+//   * BFD interop: FRR bfdd shows both clients Up, and the agent shows BFD Up;
+//   * scenario a: net1 blackholed on server-l: FRR's BFD session Down within the
+//     detection time (+ margin), the BGP session with it, failover within 2 s;
+//   * scenario c: only the VTEP-to-VTEP path on net1 broken (BGP stays up):
+//     the probes move both servers to net2 within 2 s;
+//   * scenario d: the brief's injection on server-l: within 2 s;
+//   * the outage (ping every 10 ms) of each, in the test output.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import {
+  BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgents,
+  waitFdbDst, type E2e,
+} from './e2e-lib.js';
+import { waitFor } from '../lib/netns.js';
+
+const DETECT_MS = BFD_FAST.minRx * BFD_FAST.multiplier;
+const FAILOVER_MS = 2000;
+const reason = skipReason();
+if (reason) {
+  t.plan(0, reason);
+} else {
+  let e: E2e;
+  const L = (): typeof e.net.servers.l => e.net.servers.l;
+  const R = (): typeof e.net.servers.r => e.net.servers.r;
+
+  t.before(async () => {
+    e = await setupE2e('e2f', t, { bfd: BFD_FAST });
+    await startAgents(e, { holdTime: 9, keepalive: 3, bfd: BFD_FAST, vtepProbe: PROBE_FAST });
+  });
+
+  async function allUp(): Promise<void> {
+    await waitFor(() => ['l', 'r'].every((s) => showNeighbors(e, s as 'l' | 'r').every((x) => x.state === 'Established')), 30_000,
+      'all sessions Established').catch((err: unknown) => { throw new Error(`${String(err)}\n${diagnostics(e)}`); });
+    await waitFor(() => ['l', 'r'].every((s) => showNeighbors(e, s as 'l' | 'r').every((x) => (x.bfd as { state?: string } | null)?.state === 'Up')),
+      15_000, 'all BFD sessions Up');
+    await waitFdbDst(e, 'l', R().address.net1, 20_000);
+    await waitFdbDst(e, 'r', L().address.net1, 20_000);
+  }
+
+  t.test('BFD interop: FRR bfdd and the agents see the sessions Up', async (t) => {
+    for (const n of ['net1', 'net2'] as const) {
+      for (const s of ['l', 'r'] as const) {
+        const addr = e.net.servers[s].address[n];
+        await waitFor(() => rrBfdStatus(e.rr[n], addr) === 'up', 15_000, `FRR ${n} bfd peer ${addr} up`);
+        t.pass(`FRR ${n}: BFD peer ${addr} up`);
+      }
+    }
+    await allUp();
+    const nb = showNeighbors(e, 'l');
+    for (const x of nb) {
+      const bfd = x.bfd as { state: string; detectTimeMs: number } | null;
+      t.equal(bfd?.state, 'Up', `agent l ${String(x.uplink)}: BFD Up`);
+      t.ok(bfd !== null && bfd.detectTimeMs <= 400, `detect time ${String(bfd?.detectTimeMs)} ms`);
+    }
+  });
+
+  t.test('scenario a: net1 blackholed on server-l: BFD Down, BGP down, failover < 2 s', async (t) => {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(700);
+    const at = Date.now();
+    const undo = e.net.blackholeUplink('l', 'net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
+      const tookR = await waitFdbDst(e, 'r', L().address.net2, 15_000);
+      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
+      t.comment(`server-r switched ${tookR} ms after server-l (FRR's BFD → BGP down → withdraw → reflect)`);
+      await waitFor(() => rrBfdStatus(e.rr.net1, L().address.net1) !== 'up', 5000, 'FRR bfd peer leaves up');
+      const bfdDown = Date.now() - at;
+      t.ok(bfdDown <= DETECT_MS + 1500, `FRR bfdd: server-l's session ${String(rrBfdStatus(e.rr.net1, L().address.net1))} after ${bfdDown} ms (detect ${DETECT_MS} ms + margin)`);
+      await waitFor(() => rrPeerState(e.rr.net1, L().address.net1) !== 'Established', 5000, 'FRR BGP session leaves Established');
+      t.ok(Date.now() - at <= DETECT_MS + 2000, `FRR BGP session with server-l: ${String(rrPeerState(e.rr.net1, L().address.net1))} after ${Date.now() - at} ms`);
+      t.not(agentSessionState(e, 'l', 'net1'), 'Established', 'agent l: net1 session down');
+      // FRR deletes a dynamic neighbor (and its BFD session) as soon as it goes down, so
+      // 'down' is rarely seen in `show bfd peers`; bgpd's log names the cause.
+      const log = await waitFor(() => {
+        const text = readFileSync(e.rr.net1.logs.bgpd!, 'utf8');
+        return text.includes(`${L().address.net1} 6/10 (Cease/BFD Down)`) ? text : null;
+      }, 5000, 'bgpd log: Cease/BFD Down sent to server-l');
+      t.ok(log, 'FRR bgpd reset the session because of BFD (NOTIFICATION 6/10 Cease/BFD Down sent to server-l)');
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
+      t.comment(`outage (net1 blackhole on server-l, BFD 100x3 + probes 100x3, ping 10 ms): ${String(outage)} ms`);
+    } finally {
+      undo();
+    }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    t.pass(`failback ${back} ms after the block was removed`);
+    await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping after failback');
+    ping.stop();
+    await allUp();
+  });
+
+  t.test('scenario c: only the VTEP-to-VTEP path on net1 broken: probes fail over < 2 s, BGP stays up', async (t) => {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(700);
+    const at = Date.now();
+    const undo = e.net.blackholePath('net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
+      await waitFdbDst(e, 'r', L().address.net2, 15_000);
+      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
+      t.comment(`outage (scenario c, VTEP path on net1 broken, probes 100x3, ping 10 ms): ${String(outage)} ms`);
+      await sleep(1000);
+      t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'BGP net1 stays Established on server-l');
+      t.equal(rrPeerState(e.rr.net1, L().address.net1), 'Established', 'FRR still has server-l Established');
+      t.equal(rrBfdStatus(e.rr.net1, L().address.net1), 'up', 'FRR BFD with server-l stays up');
+    } finally {
+      undo();
+    }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    t.pass(`failback ${back} ms after the path was restored (probe hold-down ${PROBE_FAST.holdDown} ms)`);
+    ping.stop();
+    await allUp();
+  });
+
+  t.test('scenario d: the brief\'s injection on server-l: failover < 2 s', async (t) => {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(700);
+    const at = Date.now();
+    const undo = e.net.briefInjection('l');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
+      await waitFdbDst(e, 'r', L().address.net2, 15_000);
+      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
+      t.comment(`outage (scenario d, brief injection on server-l, BFD + probes, ping 10 ms): ${String(outage)} ms`);
+    } finally {
+      undo();
+    }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    t.pass(`failback ${back} ms after the injection was removed`);
+    ping.stop();
+    await allUp();
+  });
+
+  t.teardown(async () => {
+    for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
+  });
+}
