@@ -5,6 +5,7 @@
 // (the control socket's `watch`, as `evpn-ha watch --json` prints it).
 // docs/demo.md shows a run.
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -36,6 +37,18 @@ export const PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{1,11}$/;
 /** Random default prefix: `ehd` + 4 hex digits. */
 export function defaultPrefix(): string {
   return `ehd${randomBytes(2).toString('hex')}`;
+}
+
+/**
+ * How to start evpn-ha in the namespaces: this very executable when running as a
+ * single executable (dist/evpn-ha), else this node with bin/evpn-ha.
+ */
+export function demoEvpnHaCommand(): string[] {
+  try {
+    const sea = createRequire(import.meta.url)('node:sea') as { isSea(): boolean };
+    if (sea.isSea()) return [process.execPath];
+  } catch { /* not a single executable, or a Node without node:sea */ }
+  return defaultEvpnHaCommand();
 }
 
 /** A Lab whose namespaces are named `<prefix>-<name>` with a prefix of our choosing. */
@@ -239,7 +252,7 @@ export class Demo {
   async run(): Promise<number> {
     const o = this.o;
     const faultMs = o.faultMs ?? 3000;
-    const evpnHa = o.evpnHa ?? defaultEvpnHaCommand();
+    const evpnHa = o.evpnHa ?? demoEvpnHaCommand();
 
     this.begin('checking prerequisites');
     const reflector = o.reflector ?? 'evpn-ha';
