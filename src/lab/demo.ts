@@ -6,7 +6,7 @@
 // docs/demo.md shows a run.
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -92,9 +92,14 @@ export function demoPrerequisite(reflector: ReflectorKind = 'evpn-ha'): string |
 }
 
 /** Namespaces whose name starts with `<prefix>-`. */
+/** The namespaces the demo creates, after the prefix. */
+export const DEMO_NAMESPACES = ['sw1', 'sw2', 'rr1', 'rr2', 'srvl', 'srvr'] as const;
+
+/** Existing namespaces of a demo with this prefix (only the names the demo uses). */
 export function demoNamespaces(prefix: string): string[] {
+  const ours = new Set<string>(DEMO_NAMESPACES.map((n) => `${prefix}-${n}`));
   const out = sh('ip', ['netns', 'list']);
-  return out.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => n.startsWith(`${prefix}-`));
+  return out.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => ours.has(n));
 }
 
 function sleep(ms: number): Promise<void> {
@@ -118,11 +123,17 @@ export async function teardownDemo(prefix: string): Promise<string[]> {
   while (Date.now() < deadline && nss.some((ns) => pids(ns).length > 0)) await sleep(50);
   for (const ns of nss) for (const p of pids(ns)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
   for (const ns of nss) { try { sh('ip', ['netns', 'del', ns]); } catch { /* gone */ } }
-  // Working directories, and FRR's pathspaces (--reflector frr).
-  for (const parent of [tmpdir(), '/var/run/frr', '/etc/frr']) {
-    let names: string[] = [];
-    try { names = readdirSync(parent); } catch { continue; }
-    for (const d of names) if (d.startsWith(`${prefix}-`)) rmSync(join(parent, d), { recursive: true, force: true });
+  // The working directory (mkdtemp: `<prefix>-XXXXXX` holding the agents' configs),
+  // and FRR's pathspaces (--reflector frr).
+  const names = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
+  for (const d of names(tmpdir())) {
+    const path = join(tmpdir(), d);
+    if (new RegExp(`^${prefix}-[A-Za-z0-9]{6}$`).test(d) && (existsSync(join(path, 'logs')) || existsSync(join(path, 'agent-l.yaml')))) {
+      rmSync(path, { recursive: true, force: true });
+    }
+  }
+  for (const parent of ['/var/run/frr', '/etc/frr']) {
+    for (const d of names(parent)) if (d === `${prefix}-rr1` || d === `${prefix}-rr2`) rmSync(join(parent, d), { recursive: true, force: true });
   }
   return nss;
 }
@@ -169,10 +180,15 @@ function describe(s: Seen, t: { mac: Record<ServerName, string> }): string | nul
   }
 }
 
+type RowKind = 'detect' | 'route' | 'kernel';
+
 interface LogRow {
   at: number;
   who: string;
   text: string;
+  /** For the failover summary: what this row is on a server. */
+  kind?: RowKind;
+  label?: string;
 }
 
 /**
@@ -191,7 +207,11 @@ export function logRows(text: string, who: string, role: 'agent' | 'reflector'):
     const msg = String(j['msg'] ?? '');
     if (j['component'] === 'bfd' && (msg === 'bfd session down' || msg === 'bfd session up')) {
       const diag = j['diag'] && j['diag'] !== 'NoDiagnostic' ? ` (${String(j['diag'])})` : '';
-      rows.push({ at, who, text: `BFD with ${String(j['remote'])}: ${String(j['from'])} -> ${String(j['to'])}${diag}` });
+      const down = msg === 'bfd session down';
+      rows.push({
+        at, who, text: `BFD with ${String(j['remote'])}: ${String(j['from'])} -> ${String(j['to'])}${diag}`,
+        ...(down ? { kind: 'detect' as const, label: `${role === 'agent' ? '' : `${who}'s `}BFD with ${String(j['remote'])} down` } : {}),
+      });
     } else if (role === 'reflector' && j['component'] === 'rib' && msg.startsWith('peer gone')) {
       rows.push({ at, who, text: `client ${String(j['peer'])} gone: withdrawing its ${String(j['routes'])} routes from the other clients` });
     } else if (role === 'reflector' && j['component'] === 'bgp' && msg === 'established') {
@@ -415,7 +435,7 @@ export class Demo {
     const mac = { l: tn.servers.l.mac, r: tn.servers.r.mac };
     this.say('');
     this.say(`      ${kind} timeline (T0 = ${kind === 'failover' ? 'fault injected' : 'fault removed'}, ${new Date(t0).toISOString()}):`);
-    const rows: Array<{ at: number; who: string; text: string }> = [];
+    const rows: LogRow[] = [];
     rows.push({ at: t0, who: 'fault', text: kind === 'failover' ? 'network 1 blackholed on server-l (eth1, both directions)' : 'network 1 healed on server-l' });
     const withIp = new Set(this.events.filter((s) => s.ev.type === 'failover' && s.ev.ip !== null)
       .map((s) => `${s.server}|${s.ev.type === 'failover' ? s.ev.mac : ''}|${s.at}`));
@@ -424,7 +444,17 @@ export class Demo {
       // The MAC-only route moves with the MAC/IP route: one line for both.
       if (s.ev.type === 'failover' && s.ev.ip === null && withIp.has(`${s.server}|${s.ev.mac}|${s.at}`)) continue;
       const text = describe(s, { mac });
-      if (text) rows.push({ at: s.at, who: SERVER_LABEL[s.server], text });
+      if (!text) continue;
+      const ev = s.ev;
+      let tag: Pick<LogRow, 'kind' | 'label'> = {};
+      if (ev.type === 'session' && ev.state === 'down') tag = { kind: 'detect', label: `session ${ev.uplink} down` };
+      else if (ev.type === 'probe' && ev.to === 'down' && ev.reason !== 'target-removed') tag = { kind: 'detect', label: `VTEP probe ${ev.remoteVtep} down` };
+      else if (ev.type === 'failover') tag = { kind: 'route', label: `cause ${ev.cause}` };
+      else if (ev.type === 'kernel') {
+        const op = ev.ops.find((o) => o.entry.kind === 'fdb' && o.entry.mac === (s.server === 'l' ? mac.r : mac.l));
+        if (op && op.entry.kind === 'fdb') tag = { kind: 'kernel', label: `dst ${op.entry.dst}` };
+      }
+      rows.push({ at: s.at, who: SERVER_LABEL[s.server], text, ...tag });
     }
     const logs: Array<[string, string, 'agent' | 'reflector']> = [
       ['agent-l.log', 'server-l', 'agent'], ['agent-r.log', 'server-r', 'agent'], ['rr1.log', 'rr1', 'reflector'], ['rr2.log', 'rr2', 'reflector'],
@@ -454,6 +484,27 @@ export class Demo {
     }
     rows.sort((a, b) => a.at - b.at);
     for (const row of rows) this.say(`      ${signedMs(row.at - t0)}  ${row.who.padEnd(8)}  ${row.text}`);
+    if (kind !== 'failover') return;
+    // At a glance: per server, the first detection, route change and kernel write.
+    this.say('');
+    this.say('      at a glance (ms after T0):');
+    const ms = (at: number): string => `+${Math.round(at - t0)}`;
+    for (const s of ['l', 'r'] as const) {
+      const mine = rows.filter((x) => x.who === SERVER_LABEL[s]);
+      const first = (k: RowKind): LogRow | undefined => mine.find((x) => x.kind === k);
+      const rt = first('route');
+      const k = first('kernel');
+      // Detected here, or (the route withdrawn) by a reflector's BFD.
+      const byReflector = rt?.label === 'cause withdrawn' ? rows.filter((x) => x.kind === 'detect' && /^rr\d$/.test(x.who)) : [];
+      const d = [...mine.filter((x) => x.kind === 'detect'), ...byReflector].sort((a, b) => a.at - b.at)[0];
+      const other = s === 'l' ? tn.servers.r : tn.servers.l;
+      this.say(`        ${SERVER_LABEL[s]} -> ${other.service}: ` + [
+        d ? `detected ${ms(d.at)} (${d.label})` : 'no detection seen',
+        rt ? `best path moved ${ms(rt.at)} (${rt.label})` : 'no route change seen',
+        k ? `FDB ${k.label} ${ms(k.at)}` : 'no kernel write seen',
+      ].join(', '));
+    }
+    if (after) this.say(`        ping: first reply after the fault ${ms(after.at)}`);
   }
 
   private printExplore(tn: TwoNetworkLab, evpnHa: string[]): void {
