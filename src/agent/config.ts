@@ -181,8 +181,11 @@ export function loadConfig(path: string): Config {
   return parseConfig(text, path);
 }
 
-/** Parse and validate; throws ConfigError with every issue found. */
-export function parseConfig(text: string, source = '<string>'): Config {
+/**
+ * Parse YAML text with line positions; YAML syntax errors are thrown as one
+ * ConfigError. Shared by every configuration file evpn-ha reads.
+ */
+export function parseYaml(text: string, source: string): { doc: ReturnType<typeof parseDocument>; lc: LineCounter; issues: ConfigIssue[] } {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const issues: ConfigIssue[] = [];
@@ -191,6 +194,12 @@ export function parseConfig(text: string, source = '<string>'): Config {
     issues.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, ...(line !== undefined ? { line } : {}) });
   }
   if (issues.length) throw new ConfigError(source, issues);
+  return { doc, lc, issues };
+}
+
+/** Parse and validate; throws ConfigError with every issue found. */
+export function parseConfig(text: string, source = '<string>'): Config {
+  const { doc, lc, issues } = parseYaml(text, source);
   const v = new Validator(doc.contents, lc, issues);
   const cfg = v.config(source);
   if (issues.length) throw new ConfigError(source, issues);

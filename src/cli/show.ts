@@ -13,6 +13,7 @@ import { parseRouteFilter, ProtocolError } from '../control/protocol.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlEvent } from '../control/types.js';
 import { formatEvent, formatKernel, formatNeighbors, formatRoutes, formatVteps } from './control-format.js';
 import { UsageError } from './format.js';
+import { stopSignals } from './signals.js';
 
 export interface ControlCommandIo {
   stdout: Writable;
@@ -32,18 +33,6 @@ function socketOptions<T>(y: Argv<T>): Argv<T & SocketArgs> {
   return y
     .option('socket', { type: 'string', default: DEFAULT_CONTROL_SOCKET, describe: 'the agent\'s control socket (config key control.socket)', requiresArg: true })
     .option('json', { type: 'boolean', default: false, describe: 'print the API\'s JSON instead of a table' }) as Argv<T & SocketArgs>;
-}
-
-function signals(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
 }
 
 /** Connect, run `fn`, close; turn the usual failures into one line on stderr and exit 1. */
@@ -156,7 +145,7 @@ export function watchCommand(io: ControlCommandIo): CommandModule<object, Socket
     describe: 'print the agent\'s events as they happen (sessions, best paths, failovers, kernel writes, probes) until Ctrl-C',
     builder: (y) => socketOptions(y),
     handler: (a) => withClient(io, a.socket, async (c) => {
-      const until = io.until ?? signals();
+      const until = io.until ?? stopSignals();
       let interrupted = false;
       void until.then(() => {
         interrupted = true;

@@ -4,8 +4,8 @@
 // `rr.yaml:4: listenRanges[0]: host bits set (did you mean 192.168.1.0/24?)`.
 import { readFileSync } from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { ConfigError, DEFAULTS, type ConfigIssue, type LogLevel } from '../agent/config.js';
+import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
+import { ConfigError, DEFAULTS, parseYaml, type ConfigIssue, type LogLevel } from '../agent/config.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../bgp/wire.js';
 
@@ -84,14 +84,7 @@ function pathText(p: Path): string {
 
 /** Parse and validate; throws ConfigError listing every issue. */
 export function parseReflectorConfig(text: string, source = '<string>'): ReflectorConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const issues: ConfigIssue[] = [];
-  for (const e of doc.errors) {
-    const line = e.linePos?.[0]?.line ?? (e.pos ? lc.linePos(e.pos[0]).line : undefined);
-    issues.push({ path: '', message: `YAML: ${e.message.split('\n')[0]}`, ...(line !== undefined ? { line } : {}) });
-  }
-  if (issues.length) throw new ConfigError(source, issues);
+  const { doc, lc, issues } = parseYaml(text, source);
   const v = new Check(doc, lc, issues);
   const cfg = v.config(source);
   if (issues.length) throw new ConfigError(source, issues);
