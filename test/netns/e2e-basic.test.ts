@@ -160,6 +160,32 @@ if (reason) {
     t.ok(e.net.pingOnce('l', R().service), 'ping works again');
   });
 
+  t.test('default timers (hold 9 s, keepalive 3 s): net1 blackhole outage', async (t) => {
+    for (const s of ['l', 'r'] as const) {
+      const code = await e.agents[s]!.stop('SIGTERM', 15_000);
+      t.equal(code, 0, `server-${s} agent stopped`);
+      startAgent(e, s, { bfd: false, vtepProbe: false });
+    }
+    await waitFdbDst(e, 'l', R().address.net1, 40_000);
+    await waitFdbDst(e, 'r', L().address.net1, 40_000);
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(500);
+    const at = Date.now();
+    const undo = e.net.blackholeUplink('l', 'net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 20_000);
+      t.ok(took <= 10_000, `fdb dst 192.168.2.87 after ${took} ms (hold 9 s + 1 s)`);
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 3, 10_000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null, `outage ${String(outage)} ms`);
+      t.comment(`outage (net1 blackhole, hold 9 s, no BFD/probes, ping 10 ms): ${String(outage)} ms`);
+    } finally {
+      undo();
+      ping.stop();
+    }
+    await waitFdbDst(e, 'l', R().address.net1, 40_000);
+  });
+
   t.teardown(async () => {
     for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
   });
