@@ -11,7 +11,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import {
-  BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgents,
+  BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents,
   waitFdbDst, type E2e,
 } from './e2e-lib.js';
 import { waitFor } from '../lib/netns.js';
@@ -143,6 +143,34 @@ if (reason) {
     t.pass(`failback ${back} ms after the injection was removed`);
     ping.stop();
     await allUp();
+  });
+
+  t.test('agent restart without traffic loss (flushOnShutdown false + withdrawDelay 5 s)', async (t) => {
+    const tuning = { holdTime: 9, keepalive: 3, bfd: BFD_FAST, vtepProbe: PROBE_FAST, extra: 'kernel: {flushOnShutdown: false, withdrawDelay: 5s}' };
+    for (const s of ['l', 'r'] as const) {
+      t.equal(await e.agents[s]!.stop('SIGTERM', 15_000), 0, `server-${s} agent stopped`);
+      startAgent(e, s, tuning);
+    }
+    await allUp();
+    const ping = e.net.ping('l', R().service, 10);
+    const dsts: Array<string | null> = [];
+    const poll = setInterval(() => { try { dsts.push(e.net.fdbDst('l', R().mac)); } catch { /* racing teardown */ } }, 20);
+    try {
+      await sleep(700);
+      const at = Date.now();
+      t.equal(await e.agents.r!.stop('SIGTERM', 15_000), 0, 'server-r agent stopped (SIGTERM)');
+      t.equal(e.net.fdbDst('r', L().mac), L().address.net1, 'server-r keeps its own fdb entry (flushOnShutdown false)');
+      startAgent(e, 'r', tuning);
+      await allUp();
+      await sleep(1500);
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage < 1000, `longest ping gap ${String(outage)} ms`);
+      t.comment(`outage (server-r's agent restarted, flushOnShutdown false + withdrawDelay 5 s, ping 10 ms): ${String(outage)} ms, lost ${ping.lostBetween(at - 500, Date.now())}`);
+      t.ok(dsts.length > 50 && dsts.every((d) => d === R().address.net1), `server-l's fdb entry stayed at 192.168.1.87 throughout (${dsts.length} samples, ${[...new Set(dsts)].join(',')})`);
+    } finally {
+      clearInterval(poll);
+      ping.stop();
+    }
   });
 
   t.teardown(async () => {
