@@ -57,6 +57,8 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
     return await demo.run();
   } catch (e) {
     io.stderr.write(`evpn-ha demo: ${(e as Error).message.split('\n')[0]}\n`);
+    const tails = demo.logTails();
+    if (tails) io.stderr.write(`the daemons' logs before teardown:\n${tails}`);
     demo.dispose();
     return 1;
   } finally {

@@ -13,7 +13,8 @@ import type { Writable } from 'node:stream';
 import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
 import { bfdConfig, FRR_LIBDIR, rrConfig, startFrr, type FrrHandle } from './frr.js';
-import { isRoot, Lab, nsExec, sh, waitFor } from './netns.js';
+import type { ChildProcess } from 'node:child_process';
+import { isRoot, Lab, nsExec, sh } from './netns.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
 
 export interface DemoOptions {
@@ -231,6 +232,7 @@ export class Demo {
   private readonly events: Seen[] = [];
   private ping: PingRun | null = null;
   private readonly frr: FrrHandle[] = [];
+  private readonly daemons: Array<{ name: string; child: ChildProcess }> = [];
   private kept = false;
   private undoFault: (() => void) | null = null;
   private logDir = '';
@@ -256,6 +258,39 @@ export class Demo {
 
   private detail(line: string): void {
     this.say(`      ${line}`);
+  }
+
+  /** waitFor(), but failing at once when one of our daemons has exited. */
+  private async until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (;;) {
+      const dead = this.daemons.find((d) => d.child.exitCode !== null || d.child.signalCode !== null);
+      if (dead) {
+        throw new Error(`${dead.name} exited (${dead.child.exitCode !== null ? `code ${dead.child.exitCode}` : dead.child.signalCode}) while waiting for ${what}`);
+      }
+      try {
+        const v = await fn();
+        if (v) return v as NonNullable<T>;
+      } catch (e) { last = e; }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      await sleep(intervalMs);
+    }
+  }
+
+  /** The last lines of every daemon's log (for a failed run, before dispose() removes them). */
+  logTails(lines = 8): string {
+    if (!this.logDir) return '';
+    const out: string[] = [];
+    let files: string[] = [];
+    try { files = readdirSync(this.logDir).filter((f) => f.endsWith('.log')).sort(); } catch { return ''; }
+    for (const f of files) {
+      let text = '';
+      try { text = readFileSync(join(this.logDir, f), 'utf8'); } catch { continue; }
+      const tail = text.trimEnd().split('\n').slice(-lines);
+      out.push(`--- ${f} (last ${tail.length} lines) ---`, ...tail.map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l)));
+    }
+    return out.length ? `${out.join('\n')}\n` : '';
   }
 
   /** Kill everything and delete the namespaces (idempotent; also for Ctrl-C). */
@@ -314,8 +349,8 @@ export class Demo {
     } else {
       this.begin('starting route reflectors (evpn-ha reflector) in rr1 and rr2');
       const rrTuning = (asn: number): ReflectorTuning => ({ asn, bfd, holdTime: 9, keepalive: 3 });
-      tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') });
-      tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') });
+      this.daemons.push({ name: 'the reflector in rr1', child: tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') }).child });
+      this.daemons.push({ name: 'the reflector in rr2', child: tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') }).child });
     }
     this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range 192.168.1.0/24 (route-reflector clients), BFD 100 ms x 3`);
     this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range 192.168.2.0/24 (route-reflector clients), BFD 100 ms x 3`);
@@ -326,8 +361,8 @@ export class Demo {
       holdTime: 9, keepalive: 3, connectRetry: 1, bfd,
       vtepProbe: { interval: 100, multiplier: 3, holdDown: 1000 },
     };
-    tn.startAgent('l', tuning, { logFile: join(logDir, 'agent-l.log') });
-    tn.startAgent('r', tuning, { logFile: join(logDir, 'agent-r.log') });
+    this.daemons.push({ name: 'the agent on server-l', child: tn.startAgent('l', tuning, { logFile: join(logDir, 'agent-l.log') }).child });
+    this.daemons.push({ name: 'the agent on server-r', child: tn.startAgent('r', tuning, { logFile: join(logDir, 'agent-r.log') }).child });
     this.detail('uplink net1: eth1 -> rr1, AS 65001, local-pref 200 (primary); BFD 100 ms x 3');
     this.detail('uplink net2: eth2 -> rr2, AS 65002, local-pref 100 (backup);  BFD 100 ms x 3');
     this.detail('VTEP probes 100 ms x 3 (hold-down 1 s); hold time 9 s');
@@ -336,14 +371,14 @@ export class Demo {
     this.begin('waiting for sessions, routes and kernel entries');
     const t0 = Date.now();
     for (const s of ['l', 'r'] as const) {
-      await waitFor(async () => {
+      await this.until(async () => {
         try { (await ControlClient.connect(tn.socketPath(s))).close(); return true; } catch { return false; }
       }, 20_000, `server-${s}'s control socket`, 100);
       const c = await ControlClient.connect(tn.socketPath(s));
       this.watchers.push(c);
       void c.watch((ev) => { this.events.push({ server: s, at: Date.parse(ev.time), ev }); }).catch(() => undefined);
     }
-    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1 &&
+    await this.until(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1 &&
       tn.neigh('l', r.service) !== null && tn.neigh('r', l.service) !== null, 30_000, 'FDB and neighbour entries on both servers', 100);
     this.detail(`both servers programmed in ${Date.now() - t0} ms. On server-l:`);
     this.detail(`# ip neigh show dev br-vxlan ${r.service}`);
@@ -358,7 +393,7 @@ export class Demo {
     this.begin(`pinging ${r.service} from server-l (${l.service}) every 10 ms`);
     const ping = tn.ping('l', r.service, 10);
     this.ping = ping;
-    await waitFor(() => ping.replies.length >= 50, 10_000, 'ping replies over network 1', 50);
+    await this.until(() => ping.replies.length >= 50, 10_000, 'ping replies over network 1', 50);
     this.detail(`${ping.replies.length} replies so far; traffic runs over network 1 (FDB dst ${r.address.net1})`);
 
     this.begin(`blackholing network 1 on server-l for ${(faultMs / 1000).toFixed(1)} s (iptables DROP in and out on eth1, carrier stays up)`);
@@ -366,7 +401,7 @@ export class Demo {
     const fault = Date.now();
     this.undoFault = tn.blackholeUplink('l', 'net1');
     const inPlace = Date.now() - fault;
-    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net2 && tn.fdbDst('r', l.mac) === l.address.net2 &&
+    await this.until(() => tn.fdbDst('l', r.mac) === r.address.net2 && tn.fdbDst('r', l.mac) === l.address.net2 &&
       ping.lastReplyAt() > fault + 200, 10_000, 'failover to network 2', 20);
     const remaining = faultMs - (Date.now() - fault);
     if (remaining > 0) await sleep(remaining);
@@ -382,7 +417,7 @@ export class Demo {
     const heal = Date.now();
     this.undoFault();
     this.undoFault = null;
-    await waitFor(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1, 60_000, 'failback to network 1', 50);
+    await this.until(() => tn.fdbDst('l', r.mac) === r.address.net1 && tn.fdbDst('r', l.mac) === l.address.net1, 60_000, 'failback to network 1', 50);
     await sleep(1000);
     this.printTimeline('failback', heal, ping, Date.now());
     this.say('');
