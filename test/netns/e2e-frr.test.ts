@@ -130,6 +130,22 @@ if (reason) {
     t.ok(e.net.pingOnce('l', R().service), 'ping after failback');
   });
 
+  t.test('the brief\'s config as printed: BACKUP-LINK is never defined', async (t) => {
+    // The printed config defines BACK-LINK (whose `set local-prefernce` line is
+    // rejected) but applies BACKUP-LINK. What FRR does with an undefined inbound map:
+    const viaNet2 = (): number => frrEvpnPaths(frr).filter((p) => p.routeType === 2 && p.ip === L().service && p.nextHop === L().address.net2).length;
+    await waitFor(() => viaNet2() > 0, 10_000, 'server-l\'s backup path on server-r');
+    t.pass('with BACKUP-LINK defined: server-r has server-l\'s backup path (next hop 192.168.2.65)');
+    frr.configure('no route-map BACKUP-LINK');
+    frr.vtysh('clear bgp l2vpn evpn 192.168.2.2 soft in');
+    const gone = await waitFor(() => viaNet2() === 0, 10_000, 'backup path gone').then(() => true, () => false);
+    t.comment(`route-map BACKUP-LINK undefined: server-r ${gone ? 'DROPS every route from RR-net2 (no backup path at all)' : 'still accepts routes from RR-net2'}`);
+    t.ok(gone, 'FRR 8.4: an undefined inbound route-map denies everything from that neighbor');
+    frr.configure('route-map BACKUP-LINK permit 10', 'set local-preference 100');
+    frr.vtysh('clear bgp l2vpn evpn 192.168.2.2 soft in');
+    await waitFor(() => viaNet2() > 0, 10_000, 'backup path back');
+  });
+
   t.teardown(async () => {
     await e?.agents.l?.stop('SIGTERM', 5000);
   });
