@@ -286,8 +286,9 @@ export class Demo {
     try { files = readdirSync(this.logDir).filter((f) => f.endsWith('.log')).sort(); } catch { return ''; }
     for (const f of files) {
       let text = '';
-      try { text = readFileSync(join(this.logDir, f), 'utf8'); } catch { continue; }
-      const tail = text.trimEnd().split('\n').slice(-lines);
+      try { text = readFileSync(join(this.logDir, f), 'utf8').trimEnd(); } catch { continue; }
+      if (!text) continue;
+      const tail = text.split('\n').slice(-lines);
       out.push(`--- ${f} (last ${tail.length} lines) ---`, ...tail.map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l)));
     }
     return out.length ? `${out.join('\n')}\n` : '';
