@@ -19,6 +19,7 @@ import {
   agentTail, diagnostics, setupE2e, showNeighbors, skipReason, sleep, startAgent, waitFdbDst, type E2e,
 } from './e2e-lib.js';
 import { nsExec, waitFor } from '../lib/netns.js';
+import { ControlClient } from '../../src/control/client.js';
 import { childEnv, type AgentTuning, type ServerName } from '../../src/lab/twonet.js';
 
 const HOLD = 3;
@@ -59,6 +60,14 @@ if (reason) {
   };
   const bothEstablished = (s: ServerName): boolean => {
     try { return neighbors(s).every((n) => n.state === 'Established'); } catch { return false; }
+  };
+
+  /** Back to normal: four sessions up, primary paths in use, probes up on server-l. */
+  const settled = async (): Promise<void> => {
+    await waitFdbDst(e, 'l', R().address.net1, 40_000);
+    await waitFdbDst(e, 'r', L().address.net1, 40_000);
+    await waitFor(() => bothEstablished('l') && bothEstablished('r'), 30_000, 'all four sessions Established');
+    await waitFor(() => (show('l', 'vteps') as Json[]).filter((v) => v.state === 'up').length >= 2, 15_000, 'server-l: VTEPs up');
   };
 
   /** `evpn-ha watch --json` in a server's namespace, events collected as parsed objects. */
@@ -198,8 +207,14 @@ if (reason) {
     try {
       const r = cli('l', ['reload', '--socket', e.net.socketPath('l')]);
       t.equal(r.code, 0, `reload: ${r.out}${r.err}`);
-      nsExec(L().ns, 'bridge', ['fdb', 'del', R().mac, 'dev', 'vxlan0', 'dst', R().address.net1, 'self']);
-      const k = show('l', 'kernel') as Json;
+      // The control API straight from here (the socket is a file; the CLI's own start-up
+      // would take most of the 1 s window on a busy host).
+      const c = await ControlClient.connect(e.net.socketPath('l'));
+      let k: Json;
+      try {
+        nsExec(L().ns, 'bridge', ['fdb', 'del', R().mac, 'dev', 'vxlan0', 'dst', R().address.net1, 'self']);
+        k = await c.call('kernel') as unknown as Json;
+      } finally { c.close(); }
       const fdb = (k.entries as Json[]).find((x) => x.kind === 'fdb' && x.mac === R().mac && x.device === 'vxlan0');
       t.equal(fdb?.status, 'missing', `reported missing: ${JSON.stringify(fdb)}`);
       t.ok(k.counts.missing >= 1, `counts ${JSON.stringify(k.counts)}`);
@@ -235,8 +250,8 @@ if (reason) {
     try {
       await waitFdbDst(e, 'l', R().address.net2, (HOLD + 10) * 1000);
       const isR = (ev: Json): boolean => ev.mac === R().mac && ev.ip === R().service;
-      const bp = await waitFor(() => w.find((ev) => ev.type === 'best-path' && isR(ev) && ev.after?.network === 'net2'), 5000, 'best-path event');
-      t.equal(bp.before?.network, 'net1', `best-path: ${JSON.stringify(bp)}`);
+      const bp = await waitFor(() => w.find((ev) => ev.type === 'best-path' && isR(ev) && ev.after?.uplink === 'net2'), 5000, 'best-path event');
+      t.equal(bp.before?.uplink, 'net1', `best-path: ${JSON.stringify(bp)}`);
       t.equal(bp.after?.nextHop, R().address.net2);
       t.match(bp.time, /^\d{4}-\d\d-\d\dT/, 'event time (ISO 8601)');
       const fo = await waitFor(() => w.find((ev) => ev.type === 'failover' && isR(ev)), 5000, 'failover event');
@@ -244,10 +259,10 @@ if (reason) {
       t.ok(w.find((ev) => ev.type === 'kernel' && (ev.ops as Json[]).some((o) => o.entry?.dst === R().address.net2)), 'kernel event with the new dst');
     } finally { undo(); }
     await waitFdbDst(e, 'l', R().address.net1, 40_000);
-    const fb = await waitFor(() => w.find((ev) => ev.type === 'best-path' && ev.mac === R().mac && ev.ip === R().service && ev.after?.network === 'net1'), 5000, 'failback best-path event');
+    const fb = await waitFor(() => w.find((ev) => ev.type === 'best-path' && ev.mac === R().mac && ev.ip === R().service && ev.after?.uplink === 'net1'), 5000, 'failback best-path event');
     t.pass(`failback event: ${fb.reason}`);
     w.stop();
-    await waitFor(() => bothEstablished('l'), 30_000, 'server-l sessions Established again');
+    await settled();
   });
 
   t.test('two agents on one host: their control sockets do not collide', (t) => {
@@ -266,7 +281,8 @@ if (reason) {
     t.end();
   });
 
-  t.test('Prometheus endpoint in each namespace serves evpn_ha_ metrics', (t) => {
+  t.test('Prometheus endpoint in each namespace serves evpn_ha_ metrics', async (t) => {
+    await settled();
     for (const s of ['l', 'r'] as const) {
       const body = nsExec(e.net.servers[s].ns, 'curl', ['-sS', '--max-time', '5', `http://${METRICS}/metrics`]);
       const names = new Set([...body.matchAll(/^(evpn_ha_[a-z0-9_]+)/gm)].map((m) => m[1]));
@@ -280,7 +296,6 @@ if (reason) {
       const code = nsExec(e.net.servers[s].ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${METRICS}/nope`]);
       t.equal(code, '404', 'other paths 404');
     }
-    t.end();
   });
 
   // ---- 2. reload without session reset ----------------------------------------------
@@ -291,6 +306,7 @@ if (reason) {
   };
 
   async function reloadCase(t: Test, how: 'cli' | 'SIGHUP', pref: { net1: number; net2: number }, expectDst: string): Promise<void> {
+    await settled();
     const before = byUplink('l');
     const frrBefore = { net1: frrConn('net1', L().address.net1), net2: frrConn('net2', L().address.net2) };
     const t0 = Date.now();
@@ -372,6 +388,97 @@ if (reason) {
     } finally { writeFileSync(cfg, good); }
     const r = cli('l', ['reload', '--socket', e.net.socketPath('l')]);
     t.equal(r.code, 0, `the fixed file reloads: ${r.out.trim()}`);
+  });
+
+  // ---- 3. restart without traffic loss ----------------------------------------------
+
+  /** server-l's kernel.withdrawDelay, applied by a reload (nothing else changes). */
+  const setWithdrawDelay = (t: Test, delay: string): void => {
+    writeL({ net1: 200, net2: 100 }, `kernel: {withdrawDelay: ${delay}}`);
+    const r = cli('l', ['reload', '--socket', e.net.socketPath('l')]);
+    t.equal(r.code, 0, `server-l kernel.withdrawDelay ${delay}: ${r.out.trim()}`);
+  };
+
+  const lostFigures: string[] = [];
+
+  /**
+   * Restart server-r's agent (stop with `signal`, start again at once) under a 10 ms
+   * ping from server-l: lost echo requests and the longest gap between replies.
+   */
+  async function restartUnderPing(t: Test, signal: NodeJS.Signals, label: string): Promise<{ lost: number; gap: number | null; code: number | string }> {
+    await settled();
+    const ping = e.net.ping('l', R().service, 10);
+    try {
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies');
+      await sleep(1000);
+      const t0 = Date.now();
+      const code = await e.agents.r!.stop(signal, 15_000);
+      const stoppedIn = Date.now() - t0;
+      const ownNeigh = e.net.neigh('r', L().service);
+      const ownFdb = e.net.fdbDst('r', L().mac);
+      startAgent(e, 'r', TUNING);
+      const t1 = Date.now();
+      await waitFor(() => bothEstablished('r'), 30_000, 'server-r sessions Established after the restart');
+      const up = Date.now() - t1;
+      await waitFdbDst(e, 'l', R().address.net1, 30_000);
+      await sleep(2000);
+      const lost = ping.lostBetween(t0 - 1000, Date.now());
+      const gap = ping.outageAround(t0);
+      const line = `${label}: stop ${stoppedIn} ms (exit ${code}), server-r's own entries after exit: neigh ${ownNeigh?.lladdr ? 'kept' : 'gone'}, fdb ${ownFdb ?? 'gone'}; ` +
+        `sessions up ${up} ms after start; lost ${lost} of ~${Math.round((Date.now() - t0 + 1000) / 10)} echo requests, longest gap ${String(gap)} ms`;
+      t.comment(line);
+      lostFigures.push(line);
+      return { lost, gap, code };
+    } finally { ping.stop(); }
+  }
+
+  t.test('restart, for comparison: plain SIGTERM on server-r, no withdrawDelay on server-l', async (t) => {
+    setWithdrawDelay(t, '0');
+    const r = await restartUnderPing(t, 'SIGTERM', 'SIGTERM restart, withdrawDelay 0');
+    t.equal(r.code, 0, 'plain stop: exit 0');
+    t.ok(r.lost > 5, `traffic is lost (${r.lost} echo requests)`);
+  });
+
+  t.test('planned restart: SIGUSR2 on server-r (entries kept, exit 75), withdrawDelay 5s on server-l: (almost) no loss', async (t) => {
+    setWithdrawDelay(t, '5s');
+    const r = await restartUnderPing(t, 'SIGUSR2', 'SIGUSR2 restart, withdrawDelay 5s');
+    t.equal(r.code, 75, 'stop for a restart: exit 75');
+    t.ok(r.lost <= 3, `lost ${r.lost} echo requests (≤ 3)`);
+    t.ok(r.gap !== null && r.gap <= 500, `longest gap between replies ${String(r.gap)} ms`);
+    const old = e.oldAgents.at(-1)!;
+    t.match(old.output(), /keeping kernel entries/, 'the old agent said it kept its kernel entries');
+    t.match(e.agents.r!.output(), /"cause":"end-of-rib"/, 'the new agent opened its stale gate on End-of-RIB');
+    t.notMatch(e.agents.r!.output(), /"type":"kernel","trigger":"stale-cleanup","replaced":0,"deleted":[1-9]/, 'nothing deleted as stale');
+  });
+
+  t.test('each piece alone is not enough: SIGUSR2 without withdrawDelay, SIGTERM with it', async (t) => {
+    setWithdrawDelay(t, '0');
+    const a = await restartUnderPing(t, 'SIGUSR2', 'SIGUSR2 restart, withdrawDelay 0');
+    t.equal(a.code, 75);
+    setWithdrawDelay(t, '5s');
+    const b = await restartUnderPing(t, 'SIGTERM', 'SIGTERM restart, withdrawDelay 5s');
+    t.equal(b.code, 0);
+    t.comment(`lost: SIGUSR2 alone ${a.lost}, withdrawDelay alone ${b.lost}`);
+    t.ok(a.lost > 3 || b.lost > 3, 'at least one of them loses traffic');
+  });
+
+  t.test('a plain stop still removes server-r\'s entries from server-l (after withdrawDelay)', async (t) => {
+    setWithdrawDelay(t, '5s');
+    await settled();
+    const t0 = Date.now();
+    const code = await e.agents.r!.stop('SIGTERM', 15_000);
+    t.equal(code, 0, 'exit 0');
+    t.equal(e.net.neigh('r', L().service)?.lladdr, undefined, 'server-r removed its own neighbour entry');
+    t.equal(e.net.fdbDst('r', L().mac), null, 'server-r removed its own fdb entry');
+    await sleep(2000);
+    t.equal(e.net.fdbDst('l', R().mac) !== null, true, 'server-l still has the entry 2 s later (withdrawDelay)');
+    await waitFdbDst(e, 'l', null, 20_000);
+    const gone = Date.now() - t0;
+    await waitFor(() => e.net.neigh('l', R().service)?.lladdr === undefined, 5000, 'neighbour entry gone');
+    t.ok(gone >= 4000 && gone <= 12_000, `server-l removed server-r's entries ${gone} ms after the stop (withdrawDelay 5 s)`);
+    startAgent(e, 'r', TUNING);
+    await settled();
+    t.comment(lostFigures.join('\n'));
   });
 
   t.teardown(async () => {
