@@ -3,22 +3,34 @@
 // printed as `file:line: key.path: message` and the exit code is 2, with nothing
 // touched in the kernel and no session opened. SIGHUP (or `evpn-ha reload`)
 // re-reads the file; SIGINT/SIGTERM withdraw every route, send Cease, remove
-// what the agent wrote to the kernel and exit 0.
+// what the agent wrote to the kernel and exit 0. SIGUSR2 is the stop for a
+// restart or an upgrade: the same, except that the kernel entries are kept (traffic
+// keeps flowing until the next start takes them over) and the exit code is 75
+// (RESTART_EXIT_CODE; the systemd unit restarts on it). docs/operations-restart.md.
 import type { Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { startAgent } from '../agent/run.js';
-import { onSignal, stopSignals } from './signals.js';
+import { firstSignal, onSignal } from './signals.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/evpn-ha/evpn-ha.yaml';
+
+/** The signal that stops the agent for a restart (kernel entries kept). */
+export const RESTART_SIGNAL: NodeJS.Signals = 'SIGUSR2';
+/** Exit code after a stop for a restart (EX_TEMPFAIL; packaging/evpn-ha.service RestartForceExitStatus). */
+export const RESTART_EXIT_CODE = 75;
 
 export interface RunIo {
   stdout: Writable;
   stderr: Writable;
   /** Default: pino to stderr at the configuration's logLevel (LOG_LEVEL overrides). */
   logger?: Logger;
-  /** Resolves with a reason when the agent should stop (default: SIGINT/SIGTERM). */
+  /**
+   * Resolves with a reason when the agent should stop (default: SIGINT/SIGTERM, or
+   * SIGUSR2 = RESTART_SIGNAL for a restart). The reason RESTART_SIGNAL (or 'restart')
+   * keeps the kernel entries and returns RESTART_EXIT_CODE.
+   */
   until?: Promise<string>;
   /** Registers the reload trigger (default: SIGHUP); returns its removal. */
   onReload?: (reload: () => void) => () => void;
@@ -50,7 +62,7 @@ export async function runAgent(configPath: string, io: RunIo, checkOnly = false)
     return 0;
   }
   const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? config.logLevel }, pino.destination(2));
-  const until = io.until ?? stopSignals();
+  const until = io.until ?? firstSignal(['SIGINT', 'SIGTERM', RESTART_SIGNAL]);
   let running;
   try {
     running = await startAgent(config, { logger, configPath, ...(io.version ? { version: io.version } : {}) });
@@ -67,7 +79,12 @@ export async function runAgent(configPath: string, io: RunIo, checkOnly = false)
   });
   const why = await until;
   unregister();
-  logger.info(`${why}: withdrawing routes, closing sessions, removing kernel entries`);
+  if (why === RESTART_SIGNAL || why === 'restart') {
+    logger.info(`${why}: stopping for a restart: withdrawing routes, closing sessions, keeping kernel entries`);
+    await running.stop({ reason: why, flushKernel: false });
+    return RESTART_EXIT_CODE;
+  }
+  logger.info(`${why}: withdrawing routes, closing sessions${config.kernel.flushOnShutdown ? ', removing kernel entries' : ''}`);
   await running.stop({ reason: why });
   return 0;
 }
