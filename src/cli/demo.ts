@@ -1,11 +1,11 @@
-// `evpn-ha demo [--keep] [--reflector evpn-ha|frr] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
+// `evpn-ha demo [--keep] [--reflector evpn-ha|frr] [--fault uplink|path] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
 // the two-network failover demo in network namespaces (src/lab/demo.ts,
 // docs/demo.md). Needs root and ip/bridge/ping/iptables: otherwise one line and
 // exit 1. SIGINT/SIGTERM during the run kill what it started (by PID) and delete
 // its namespaces, then exit 130/143.
 import type { Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { Demo, demoPrerequisite, PREFIX_RE, teardownDemo, type ReflectorKind } from '../lab/demo.js';
+import { Demo, demoPrerequisite, PREFIX_RE, teardownDemo, type FaultKind, type ReflectorKind } from '../lab/demo.js';
 import { UsageError } from './format.js';
 
 export interface DemoIo {
@@ -19,6 +19,7 @@ interface DemoArgs {
   teardown: string | undefined;
   'fault-ms': string | undefined;
   reflector: string;
+  fault: string;
 }
 
 export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
@@ -32,6 +33,8 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
   }
   if (a.reflector !== 'evpn-ha' && a.reflector !== 'frr') throw new UsageError(`--reflector is evpn-ha or frr, got "${a.reflector}"`);
   const reflector: ReflectorKind = a.reflector;
+  if (a.fault !== 'uplink' && a.fault !== 'path') throw new UsageError(`--fault is uplink or path, got "${a.fault}"`);
+  const fault: FaultKind = a.fault;
   const pre = demoPrerequisite(a.teardown !== undefined ? 'evpn-ha' : reflector);
   if (a.teardown !== undefined) {
     if (!PREFIX_RE.test(a.teardown)) throw new UsageError(`--teardown needs the demo's prefix (2-12 letters and digits), got "${a.teardown}"`);
@@ -42,7 +45,7 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
   }
   if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
   const demo = new Demo({
-    out: io.stdout, keep: a.keep, reflector,
+    out: io.stdout, keep: a.keep, reflector, fault,
     ...(a.prefix !== undefined ? { prefix: a.prefix } : {}),
     ...(faultMs !== undefined ? { faultMs } : {}),
   });
@@ -76,7 +79,8 @@ export function demoCommand(io: DemoIo, setCode: (code: number) => void): Comman
       .option('keep', { type: 'boolean', default: false, describe: 'leave the topology running and print how to explore and remove it' })
       .option('reflector', { type: 'string', default: 'evpn-ha', requiresArg: true, describe: 'route reflectors: evpn-ha (built in) or frr (FRR bgpd + bfdd, Debian package frr)' })
       .option('prefix', { type: 'string', requiresArg: true, describe: 'namespace name prefix (default ehd + 4 random hex digits)' })
-      .option('fault-ms', { type: 'string', requiresArg: true, describe: 'how long network 1 stays blackholed, ms (default 3000)' })
+      .option('fault', { type: 'string', default: 'uplink', requiresArg: true, describe: 'uplink: server-l\'s eth1 blackholed; path: only the VTEP-to-VTEP path on network 1 (sessions stay up, only the probes see it)' })
+      .option('fault-ms', { type: 'string', requiresArg: true, describe: 'how long the fault lasts, ms (default 3000)' })
       .option('teardown', { type: 'string', requiresArg: true, describe: 'remove what a --keep demo with this prefix left, then exit' }) as unknown as Argv<DemoArgs>,
     handler: async (a: ArgumentsCamelCase<DemoArgs>) => {
       setCode(await runDemoCommand(a, io));

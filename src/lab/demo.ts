@@ -23,8 +23,14 @@ export interface DemoOptions {
   prefix?: string;
   /** Leave the topology running and print how to explore and remove it. */
   keep?: boolean;
-  /** How long network 1 stays blackholed, ms (default 3000). */
+  /** How long the fault lasts, ms (default 3000). */
   faultMs?: number;
+  /**
+   * 'uplink' (default): server-l's eth1 blackholed, BGP, BFD and VXLAN alike.
+   * 'path': only the VTEP-to-VTEP path on network 1 (server-l <-> server-r); both
+   * servers keep their sessions to rr1, so only the VTEP probes can see it.
+   */
+  fault?: FaultKind;
   /** How to start evpn-ha (default: this node + bin/evpn-ha). */
   evpnHa?: string[];
   /** Route reflectors: `evpn-ha reflector` (default) or FRR bgpd + bfdd. */
@@ -32,6 +38,22 @@ export interface DemoOptions {
 }
 
 export type ReflectorKind = 'evpn-ha' | 'frr';
+export type FaultKind = 'uplink' | 'path';
+
+const FAULT_TEXT: Record<FaultKind, { step: string; row: string; heal: string; healed: string }> = {
+  uplink: {
+    step: 'blackholing network 1 on server-l for %s (iptables DROP in and out on eth1, carrier stays up)',
+    row: 'network 1 blackholed on server-l (eth1, both directions)',
+    heal: 'healing network 1 (iptables rules removed)',
+    healed: 'network 1 healed on server-l',
+  },
+  path: {
+    step: 'breaking only the VTEP-to-VTEP path on network 1 for %s (server-l drops 192.168.1.87 <-> 192.168.1.65; both servers still reach rr1)',
+    row: 'path 192.168.1.65 <-> 192.168.1.87 broken on server-l (sessions to rr1 unaffected)',
+    heal: 'repairing the network-1 path (iptables rules removed)',
+    healed: 'path 192.168.1.65 <-> 192.168.1.87 repaired',
+  },
+};
 
 export const PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{1,11}$/;
 
@@ -233,6 +255,7 @@ export class Demo {
   private ping: PingRun | null = null;
   private readonly frr: FrrHandle[] = [];
   private readonly daemons: Array<{ name: string; child: ChildProcess }> = [];
+  private faultText = FAULT_TEXT.uplink;
   private kept = false;
   private undoFault: (() => void) | null = null;
   private logDir = '';
@@ -397,10 +420,13 @@ export class Demo {
     await this.until(() => ping.replies.length >= 50, 10_000, 'ping replies over network 1', 50);
     this.detail(`${ping.replies.length} replies so far; traffic runs over network 1 (FDB dst ${r.address.net1})`);
 
-    this.begin(`blackholing network 1 on server-l for ${(faultMs / 1000).toFixed(1)} s (iptables DROP in and out on eth1, carrier stays up)`);
+    const faultKind = o.fault ?? 'uplink';
+    const ft = FAULT_TEXT[faultKind];
+    this.faultText = ft;
+    this.begin(ft.step.replace('%s', `${(faultMs / 1000).toFixed(1)} s`));
     await sleep(300);
     const fault = Date.now();
-    this.undoFault = tn.blackholeUplink('l', 'net1');
+    this.undoFault = faultKind === 'uplink' ? tn.blackholeUplink('l', 'net1') : tn.blackholePath('net1');
     const inPlace = Date.now() - fault;
     await this.until(() => tn.fdbDst('l', r.mac) === r.address.net2 && tn.fdbDst('r', l.mac) === l.address.net2 &&
       ping.lastReplyAt() > fault + 200, 10_000, 'failover to network 2', 20);
@@ -414,7 +440,7 @@ export class Demo {
     this.detail(`server-l now: ${this.fdbLine(r.mac)}`);
     this.detail(`OUTAGE (failover): ${outage ?? '?'} ms without replies; ${ping.lostBetween(fault - 1000, Date.now())} echo requests lost`);
 
-    this.begin('healing network 1 (iptables rules removed)');
+    this.begin(ft.heal);
     const heal = Date.now();
     this.undoFault();
     this.undoFault = null;
@@ -444,7 +470,7 @@ export class Demo {
       this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
     }
     this.say('');
-    this.say(`summary: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors); ` +
+    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors); ` +
       `failback lost ${lostBack} echo requests`);
     return 0;
   }
@@ -472,7 +498,7 @@ export class Demo {
     this.say('');
     this.say(`      ${kind} timeline (T0 = ${kind === 'failover' ? 'fault injected' : 'fault removed'}, ${new Date(t0).toISOString()}):`);
     const rows: LogRow[] = [];
-    rows.push({ at: t0, who: 'fault', text: kind === 'failover' ? 'network 1 blackholed on server-l (eth1, both directions)' : 'network 1 healed on server-l' });
+    rows.push({ at: t0, who: 'fault', text: kind === 'failover' ? this.faultText.row : this.faultText.healed });
     const withIp = new Set(this.events.filter((s) => s.ev.type === 'failover' && s.ev.ip !== null)
       .map((s) => `${s.server}|${s.ev.type === 'failover' ? s.ev.mac : ''}|${s.at}`));
     for (const s of this.events) {

@@ -8,6 +8,7 @@
 //     the printed command's socket), --teardown removes it;
 //   * SIGINT in the middle of the run: exit 130, nothing left;
 //   * --reflector frr (when FRR is installed): the same failover, nothing left;
+//   * --fault path: sessions stay up, the VTEP probes move both servers;
 //   * as an unprivileged user: one line, exit 1.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -130,6 +131,21 @@ if (!isRoot()) {
     t.ok(m && Number(m[1]) < 3000, `outage ${m?.[1]} ms`);
     t.same(leftovers(p), [], 'nothing left');
     t.same(readdirSync('/var/run/frr').filter((d) => d.startsWith(`${p}-`)), [], 'no FRR pathspace left');
+  });
+
+  t.test('--fault path: only the probes see it, both servers still fail over', async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p, '--fault', 'path', '--fault-ms', '1500']);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err, stdout: r.out.slice(-3000) });
+    const failover = r.out.slice(r.out.indexOf('failover timeline'), r.out.indexOf('[8/9]'));
+    t.notMatch(failover, /session net1 down/, 'no session goes down');
+    t.match(failover, /server-l\s+VTEP probe 192\.168\.1\.87 on net1: up -> down/);
+    t.match(failover, /server-l\s+best path for 192\.168\.0\.87 .*cause vtep-unreachable/);
+    t.match(failover, /server-l\s+kernel write: replace fdb 02:00:c0:a8:00:57 dev vxlan0 dst 192\.168\.2\.87/);
+    t.match(r.out, /OUTAGE \(failover\): \d+ ms/);
+    t.match(r.out, /server-l now: 02:00:c0:a8:00:57 dst 192\.168\.1\.87/, 'failback');
+    t.same(leftovers(p), [], 'nothing left');
   });
 
   t.test('not root: one line, exit 1', async (t) => {
