@@ -62,6 +62,17 @@ if (reason) {
     t.end();
   });
 
+  t.test('evpn-ha show kernel: what the agent wants is what the kernel holds', (t) => {
+    for (const s of ['l', 'r'] as const) {
+      const out = e.net.evpnHaCli(s, ['show', 'kernel', '--json', '--socket', e.net.socketPath(s)]);
+      const k = JSON.parse(out) as { counts: Record<string, number>; entries: Array<{ kind: string; status: string }> };
+      t.ok(k.counts.ok! >= 2, `server-${s}: ${JSON.stringify(k.counts)}`);
+      t.same([k.counts.missing, k.counts.different, k.counts.extra, k.counts.conflict], [0, 0, 0, 0], `server-${s}: nothing missing, different, extra or conflicting`);
+      t.ok(k.entries.some((x) => x.kind === 'fdb') && k.entries.some((x) => x.kind === 'neigh'), 'fdb and neigh entries listed');
+    }
+    t.end();
+  });
+
   t.test('two agents on one host: separate control sockets', (t) => {
     for (const s of ['l', 'r'] as const) {
       const n = showNeighbors(e, s);
