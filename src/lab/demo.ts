@@ -414,6 +414,7 @@ export class Demo {
     this.detail(`# evpn-ha show routes --ip ${r.service}`);
     for (const line of tn.evpnHaCli('l', ['show', 'routes', '--ip', r.service, '--socket', tn.socketPath('l')]).trimEnd().split('\n')) this.detail(`  ${line}`);
 
+    const neighBefore = this.neighLine(r.service);
     this.begin(`pinging ${r.service} from server-l (${l.service}) every 10 ms`);
     const ping = tn.ping('l', r.service, 10);
     this.ping = ping;
@@ -438,6 +439,7 @@ export class Demo {
     const outage = rawOutage === null ? null : Math.round(rawOutage);
     this.say('');
     this.detail(`server-l now: ${this.fdbLine(r.mac)}`);
+    this.detail(`              ${this.neighLine(r.service)}${this.neighLine(r.service) === neighBefore ? ' (unchanged)' : ''}`);
     this.detail(`OUTAGE (failover): ${outage ?? '?'} ms without replies; ${ping.lostBetween(fault - 1000, Date.now())} echo requests lost`);
 
     this.begin(ft.heal);
@@ -479,6 +481,11 @@ export class Demo {
   private fdbLine(mac: string): string {
     const lines = nsExec(this.tn!.servers.l.ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']).split('\n');
     return lines.find((l) => l.startsWith(mac) && l.includes(' dst '))?.trim() ?? `no vxlan0 entry for ${mac}`;
+  }
+
+  /** server-l's `ip neigh` line for an address on br-vxlan. */
+  private neighLine(addr: string): string {
+    return nsExec(this.tn!.servers.l.ns, 'ip', ['neigh', 'show', 'dev', 'br-vxlan', addr]).trim() || `no neighbour entry for ${addr}`;
   }
 
   private longestGap(ping: PingRun, from: number, to: number): number {
