@@ -5,69 +5,15 @@
 // encapsulation 8, VNI, next hop); B must receive them reflected (ORIGINATOR_ID,
 // CLUSTER_LIST); a withdraw typed on A's stdin must reach B.
 import t from 'tap';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { ensureBuilt, peerCli } from '../lib/evpnha.js';
 import { Switch } from '../lib/topology.js';
 import { frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}bin/evpn-ha`;
-
-/** Our environment without tap's loaders (they would hook the child's module loading). */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && !k.startsWith('TAP') && !k.startsWith('_TAP')) env[k] = v;
-  return env;
-}
-
-interface Line { event: string; [k: string]: unknown }
-
-/** One `evpn-ha peer --json` process in a namespace; its stdout lines parsed as they come. */
-class PeerCli {
-  readonly lines: Line[] = [];
-  readonly child: ChildProcess;
-  stderr = '';
-  exit: Promise<number | null>;
-  constructor(lab: Lab, ns: string, args: string[]) {
-    // `env -u NODE_OPTIONS`: tap injects its loaders into every child it sees spawned.
-    this.child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', process.execPath, BIN, 'peer', ...args, '--json'],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: cleanEnv() });
-    lab.processes.push(this.child);
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      try { this.lines.push(JSON.parse(l) as Line); } catch { this.stderr += `[stdout] ${l}\n`; }
-    });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr = (this.stderr + d.toString()).slice(-30000); });
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-  find(pred: (l: Line) => boolean): Line | undefined {
-    return this.lines.find(pred);
-  }
-  async wait(pred: (l: Line) => boolean, what: string, ms = 20000): Promise<Line> {
-    return waitFor(() => this.find(pred), ms, what).catch((e: unknown) => {
-      throw new Error(`${String(e)}\nstdout: ${JSON.stringify(this.lines)}\nstderr: ${this.stderr.slice(-3000)}`);
-    });
-  }
-  send(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-  /** SIGINT: the CLI sends Cease and exits 0. */
-  async interrupt(): Promise<number | null> {
-    this.child.kill('SIGINT');
-    return this.exit;
-  }
-}
 
 const T2 = 'macadv aa:bb:cc:00:00:65 192.168.0.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
 const T3 = 'multicast 192.168.1.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
 const T2_PREFIX = '[2]:[0]:[48]:[aa:bb:cc:00:00:65]:[32]:[192.168.0.65]';
 const T3_PREFIX = '[3]:[0]:[32]:[192.168.1.65]';
-
-function ensureBuilt(): void {
-  if (!existsSync(`${ROOT}build/src/cli/main.js`)) execFileSync('npx', ['tsc', '-p', `${ROOT}tsconfig.json`], { cwd: ROOT, stdio: 'inherit' });
-}
 
 if (!isRoot()) {
   t.plan(0, 'needs root for network namespaces');
@@ -89,8 +35,8 @@ if (!isRoot()) {
     });
     t.teardown(() => frr.stop());
 
-    const A = new PeerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65', '--announce', T2, '--announce', T3]);
-    const B = new PeerCli(lab, b, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.87']);
+    const A = peerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65', '--announce', T2, '--announce', T3]);
+    const B = peerCli(lab, b, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.87']);
     try {
       await A.wait((l) => l.event === 'established', 'A established');
       await B.wait((l) => l.event === 'established', 'B established');
@@ -152,7 +98,7 @@ if (!isRoot()) {
     const sw = new Switch(lab, 'sw');
     const a = lab.ns('a');
     sw.plug(a, '192.168.1.65/24');
-    const A = new PeerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65']);
+    const A = peerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65']);
     await waitFor(() => (A.stderr.match(/connect failed: .*next attempt in/g) ?? []).length >= 2, 20000, 'two failed attempts logged')
       .catch((e: unknown) => { throw new Error(`${String(e)}\n${A.stderr}`); });
     t.match(A.stderr, /connecting to 192\.168\.1\.2:179/);

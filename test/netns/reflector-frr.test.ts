@@ -8,59 +8,13 @@
 // likewise; withdrawals and A's exit must reach FRR; a BFD failure must reset
 // FRR's session at once.
 import t from 'tap';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { EvpnHaCli, ensureBuilt } from '../lib/evpnha.js';
 import { Switch, addVtep } from '../lib/topology.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = `${ROOT}bin/evpn-ha`;
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && !k.startsWith('TAP') && !k.startsWith('_TAP')) env[k] = v;
-  return env;
-}
-
-interface Line { event?: string; msg?: string; [k: string]: unknown }
-
-/** One evpn-ha process in a namespace; stdout (peer --json) and stderr (pino JSON) parsed line by line. */
-class Cli {
-  readonly out: Line[] = [];
-  readonly log: Line[] = [];
-  readonly child: ChildProcess;
-  raw = '';
-  readonly exit: Promise<number | null>;
-  constructor(lab: Lab, ns: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, 'env', '-u', 'NODE_OPTIONS', process.execPath, BIN, ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...cleanEnv(), LOG_LEVEL: 'info' } });
-    lab.processes.push(this.child);
-    const parse = (into: Line[]) => (l: string): void => {
-      this.raw = `${this.raw}${l}\n`.slice(-40000);
-      try { into.push(JSON.parse(l) as Line); } catch { /* not JSON */ }
-    };
-    createInterface({ input: this.child.stdout! }).on('line', parse(this.out));
-    createInterface({ input: this.child.stderr! }).on('line', parse(this.log));
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
-  }
-  async wait(where: 'out' | 'log', pred: (l: Line) => boolean, what: string, ms = 20000): Promise<Line> {
-    return waitFor(() => this[where].find(pred), ms, what).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${this.raw.slice(-5000)}`);
-    });
-  }
-  send(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-  async interrupt(): Promise<number | null> {
-    this.child.kill('SIGINT');
-    return this.exit;
-  }
-}
 
 const RR = '192.168.1.2';
 const FV = '192.168.1.87';
@@ -78,7 +32,7 @@ if (!isRoot()) {
 } else if ((() => { try { sh('which', ['vtysh']); return false; } catch { return true; } })()) {
   t.plan(0, 'FRR (vtysh) not installed');
 } else {
-  execFileSync('npx', ['tsc', '-p', `${ROOT}tsconfig.json`], { cwd: ROOT, stdio: 'ignore' });
+  ensureBuilt();
   t.test('evpn-ha reflector between FRR and evpn-ha clients', async (t) => {
     const lab = new Lab('rf', t);
     const sw = new Switch(lab, 'sw');
@@ -104,8 +58,8 @@ if (!isRoot()) {
       `bfd: { minTx: ${BFD.minTx}, minRx: ${BFD.minRx}, multiplier: ${BFD.multiplier} }`,
       '',
     ].join('\n'));
-    const R = new Cli(lab, rr, ['reflector', '--config', conf]);
-    await R.wait('log', (l) => l.msg === 'route reflector listening', 'reflector listening');
+    const R = new EvpnHaCli(lab, rr, ['reflector', '--config', conf]);
+    await R.waitLog((l) => l.msg === 'route reflector listening', 'reflector listening');
 
     const frr: FrrHandle = await startFrr(lab, f, {
       bfdd: true,
@@ -118,16 +72,16 @@ if (!isRoot()) {
       }),
     });
     t.teardown(() => frr.stop());
-    const A = new Cli(lab, a, ['peer', RR, '--local-as', '65001', '--local-address', A_ADDR, '--announce', T2, '--announce', T3, '--json']);
+    const A = new EvpnHaCli(lab, a, ['peer', RR, '--local-as', '65001', '--local-address', A_ADDR, '--announce', T2, '--announce', T3, '--json']);
     try {
       await waitFrrEstablished(frr, RR);
-      await A.wait('out', (l) => l.event === 'established', 'A established');
+      await A.wait((l) => l.event === 'established', 'A established');
       t.match(A.out.find((l) => l.event === 'established'), { peerAs: 65001, peerRouterId: RR, holdTime: 9, families: ['l2vpn-evpn'] });
 
       // FRR's routes reach A, reflected.
-      const f3 = await A.wait('out', (l) => l.event === 'update' && l['routeType'] === 3 && l['originatorIp'] === FV, 'A gets FRR\'s type 3');
+      const f3 = await A.wait((l) => l.event === 'update' && l['routeType'] === 3 && l['originatorIp'] === FV, 'A gets FRR\'s type 3');
       t.match(f3, { rd: `${FV}:100`, vni: 100, nextHop: FV, originatorId: FV, clusterList: [CLUSTER], routeTargets: ['65001:100'], encapsulation: 8 });
-      const f2 = await A.wait('out', (l) => l.event === 'update' && l['routeType'] === 2 && l['ip'] === '192.168.0.87', 'A gets FRR\'s SVI type 2');
+      const f2 = await A.wait((l) => l.event === 'update' && l['routeType'] === 2 && l['ip'] === '192.168.0.87', 'A gets FRR\'s SVI type 2');
       t.match(f2, { rd: `${FV}:100`, mac: SVI_MAC, vni: 100, nextHop: FV, originatorId: FV, clusterList: [CLUSTER] });
 
       // A's routes reach FRR, reflected.
@@ -144,7 +98,7 @@ if (!isRoot()) {
 
       // SIGUSR1: the status line.
       R.child.kill('SIGUSR1');
-      const st = await R.wait('out', (l) => l.event === 'status', 'status line');
+      const st = await R.wait((l) => l.event === 'status', 'status line');
       const peers = (st['peers'] as Array<Record<string, unknown>>).sort((p, q) => String(p['address']).localeCompare(String(q['address'])));
       t.match(peers, [
         { address: A_ADDR, state: 'Established', dynamic: true, received: 2, bgpId: A_ADDR },
@@ -153,8 +107,8 @@ if (!isRoot()) {
       t.ok((st['routes'] as unknown[]).length >= 4, 'A\'s and FRR\'s routes in the status');
 
       // An address outside the listen range is refused.
-      const X = new Cli(lab, x, ['peer', RR, '--local-as', '65001', '--local-address', '192.168.1.200']);
-      await R.wait('log', (l) => /connection from 192\.168\.1\.200 refused: not in a listen range/.test(l.msg ?? ''), 'refusal logged');
+      const X = new EvpnHaCli(lab, x, ['peer', RR, '--local-as', '65001', '--local-address', '192.168.1.200']);
+      await R.waitLog((l) => /connection from 192\.168\.1\.200 refused: not in a listen range/.test(l.msg ?? ''), 'refusal logged');
       t.equal(await X.interrupt(), 0);
 
       // A withdraws its type 2; it leaves FRR.
@@ -170,7 +124,7 @@ if (!isRoot()) {
       }, 20000, 'BFD up on FRR');
       const cut = Date.now();
       sw.setPort(fPort, false);
-      await A.wait('out', (l) => l.event === 'withdraw' && l['routeType'] === 3 && l['originatorIp'] === FV, 'A gets FRR\'s routes withdrawn', 8000);
+      await A.wait((l) => l.event === 'withdraw' && l['routeType'] === 3 && l['originatorIp'] === FV, 'A gets FRR\'s routes withdrawn', 8000);
       const took = Date.now() - cut;
       t.ok(took < 3000, `withdrawn ${took} ms after the link failure (hold time 9 s)`);
       t.ok(R.log.some((l) => /BFD down/.test(l.msg ?? '')), 'reflector logs the BFD-triggered reset');
