@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import {
   agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, vxlanInnerFrames, waitFdbDst, type E2e,
 } from './e2e-lib.js';
-import { waitFor } from '../lib/netns.js';
+import { sh, waitFor } from '../lib/netns.js';
 
 const HOLD = 3;
 const reason = skipReason();
@@ -40,6 +40,15 @@ if (reason) {
     const arp = frames.filter((f) => f.etherType === 0x0806);
     t.ok(icmp.length >= 8, `ICMP seen inside VXLAN (${icmp.length} frames)`);
     t.equal(arp.length, 0, 'no ARP inside VXLAN');
+    // Cross-check the decoder with tshark's VXLAN dissector when it is installed.
+    let tshark = true;
+    try { sh('which', ['tshark']); } catch { tshark = false; }
+    if (tshark) {
+      const count = (filter: string): number => caps.reduce((n, c) =>
+        n + sh('tshark', ['-r', c.file, '-n', '-d', 'udp.port==4789,vxlan', '-Y', filter]).split('\n').filter((l) => l.trim()).length, 0);
+      t.equal(count('vxlan && arp'), 0, 'tshark: no ARP inside VXLAN');
+      t.equal(count('vxlan && icmp'), icmp.length, `tshark: the same ${icmp.length} ICMP frames inside VXLAN`);
+    }
     t.comment(`ping + capture: ${Date.now() - t0} ms`);
   });
 
