@@ -9,7 +9,7 @@
 //   * SIGINT in the middle of the run: exit 130, nothing left;
 //   * --reflector frr (when FRR is installed): the same failover, nothing left;
 //   * --fault path: sessions stay up, the VTEP probes move both servers;
-//   * as an unprivileged user: one line, exit 1.
+//   * ping missing, or as an unprivileged user: one line, exit 1.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -146,6 +146,14 @@ if (!isRoot()) {
     t.match(r.out, /OUTAGE \(failover\): \d+ ms/);
     t.match(r.out, /server-l now: 02:00:c0:a8:00:57 dst 192\.168\.1\.87/, 'failback');
     t.same(leftovers(p), [], 'nothing left');
+  });
+
+  t.test('ping missing: one line naming the Debian package, exit 1', async (t) => {
+    // A private mount namespace where /usr/bin/ping is /dev/null (not executable).
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount --bind /dev/null "$(command -v ping)" && exec env ${NODE.join(' ')} demo`],
+      { env: childEnv(), encoding: 'utf8' });
+    t.equal(r.status, 1, r.stderr);
+    t.equal(r.stderr, 'evpn-ha demo: "ping" not found: install the Debian package iputils-ping (apt-get install iputils-ping)\n');
   });
 
   t.test('not root: one line, exit 1', async (t) => {
