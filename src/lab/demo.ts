@@ -440,6 +440,8 @@ export class Demo {
     this.say('');
     this.detail(`server-l now: ${this.fdbLine(r.mac)}`);
     this.detail(`              ${this.neighLine(r.service)}${this.neighLine(r.service) === neighBefore ? ' (unchanged)' : ''}`);
+    this.detail(`# evpn-ha show routes --ip ${r.service}`);
+    for (const line of tn.evpnHaCli('l', ['show', 'routes', '--ip', r.service, '--socket', tn.socketPath('l')]).trimEnd().split('\n')) this.detail(`  ${line}`);
     this.detail(`OUTAGE (failover): ${outage ?? '?'} ms without replies; ${ping.lostBetween(fault - 1000, Date.now())} echo requests lost`);
 
     this.begin(ft.heal);
