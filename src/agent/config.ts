@@ -167,7 +167,7 @@ export const DEFAULTS = {
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
-  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true, withdrawDelay: 0 },
+  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true, withdrawDelay: 10_000 },
   logLevel: 'info' as LogLevel,
 } as const;
 

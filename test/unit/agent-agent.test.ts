@@ -21,6 +21,7 @@ vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
 uplinks:
   - {name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, localPref: 200}
   - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, localPref: 100}
+kernel: {withdrawDelay: 0}
 `;
 
 class FakeSession implements AgentSession {
@@ -578,6 +579,7 @@ vnis: [{vni: 100, bridge: br-other, vxlan: vxlan0}]
 uplinks:
   - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, peerAs: 65010, localPref: 100, importRouteTargets: ["65002:{vni}"]}
   - {name: net3, address: 192.168.3.65, peer: 192.168.3.2, localAs: 65003}
+kernel: {withdrawDelay: 0}
 `;
   r.events.length = 0;
   res = r.agent.reconfigure(parseConfig(text3));
@@ -683,7 +685,7 @@ t.test('shutdown: withdraw, Cease, remove what we wrote', async (t) => {
 });
 
 t.test('kernel.withdrawDelay: entries outlive their routes briefly (a neighbour agent restarting)', async (t) => {
-  const r = await rig({ config: parseConfig(`${CONFIG_TEXT}kernel: {withdrawDelay: 5s}\n`) });
+  const r = await rig({ config: parseConfig(CONFIG_TEXT.replace('kernel: {withdrawDelay: 0}', 'kernel: {withdrawDelay: 5s}')) });
   await converged(r);
   r.newOps();
   // server-r's agent restarts: both routes withdrawn, announced again 2 s later.
@@ -710,7 +712,7 @@ t.test('kernel.withdrawDelay: entries outlive their routes briefly (a neighbour 
 });
 
 t.test('shutdown for a restart keeps the kernel entries', async (t) => {
-  const r = await rig({ config: parseConfig(`${CONFIG_TEXT}kernel: {flushOnShutdown: false}\n`) });
+  const r = await rig({ config: parseConfig(CONFIG_TEXT.replace('kernel: {withdrawDelay: 0}', 'kernel: {withdrawDelay: 0, flushOnShutdown: false}')) });
   await converged(r);
   await r.agent.shutdown();
   t.equal(fdbDst(r.kernel), '192.168.1.87');

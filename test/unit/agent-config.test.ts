@@ -55,7 +55,7 @@ t.test('the reference example parses, with defaults filled in', (t) => {
   t.same(c.vtepProbe, { interval: 100, multiplier: 3, holdDown: 3000, port: 4799 }, 'on by default, with the prober defaults');
   t.equal(parseConfig(`${EXAMPLE}vtepProbe: false\n`).vtepProbe, null);
   t.same(parseConfig(`${EXAMPLE}vtepProbe: true\n`).vtepProbe, c.vtepProbe);
-  t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true, withdrawDelay: 0 });
+  t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true, withdrawDelay: 10000 });
   t.same(uplinkRdRt(n2!, 100, '192.168.2.87'), {
     rd: { type: 1, ip: '192.168.2.87', assigned: 100 },
     routeTarget: { kind: 'route-target', form: 'as2', asn: 65002, local: 100 },
