@@ -42,7 +42,7 @@ export interface Path {
 /** What best-path selection returns: the winner and why it beat the runner-up. */
 export interface BestPath {
   winner: Path;
-  /** 'only path', 'eligible', 'local-pref 200 > 100', 'mobility-seq 3 > 2', 'router-id ...', 'peer-address ...', ... */
+  /** 'only path', 'VTEP 192.168.1.87 unreachable on net1', 'local-pref 200 > 100', 'mobility-seq 3 > 2', 'router-id ...', 'peer-address ...', ... */
   reason: string;
 }
 
@@ -133,7 +133,10 @@ function originator(p: Path): string {
  * phrased for the better one.
  */
 export function comparePaths(a: Path, b: Path): { cmp: number; reason: string } {
-  if (a.eligible !== b.eligible) return { cmp: a.eligible ? -1 : 1, reason: 'eligible (the other VTEP is unreachable)' };
+  if (a.eligible !== b.eligible) {
+    const down = a.eligible ? b : a;
+    return { cmp: a.eligible ? -1 : 1, reason: `VTEP ${down.nextHop} unreachable on ${down.uplink}` };
+  }
   if (a.localPref !== b.localPref) {
     const [hi, lo] = a.localPref > b.localPref ? [a, b] : [b, a];
     return { cmp: a.localPref > b.localPref ? -1 : 1, reason: `local-pref ${hi.localPref} > ${lo.localPref}` };

@@ -107,7 +107,7 @@ export function classifyFailover(
   if (after.eligible && !before.eligible) return 'failback';
   if (after.localPref > before.localPref) return 'failback';
   if (!sessionUp(before.uplink)) return bfdDown(before.uplink) ? 'bfd-down' : 'session-down';
-  if (ev.reason.startsWith('eligible')) return 'vtep-unreachable';
+  if (/^VTEP \S+ unreachable/.test(ev.reason)) return 'vtep-unreachable';
   if (ev.reason.startsWith('mobility-seq')) return 'mac-moved';
   if (ev.reason === 'only path' || after.localPref < before.localPref) return 'withdrawn';
   return 'other';

@@ -41,7 +41,7 @@ t.test('best path order and reasons', (t) => {
   const bNoOrig = backup({ localPref: 200, originatorId: null, routerId: '192.168.1.87' });
   t.same(bestPath([bNoOrig, a]), { winner: a, reason: 'peer-address 192.168.1.2 < 192.168.2.2' });
   const aDown = primary({ eligible: false });
-  t.same(bestPath([aDown, b]), { winner: b, reason: 'eligible (the other VTEP is unreachable)' });
+  t.same(bestPath([aDown, b]), { winner: b, reason: 'VTEP 192.168.1.87 unreachable on net1' });
   t.same(bestPath([aDown]).winner, aDown, 'an ineligible path still wins alone');
   t.ok(compareIp('9.0.0.1', '10.0.0.1') < 0, 'numeric, not text order');
   t.ok(compareIp('10.0.0.1', '::1') < 0);
@@ -111,7 +111,7 @@ t.test('eligibility (VTEP probe) demotes paths, also ones that arrive later', (t
   rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
   rib.applyUpdate('net2', { reach: [backup()], unreach: [] });
   let ch = rib.setEligibility('192.168.1.87', 'net1', false);
-  t.match(ch, [{ after: { uplink: 'net2' }, reason: 'eligible (the other VTEP is unreachable)' }]);
+  t.match(ch, [{ after: { uplink: 'net2' }, reason: 'VTEP 192.168.1.87 unreachable on net1' }]);
   t.same(rib.setEligibility('192.168.1.87', 'net1', false), [], 'no change, no report');
   t.same(rib.nextHops().sort((a, b) => a.uplink.localeCompare(b.uplink)), [
     { uplink: 'net1', nextHop: '192.168.1.87', paths: 1 }, { uplink: 'net2', nextHop: '192.168.2.87', paths: 1 },

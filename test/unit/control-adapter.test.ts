@@ -295,10 +295,10 @@ t.test('classifyFailover', async (t) => {
   const yes = (): boolean => true;
   t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), down, no), 'session-down');
   t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), down, yes), 'bfd-down');
-  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'eligible (the other VTEP is unreachable)'), up, no), 'vtep-unreachable');
+  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'VTEP 192.168.1.87 unreachable on net1'), up, no), 'vtep-unreachable');
   t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), up, no), 'withdrawn');
   t.equal(classifyFailover(ev(p('net2'), p('net1'), 'local-pref 200 > 100'), up, no), 'failback');
-  t.equal(classifyFailover(ev(p('net2', { eligible: false }), p('net1', { localPref: 100 }), 'eligible (the other VTEP is unreachable)'), up, no), 'failback');
+  t.equal(classifyFailover(ev(p('net2', { eligible: false }), p('net1', { localPref: 100 }), 'VTEP 192.168.1.87 unreachable on net1'), up, no), 'failback');
   t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), 'mobility-seq 3 > 2'), up, no), 'mac-moved');
   t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), 'router-id 1.1.1.1 < 2.2.2.2'), up, no), 'other');
   t.equal(classifyFailover(ev(p('net1'), p('net1'), 'only path'), down, no), null, 'same network and VTEP: no failover');
