@@ -29,7 +29,7 @@ import { loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Lab, RUN_ID, isRoot, sh } from '../src/lab/netns.js';
 import { TwoNetworkLab, type AgentTuning, type PingRun, type RunningAgent, type ServerName } from '../src/lab/twonet.js';
-import { bfdConfig, rrConfig, startFrr, type FrrHandle } from '../test/lib/frr.js';
+import { bfdConfig, rrConfig, startFrr, type FrrHandle } from '../src/lab/frr.js';
 
 type Scenario = 'a' | 'b' | 'c' | 'd';
 type Mode = 'fast' | 'holdtimer';
