@@ -440,7 +440,7 @@ if (reason) {
    * Restart server-r's agent (stop with `signal`, start again at once) under a 10 ms
    * ping from server-l: lost echo requests and the longest gap between replies.
    */
-  async function restartUnderPing(t: Test, signal: NodeJS.Signals, label: string): Promise<{ lost: number; missing: number; gap: number; code: number | string }> {
+  async function restartUnderPing(t: Test, signal: NodeJS.Signals, label: string, pauseMs = 0): Promise<{ lost: number; missing: number; gap: number; code: number | string }> {
     await settled();
     const ping = e.net.ping('l', R().service, 10);
     try {
@@ -451,6 +451,7 @@ if (reason) {
       const stoppedIn = Date.now() - t0;
       const ownNeigh = e.net.neigh('r', L().service);
       const ownFdb = e.net.fdbDst('r', L().mac);
+      if (pauseMs) await sleep(pauseMs);
       startAgent(e, 'r', TUNING);
       const t1 = Date.now();
       await waitFor(() => bothEstablished('r'), 30_000, 'server-r sessions Established after the restart');
@@ -496,6 +497,14 @@ if (reason) {
     t.equal(b.code, 0);
     t.ok(a.gap > 300, `SIGUSR2 alone: server-l deletes the entries on the withdrawal (gap ${a.gap} ms, ~${a.missing} missing)`);
     t.ok(b.gap > 300, `withdrawDelay alone: server-r's replies have no entries until it relearns (gap ${b.gap} ms, ~${b.missing} missing)`);
+  });
+
+  t.test('a crash restarted after 2 s (SIGKILL; what Restart=on-failure, RestartSec=2s does), default withdrawDelay: no loss either', async (t) => {
+    setWithdrawDelay(t, null);
+    const r = await restartUnderPing(t, 'SIGKILL', 'SIGKILL + start 2 s later, default withdrawDelay', 2000);
+    t.equal(r.code, 'SIGKILL');
+    t.ok(r.lost <= 3, `lost ${r.lost} echo requests by sequence (≤ 3)`);
+    t.ok(r.gap <= 200, `longest gap between replies ${r.gap} ms (≤ 200)`);
   });
 
   t.test('a plain stop still removes server-r\'s entries from server-l (after withdrawDelay)', async (t) => {
