@@ -16,7 +16,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import {
-  agentTail, diagnostics, setupE2e, showNeighbors, skipReason, sleep, startAgent, waitFdbDst, type E2e,
+  setupE2e, showNeighbors, skipReason, sleep, startAgent, waitFdbDst, type E2e,
 } from './e2e-lib.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -352,6 +352,7 @@ if (reason) {
         `${net}: uptime continued (${before[net]!.uptimeMs} → ${after[net]!.uptimeMs} ms over ${elapsed} ms)`);
     }
     const frrAfter = { net1: frrConn('net1', L().address.net1), net2: frrConn('net2', L().address.net2) };
+    t.ok(frrBefore.net1.established >= 1 && frrBefore.net2.established >= 1, `FRR counts sessions (${JSON.stringify(frrBefore)})`);
     t.same(frrAfter, frrBefore, `FRR: no new session (${JSON.stringify(frrAfter)})`);
     const summary = e.rr.net1.vtyshJson('show bgp l2vpn evpn summary') as Json;
     t.equal(summary.peers?.[L().address.net1]?.state, 'Established', 'FRR net1: Established');
@@ -536,5 +537,4 @@ if (reason) {
     if (!e) return;
     for (const a of Object.values(e.agents)) await a?.stop('SIGTERM', 5000);
   });
-  void agentTail; void diagnostics;
 }
