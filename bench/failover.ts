@@ -223,9 +223,16 @@ class Bench {
     const undoAt = Date.now();
     undo();
     const backAt = await until(() => this.onNet('l', 1) && this.onNet('r', 1), FAILBACK_CAP_MS, 50);
-    // Let the replies of the failback window arrive (ping -W 1).
-    await sleep(1500);
-    const failbackLost = ping.lostBetween(undoAt, (backAt ?? Date.now()) + 1000);
+    // Let the replies of the failback window arrive (ping -W 1), then count the
+    // requests lost from the removal up to the first reply 1 s after the failback
+    // (lostBetween only sees gaps between replies: a loss still going on at the
+    // end of the window would not count otherwise).
+    const windowEnd = (backAt ?? Date.now()) + 1000;
+    const closing = await until(() => ping.replies.some((r) => r.at >= windowEnd), 5000, 50);
+    const endReply = ping.replies.find((r) => r.at >= windowEnd);
+    const failbackLost = closing === null || endReply === undefined
+      ? Number.NaN
+      : ping.lostBetween(undoAt, endReply.at);
     return { scenario: sc, run: i, faultAt, outage: outage === null ? null : Math.round(outage), movedMs: moved, undoAt, backAt, failbackLost };
   }
 
@@ -246,11 +253,13 @@ function summary(mode: Mode, sc: Scenario, rs: RunResult[]): string {
   const cap = FAILOVER_CAP_MS[mode];
   const outs = rs.map((r) => r.outage ?? cap);
   const none = rs.filter((r) => r.outage === null).length;
-  const lost = rs.reduce((n, r) => n + r.failbackLost, 0);
+  const dead = rs.filter((r) => Number.isNaN(r.failbackLost)).length;
+  const lost = rs.reduce((n, r) => n + (Number.isNaN(r.failbackLost) ? 0 : r.failbackLost), 0);
   const fb = rs.filter((r) => r.backAt !== null).map((r) => (r.backAt! - r.undoAt) / 1000);
   const notes: string[] = [];
   if (none) notes.push(`no failover within ${cap / 1000} s in ${none} of ${rs.length} runs: figures are the cap, read as >=`);
   if (fb.length) notes.push(`failback ${Math.min(...fb).toFixed(1)}-${Math.max(...fb).toFixed(1)} s`);
+  if (dead) notes.push(`NO REPLIES after the failback in ${dead} runs (not counted in failback-lost)`);
   if (fb.length < rs.length) notes.push(`${rs.length - fb.length} failbacks not done within ${FAILBACK_CAP_MS / 1000} s`);
   return `scenario ${sc} median ${Math.round(median(outs))} ms max ${Math.round(Math.max(...outs))} ms failback-lost ${lost}${notes.length ? ` (${notes.join('; ')})` : ''}`;
 }
