@@ -1,18 +1,5 @@
 // Process signals as promises/handlers, shared by the long-running commands.
 
-/** Resolves with the signal name on the first SIGINT or SIGTERM. */
-export function stopSignals(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(sig);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
-}
-
 /** Resolves with the name of the first of these signals (handlers removed then). */
 export function firstSignal(sigs: readonly NodeJS.Signals[]): Promise<string> {
   return new Promise((resolve) => {
@@ -22,6 +9,11 @@ export function firstSignal(sigs: readonly NodeJS.Signals[]): Promise<string> {
     };
     for (const s of sigs) process.on(s, on);
   });
+}
+
+/** Resolves with the signal name on the first SIGINT or SIGTERM. */
+export function stopSignals(): Promise<string> {
+  return firstSignal(['SIGINT', 'SIGTERM']);
 }
 
 /** Calls `fn` on every `sig` until the returned function is called. */
