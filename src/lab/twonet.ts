@@ -47,6 +47,8 @@ export interface AgentTuning {
   keepalive?: number;
   /** Seconds before the first reconnect attempt (config default 5). */
   connectRetry?: number;
+  /** `uplinks[].gracefulRestart` (default: the agent's, the End-of-RIB-only form). */
+  gracefulRestart?: number | 'end-of-rib' | false;
   bfd?: { minTx: number; minRx: number; multiplier: number } | false;
   vtepProbe?: { interval: number; multiplier: number; holdDown: number } | false;
   logLevel?: string;
@@ -206,6 +208,7 @@ export class TwoNetworkLab {
         `    keepalive: ${t.keepalive ?? 3}`,
       );
       if (t.connectRetry !== undefined) lines.push(`    connectRetry: ${t.connectRetry}`);
+      if (t.gracefulRestart !== undefined) lines.push(`    gracefulRestart: ${String(t.gracefulRestart)}`);
       if (t.bfd) lines.push('    bfd:', `      minTx: ${t.bfd.minTx}`, `      minRx: ${t.bfd.minRx}`, `      multiplier: ${t.bfd.multiplier}`);
     }
     if (t.vtepProbe === false) lines.push('vtepProbe: false');

@@ -7,15 +7,21 @@
 //   * net1 blackholed for server-l → backup within hold time + 1 s, and failback;
 //   * the brief's own injection (BGP from RR-net1 and VXLAN from net1 dropped);
 //   * server-r's eth1 down → server-l uses 192.168.2.87;
-//   * SIGTERM of server-r's agent: its entries go from server-l, its own kernel
-//     entries go, exit 0; restart restores them.
+//   * SIGTERM of server-r's agent: the reflectors withdraw at once, server-l drops
+//     its entries after kernel.withdrawDelay (2 s here), server-r's own kernel
+//     entries go, exit 0; restart restores them; the same for a crash (SIGKILL);
+//   * the published timers (hold 9 s) for comparison.
 import t, { type Test } from 'tap';
 import {
   agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, vxlanInnerFrames, waitFdbDst, type E2e,
 } from './e2e-lib.js';
 import { sh, waitFor } from '../lib/netns.js';
+import { frrEvpnPaths } from '../lib/frr.js';
 
 const HOLD = 3;
+/** kernel.withdrawDelay (default 10 s) shortened: entries for a vanished server go this much later. */
+const WITHDRAW_DELAY = 2000;
+const TUNING = { holdTime: HOLD, keepalive: 1, bfd: false, vtepProbe: false, extra: `kernel: {withdrawDelay: ${WITHDRAW_DELAY}ms}` } as const;
 const reason = skipReason();
 if (reason) {
   t.plan(0, reason);
@@ -24,9 +30,14 @@ if (reason) {
   const L = (): typeof e.net.servers.l => e.net.servers.l;
   const R = (): typeof e.net.servers.r => e.net.servers.r;
 
+
+  /** Paths for server-r's service address in a reflector's table. */
+  const rrPaths = (n: 'net1' | 'net2'): number =>
+    frrEvpnPaths(e.rr[n]).filter((p) => p.routeType === 2 && p.ip === R().service).length;
+
   t.before(async () => {
     e = await setupE2e('e2b', t);
-    await startAgents(e, { holdTime: HOLD, keepalive: 1, bfd: false, vtepProbe: false });
+    await startAgents(e, TUNING);
   });
 
   t.test('ping over VXLAN without ARP in the tunnel', async (t) => {
@@ -165,19 +176,43 @@ if (reason) {
 
   t.test('SIGTERM of server-r\'s agent, then restart', async (t) => {
     const a = e.agents.r!;
+    const at = Date.now();
     const code = await a.stop('SIGTERM', 15_000);
     t.equal(code, 0, `agent exits 0 (${agentTail(e, 'r', 5)})`);
     const k = kernelText(e, 'r');
     t.notMatch(k.neigh, L().service, `server-r's own neighbour entry removed (${k.neigh})`);
     t.notMatch(k.fdb, L().mac, 'server-r\'s own fdb entries removed');
-    const gone = await waitFdbDst(e, 'l', null, 15_000);
-    t.pass(`server-l dropped server-r's fdb entry after ${gone} ms`);
-    await waitFor(() => e.net.neigh('l', R().service)?.flags?.includes('extern_learn') !== true, 10_000, 'neighbour entry gone');
+    await waitFor(() => rrPaths('net1') === 0 && rrPaths('net2') === 0, 3000, 'both reflectors withdrew server-r\'s routes');
+    t.pass(`both reflectors withdrew server-r's routes after ${Date.now() - at} ms`);
+    const gone = await waitFdbDst(e, 'l', null, WITHDRAW_DELAY + 10_000);
+    const after = Date.now() - at;
+    t.ok(after >= WITHDRAW_DELAY - 300 && after <= WITHDRAW_DELAY + 1500,
+      `server-l dropped server-r's fdb entry ${after} ms after the stop (kernel.withdrawDelay ${WITHDRAW_DELAY} ms; waited ${gone} ms)`);
+    await waitFor(() => e.net.neigh('l', R().service)?.lladdr === undefined, 3000, 'neighbour entry gone');
     t.pass('server-l dropped server-r\'s neighbour entry');
-    startAgent(e, 'r', { holdTime: HOLD, keepalive: 1, bfd: false, vtepProbe: false });
+    startAgent(e, 'r', TUNING);
     const back = await waitFdbDst(e, 'l', R().address.net1, 40_000);
     t.pass(`restored ${back} ms after restart`);
     t.ok(e.net.pingOnce('l', R().service), 'ping works again');
+  });
+
+  t.test('agent crash (SIGKILL): the reflectors withdraw at once, server-l drops the entries after withdrawDelay', async (t) => {
+    await sleep(500);
+    const at = Date.now();
+    t.equal(await e.agents.r!.stop('SIGKILL', 5000), 'SIGKILL', 'server-r agent killed');
+    // The kernel closes the TCP connections without a NOTIFICATION: a GR helper keeping
+    // stale routes would act here. FRR 8.4 treats the agent as a GR helper only
+    // ("remoteGrMode": "Helper") and withdraws at once.
+    await waitFor(() => rrPaths('net1') === 0 && rrPaths('net2') === 0, 3000, 'both reflectors withdrew server-r\'s routes');
+    t.pass(`both reflectors withdrew server-r's routes ${Date.now() - at} ms after the crash`);
+    // (The first reflector's withdrawal may already have moved it to the other network: a
+    // replacement, never delayed; the delay applies once the last path is gone.)
+    if (Date.now() - at < WITHDRAW_DELAY - 300) t.not(e.net.fdbDst('l', R().mac), null, `server-l keeps an entry during withdrawDelay (dst ${String(e.net.fdbDst('l', R().mac))})`);
+    await waitFdbDst(e, 'l', null, WITHDRAW_DELAY + 10_000);
+    const after = Date.now() - at;
+    t.ok(after <= WITHDRAW_DELAY + 1500, `server-l dropped server-r's fdb entry ${after} ms after the crash (withdrawDelay ${WITHDRAW_DELAY} ms)`);
+    startAgent(e, 'r', TUNING);
+    await waitFdbDst(e, 'l', R().address.net1, 40_000);
   });
 
   t.test('default timers (hold 9 s, keepalive 3 s): net1 blackhole outage', async (t) => {

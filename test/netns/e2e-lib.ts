@@ -29,6 +29,12 @@ export interface RrSetup {
   timers?: { keepalive: number; hold: number };
   /** BFD on the reflector's client peer-group (bfdd with a profile). */
   bfd?: BfdTimers;
+  /**
+   * Configure these client host numbers (65, 87) as static neighbors in the
+   * peer-group instead of `bgp listen range` (FRR treats dynamic neighbors
+   * differently: they are deleted, routes and all, when their session goes).
+   */
+  staticClients?: number[];
 }
 
 /** bgpd configuration of one reflector: dynamic iBGP clients from the whole subnet. */
@@ -49,7 +55,9 @@ export function reflectorConfig(asn: number, routerId: string, subnet: string, o
     ` neighbor CLIENTS remote-as ${asn}`,
     ` neighbor CLIENTS timers ${t.keepalive} ${t.hold}`,
     ...(o.bfd ? [' neighbor CLIENTS bfd', ' neighbor CLIENTS bfd profile evpn-ha'] : []),
-    ` bgp listen range ${subnet} peer-group CLIENTS`,
+    ...(o.staticClients
+      ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`)} peer-group CLIENTS`)
+      : [` bgp listen range ${subnet} peer-group CLIENTS`]),
     ' !',
     ' address-family l2vpn evpn',
     '  neighbor CLIENTS activate',
