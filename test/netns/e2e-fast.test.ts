@@ -4,6 +4,7 @@
 //   * BFD interop: FRR bfdd shows both clients Up, and the agent shows BFD Up;
 //   * scenario a: net1 blackholed on server-l: FRR's BFD session Down within the
 //     detection time (+ margin), the BGP session with it, failover within 2 s;
+//   * scenario b: server-r loses net1: RR-net1's BFD drops it, server-l fails over < 2 s;
 //   * scenario c: only the VTEP-to-VTEP path on net1 broken (BGP stays up):
 //     the probes move both servers to net2 within 2 s;
 //   * scenario d: the brief's injection on server-l: within 2 s;
@@ -91,6 +92,28 @@ if (reason) {
     const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
     t.pass(`failback ${back} ms after the block was removed`);
     await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping after failback');
+    ping.stop();
+    await allUp();
+  });
+
+  t.test('scenario b: server-r loses net1: server-l fails over < 2 s (FRR BFD withdraw or probes)', async (t) => {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(700);
+    const at = Date.now();
+    const undo = e.net.blackholeUplink('r', 'net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms (whichever is first: RR-net1's BFD → withdraw → reflect, or server-l's probes of 192.168.1.87)`);
+      t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'server-l\'s own net1 session stays up');
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
+      t.comment(`outage (scenario b, server-r loses net1, BFD + probes, ping 10 ms): ${String(outage)} ms`);
+    } finally {
+      undo();
+    }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    t.pass(`failback ${back} ms after the block was removed`);
     ping.stop();
     await allUp();
   });
