@@ -10,7 +10,7 @@
 //   * scenario d: the brief's injection on server-l: within 2 s;
 //   * the outage (ping every 10 ms) of each, in the test output.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import {
   BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents,
   waitFdbDst, type E2e,
@@ -115,6 +115,30 @@ if (reason) {
     const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
     t.pass(`failback ${back} ms after the block was removed`);
     ping.stop();
+    await allUp();
+  });
+
+  t.test('scenario b with BFD only (probes off by reload): RR-net1\'s BFD drives server-l\'s failover', async (t) => {
+    const noProbe = { holdTime: 9, keepalive: 3, bfd: BFD_FAST, vtepProbe: false } as const;
+    for (const s of ['l', 'r'] as const) {
+      writeFileSync(e.agents[s]!.configPath, e.net.agentConfig(s, noProbe));
+      const out = e.net.evpnHaCli(s, ['reload', '--socket', e.net.socketPath(s)]);
+      t.match(out, /reloaded/, `server-${s}: ${out.trim()}`);
+    }
+    await allUp();
+    const undo = e.net.blackholeUplink('r', 'net1');
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms (RR-net1's BFD ${DETECT_MS} ms → BGP down → withdraw → reflect)`);
+      t.comment(`scenario b, BFD only: server-l switched ${took} ms after server-r lost net1`);
+    } finally {
+      undo();
+    }
+    await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    for (const s of ['l', 'r'] as const) {
+      writeFileSync(e.agents[s]!.configPath, e.net.agentConfig(s, { holdTime: 9, keepalive: 3, bfd: BFD_FAST, vtepProbe: PROBE_FAST }));
+      e.net.evpnHaCli(s, ['reload', '--socket', e.net.socketPath(s)]);
+    }
     await allUp();
   });
 
