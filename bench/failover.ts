@@ -190,9 +190,13 @@ class Bench {
       && (this.mode !== 'fast' || (this.bfdUp('net1') && this.bfdUp('net2')))
       && this.rrEstablished('net1', 'l') && this.rrEstablished('net1', 'r')
       && this.ping!.lastReplyAt() > Date.now() - 200, 60_000, 200);
-    if (ok === null) throw new Error(`no steady state within 60 s (fdb l ${String(this.dst('l'))}, r ${String(this.dst('r'))})`);
-    // Quiet time: probe hold-downs over, BFD at its fast rate, ping replies steady.
-    await sleep(this.mode === 'fast' ? PROBE.holdDown + 1000 : 1500);
+    if (ok === null) {
+      throw new Error(`no steady state within 60 s (fdb l ${String(this.dst('l'))}, r ${String(this.dst('r'))})\n${this.tail('l')}\n${this.tail('r')}`);
+    }
+    // Quiet time: probe hold-downs over, BFD at its fast rate, ping replies steady;
+    // plus a random 0-3 s so the fault does not fall at the same phase of the
+    // 3 s keepalive (runs take about the same time each, which would lock it).
+    await sleep((this.mode === 'fast' ? PROBE.holdDown + 1000 : 1500) + Math.random() * 3000);
   }
 
   async run(sc: Scenario, i: number): Promise<RunResult> {
@@ -228,7 +232,7 @@ class Bench {
     // (lostBetween only sees gaps between replies: a loss still going on at the
     // end of the window would not count otherwise).
     const windowEnd = (backAt ?? Date.now()) + 1000;
-    const closing = await until(() => ping.replies.some((r) => r.at >= windowEnd), 5000, 50);
+    const closing = await until(() => ping.lastReplyAt() >= windowEnd, 5000, 50);
     const endReply = ping.replies.find((r) => r.at >= windowEnd);
     const failbackLost = closing === null || endReply === undefined
       ? Number.NaN
@@ -291,6 +295,7 @@ async function main(): Promise<void> {
     current = bench;
     const results: RunResult[] = [];
     const lines: string[] = [];
+    let failed: unknown = null;
     try {
       log(`${mode}: building the lab`);
       await bench.setup();
@@ -306,6 +311,9 @@ async function main(): Promise<void> {
         }
         lines.push(summary(mode, sc, rs));
       }
+    } catch (e) {
+      // Print what was measured; the error (with the agents' last lines) follows.
+      failed = e;
     } finally {
       bench.saveLogs(results);
       await bench.close();
@@ -316,6 +324,7 @@ async function main(): Promise<void> {
       ? `## BFD ${BFD.minTx} ms x ${BFD.multiplier} + VTEP probes ${PROBE.interval} ms x ${PROBE.multiplier} (hold-down ${PROBE.holdDown} ms), hold time 9 s`
       : '## hold timer only (BFD and probes off; hold time 9 s, keepalive 3 s)');
     for (const l of lines) console.log(l);
+    if (failed !== null) throw failed;
   }
   console.log(`# load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
