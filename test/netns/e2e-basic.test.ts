@@ -14,7 +14,7 @@
 import t, { type Test } from 'tap';
 import {
   agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, vxlanInnerFrames, waitFdbDst, type E2e,
-} from './e2e-lib.js';
+} from '../lib/e2e.js';
 import { sh, waitFor } from '../lib/netns.js';
 import { frrEvpnPaths } from '../lib/frr.js';
 

@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import {
   BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents,
   waitFdbDst, type E2e,
-} from './e2e-lib.js';
+} from '../lib/e2e.js';
 import { waitFor } from '../lib/netns.js';
 
 const DETECT_MS = BFD_FAST.minRx * BFD_FAST.multiplier;

@@ -9,7 +9,7 @@
 // reported as comments (docs/interop.md).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { diagnostics, setupE2e, skipReason, sleep, startAgent, waitFdbDst, type E2e } from './e2e-lib.js';
+import { diagnostics, setupE2e, skipReason, sleep, startAgent, waitFdbDst, type E2e } from '../lib/e2e.js';
 import { startFrr, waitFrrEstablished, frrEvpnPaths, type FrrHandle } from '../lib/frr.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 

@@ -1,5 +1,5 @@
 // Operating live agents (issue 5 §7): the design brief's two-network topology with
-// FRR 8.4 reflectors (test/netns/e2e-lib.ts) and evpn-ha agents on server-l and
+// FRR 8.4 reflectors (test/lib/e2e.ts) and evpn-ha agents on server-l and
 // server-r, driven only through what an operator has:
 //   1. `evpn-ha show neighbors|routes|kernel|vteps --json`, `evpn-ha watch --json`
 //      during a fault, two agents' control sockets, the Prometheus endpoint;
@@ -17,7 +17,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import {
   setupE2e, showNeighbors, skipReason, sleep, startAgent, waitFdbDst, type E2e,
-} from './e2e-lib.js';
+} from '../lib/e2e.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 import { ControlClient } from '../../src/control/client.js';
 import { childEnv, type PingRun, type AgentTuning, type ServerName } from '../../src/lab/twonet.js';

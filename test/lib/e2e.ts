@@ -5,9 +5,9 @@
 // agents on server-l and server-r.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, isRoot, nsExec, sh, waitFor } from '../lib/netns.js';
-import { bfdConfig, startFrr, type BfdTimers, type FrrHandle } from '../lib/frr.js';
-import { startCapture, type Capture } from '../lib/capture.js';
+import { Lab, isRoot, nsExec, sh, waitFor } from './netns.js';
+import { bfdConfig, startFrr, type BfdTimers, type FrrHandle } from './frr.js';
+import { startCapture, type Capture } from './capture.js';
 import { TwoNetworkLab, type AgentTuning, type NetworkName, type RunningAgent, type ServerName } from '../../src/lab/twonet.js';
 
 export const BFD_FAST: BfdTimers = { minTx: 100, minRx: 100, multiplier: 3 };
