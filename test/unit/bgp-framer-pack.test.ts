@@ -9,20 +9,10 @@ import { endOfRib, isEndOfRib, packUpdates } from '../../src/bgp/pack.js';
 import type { CodecContext, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
 import { ZERO_ESI, type EvpnRoute, type MacIpRoute } from '../../src/evpn/types.js';
 import { attr, cat, hex, MARKER, message, mpReachValue, rdIp, toHex, u16, u32, update, evpnMacIp, ip4 } from '../lib/bytes.js';
+import { mulberry32 as rng } from '../lib/prng.js';
 
 const ctx4: CodecContext = { fourOctetAs: true };
 
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const evpnUpdate = update({
   attrs: [

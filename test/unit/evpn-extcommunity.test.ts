@@ -12,6 +12,7 @@ import {
   parseRouteTarget,
 } from '../../src/evpn/extcommunity.js';
 import type { ExtCommunity } from '../../src/evpn/types.js';
+import { mulberry32 } from '../lib/prng.js';
 
 const vectors: Array<[string, string, ExtCommunity, string]> = [
   ['RT 2-octet AS (RFC 4360 §4)', '0002 fde9 00000064', { kind: 'route-target', form: 'as2', asn: 65001, local: 100 }, 'RT:65001:100'],
@@ -113,14 +114,7 @@ t.test('route target text: parse and format', async (t) => {
 });
 
 t.test('seeded round trips of random communities', async (t) => {
-  let a = 4360;
-  const rand = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(4360);
   const int = (max: number): number => Math.floor(rand() * (max + 1));
   const byte = (): string => int(255).toString(16).padStart(2, '0');
   const all: ExtCommunity[] = [];

@@ -7,6 +7,7 @@ import { BgpError } from '../../src/bgp/errors.js';
 import { formatIpv6, fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
 import { ZERO_ESI, type EvpnRoute, type RouteDistinguisher } from '../../src/evpn/types.js';
+import { mulberry32 } from '../lib/prng.js';
 
 const h = (...parts: string[]): Uint8Array => fromHex(parts.join(''));
 
@@ -311,16 +312,6 @@ t.test('seeded round trips: random valid routes encode -> decode -> deep-equal',
 
 // --- helpers ---------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rand: () => number, n: number): Uint8Array {
   const b = new Uint8Array(n);

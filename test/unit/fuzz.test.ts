@@ -14,20 +14,11 @@ import { endOfRib } from '../../src/bgp/pack.js';
 import type { CodecContext, Message, PathAttributes } from '../../src/bgp/types.js';
 import { ZERO_ESI, type EvpnRoute } from '../../src/evpn/types.js';
 import { hex, MARKER, message } from '../lib/bytes.js';
+import { mulberry32 as rng } from '../lib/prng.js';
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ctx2: CodecContext = { fourOctetAs: false };
 const ctx4: CodecContext = { fourOctetAs: true };
