@@ -25,6 +25,15 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+/** Why a namespace test or lab cannot run here (not root, a tool missing), or null. */
+export function netnsSkipReason(tools: string[] = []): string | null {
+  if (!isRoot()) return 'needs root for network namespaces';
+  for (const tool of tools) {
+    try { sh('which', [tool]); } catch { return `${tool} not installed`; }
+  }
+  return null;
+}
+
 interface TeardownHost {
   teardown(fn: () => void | Promise<void>): void;
 }

@@ -5,7 +5,7 @@
 // agents on server-l and server-r.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, isRoot, nsExec, sh, waitFor } from './netns.js';
+import { Lab, netnsSkipReason, nsExec, waitFor } from './netns.js';
 import { bfdConfig, startFrr, type BfdTimers, type FrrHandle } from './frr.js';
 import { startCapture, type Capture } from './capture.js';
 import { TwoNetworkLab, type AgentTuning, type NetworkName, type RunningAgent, type ServerName } from '../../src/lab/twonet.js';
@@ -15,11 +15,7 @@ export const PROBE_FAST = { interval: 100, multiplier: 3, holdDown: 1000 };
 
 /** Why the e2e tests cannot run here, or null. */
 export function skipReason(): string | null {
-  if (!isRoot()) return 'needs root for network namespaces';
-  for (const tool of ['vtysh', 'iptables', 'tcpdump', 'ping']) {
-    try { sh('which', [tool]); } catch { return `${tool} not installed`; }
-  }
-  return null;
+  return netnsSkipReason(['vtysh', 'iptables', 'tcpdump', 'ping']);
 }
 
 export interface RrSetup {

@@ -5,7 +5,7 @@
 // encapsulation 8, VNI, next hop); B must receive them reflected (ORIGINATOR_ID,
 // CLUSTER_LIST); a withdraw typed on A's stdin must reach B.
 import t from 'tap';
-import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { ensureBuilt, peerCli } from '../lib/evpnha.js';
 import { Switch } from '../lib/topology.js';
 import { frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
@@ -15,10 +15,9 @@ const T3 = 'multicast 192.168.1.65 vni 100 rd 192.168.1.65:100 rt 65001:100 next
 const T2_PREFIX = '[2]:[0]:[48]:[aa:bb:cc:00:00:65]:[32]:[192.168.0.65]';
 const T3_PREFIX = '[3]:[0]:[32]:[192.168.1.65]';
 
-if (!isRoot()) {
-  t.plan(0, 'needs root for network namespaces');
-} else if ((() => { try { sh('which', ['vtysh']); return false; } catch { return true; } })()) {
-  t.plan(0, 'FRR (vtysh) not installed');
+const skip = netnsSkipReason(['vtysh']);
+if (skip) {
+  t.plan(0, skip);
 } else {
   ensureBuilt();
   t.test('FRR route reflector: announce, reflect, withdraw', async (t) => {

@@ -4,7 +4,7 @@
 // encapsulation VXLAN, VNI label, PMSI, next hop); B receives them reflected
 // (ORIGINATOR_ID, CLUSTER_LIST); a withdraw typed on A's stdin reaches B.
 import t from 'tap';
-import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { ensureBuilt, peerCli } from '../lib/evpnha.js';
 import { Switch } from '../lib/topology.js';
 import { gobgpRrConfig, startGobgp, waitGobgpEstablished, type GobgpHandle, type GobgpPath } from '../lib/gobgp.js';
@@ -20,10 +20,9 @@ function ribPaths(g: GobgpHandle): GobgpPath[] {
   });
 }
 
-if (!isRoot()) {
-  t.plan(0, 'needs root for network namespaces');
-} else if ((() => { try { sh('which', ['gobgpd']); return false; } catch { return true; } })()) {
-  t.plan(0, 'gobgpd not installed');
+const skip = netnsSkipReason(['gobgpd']);
+if (skip) {
+  t.plan(0, skip);
 } else {
   ensureBuilt();
   t.test('GoBGP route reflector: announce, reflect, withdraw', async (t) => {

@@ -11,7 +11,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, isRoot, sh, waitFor } from '../lib/netns.js';
+import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { EvpnHaCli, ensureBuilt } from '../lib/evpnha.js';
 import { Switch, addVtep } from '../lib/topology.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
@@ -27,10 +27,9 @@ const A_T2 = '[2]:[0]:[48]:[aa:bb:cc:00:00:65]:[32]:[192.168.0.65]';
 const A_T3 = `[3]:[0]:[32]:[${A_ADDR}]`;
 const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
 
-if (!isRoot()) {
-  t.plan(0, 'needs root for network namespaces');
-} else if ((() => { try { sh('which', ['vtysh']); return false; } catch { return true; } })()) {
-  t.plan(0, 'FRR (vtysh) not installed');
+const skip = netnsSkipReason(['vtysh']);
+if (skip) {
+  t.plan(0, skip);
 } else {
   ensureBuilt();
   t.test('evpn-ha reflector between FRR and evpn-ha clients', async (t) => {
