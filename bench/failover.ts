@@ -44,6 +44,9 @@ const FAILBACK_CAP_MS = 60_000;
 
 interface Args { runs: number; scenarios: Scenario[]; modes: Mode[] }
 
+const USAGE = 'usage: node build/bench/failover.js [--runs N] [--scenarios a,b,c,d] [--mode fast|holdtimer|both]';
+class UsageError extends Error {}
+
 function parseArgs(argv: string[]): Args {
   const a: Args = { runs: 5, scenarios: ['a', 'b', 'c', 'd'], modes: ['fast', 'holdtimer'] };
   for (let i = 0; i < argv.length; i++) {
@@ -51,26 +54,26 @@ function parseArgs(argv: string[]): Args {
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
     const val = (): string => {
       const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
       return v;
     };
     if (flag === '--runs') {
       a.runs = Number(val());
-      if (!Number.isInteger(a.runs) || a.runs < 1) throw new Error('--runs must be a positive integer');
+      if (!Number.isInteger(a.runs) || a.runs < 1) throw new UsageError('--runs must be a positive integer');
     } else if (flag === '--scenarios') {
       const s = val().split(',').map((x) => x.trim()).filter(Boolean);
-      for (const x of s) if (!['a', 'b', 'c', 'd'].includes(x)) throw new Error(`unknown scenario ${x} (a, b, c, d)`);
+      for (const x of s) if (!['a', 'b', 'c', 'd'].includes(x)) throw new UsageError(`unknown scenario ${x} (a, b, c, d)`);
       a.scenarios = s as Scenario[];
     } else if (flag === '--mode') {
       const m = val();
       if (m === 'both') a.modes = ['fast', 'holdtimer'];
       else if (m === 'fast' || m === 'holdtimer') a.modes = [m];
-      else throw new Error(`--mode must be fast, holdtimer or both, not ${m}`);
+      else throw new UsageError(`--mode must be fast, holdtimer or both, not ${m}`);
     } else if (flag === '--help' || flag === '-h') {
-      console.log('usage: node build/bench/failover.js [--runs N] [--scenarios a,b,c,d] [--mode fast|holdtimer|both]');
+      console.log(USAGE);
       process.exit(0);
     } else {
-      throw new Error(`unknown argument ${k}`);
+      throw new UsageError(`unknown argument ${k}`);
     }
   }
   return a;
@@ -330,6 +333,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
+  if (e instanceof UsageError) {
+    console.error(`bench:failover: ${e.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   console.error(`bench:failover: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
   process.exitCode = 1;
 });
