@@ -9,7 +9,7 @@
 //     the probes move both servers to net2 within 2 s;
 //   * scenario d: the brief's injection on server-l: within 2 s;
 //   * the outage (ping every 10 ms) of each, in the test output.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents,
@@ -41,6 +41,40 @@ if (reason) {
     await waitFdbDst(e, 'r', L().address.net1, 20_000);
   }
 
+  /**
+   * One fault under a 10 ms ping: inject, require server-l (and with `serverR`
+   * also server-r) to move its FDB entry to network 2 within FAILOVER_MS, run the
+   * scenario's own checks, measure the outage, remove the fault, wait for the
+   * failback and the steady state.
+   */
+  async function scenario(t: Test, label: string, inject: () => () => void,
+    o: { serverR?: boolean; during?: (at: number) => Promise<void> } = {}): Promise<void> {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(700);
+    const at = Date.now();
+    const undo = inject();
+    try {
+      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
+      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
+      if (o.serverR) {
+        const tookR = await waitFdbDst(e, 'r', L().address.net2, 15_000);
+        t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms (${tookR} ms after server-l)`);
+      }
+      await o.during?.(at);
+      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
+      const outage = ping.outageAround(at);
+      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
+      t.comment(`outage (${label}, BFD 100x3 + probes 100x3, ping 10 ms): ${outage === null ? "none" : Math.round(outage)} ms`);
+    } finally {
+      undo();
+    }
+    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    t.pass(`failback ${back} ms after the fault was removed`);
+    await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping after failback');
+    ping.stop();
+    await allUp();
+  }
+
   t.test('BFD interop: FRR bfdd and the agents see the sessions Up', async (t) => {
     for (const n of ['net1', 'net2'] as const) {
       for (const s of ['l', 'r'] as const) {
@@ -59,63 +93,32 @@ if (reason) {
   });
 
   t.test('scenario a: net1 blackholed on server-l: BFD Down, BGP down, failover < 2 s', async (t) => {
-    const ping = e.net.ping('l', R().service, 10);
-    await sleep(700);
-    const at = Date.now();
-    const undo = e.net.blackholeUplink('l', 'net1');
-    try {
-      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
-      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
-      const tookR = await waitFdbDst(e, 'r', L().address.net2, 15_000);
-      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
-      t.comment(`server-r switched ${tookR} ms after server-l (FRR's BFD → BGP down → withdraw → reflect)`);
-      await waitFor(() => rrBfdStatus(e.rr.net1, L().address.net1) !== 'up', 5000, 'FRR bfd peer leaves up');
-      const bfdDown = Date.now() - at;
-      t.ok(bfdDown <= DETECT_MS + 1500, `FRR bfdd: server-l's session ${String(rrBfdStatus(e.rr.net1, L().address.net1))} after ${bfdDown} ms (detect ${DETECT_MS} ms + margin)`);
-      await waitFor(() => rrPeerState(e.rr.net1, L().address.net1) !== 'Established', 5000, 'FRR BGP session leaves Established');
-      t.ok(Date.now() - at <= DETECT_MS + 2000, `FRR BGP session with server-l: ${String(rrPeerState(e.rr.net1, L().address.net1))} after ${Date.now() - at} ms`);
-      t.not(agentSessionState(e, 'l', 'net1'), 'Established', 'agent l: net1 session down');
-      // FRR deletes a dynamic neighbor (and its BFD session) as soon as it goes down, so
-      // 'down' is rarely seen in `show bfd peers`; bgpd's log names the cause.
-      const log = await waitFor(() => {
-        const text = readFileSync(e.rr.net1.logs.bgpd!, 'utf8');
-        return text.includes(`${L().address.net1} 6/10 (Cease/BFD Down)`) ? text : null;
-      }, 5000, 'bgpd log: Cease/BFD Down sent to server-l');
-      t.ok(log, 'FRR bgpd reset the session because of BFD (NOTIFICATION 6/10 Cease/BFD Down sent to server-l)');
-      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
-      const outage = ping.outageAround(at);
-      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
-      t.comment(`outage (net1 blackhole on server-l, BFD 100x3 + probes 100x3, ping 10 ms): ${String(outage)} ms`);
-    } finally {
-      undo();
-    }
-    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
-    t.pass(`failback ${back} ms after the block was removed`);
-    await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping after failback');
-    ping.stop();
-    await allUp();
+    await scenario(t, 'scenario a, net1 blackholed on server-l', () => e.net.blackholeUplink('l', 'net1'), {
+      serverR: true,
+      during: async (at) => {
+        await waitFor(() => rrBfdStatus(e.rr.net1, L().address.net1) !== 'up', 5000, 'FRR bfd peer leaves up');
+        const bfdDown = Date.now() - at;
+        t.ok(bfdDown <= DETECT_MS + 1500, `FRR bfdd: server-l's session ${String(rrBfdStatus(e.rr.net1, L().address.net1))} after ${bfdDown} ms (detect ${DETECT_MS} ms + margin)`);
+        await waitFor(() => rrPeerState(e.rr.net1, L().address.net1) !== 'Established', 5000, 'FRR BGP session leaves Established');
+        t.ok(Date.now() - at <= DETECT_MS + 2000, `FRR BGP session with server-l: ${String(rrPeerState(e.rr.net1, L().address.net1))} after ${Date.now() - at} ms`);
+        t.not(agentSessionState(e, 'l', 'net1'), 'Established', 'agent l: net1 session down');
+        // FRR deletes a dynamic neighbor (and its BFD session) as soon as it goes down, so
+        // 'down' is rarely seen in `show bfd peers`; bgpd's log names the cause.
+        const log = await waitFor(() => {
+          const text = readFileSync(e.rr.net1.logs.bgpd!, 'utf8');
+          return text.includes(`${L().address.net1} 6/10 (Cease/BFD Down)`) ? text : null;
+        }, 5000, 'bgpd log: Cease/BFD Down sent to server-l');
+        t.ok(log, 'FRR bgpd reset the session because of BFD (NOTIFICATION 6/10 Cease/BFD Down sent to server-l)');
+      },
+    });
   });
 
   t.test('scenario b: server-r loses net1: server-l fails over < 2 s (FRR BFD withdraw or probes)', async (t) => {
-    const ping = e.net.ping('l', R().service, 10);
-    await sleep(700);
-    const at = Date.now();
-    const undo = e.net.blackholeUplink('r', 'net1');
-    try {
-      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
-      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms (whichever is first: RR-net1's BFD → withdraw → reflect, or server-l's probes of 192.168.1.87)`);
-      t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'server-l\'s own net1 session stays up');
-      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
-      const outage = ping.outageAround(at);
-      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
-      t.comment(`outage (scenario b, server-r loses net1, BFD + probes, ping 10 ms): ${String(outage)} ms`);
-    } finally {
-      undo();
-    }
-    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
-    t.pass(`failback ${back} ms after the block was removed`);
-    ping.stop();
-    await allUp();
+    await scenario(t, 'scenario b, server-r loses net1', () => e.net.blackholeUplink('r', 'net1'), {
+      during: async () => {
+        t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'server-l\'s own net1 session stays up');
+      },
+    });
   });
 
   t.test('scenario b with BFD only (probes off by reload): RR-net1\'s BFD drives server-l\'s failover', async (t) => {
@@ -143,53 +146,19 @@ if (reason) {
   });
 
   t.test('scenario c: only the VTEP-to-VTEP path on net1 broken: probes fail over < 2 s, BGP stays up', async (t) => {
-    const ping = e.net.ping('l', R().service, 10);
-    await sleep(700);
-    const at = Date.now();
-    const undo = e.net.blackholePath('net1');
-    try {
-      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
-      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
-      await waitFdbDst(e, 'r', L().address.net2, 15_000);
-      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
-      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
-      const outage = ping.outageAround(at);
-      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
-      t.comment(`outage (scenario c, VTEP path on net1 broken, probes 100x3, ping 10 ms): ${String(outage)} ms`);
-      await sleep(1000);
-      t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'BGP net1 stays Established on server-l');
-      t.equal(rrPeerState(e.rr.net1, L().address.net1), 'Established', 'FRR still has server-l Established');
-      t.equal(rrBfdStatus(e.rr.net1, L().address.net1), 'up', 'FRR BFD with server-l stays up');
-    } finally {
-      undo();
-    }
-    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
-    t.pass(`failback ${back} ms after the path was restored (probe hold-down ${PROBE_FAST.holdDown} ms)`);
-    ping.stop();
-    await allUp();
+    await scenario(t, 'scenario c, VTEP path on net1 broken', () => e.net.blackholePath('net1'), {
+      serverR: true,
+      during: async () => {
+        await sleep(1000);
+        t.equal(agentSessionState(e, 'l', 'net1'), 'Established', 'BGP net1 stays Established on server-l');
+        t.equal(rrPeerState(e.rr.net1, L().address.net1), 'Established', 'FRR still has server-l Established');
+        t.equal(rrBfdStatus(e.rr.net1, L().address.net1), 'up', 'FRR BFD with server-l stays up');
+      },
+    });
   });
 
   t.test('scenario d: the brief\'s injection on server-l: failover < 2 s', async (t) => {
-    const ping = e.net.ping('l', R().service, 10);
-    await sleep(700);
-    const at = Date.now();
-    const undo = e.net.briefInjection('l');
-    try {
-      const took = await waitFdbDst(e, 'l', R().address.net2, 15_000);
-      t.ok(took <= FAILOVER_MS, `server-l fdb dst 192.168.2.87 after ${took} ms`);
-      await waitFdbDst(e, 'r', L().address.net2, 15_000);
-      t.ok(Date.now() - at <= FAILOVER_MS + 500, `server-r fdb dst 192.168.2.65 after ${Date.now() - at} ms`);
-      await waitFor(() => ping.repliesAfter(Date.now() - 300) > 5, 5000, 'ping replies again');
-      const outage = ping.outageAround(at);
-      t.ok(outage !== null && outage <= FAILOVER_MS, `outage ${String(outage)} ms`);
-      t.comment(`outage (scenario d, brief injection on server-l, BFD + probes, ping 10 ms): ${String(outage)} ms`);
-    } finally {
-      undo();
-    }
-    const back = await waitFdbDst(e, 'l', R().address.net1, 30_000);
-    t.pass(`failback ${back} ms after the injection was removed`);
-    ping.stop();
-    await allUp();
+    await scenario(t, 'scenario d, brief injection on server-l', () => e.net.briefInjection('l'), { serverR: true });
   });
 
   t.test('agent restart without traffic loss (flushOnShutdown false + withdrawDelay 5 s)', async (t) => {
