@@ -1,34 +1,14 @@
 // Header, OPEN + capabilities, KEEPALIVE, NOTIFICATION, ROUTE-REFRESH:
 // (bytes, struct) pairs both ways with bytes from test/lib/bytes.ts.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { decodeMessage, encodeMessage, notificationFor } from '../../src/bgp/message.js';
 import { findCapability, multiprotocolFamilies, openAsField, peerAsn } from '../../src/bgp/capabilities.js';
 import { BgpError } from '../../src/bgp/errors.js';
-import type { CodecContext, Message, OpenMessage } from '../../src/bgp/types.js';
+import type { CodecContext, OpenMessage } from '../../src/bgp/types.js';
 import { cat, hex, MARKER, message, toHex, u16, u32, u8 } from '../lib/bytes.js';
+import { pair, throwsBgp } from '../lib/assert.js';
 
 const ctx2: CodecContext = { fourOctetAs: false };
-
-
-/** Assert that fn throws BgpError(code, subcode[, data]). */
-export function throwsBgp(tt: Test, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
-  try {
-    fn();
-    tt.fail(`expected BgpError ${code}/${subcode}, nothing thrown${msg ? ` (${msg})` : ''}`);
-  } catch (e) {
-    if (!(e instanceof BgpError)) {
-      tt.fail(`expected BgpError ${code}/${subcode}, got ${String(e)}`);
-      return;
-    }
-    tt.same([e.code, e.subcode], [code, subcode], msg ?? e.message);
-    if (data !== undefined) tt.equal(toHex(e.data), toHex(data), `data of ${e.message}`);
-  }
-}
-
-function pair(tt: Test, name: string, m: Message, bytes: Uint8Array, ctx: CodecContext = ctx2): void {
-  tt.equal(toHex(encodeMessage(m, ctx)), toHex(bytes), `${name}: encode`);
-  tt.same(decodeMessage(bytes, ctx), m, `${name}: decode`);
-}
 
 const fullOpen: OpenMessage = {
   type: 'open',

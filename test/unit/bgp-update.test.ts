@@ -1,9 +1,8 @@
 // UPDATE: every attribute both ways, MP_REACH / MP_UNREACH (IPv4, IPv6, EVPN),
 // PMSI tunnel, pass-through of unknown attributes, extended length, and the
 // RFC 7606 actions.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { ATTRIBUTE_CODECS } from '../../src/bgp/attributes.js';
-import { BgpError } from '../../src/bgp/errors.js';
 import { decodeMessage, encodeMessage } from '../../src/bgp/message.js';
 import type { CodecContext, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
 import { ZERO_ESI, type MacIpRoute } from '../../src/evpn/types.js';
@@ -11,28 +10,10 @@ import {
   attr, cat, encap, evpnImet, evpnMacIp, hex, ip4, ip6, mpReachValue, mpUnreachValue, rdIp, rtAs2, toHex, u16, u24, u32,
   u8, update,
 } from '../lib/bytes.js';
+import { pair, throwsBgp } from '../lib/assert.js';
 
 const ctx2: CodecContext = { fourOctetAs: false };
 const ctx4: CodecContext = { fourOctetAs: true };
-
-function throwsBgp(tt: Test, fn: () => unknown, code: number, subcode: number, data?: Uint8Array, msg?: string): void {
-  try {
-    fn();
-    tt.fail(`expected BgpError ${code}/${subcode}, nothing thrown${msg ? ` (${msg})` : ''}`);
-  } catch (e) {
-    if (!(e instanceof BgpError)) {
-      tt.fail(`expected BgpError ${code}/${subcode}, got ${String(e)}`);
-      return;
-    }
-    tt.same([e.code, e.subcode], [code, subcode], msg ?? e.message);
-    if (data !== undefined) tt.equal(toHex(e.data), toHex(data), `data of ${e.message}`);
-  }
-}
-
-function pair(tt: Test, name: string, m: UpdateMessage, bytes: Uint8Array, ctx: CodecContext): void {
-  tt.equal(toHex(encodeMessage(m, ctx)), toHex(bytes), `${name}: encode`);
-  tt.same(decodeMessage(bytes, ctx), m, `${name}: decode`);
-}
 
 function upd(attributes: PathAttributes, more: Partial<UpdateMessage> = {}): UpdateMessage {
   return { type: 'update', withdrawn: [], attributes, nlri: [], ...more };
