@@ -190,7 +190,7 @@ export class FakeKernel implements KernelPort {
     const l: FakeLink = {
       index: this.nextIndex++, name: spec.name, kind: spec.kind ?? null, mac: spec.mac ? normalizeMac(spec.mac) : null,
       up: spec.up ?? true, carrier: spec.carrier ?? true, master: spec.master ?? null, mtu: spec.mtu ?? 1500,
-      vni: spec.vni ?? null, addresses: spec.addresses ?? [],
+      vni: spec.vni ?? null, addresses: [...(spec.addresses ?? [])],
     };
     this.linkTable.set(l.name, l);
     if (emit) this.emit({ type: 'link', action: 'new', link: this.info(l) });
