@@ -7,11 +7,10 @@
 import t from 'tap';
 import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { ensureBuilt, peerCli } from '../lib/evpnha.js';
+import { peerClients, reflectorLab } from '../lib/peerlab.js';
 import { Switch } from '../lib/topology.js';
 import { frrEvpnRoutes, rrConfig, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
 
-const T2 = 'macadv aa:bb:cc:00:00:65 192.168.0.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
-const T3 = 'multicast 192.168.1.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
 const T2_PREFIX = '[2]:[0]:[48]:[aa:bb:cc:00:00:65]:[32]:[192.168.0.65]';
 const T3_PREFIX = '[3]:[0]:[32]:[192.168.1.65]';
 
@@ -22,20 +21,13 @@ if (skip) {
   ensureBuilt();
   t.test('FRR route reflector: announce, reflect, withdraw', async (t) => {
     const lab = new Lab('pf', t);
-    const sw = new Switch(lab, 'sw');
-    const rr = lab.ns('rr');
-    const a = lab.ns('a');
-    const b = lab.ns('b');
-    sw.plug(rr, '192.168.1.2/24');
-    sw.plug(a, '192.168.1.65/24');
-    sw.plug(b, '192.168.1.87/24');
+    const { rr, a, b } = reflectorLab(lab);
     const frr: FrrHandle = await startFrr(lab, rr, {
       bgpdConf: rrConfig({ asn: 65001, routerId: '192.168.1.2', listenRange: '192.168.1.0/24' }),
     });
     t.teardown(() => frr.stop());
 
-    const A = peerCli(lab, a, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.65', '--announce', T2, '--announce', T3]);
-    const B = peerCli(lab, b, ['192.168.1.2', '--local-as', '65001', '--local-address', '192.168.1.87']);
+    const { A, B } = peerClients(lab, a, b);
     try {
       await A.wait((l) => l.event === 'established', 'A established');
       await B.wait((l) => l.event === 'established', 'B established');
