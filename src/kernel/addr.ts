@@ -25,7 +25,13 @@ export function formatMac(b: Uint8Array): string {
   return s;
 }
 
+/** Already canonical: what formatMac() writes. */
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
 export function normalizeMac(text: string): string {
+  // Fast path: RIB and kernel MACs are canonical already (reconcile normalises every
+  // desired entry on each flush).
+  if (CANONICAL_MAC.test(text)) return text;
   return formatMac(parseMac(text));
 }
 
@@ -73,6 +79,8 @@ export function formatIp(b: Uint8Array): string {
 }
 
 export function normalizeIp(text: string): string {
+  // A dotted quad node:net accepts has no leading zeros, so it is its own canonical form.
+  if (isIPv4(text)) return text;
   return formatIp(parseIp(text));
 }
 
