@@ -81,10 +81,9 @@ export class Reader {
   /** Dotted-quad IPv4 address. */
   ipv4(): string {
     this.need(4);
-    const b = this.buf;
-    const p = this.pos;
+    const s = formatIpv4(this.buf, this.pos);
     this.pos += 4;
-    return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
+    return s;
   }
 
   /** IPv6 address in RFC 5952 canonical text form. */
@@ -108,6 +107,11 @@ export class Reader {
 /** Two-digit lowercase hex for every byte value. */
 export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** The 4 bytes at b[p..p+4] as a dotted quad; the caller has checked the bounds. */
+export function formatIpv4(b: Uint8Array, p = 0): string {
+  return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
+}
+
 export function formatIpv6(b: Uint8Array, p: number): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push((b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!);
@@ -123,7 +127,7 @@ export function formatIpv6(b: Uint8Array, p: number): string {
   }
   // RFC 5952 §5: IPv4-mapped addresses keep the dotted quad.
   if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) {
-    return `::ffff:${b[p + 12]}.${b[p + 13]}.${b[p + 14]}.${b[p + 15]}`;
+    return `::ffff:${formatIpv4(b, p + 12)}`;
   }
   const hex = groups.map((g) => g.toString(16));
   if (bestStart < 0) return hex.join(':');

@@ -5,7 +5,7 @@
 //   | Type   |Sub-type|                 Value (6 octets)                    |
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv4, HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
 import { readMac, writeIpv4, writeMac } from './addr.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
@@ -95,7 +95,7 @@ export function decodeExtCommunity(r: Reader): ExtCommunity {
       break;
     case 0x01: // RFC 4360 §3.2 transitive IPv4 address specific
       if (sub === 0x02) {
-        return { kind: 'route-target', form: 'ip4', ip: `${b[p + 2]}.${b[p + 3]}.${b[p + 4]}.${b[p + 5]}`, local: u16At(b, p + 6) };
+        return { kind: 'route-target', form: 'ip4', ip: formatIpv4(b, p + 2), local: u16At(b, p + 6) };
       }
       break;
     case 0x02: // RFC 5668 §2 transitive four-octet AS specific

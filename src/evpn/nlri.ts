@@ -19,7 +19,7 @@
 // UPDATE Message Error / Optional Attribute Error (RFC 4271 §6.3). This module
 // throws that BgpError and nothing else; docs/evpn.md has the details.
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { formatIpv6, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv4, formatIpv6, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
 import { ESI_LENGTH, parseEsi, readEsi } from './esi.js';
 import { readMac, writeIpv4, writeMac } from './addr.js';
 import { encodeRd, readRd } from './rd.js';
@@ -187,7 +187,7 @@ function decodeMacIp(b: Uint8Array, v: number, len: number, withdraw: boolean): 
   const mac = readMac(b, v + 23);
   const ipAt = v + 30;
   const ip = ipBytes === 4
-    ? `${b[ipAt]}.${b[ipAt + 1]}.${b[ipAt + 2]}.${b[ipAt + 3]}`
+    ? formatIpv4(b, ipAt)
     : ipBytes === 16 ? formatIpv6(b, ipAt) : null;
   return {
     type: 'mac-ip',
@@ -232,7 +232,7 @@ function decodeEthernetSegment(b: Uint8Array, v: number, len: number): EthernetS
 function readSizedIp(b: Uint8Array, at: number, avail: number, what: string, nlriAt: number): string {
   if (avail < 0) throw malformed(`${what} too short`, nlriAt);
   const bits = b[at]!;
-  if (bits === 32 && avail === 4) return `${b[at + 1]}.${b[at + 2]}.${b[at + 3]}.${b[at + 4]}`;
+  if (bits === 32 && avail === 4) return formatIpv4(b, at + 1);
   if (bits === 128 && avail === 16) return formatIpv6(b, at + 1);
   throw malformed(`${what} IP length ${bits} bits does not match ${avail} octets of address`, nlriAt);
 }
@@ -253,9 +253,9 @@ function decodeIpPrefix(b: Uint8Array, v: number, len: number, withdraw: boolean
     rd: readRd(b, v),
     esi: readEsi(b, v + 8),
     ethernetTag: u32At(b, v + 18),
-    prefix: v6 ? formatIpv6(b, at) : `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`,
+    prefix: v6 ? formatIpv6(b, at) : formatIpv4(b, at),
     prefixLength: plen,
-    gatewayIp: v6 ? formatIpv6(b, at + 16) : `${b[at + 4]}.${b[at + 5]}.${b[at + 6]}.${b[at + 7]}`,
+    gatewayIp: v6 ? formatIpv6(b, at + 16) : formatIpv4(b, at + 4),
     label: labelled ? u24At(b, at + 2 * size) : 0,
   };
 }

@@ -6,7 +6,7 @@
 //   type 0: 2-octet AS  : 4-octet assigned number
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
-import { HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv4, HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
 import { writeIpv4 } from './addr.js';
 import type { RouteDistinguisher } from './types.js';
 
@@ -59,7 +59,7 @@ export function readRd(b: Uint8Array, p: number): RouteDistinguisher {
     if (lo === 1) {
       return {
         type: 1,
-        ip: `${b[p + 2]}.${b[p + 3]}.${b[p + 4]}.${b[p + 5]}`,
+        ip: formatIpv4(b, p + 2),
         assigned: (b[p + 6]! << 8) | b[p + 7]!,
       };
     }

@@ -1,5 +1,5 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
-import { formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
+import { formatIpv4, formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
 import { normalizeEsi } from './esi.js';
 import { readMac } from './addr.js';
 import { formatRd, parseRd, rdKey } from './rd.js';
@@ -129,8 +129,7 @@ function normalizeMac(mac: string): string {
 
 function normalizeIp(ip: string): string {
   if (ip.includes(':')) return formatIpv6(parseIpv6(ip), 0);
-  const b = parseIpv4(ip);
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
+  return formatIpv4(parseIpv4(ip));
 }
 
 function ipBits(ip: string): number {

@@ -24,6 +24,7 @@
 //   +----------------------------------------------+
 //
 // Decoders never throw: they return `{ ok: false, error }` with a typed kind.
+import { formatIpv4 } from '../bgp/wire.js';
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
 export const VXLAN_PORT = 4789;
@@ -64,9 +65,7 @@ export function parseIpv4(s: string): Uint8Array | undefined {
   return out;
 }
 
-export function formatIpv4(b: Uint8Array, off = 0): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-}
+export { formatIpv4 };
 
 /** "aa:bb:cc:dd:ee:ff" (or with '-') to 6 bytes; undefined if malformed. */
 export function parseMac(s: string): Uint8Array | undefined {
