@@ -14,7 +14,7 @@ import {
   entryKey, observedKey,
   type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
 } from '../kernel/port.js';
-import { plan } from '../kernel/reconcile.js';
+import { groupObserved, plan } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
 
@@ -253,14 +253,7 @@ export class KernelSync {
     } finally {
       this.eventsDuringDump = null;
     }
-    const observed = new Map<string, ObservedEntry[]>();
-    for (const o of entries) {
-      const key = observedKey(o);
-      if (key === null) continue;
-      const list = observed.get(key);
-      if (list) list.push(o);
-      else observed.set(key, [o]);
-    }
+    const observed = groupObserved(entries);
     // Events that arrived while dumping may be newer than what the dump read;
     // replaying them in order is right either way (a change already seen is idempotent).
     for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry);

@@ -17,8 +17,8 @@ import type { BfdSessionInfo } from '../bfd/session.js';
 import { formatRouteTarget } from '../evpn/extcommunity.js';
 import { formatRd } from '../evpn/rd.js';
 import { normalizeIp } from '../kernel/addr.js';
-import { entryKey, observedKey, type KernelEntry, type KernelPort, type ObservedEntry } from '../kernel/port.js';
-import { normalizeEntry, plan } from '../kernel/reconcile.js';
+import { entryKey, type KernelEntry, type KernelPort, type ObservedEntry } from '../kernel/port.js';
+import { groupObserved, normalizeEntry, plan } from '../kernel/reconcile.js';
 import type { ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock } from '../util/clock.js';
 import {
@@ -140,14 +140,7 @@ function describeObserved(o: ObservedEntry): string {
  */
 export function compareKernel(desired: KernelEntry[], observed: ObservedEntry[], protocol: number): KernelEntryInfo[] {
   const p = plan(desired, observed, { protocol, deleteStale: true });
-  const byKey = new Map<string, ObservedEntry[]>();
-  for (const o of observed) {
-    const k = observedKey(o);
-    if (k === null) continue;
-    const l = byKey.get(k);
-    if (l) l.push(o);
-    else byKey.set(k, [o]);
-  }
+  const byKey = groupObserved(observed);
   const replace = new Set<string>();
   const extra = new Map<string, KernelEntry>();
   for (const op of p.ops) {

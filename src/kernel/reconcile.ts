@@ -104,7 +104,7 @@ function fdbRight(want: Extract<KernelEntry, { kind: 'fdb' }>, obs: ObservedFdb[
 }
 
 /** Group observed entries by entryKey(); 'self' FDB entries are never ours and are dropped. */
-function groupObserved(observed: ObservedEntry[]): Map<string, ObservedEntry[]> {
+export function groupObserved(observed: Iterable<ObservedEntry>): Map<string, ObservedEntry[]> {
   const by = new Map<string, ObservedEntry[]>();
   for (const o of observed) {
     const key = observedKey(o);
