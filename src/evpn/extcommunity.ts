@@ -5,7 +5,7 @@
 //   | Type   |Sub-type|                 Value (6 octets)                    |
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { formatIpv4, HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv4, parseIpv4, toHex, type Reader, type Writer } from '../bgp/wire.js';
 import { readMac, writeIpv4, writeMac } from './addr.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
@@ -175,11 +175,8 @@ export function formatExtCommunity(c: ExtCommunity): string {
       return 'Default Gateway';
     case 'router-mac':
       return `Rmac:${c.mac}`;
-    case 'unknown': {
-      let hex = '';
-      for (const x of c.bytes) hex += HEX[x];
-      return `0x${hex}`;
-    }
+    case 'unknown':
+      return `0x${toHex(c.bytes)}`;
   }
 }
 

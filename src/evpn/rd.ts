@@ -6,7 +6,7 @@
 //   type 0: 2-octet AS  : 4-octet assigned number
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
-import { formatIpv4, HEX, parseIpv4, type Reader, type Writer } from '../bgp/wire.js';
+import { formatIpv4, parseIpv4, toHex, type Reader, type Writer } from '../bgp/wire.js';
 import { writeIpv4 } from './addr.js';
 import type { RouteDistinguisher } from './types.js';
 
@@ -83,11 +83,8 @@ export function formatRd(rd: RouteDistinguisher): string {
       return `${rd.asn}:${rd.assigned}`;
     case 1:
       return `${rd.ip}:${rd.assigned}`;
-    case 'unknown': {
-      let hex = '';
-      for (const x of rd.value) hex += HEX[x];
-      return `type${rd.typeCode}:0x${hex}`;
-    }
+    case 'unknown':
+      return `type${rd.typeCode}:0x${toHex(rd.value)}`;
   }
 }
 

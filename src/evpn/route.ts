@@ -1,5 +1,5 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
-import { formatIpv4, formatIpv6, HEX, parseIpv4, parseIpv6, parseMac } from '../bgp/wire.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac, toHex } from '../bgp/wire.js';
 import { normalizeEsi } from './esi.js';
 import { readMac } from './addr.js';
 import { formatRd, parseRd, rdKey } from './rd.js';
@@ -84,7 +84,7 @@ export function routeKey(route: EvpnRoute): string {
     case 'ip-prefix':
       return `5|${rdKey(route.rd)}|${route.ethernetTag}|${route.prefix}/${route.prefixLength}`;
     case 'unknown':
-      return `${route.routeType}|${hex(route.value)}`;
+      return `${route.routeType}|${toHex(route.value)}`;
   }
 }
 
@@ -115,7 +115,7 @@ export function describeRoute(route: EvpnRoute): string {
       return s;
     }
     case 'unknown':
-      return `[${route.routeType}]:[${hex(route.value)}]`;
+      return `[${route.routeType}]:[${toHex(route.value)}]`;
   }
 }
 
@@ -134,12 +134,6 @@ function normalizeIp(ip: string): string {
 
 function ipBits(ip: string): number {
   return ip.includes(':') ? 128 : 32;
-}
-
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += HEX[x];
-  return s;
 }
 
 function checkVni(v: number): number {
