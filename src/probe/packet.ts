@@ -25,6 +25,7 @@
 //
 // Decoders never throw: they return `{ ok: false, error }` with a typed kind.
 import { formatIpv4 } from '../bgp/wire.js';
+import { readMac } from '../evpn/addr.js';
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
 export const VXLAN_PORT = 4789;
@@ -80,10 +81,9 @@ export function parseMac(s: string): Uint8Array | undefined {
   return out;
 }
 
+/** The 6 bytes at b[off..off+6] as lowercase aa:bb:cc:dd:ee:ff; the caller has checked the bounds. */
 export function formatMac(b: Uint8Array, off = 0): string {
-  const hex: string[] = [];
-  for (let i = 0; i < 6; i++) hex.push(b[off + i]!.toString(16).padStart(2, '0'));
-  return hex.join(':');
+  return readMac(b, off);
 }
 
 function mustIpv4(s: string, what: string): Uint8Array {
