@@ -172,13 +172,16 @@ export const DEFAULTS = {
 } as const;
 
 export function loadConfig(path: string): Config {
-  let text: string;
+  return parseConfig(readConfigFile(path), path);
+}
+
+/** A configuration file's text; a read failure is thrown as a ConfigError. Shared with the reflector. */
+export function readConfigFile(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(path, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
   }
-  return parseConfig(text, path);
 }
 
 /**
@@ -208,9 +211,12 @@ export function parseConfig(text: string, source = '<string>'): Config {
 
 // --- validation -----------------------------------------------------------------
 
-type Path = Array<string | number>;
+/** A key path into the YAML document: `['uplinks', 1, 'localAs']`. */
+export type KeyPath = Array<string | number>;
+type Path = KeyPath;
 
-function pathText(p: Path): string {
+/** A key path as issues show it: `uplinks[1].localAs`. */
+export function pathText(p: Path): string {
   let s = '';
   for (const k of p) s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : k;
   return s;

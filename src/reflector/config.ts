@@ -2,10 +2,9 @@
 // defaulted here. Every problem is collected and reported with its key path and
 // line through the agent's ConfigError, e.g.
 // `rr.yaml:4: listenRanges[0]: host bits set (did you mean 192.168.1.0/24?)`.
-import { readFileSync } from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
-import { ConfigError, DEFAULTS, parseYaml, type ConfigIssue, type LogLevel } from '../agent/config.js';
+import { ConfigError, DEFAULTS, parseYaml, pathText, readConfigFile, type ConfigIssue, type KeyPath as Path, type LogLevel } from '../agent/config.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../bgp/wire.js';
 
@@ -65,21 +64,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 const TOP_KEYS = ['routerId', 'asn', 'clusterId', 'listen', 'listenRanges', 'holdTime', 'keepalive', 'bfd', 'neighbors', 'logLevel'] as const;
 
 export function loadReflectorConfig(path: string): ReflectorConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(path, [{ path: '', message: `cannot read: ${(err as Error).message}` }]);
-  }
-  return parseReflectorConfig(text, path);
-}
-
-type Path = Array<string | number>;
-
-function pathText(p: Path): string {
-  let s = '';
-  for (const k of p) s += typeof k === 'number' ? `[${k}]` : s ? `.${k}` : k;
-  return s;
+  return parseReflectorConfig(readConfigFile(path), path);
 }
 
 /** Parse and validate; throws ConfigError listing every issue. */
