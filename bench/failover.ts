@@ -29,7 +29,7 @@ import { loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Lab, RUN_ID, isRoot, sh } from '../src/lab/netns.js';
 import { TwoNetworkLab, type AgentTuning, type PingRun, type RunningAgent, type ServerName } from '../src/lab/twonet.js';
-import { bfdConfig, rrConfig, startFrr, type FrrHandle } from '../src/lab/frr.js';
+import { startFrr, twoNetReflectorOptions, type FrrHandle } from '../src/lab/frr.js';
 
 type Scenario = 'a' | 'b' | 'c' | 'd';
 type Mode = 'fast' | 'holdtimer';
@@ -137,15 +137,7 @@ class Bench {
     this.net.build();
     for (const n of ['net1', 'net2'] as const) {
       const info = this.net.networks[n];
-      this.rr[n] = await startFrr(this.lab, info.rrNs, {
-        bgpdConf: rrConfig({
-          asn: info.index === 1 ? 65001 : 65002, routerId: info.rrAddress, hostname: `rr${info.index}`,
-          listenRange: `192.168.${info.index}.0/24`, timers: { keepalive: 3, hold: 9 },
-          ...(fast ? { bfd: BFD } : {}),
-        }),
-        bfdd: fast,
-        ...(fast ? { bfddConf: bfdConfig(BFD) } : {}),
-      });
+      this.rr[n] = await startFrr(this.lab, info.rrNs, twoNetReflectorOptions(info, fast ? BFD : undefined));
     }
     const tuning: AgentTuning = fast
       ? { holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: PROBE }

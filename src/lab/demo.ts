@@ -12,7 +12,7 @@ import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
-import { bfdConfig, FRR_LIBDIR, rrConfig, startFrr, type FrrHandle } from './frr.js';
+import { FRR_LIBDIR, startFrr, twoNetReflectorOptions, type FrrHandle } from './frr.js';
 import type { ChildProcess } from 'node:child_process';
 import { isRoot, Lab, nsExec, sh } from './netns.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
@@ -363,10 +363,9 @@ export class Demo {
     if (reflector === 'frr') {
       this.begin('starting route reflectors (FRR zebra + bgpd + bfdd) in rr1 and rr2');
       lab.onDispose(() => { if (!this.kept) for (const h of this.frr) h.stop(); });
-      for (const [net, asn] of [[net1, 65001], [net2, 65002]] as const) {
+      for (const net of [net1, net2]) {
         const h = await startFrr(lab, net.rrNs, {
-          bgpdConf: rrConfig({ asn, routerId: net.rrAddress, listenRange: `192.168.${net.index}.0/24`, bfd, timers: { keepalive: 3, hold: 9 }, hostname: `rr${net.index}` }),
-          bfdd: true, bfddConf: bfdConfig(bfd), logDir: join(logDir, `rr${net.index}-frr`), stopOnDispose: false,
+          ...twoNetReflectorOptions(net, bfd), logDir: join(logDir, `rr${net.index}-frr`), stopOnDispose: false,
         });
         this.frr.push(h);
       }
