@@ -15,6 +15,22 @@ import { nsExec, waitFor } from '../lib/netns.js';
 
 const HOLD = 3;
 
+/** The neighbors and the EVPN address family: the same in both versions of the brief's configuration. */
+const BRIEF_NEIGHBORS = [
+  ' neighbor 192.168.1.2 peer-group RR',
+  ' neighbor 192.168.2.2 peer-group RR',
+  ' address-family l2vpn evpn',
+  '  neighbor RR route-map NO_TYPE3 out',
+  '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
+  '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
+  '  neighbor RR next-hop-self',
+  '  neighbor RR activate',
+  '  advertise-all-vni',
+  '  advertise-svi-ip',
+  ' exit-address-family',
+  'exit',
+];
+
 /** server-r's bgpd: the brief's FRR configuration (route-map names made consistent). */
 function briefFrrConfig(routerId: string): string {
   return [
@@ -44,18 +60,7 @@ function briefFrrConfig(routerId: string): string {
     ' neighbor RR timers 3 9',
     // FRR's default connect timer is 120 s; the brief leaves it, a test cannot wait that long.
     ' neighbor RR timers connect 1',
-    ' neighbor 192.168.1.2 peer-group RR',
-    ' neighbor 192.168.2.2 peer-group RR',
-    ' address-family l2vpn evpn',
-    '  neighbor RR route-map NO_TYPE3 out',
-    '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
-    '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
-    '  neighbor RR next-hop-self',
-    '  neighbor RR activate',
-    '  advertise-all-vni',
-    '  advertise-svi-ip',
-    ' exit-address-family',
-    'exit',
+    ...BRIEF_NEIGHBORS,
     '!',
     '',
   ].join('\n');
@@ -81,18 +86,7 @@ function briefFrrConfigAsPrinted(routerId: string): string {
     ' neighbor RR capability extend-nexthop',
     ' neighbor RR timers 3 9',
     ' neighbor RR timers connect 1', // not in the brief: a test cannot wait FRR's 120 s default
-    ' neighbor 192.168.1.2 peer-group RR',
-    ' neighbor 192.168.2.2 peer-group RR',
-    ' address-family l2vpn evpn',
-    '  neighbor RR route-map NO_TYPE3 out',
-    '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
-    '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
-    '  neighbor RR next-hop-self',
-    '  neighbor RR activate',
-    '  advertise-all-vni',
-    '  advertise-svi-ip',
-    ' exit-address-family',
-    'exit',
+    ...BRIEF_NEIGHBORS,
     '',
   ].join('\n');
 }
