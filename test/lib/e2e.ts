@@ -113,6 +113,11 @@ export function startAgent(e: E2e, name: ServerName, tuning: AgentTuning = {}): 
   return a;
 }
 
+/** Stop every running agent (SIGTERM, 5 s grace): a test file's teardown; e is undefined when setup failed early. */
+export async function stopAgents(e: E2e | undefined): Promise<void> {
+  for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
+}
+
 /** `evpn-ha show neighbors --json` through the agent's control socket. */
 export function showNeighbors(e: E2e, name: ServerName): Array<Record<string, unknown>> {
   const out = e.net.evpnHaCli(name, ['show', 'neighbors', '--json', '--socket', e.net.socketPath(name)]);

@@ -13,7 +13,7 @@
 //   * the published timers (hold 9 s) for comparison.
 import t, { type Test } from 'tap';
 import {
-  agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, vxlanInnerFrames, waitFdbDst, type E2e,
+  agentTail, captureVxlan, kernelText, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents, stopAgents, vxlanInnerFrames, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { sh, waitFor } from '../lib/netns.js';
 import { frrEvpnPaths } from '../lib/frr.js';
@@ -241,7 +241,5 @@ if (reason) {
     await waitFdbDst(e, 'l', R().address.net1, 40_000);
   });
 
-  t.teardown(async () => {
-    for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
-  });
+  t.teardown(() => stopAgents(e));
 }

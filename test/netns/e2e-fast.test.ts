@@ -13,7 +13,7 @@ import t, { type Test } from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   BFD_FAST, PROBE_FAST, agentSessionState, diagnostics, rrBfdStatus, rrPeerState, setupE2e, showNeighbors, skipReason, sleep, startAgent, startAgents,
-  waitFdbDst, type E2e,
+  stopAgents, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { waitFor } from '../lib/netns.js';
 
@@ -189,7 +189,5 @@ if (reason) {
     }
   });
 
-  t.teardown(async () => {
-    for (const a of Object.values(e?.agents ?? {})) await a?.stop('SIGTERM', 5000);
-  });
+  t.teardown(() => stopAgents(e));
 }

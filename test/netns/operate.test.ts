@@ -16,7 +16,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import {
-  setupE2e, showNeighbors, skipReason, sleep, startAgent, waitFdbDst, type E2e,
+  setupE2e, showNeighbors, skipReason, sleep, startAgent, stopAgents, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 import { ControlClient } from '../../src/control/client.js';
@@ -533,8 +533,5 @@ if (reason) {
     t.comment(lostFigures.join('\n'));
   });
 
-  t.teardown(async () => {
-    if (!e) return;
-    for (const a of Object.values(e.agents)) await a?.stop('SIGTERM', 5000);
-  });
+  t.teardown(() => stopAgents(e));
 }
