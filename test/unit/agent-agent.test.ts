@@ -12,6 +12,7 @@ import {
 } from '../../src/agent/agent.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../../src/probe/prober.js';
 import type { Advertisement } from '../../src/agent/origination.js';
+import { advanceAndSettle } from '../lib/settle.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';
@@ -129,14 +130,7 @@ async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean
   const r: Rig = {
     clock, kernel, agent, sessions, events, probers,
     s: (name) => sessions.filter((x) => x.spec.uplink === name).at(-1)!,
-    async step(ms = 0) {
-      clock.advance(ms);
-      await agent.settled();
-      while (clock.nextDueAt() !== undefined && clock.nextDueAt()! <= clock.now()) {
-        clock.advance(0);
-        await agent.settled();
-      }
-    },
+    step: (ms = 0) => advanceAndSettle(clock, agent, ms),
     newOps() {
       const ops = kernel.applied.slice(seen);
       seen = kernel.applied.length;

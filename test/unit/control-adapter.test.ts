@@ -14,6 +14,7 @@ import { Agent, type AgentEvent, type AgentSession, type SessionHandlers, type S
 import type { Advertisement } from '../../src/agent/origination.js';
 import { AgentControlProvider, classifyFailover, compareKernel, trimKernelEvent, type SessionView } from '../../src/control/agent-adapter.js';
 import type { ControlEvent } from '../../src/control/types.js';
+import { advanceAndSettle } from '../lib/settle.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';
@@ -96,14 +97,7 @@ async function rig(): Promise<Rig> {
   const r: Rig = {
     clock, kernel, agent, provider, events, sessionViews, bfd,
     s: (name) => sessions.filter((x) => x.spec.uplink === name).at(-1)!,
-    async step(ms = 0) {
-      clock.advance(ms);
-      await agent.settled();
-      while (clock.nextDueAt() !== undefined && clock.nextDueAt()! <= clock.now()) {
-        clock.advance(0);
-        await agent.settled();
-      }
-    },
+    step: (ms = 0) => advanceAndSettle(clock, agent, ms),
   };
   return r;
 }
