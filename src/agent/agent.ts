@@ -21,6 +21,7 @@ import type { Clock, Timer } from '../util/clock.js';
 import type { Config, UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
 import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
+import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib, type RibChange } from './rib.js';
@@ -167,8 +168,7 @@ export class Agent {
   private readonly sync: KernelSync;
   private gate: StaleGate;
 
-  private linkTimer: Timer | null = null;
-  private linkTimerDue = Infinity;
+  private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
   private targetsTimer: Timer | null = null;
   private wantLinks = false;
@@ -184,6 +184,10 @@ export class Agent {
     this.factory = opts.sessions;
     this.proberFactory = opts.probers ?? null;
     this.clock = opts.clock;
+    this.linkTimer = new EarliestTimer(this.clock, () => {
+      this.wantLinks = true;
+      this.kickLinks();
+    });
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
@@ -334,8 +338,9 @@ export class Agent {
   async shutdown(opts: { flushKernel?: boolean; reason?: string } = {}): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    for (const t of [this.linkTimer, this.graceTimer, this.targetsTimer]) t?.cancel();
-    this.linkTimer = this.graceTimer = this.targetsTimer = null;
+    this.linkTimer.cancel();
+    for (const t of [this.graceTimer, this.targetsTimer]) t?.cancel();
+    this.graceTimer = this.targetsTimer = null;
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
@@ -604,17 +609,7 @@ export class Agent {
   }
 
   private scheduleLinks(delay: number): void {
-    if (this.stopping) return;
-    const due = this.clock.now() + delay;
-    if (this.linkTimer && this.linkTimerDue <= due) return;
-    this.linkTimer?.cancel();
-    this.linkTimerDue = due;
-    this.linkTimer = this.clock.setTimer(delay, () => {
-      this.linkTimer = null;
-      this.linkTimerDue = Infinity;
-      this.wantLinks = true;
-      this.kickLinks();
-    });
+    if (!this.stopping) this.linkTimer.after(delay);
   }
 
   /** Read the links (one read at a time; a request during a read reads again after it). */

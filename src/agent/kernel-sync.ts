@@ -16,6 +16,7 @@ import {
 } from '../kernel/port.js';
 import { groupObserved, plan } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
+import { EarliestTimer } from './earliest-timer.js';
 import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
 
 export interface KernelSyncOptions {
@@ -66,10 +67,8 @@ export class KernelSync {
 
   /** Keys whose routes are gone, kept until this time (clock ms). */
   private readonly lingering = new Map<string, number>();
-  private lingerTimer: Timer | null = null;
-  private lingerTimerDue = Infinity;
-  private flushTimer: Timer | null = null;
-  private flushTimerDue = Infinity;
+  private readonly lingerTimer: EarliestTimer;
+  private readonly flushTimer: EarliestTimer;
   private retryTimer: Timer | null = null;
   private resyncTimer: Timer | null = null;
   private flushDue = false;
@@ -81,6 +80,11 @@ export class KernelSync {
   constructor(opts: KernelSyncOptions) {
     this.o = opts;
     this.devices = new Set(opts.devices);
+    this.lingerTimer = new EarliestTimer(opts.clock, () => this.lingerDue());
+    this.flushTimer = new EarliestTimer(opts.clock, () => {
+      this.flushDue = true;
+      this.kick();
+    });
   }
 
   get deviceNames(): string[] {
@@ -129,24 +133,21 @@ export class KernelSync {
     if (this.stopped) return;
     let due = Infinity;
     for (const t of this.lingering.values()) if (t < due) due = t;
-    if (due === Infinity || (this.lingerTimer && this.lingerTimerDue <= due)) return;
-    this.lingerTimer?.cancel();
-    this.lingerTimerDue = due;
-    this.lingerTimer = this.o.clock.setTimer(due - this.o.clock.now(), () => {
-      this.lingerTimer = null;
-      this.lingerTimerDue = Infinity;
-      const now = this.o.clock.now();
-      for (const [key, t] of this.lingering) {
-        if (t > now) continue;
-        this.lingering.delete(key);
-        if (this.desired.delete(key)) {
-          this.dirty.add(key);
-          this.eventDirty.delete(key);
-        }
+    if (due !== Infinity) this.lingerTimer.at(due);
+  }
+
+  private lingerDue(): void {
+    const now = this.o.clock.now();
+    for (const [key, t] of this.lingering) {
+      if (t > now) continue;
+      this.lingering.delete(key);
+      if (this.desired.delete(key)) {
+        this.dirty.add(key);
+        this.eventDirty.delete(key);
       }
-      this.scheduleFlush(0);
-      if (this.lingering.size) this.armLinger();
-    });
+    }
+    this.scheduleFlush(0);
+    if (this.lingering.size) this.armLinger();
   }
 
   /** A neighbour/FDB event from the kernel. */
@@ -193,8 +194,10 @@ export class KernelSync {
   /** Stop all timers and work; with `flush`, delete every entry we own first. */
   async stop(flush: boolean): Promise<void> {
     this.stopped = true;
-    for (const t of [this.flushTimer, this.retryTimer, this.resyncTimer, this.lingerTimer]) t?.cancel();
-    this.flushTimer = this.retryTimer = this.resyncTimer = this.lingerTimer = null;
+    this.flushTimer.cancel();
+    this.lingerTimer.cancel();
+    for (const t of [this.retryTimer, this.resyncTimer]) t?.cancel();
+    this.retryTimer = this.resyncTimer = null;
     await this.settled();
     if (flush) {
       const p = plan([], this.observedEntries(), { protocol: this.o.protocol, deleteStale: true });
@@ -205,17 +208,7 @@ export class KernelSync {
   // --- the worker ---
 
   private scheduleFlush(delay: number): void {
-    if (this.stopped) return;
-    const due = this.o.clock.now() + delay;
-    if (this.flushTimer && this.flushTimerDue <= due) return;
-    this.flushTimer?.cancel();
-    this.flushTimerDue = due;
-    this.flushTimer = this.o.clock.setTimer(delay, () => {
-      this.flushTimer = null;
-      this.flushTimerDue = Infinity;
-      this.flushDue = true;
-      this.kick();
-    });
+    if (!this.stopped) this.flushTimer.after(delay);
   }
 
   private kick(): void {
