@@ -44,10 +44,9 @@ export class Reader {
 
   u24(): number {
     this.need(3);
-    const b = this.buf;
-    const p = this.pos;
+    const v = u24At(this.buf, this.pos);
     this.pos += 3;
-    return (b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!;
+    return v;
   }
 
   u32(): number {
@@ -102,6 +101,27 @@ export class Reader {
     this.pos += 6;
     return `${HEX[b[p]!]}:${HEX[b[p + 1]!]}:${HEX[b[p + 2]!]}:${HEX[b[p + 3]!]}:${HEX[b[p + 4]!]}:${HEX[b[p + 5]!]}`;
   }
+}
+
+/** Big-endian 16-bit value at b[p..p+2]; the caller has checked the bounds. */
+export function u16At(b: Uint8Array, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+/** Big-endian 24-bit value at b[p..p+3]; the caller has checked the bounds. */
+export function u24At(b: Uint8Array, p: number): number {
+  return (b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!;
+}
+
+/** Big-endian unsigned 32-bit value at b[p..p+4]; the caller has checked the bounds. */
+export function u32At(b: Uint8Array, p: number): number {
+  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+}
+
+/** v if it is an integer in [0, max]; otherwise RangeError "<what> out of range: <v>". */
+export function checkUint(v: number, max: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} out of range: ${v}`);
+  return v;
 }
 
 /** Two-digit lowercase hex for every byte value. */

@@ -5,7 +5,7 @@
 //   | Type   |Sub-type|                 Value (6 octets)                    |
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { formatIpv4, parseIpv4, toHex, type Reader, type Writer } from '../bgp/wire.js';
+import { checkUint, formatIpv4, parseIpv4, toHex, u16At, u32At, type Reader, type Writer } from '../bgp/wire.js';
 import { readMac, writeIpv4, writeMac } from './addr.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
@@ -183,17 +183,4 @@ export function formatExtCommunity(c: ExtCommunity): string {
 function parseDecimal(s: string): number | null {
   if (!/^\d{1,10}$/.test(s)) return null;
   return Number(s);
-}
-
-function u16At(b: Uint8Array, p: number): number {
-  return (b[p]! << 8) | b[p + 1]!;
-}
-
-function u32At(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
-
-function checkUint(v: number, max: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} out of range: ${v}`);
-  return v;
 }

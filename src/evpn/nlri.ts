@@ -19,7 +19,7 @@
 // UPDATE Message Error / Optional Attribute Error (RFC 4271 §6.3). This module
 // throws that BgpError and nothing else; docs/evpn.md has the details.
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { formatIpv4, formatIpv6, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
+import { checkUint, formatIpv4, formatIpv6, u24At, u32At, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
 import { ESI_LENGTH, parseEsi, readEsi } from './esi.js';
 import { readMac, writeIpv4, writeMac } from './addr.js';
 import { encodeRd, readRd } from './rd.js';
@@ -55,7 +55,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       w.u8(1).u8(25);
       encodeRd(w, route.rd);
       writeEsi(w, route.esi);
-      w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
+      w.u32(checkUint(route.ethernetTag, 0xffffffff, 'Ethernet Tag'));
       w.u24(checkLabel(route.label));
       return;
     }
@@ -66,7 +66,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       const at = w.reserve(1);
       encodeRd(w, route.rd);
       writeEsi(w, route.esi);
-      w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
+      w.u32(checkUint(route.ethernetTag, 0xffffffff, 'Ethernet Tag'));
       w.u8(48); // MAC Address Length is in bits, always 48
       writeMac(w, route.mac);
       if (route.ip === null) w.u8(0);
@@ -82,7 +82,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       const v6 = route.originatorIp.includes(':');
       w.u8(3).u8(v6 ? 29 : 17);
       encodeRd(w, route.rd);
-      w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
+      w.u32(checkUint(route.ethernetTag, 0xffffffff, 'Ethernet Tag'));
       if (v6) w.u8(128).ipv6(route.originatorIp);
       else writeIpv4(w.u8(32), route.originatorIp);
       return;
@@ -111,7 +111,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
       w.u8(5).u8(v6 ? 58 : 34);
       encodeRd(w, route.rd);
       writeEsi(w, route.esi);
-      w.u32(checkU32(route.ethernetTag, 'Ethernet Tag'));
+      w.u32(checkUint(route.ethernetTag, 0xffffffff, 'Ethernet Tag'));
       w.u8(route.prefixLength);
       if (v6) w.ipv6(route.prefix).ipv6(route.gatewayIp);
       else {
@@ -124,7 +124,7 @@ function writeRoute(w: Writer, route: EvpnRoute): void {
     case 'unknown': {
       // RFC 7606 §5.4: kept opaque, re-encoded as received.
       if (route.value.length > 0xff) throw new RangeError(`EVPN NLRI value too long: ${route.value.length}`);
-      w.u8(checkByte(route.routeType, 'route type')).u8(route.value.length).bytes(route.value);
+      w.u8(checkUint(route.routeType, 0xff, 'route type')).u8(route.value.length).bytes(route.value);
       return;
     }
   }
@@ -276,25 +276,7 @@ function writeEsi(w: Writer, esi: Esi): void {
   w.bytes(esi === ZERO_ESI ? ZERO_ESI_BYTES : parseEsi(esi));
 }
 
-function u32At(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
-
-function u24At(b: Uint8Array, p: number): number {
-  return (b[p]! << 16) | (b[p + 1]! << 8) | b[p + 2]!;
-}
-
 function checkLabel(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffff) throw new RangeError(`label/VNI out of 24-bit range: ${v}`);
-  return v;
-}
-
-function checkU32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${what} out of range: ${v}`);
-  return v;
-}
-
-function checkByte(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new RangeError(`${what} out of range: ${v}`);
   return v;
 }

@@ -6,7 +6,7 @@
 //   type 0: 2-octet AS  : 4-octet assigned number
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
-import { formatIpv4, parseIpv4, toHex, type Reader, type Writer } from '../bgp/wire.js';
+import { checkUint, formatIpv4, parseIpv4, toHex, u32At, type Reader, type Writer } from '../bgp/wire.js';
 import { writeIpv4 } from './addr.js';
 import type { RouteDistinguisher } from './types.js';
 
@@ -131,12 +131,4 @@ export function parseRd(text: string): RouteDistinguisher {
 function parseDecimal(s: string): number | null {
   if (!/^\d{1,10}$/.test(s)) return null;
   return Number(s);
-}
-
-function u32At(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
-}
-
-function checkUint(v: number, max: number, what: string): void {
-  if (!Number.isInteger(v) || v < 0 || v > max) throw new RangeError(`${what} out of range: ${v}`);
 }

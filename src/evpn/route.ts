@@ -1,5 +1,5 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac, toHex } from '../bgp/wire.js';
+import { checkUint, formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac, toHex } from '../bgp/wire.js';
 import { normalizeEsi } from './esi.js';
 import { readMac } from './addr.js';
 import { formatRd, parseRd, rdKey } from './rd.js';
@@ -34,7 +34,7 @@ export function macIpRoute(input: MacIpRouteInput): MacIpRoute {
     type: 'mac-ip',
     rd: toRd(input.rd),
     esi: input.esi === undefined ? ZERO_ESI : normalizeEsi(input.esi),
-    ethernetTag: checkU32(input.ethernetTag ?? 0, 'Ethernet Tag'),
+    ethernetTag: checkUint(input.ethernetTag ?? 0, 0xffffffff, 'Ethernet Tag'),
     mac: normalizeMac(input.mac),
     ip: input.ip === null ? null : normalizeIp(input.ip),
     label1: checkVni(input.vni),
@@ -53,7 +53,7 @@ export function inclusiveMulticastRoute(input: InclusiveMulticastRouteInput): In
   return {
     type: 'inclusive-multicast',
     rd: toRd(input.rd),
-    ethernetTag: checkU32(input.ethernetTag ?? 0, 'Ethernet Tag'),
+    ethernetTag: checkUint(input.ethernetTag ?? 0, 0xffffffff, 'Ethernet Tag'),
     originatorIp: normalizeIp(input.originatorIp),
   };
 }
@@ -138,10 +138,5 @@ function ipBits(ip: string): number {
 
 function checkVni(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffff) throw new RangeError(`VNI out of 24-bit range: ${v}`);
-  return v;
-}
-
-function checkU32(v: number, what: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`${what} out of range: ${v}`);
   return v;
 }
