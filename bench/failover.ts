@@ -27,7 +27,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg, cpus } from 'node:os';
 import { join } from 'node:path';
-import { Lab, RUN_ID, isRoot, sh } from '../src/lab/netns.js';
+import { Lab, RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import { TwoNetworkLab, type AgentTuning, type PingRun, type RunningAgent, type ServerName } from '../src/lab/twonet.js';
 import { startFrr, twoNetReflectorOptions, type FrrHandle } from '../src/lab/frr.js';
 
@@ -78,8 +78,6 @@ function parseArgs(argv: string[]): Args {
   }
   return a;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(fn: () => boolean, timeoutMs: number, stepMs = 50): Promise<number | null> {
   const t0 = Date.now();

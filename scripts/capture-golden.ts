@@ -21,7 +21,7 @@
 //   e2  192.168.2.87   gobgpd AS 4200000001, receives
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ip, sh, waitFor } from '../test/lib/netns.js';
+import { Lab, ip, sh, sleep, waitFor } from '../test/lib/netns.js';
 import { startFrr, rrConfig, evpnSpeakerConfig, frrEvpnRoutes, waitFrrEstablished, frrPeerState } from '../test/lib/frr.js';
 import { startGobgp, gobgpConfig, gobgpRrConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
 import { startCapture, toHex, type BgpFlow } from '../test/lib/capture.js';
@@ -30,7 +30,6 @@ import { startRawSpeaker, openMessage, bgpMessage, type RawSpeaker } from '../te
 import { dissectAll, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
 
 const OUT = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'golden');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const GAP = 1500; // between route changes, so that each becomes its own UPDATE
 
 const ASN = 65001;

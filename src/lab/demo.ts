@@ -14,7 +14,7 @@ import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
 import { FRR_LIBDIR, startFrr, twoNetReflectorOptions, type FrrHandle } from './frr.js';
 import type { ChildProcess } from 'node:child_process';
-import { isRoot, Lab, nsExec, sh } from './netns.js';
+import { isRoot, Lab, nsExec, sh, sleep } from './netns.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
 
 export interface DemoOptions {
@@ -123,10 +123,6 @@ export function demoNamespaces(prefix: string): string[] {
   const ours = new Set<string>(DEMO_NAMESPACES.map((n) => `${prefix}-${n}`));
   const out = sh('ip', ['netns', 'list']);
   return out.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => ours.has(n));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

@@ -135,6 +135,11 @@ export class Lab {
   }
 }
 
+/** Resolve after ms milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 /** Poll `fn` until it returns a truthy value or the deadline passes. */
 export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
@@ -145,6 +150,6 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, wh
       if (v) return v as NonNullable<T>;
     } catch (e) { last = e; }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
 }

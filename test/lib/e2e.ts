@@ -10,6 +10,9 @@ import { bfdConfig, startFrr, type BfdTimers, type FrrHandle } from './frr.js';
 import { startCapture, type Capture } from './capture.js';
 import { TwoNetworkLab, type AgentTuning, type NetworkName, type RunningAgent, type ServerName } from '../../src/lab/twonet.js';
 
+/** The e2e tests take sleep() from here. */
+export { sleep } from './netns.js';
+
 export const BFD_FAST: BfdTimers = { minTx: 100, minRx: 100, multiplier: 3 };
 export const PROBE_FAST = { interval: 100, multiplier: 3, holdDown: 1000 };
 
@@ -241,9 +244,4 @@ export function kernelText(e: E2e, name: ServerName): { neigh: string; fdb: stri
     neigh: nsExec(ns, 'ip', ['neigh', 'show', 'dev', 'br-vxlan']),
     fdb: nsExec(ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']),
   };
-}
-
-/** Sleep. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
