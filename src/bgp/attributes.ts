@@ -25,7 +25,7 @@ import {
   type NlriSet,
   type PathAttributes,
 } from './types.js';
-import { formatIpv6, parseIpv4, parseIpv6, Reader, WireUnderflow, Writer } from './wire.js';
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, Reader, WireUnderflow, Writer } from './wire.js';
 
 const O = AttrFlag.Optional;
 const T = AttrFlag.Transitive;
@@ -143,7 +143,7 @@ export function decodePrefixes(r: Reader, afi: number, subcode: number): IpPrefi
     const addr = new Uint8Array(size);
     for (let i = 0; i < n; i++) addr[i] = r.buf[r.pos + i]!;
     r.pos += n;
-    const prefix = size === 4 ? `${addr[0]}.${addr[1]}.${addr[2]}.${addr[3]}` : formatIpv6(addr, 0);
+    const prefix = size === 4 ? formatIpv4(addr) : formatIpv6(addr, 0);
     out.push({ prefix, length: bits });
   }
   return out;
