@@ -14,7 +14,7 @@ import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
 import { FRR_LIBDIR, startFrr, twoNetReflectorOptions, type FrrHandle } from './frr.js';
 import type { ChildProcess } from 'node:child_process';
-import { isRoot, Lab, nsExec, sh, sleep } from './netns.js';
+import { isRoot, Lab, nsExec, sh, sleep, waitFor } from './netns.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning, type ServerName } from './twonet.js';
 
 export interface DemoOptions {
@@ -281,20 +281,10 @@ export class Demo {
 
   /** waitFor(), but failing at once when one of our daemons has exited. */
   private async until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
+    return waitFor(fn, timeoutMs, what, intervalMs, () => {
       const dead = this.daemons.find((d) => d.child.exitCode !== null || d.child.signalCode !== null);
-      if (dead) {
-        throw new Error(`${dead.name} exited (${dead.child.exitCode !== null ? `code ${dead.child.exitCode}` : dead.child.signalCode}) while waiting for ${what}`);
-      }
-      try {
-        const v = await fn();
-        if (v) return v as NonNullable<T>;
-      } catch (e) { last = e; }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-      await sleep(intervalMs);
-    }
+      return dead ? `${dead.name} exited (${dead.child.exitCode !== null ? `code ${dead.child.exitCode}` : dead.child.signalCode})` : null;
+    });
   }
 
   /** The last lines of every daemon's log (for a failed run, before dispose() removes them). */

@@ -140,11 +140,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Poll `fn` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50): Promise<NonNullable<T>> {
+/**
+ * Poll `fn` until it returns a truthy value or the deadline passes. `giveUp`, asked
+ * before each poll, fails the wait at once when it says why (e.g. a daemon exited).
+ */
+export async function waitFor<T>(
+  fn: () => T | Promise<T>, timeoutMs: number, what: string, intervalMs = 50, giveUp?: () => string | null,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    const why = giveUp?.();
+    if (why) throw new Error(`${why} while waiting for ${what}`);
     try {
       const v = await fn();
       if (v) return v as NonNullable<T>;
