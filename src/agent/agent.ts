@@ -544,7 +544,8 @@ export class Agent {
     const changes = this.rib.clearEligibility();
     for (const p of this.probers.values()) {
       for (const st of p.prober.status?.() ?? []) {
-        if (!st.eligible) changes.push(...this.rib.setEligibility(st.remoteVtep, st.network, false));
+        // Not push(...): a spread of ~125k arguments overflows the stack.
+        if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
       }
     }
     this.onRibChanges(changes);

@@ -275,7 +275,8 @@ export class Rib {
     const out: RibChange[] = [];
     for (const nk of [...this.ineligible]) {
       const i = nk.indexOf('|');
-      out.push(...this.setEligibility(nk.slice(i + 1), nk.slice(0, i), true));
+      // Not push(...changes): a spread of ~125k arguments overflows the stack.
+      for (const c of this.setEligibility(nk.slice(i + 1), nk.slice(0, i), true)) out.push(c);
     }
     return out;
   }
