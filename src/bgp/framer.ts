@@ -2,6 +2,7 @@
 // Framing only: the message body is left to decodeMessage.
 import { BgpError, ErrorCode, HeaderSubcode } from './errors.js';
 import { BGP_HEADER_LENGTH, BGP_MAX_MESSAGE } from './types.js';
+import { plainBytes } from './wire.js';
 
 /**
  * Splits a stream into messages. Messages that lie whole inside one chunk are
@@ -29,9 +30,7 @@ export class Framer {
     if (this.failed) throw this.failed;
     // Views handed out are plain Uint8Arrays even when the socket gives Buffers
     // (whose slice() would not copy).
-    const chunk = Object.getPrototypeOf(input) === Uint8Array.prototype
-      ? input
-      : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    const chunk = plainBytes(input);
     const out: Uint8Array[] = [];
     let off = 0;
     const n = chunk.length;

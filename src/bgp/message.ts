@@ -33,7 +33,7 @@ import {
   type RouteRefreshMessage,
   type UpdateMessage,
 } from './types.js';
-import { Reader, WireUnderflow, Writer } from './wire.js';
+import { plainBytes, Reader, WireUnderflow, Writer } from './wire.js';
 
 /** Smallest legal message of each type, RFC 4271 §4.2-§4.5, RFC 2918 §3. */
 const MIN_LENGTH: Record<number, number> = { 1: 29, 2: 23, 3: 21, 4: 19, 5: 23 };
@@ -151,15 +151,6 @@ export function decodeMessage(input: Uint8Array, ctx: CodecContext): Message {
     }
     throw e;
   }
-}
-
-/**
- * A plain Uint8Array view of the same bytes. A Node Buffer's slice() is a view,
- * not a copy; decoders copy what they keep through Reader.bytes(), so they must
- * see Uint8Array.prototype.slice.
- */
-export function plainBytes(b: Uint8Array): Uint8Array {
-  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** RFC 4271 §4.2 and the context-free checks of §6.2. */

@@ -1,6 +1,15 @@
 // Bounds-checked byte reader and a growable writer that reserves and patches
 // length fields. Codecs are built on these two classes only.
 
+/**
+ * A plain Uint8Array view of the same bytes. A Node Buffer's slice() is a view,
+ * not a copy; decoders copy what they keep through Reader.bytes(), so they must
+ * see Uint8Array.prototype.slice.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(b) === Uint8Array.prototype ? b : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Thrown by Reader when a read would pass the end of its window. */
 export class WireUnderflow extends Error {
   constructor(readonly wanted: number, readonly available: number) {
