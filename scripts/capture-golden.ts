@@ -26,7 +26,8 @@ import { startFrr, rrConfig, evpnSpeakerConfig, frrEvpnRoutes, waitFrrEstablishe
 import { startGobgp, gobgpConfig, gobgpRrConfig, macAdvArgs, multicastArgs, waitGobgpEstablished } from '../test/lib/gobgp.js';
 import { startCapture, toHex, type BgpFlow } from '../test/lib/capture.js';
 import { Switch, addVtep, bridge } from '../test/lib/topology.js';
-import { startRawSpeaker, openMessage, bgpMessage, type RawSpeaker } from '../test/lib/rawspeaker.js';
+import { startRawSpeaker, openMessage, type RawSpeaker } from '../test/lib/rawspeaker.js';
+import { attr, cat, encap, evpnMacIp, ip4, mpReachValue, rdIp, rtAs2, u32, u8, update, type Part } from '../test/lib/bytes.js';
 import { dissectAll, tsharkVerbose, type GoldenJson, type GoldenNlri } from '../test/lib/golden.js';
 
 const OUT = process.argv[2] ?? join(import.meta.dirname, '..', 'test', 'golden');
@@ -76,36 +77,22 @@ const pkgVersion = (p: string): string => sh('dpkg-query', ['-W', '-f', '${Versi
 // ---------------------------------------------------------------------------
 // Hand-made UPDATEs for the scripted speaker (test/lib/rawspeaker.ts)
 
-function attr(flags: number, code: number, value: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([flags, code, value.length]), value]);
-}
-
-const ipv4Bytes = (a: string): Buffer => Buffer.from(a.split('.').map(Number));
-const macBytes = (m: string): Buffer => Buffer.from(m.replace(/:/g, ''), 'hex');
-
-/** Type-2 NLRI (RFC 7432 §7.2): RD type 1 <rdIp>:100, ESI 0, tag 0, MAC, IPv4, label 100. */
-function type2Nlri(mac: string, ip: string, rdIp: string): Buffer {
-  const v = Buffer.concat([
-    Buffer.from([0x00, 0x01]), ipv4Bytes(rdIp), Buffer.from([0x00, 0x64]),
-    Buffer.alloc(10), Buffer.alloc(4),
-    Buffer.from([48]), macBytes(mac), Buffer.from([32]), ipv4Bytes(ip),
-    Buffer.from([0x00, 0x00, 0x64]),
-  ]);
-  return Buffer.concat([Buffer.from([2, v.length]), v]);
+/** Type-2 NLRI (RFC 7432 §7.2): RD type 1 <rdAddress>:100, ESI 0, tag 0, MAC, IPv4, label 100. */
+function type2Nlri(mac: string, ip: string, rdAddress: string): Uint8Array {
+  return evpnMacIp({ rd: rdIp(rdAddress, 100), mac, ip, label: 100 });
 }
 
 /** UPDATE with MP_REACH (l2vpn/evpn) carrying `nlris`; LOCAL_PREF only when given. */
-function handMadeUpdate(nlris: Buffer[], o: { nextHop: string; localPref?: number }): Uint8Array {
-  const nlri = Buffer.concat(nlris);
-  const mpReach = Buffer.concat([Buffer.from([0x00, 0x19, 70, 4]), ipv4Bytes(o.nextHop), Buffer.from([0]), nlri]);
-  const attrs = Buffer.concat([
-    attr(0x40, 1, Buffer.from([0])),
-    attr(0x40, 2, Buffer.alloc(0)),
-    ...(o.localPref !== undefined ? [attr(0x40, 5, Buffer.from([0, 0, o.localPref >> 8, o.localPref & 0xff]))] : []),
-    attr(0x80, 14, mpReach),
-    attr(0xc0, 16, Buffer.from('0002fde900000064030c000000000008', 'hex')),
-  ]);
-  return bgpMessage(2, Buffer.concat([Buffer.from([0, 0, attrs.length >> 8, attrs.length & 0xff]), attrs]));
+function handMadeUpdate(nlris: Part[], o: { nextHop: string; localPref?: number }): Uint8Array {
+  return update({
+    attrs: [
+      attr(0x40, 1, u8(0)),
+      attr(0x40, 2),
+      ...(o.localPref !== undefined ? [attr(0x40, 5, u32(o.localPref))] : []),
+      attr(0x80, 14, mpReachValue(25, 70, ip4(o.nextHop), cat(...nlris))),
+      attr(0xc0, 16, rtAs2(ASN, 100), encap(8)),
+    ],
+  });
 }
 
 // ---------------------------------------------------------------------------
