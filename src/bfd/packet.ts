@@ -19,6 +19,7 @@
 // Authentication (the A bit and the optional section after byte 24) is not
 // supported: packets with A set are rejected, as §6.8.6 requires when no
 // authentication is configured.
+import { u32At } from '../bgp/wire.js';
 
 /** RFC 5880 §4.1 "Version": this document defines protocol version 1. */
 export const BFD_VERSION = 1;
@@ -135,7 +136,6 @@ export function decodeControl(buf: Uint8Array): ControlPacket {
   if (buf.length < BFD_CONTROL_LENGTH) {
     throw new BfdPacketError('truncated', `packet has ${buf.length} bytes, need at least ${BFD_CONTROL_LENGTH}`);
   }
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const version = buf[0]! >> 5;
   // §6.8.6: "If the version number is not correct (1), the packet MUST be discarded."
   if (version !== BFD_VERSION) throw new BfdPacketError('version', `version ${version}, expected ${BFD_VERSION}`);
@@ -153,10 +153,10 @@ export function decodeControl(buf: Uint8Array): ControlPacket {
   if (detectMult === 0) throw new BfdPacketError('detectMult', 'Detect Mult is zero');
   // §6.8.6: "If the Multipoint (M) bit is nonzero, the packet MUST be discarded."
   if ((flags & 0x01) !== 0) throw new BfdPacketError('multipoint', 'M bit set');
-  const myDiscriminator = view.getUint32(4);
+  const myDiscriminator = u32At(buf, 4);
   // §6.8.6: "If the My Discriminator field is zero, the packet MUST be discarded."
   if (myDiscriminator === 0) throw new BfdPacketError('myDiscriminator', 'My Discriminator is zero');
-  const yourDiscriminator = view.getUint32(8);
+  const yourDiscriminator = u32At(buf, 8);
   const state = STATE_BY_CODE[flags >> 6]!;
   // §6.8.6: Your Discriminator zero is only valid in State Down or AdminDown.
   if (yourDiscriminator === 0 && state !== 'Down' && state !== 'AdminDown') {
@@ -176,8 +176,8 @@ export function decodeControl(buf: Uint8Array): ControlPacket {
     detectMult,
     myDiscriminator,
     yourDiscriminator,
-    desiredMinTxUs: view.getUint32(12),
-    requiredMinRxUs: view.getUint32(16),
-    requiredMinEchoRxUs: view.getUint32(20),
+    desiredMinTxUs: u32At(buf, 12),
+    requiredMinRxUs: u32At(buf, 16),
+    requiredMinEchoRxUs: u32At(buf, 20),
   };
 }
