@@ -7,6 +7,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
 import { ConfigError, DEFAULTS, parseYaml, pathText, readConfigFile, type ConfigIssue, type KeyPath as Path, type LogLevel } from '../agent/config.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../bgp/wire.js';
+import { formatIp } from '../kernel/addr.js';
 
 export { ConfigError } from '../agent/config.js';
 
@@ -273,7 +274,7 @@ export function parsePrefix(text: string): Omit<ListenRange, 'asn'> | string {
   if (length > bits) return `prefix length ${length} is longer than ${bits}`;
   const bytes = fam === 4 ? Uint8Array.from(addr.split('.').map(Number)) : parseIpv6(addr);
   const masked = maskBytes(bytes, length);
-  const network = fam === 4 ? [...masked].join('.') : formatV6(masked);
+  const network = formatIp(masked);
   if (!masked.every((b, i) => b === bytes[i])) return `host bits set (did you mean ${network}/${length}?)`;
   return { network, length, family: fam === 4 ? 'ipv4' : 'ipv6' };
 }
@@ -285,12 +286,6 @@ function maskBytes(b: Uint8Array, length: number): Uint8Array {
     out[i]! &= (0xff00 >> keep) & 0xff;
   }
   return out;
-}
-
-function formatV6(b: Uint8Array): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
 /** Whether `address` (plain text, no ::ffff: prefix for IPv4) lies in `r`. */
