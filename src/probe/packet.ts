@@ -116,11 +116,15 @@ export function internetChecksum(buf: Uint8Array, start = 0, end = buf.length, i
   return ~onesSum(buf, start, end, initial) & 0xffff;
 }
 
-/** RFC 768 pseudo-header sum: source, destination, zero, protocol, UDP length. */
-function udpPseudoSum(src: Uint8Array, dst: Uint8Array, udpLength: number): number {
+/**
+ * RFC 768 pseudo-header sum: source, destination, zero, protocol, UDP length;
+ * the addresses are read from the IPv4 header at b[ip..].
+ */
+function udpPseudoSum(b: Uint8Array, ip: number, udpLength: number): number {
+  const a = ip + 12; // source address; the destination follows at ip + 16
   return (
-    ((src[0]! << 8) | src[1]!) + ((src[2]! << 8) | src[3]!) +
-    ((dst[0]! << 8) | dst[1]!) + ((dst[2]! << 8) | dst[3]!) +
+    ((b[a]! << 8) | b[a + 1]!) + ((b[a + 2]! << 8) | b[a + 3]!) +
+    ((b[a + 4]! << 8) | b[a + 5]!) + ((b[a + 6]! << 8) | b[a + 7]!) +
     IPPROTO_UDP + udpLength
   );
 }
@@ -237,7 +241,7 @@ export function encodeProbeFrame(f: ProbeFrame): Uint8Array {
   v.setUint16(udp + 2, f.dstPort);
   v.setUint16(udp + 4, udpLength);
   out.set(f.payload, udp + UDP_HEADER_LENGTH);
-  let ck = internetChecksum(out, udp, udp + udpLength, udpPseudoSum(srcIp, dstIp, udpLength));
+  let ck = internetChecksum(out, udp, udp + udpLength, udpPseudoSum(out, ip, udpLength));
   // RFC 768: a computed zero is transmitted as all ones (zero means "no checksum").
   if (ck === 0) ck = 0xffff;
   v.setUint16(udp + 6, ck);
@@ -266,15 +270,13 @@ export function decodeProbeFrame(buf: Uint8Array): Decoded<DecodedFrame, FrameEr
   const fragField = v.getUint16(ip + 6);
   if ((fragField & 0x2000) !== 0 || (fragField & 0x1fff) !== 0) return fail('fragment', `flags/offset 0x${fragField.toString(16)}`);
   if (buf[ip + 9] !== IPPROTO_UDP) return fail('not-udp', `protocol ${buf[ip + 9]}`);
-  const srcIp = buf.slice(ip + 12, ip + 16);
-  const dstIp = buf.slice(ip + 16, ip + 20);
   const udp = ip + ihl;
   const ipPayload = total - ihl;
   if (ipPayload < UDP_HEADER_LENGTH) return fail('truncated', `IPv4 payload of ${ipPayload} bytes cannot hold a UDP header`);
   const udpLength = v.getUint16(udp + 4);
   if (udpLength < UDP_HEADER_LENGTH || udpLength > ipPayload) return fail('udp-length', `UDP length ${udpLength}, IPv4 payload ${ipPayload}`);
   const udpCk = v.getUint16(udp + 6);
-  if (udpCk !== 0 && internetChecksum(buf, udp, udp + udpLength, udpPseudoSum(srcIp, dstIp, udpLength)) !== 0) {
+  if (udpCk !== 0 && internetChecksum(buf, udp, udp + udpLength, udpPseudoSum(buf, ip, udpLength)) !== 0) {
     return fail('udp-checksum', `checksum 0x${udpCk.toString(16)} does not verify`);
   }
   return {
@@ -283,8 +285,8 @@ export function decodeProbeFrame(buf: Uint8Array): Decoded<DecodedFrame, FrameEr
       vni,
       dstMac: formatMac(buf, eth),
       srcMac: formatMac(buf, eth + 6),
-      srcIp: formatIpv4(srcIp),
-      dstIp: formatIpv4(dstIp),
+      srcIp: formatIpv4(buf, ip + 12),
+      dstIp: formatIpv4(buf, ip + 16),
       srcPort: v.getUint16(udp),
       dstPort: v.getUint16(udp + 2),
       ttl: buf[ip + 8]!,
