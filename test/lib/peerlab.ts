@@ -6,6 +6,7 @@ import { peerCli, type EvpnHaCli } from './evpnha.js';
 import { Switch } from './topology.js';
 
 export const RR = '192.168.1.2';
+/** A's routes (reflector-frr.test.ts's client at the same address announces them too). */
 export const T2 = 'macadv aa:bb:cc:00:00:65 192.168.0.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
 export const T3 = 'multicast 192.168.1.65 vni 100 rd 192.168.1.65:100 rt 65001:100 nexthop 192.168.1.65';
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { EvpnHaCli, ensureBuilt } from '../lib/evpnha.js';
+import { T2, T3 } from '../lib/peerlab.js';
 import { Switch, addVtep } from '../lib/topology.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
 
@@ -21,8 +22,6 @@ const FV = '192.168.1.87';
 const A_ADDR = '192.168.1.65';
 const CLUSTER = '10.0.0.9';
 const SVI_MAC = '02:00:00:00:00:87';
-const T2 = `macadv aa:bb:cc:00:00:65 192.168.0.65 vni 100 rd ${A_ADDR}:100 rt 65001:100 nexthop ${A_ADDR}`;
-const T3 = `multicast ${A_ADDR} vni 100 rd ${A_ADDR}:100 rt 65001:100 nexthop ${A_ADDR}`;
 const A_T2 = '[2]:[0]:[48]:[aa:bb:cc:00:00:65]:[32]:[192.168.0.65]';
 const A_T3 = `[3]:[0]:[32]:[${A_ADDR}]`;
 const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
