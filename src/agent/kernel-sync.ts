@@ -14,7 +14,7 @@ import {
   entryKey, observedKey,
   type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
 } from '../kernel/port.js';
-import { groupObserved, plan } from '../kernel/reconcile.js';
+import { groupObserved, plan, planByKey } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
@@ -260,15 +260,15 @@ export class KernelSync {
     const keys = [...this.dirty];
     this.dirty.clear();
     const desired: KernelEntry[] = [];
-    const observed: ObservedEntry[] = [];
+    const observed = new Map<string, ObservedEntry[]>();
     for (const k of keys) {
       const d = this.desired.get(k);
       if (d) desired.push(d);
       const o = this.observed.get(k);
-      if (o) observed.push(...o);
+      if (o) observed.set(k, [...o]);
     }
     const open = this.o.gateOpen();
-    const p = plan(desired, observed, { protocol: this.o.protocol, deleteStale: open });
+    const p = planByKey(desired, observed, { protocol: this.o.protocol, deleteStale: open });
     const ops = p.ops;
     if (!open) {
       // Entries this run wrote and no longer wants go now; only a previous run's wait for the gate.

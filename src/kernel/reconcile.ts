@@ -118,7 +118,14 @@ export function groupObserved(observed: Iterable<ObservedEntry>): Map<string, Ob
 
 /** The full plan: operations plus what was skipped or kept and why. */
 export function plan(desired: KernelEntry[], observed: ObservedEntry[], opts: DiffOptions = {}): Plan {
-  const byKey = groupObserved(observed);
+  return planByKey(desired, groupObserved(observed), opts);
+}
+
+/**
+ * plan() for observed entries already grouped as groupObserved() does (no 'self'
+ * FDB entries). The lists end up in `skipped[].observed`: pass copies if they change.
+ */
+export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, ObservedEntry[]>, opts: DiffOptions = {}): Plan {
   const ops: KernelOp[] = [];
   const skipped: Skipped[] = [];
   const stale: KernelEntry[] = [];
