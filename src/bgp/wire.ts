@@ -101,15 +101,6 @@ export class Reader {
     this.pos += 16;
     return s;
   }
-
-  /** MAC address as lowercase aa:bb:cc:dd:ee:ff. */
-  mac(): string {
-    this.need(6);
-    const b = this.buf;
-    const p = this.pos;
-    this.pos += 6;
-    return `${HEX[b[p]!]}:${HEX[b[p + 1]!]}:${HEX[b[p + 2]!]}:${HEX[b[p + 3]!]}:${HEX[b[p + 4]!]}:${HEX[b[p + 5]!]}`;
-  }
 }
 
 /** Big-endian 16-bit value at b[p..p+2]; the caller has checked the bounds. */
@@ -319,14 +310,6 @@ export function parseMac(addr: string): Uint8Array {
     out[i] = parseInt(p, 16);
   }
   return out;
-}
-
-export function isIpv4(addr: string): boolean {
-  try { parseIpv4(addr); return true; } catch { return false; }
-}
-
-export function isIpv6(addr: string): boolean {
-  try { parseIpv6(addr); return true; } catch { return false; }
 }
 
 export function toHex(b: Uint8Array): string {

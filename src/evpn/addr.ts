@@ -1,9 +1,9 @@
-// MAC and IPv4 text <-> wire for the EVPN codecs' hot paths. The general
-// helpers in wire.ts (regular expressions, template literals) stay the
-// reference and the fallback; these produce the same results faster:
+// MAC and IPv4 text <-> wire for the codecs' hot paths. The general parsers
+// in wire.ts (regular expressions) stay the reference and the fallback; these
+// produce the same results faster:
 //  - readMac builds the text with one String.fromCharCode: a flat
-//    17-character string instead of an 11-part rope that V8 flattens again
-//    when it is hashed as a map key (2-5x faster on Node 20);
+//    17-character string instead of an 11-part template-literal rope that V8
+//    flattens again when it is hashed as a map key (2-5x faster on Node 20);
 //  - writeMac / writeIpv4 parse the canonical forms by char code and hand
 //    anything else to Writer.mac / Writer.ipv4 (which throw RangeError).
 import type { Writer } from '../bgp/wire.js';
