@@ -1,9 +1,11 @@
 // What the agent reports (for logs, `evpn-ha watch` and metrics), and how the
 // daemon logs it.
 import type { Logger } from 'pino';
-import type { KernelEntry, KernelOp } from '../kernel/port.js';
+import { describeEntry, type KernelEntry, type KernelOp } from '../kernel/port.js';
 import type { Skipped } from '../kernel/reconcile.js';
 import type { Path } from './rib.js';
+
+export { describeEntry } from '../kernel/port.js';
 
 export interface PathSummary {
   uplink: string;
@@ -32,10 +34,6 @@ export function summary(p: Path | null): PathSummary | null {
   return p && {
     uplink: p.uplink, peer: p.peer, nextHop: p.nextHop, localPref: p.localPref, macMobilitySeq: p.macMobilitySeq, eligible: p.eligible,
   };
-}
-
-export function describeEntry(e: KernelEntry): string {
-  return e.kind === 'neigh' ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
 }
 
 /** One log line per event: state changes at info/warn, per-route detail at debug. */
