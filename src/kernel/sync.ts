@@ -1,6 +1,6 @@
 // One reconcile pass against a KernelPort: dump the managed devices, plan, apply.
-// The agent calls this on start, after 'overflow', when the StaleGate opens, and
-// (debounced) after RIB changes; it logs the skipped and failed entries.
+// A one-shot helper (tests, tools): the agent keeps the kernel in step
+// incrementally, per dirty key, in agent/kernel-sync.ts.
 import { describeEntry, type KernelEntry, type KernelOpResult, type KernelPort } from './port.js';
 import { plan, type DiffOptions, type Plan } from './reconcile.js';
 
