@@ -98,7 +98,7 @@ export function describeRoute(route: EvpnRoute): string {
       return `[1]:[${route.ethernetTag}]:[${route.esi}] rd ${formatRd(route.rd)} label ${route.label}`;
     case 'mac-ip': {
       let s = `[2]:[${route.ethernetTag}]:[48]:[${route.mac}]`;
-      if (route.ip !== null) s += `:[${route.ip.includes(':') ? 128 : 32}]:[${route.ip}]`;
+      if (route.ip !== null) s += `:[${ipBits(route.ip)}]:[${route.ip}]`;
       s += ` rd ${formatRd(route.rd)} vni ${route.label1}`;
       if (route.label2 !== null) s += ` l3vni ${route.label2}`;
       if (route.esi !== ZERO_ESI) s += ` esi ${route.esi}`;
