@@ -5,8 +5,8 @@
 //   | Type   |Sub-type|                 Value (6 octets)                    |
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { checkUint, formatIpv4, parseIpv4, toHex, u16At, u32At, type Reader, type Writer } from '../bgp/wire.js';
-import { readMac, writeIpv4, writeMac } from './addr.js';
+import { checkUint, formatIpv4, toHex, u16At, u32At, type Reader, type Writer } from '../bgp/wire.js';
+import { ipv4Value, readMac, writeIpv4, writeMac } from './addr.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
 export const EXT_COMMUNITY_LENGTH = 8;
@@ -141,11 +141,7 @@ export function parseRouteTarget(text: string, opts: ParseRouteTargetOptions = {
   const local = parseDecimal(body.slice(colon + 1));
   if (local === null) throw new Error(`invalid route target "${text}": "${body.slice(colon + 1)}" is not a decimal number`);
   if (admin.includes('.')) {
-    try {
-      parseIpv4(admin);
-    } catch {
-      throw new Error(`invalid route target "${text}": "${admin}" is not an IPv4 address`);
-    }
+    if (ipv4Value(admin) < 0) throw new Error(`invalid route target "${text}": "${admin}" is not an IPv4 address`);
     if (local > 0xffff) throw new Error(`invalid route target "${text}": IPv4 form allows a local value up to 65535`);
     return { kind: 'route-target', form: 'ip4', ip: admin, local };
   }

@@ -6,8 +6,8 @@
 //   type 0: 2-octet AS  : 4-octet assigned number
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
-import { checkUint, formatIpv4, parseIpv4, toHex, u32At, type Reader, type Writer } from '../bgp/wire.js';
-import { writeIpv4 } from './addr.js';
+import { checkUint, formatIpv4, toHex, u32At, type Reader, type Writer } from '../bgp/wire.js';
+import { ipv4Value, writeIpv4 } from './addr.js';
 import type { RouteDistinguisher } from './types.js';
 
 export const RD_LENGTH = 8;
@@ -107,11 +107,7 @@ export function parseRd(text: string): RouteDistinguisher {
   const assigned = parseDecimal(text.slice(colon + 1));
   if (assigned === null) throw new Error(`invalid route distinguisher "${text}": assigned number is not a decimal integer`);
   if (admin.includes('.')) {
-    try {
-      parseIpv4(admin);
-    } catch {
-      throw new Error(`invalid route distinguisher "${text}": "${admin}" is not an IPv4 address`);
-    }
+    if (ipv4Value(admin) < 0) throw new Error(`invalid route distinguisher "${text}": "${admin}" is not an IPv4 address`);
     if (assigned > 0xffff) throw new Error(`invalid route distinguisher "${text}": IPv4 form allows an assigned number up to 65535`);
     return { type: 1, ip: admin, assigned };
   }
