@@ -2,6 +2,7 @@
 // Text forms are canonical so that two spellings of one address compare equal:
 // MAC lower-case colon-separated, IPv4 dotted quad, IPv6 per RFC 5952.
 import { isIPv4, isIPv6 } from 'node:net';
+import { parseIpv6 } from '../bgp/wire.js';
 
 export class AddressError extends Error {
   override name = 'AddressError';
@@ -35,27 +36,11 @@ export function normalizeMac(text: string): string {
   return formatMac(parseMac(text));
 }
 
-/** IPv4 or IPv6 text -> 4 or 16 bytes. IPv4-mapped/zone forms are rejected. */
+/** IPv4 or IPv6 text (an IPv4 tail such as ::ffff:1.2.3.4 included) -> 4 or 16 bytes; zones (%eth0) are rejected. */
 export function parseIp(text: string): Buffer {
   if (isIPv4(text)) return Buffer.from(text.split('.').map(Number));
   if (!isIPv6(text) || text.includes('%')) throw new AddressError(`invalid IP address: ${text}`);
-  let head = text;
-  // Embedded IPv4 in the last 32 bits (::ffff:1.2.3.4): rewrite as two hex groups.
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const b = tail.split('.').map(Number) as [number, number, number, number];
-    head = `${text.slice(0, lastColon + 1)}${((b[0] << 8) | b[1]).toString(16)}:${((b[2] << 8) | b[3]).toString(16)}`;
-  }
-  const [left, right] = head.split('::') as [string, string | undefined];
-  const l = left ? left.split(':').map((h) => parseInt(h, 16)) : [];
-  const r = right ? right.split(':').map((h) => parseInt(h, 16)) : [];
-  const groups: number[] = [];
-  if (right === undefined) groups.push(...l);
-  else groups.push(...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r);
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
+  return Buffer.from(parseIpv6(text));
 }
 
 export function formatIp(b: Uint8Array): string {
