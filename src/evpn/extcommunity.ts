@@ -7,6 +7,7 @@
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
 import { checkUint, formatIpv4, toHex, u16At, u32At, type Reader, type Writer } from '../bgp/wire.js';
 import { ipv4Value, readMac, writeIpv4, writeMac } from './addr.js';
+import { parseDecimal } from './rd.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 
 export const EXT_COMMUNITY_LENGTH = 8;
@@ -174,9 +175,4 @@ export function formatExtCommunity(c: ExtCommunity): string {
     case 'unknown':
       return `0x${toHex(c.bytes)}`;
   }
-}
-
-function parseDecimal(s: string): number | null {
-  if (!/^\d{1,10}$/.test(s)) return null;
-  return Number(s);
 }

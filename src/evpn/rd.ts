@@ -124,7 +124,8 @@ export function parseRd(text: string): RouteDistinguisher {
   return { type: 0, asn, assigned };
 }
 
-function parseDecimal(s: string): number | null {
+/** A decimal number of 1-10 digits (RD assigned numbers, route target values), or null. */
+export function parseDecimal(s: string): number | null {
   if (!/^\d{1,10}$/.test(s)) return null;
   return Number(s);
 }
