@@ -38,7 +38,7 @@ interface TeardownHost {
   teardown(fn: () => void | Promise<void>): void;
 }
 
-/** Labs not yet disposed; a SIGINT/SIGTERM/SIGHUP disposes them all, then re-raises. */
+/** Labs not yet disposed; a SIGINT/SIGTERM/SIGHUP disposes them all, then re-raises when no one else handles it. */
 const liveLabs = new Set<Lab>();
 let signalCleanupInstalled = false;
 
@@ -47,10 +47,11 @@ function installSignalCleanup(): void {
   signalCleanupInstalled = true;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = (): void => {
-      // Only act when no one else handles the signal (a program with its own
-      // handler, like the demo, disposes its lab itself).
-      if (process.listenerCount(sig) > 1) return;
+      // Always clean up (dispose is idempotent; a program whose own handler ran
+      // first, like the demo, has disposed already). Re-raise only when no one
+      // else listens: otherwise the signal is theirs to finish (tap, signal-exit).
       for (const lab of [...liveLabs]) lab.dispose();
+      if (process.listenerCount(sig) > 1) return;
       process.off(sig, handler);
       process.kill(process.pid, sig);
     };
