@@ -143,7 +143,7 @@ async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean
 
 function newKernel(): FakeKernel {
   return new FakeKernel({
-    // Copies: FakeKernel keeps the given address arrays and addAddress() mutates them.
+    // Copies of the default links (FakeKernel copies them too since addLink(); kept for clarity).
     links: [
       ...DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })),
       { name: 'eth1', addresses: [{ family: 4, address: '192.168.1.65', prefixLen: 24 }] },
