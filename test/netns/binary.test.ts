@@ -15,13 +15,13 @@
 //     the restarted server's entries stay, and the ping outage is reported;
 //   * the private directories the binary unpacks into are gone afterwards.
 import t from 'tap';
-import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, isRoot, waitFor } from '../lib/netns.js';
+import { PAIR_ROUTE_JSON, runPeerPair } from '../lib/peerpair.js';
 import { childEnv, TwoNetworkLab, type RunningAgent } from '../../src/lab/twonet.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -174,41 +174,13 @@ function run(): void {
   });
 
   t.test('two copies exchange an EVPN route over BGP (peer)', async (t) => {
-    const port = await freePort();
-    const lines: Record<string, unknown>[] = [];
-    const a = spawn(bin, ['peer', '127.0.0.1', '--local-as', '65001', '--passive', '--local-address', '127.0.0.1',
-      '--port', String(port), '--router-id', '10.0.0.1', '--json'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let buf = '';
-    let gotRoute: () => void = () => {};
-    const route = new Promise<void>((resolve) => { gotRoute = resolve; });
-    a.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        try { lines.push(JSON.parse(line) as Record<string, unknown>); } catch { /* not JSON */ }
-        if (lines.some((l) => l['event'] === 'eor')) gotRoute();
-      }
-    });
-    const aExit = new Promise<number | null>((resolve) => a.on('exit', (c) => resolve(c)));
-    // The listener needs a moment; the active side retries anyway.
-    await new Promise((r) => setTimeout(r, 300));
-    const b = spawn(bin, ['peer', '127.0.0.1', '--local-as', '65001', '--port', String(port), '--router-id', '10.0.0.2', '--json',
-      '--announce', 'macadv 02:00:00:00:00:87 192.168.0.87 vni 100 rd 192.168.1.87:100 rt 65001:100 nexthop 192.168.1.87'],
-    { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const bExit = new Promise<number | null>((resolve) => b.on('exit', (c) => resolve(c)));
-    const timeout = setTimeout(() => gotRoute(), 15_000);
-    await route;
-    clearTimeout(timeout);
-    b.kill('SIGTERM');
-    t.equal(await bExit, 0, 'active side exits 0 on SIGTERM');
-    a.kill('SIGTERM');
-    t.equal(await aExit, 0, 'passive side exits 0 on SIGTERM');
-    const up = lines.find((l) => l['event'] === 'established');
+    const r = await runPeerPair([bin], { announcer: 'active', spawn: { cwd: dir, env } });
+    t.ok(r.complete, `the passive side printed End-of-RIB${r.complete ? '' : `: ${r.stderr}`}`);
+    t.equal(r.activeExit, 0, 'active side exits 0 on SIGTERM');
+    t.equal(r.passiveExit, 0, 'passive side exits 0 on SIGTERM');
+    const up = r.lines.find((l) => l['event'] === 'established');
     t.equal(up?.['peerRouterId'], '10.0.0.2');
-    const upd = lines.find((l) => l['event'] === 'update');
-    t.match(upd, { routeType: 2, mac: '02:00:00:00:00:87', ip: '192.168.0.87', vni: 100, nextHop: '192.168.1.87', routeTargets: ['65001:100'] });
+    t.match(r.lines.find((l) => l['event'] === 'update'), PAIR_ROUTE_JSON);
   });
 
   t.test('two-network lab from the binary: reflectors, agents, restart as an upgrade', { skip: !isRoot() && 'needs root' }, async (t) => {
@@ -273,14 +245,3 @@ function run(): void {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
