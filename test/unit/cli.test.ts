@@ -2,12 +2,16 @@ import t from 'tap';
 import { formatRouteRecord, parseRouteSpec, routeRecord, updateRecords, UsageError } from '../../src/cli/format.js';
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import { PassThrough } from 'node:stream';
-import { once } from 'node:events';
+import { once, within } from '../lib/settle.js'; // events.once with a deadline
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { main, packageVersion } from '../../src/cli/main.js';
 import { peerConfig } from '../../src/cli/peer.js';
 import { BgpSession } from '../../src/bgp/session.js';
+
+// A deadline for the whole file, behind the deadline of each wait: awaits such
+// as stop() fail the run in time instead of at tap's 600 s.
+t.setTimeout(120_000);
 
 t.test('macadv: type 2 with RT, VXLAN encapsulation, VNI as raw label', (t) => {
   const a = parseRouteSpec('macadv AA:BB:CC:00:00:01 192.168.0.87 vni 100 rd 192.168.1.87:100 rt 65001:100 nexthop 192.168.1.87');
@@ -207,7 +211,7 @@ t.test('peer command against a BgpSession: JSON lines, stdin withdraw, Cease on 
   t.equal(w.attributes.mpUnreach?.nlri.kind === 'evpn' && w.attributes.mpUnreach.nlri.routes.length, 1);
   const down = once(rr, 'down');
   stop('test');
-  t.equal(await done, 0);
+  t.equal(await within(done, { what: 'the peer command to return' }), 0);
   const [d] = await down;
   t.match(d, { notification: { code: 6, subcode: 2 } });
   const lines = out.text().trim().split('\n').map((l) => JSON.parse(l) as { event: string; mac?: string });

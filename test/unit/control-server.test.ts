@@ -13,6 +13,11 @@ import type {
   ControlEvent, ControlProvider, KernelInfo, NeighborInfo, ReloadResult, RouteFilter, RouteInfo, VtepInfo,
 } from '../../src/control/types.js';
 import { runControlCli } from '../../src/cli/show.js';
+import { waitFor, within } from '../lib/settle.js';
+
+// A deadline for the whole file, behind the deadline of each wait: awaits such
+// as stop() fail the run in time instead of at tap's 600 s.
+t.setTimeout(120_000);
 
 const NEIGHBORS: NeighborInfo[] = [
   {
@@ -122,7 +127,7 @@ async function rig(t: Test): Promise<{ path: string; provider: FakeProvider; ser
 
 /** Send raw lines, collect `n` response lines. */
 function raw(path: string, text: string, n: number): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
+  return within(new Promise((resolve, reject) => {
     const s = createConnection({ path });
     let buf = '';
     const out: unknown[] = [];
@@ -140,7 +145,7 @@ function raw(path: string, text: string, n: number): Promise<unknown[]> {
     });
     s.on('error', reject);
     s.write(text);
-  });
+  }), { what: `${n} response line(s)` });
 }
 
 function sink(): { stream: PassThrough; text(): string } {
@@ -150,20 +155,20 @@ function sink(): { stream: PassThrough; text(): string } {
   return { stream, text: () => Buffer.concat(chunks).toString() };
 }
 
-async function cli(argv: string[], until?: Promise<string>): Promise<{ code: number; out: string; err: string }> {
-  const out = sink();
+/** Run a control CLI command; `out`, when given, can be read while the command runs. */
+async function cli(argv: string[], until?: Promise<string>, out = sink()): Promise<{ code: number; out: string; err: string }> {
   const err = sink();
   const code = await runControlCli(argv, { stdout: out.stream, stderr: err.stream, ...(until ? { until } : {}) });
   return { code, out: out.text(), err: err.text() };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (cond()) return;
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+function until(cond: () => boolean, what: string): Promise<void> {
+  return waitFor(cond, { what });
+}
+
+/** Number of lines written so far. */
+function lineCount(text: string): number {
+  return text.split('\n').length - 1;
 }
 
 // --- server + client ---
@@ -307,11 +312,12 @@ t.test('the client: agent not running', async (t) => {
 t.test('server close ends a watch', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 's.sock');
-  const server = new ControlServer({ path, provider: new FakeProvider() });
+  const provider = new FakeProvider();
+  const server = new ControlServer({ path, provider });
   await server.start();
   const c = await ControlClient.connect(path);
   const done = c.watch(() => undefined);
-  await new Promise((r) => setTimeout(r, 10));
+  await until(() => provider.listeners.size === 1, 'the watch subscription');
   await server.close();
   await done;
   t.pass('watch resolved when the agent went away');
@@ -413,11 +419,12 @@ t.test('cli: watch prints events until interrupted; exit 1 when the agent goes a
   const { path, provider, server } = await rig(t);
   let stop!: (why: string) => void;
   const interrupted = new Promise<string>((r) => { stop = r; });
-  const running = cli(['watch', '--socket', path], interrupted);
+  const out = sink();
+  const running = cli(['watch', '--socket', path], interrupted, out);
   await until(() => provider.listeners.size === 1, 'the watch subscription');
   provider.emit(EV_DOWN);
   provider.emit(EV_FAILOVER);
-  await new Promise((r) => setTimeout(r, 20));
+  await until(() => lineCount(out.text()) === 2, 'both events printed');
   stop('SIGINT');
   const r = await running;
   t.equal(r.code, 0);
@@ -425,10 +432,13 @@ t.test('cli: watch prints events until interrupted; exit 1 when the agent goes a
     '2026-11-21T10:00:00.000Z session net1 down (peer 192.168.1.2): BFD down; 3 paths dropped\n' +
     '2026-11-21T10:00:00.001Z FAILOVER vni 100 02:00:00:00:00:87 192.168.0.87: net1 via 192.168.1.87 (lpref 200) -> net2 via 192.168.2.87 (lpref 100) cause session-down (only path)\n');
 
-  const json = cli(['watch', '--json', '--socket', path], new Promise(() => undefined));
+  // The first watch's subscription goes when the server sees its connection close.
+  await until(() => provider.listeners.size === 0, 'the first watch unsubscribed');
+  const jsonOut = sink();
+  const json = cli(['watch', '--json', '--socket', path], new Promise(() => undefined), jsonOut);
   await until(() => provider.listeners.size === 1, 'the json watch subscription');
   provider.emit(EV_FAILOVER);
-  await new Promise((r) => setTimeout(r, 20));
+  await until(() => lineCount(jsonOut.text()) === 1, 'the event printed');
   await server.close();
   const j = await json;
   t.equal(j.code, 1, 'the agent closing the stream is exit 1');

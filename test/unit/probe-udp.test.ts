@@ -3,8 +3,12 @@
 // hands payloads and sender addresses to the handler; errors do not throw.
 import t from 'tap';
 import dgram from 'node:dgram';
-import { once } from 'node:events';
+import { once, within } from '../lib/settle.js'; // events.once with a deadline
 import { UdpProbeTransport } from '../../src/probe/udp.js';
+
+// A deadline for the whole file, behind the deadline of each wait: awaits such
+// as stop() fail the run in time instead of at tap's 600 s.
+t.setTimeout(120_000);
 
 async function udpListener(): Promise<{ sock: dgram.Socket; port: number }> {
   const sock = dgram.createSocket('udp4');
@@ -30,7 +34,7 @@ t.test('send, receive, close', async (t) => {
 
   const got = new Promise<[Uint8Array, string]>((resolve) => tr.onReceive((p, from) => resolve([p, from])));
   fakeVxlan.sock.send(Uint8Array.from([9, 8]), tr.port, '127.0.0.1');
-  const [payload, from] = await got;
+  const [payload, from] = await within(got, { what: 'the probe at the transport' });
   t.same([...payload], [9, 8]);
   t.equal(from, '127.0.0.1');
 

@@ -10,6 +10,7 @@ import { ConfigError, inRange, parsePrefix, parseReflectorConfig } from '../../s
 import { main } from '../../src/cli/main.js';
 import { runReflector } from '../../src/cli/reflector.js';
 import { pino } from 'pino';
+import { within } from '../lib/settle.js';
 
 function errors(text: string): string[] {
   try {
@@ -162,15 +163,16 @@ t.test('runReflector prints the status on request', async (t) => {
   const good = join(dir, 'rr.yaml');
   writeFileSync(good, 'routerId: 1.1.1.1\nasn: 65001\nclusterId: 2.2.2.2\nlisten: { address: 127.0.0.1, port: 0 }\nlistenRanges: [127.0.0.0/8]\n');
   let print: (() => void) | null = null;
+  let installed!: (p: () => void) => void;
+  const handlerInstalled = new Promise<() => void>((r) => { installed = r; });
   let stop: (why: string) => void = () => undefined;
   const x = io();
   const code = runReflector(good, { ...x.run, until: new Promise((r) => { stop = r; }),
-    onStatusRequest: (p) => { print = p; return () => { print = null; }; } });
-  await new Promise((r) => setImmediate(r));
-  while (print === null) await new Promise((r) => setTimeout(r, 5));
-  (print as () => void)();
+    onStatusRequest: (p) => { print = p; installed(p); return () => { print = null; }; } });
+  const printStatus = await within(handlerInstalled, { what: 'the status request handler' });
+  printStatus();
   stop('test');
-  t.equal(await code, 0);
+  t.equal(await within(code, { what: 'runReflector to return' }), 0);
   t.equal(print, null, 'handler removed on exit');
   t.same(JSON.parse(x.out()), { event: 'status', routerId: '1.1.1.1', clusterId: '2.2.2.2', peers: [], routes: [],
     looped: { 'originator-id': 0, 'cluster-list': 0, 'as-path': 0 } });

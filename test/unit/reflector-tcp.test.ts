@@ -2,9 +2,9 @@
 // root needed): real BgpSessions as clients from 127.0.0.2/.3/.4, dynamic
 // neighbours from a listen range, reflection with ORIGINATOR_ID and CLUSTER_LIST,
 // withdrawals, a client going away, a late client getting the table before
-// End-of-RIB, and a refused address. Every wait is on an event.
+// End-of-RIB, and a refused address. Every wait is on an event, with a deadline
+// (test/lib/settle.ts).
 import t from 'tap';
-import { once } from 'node:events';
 import { Socket, type AddressInfo } from 'node:net';
 import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
 import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
@@ -14,6 +14,11 @@ import type { EvpnRoute } from '../../src/evpn/types.js';
 import { parseReflectorConfig } from '../../src/reflector/config.js';
 import { Reflector } from '../../src/reflector/reflector.js';
 import { statusRecord } from '../../src/cli/reflector.js';
+import { once, waitFor } from '../lib/settle.js';
+
+// A deadline for the whole file, behind the deadline of each wait: awaits such
+// as stop() fail the run in time instead of at tap's 600 s.
+t.setTimeout(120_000);
 
 const AS = 65001;
 const config = parseReflectorConfig([
@@ -45,10 +50,6 @@ function recorder(s: BgpSession): Array<UpdateMessage | 'eor'> {
   return got;
 }
 
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
-
 function reached(got: Array<UpdateMessage | 'eor'>, route: EvpnRoute): UpdateMessage | undefined {
   const key = routeKey(route);
   return got.find((u): u is UpdateMessage => u !== 'eor' && u.attributes.mpReach?.nlri.kind === 'evpn' &&
@@ -75,13 +76,13 @@ t.test('reflection between real sessions over loopback', async (t) => {
   A.start();
   B.start();
   await Promise.all([once(A, 'established'), once(B, 'established')]);
-  await waitFor(() => rr.peers().filter((p) => p.up).length === 2);
+  await waitFor(() => rr.peers().filter((p) => p.up).length === 2, { what: 'both clients up at the reflector' });
   t.same(rr.peers().map((p) => [p.address, p.state, p.dynamic, p.ebgp]).sort(),
     [['127.0.0.2', 'Established', true, false], ['127.0.0.3', 'Established', true, false]]);
 
   // A announces; B receives it reflected.
   A.advertise([{ route: macA, nextHop: '192.168.1.65', attributes: attrs }, { route: imetA, nextHop: '192.168.1.65', attributes: attrs }]);
-  await waitFor(() => reached(gotB, macA) !== undefined && reached(gotB, imetA) !== undefined);
+  await waitFor(() => reached(gotB, macA) !== undefined && reached(gotB, imetA) !== undefined, { what: "A's routes at B" });
   const u = reached(gotB, macA)!;
   t.equal(u.attributes.originatorId, '1.1.1.2', 'ORIGINATOR_ID = A\'s BGP Identifier');
   t.same(u.attributes.clusterList, ['10.0.0.200'], 'CLUSTER_LIST = our cluster ID');
@@ -93,7 +94,7 @@ t.test('reflection between real sessions over loopback', async (t) => {
 
   // A withdraws one route: B gets the withdrawal.
   A.withdraw([macA]);
-  await waitFor(() => unreached(gotB, macA));
+  await waitFor(() => unreached(gotB, macA), { what: 'the withdrawal at B' });
   t.pass('withdrawal reached B');
   t.equal(rr.rib.size, 1);
   t.match(statusRecord(rr), {
@@ -105,20 +106,20 @@ t.test('reflection between real sessions over loopback', async (t) => {
 
   // A late client C gets the table before its End-of-RIB.
   B.advertise([{ route: imetB, nextHop: '192.168.1.87', attributes: attrs }]);
-  await waitFor(() => reached(gotA, imetB) !== undefined);
+  await waitFor(() => reached(gotA, imetB) !== undefined, { what: "B's route at A" });
   const C = client('127.0.0.4', '1.1.1.4', addr.port);
   t.teardown(() => C.stop());
   const gotC = recorder(C);
   C.start();
-  await waitFor(() => gotC.includes('eor'));
+  await waitFor(() => gotC.includes('eor'), { what: 'End-of-RIB at C' });
   const eorAt = gotC.indexOf('eor');
   t.ok(reached(gotC.slice(0, eorAt), imetA) && reached(gotC.slice(0, eorAt), imetB), 'whole table before End-of-RIB');
   t.equal(reached(gotC, imetB)!.attributes.originatorId, '1.1.1.3');
 
   // A goes away: its remaining route is withdrawn from B and C; the dynamic peer is forgotten.
   await A.stop('test');
-  await waitFor(() => unreached(gotB, imetA) && unreached(gotC, imetA));
-  await waitFor(() => !rr.peers().some((p) => p.address === '127.0.0.2'));
+  await waitFor(() => unreached(gotB, imetA) && unreached(gotC, imetA), { what: "A's route withdrawn from B and C" });
+  await waitFor(() => !rr.peers().some((p) => p.address === '127.0.0.2'), { what: 'the dynamic peer forgotten' });
   t.same(rr.peers().map((p) => p.address).sort(), ['127.0.0.3', '127.0.0.4']);
   t.equal(rr.rib.size, 1);
 
@@ -127,7 +128,7 @@ t.test('reflection between real sessions over loopback', async (t) => {
   t.teardown(() => A2.stop());
   const gotA2 = recorder(A2);
   A2.start();
-  await waitFor(() => reached(gotA2, imetB) !== undefined);
+  await waitFor(() => reached(gotA2, imetB) !== undefined, { what: "B's route at the reconnected A" });
   t.pass('reconnected client receives the table');
 });
 
@@ -169,7 +170,7 @@ t.test('BFD down resets the client session at once (Cease / BFD Down) and the dy
   const [ev] = (await down) as [DownEvent];
   t.equal(ev.notification?.code, 6, 'Cease');
   t.equal(ev.notification?.subcode, 10, 'BFD Down (RFC 9384)');
-  await waitFor(() => bfd.sessions().length === 0 && rr.peers().length === 0);
+  await waitFor(() => bfd.sessions().length === 0 && rr.peers().length === 0, { what: 'BFD session and peer removed' });
   t.pass('BFD session and dynamic peer removed');
 });
 
@@ -218,7 +219,7 @@ t.test('a configured neighbor (we connect) and an eBGP client from a listen rang
 
   // iBGP neighbor → eBGP client: our AS prepended, no LOCAL_PREF or reflection attributes, EVPN next hop unchanged.
   N.advertise([{ route: macA, nextHop: '192.168.1.65', attributes: attrs }]);
-  await waitFor(() => reached(gotE, macA) !== undefined);
+  await waitFor(() => reached(gotE, macA) !== undefined, { what: "N's route at E" });
   const toE = reached(gotE, macA)!.attributes;
   t.same(toE.asPath, [{ type: 'sequence', asns: [AS] }]);
   t.equal(toE.localPref, undefined);
@@ -228,7 +229,7 @@ t.test('a configured neighbor (we connect) and an eBGP client from a listen rang
 
   // eBGP client → iBGP neighbor: AS_PATH as received, LOCAL_PREF 100, not a reflected route.
   E.advertise([{ route: imetB, nextHop: '192.168.2.87', attributes: { ...attrs, localPref: 999 } }]);
-  await waitFor(() => reached(gotN, imetB) !== undefined);
+  await waitFor(() => reached(gotN, imetB) !== undefined, { what: "E's route at N" });
   const toN = reached(gotN, imetB)!.attributes;
   t.same(toN.asPath, [{ type: 'sequence', asns: [65002] }]);
   t.equal(toN.localPref, 100);
@@ -237,7 +238,7 @@ t.test('a configured neighbor (we connect) and an eBGP client from a listen rang
 
   // The neighbor goes away: its route is withdrawn; its session stays configured.
   await N.stop('test');
-  await waitFor(() => unreached(gotE, macA));
+  await waitFor(() => unreached(gotE, macA), { what: "N's route withdrawn from E" });
   t.same(rr.peers().map((p) => p.address).sort(), ['127.0.0.5', '127.0.0.6']);
   t.not(rr.peers().find((p) => p.address === '127.0.0.5')?.state, 'Established');
 });

@@ -1,7 +1,6 @@
 // Two BgpSession instances over real TCP on 127.0.0.1 (ephemeral ports). No
-// sleeps: every wait is on an event.
+// sleeps: every wait is on an event, with a deadline (test/lib/settle.ts).
 import t from 'tap';
-import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { BgpSession, exportAttributes, type BgpSessionOptions } from '../../src/bgp/session.js';
 import { decodeShutdownCommunication, type StateName } from '../../src/bgp/fsm.js';
@@ -9,6 +8,11 @@ import { inclusiveMulticastRoute, macIpRoute } from '../../src/evpn/route.js';
 import { ManualClock } from '../../src/util/clock.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
 import type { PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
+import { once, waitFor, within } from '../lib/settle.js';
+
+// A deadline for the whole file, behind the deadline of each wait: awaits such
+// as stop() fail the run in time instead of at tap's 600 s.
+t.setTimeout(120_000);
 
 const LO = '127.0.0.1';
 
@@ -27,19 +31,14 @@ async function pair(a: Partial<BgpSessionOptions> = {}, b: Partial<BgpSessionOpt
   return [A, B];
 }
 
-/** Wait (on events, via setImmediate polling of a condition the socket events change). */
-async function waitFor(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setImmediate(r));
-}
-
 function waitState(s: BgpSession, to: StateName): Promise<void> {
   if (s.state === to) return Promise.resolve();
-  return new Promise((resolve) => {
+  return within(new Promise((resolve) => {
     const f = (_from: StateName, now: StateName): void => {
       if (now === to) { s.off('state', f); resolve(); }
     };
     s.on('state', f);
-  });
+  }), { what: `state ${to}` });
 }
 
 /** Collects UPDATEs until End-of-RIB. */
@@ -113,7 +112,7 @@ t.test('iBGP: establish, table + EoR, incremental advertise and withdraw, stop â
   t.equal(A.refresh({ afi: 1, safi: 1 }), false, 'family not negotiated');
   const [rrMsg] = await rr;
   t.match(rrMsg, { type: 'route-refresh', afi: 25, safi: 70, subtype: 0 });
-  await waitFor(() => announced(refreshed).length === 2);
+  await waitFor(() => announced(refreshed).length === 2, { what: 'the refreshed table' });
   A.off('update', collect);
   t.same(announced(refreshed).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip']);
 
