@@ -9,6 +9,7 @@ import { Lab, ip, isRoot, sh, waitFor } from '../lib/netns.js';
 import { RtnetlinkPort } from '../../src/kernel/rtnetlink.js';
 import { diff, plan } from '../../src/kernel/reconcile.js';
 import type { KernelEntry, KernelEvent, KernelOp, ObservedEntry } from '../../src/kernel/port.js';
+import { describeKernelEvent as describe } from '../lib/kernel-events.js';
 
 const NS = process.env['EH_KERNEL_NS'];
 const MAC = '02:00:00:00:00:87';
@@ -33,12 +34,6 @@ function neighs6(ns: string, dev = BR): IpNeigh[] {
 function fdbs(ns: string, mac?: string): BridgeFdb[] {
   const all = JSON.parse(sh('bridge', ['-n', ns, '-j', 'fdb', 'show', 'dev', VX])) as BridgeFdb[];
   return mac ? all.filter((e) => e.mac === mac) : all;
-}
-
-function describe(ev: KernelEvent): string {
-  if (ev.type !== 'entry') return ev.type;
-  const e = ev.entry;
-  return e.kind === 'neigh' ? `${ev.action} neigh ${e.ip}` : `${ev.action} fdb ${e.table} ${e.mac}${e.dst ? ` ${e.dst}` : ''}`;
 }
 
 function codes(res: Array<{ ok: boolean } & ({ ok: true } | { ok: false; code: string })>): string[] {

@@ -2,17 +2,15 @@
 import t from 'tap';
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import { macIpRoute, routeKey } from '../../src/evpn/route.js';
-import type { EvpnRoute, ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import type { ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
 import type { KernelOp } from '../../src/kernel/port.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig, type Config } from '../../src/agent/config.js';
-import {
-  Agent, type AgentEvent, type AgentProber, type AgentSession, type ProberSpec, type SessionHandlers, type SessionSpec,
-} from '../../src/agent/agent.js';
+import { Agent, type AgentEvent, type AgentProber, type ProberSpec } from '../../src/agent/agent.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../../src/probe/prober.js';
-import type { Advertisement } from '../../src/agent/origination.js';
 import { advanceAndSettle } from '../lib/settle.js';
+import { FakeSession } from '../lib/fake-session.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';
@@ -24,30 +22,6 @@ uplinks:
   - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, localPref: 100}
 kernel: {withdrawDelay: 0}
 `;
-
-class FakeSession implements AgentSession {
-  started = false;
-  stopped: string | null = null;
-  readonly adjOut = new Map<string, Advertisement>();
-  readonly withdrawn: EvpnRoute[] = [];
-  constructor(readonly spec: SessionSpec, readonly h: SessionHandlers) {}
-  refreshes = 0;
-  start(): void { this.started = true; }
-  refresh(): boolean { this.refreshes++; return true; }
-  stop(reason: string): void { this.stopped = reason; }
-  advertise(routes: Advertisement[]): void { for (const r of routes) this.adjOut.set(routeKey(r.route), r); }
-  withdraw(routes: EvpnRoute[]): void {
-    for (const r of routes) {
-      this.adjOut.delete(routeKey(r));
-      this.withdrawn.push(r);
-    }
-  }
-  // The peer's side:
-  up(peerRouterId: string): void { this.h.established({ peerRouterId }); }
-  down(reason = 'Hold Timer Expired'): void { this.h.down(reason); }
-  send(u: UpdateMessage): void { this.h.update(u); }
-  eor(): void { this.h.endOfRib({ afi: 25, safi: 70 }); }
-}
 
 const RT = (asn: number): ExtCommunity => ({ kind: 'route-target', form: 'as2', asn, local: 100 });
 

@@ -4,17 +4,17 @@ import t from 'tap';
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import type { Negotiated } from '../../src/bgp/negotiate.js';
 import type { BfdSessionInfo } from '../../src/bfd/session.js';
-import { macIpRoute, routeKey } from '../../src/evpn/route.js';
-import type { EvpnRoute, MacIpRoute } from '../../src/evpn/types.js';
+import { macIpRoute } from '../../src/evpn/route.js';
+import type { MacIpRoute } from '../../src/evpn/types.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
 import { NTF_EXT_LEARNED, NUD_NOARP } from '../../src/kernel/nl.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig } from '../../src/agent/config.js';
-import { Agent, type AgentEvent, type AgentSession, type SessionHandlers, type SessionSpec } from '../../src/agent/agent.js';
-import type { Advertisement } from '../../src/agent/origination.js';
+import { Agent, type AgentEvent } from '../../src/agent/agent.js';
 import { AgentControlProvider, classifyFailover, compareKernel, trimKernelEvent, type SessionView } from '../../src/control/agent-adapter.js';
 import type { ControlEvent } from '../../src/control/types.js';
 import { advanceAndSettle } from '../lib/settle.js';
+import { FakeSession } from '../lib/fake-session.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';
@@ -24,15 +24,6 @@ uplinks:
   - {name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, localPref: 200}
   - {name: net2, interface: eth2, peer: 192.168.2.2, localAs: 65002, localPref: 100}
 `);
-
-class FakeSession implements AgentSession {
-  readonly adjOut = new Map<string, Advertisement>();
-  constructor(readonly spec: SessionSpec, readonly h: SessionHandlers) {}
-  start(): void {}
-  stop(): void {}
-  advertise(routes: Advertisement[]): void { for (const r of routes) this.adjOut.set(routeKey(r.route), r); }
-  withdraw(routes: EvpnRoute[]): void { for (const r of routes) this.adjOut.delete(routeKey(r)); }
-}
 
 function route(net: 1 | 2): MacIpRoute {
   return macIpRoute({ rd: `192.168.${net}.87:100`, mac: MAC, ip: IP, vni: 100 });

@@ -2,6 +2,7 @@ import t from 'tap';
 import { FakeKernel } from '../../src/kernel/fake.js';
 import { diff } from '../../src/kernel/reconcile.js';
 import type { KernelEntry, KernelEvent } from '../../src/kernel/port.js';
+import { describeKernelEvent as describe } from '../lib/kernel-events.js';
 
 const MAC = '02:00:00:00:00:87';
 const neighWant: KernelEntry = { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC };
@@ -12,16 +13,6 @@ function recorder(k: FakeKernel): KernelEvent[] {
   const evs: KernelEvent[] = [];
   k.subscribe((e) => evs.push(e));
   return evs;
-}
-
-function describe(ev: KernelEvent): string {
-  if (ev.type === 'entry') {
-    const e = ev.entry;
-    return e.kind === 'neigh' ? `${ev.action} neigh ${e.ip}` : `${ev.action} fdb ${e.table} ${e.mac}${e.dst ? ` ${e.dst}` : ''}`;
-  }
-  if (ev.type === 'link') return `${ev.action} link ${ev.link.name}`;
-  if (ev.type === 'addr') return `${ev.action} addr ${ev.ifname} ${ev.address.address}`;
-  return ev.type;
 }
 
 t.test('default topology', async (t) => {
