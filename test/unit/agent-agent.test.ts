@@ -10,7 +10,7 @@ import { parseConfig, type Config } from '../../src/agent/config.js';
 import { Agent, type AgentEvent, type AgentProber, type ProberSpec } from '../../src/agent/agent.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget } from '../../src/probe/prober.js';
 import { advanceAndSettle } from '../lib/settle.js';
-import { FakeSession } from '../lib/fake-session.js';
+import { FakeSession } from '../lib/agent-fakes.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';

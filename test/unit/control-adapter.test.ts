@@ -14,7 +14,7 @@ import { Agent, type AgentEvent } from '../../src/agent/agent.js';
 import { AgentControlProvider, classifyFailover, compareKernel, trimKernelEvent, type SessionView } from '../../src/control/agent-adapter.js';
 import type { ControlEvent } from '../../src/control/types.js';
 import { advanceAndSettle } from '../lib/settle.js';
-import { FakeSession } from '../lib/fake-session.js';
+import { FakeSession } from '../lib/agent-fakes.js';
 
 const MAC = '02:00:00:00:00:87';
 const IP = '192.168.0.87';

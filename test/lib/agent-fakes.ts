@@ -1,5 +1,6 @@
-// A BGP session for Agent unit tests: records what the agent advertises and
-// withdraws, and plays the peer's side through the agent's handlers.
+// Fakes for driving the Agent directly. FakeSession: a BGP session that records
+// what the agent advertises and withdraws, and plays the peer's side through the
+// agent's handlers, so a test decides exactly when routes arrive and sessions fail.
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import { routeKey } from '../../src/evpn/route.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
