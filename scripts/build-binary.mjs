@@ -6,7 +6,10 @@
 //     into one CommonJS file for node20. `import.meta.url` (yargs, main.ts) becomes a
 //     file URL inside a private runtime directory (packaging/sea/runtime.cjs), and
 //     netlink's `require('node-gyp-build')` becomes packaging/sea/netlink-addon.cjs,
-//     which loads the addon embedded as the SEA asset "netlink.node".
+//     which loads the addon embedded as the SEA asset "netlink.node"; koffi (the FFI
+//     of src/net/sockopt.ts) is bundled from its CommonJS entry and its
+//     `require('@koromix/koffi-linux-<arch>')` becomes packaging/sea/koffi-addon.cjs,
+//     which loads the asset "koffi.node" the same way.
 //  2. node --experimental-sea-config packaging/sea-config.json (arch filled in) makes
 //     the blob (with a V8 code cache).
 //  3. A copy of this node binary is stripped (`strip`, if present and if the stripped
@@ -67,6 +70,10 @@ const t0 = performance.now();
 
 // 1. Bundle.
 const addonShim = join(root, 'packaging', 'sea', 'netlink-addon.cjs');
+const koffiShim = join(root, 'packaging', 'sea', 'koffi-addon.cjs');
+const koffiDir = dirname(require.resolve('koffi')); // index.cjs at the package root
+const koffiVersion = JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')).version;
+const koffiPlatform = `@koromix/koffi-linux-${process.arch}`;
 const seaPlugin = {
   name: 'evpn-ha-sea',
   setup(b) {
@@ -77,6 +84,15 @@ const seaPlugin = {
       }
       return { path: addonShim };
     });
+    // koffi: its CommonJS entry (the ESM one finds its native code with createRequire,
+    // which a bundle cannot follow); this platform's native package is the asset
+    // loader, the other platforms' packages are never reached (loadStatic picks ours).
+    b.onResolve({ filter: /^koffi$/ }, () => ({ path: join(koffiDir, 'index.cjs') }));
+    b.onResolve({ filter: /^@koromix\/koffi-/ }, (a) => {
+      if (a.path === koffiPlatform) return { path: koffiShim };
+      return { path: a.path, namespace: 'koffi-other-platform' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'koffi-other-platform' }, () => ({ contents: 'module.exports = null;', loader: 'js' }));
     // pino transports run in worker threads, which a SEA cannot start from the bundle.
     b.onResolve({ filter: /^(thread-stream|pino-pretty)$/ }, (a) => {
       if (/[\\/]node_modules[\\/]pino[\\/]/.test(a.importer)) return undefined;
@@ -113,6 +129,7 @@ const result = await build({
     'import.meta.url': '__evpnHaImportMetaUrl',
     __EVPN_HA_VERSION__: JSON.stringify(pkg.version),
     __EVPN_HA_NAME__: JSON.stringify(pkg.name),
+    __EVPN_HA_KOFFI_VERSION__: JSON.stringify(koffiVersion),
   },
   banner: { js: `/* ${pkg.name} ${pkg.version}: single executable bundle (scripts/build-binary.mjs) */` },
   plugins: [seaPlugin],
@@ -126,11 +143,14 @@ const result = await build({
 const bundlePath = join(work, 'evpn-ha.cjs');
 const inputs = Object.keys(result.metafile.inputs);
 if (!inputs.some((p) => p.endsWith('netlink-addon.cjs'))) log('warning: netlink is not in the bundle');
+if (!inputs.some((p) => p.endsWith('koffi-addon.cjs'))) log('warning: koffi is not in the bundle');
 log(`bundle: ${(statSync(bundlePath).size / 1024).toFixed(0)} KiB from ${inputs.length} modules`);
 
 // 2. The SEA blob.
 const assetPath = `node_modules/netlink/prebuilds/linux-${process.arch}/node.napi.node`;
 if (!existsSync(join(root, assetPath))) throw new Error(`build-binary: no netlink prebuild for ${process.arch} (${assetPath})`);
+const koffiAsset = `node_modules/${koffiPlatform}/linux_${process.arch}/koffi.node`;
+if (!existsSync(join(root, koffiAsset))) throw new Error(`build-binary: no koffi prebuild for ${process.arch} (${koffiAsset})`);
 const seaConfig = JSON.parse(readFileSync(join(root, 'packaging', 'sea-config.json'), 'utf8').replaceAll('${arch}', process.arch));
 // packaging/sea-config.json names dist/.sea/...; this build's files are in `work`.
 seaConfig.main = bundlePath;

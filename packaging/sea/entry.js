@@ -9,6 +9,7 @@
 //     (--inline: without), list links; with --write also write a neighbour entry
 //     (192.0.2.1, TEST-NET-1) on BRIDGE and an FDB entry (02:00:5e:00:53:01 -> dst
 //     192.0.2.2) on VXLAN, read them back and delete them (needs CAP_NET_ADMIN);
+//     load the embedded koffi addon and ask the kernel for TCP-MD5 / TCP-AO;
 //     print one JSON line, exit 0 if all of it worked;
 //   * anything else: the CLI (src/cli/main.ts runs itself when argv[1] ends in evpn-ha).
 // Lazy imports keep the unused roles unevaluated (esbuild wraps them in CommonJS).
@@ -61,6 +62,15 @@ async function selfTest() {
     code = 1;
   }
   try { await port?.close(); } catch { /* closing */ }
+  // The embedded koffi addon (src/net/sockopt.ts): what this kernel offers for TCP-MD5 / TCP-AO.
+  try {
+    const { kernelTcpAuth } = await import('../../src/net/sockopt.ts');
+    out.tcpAuth = kernelTcpAuth();
+    out.ffi = 'ok';
+  } catch (e) {
+    out.ffi = e instanceof Error ? e.message : String(e);
+    code = 1;
+  }
   out.ms = Math.round(performance.now() - started);
   process.stdout.write(`${JSON.stringify(out)}\n`);
   process.exit(code);

@@ -18,7 +18,8 @@ import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } fr
 import { StaleGate } from '../kernel/reconcile.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
-import type { Config, UplinkConfig } from './config.js';
+import type { TcpAuth } from '../net/sockopt-wire.js';
+import { uplinkAuth, type Config, type UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
 import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
@@ -51,6 +52,10 @@ export interface SessionSpec {
    * End-of-RIB-only form), or false.
    */
   gracefulRestart: { restartTime: number; families?: [] } | false;
+  /** TCP-MD5 / TCP-AO with the peer (uplinks[].password, uplinks[].tcpAo), or null. */
+  auth: TcpAuth | null;
+  /** RFC 5082 GTSM hops (uplinks[].ttlSecurity), or null. */
+  ttlSecurity: number | null;
 }
 
 /** What the session reports; the factory connects these to the session's events. */
@@ -241,7 +246,7 @@ export class Agent {
 
     const sessionKeys: Array<keyof UplinkConfig> = [
       'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'holdTime', 'keepalive', 'connectRetry',
-      'bfd', 'gracefulRestart',
+      'bfd', 'gracefulRestart', 'password', 'tcpAo', 'ttlSecurity',
     ];
     const states = new Map<string, UplinkState>();
     for (const u of cfg.uplinks) {
@@ -467,6 +472,7 @@ export class Agent {
       passive: u.passive, bfd: u.bfd,
       gracefulRestart: u.gracefulRestart === null ? false
         : u.gracefulRestart === 'end-of-rib' ? { restartTime: 0, families: [] } : { restartTime: u.gracefulRestart },
+      auth: uplinkAuth(u), ttlSecurity: u.ttlSecurity,
     };
     const s = this.factory(spec, this.handlers(st));
     st.session = s;

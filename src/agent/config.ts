@@ -13,6 +13,7 @@ import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
 import { BFD_DEFAULTS } from '../bfd/session.js';
 import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
 import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
+import { TCP_AO_ALGORITHMS, type TcpAoAlgorithm, type TcpAuth } from '../net/sockopt-wire.js';
 
 export interface VniConfig {
   /** VXLAN network identifier, 1..16777215 (RFC 7348 §5); label1 of our routes (RFC 8365 §5.1.3). */
@@ -83,6 +84,29 @@ export interface UplinkConfig {
    * - null (`false` in the file): no capability at all.
    */
   gracefulRestart: number | 'end-of-rib' | null;
+  /** RFC 2385 TCP-MD5 password; null: none. A secret: never logged or shown. */
+  password: string | null;
+  /** RFC 5925 TCP-AO master key tuple; null: none. Exclusive with password. */
+  tcpAo: TcpAoConfig | null;
+  /** RFC 5082 GTSM: the peer is at most this many hops away (`true` = 1); null: off. */
+  ttlSecurity: number | null;
+}
+
+/** `uplinks[].tcpAo` (and the reflector's): one RFC 5925 §3.1 master key tuple. */
+export interface TcpAoConfig {
+  /** SendID: the KeyID in our segments, 0..255. */
+  keyId: number;
+  /** RecvID: the KeyID we expect in the peer's segments and ask for as RNextKeyID (default keyId). */
+  rnextKeyId: number;
+  algorithm: TcpAoAlgorithm;
+  /** The master key, 1..80 bytes of text. A secret: never logged or shown. */
+  secret: string;
+}
+
+/** What the kernel offers for session authentication (src/net/sockopt.ts kernelTcpAuth). */
+export interface KernelTcpAuth {
+  md5: boolean;
+  ao: boolean;
 }
 
 export interface VtepProbeConfig {
@@ -171,8 +195,12 @@ export const DEFAULTS = {
   logLevel: 'info' as LogLevel,
 } as const;
 
-export function loadConfig(path: string): Config {
-  return parseConfig(readConfigFile(path), path);
+/**
+ * Read, parse and validate a file. `kernel` (called only when a key needs it)
+ * says whether this kernel has TCP-MD5 / TCP-AO; a key it lacks is a config error.
+ */
+export function loadConfig(path: string, kernel?: () => KernelTcpAuth): Config {
+  return parseConfig(readConfigFile(path), path, kernel ? { kernel } : {});
 }
 
 /** A configuration file's text; a read failure is thrown as a ConfigError. Shared with the reflector. */
@@ -201,13 +229,26 @@ export function parseYaml(text: string, source: string): { doc: ReturnType<typeo
 }
 
 /** Parse and validate; throws ConfigError with every issue found. */
-export function parseConfig(text: string, source = '<string>'): Config {
+export function parseConfig(text: string, source = '<string>', opts: { kernel?: () => KernelTcpAuth } = {}): Config {
   const { doc, lc, issues } = parseYaml(text, source);
   const v = new Validator(doc.contents, lc, issues);
   const cfg = v.config(source);
+  if (opts.kernel) {
+    const need = cfg.uplinks.map((u, i) => ({ i, md5: u.password !== null, ao: u.tcpAo !== null })).filter((n) => n.md5 || n.ao);
+    if (need.length) {
+      const k = opts.kernel();
+      for (const n of need) {
+        if (n.ao && !k.ao) v.err(['uplinks', n.i, 'tcpAo'], TCP_AO_MISSING);
+        if (n.md5 && !k.md5) v.err(['uplinks', n.i, 'password'], TCP_MD5_MISSING);
+      }
+    }
+  }
   if (issues.length) throw new ConfigError(source, issues);
   return cfg;
 }
+
+export const TCP_AO_MISSING = 'this kernel has no TCP-AO (Linux 6.7 or later built with CONFIG_TCP_AO is needed)';
+export const TCP_MD5_MISSING = 'this kernel has no TCP-MD5 (CONFIG_TCP_MD5SIG is needed)';
 
 // --- validation -----------------------------------------------------------------
 
@@ -464,6 +505,7 @@ class Validator {
     const keys = [
       'name', 'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'localPref',
       'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd', 'gracefulRestart',
+      'password', 'tcpAo', 'ttlSecurity',
     ] as const;
     if (!this.mapKeys(p, keys)) return null;
     const name = this.str([...p, 'name']);
@@ -535,11 +577,24 @@ class Validator {
       else this.err(grPath, `must be false, end-of-rib or a restart time in seconds 0..4095, not ${show(gr)}`);
     }
 
+    const { password, tcpAo, ttlSecurity } = this.security(p);
+
     return {
       name, interface: iface, address, peer, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
       passive: this.bool([...p, 'passive'], false), localAs, peerAs, localPref, holdTime, keepalive, connectRetry,
-      rd, routeTarget, importRouteTargets, bfd, gracefulRestart,
+      rd, routeTarget, importRouteTargets, bfd, gracefulRestart, password, tcpAo, ttlSecurity,
     };
+  }
+
+  /** `password`, `tcpAo`, `ttlSecurity` under p (an uplink). Messages never quote a secret. */
+  security(p: Path): { password: string | null; tcpAo: TcpAoConfig | null; ttlSecurity: number | null } {
+    const sec = securityChecks({
+      value: (q) => this.value([...p, ...q]),
+      isMapping: (q) => isMap(this.node([...p, ...q])),
+      mapKeys: (q, allowed) => this.mapKeys([...p, ...q], allowed),
+      err: (q, m) => this.err([...p, ...q], m),
+    });
+    return sec;
   }
 
   /** Check an RD / RT template by expanding it for every VNI with the address (or a stand-in). */
@@ -579,6 +634,85 @@ class Validator {
       else seen.set(v, i);
     });
   }
+}
+
+/** The session authentication of a validated `password` / `tcpAo` pair (at most one is set). */
+export function uplinkAuth(s: { password: string | null; tcpAo: TcpAoConfig | null }): TcpAuth | null {
+  if (s.password !== null) return { kind: 'md5', password: s.password };
+  if (s.tcpAo) return { kind: 'ao', ...s.tcpAo };
+  return null;
+}
+
+/** What securityChecks needs from a validator, with key paths relative to the section. */
+export interface SecurityCheckContext {
+  value(p: Path): unknown;
+  isMapping(p: Path): boolean;
+  /** Reports unknown keys; false when p is absent or not a mapping (reported). */
+  mapKeys(p: Path, allowed: readonly string[]): boolean;
+  err(p: Path, message: string): void;
+}
+
+/** Secrets are text of 1..80 bytes (TCP_MD5SIG_MAXKEYLEN, TCP_AO_MAXKEYLEN in <linux/tcp.h>). */
+function secret(c: SecurityCheckContext, p: Path, what: string): string | null {
+  const v = c.value(p);
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v === '') {
+    // Never show the value: it may be a secret written in the wrong form.
+    c.err(p, `must be a non-empty string (quote it if it looks like a number or true/false)`);
+    return null;
+  }
+  const n = new TextEncoder().encode(v).length;
+  if (n > 80) c.err(p, `${what} is ${n} bytes; Linux takes at most 80`);
+  return v;
+}
+
+/**
+ * `password`, `tcpAo` and `ttlSecurity` of a session (an uplink, a listen range,
+ * a reflector neighbor), shared by both configuration files.
+ */
+export function securityChecks(c: SecurityCheckContext): { password: string | null; tcpAo: TcpAoConfig | null; ttlSecurity: number | null } {
+  const password = secret(c, ['password'], 'the password');
+  let tcpAo: TcpAoConfig | null = null;
+  const ao = c.value(['tcpAo']);
+  if (ao !== undefined && ao !== null) {
+    if (!c.isMapping(['tcpAo'])) c.err(['tcpAo'], 'must be a mapping with keyId, rnextKeyId (optional), algorithm, secret');
+    else if (c.mapKeys(['tcpAo'], ['keyId', 'rnextKeyId', 'algorithm', 'secret'])) {
+      const id = (q: string, def?: number): number => {
+        const v = c.value(['tcpAo', q]);
+        if (v === undefined || v === null) {
+          if (def === undefined) c.err(['tcpAo', q], 'is required (a KeyID 0..255)');
+          return def ?? 0;
+        }
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) {
+          c.err(['tcpAo', q], `must be a KeyID 0..255 (RFC 5925 §3.1), not ${show(v)}`);
+          return def ?? 0;
+        }
+        return v;
+      };
+      const keyId = id('keyId');
+      const rnextKeyId = id('rnextKeyId', keyId);
+      const algs = Object.keys(TCP_AO_ALGORITHMS) as TcpAoAlgorithm[];
+      const alg = c.value(['tcpAo', 'algorithm']);
+      let algorithm: TcpAoAlgorithm = 'hmac-sha-256';
+      if (alg === undefined || alg === null) c.err(['tcpAo', 'algorithm'], `is required (${algs.join(', ')})`);
+      else if (typeof alg === 'string' && (algs as string[]).includes(alg)) algorithm = alg as TcpAoAlgorithm;
+      else c.err(['tcpAo', 'algorithm'], `must be one of ${algs.join(', ')}, not ${show(alg)}`);
+      const s = secret(c, ['tcpAo', 'secret'], 'the secret');
+      if (s === null && (c.value(['tcpAo', 'secret']) ?? null) === null) c.err(['tcpAo', 'secret'], 'is required (1..80 bytes of text)');
+      tcpAo = { keyId, rnextKeyId, algorithm, secret: s ?? '' };
+    }
+  }
+  if (password !== null && ao !== undefined && ao !== null) {
+    c.err(['tcpAo'], 'give either password (TCP-MD5) or tcpAo, not both (a connection is signed by one of them)');
+  }
+  let ttlSecurity: number | null = null;
+  const ts = c.value(['ttlSecurity']);
+  if (ts === true) ttlSecurity = 1;
+  else if (typeof ts === 'number' && Number.isInteger(ts) && ts >= 1 && ts <= 254) ttlSecurity = ts;
+  else if (ts !== undefined && ts !== null && ts !== false) {
+    c.err(['ttlSecurity'], `must be true (1 hop), false or a number of hops 1..254 (RFC 5082), not ${show(ts)}`);
+  }
+  return { password, tcpAo, ttlSecurity };
 }
 
 function emptyConfig(source: string): Config {

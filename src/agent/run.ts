@@ -11,6 +11,7 @@ import { MetricsServer } from '../metrics/server.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Clock } from '../util/clock.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { kernelTcpAuth } from '../net/sockopt.js';
 import { createDaemon, type Daemon } from './wiring.js';
 
 export interface StartOptions {
@@ -55,7 +56,7 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
     if (opts.configPath === null) return { ok: true, message: 'links re-read' };
     let next: Config;
     try {
-      next = loadConfig(opts.configPath);
+      next = loadConfig(opts.configPath, kernelTcpAuth);
     } catch (e) {
       if (e instanceof ConfigError) return { ok: false, message: `not reloaded:\n${e.lines().join('\n')}` };
       throw e;

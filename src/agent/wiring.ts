@@ -46,6 +46,8 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
       passive: spec.passive,
       gracefulRestart: spec.gracefulRestart,
       connectRetry: { min: spec.connectRetry * 1000, max: Math.max(spec.connectRetry * 1000, MAX_CONNECT_RETRY_MS) },
+      auth: spec.auth,
+      ttlSecurity: spec.ttlSecurity,
       clock: opts.clock,
       logger: log,
     });

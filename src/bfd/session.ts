@@ -6,9 +6,12 @@
 //    (multihop, RFC 5883 §5), from a source port in 49152-65535 that stays the
 //    same for the life of the session (RFC 5881 §4), one per session.
 //  * TTL / Hop Limit 255 on transmit (RFC 5881 §5; RFC 5883 §5 leaves it to
-//    the implementation, 255 is what FRR sends). Node's dgram cannot read the
-//    received TTL (no IP_RECVTTL), so the RFC 5881 §5 receive check "TTL must be
-//    255" is NOT applied; see docs/bfd.md.
+//    the implementation, 255 is what FRR sends). On receive, RFC 5881 §5: a
+//    single-hop packet with a TTL / Hop Limit below 255 is discarded. Node's dgram
+//    cannot read the received TTL and Linux applies IP_MINTTL to TCP only, so the
+//    single-hop receive socket is made by src/net/sockopt.ts with a BPF socket
+//    filter that lets only TTL 255 through (the kernel drops the rest before
+//    they reach the socket); see docs/bfd.md.
 //  * Sockets are bound to the local address; Node has no SO_BINDTODEVICE, so
 //    `device` is only used as the IPv6 scope of link-local addresses.
 
@@ -17,6 +20,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { ttl255UdpFd } from '../net/sockopt.js';
 import { BfdPacketError, decodeControl, diagName, encodeControl, type ControlPacket, type Diag, type SessionState } from './packet.js';
 import { detectionTimeUs, initialState, step, txIntervalUs, type BfdFsmState, type BfdInput, type BfdOutput, type BfdTimerName, type BfdTimers, type Random } from './fsm.js';
 
@@ -86,13 +90,14 @@ export interface BfdTransport {
   openTx(local: string, random: Random): Promise<BfdTxHandle>;
 }
 
-function bindSocket(sock: Socket, address: string, port: number): Promise<void> {
+/** Bind to address:port, or take an fd that is bound already. */
+function bindSocket(sock: Socket, address: string, port: number, fd?: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error): void => { sock.removeListener('listening', onListening); reject(e); };
     const onListening = (): void => { sock.removeListener('error', onError); resolve(); };
     sock.once('error', onError);
     sock.once('listening', onListening);
-    sock.bind({ address, port, exclusive: true });
+    sock.bind(fd !== undefined ? { fd } : { address, port, exclusive: true });
   });
 }
 
@@ -104,10 +109,12 @@ function closeQuietly(sock: Socket): void {
 export function udpTransport(log: Logger): BfdTransport {
   return {
     async openRx(local, port, onPacket) {
-      const sock = createSocket({ type: isIPv6(local) ? 'udp6' : 'udp4' });
+      // RFC 5881 §5 receive check for single hop, in the kernel (throws EADDRINUSE etc. like bind).
+      const fd = port === BFD_SINGLE_HOP_PORT ? ttl255UdpFd(local, port) : undefined;
+      const sock = createSocket({ type: isIPv6(local.split('%')[0]!) ? 'udp6' : 'udp4' });
       sock.on('message', (msg, rinfo) => onPacket(msg, { address: rinfo.address, port: rinfo.port }));
       try {
-        await bindSocket(sock, local, port);
+        await bindSocket(sock, local, port, fd);
       } catch (e) {
         closeQuietly(sock);
         throw e;

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, isIP, Socket, type AddressInfo, type Server } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { authName, securedListenFd, securedSocket, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { routeKey } from '../evpn/route.js';
 import type { EvpnRoute } from '../evpn/types.js';
 import { BgpError, CeaseSubcode, ErrorCode, describeNotification } from './errors.js';
@@ -67,6 +68,10 @@ export interface BgpSessionOptions {
   reflection?: boolean;
   /** Jitter source in [0, 1) (tests). */
   random?: () => number;
+  /** TCP-MD5 (RFC 2385) or TCP-AO (RFC 5925) with the peer, on our connections and our listener. */
+  auth?: TcpAuth | null;
+  /** RFC 5082 GTSM: the peer is at most this many hops away (send TTL 255, accept >= 256 - hops). */
+  ttlSecurity?: number | null;
 }
 
 /** A route in the Adj-RIB-Out with what we say about it. */
@@ -329,6 +334,12 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   private apply(i: FsmInput): void {
     const from = this.fsm.state;
+    if (i.type === 'ConnectRetryTimerExpires' && from === 'Connect' && this.conn?.direction === 'out' && !this.conn.connected) {
+      // The connect attempt got no answer at all (no SYN-ACK, no RST, no ICMP).
+      const text = this.noAnswer();
+      if (this.lastErrorValue?.text !== text) this.log.warn(text);
+      this.lastErrorValue = { code: null, subcode: null, text };
+    }
     const r = step(this.fsm, i);
     this.fsm = r.state;
     if (r.state.state !== from) {
@@ -469,10 +480,37 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     return { id: ++connIds, socket, framer: new Framer(), direction, connected: direction === 'in', lastError: null };
   }
 
+  /** Keys and GTSM for our sockets; null when the session has neither (plain Node sockets). */
+  private security(): TcpSecurity | null {
+    const { auth, ttlSecurity } = this.opts;
+    if (!auth && !ttlSecurity) return null;
+    return { keys: auth ? [{ address: plainAddress(this.opts.peerAddress), auth }] : [], ttlSecurity: ttlSecurity ?? null };
+  }
+
+  /** What a connect attempt that never got an answer most likely means, for lastError. */
+  private noAnswer(): string {
+    const ms = this.fsm.config.connectRetryTime;
+    const checks: string[] = [];
+    const a = authName(this.opts.auth);
+    if (a) checks.push(`authentication (${a === 'md5' ? 'TCP-MD5 password' : 'TCP-AO key'}: the kernel drops segments with a wrong or missing signature without a reply)`);
+    if (this.opts.ttlSecurity) checks.push(`ttl-security (the peer must send with TTL 255 and be at most ${this.opts.ttlSecurity} hop(s) away)`);
+    return `no answer from ${this.opts.peerAddress} within ${(ms / 1000).toFixed(0)} s` +
+      (checks.length ? `; check ${checks.join(' and ')}` : '');
+  }
+
   private connect(): void {
     const { peerAddress, localAddress } = this.opts;
     const port = this.opts.peerPort ?? 179;
-    const socket = new Socket();
+    const sec = this.security();
+    let socket: Socket;
+    try {
+      socket = sec ? securedSocket(peerAddress, sec) : new Socket();
+    } catch (e) {
+      // A kernel without the option (config validation checks it first) or out of fds.
+      this.log.error({ err: e }, 'cannot set up the TCP socket');
+      this.input({ type: 'TcpConnectionFails', reason: `cannot set up the TCP socket: ${(e as Error).message}` });
+      return;
+    }
     const c = this.newConn(socket, 'out');
     this.conn = c;
     this.log.info({ localAddress: localAddress ?? null, port }, `connecting to ${peerAddress}:${port}`);
@@ -559,7 +597,18 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     });
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
     const port = (this.opts.listen || undefined)?.port ?? 179;
-    server.listen({ host, port }, () => {
+    const sec = this.security();
+    let fd: number | undefined;
+    if (sec) {
+      try {
+        fd = securedListenFd(host, port, sec);
+      } catch (e) {
+        // Reported like Node's own listen errors (EADDRINUSE, EADDRNOTAVAIL, ...).
+        queueMicrotask(() => server.emit('error', e));
+        return;
+      }
+    }
+    server.listen(fd !== undefined ? { fd } : { host, port }, () => {
       const a = this.listenAddress();
       if (a) {
         this.log.info({ address: a.address, port: a.port }, 'listening');

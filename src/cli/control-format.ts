@@ -64,6 +64,8 @@ export function formatNeighbors(ns: NeighborInfo[]): string {
     const rej = Object.entries(n.routes.rejected).filter(([, v]) => v > 0);
     if (rej.length) d.push(`rejected ${rej.map(([k, v]) => `${k}=${v}`).join(',')}`);
     if (n.routes.withdrawn) d.push(`withdrawn ${n.routes.withdrawn}`);
+    if (n.auth) d.push(`auth: ${n.auth}`);
+    if (n.ttlSecurity) d.push(`ttl-security: ${n.ttlSecurity} hop${n.ttlSecurity === 1 ? '' : 's'}`);
     if (n.bfd) d.push(`bfd ${n.bfd.state} (remote ${n.bfd.remoteState}, diag ${n.bfd.diag}, detect ${formatMs(n.bfd.detectTimeMs)})`);
     if (n.lastError) {
       const e = n.lastError;

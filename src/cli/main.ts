@@ -72,6 +72,12 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
         .option('passive', { type: 'boolean', default: false, describe: 'listen for the peer instead of connecting' })
         .option('announce', { type: 'string', requiresArg: true, describe: `route to advertise (repeatable): ${ROUTE_SYNTAX}` })
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object per line on stdout' })
+        .option('password', { type: 'string', requiresArg: true, describe: 'TCP-MD5 password (RFC 2385), as FRR\'s neighbor ... password' })
+        .option('tcp-ao-key-id', { type: 'string', requiresArg: true, describe: 'TCP-AO (RFC 5925): our SendID 0..255' })
+        .option('tcp-ao-rnext-key-id', { type: 'string', requiresArg: true, describe: 'TCP-AO: the RecvID (KeyID the peer signs with; default --tcp-ao-key-id)' })
+        .option('tcp-ao-algorithm', { type: 'string', requiresArg: true, describe: 'TCP-AO: hmac-sha-256 (default), aes-128-cmac or hmac-sha-1' })
+        .option('tcp-ao-secret', { type: 'string', requiresArg: true, describe: 'TCP-AO: the master key (1..80 bytes of text)' })
+        .option('ttl-security', { type: 'string', requiresArg: true, describe: 'GTSM (RFC 5082): the peer is at most this many hops away (1..254)' })
         .epilog(`While running, stdin takes one command per line:\n${STDIN_HELP}`),
       async (a) => {
         const args: Parameters<typeof peerConfig>[0] = {
@@ -91,6 +97,20 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
         if (port !== undefined) args.port = port;
         const holdTime = intOption(a['hold-time'], 'hold-time');
         if (holdTime !== undefined) args.holdTime = holdTime;
+        const password = stringOption(a.password, 'password');
+        if (password !== undefined) args.password = password;
+        const tcpAo: NonNullable<typeof args.tcpAo> = {};
+        const keyId = intOption(a['tcp-ao-key-id'], 'tcp-ao-key-id');
+        if (keyId !== undefined) tcpAo.keyId = keyId;
+        const rnextKeyId = intOption(a['tcp-ao-rnext-key-id'], 'tcp-ao-rnext-key-id');
+        if (rnextKeyId !== undefined) tcpAo.rnextKeyId = rnextKeyId;
+        const algorithm = stringOption(a['tcp-ao-algorithm'], 'tcp-ao-algorithm');
+        if (algorithm !== undefined) tcpAo.algorithm = algorithm;
+        const secret = stringOption(a['tcp-ao-secret'], 'tcp-ao-secret');
+        if (secret !== undefined) tcpAo.secret = secret;
+        if (Object.keys(tcpAo).length) args.tcpAo = tcpAo;
+        const ttlSecurity = intOption(a['ttl-security'], 'ttl-security');
+        if (ttlSecurity !== undefined) args.ttlSecurity = ttlSecurity;
         const cfg = peerConfig(args);
         const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'info' }, pino.destination(2));
         code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? stopSignals() });

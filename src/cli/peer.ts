@@ -10,6 +10,9 @@ import { BgpSession, type DownEvent } from '../bgp/session.js';
 import { familyName, isValidAsn, type Negotiated } from '../bgp/negotiate.js';
 import type { Family, UpdateMessage } from '../bgp/types.js';
 import { eventRecord, formatRouteRecord, parseRouteSpec, updateRecords, UsageError, type AnnouncedRoute } from './format.js';
+import { TCP_AO_MISSING, TCP_MD5_MISSING, type KernelTcpAuth } from '../agent/config.js';
+import { kernelTcpAuth } from '../net/sockopt.js';
+import { TCP_AO_ALGORITHMS, authName, gtsmMinTtl, type TcpAoAlgorithm, type TcpAuth } from '../net/sockopt-wire.js';
 
 export const STDIN_HELP = [
   'announce <route>   advertise one more route (same syntax as --announce)',
@@ -29,6 +32,12 @@ export interface PeerArgs {
   passive?: boolean;
   announce?: string[];
   json?: boolean;
+  /** --password: TCP-MD5 (RFC 2385). */
+  password?: string;
+  /** --tcp-ao-key-id, --tcp-ao-rnext-key-id, --tcp-ao-algorithm, --tcp-ao-secret: TCP-AO (RFC 5925). */
+  tcpAo?: { keyId?: number; rnextKeyId?: number; algorithm?: string; secret?: string };
+  /** --ttl-security HOPS: GTSM (RFC 5082). */
+  ttlSecurity?: number;
 }
 
 export interface PeerIo {
@@ -53,6 +62,8 @@ export interface PeerConfig {
   passive: boolean;
   routes: AnnouncedRoute[];
   json: boolean;
+  auth: TcpAuth | null;
+  ttlSecurity: number | null;
 }
 
 function checkAs(n: number | undefined, what: string): number {
@@ -73,7 +84,49 @@ function firstIpv4(): string | null {
  * else --local-address when IPv4, else the first non-loopback IPv4 address of
  * the host, else 1.1.1.1.
  */
-export function peerConfig(a: PeerArgs, hostIpv4: () => string | null = firstIpv4): PeerConfig {
+/** --password / --tcp-ao-* / --ttl-security, checked; `kernel` is asked only when a key is given. */
+function peerSecurity(a: PeerArgs, kernel: () => KernelTcpAuth): { auth: TcpAuth | null; ttlSecurity: number | null } {
+  const bytes = (text: string): number => new TextEncoder().encode(text).length;
+  let auth: TcpAuth | null = null;
+  if (a.password !== undefined) {
+    if (bytes(a.password) < 1 || bytes(a.password) > 80) throw new UsageError('--password must be 1..80 bytes');
+    auth = { kind: 'md5', password: a.password };
+  }
+  const ao = a.tcpAo;
+  if (ao && Object.values(ao).some((v) => v !== undefined)) {
+    if (auth) throw new UsageError('give either --password (TCP-MD5) or --tcp-ao-*, not both');
+    if (ao.secret === undefined) throw new UsageError('--tcp-ao-secret is required with the other --tcp-ao-* options');
+    if (bytes(ao.secret) < 1 || bytes(ao.secret) > 80) throw new UsageError('--tcp-ao-secret must be 1..80 bytes');
+    const id = (v: number | undefined, name: string): number | undefined => {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 255)) throw new UsageError(`--${name} must be a KeyID 0..255, got ${v}`);
+      return v;
+    };
+    const keyId = id(ao.keyId, 'tcp-ao-key-id');
+    if (keyId === undefined) throw new UsageError('--tcp-ao-key-id is required with --tcp-ao-secret');
+    const algorithm = ao.algorithm ?? 'hmac-sha-256';
+    if (!(algorithm in TCP_AO_ALGORITHMS)) {
+      throw new UsageError(`--tcp-ao-algorithm must be one of ${Object.keys(TCP_AO_ALGORITHMS).join(', ')}, got "${algorithm}"`);
+    }
+    auth = { kind: 'ao', keyId, rnextKeyId: id(ao.rnextKeyId, 'tcp-ao-rnext-key-id') ?? keyId, algorithm: algorithm as TcpAoAlgorithm, secret: ao.secret };
+  }
+  if (auth) {
+    const k = kernel();
+    if (auth.kind === 'ao' && !k.ao) throw new UsageError(`--tcp-ao-secret: ${TCP_AO_MISSING}`);
+    if (auth.kind === 'md5' && !k.md5) throw new UsageError(`--password: ${TCP_MD5_MISSING}`);
+  }
+  let ttlSecurity: number | null = null;
+  if (a.ttlSecurity !== undefined) {
+    try {
+      gtsmMinTtl(a.ttlSecurity);
+    } catch {
+      throw new UsageError(`--ttl-security must be a number of hops 1..254, got ${a.ttlSecurity}`);
+    }
+    ttlSecurity = a.ttlSecurity;
+  }
+  return { auth, ttlSecurity };
+}
+
+export function peerConfig(a: PeerArgs, hostIpv4: () => string | null = firstIpv4, kernel: () => KernelTcpAuth = kernelTcpAuth): PeerConfig {
   if (isIP(a.address) === 0) throw new UsageError(`peer address is not an IP address: "${a.address}"`);
   if (a.localAddress !== undefined && isIP(a.localAddress) === 0) {
     throw new UsageError(`--local-address is not an IP address: "${a.localAddress}"`);
@@ -102,7 +155,7 @@ export function peerConfig(a: PeerArgs, hostIpv4: () => string | null = firstIpv
   }
   const routes = (a.announce ?? []).map(parseRouteSpec);
   const cfg: PeerConfig = { address: a.address, localAs, peerAs, routerId, routerIdSource, port, holdTime,
-    passive: a.passive ?? false, routes, json: a.json ?? false };
+    passive: a.passive ?? false, routes, json: a.json ?? false, ...peerSecurity(a, kernel) };
   if (a.localAddress !== undefined) cfg.localAddress = a.localAddress;
   return cfg;
 }
@@ -120,13 +173,13 @@ export async function runPeer(cfg: PeerConfig, io: PeerIo): Promise<number> {
 
   const opts: ConstructorParameters<typeof BgpSession>[0] = {
     peerAddress: peer, peerPort: cfg.port, localAs: cfg.localAs, peerAs: cfg.peerAs, routerId: cfg.routerId,
-    holdTime: cfg.holdTime, passive: cfg.passive, logger: log,
+    holdTime: cfg.holdTime, passive: cfg.passive, logger: log, auth: cfg.auth, ttlSecurity: cfg.ttlSecurity,
   };
   if (cfg.localAddress !== undefined) opts.localAddress = cfg.localAddress;
   if (cfg.passive) opts.listen = { port: cfg.port };
   const session = new BgpSession(opts);
   log.info({ routerId: cfg.routerId, routerIdSource: cfg.routerIdSource, localAs: cfg.localAs, peerAs: cfg.peerAs,
-    passive: cfg.passive, routes: cfg.routes.length }, `evpn-ha peer ${peer}`);
+    passive: cfg.passive, routes: cfg.routes.length, auth: authName(cfg.auth), ttlSecurity: cfg.ttlSecurity }, `evpn-ha peer ${peer}`);
 
   session.on('established', (n: Negotiated) => {
     emit(eventRecord('established', peer, { peerAs: n.peerAs, peerRouterId: n.peerRouterId, holdTime: n.holdTime,

@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadReflectorConfig, type ReflectorConfig } from '../reflector/config.js';
+import { kernelTcpAuth } from '../net/sockopt.js';
 import { Reflector } from '../reflector/reflector.js';
 import { onSignal, stopSignals } from './signals.js';
 
@@ -48,7 +49,7 @@ interface ReflectorArgs {
 export async function runReflector(configPath: string, io: ReflectorIo, checkOnly = false): Promise<number> {
   let cfg: ReflectorConfig;
   try {
-    cfg = loadReflectorConfig(configPath);
+    cfg = loadReflectorConfig(configPath, kernelTcpAuth);
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const line of e.lines()) io.stderr.write(`evpn-ha: ${line}\n`);

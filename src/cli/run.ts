@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
+import { kernelTcpAuth } from '../net/sockopt.js';
 import { startAgent } from '../agent/run.js';
 import { firstSignal, onSignal } from './signals.js';
 
@@ -46,7 +47,7 @@ interface RunArgs {
 export async function runAgent(configPath: string, io: RunIo, checkOnly = false): Promise<number> {
   let config: Config;
   try {
-    config = loadConfig(configPath);
+    config = loadConfig(configPath, kernelTcpAuth);
   } catch (e) {
     if (e instanceof ConfigError) {
       for (const line of e.lines()) io.stderr.write(`evpn-ha: ${line}\n`);

@@ -8,7 +8,7 @@
 // handler. Each of these is optional; without it the answer says less, never
 // something wrong ('not-probed', no BFD, the agent's own state names).
 import type { AgentEvent, PathSummary, UplinkStatus } from '../agent/agent.js';
-import type { Config } from '../agent/config.js';
+import { uplinkAuth, type Config } from '../agent/config.js';
 import type { LocEntry, Path } from '../agent/rib.js';
 import type { LastError, Negotiated, StateName } from '../bgp/session.js';
 import { describeNotification } from '../bgp/errors.js';
@@ -19,6 +19,7 @@ import { formatRd } from '../evpn/rd.js';
 import { normalizeIp } from '../kernel/addr.js';
 import { entryKey, type KernelEntry, type KernelPort, type ObservedEntry } from '../kernel/port.js';
 import { groupObserved, normalizeEntry, plan } from '../kernel/reconcile.js';
+import { authName } from '../net/sockopt-wire.js';
 import type { ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock } from '../util/clock.js';
 import {
@@ -289,6 +290,8 @@ export class AgentControlProvider implements ControlProvider {
           notification: le.code === null ? null : describeNotification(le.code, le.subcode ?? 0),
           text: le.text,
         },
+        auth: u ? authName(uplinkAuth(u)) : null,
+        ttlSecurity: u?.ttlSecurity ?? null,
       };
     });
   }

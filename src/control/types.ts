@@ -43,6 +43,10 @@ export interface NeighborInfo {
   bfd: BfdInfo | null;
   routes: NeighborRoutes;
   lastError: LastErrorInfo | null;
+  /** Session authentication: 'md5' (RFC 2385), 'tcp-ao' (RFC 5925) or null. Never the secret. */
+  auth?: 'md5' | 'tcp-ao' | null;
+  /** RFC 5082 GTSM: the most hops the peer may be away; null when off. */
+  ttlSecurity?: number | null;
 }
 
 export interface BfdInfo {

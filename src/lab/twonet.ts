@@ -54,6 +54,8 @@ export interface AgentTuning {
   logLevel?: string;
   /** Extra YAML appended at the top level (e.g. `metrics:`). */
   extra?: string;
+  /** Extra keys of one uplink, as YAML lines without indentation (e.g. `password: x`). */
+  uplinkExtra?: Partial<Record<NetworkName, string[]>>;
 }
 
 export interface RunningAgent {
@@ -210,6 +212,7 @@ export class TwoNetworkLab {
       if (t.connectRetry !== undefined) lines.push(`    connectRetry: ${t.connectRetry}`);
       if (t.gracefulRestart !== undefined) lines.push(`    gracefulRestart: ${String(t.gracefulRestart)}`);
       if (t.bfd) lines.push('    bfd:', `      minTx: ${t.bfd.minTx}`, `      minRx: ${t.bfd.minRx}`, `      multiplier: ${t.bfd.multiplier}`);
+      for (const l of t.uplinkExtra?.[n] ?? []) lines.push(`    ${l}`);
     }
     if (t.vtepProbe === false) lines.push('vtepProbe: false');
     else if (t.vtepProbe) {

@@ -4,7 +4,10 @@
 // `rr.yaml:4: listenRanges[0]: host bits set (did you mean 192.168.1.0/24?)`.
 import { isIP, isIPv4 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
-import { ConfigError, DEFAULTS, parseYaml, pathText, readConfigFile, type ConfigIssue, type KeyPath as Path, type LogLevel } from '../agent/config.js';
+import {
+  ConfigError, DEFAULTS, TCP_AO_MISSING, TCP_MD5_MISSING, parseYaml, pathText, readConfigFile, securityChecks,
+  type ConfigIssue, type KernelTcpAuth, type KeyPath as Path, type LogLevel, type TcpAoConfig,
+} from '../agent/config.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../bgp/wire.js';
 import { formatIp } from '../kernel/addr.js';
@@ -19,6 +22,10 @@ export interface ListenRange {
   family: 'ipv4' | 'ipv6';
   /** Peer AS of clients from this range (default: ours, iBGP route-reflector clients). */
   asn: number;
+  /** RFC 2385 TCP-MD5 password of every client in the range (a secret); null: none. */
+  password: string | null;
+  /** RFC 5925 TCP-AO master key tuple of every client in the range; null: none. */
+  tcpAo: TcpAoConfig | null;
 }
 
 export interface NeighborConfig {
@@ -27,6 +34,8 @@ export interface NeighborConfig {
   asn: number;
   /** TCP port we connect to (default 179). */
   port: number;
+  password: string | null;
+  tcpAo: TcpAoConfig | null;
 }
 
 export interface ReflectorBfdConfig {
@@ -64,15 +73,29 @@ export const REFLECTOR_DEFAULTS = {
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 const TOP_KEYS = ['routerId', 'asn', 'clusterId', 'listen', 'listenRanges', 'holdTime', 'keepalive', 'bfd', 'neighbors', 'logLevel'] as const;
 
-export function loadReflectorConfig(path: string): ReflectorConfig {
-  return parseReflectorConfig(readConfigFile(path), path);
+/** Read, parse, validate; `kernel` as for the agent's loadConfig. */
+export function loadReflectorConfig(path: string, kernel?: () => KernelTcpAuth): ReflectorConfig {
+  return parseReflectorConfig(readConfigFile(path), path, kernel ? { kernel } : {});
 }
 
 /** Parse and validate; throws ConfigError listing every issue. */
-export function parseReflectorConfig(text: string, source = '<string>'): ReflectorConfig {
+export function parseReflectorConfig(text: string, source = '<string>', opts: { kernel?: () => KernelTcpAuth } = {}): ReflectorConfig {
   const { doc, lc, issues } = parseYaml(text, source);
   const v = new Check(doc, lc, issues);
   const cfg = v.config(source);
+  if (opts.kernel) {
+    const need = [
+      ...cfg.listenRanges.map((r, i) => ({ p: ['listenRanges', i], r })),
+      ...cfg.neighbors.map((r, i) => ({ p: ['neighbors', i], r })),
+    ].filter((n) => n.r.password !== null || n.r.tcpAo !== null);
+    if (need.length) {
+      const k = opts.kernel();
+      for (const { p, r } of need) {
+        if (r.tcpAo && !k.ao) v.err([...p, 'tcpAo'], TCP_AO_MISSING);
+        if (r.password !== null && !k.md5) v.err([...p, 'password'], TCP_MD5_MISSING);
+      }
+    }
+  }
   if (issues.length) throw new ConfigError(source, issues);
   return cfg;
 }
@@ -170,14 +193,27 @@ class Check {
     return v.items.length;
   }
 
+  /** `password` and `tcpAo` of a listen range or neighbor at p (a mapping). */
+  security(p: Path): { password: string | null; tcpAo: TcpAoConfig | null } {
+    const { password, tcpAo } = securityChecks({
+      value: (q) => this.value([...p, ...q]),
+      isMapping: (q) => isMap(this.value([...p, ...q])),
+      mapKeys: (q, allowed) => this.keys([...p, ...q], allowed),
+      err: (q, m) => this.err([...p, ...q], m),
+    });
+    return { password, tcpAo };
+  }
+
   range(p: Path, ourAs: number): ListenRange | null {
     let text: string | undefined;
     let asn = ourAs;
+    let sec: { password: string | null; tcpAo: TcpAoConfig | null } = { password: null, tcpAo: null };
     if (isMap(this.value(p))) {
-      this.keys(p, ['range', 'asn']);
+      this.keys(p, ['range', 'asn', 'password', 'tcpAo']);
       text = this.str([...p, 'range']);
       if (text === undefined) this.err([...p, 'range'], 'is required (a prefix such as 192.168.1.0/24)');
       asn = this.int([...p, 'asn'], 1, 0xffffffff, ourAs);
+      sec = this.security(p);
       if (text === undefined) return null;
       p = [...p, 'range'];
     } else {
@@ -189,7 +225,7 @@ class Check {
       this.err(p, r);
       return null;
     }
-    return { ...r, asn };
+    return { ...r, asn, ...sec };
   }
 
   config(source: string): ReflectorConfig {
@@ -234,9 +270,11 @@ class Check {
     const seen = new Set<string>();
     for (let i = 0, n = this.seq(['neighbors']); i < n; i++) {
       const p = ['neighbors', i];
-      if (!this.keys(p, ['address', 'asn', 'port'])) continue;
+      if (!this.keys(p, ['address', 'asn', 'port', 'password', 'tcpAo'])) continue;
       const address = this.ip([...p, 'address']);
-      const nb: NeighborConfig = { address, asn: this.int([...p, 'asn'], 1, 0xffffffff, asn), port: this.int([...p, 'port'], 1, 65535, 179) };
+      const nb: NeighborConfig = {
+        address, asn: this.int([...p, 'asn'], 1, 0xffffffff, asn), port: this.int([...p, 'port'], 1, 65535, 179), ...this.security(p),
+      };
       if (address && seen.has(address)) this.err([...p, 'address'], `neighbor ${address} is listed twice`);
       seen.add(address);
       if (address) neighbors.push(nb);
@@ -263,7 +301,7 @@ function show(v: unknown): string {
 }
 
 /** "192.168.1.0/24" → its parts, or the reason it is not a prefix. Host bits must be zero. */
-export function parsePrefix(text: string): Omit<ListenRange, 'asn'> | string {
+export function parsePrefix(text: string): Omit<ListenRange, 'asn' | 'password' | 'tcpAo'> | string {
   const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
   if (!m) return `must be a prefix such as 192.168.1.0/24, got "${text}"`;
   const addr = m[1]!;
@@ -289,7 +327,7 @@ function maskBytes(b: Uint8Array, length: number): Uint8Array {
 }
 
 /** Whether `address` (plain text, no ::ffff: prefix for IPv4) lies in `r`. */
-export function inRange(r: Omit<ListenRange, 'asn'>, address: string): boolean {
+export function inRange(r: Omit<ListenRange, 'asn' | 'password' | 'tcpAo'>, address: string): boolean {
   const fam = isIP(address);
   if ((fam === 4) !== (r.family === 'ipv4') || fam === 0) return false;
   if (fam === 4) {

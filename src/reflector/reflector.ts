@@ -11,6 +11,8 @@ import { createServer, isIP, type AddressInfo, type Server, type Socket } from '
 import { pino, type Logger } from 'pino';
 import { BfdManager, type BfdSession } from '../bfd/session.js';
 import { BgpSession, type BgpSessionOptions, type StateName } from '../bgp/session.js';
+import { uplinkAuth } from '../agent/config.js';
+import { securedListenFd, type TcpAuth, type TcpKey } from '../net/sockopt.js';
 import type { Clock } from '../util/clock.js';
 import { inRange, type ListenRange, type ReflectorConfig } from './config.js';
 import { ReflectorRib, type RibPeerView } from './rib.js';
@@ -88,9 +90,13 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     const server = createServer({ noDelay: true });
     this.server = server;
     server.on('connection', (s) => this.onConnection(s));
+    // TCP-MD5 / TCP-AO keys live on the listener, per listen range (a prefix) and per
+    // neighbor; an accepted connection inherits the key that matched its peer.
+    const keys = this.listenerKeys(address);
+    const fd = keys.length ? securedListenFd(address, port, { keys, ttlSecurity: null }) : undefined;
     const bound = await new Promise<AddressInfo>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: address, port }, () => {
+      server.listen(fd !== undefined ? { fd } : { host: address, port }, () => {
         server.off('error', reject);
         resolve(server.address() as AddressInfo);
       });
@@ -102,10 +108,30 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     this.emit('listening', bound);
     for (const n of this.config.neighbors) {
       const local = isWildcard(address) ? undefined : address;
-      const peer = this.addPeer(n.address, n.asn, false, local, n.port);
+      const peer = this.addPeer(n.address, n.asn, false, local, n.port, uplinkAuth(n));
       peer.session.start();
     }
     return bound;
+  }
+
+  /** The listener's keys: one per listen range and neighbor with a password or tcpAo. */
+  private listenerKeys(listenAddress: string): TcpKey[] {
+    const v4Only = isIP(listenAddress) === 4;
+    const keys: TcpKey[] = [];
+    for (const r of this.config.listenRanges) {
+      const auth = uplinkAuth(r);
+      if (!auth) continue;
+      if (v4Only && r.family === 'ipv6') {
+        this.log.warn(`listen range ${rangeText(r)}: an IPv4 listener (${listenAddress}) cannot take its key; listen on :: for IPv6 clients`);
+        continue;
+      }
+      keys.push({ address: r.network, prefixLength: r.length, auth });
+    }
+    for (const n of this.config.neighbors) {
+      const auth = uplinkAuth(n);
+      if (auth && !(v4Only && isIP(n.address) === 6)) keys.push({ address: n.address, auth });
+    }
+    return keys;
   }
 
   /** The bound listener address (null before start / after stop). */
@@ -156,17 +182,18 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     }
     const local = plainAddress(socket.localAddress);
     this.log.info({ range: rangeText(range), asn: range.asn }, `new client ${from} (listen range ${rangeText(range)})`);
-    const peer = this.addPeer(from, range.asn, true, local || undefined);
+    const peer = this.addPeer(from, range.asn, true, local || undefined, 179, uplinkAuth(range));
     peer.session.start();
     peer.session.acceptSocket(socket);
   }
 
-  private addPeer(address: string, asn: number, dynamic: boolean, localAddress: string | undefined, port = 179): Peer {
+  private addPeer(address: string, asn: number, dynamic: boolean, localAddress: string | undefined, port: number,
+    auth: TcpAuth | null): Peer {
     const c = this.config;
     const opts: BgpSessionOptions = {
       peerAddress: address, peerPort: port, localAs: c.asn, peerAs: asn, routerId: c.routerId,
       holdTime: c.holdTime, keepalive: c.keepalive, passive: dynamic, listen: false, reflection: true,
-      logger: this.log.child({ component: 'bgp' }),
+      logger: this.log.child({ component: 'bgp' }), auth,
     };
     if (c.holdTime === 0) delete opts.keepalive;
     if (localAddress !== undefined) opts.localAddress = localAddress;

@@ -34,10 +34,12 @@ export interface RrSetup {
    * differently: they are deleted, routes and all, when their session goes).
    */
   staticClients?: number[];
+  /** Lines for the client peer-group per network, e.g. `password X` or `ttl-security hops 1`. */
+  clientLines?: Partial<Record<NetworkName, string[]>>;
 }
 
 /** bgpd configuration of one reflector: dynamic iBGP clients from the whole subnet. */
-export function reflectorConfig(asn: number, routerId: string, subnet: string, o: RrSetup): string {
+export function reflectorConfig(asn: number, routerId: string, subnet: string, o: RrSetup, network?: NetworkName): string {
   const t = o.timers ?? { keepalive: 3, hold: 9 };
   return [
     'frr defaults traditional',
@@ -54,6 +56,7 @@ export function reflectorConfig(asn: number, routerId: string, subnet: string, o
     ` neighbor CLIENTS remote-as ${asn}`,
     ` neighbor CLIENTS timers ${t.keepalive} ${t.hold}`,
     ...(o.bfd ? [' neighbor CLIENTS bfd', ' neighbor CLIENTS bfd profile evpn-ha'] : []),
+    ...((network && o.clientLines?.[network]) || []).map((l) => ` neighbor CLIENTS ${l}`),
     ...(o.staticClients
       ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`)} peer-group CLIENTS`)
       : [` bgp listen range ${subnet} peer-group CLIENTS`]),
@@ -89,7 +92,7 @@ export async function setupE2e(tag: string, tap: { teardown(fn: () => void): voi
   for (const n of ['net1', 'net2'] as const) {
     const info = net.networks[n];
     handles[n] = await startFrr(lab, info.rrNs, {
-      bgpdConf: reflectorConfig(asn[n], info.rrAddress, `192.168.${info.index}.0/24`, rr),
+      bgpdConf: reflectorConfig(asn[n], info.rrAddress, `192.168.${info.index}.0/24`, rr, n),
       bfdd: rr.bfd !== undefined,
       ...(rr.bfd ? { bfddConf: bfdConfig(rr.bfd) } : {}),
     });

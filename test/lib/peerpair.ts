@@ -49,10 +49,12 @@ export async function runPeerPair(cmd: readonly string[], o: {
    * SIGTERM on to the program they run.
    */
   processGroups?: boolean;
+  /** More arguments for both sides (e.g. --password). */
+  extraArgs?: readonly string[];
 }): Promise<PairResult> {
   const port = await freePort();
   const [prog, ...pre] = cmd;
-  const common = ['--local-as', '65001', '--port', String(port), '--json'];
+  const common = ['--local-as', '65001', '--port', String(port), '--json', ...(o.extraArgs ?? [])];
   const announce = ['--announce', PAIR_ROUTE];
   const passiveArgs = [...pre, 'peer', '127.0.0.1', ...common, '--passive', '--local-address', '127.0.0.1', '--router-id', '10.0.0.1',
     ...(o.announcer === 'passive' ? announce : [])];

@@ -36,6 +36,8 @@ interface SelfTest {
   eventPump: string;
   write?: string;
   error?: string;
+  ffi?: string;
+  tcpAuth?: { md5: boolean; ao: boolean };
   ms: number;
 }
 
@@ -106,11 +108,13 @@ function run(): void {
     t.match(bad.stderr, /^evpn-ha: /);
   });
 
-  t.test('self-test: embedded netlink addon, RtnetlinkPort, event pump child', async (t) => {
+  t.test('self-test: embedded netlink addon, RtnetlinkPort, event pump child, koffi FFI', async (t) => {
     const r = selfTest();
     t.equal(r.version, VERSION);
     t.equal(r.sea, true, 'runs as a single executable application');
     t.equal(r.netlink, 'ok', r.error ?? '');
+    t.equal(r.ffi, 'ok', 'the embedded koffi addon loads');
+    t.equal(r.tcpAuth?.md5, true, 'and asks the kernel: TCP-MD5 present');
     t.equal(r.eventPump, 'ready', r.error ?? '');
     t.ok(r.linkNames?.includes('lo'), 'links include lo');
     t.comment(`self-test ${r.ms} ms`);
@@ -173,8 +177,8 @@ function run(): void {
     t.same(left, [], 'the unpack directory was removed');
   });
 
-  t.test('two copies exchange an EVPN route over BGP (peer)', async (t) => {
-    const r = await runPeerPair([bin], { announcer: 'active', spawn: { cwd: dir, env } });
+  t.test('two copies exchange an EVPN route over BGP (peer, with TCP-MD5 and GTSM through the embedded FFI)', async (t) => {
+    const r = await runPeerPair([bin], { announcer: 'active', spawn: { cwd: dir, env }, extraArgs: ['--password', 'bin-test', '--ttl-security', '1'] });
     t.ok(r.complete, `the passive side printed End-of-RIB${r.complete ? '' : `: ${r.stderr}`}`);
     t.equal(r.activeExit, 0, 'active side exits 0 on SIGTERM');
     t.equal(r.passiveExit, 0, 'passive side exits 0 on SIGTERM');

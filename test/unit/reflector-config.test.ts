@@ -27,7 +27,7 @@ t.test('minimal configuration and its defaults', (t) => {
   t.same(c, {
     source: '<string>', routerId: '192.168.1.2', asn: 65001, clusterId: '192.168.1.2',
     listen: { address: '0.0.0.0', port: 179 },
-    listenRanges: [{ network: '192.168.1.0', length: 24, family: 'ipv4', asn: 65001 }],
+    listenRanges: [{ network: '192.168.1.0', length: 24, family: 'ipv4', asn: 65001, password: null, tcpAo: null }],
     holdTime: 9, keepalive: 3, bfd: null, neighbors: [], logLevel: 'info',
   });
   t.end();
@@ -52,10 +52,11 @@ t.test('full configuration', (t) => {
   ].join('\n'));
   t.equal(c.clusterId, '0.0.0.1', 'numeric cluster ID as a dotted quad');
   t.same(c.listen, { address: '192.168.1.2', port: 1179 });
-  t.same(c.listenRanges[1], { network: '2001:db8::', length: 32, family: 'ipv6', asn: 65002 });
+  t.same(c.listenRanges[1], { network: '2001:db8::', length: 32, family: 'ipv6', asn: 65002, password: null, tcpAo: null });
   t.same([c.holdTime, c.keepalive], [30, 5]);
   t.same(c.bfd, { minTx: 100, minRx: 200, multiplier: 5 });
-  t.same(c.neighbors, [{ address: '192.168.1.3', asn: 65001, port: 179 }, { address: '10.0.0.1', asn: 65009, port: 1790 }]);
+  t.same(c.neighbors, [{ address: '192.168.1.3', asn: 65001, port: 179, password: null, tcpAo: null },
+    { address: '10.0.0.1', asn: 65009, port: 1790, password: null, tcpAo: null }]);
   t.equal(c.logLevel, 'debug');
   t.same(parseReflectorConfig('routerId: 1.1.1.1\nasn: 1\nneighbors: [{address: 1.1.1.2}]\nbfd: true\nholdTime: 0\n').bfd,
     { minTx: 300, minRx: 300, multiplier: 3 });
