@@ -17,6 +17,7 @@ function recorder(k: FakeKernel): KernelEvent[] {
 function describe(ev: KernelEvent): string {
   if (ev.type === 'entry') {
     const e = ev.entry;
+    if (e.kind === 'nexthop') return `${ev.action} nexthop ${e.id}`;
     return e.kind === 'neigh' ? `${ev.action} neigh ${e.ip}` : `${ev.action} fdb ${e.table} ${e.mac}${e.dst ? ` ${e.dst}` : ''}`;
   }
   if (ev.type === 'link') return `${ev.action} link ${ev.link.name}`;
