@@ -189,7 +189,7 @@ export class FdbGroupPlanner {
           if (w.dst === top) this.slots.get(key)!.want = w;
           else this.rejoin(key, w, touched, out);
         }
-        if (moving.size < g.keys.size) {
+        if (g.keys.size > topN) {
           // The minority that still wants the old VTEP goes to another group.
           for (const key of [...g.keys]) {
             if (moving.has(key)) continue;
