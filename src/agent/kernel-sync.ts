@@ -14,7 +14,7 @@
 //    entries keep their nhid. Our nexthops are swept and restored like other entries;
 //    a deleted group of ours (the kernel flushes its FDB entries silently) triggers a
 //    resync.
-import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from '../kernel/nl.js';
+import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from '../kernel/nl.js';
 import {
   entryKey, nexthopKey, observedKey,
   type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
@@ -226,7 +226,10 @@ export class KernelSync {
     if (key === null) return;
     this.touchedWhileApplying?.add(key);
     this.eventsDuringDump?.push({ key, action, entry: o });
-    applyObserved(this.observed, key, action, o);
+    // The echo of our own write finds what we already recorded after it (synthesize):
+    // nothing changed, nothing to compare again.
+    const changed = applyObserved(this.observed, key, action, o);
+    if (!changed) return;
     // Only keys we care about: wanted ones, and ones we may own.
     if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
       this.dirty.add(key);
@@ -246,7 +249,7 @@ export class KernelSync {
     if (!wanted && o.protocol !== this.o.protocol && !this.planner?.inRange(o.id) && !this.observed.has(key)) return;
     this.touchedWhileApplying?.add(key);
     this.eventsDuringDump?.push({ key, action, entry: o });
-    applyObserved(this.observed, key, action, o);
+    if (!applyObserved(this.observed, key, action, o)) return;
     if (wanted || this.writtenThisRun.has(key) || o.protocol === this.o.protocol) {
       this.dirty.add(key);
       this.eventDirty.add(key);
@@ -479,19 +482,48 @@ export class KernelSync {
   }
 }
 
-/** Put an event's entry into (or take it out of) the observed map, per key and FDB table. */
-function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): void {
+/**
+ * Put an event's entry into (or take it out of) the observed map, per key and FDB
+ * table. Returns false when that changes nothing reconcile looks at (e.g. the echo of
+ * our own write, already recorded).
+ */
+function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): boolean {
   const list = m.get(key);
   const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
   if (action === 'new') {
     if (!list) m.set(key, [o]);
-    else if (i >= 0) list[i] = o;
-    else list.push(o);
-  } else if (list && i >= 0) {
+    else if (i >= 0) {
+      const same = sameObserved(list[i]!, o);
+      list[i] = o;
+      return !same;
+    } else list.push(o);
+    return true;
+  }
+  if (list && i >= 0) {
     list.splice(i, 1);
     if (list.length === 0) m.delete(key);
+    return true;
+  }
+  return false;
+}
+
+/** Equal in everything reconcile's rules read (ownership, state class, MAC, remote, group). */
+function sameObserved(a: ObservedEntry, b: ObservedEntry): boolean {
+  switch (a.kind) {
+    case 'neigh':
+      return b.kind === 'neigh' && a.mac === b.mac && a.state === b.state && a.protocol === b.protocol
+        && a.externLearned === b.externLearned;
+    case 'fdb':
+      return b.kind === 'fdb' && a.table === b.table && a.dst === b.dst && (a.nhid ?? null) === (b.nhid ?? null)
+        && a.externLearned === b.externLearned && a.protocol === b.protocol && a.master === b.master
+        && (a.state & NUD_STATIC) === (b.state & NUD_STATIC);
+    case 'nexthop':
+      return b.kind === 'nexthop' && a.dst === b.dst && a.fdb === b.fdb && a.protocol === b.protocol
+        && (a.group === null ? b.group === null : b.group !== null && a.group.length === b.group.length && a.group.every((x, k) => x === b.group![k]));
   }
 }
+
+const NUD_STATIC = NUD_NOARP | NUD_PERMANENT;
 
 function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {
   return a.kind === 'fdb' && b.kind === 'fdb' ? a.table === b.table : a.kind === b.kind;
