@@ -172,6 +172,7 @@ export class Agent {
 
   private readonly sync: KernelSync;
   private gate: StaleGate;
+  private mode: { mode: 'nexthop-groups' | 'dst'; reason: string } = { mode: 'dst', reason: 'not started' };
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
@@ -321,11 +322,56 @@ export class Agent {
       this.checkGate('timeout');
     });
     this.unsubscribe = this.kernel.subscribe((ev) => this.onKernelEvent(ev));
+    await this.chooseFdbMode();
     this.sync.resyncNow();
     await this.sync.settled();
     this.wantLinks = true;
     this.kickLinks();
     await this.settled();
+  }
+
+  /**
+   * kernel.nexthopGroups: 'auto' uses FDB nexthop groups when the kernel has them,
+   * true requires them (a clear error otherwise), false writes per-entry dst.
+   */
+  private async chooseFdbMode(): Promise<void> {
+    const want = this.cfg.kernel.nexthopGroups;
+    let mode: { mode: 'nexthop-groups' | 'dst'; reason: string };
+    if (want === false) mode = { mode: 'dst', reason: 'kernel.nexthopGroups is false' };
+    else {
+      const probe = this.kernel.nexthopSupport
+        ? await this.kernel.nexthopSupport().catch((e: unknown) => ({ supported: false, reason: `probe failed: ${String(e)}` }))
+        : { supported: false, reason: 'the kernel port has no nexthop support' };
+      if (!probe.supported && want === true) {
+        this.started = false;
+        this.unsubscribe?.();
+        this.unsubscribe = null;
+        this.graceTimer?.cancel();
+        this.graceTimer = null;
+        throw new Error(`kernel.nexthopGroups is true, but this kernel cannot hold FDB nexthop groups (${probe.reason}); set kernel.nexthopGroups to auto or false`);
+      }
+      mode = probe.supported
+        ? { mode: 'nexthop-groups', reason: want === true ? 'kernel.nexthopGroups is true' : 'kernel.nexthopGroups is auto and the kernel has FDB nexthops' }
+        : { mode: 'dst', reason: `kernel.nexthopGroups is auto, but ${probe.reason}; per-entry dst` };
+    }
+    this.mode = mode;
+    this.sync.setNexthopGroups(mode.mode === 'nexthop-groups');
+    this.emit({ type: 'fdb-mode', mode: mode.mode, reason: mode.reason });
+  }
+
+  /** How FDB entries are programmed and why (for `show kernel`). */
+  fdbMode(): { mode: 'nexthop-groups' | 'dst'; reason: string } {
+    return this.mode;
+  }
+
+  /** Our FDB nexthop groups (empty in per-entry mode). */
+  nexthopGroups(): Array<{ id: number; memberId: number; vtep: string; macs: number }> {
+    return this.sync.groups();
+  }
+
+  /** Group member replacements so far: each is a failover or failback of every MAC behind one group. */
+  get groupReplaces(): number {
+    return this.sync.groupReplaces;
   }
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */

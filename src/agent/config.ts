@@ -131,6 +131,12 @@ export interface KernelConfig {
   flushOnShutdown: boolean;
   /** Keep an entry this long after its last route went away, ms (rides out a neighbour agent's restart). */
   withdrawDelay: number;
+  /**
+   * Program remote MACs through FDB nexthop groups (failover = one group replace per
+   * remote VTEP): 'auto' when the kernel can (Linux >= 5.8), true = required (start
+   * fails without), false = per-entry `dst` (docs/kernel.md).
+   */
+  nexthopGroups: 'auto' | boolean;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -191,7 +197,7 @@ export const DEFAULTS = {
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
-  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true, withdrawDelay: 10_000 },
+  kernel: { protocol: EVPN_HA_PROTOCOL, restoreDelay: 50, startupGrace: 30_000, flushOnShutdown: true, withdrawDelay: 10_000, nexthopGroups: 'auto' as 'auto' | boolean },
   logLevel: 'info' as LogLevel,
 } as const;
 
@@ -481,12 +487,15 @@ class Validator {
 
     const dk = DEFAULTS.kernel;
     const kernel: KernelConfig = { ...dk };
-    if (this.has(['kernel']) && this.mapKeys(['kernel'], ['protocol', 'restoreDelay', 'startupGrace', 'flushOnShutdown', 'withdrawDelay'])) {
+    if (this.has(['kernel']) && this.mapKeys(['kernel'], ['protocol', 'restoreDelay', 'startupGrace', 'flushOnShutdown', 'withdrawDelay', 'nexthopGroups'])) {
       kernel.protocol = this.int(['kernel', 'protocol'], 1, 255, dk.protocol);
       kernel.restoreDelay = this.duration(['kernel', 'restoreDelay'], 'ms', 0, 1000, dk.restoreDelay);
       kernel.startupGrace = this.duration(['kernel', 'startupGrace'], 's', 0, 3_600_000, dk.startupGrace);
       kernel.flushOnShutdown = this.bool(['kernel', 'flushOnShutdown'], dk.flushOnShutdown);
       kernel.withdrawDelay = this.duration(['kernel', 'withdrawDelay'], 's', 0, 600_000, dk.withdrawDelay);
+      const ng = this.value(['kernel', 'nexthopGroups']);
+      if (ng === 'auto' || ng === true || ng === false) kernel.nexthopGroups = ng;
+      else if (ng !== undefined && ng !== null) this.err(['kernel', 'nexthopGroups'], `must be auto, true or false, not ${show(ng)}`);
     }
 
     let logLevel: LogLevel = DEFAULTS.logLevel;

@@ -28,7 +28,11 @@ export type AgentEvent =
   | { type: 'stale-cleanup'; cause: 'end-of-rib' | 'timeout' }
   | { type: 'origination'; uplink: string; address: string | null; advertised: number; withdrawn: number }
   | { type: 'probe'; network: string; remoteVtep: string; from: string; to: string; reason: string; eligible: boolean; rttMs: number | undefined }
-  | { type: 'problem'; message: string };
+  | { type: 'problem'; message: string }
+  /** How FDB entries are programmed, decided at start (kernel.nexthopGroups and the kernel). */
+  | { type: 'fdb-mode'; mode: 'nexthop-groups' | 'dst'; reason: string }
+  /** A nexthop group's member was replaced: every MAC behind it moved from one VTEP to another in one write. */
+  | { type: 'nexthop-group'; id: number; from: string; to: string; macs: number };
 
 export function summary(p: Path | null): PathSummary | null {
   return p && {
@@ -70,6 +74,12 @@ export function logEvent(log: Logger, ev: AgentEvent): void {
     }
     case 'problem':
       log.warn(ev.message);
+      return;
+    case 'fdb-mode':
+      log.info({ mode: ev.mode, reason: ev.reason }, `FDB entries: ${ev.mode === 'nexthop-groups' ? 'through FDB nexthop groups' : 'per-entry dst'} (${ev.reason})`);
+      return;
+    case 'nexthop-group':
+      log.info({ id: ev.id, from: ev.from, to: ev.to, macs: ev.macs }, `nexthop group ${ev.id}: ${ev.from} -> ${ev.to} (${ev.macs} MACs)`);
       return;
   }
 }

@@ -8,12 +8,18 @@
 //    next timer tick (batched), foreign changes after `restoreDelay` (debounced);
 //  * entries a previous run left are deleted only once the stale gate is open;
 //    entries this run wrote and no longer wants are deleted at once;
-//  * failed writes are retried after `retryDelay`, reported once per streak.
-import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from '../kernel/nl.js';
+//  * failed writes are retried after `retryDelay`, reported once per streak;
+//  * with FDB nexthop groups on (setNexthopGroups), FDB wants go through the
+//    FdbGroupPlanner (kernel-plan.ts): a failover becomes one group replace, the FDB
+//    entries keep their nhid. Our nexthops are swept and restored like other entries;
+//    a deleted group of ours (the kernel flushes its FDB entries silently) triggers a
+//    resync.
+import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from '../kernel/nl.js';
 import {
-  entryKey, observedKey,
+  entryKey, nexthopKey, observedKey,
   type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
 } from '../kernel/port.js';
+import { FdbGroupPlanner, type AdoptHint, type GroupInfo } from './kernel-plan.js';
 import { groupObserved, plan, planByKey } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { EarliestTimer } from './earliest-timer.js';
@@ -76,6 +82,8 @@ export class KernelSync {
   private staleCleanup = false;
   private worker: Promise<void> | null = null;
   private stopped = false;
+  /** Non-null when FDB entries go through nexthop groups. */
+  private planner: FdbGroupPlanner | null = null;
 
   constructor(opts: KernelSyncOptions) {
     this.o = opts;
@@ -89,6 +97,40 @@ export class KernelSync {
 
   get deviceNames(): string[] {
     return [...this.devices];
+  }
+
+  /** Program FDB entries through nexthop groups (before the first setDesired). */
+  setNexthopGroups(on: boolean): void {
+    if (!on) { this.planner = null; return; }
+    this.planner = new FdbGroupPlanner({
+      taken: (id) => this.observed.has(nexthopKey(id)),
+      hint: (key) => this.adoptHint(key),
+    });
+  }
+
+  get nexthopGroups(): boolean {
+    return this.planner !== null;
+  }
+
+  /** Our groups now (empty without nexthop groups). */
+  groups(): GroupInfo[] {
+    return this.planner?.groupsInfo() ?? [];
+  }
+
+  /** Group member replacements so far (one per failover of a group). */
+  get groupReplaces(): number {
+    return this.planner?.groupReplaces ?? 0;
+  }
+
+  /** The group a previous run left at an FDB key, if it has one member of ours. */
+  private adoptHint(key: string): AdoptHint | null {
+    const vx = this.observed.get(key)?.find((o) => o.kind === 'fdb' && o.table === 'vxlan');
+    if (!vx || vx.kind !== 'fdb' || vx.nhid == null || !vx.externLearned) return null;
+    const g = this.observed.get(nexthopKey(vx.nhid))?.[0];
+    if (!g || g.kind !== 'nexthop' || g.protocol !== this.o.protocol || !g.fdb || g.group?.length !== 1) return null;
+    const n = this.observed.get(nexthopKey(g.group[0]!))?.[0];
+    if (!n || n.kind !== 'nexthop' || n.protocol !== this.o.protocol || n.dst === null) return null;
+    return { groupId: g.id, nexthopId: n.id, vtep: n.dst };
   }
 
   /** Dump the devices and compare everything (at start, after lost events, when a device changed). */
@@ -117,15 +159,36 @@ export class KernelSync {
         if (!this.lingering.has(key)) this.lingering.set(key, this.o.clock.now() + linger);
         continue;
       }
+      if (this.planner && (e === null ? key.startsWith('fdb|') : e.kind === 'fdb')) {
+        // The planner finds out itself whether anything changed (same VTEP: nothing).
+        this.planner.want(key, e === null || e.kind !== 'fdb' ? null : { ifname: e.ifname, mac: e.mac, dst: e.dst });
+        any = true;
+        continue;
+      }
       if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
-      if (e) this.desired.set(key, e);
-      else this.desired.delete(key);
-      this.dirty.add(key);
-      this.eventDirty.delete(key);
+      this.setKey(key, e);
       any = true;
     }
     if (any) this.scheduleFlush(0);
     if (this.lingering.size) this.armLinger();
+  }
+
+  private setKey(key: string, e: KernelEntry | null): void {
+    if (e) this.desired.set(key, e);
+    else this.desired.delete(key);
+    this.dirty.add(key);
+    this.eventDirty.delete(key);
+  }
+
+  /** The planner's changes into the desired state. */
+  private runPlanner(): void {
+    if (!this.planner?.hasPending) return;
+    for (const [key, e] of this.planner.plan()) {
+      const old = this.desired.get(key);
+      if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
+      this.setKey(key, e);
+    }
+    for (const m of this.planner.drainMoves()) this.o.emit({ type: 'nexthop-group', ...m });
   }
 
   /** Delete lingering entries whose time has come (one timer for the earliest). */
@@ -141,7 +204,8 @@ export class KernelSync {
     for (const [key, t] of this.lingering) {
       if (t > now) continue;
       this.lingering.delete(key);
-      if (this.desired.delete(key)) {
+      if (this.planner && key.startsWith('fdb|')) this.planner.want(key, null);
+      else if (this.desired.delete(key)) {
         this.dirty.add(key);
         this.eventDirty.delete(key);
       }
@@ -152,17 +216,56 @@ export class KernelSync {
 
   /** A neighbour/FDB event from the kernel. */
   onEntryEvent(action: 'new' | 'del', o: ObservedEntry): void {
-    if (this.stopped || !this.devices.has(o.ifname)) return;
+    if (this.stopped) return;
+    if (o.kind === 'nexthop') {
+      this.onNexthopEvent(action, o);
+      return;
+    }
+    if (!this.devices.has(o.ifname)) return;
     const key = observedKey(o);
     if (key === null) return;
     this.touchedWhileApplying?.add(key);
     this.eventsDuringDump?.push({ key, action, entry: o });
-    applyObserved(this.observed, key, action, o);
+    // The echo of our own write finds what we already recorded after it (synthesize):
+    // nothing changed, nothing to compare again.
+    const changed = applyObserved(this.observed, key, action, o);
+    if (!changed) return;
     // Only keys we care about: wanted ones, and ones we may own.
     if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
       this.dirty.add(key);
       this.eventDirty.add(key);
       this.scheduleFlush(this.o.restoreDelay());
+    }
+  }
+
+  /**
+   * A nexthop event: kept when it is ours, in our id range, or at an id we want.
+   * Someone deleting one of our groups also flushed its FDB entries (without events):
+   * resync after the restore delay.
+   */
+  private onNexthopEvent(action: 'new' | 'del', o: Extract<ObservedEntry, { kind: 'nexthop' }>): void {
+    const key = nexthopKey(o.id);
+    const wanted = this.desired.has(key);
+    if (!wanted && o.protocol !== this.o.protocol && !this.planner?.inRange(o.id) && !this.observed.has(key)) return;
+    this.touchedWhileApplying?.add(key);
+    this.eventsDuringDump?.push({ key, action, entry: o });
+    if (!applyObserved(this.observed, key, action, o)) return;
+    if (wanted || this.writtenThisRun.has(key) || o.protocol === this.o.protocol) {
+      this.dirty.add(key);
+      this.eventDirty.add(key);
+      this.scheduleFlush(this.o.restoreDelay());
+    }
+    if (action === 'del' && wanted && o.group !== null) this.scheduleResync();
+  }
+
+  /** Deleting a group flushes the vxlan FDB entries using it (no events): forget them too. */
+  private forgetFlushed(groups: Set<number>): void {
+    for (const [k, list] of this.observed) {
+      if (!k.startsWith('fdb|')) continue;
+      const left = list.filter((o) => !(o.kind === 'fdb' && o.table === 'vxlan' && o.nhid != null && groups.has(o.nhid)));
+      if (left.length === list.length) continue;
+      if (left.length) this.observed.set(k, left);
+      else this.observed.delete(k);
     }
   }
 
@@ -173,8 +276,16 @@ export class KernelSync {
     this.scheduleFlush(0);
   }
 
+  /** What we want in the kernel; an FDB entry with nhid shows the VTEP its group leads to now. */
   desiredEntries(): KernelEntry[] {
-    return [...this.desired.values()];
+    const out: KernelEntry[] = [];
+    for (const e of this.desired.values()) {
+      if (e.kind === 'fdb' && e.nhid !== undefined) {
+        const vtep = this.planner?.vtepOf(e.nhid);
+        out.push(vtep !== undefined && vtep !== e.dst ? { ...e, dst: vtep } : e);
+      } else out.push(e);
+    }
+    return out;
   }
 
   observedEntries(): ObservedEntry[] {
@@ -226,7 +337,7 @@ export class KernelSync {
       }
       if (this.flushDue) {
         this.flushDue = false;
-        if (this.dirty.size) await this.flush();
+        if (this.dirty.size || this.planner?.hasPending) await this.flush();
         continue;
       }
       return;
@@ -239,6 +350,19 @@ export class KernelSync {
     this.eventsDuringDump = during;
     try {
       entries = await this.o.kernel.dump([...this.devices]);
+      if (this.o.kernel.dumpNexthops) {
+        let nhs: Awaited<ReturnType<NonNullable<KernelPort['dumpNexthops']>>> = [];
+        try {
+          nhs = await this.o.kernel.dumpNexthops();
+        } catch (e) {
+          // Without nexthop groups a kernel without nexthops is fine: nothing to sweep.
+          if (this.planner) throw e;
+        }
+        for (const n of nhs) {
+          // Ours (to sweep or keep), and any in our range (ids we must not take).
+          if (n.protocol === this.o.protocol || (this.planner?.inRange(n.id) ?? false)) entries.push(n);
+        }
+      }
     } catch (e) {
       this.o.emit({ type: 'problem', message: `kernel dump: ${String(e)}` });
       this.scheduleResync(this.o.retryDelay);
@@ -257,6 +381,7 @@ export class KernelSync {
   }
 
   private async flush(): Promise<void> {
+    this.runPlanner();
     const keys = [...this.dirty];
     this.dirty.clear();
     const desired: KernelEntry[] = [];
@@ -298,6 +423,7 @@ export class KernelSync {
     const newFailures: Array<{ op: KernelOp; code: string; message: string }> = [];
     let replaced = 0;
     let deleted = 0;
+    const deletedGroups = new Set<number>();
     for (const r of results) {
       const op = r.op;
       const key = entryKey(op.entry);
@@ -323,10 +449,12 @@ export class KernelSync {
         this.writtenThisRun.delete(key);
         if (known) continue;
         const left = (this.observed.get(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
+        if (op.entry.kind === 'nhgroup') deletedGroups.add(op.entry.id);
         if (left.length) this.observed.set(key, left);
         else this.observed.delete(key);
       }
     }
+    if (deletedGroups.size) this.forgetFlushed(deletedGroups);
     this.o.emit({ type: 'kernel', trigger, replaced, deleted, failed, ops });
     if (failed.length === 0) return;
     // One problem per kind of failure and batch; a key failing the same way again is not repeated.
@@ -354,32 +482,75 @@ export class KernelSync {
   }
 }
 
-/** Put an event's entry into (or take it out of) the observed map, per key and FDB table. */
-function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): void {
+/**
+ * Put an event's entry into (or take it out of) the observed map, per key and FDB
+ * table. Returns false when that changes nothing reconcile looks at (e.g. the echo of
+ * our own write, already recorded).
+ */
+function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): boolean {
   const list = m.get(key);
   const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
   if (action === 'new') {
     if (!list) m.set(key, [o]);
-    else if (i >= 0) list[i] = o;
-    else list.push(o);
-  } else if (list && i >= 0) {
+    else if (i >= 0) {
+      const same = sameObserved(list[i]!, o);
+      list[i] = o;
+      return !same;
+    } else list.push(o);
+    return true;
+  }
+  if (list && i >= 0) {
     list.splice(i, 1);
     if (list.length === 0) m.delete(key);
+    return true;
+  }
+  return false;
+}
+
+/** Equal in everything reconcile's rules read (ownership, state class, MAC, remote, group). */
+function sameObserved(a: ObservedEntry, b: ObservedEntry): boolean {
+  switch (a.kind) {
+    case 'neigh':
+      return b.kind === 'neigh' && a.mac === b.mac && a.state === b.state && a.protocol === b.protocol
+        && a.externLearned === b.externLearned;
+    case 'fdb':
+      return b.kind === 'fdb' && a.table === b.table && a.dst === b.dst && (a.nhid ?? null) === (b.nhid ?? null)
+        && a.externLearned === b.externLearned && a.protocol === b.protocol && a.master === b.master
+        && (a.state & NUD_STATIC) === (b.state & NUD_STATIC);
+    case 'nexthop':
+      return b.kind === 'nexthop' && a.dst === b.dst && a.fdb === b.fdb && a.protocol === b.protocol
+        && (a.group === null ? b.group === null : b.group !== null && a.group.length === b.group.length && a.group.every((x, k) => x === b.group![k]));
   }
 }
 
+const NUD_STATIC = NUD_NOARP | NUD_PERMANENT;
+
 function sameSlot(a: ObservedEntry, b: ObservedEntry): boolean {
-  return a.kind === 'neigh' || b.kind === 'neigh' ? a.kind === b.kind : a.table === b.table;
+  return a.kind === 'fdb' && b.kind === 'fdb' ? a.table === b.table : a.kind === b.kind;
 }
 
 function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
-  if (a.kind === 'neigh') return b.kind === 'neigh' && a.ifname === b.ifname && a.ip === b.ip && a.mac === b.mac;
-  return b.kind === 'fdb' && a.ifname === b.ifname && a.mac === b.mac && a.dst === b.dst;
+  switch (a.kind) {
+    case 'neigh': return b.kind === 'neigh' && a.ifname === b.ifname && a.ip === b.ip && a.mac === b.mac;
+    // With a group the VTEP is the group's business: the entry is the same while its nhid is.
+    case 'fdb': return b.kind === 'fdb' && a.ifname === b.ifname && a.mac === b.mac && a.nhid === b.nhid
+      && (a.nhid !== undefined || a.dst === b.dst);
+    case 'nexthop': return b.kind === 'nexthop' && a.id === b.id && a.dst === b.dst;
+    case 'nhgroup': return b.kind === 'nhgroup' && a.id === b.id && a.members.length === b.members.length
+      && a.members.every((m, i) => m === b.members[i]);
+  }
 }
 
 /** What the kernel holds after a successful replace (until its own event says more). */
 function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | undefined): ObservedEntry[] {
-  const ifindex = prev?.[0]?.ifindex ?? 0;
+  if (e.kind === 'nexthop' || e.kind === 'nhgroup') {
+    return [{
+      kind: 'nexthop', id: e.id, dst: e.kind === 'nexthop' ? e.dst : null, group: e.kind === 'nhgroup' ? [...e.members] : null,
+      fdb: true, protocol,
+    }];
+  }
+  const p0 = prev?.[0];
+  const ifindex = p0 && p0.kind !== 'nexthop' ? p0.ifindex : 0;
   if (e.kind === 'neigh') {
     return [{
       kind: 'neigh', ifname: e.ifname, ifindex, family: e.ip.includes(':') ? 6 : 4, ip: e.ip, mac: e.mac,
@@ -389,11 +560,12 @@ function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | un
   const master = prev?.find((o) => o.kind === 'fdb' && o.table === 'bridge');
   return [
     {
-      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'bridge', dst: null, vlan: null,
+      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'bridge', dst: null, nhid: null, vlan: null,
       master: master?.kind === 'fdb' ? master.master : null, state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol: null, externLearned: true,
     },
     {
-      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.dst, vlan: null, master: null,
+      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.nhid !== undefined ? null : e.dst,
+      nhid: e.nhid ?? null, vlan: null, master: null,
       state: NUD_REACHABLE, flags: NTF_SELF | NTF_EXT_LEARNED, protocol: null, externLearned: true,
     },
   ];

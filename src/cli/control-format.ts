@@ -1,7 +1,7 @@
 // Human output of `evpn-ha show|watch`: aligned tables and one-line events.
 // Pure functions over the control API's JSON (src/control/types.ts).
 import type { ControlEvent, KernelEntryInfo, KernelInfo, NeighborInfo, RouteInfo, VtepInfo } from '../control/types.js';
-import type { KernelEntry, ObservedEntry } from '../kernel/port.js';
+import { describeEntry, type KernelEntry, type ObservedEntry } from '../kernel/port.js';
 
 /** Columns padded to the widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -105,15 +105,22 @@ const COLORS: Record<KernelEntryInfo['status'], string> = {
 
 function describeDesired(d: KernelEntry | null): string {
   if (!d) return '-';
-  return d.kind === 'neigh' ? `lladdr ${d.mac}` : `dst ${d.dst}`;
+  if (d.kind === 'neigh') return `lladdr ${d.mac}`;
+  if (d.kind === 'fdb') return d.nhid !== undefined ? `nhid ${d.nhid} (dst ${d.dst})` : `dst ${d.dst}`;
+  return d.kind === 'nexthop' ? `via ${d.dst}` : `group ${d.members.join('/')}`;
 }
 
 function describeObserved(os: ObservedEntry[], protocol: number): string {
   if (os.length === 0) return '-';
   return os.map((o) => {
+    if (o.kind === 'nexthop') {
+      const what = o.group !== null ? `group ${o.group.join('/')}` : `via ${o.dst ?? '-'}`;
+      return `${what}${o.protocol === protocol ? ' proto ours' : o.protocol !== null ? ` proto ${o.protocol}` : ''}`;
+    }
     const flags = [o.externLearned ? 'extern_learn' : '', o.protocol === protocol ? 'proto ours' : o.protocol !== null ? `proto ${o.protocol}` : '']
       .filter(Boolean).join(' ');
-    const what = o.kind === 'neigh' ? `lladdr ${o.mac ?? '-'}` : o.table === 'vxlan' ? `dst ${o.dst ?? '-'}` : o.table;
+    const what = o.kind === 'neigh' ? `lladdr ${o.mac ?? '-'}`
+      : o.table === 'vxlan' ? (o.nhid != null ? `nhid ${o.nhid}` : `dst ${o.dst ?? '-'}`) : o.table;
     return flags ? `${what} ${flags}` : what;
   }).join(', ');
 }
@@ -127,7 +134,18 @@ export function formatKernel(k: KernelInfo, color = false): string {
   const counts = Object.entries(k.counts).filter(([, v]) => v > 0).map(([s, v]) => `${v} ${s}`).join(', ');
   const gate = k.staleGateOpen ? '' : '; entries of the previous run are kept until every session sent End-of-RIB';
   const head = k.entries.length ? `${table(['STATUS', 'KIND', 'DEVICE', 'IP', 'MAC', 'WANTED', 'KERNEL'], rows)}\n` : 'no entries wanted or owned\n';
-  return `${head}${k.entries.length} entr${k.entries.length === 1 ? 'y' : 'ies'}${counts ? `: ${counts}` : ''} (kernel view: ${k.source}, protocol ${k.protocol}${gate})`;
+  const nhs = k.nexthops ?? [];
+  const nhRows = nhs.map((n) => {
+    const st = n.status === 'ok' ? 'ok' : `!${n.status.toUpperCase()}`;
+    const c = color && n.status !== 'ok' ? COLORS[n.status] : '';
+    const wanted = n.kind === 'group' ? `group ${(n.members ?? []).join('/')}` : `via ${n.dst ?? '-'}`;
+    return [c ? `${c}${st}\x1b[0m` : st, n.kind, String(n.id), wanted, n.macs === undefined ? '-' : String(n.macs),
+      n.observed ? describeObserved([n.observed], k.protocol) : '-'];
+  });
+  const nhTable = nhRows.length ? `${table(['STATUS', 'KIND', 'ID', 'WANTED', 'MACS', 'KERNEL'], nhRows)}\n` : '';
+  const mode = k.fdbMode === undefined ? '' : `\nFDB: ${k.fdbMode === 'nexthop-groups' ? 'nexthop groups' : 'per-entry dst'} (${k.fdbModeReason ?? ''})`
+    + (nhs.length ? `; ${nhs.filter((n) => n.kind === 'group').length} groups, ${nhs.filter((n) => n.kind === 'nexthop').length} nexthops` : '');
+  return `${head}${nhTable}${k.entries.length} entr${k.entries.length === 1 ? 'y' : 'ies'}${counts ? `: ${counts}` : ''} (kernel view: ${k.source}, protocol ${k.protocol}${gate})${mode}`;
 }
 
 // --- vteps -----------------------------------------------------------------------
@@ -151,7 +169,7 @@ function pathText(p: { uplink: string; nextHop: string; localPref: number } | nu
 }
 
 function entryText(e: KernelEntry): string {
-  return e.kind === 'neigh' ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+  return describeEntry(e);
 }
 
 /** One line per event: time, type, what happened. */

@@ -25,7 +25,7 @@ import type { Clock } from '../util/clock.js';
 import {
   KERNEL_STATUSES, MAX_EVENT_OPS,
   type ControlEvent, type ControlEventBody, type ControlProvider, type FailoverCause, type KernelEntryInfo, type KernelInfo,
-  type KernelStatus, type NeighborInfo, type PathInfo, type ReloadResult, type RouteFilter, type RouteInfo, type VtepInfo,
+  type KernelStatus, type NexthopEntryInfo, type NeighborInfo, type PathInfo, type ReloadResult, type RouteFilter, type RouteInfo, type VtepInfo,
 } from './types.js';
 
 /** The part of Agent the adapter reads (Agent fits as is). */
@@ -42,6 +42,10 @@ export interface AgentView {
   observedEntries?(): ObservedEntry[];
   /** Every VTEP probe target's status (all VNIs). */
   probeStatus?(): ProbeTargetStatus[];
+  /** How FDB entries are programmed (nexthop groups or per-entry dst) and why. */
+  fdbMode?(): { mode: 'nexthop-groups' | 'dst'; reason: string };
+  /** Our FDB nexthop groups with how many MACs point at each. */
+  nexthopGroups?(): Array<{ id: number; memberId: number; vtep: string; macs: number }>;
 }
 
 /** The part of BgpSession shown (BgpSession fits as is). */
@@ -131,7 +135,9 @@ function pathInfo(p: Path, best: Path | null, vtep: (network: string, nextHop: s
 }
 
 function describeObserved(o: ObservedEntry): string {
-  return o.kind === 'neigh' ? `${o.ip} lladdr ${o.mac ?? '-'}` : `${o.mac} ${o.table}${o.dst ? ` dst ${o.dst}` : ''}`;
+  if (o.kind === 'nexthop') return o.group !== null ? `nexthop ${o.id} group ${o.group.join('/')}` : `nexthop ${o.id} via ${o.dst ?? '-'}`;
+  return o.kind === 'neigh' ? `${o.ip} lladdr ${o.mac ?? '-'}`
+    : `${o.mac} ${o.table}${o.dst ? ` dst ${o.dst}` : ''}${o.nhid != null ? ` nhid ${o.nhid}` : ''}`;
 }
 
 /**
@@ -140,6 +146,13 @@ function describeObserved(o: ObservedEntry): string {
  * a delete is 'extra', a skipped foreign entry a 'conflict'.
  */
 export function compareKernel(desired: KernelEntry[], observed: ObservedEntry[], protocol: number): KernelEntryInfo[] {
+  return compareKernelAll(desired, observed, protocol).entries;
+}
+
+/** compareKernel() plus our nexthops and groups (FDB nexthop groups, docs/kernel.md). */
+export function compareKernelAll(
+  desired: KernelEntry[], observed: ObservedEntry[], protocol: number,
+): { entries: KernelEntryInfo[]; nexthops: NexthopEntryInfo[] } {
   const p = plan(desired, observed, { protocol, deleteStale: true });
   const byKey = groupObserved(observed);
   const replace = new Set<string>();
@@ -150,7 +163,16 @@ export function compareKernel(desired: KernelEntry[], observed: ObservedEntry[],
   }
   const conflict = new Set(p.skipped.filter((s) => s.reason === 'foreign-static').map((s) => entryKey(s.entry)));
   const out: KernelEntryInfo[] = [];
+  const nhs: NexthopEntryInfo[] = [];
   const seen = new Set<string>();
+  const nexthopInfo = (e: Extract<KernelEntry, { kind: 'nexthop' | 'nhgroup' }>, status: KernelStatus, desiredToo: boolean, obs: ObservedEntry[]): NexthopEntryInfo => {
+    const o = obs.find((x) => x.kind === 'nexthop');
+    return {
+      id: e.id, kind: e.kind === 'nhgroup' ? 'group' : 'nexthop', status,
+      dst: e.kind === 'nexthop' ? e.dst : null, members: e.kind === 'nhgroup' ? e.members : null,
+      desired: desiredToo ? e : null, observed: o?.kind === 'nexthop' ? o : null,
+    };
+  };
   for (const d0 of desired) {
     let d: KernelEntry;
     try {
@@ -163,17 +185,20 @@ export function compareKernel(desired: KernelEntry[], observed: ObservedEntry[],
     seen.add(k);
     const obs = byKey.get(k) ?? [];
     const status: KernelStatus = conflict.has(k) ? 'conflict' : replace.has(k) ? (obs.length ? 'different' : 'missing') : 'ok';
+    if (d.kind === 'nexthop' || d.kind === 'nhgroup') { nhs.push(nexthopInfo(d, status, true, obs)); continue; }
     out.push({ kind: d.kind, device: d.ifname, ip: d.kind === 'neigh' ? d.ip : null, mac: d.mac, status, desired: d, observed: obs });
   }
   for (const [k, e] of extra) {
     if (seen.has(k)) continue;
     seen.add(k);
     const obs = byKey.get(k) ?? [];
+    if (e.kind === 'nexthop' || e.kind === 'nhgroup') { nhs.push(nexthopInfo(e, 'extra', false, obs)); continue; }
     const mac = e.kind === 'fdb' ? e.mac : obs.find((o) => o.kind === 'neigh')?.mac ?? e.mac;
     out.push({ kind: e.kind, device: e.ifname, ip: e.kind === 'neigh' ? e.ip : null, mac, status: 'extra', desired: null, observed: obs });
   }
   out.sort((a, b) => a.kind.localeCompare(b.kind) || a.device.localeCompare(b.device) || (a.ip ?? a.mac).localeCompare(b.ip ?? b.mac));
-  return out;
+  nhs.sort((a, b) => a.id - b.id);
+  return { entries: out, nexthops: nhs };
 }
 
 export { describeObserved };
@@ -326,10 +351,16 @@ export class AgentControlProvider implements ControlProvider {
     } else {
       throw new Error('the kernel state is not available (neither the agent nor a kernel port can be read)');
     }
-    const entries = compareKernel(this.o.agent.desiredEntries(), observed, cfg.kernel.protocol);
+    const { entries, nexthops } = compareKernelAll(this.o.agent.desiredEntries(), observed, cfg.kernel.protocol);
     const counts = Object.fromEntries(KERNEL_STATUSES.map((s) => [s, 0])) as Record<KernelStatus, number>;
     for (const e of entries) counts[e.status]++;
-    return { protocol: cfg.kernel.protocol, staleGateOpen: this.o.agent.staleGateOpen, source, counts, entries };
+    const mode = this.o.agent.fdbMode?.() ?? { mode: 'dst' as const, reason: 'not reported by the agent' };
+    const macs = new Map((this.o.agent.nexthopGroups?.() ?? []).map((g) => [g.id, g.macs]));
+    for (const n of nexthops) if (n.kind === 'group') n.macs = macs.get(n.id) ?? 0;
+    return {
+      protocol: cfg.kernel.protocol, staleGateOpen: this.o.agent.staleGateOpen, source, counts, entries,
+      fdbMode: mode.mode, fdbModeReason: mode.reason, nexthops,
+    };
   }
 
   async vteps(): Promise<VtepInfo[]> {

@@ -10,7 +10,7 @@
 //   watch     {"id": 2, "result": {"watching": true}} then {"event": {...}} lines
 //             until the client disconnects.
 import type { AgentEvent, PathSummary } from '../agent/agent.js';
-import type { KernelEntry, ObservedEntry } from '../kernel/port.js';
+import type { KernelEntry, ObservedEntry, ObservedNexthop } from '../kernel/port.js';
 
 /** Default control socket (config key `control.socket`). */
 export const DEFAULT_CONTROL_SOCKET = '/run/evpn-ha/evpn-ha.sock';
@@ -154,6 +154,30 @@ export interface KernelInfo {
   source: 'agent' | 'dump';
   counts: Record<KernelStatus, number>;
   entries: KernelEntryInfo[];
+  /**
+   * How remote MACs are programmed: 'nexthop-groups' (the vxlan FDB entry points at an
+   * FDB nexthop group, `nhid`) or 'dst' (per-entry remote). Absent from older agents.
+   */
+  fdbMode?: 'nexthop-groups' | 'dst';
+  /** Why that mode (e.g. the kernel lacks FDB nexthops, or kernel.nexthopGroups is false). */
+  fdbModeReason?: string;
+  /** Our FDB nexthops and nexthop groups, wanted or owned. */
+  nexthops?: NexthopEntryInfo[];
+}
+
+/** An FDB nexthop (`via` a remote VTEP) or an FDB nexthop group of ours (docs/kernel.md). */
+export interface NexthopEntryInfo {
+  id: number;
+  kind: 'nexthop' | 'group';
+  status: KernelStatus;
+  /** The remote VTEP of a nexthop; null for a group. */
+  dst: string | null;
+  /** Member ids of a group; null for a nexthop. */
+  members: number[] | null;
+  /** MACs whose FDB entry points at this group (groups only). */
+  macs?: number;
+  desired: KernelEntry | null;
+  observed: ObservedNexthop | null;
 }
 
 // --- show vteps ------------------------------------------------------------------

@@ -13,7 +13,7 @@ import { RawNetlinkSocket } from 'netlink';
 
 export const PUMP_LOST = 0xffffffff;
 
-export const PUMP_GROUPS = [1 /* LINK */, 3 /* NEIGH */, 5 /* IPV4_IFADDR */, 9 /* IPV6_IFADDR */] as const;
+export const PUMP_GROUPS = [1 /* LINK */, 3 /* NEIGH */, 5 /* IPV4_IFADDR */, 9 /* IPV6_IFADDR */, 32 /* NEXTHOP */] as const;
 
 function runPump(): void {
   const size = Number(process.env['EVPN_HA_PUMP_RCVBUF'] ?? 8 * 1024 * 1024);
@@ -23,7 +23,10 @@ function runPump(): void {
     sendBufferSize: 65536,
     ...(read > 0 ? { messagePeeking: false, msgBufferSize: read } : {}),
   });
-  for (const g of PUMP_GROUPS) s.addMembership(g);
+  for (const g of PUMP_GROUPS) {
+    // RTNLGRP_NEXTHOP exists from Linux 5.3 on; without it there are no nexthops to watch.
+    try { s.addMembership(g); } catch (e) { if (g !== 32) throw e; }
+  }
   const out = process.stdout;
   // The parent went away (EPIPE): nothing left to do.
   out.on('error', () => process.exit(0));

@@ -4,7 +4,12 @@
 //   and needs a vxlan device enslaved to a bridge;
 // * FDB entries do not keep NDA_PROTOCOL (as Linux 6.18), neighbours do;
 // * events are emitted only for real changes, synchronously after each change;
-// * deleting what is already gone succeeds (as RtnetlinkPort reports it).
+// * deleting what is already gone succeeds (as RtnetlinkPort reports it);
+// * FDB nexthops and groups (unless `nexthops: false`): a group needs existing fdb
+//   members of one family, an FDB entry's nhid an existing fdb group; a vxlan entry
+//   does not switch between dst and nhid in place (EINVAL, as Linux 6.18); deleting a
+//   group flushes the vxlan FDB entries using it without an event, deleting a group's
+//   last member deletes the group (as Linux does).
 // Tests play "someone else" with the foreign*/remove* methods, inject failures with
 // failWith(), and read back the applied operations in `applied`.
 import { normalizeIp, normalizeMac } from './addr.js';
@@ -17,9 +22,10 @@ import {
   type KernelPort,
   type LinkAddress,
   type LinkInfo,
-  type ObservedEntry,
+  type ObservedDeviceEntry,
   type ObservedFdb,
   type ObservedNeigh,
+  type ObservedNexthop,
 } from './port.js';
 
 export interface FakeLinkSpec {
@@ -40,6 +46,8 @@ export interface FakeKernelOptions {
   protocol?: number;
   /** Keep NDA_PROTOCOL on FDB entries (Linux 6.18 does not). Default false. */
   fdbKeepsProtocol?: boolean;
+  /** FDB nexthop groups supported (Linux >= 5.8). Default true. */
+  nexthops?: boolean;
 }
 
 export type FailurePredicate = (op: KernelOp) => boolean;
@@ -78,16 +86,20 @@ export class FakeKernel implements KernelPort {
   private readonly linkTable = new Map<string, FakeLink>();
   private nextIndex = 1;
   /** neigh|ifname|ip, fdb-bridge|port|mac, fdb-vxlan|dev|mac */
-  private readonly table = new Map<string, ObservedEntry>();
+  private readonly table = new Map<string, ObservedDeviceEntry>();
   private readonly subscribers = new Set<(ev: KernelEvent) => void>();
   private readonly failures: Array<{ when: FailurePredicate; code: string; errno: number; times: number }> = [];
   private readonly protocol: number;
   private readonly fdbKeepsProtocol: boolean;
+  private readonly nexthopsSupported: boolean;
+  /** id -> nexthop object (single or group) */
+  private readonly nhTable = new Map<number, ObservedNexthop>();
   private closed = false;
 
   constructor(opts: FakeKernelOptions = {}) {
     this.protocol = opts.protocol ?? EVPN_HA_PROTOCOL;
     this.fdbKeepsProtocol = opts.fdbKeepsProtocol ?? false;
+    this.nexthopsSupported = opts.nexthops ?? true;
     for (const l of opts.links ?? DEFAULT_FAKE_LINKS) this.addLink(l, false);
   }
 
@@ -97,9 +109,19 @@ export class FakeKernel implements KernelPort {
     return [...this.linkTable.values()].map((l) => this.info(l));
   }
 
-  async dump(ifnames: string[]): Promise<ObservedEntry[]> {
+  async dump(ifnames: string[]): Promise<ObservedDeviceEntry[]> {
     const want = new Set(ifnames);
     return [...this.table.values()].filter((e) => want.has(e.ifname)).map((e) => ({ ...e }));
+  }
+
+  async nexthopSupport(): Promise<{ supported: boolean; reason: string }> {
+    return this.nexthopsSupported
+      ? { supported: true, reason: 'fake kernel with FDB nexthops' }
+      : { supported: false, reason: 'fake kernel without FDB nexthops' };
+  }
+
+  async dumpNexthops(): Promise<ObservedNexthop[]> {
+    return [...this.nhTable.values()].map((n) => ({ ...n, group: n.group && [...n.group] }));
   }
 
   async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {
@@ -134,7 +156,7 @@ export class FakeKernel implements KernelPort {
   }
 
   /** Current state, like a dump of every device. */
-  entries(): ObservedEntry[] {
+  entries(): ObservedDeviceEntry[] {
     return [...this.table.values()].map((e) => ({ ...e }));
   }
 
@@ -165,10 +187,30 @@ export class FakeKernel implements KernelPort {
     const flags = e.flags ?? (e.table === 'vxlan' ? NTF_SELF : 0);
     this.put(`fdb-${e.table}|${l.name}|${mac}`, {
       kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: e.table,
-      dst: e.table === 'vxlan' ? normalizeIp(e.dst ?? '0.0.0.0') : null,
+      dst: e.table === 'vxlan' ? normalizeIp(e.dst ?? '0.0.0.0') : null, nhid: null,
       vlan: null, master: e.table === 'bridge' ? l.master : null,
       state: e.state ?? NUD_REACHABLE, flags, protocol: null, externLearned: (flags & NTF_EXT_LEARNED) !== 0,
     });
+  }
+
+  /** A nexthop object by id (single or group). */
+  nexthop(id: number): ObservedNexthop | undefined {
+    return this.nhTable.get(id);
+  }
+
+  /** Every nexthop object. */
+  nexthops(): ObservedNexthop[] {
+    return [...this.nhTable.values()];
+  }
+
+  /** Someone else writes a nexthop (default: a plain one, no protocol). */
+  foreignNexthop(n: { id: number; dst?: string | null; group?: number[] | null; fdb?: boolean; protocol?: number | null }): void {
+    this.putNh({ kind: 'nexthop', id: n.id, dst: n.dst ?? null, group: n.group ?? null, fdb: n.fdb ?? false, protocol: n.protocol ?? null });
+  }
+
+  /** Someone else deletes a nexthop object (with the kernel's side effects). Returns whether it existed. */
+  removeNexthop(id: number): boolean {
+    return this.dropNh(id);
   }
 
   /** Someone else deletes a neighbour. Returns whether it existed. */
@@ -252,7 +294,7 @@ export class FakeKernel implements KernelPort {
     for (const cb of [...this.subscribers]) cb(ev);
   }
 
-  private put(key: string, e: ObservedEntry): void {
+  private put(key: string, e: ObservedDeviceEntry): void {
     const old = this.table.get(key);
     if (old && JSON.stringify(old) === JSON.stringify(e)) return;
     this.table.set(key, e);
@@ -267,8 +309,65 @@ export class FakeKernel implements KernelPort {
     return true;
   }
 
+  private putNh(n: ObservedNexthop): void {
+    const old = this.nhTable.get(n.id);
+    if (old && JSON.stringify(old) === JSON.stringify(n)) return;
+    this.nhTable.set(n.id, n);
+    this.emit({ type: 'entry', action: 'new', entry: { ...n } });
+  }
+
+  /** Delete a nexthop object as Linux does: a group flushes its FDB entries, a last member its group. */
+  private dropNh(id: number): boolean {
+    const old = this.nhTable.get(id);
+    if (!old) return false;
+    this.nhTable.delete(id);
+    this.emit({ type: 'entry', action: 'del', entry: old });
+    if (old.group !== null) {
+      // Flushed without a neighbour event (checked on 6.18 with `ip monitor all`).
+      for (const [k, e] of this.table) if (e.kind === 'fdb' && e.table === 'vxlan' && e.nhid === id) this.table.delete(k);
+      return true;
+    }
+    for (const g of [...this.nhTable.values()]) {
+      if (g.group === null || !g.group.includes(id)) continue;
+      const rest = g.group.filter((m) => m !== id);
+      if (rest.length === 0) this.dropNh(g.id);
+      else this.putNh({ ...g, group: rest });
+    }
+    return true;
+  }
+
+  private applyNexthop(op: KernelOp & { entry: { kind: 'nexthop' | 'nhgroup' } }): KernelOpResult {
+    const e = op.entry;
+    if (!this.nexthopsSupported) return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, 'no nexthop support');
+    if (op.op === 'delete') {
+      this.dropNh(e.id);
+      return { ok: true, op };
+    }
+    const old = this.nhTable.get(e.id);
+    if (e.kind === 'nexthop') {
+      let dst: string;
+      try { dst = normalizeIp(e.dst); } catch (err) { return errnoResult(op, 'EINVAL', EINVAL, (err as Error).message); }
+      if (old && old.group !== null) return errnoResult(op, 'EINVAL', EINVAL, 'Can not replace a nexthop group with a nexthop');
+      this.putNh({ kind: 'nexthop', id: e.id, dst, group: null, fdb: true, protocol: this.protocol });
+      return { ok: true, op };
+    }
+    if (e.members.length === 0) return errnoResult(op, 'EINVAL', EINVAL, 'Invalid nexthop group');
+    const fams = new Set<number>();
+    for (const m of e.members) {
+      const n = this.nhTable.get(m);
+      if (!n || n.group !== null) return errnoResult(op, 'EINVAL', EINVAL, 'Invalid nexthop id');
+      if (!n.fdb) return errnoResult(op, 'EINVAL', EINVAL, 'FDB nexthop group can only have fdb nexthops');
+      fams.add(n.dst?.includes(':') ? 6 : 4);
+    }
+    if (fams.size > 1) return errnoResult(op, 'EINVAL', EINVAL, 'FDB nexthop group cannot have mixed family nexthops');
+    if (old && old.group === null) return errnoResult(op, 'EINVAL', EINVAL, 'Can not replace a nexthop with a nexthop group');
+    this.putNh({ kind: 'nexthop', id: e.id, dst: null, group: [...e.members], fdb: true, protocol: this.protocol });
+    return { ok: true, op };
+  }
+
   private applyOne(op: KernelOp): KernelOpResult {
     const e = op.entry;
+    if (e.kind === 'nexthop' || e.kind === 'nhgroup') return this.applyNexthop(op as KernelOp & { entry: typeof e });
     const l = this.linkTable.get(e.ifname);
     if (!l) return errnoResult(op, 'ENODEV', ENODEV, `no device ${e.ifname}`);
     let mac: string;
@@ -298,13 +397,26 @@ export class FakeKernel implements KernelPort {
     }
     if (l.kind !== 'vxlan') return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, `${l.name} is not a vxlan device`);
     if (!l.master) return errnoResult(op, 'EINVAL', EINVAL, `${l.name} has no master bridge`);
+    const nhid = e.nhid ?? null;
+    if (nhid !== null) {
+      if (!this.nexthopsSupported) return errnoResult(op, 'EINVAL', EINVAL, 'NDA_NH_ID not supported');
+      const g = this.nhTable.get(nhid);
+      if (!g) return errnoResult(op, 'EINVAL', EINVAL, 'Nexthop id does not exist');
+      if (g.group === null || !g.fdb) return errnoResult(op, 'EINVAL', EINVAL, 'Nexthop is not a multipath group');
+    }
+    const cur = this.table.get(`fdb-vxlan|${l.name}|${mac}`);
+    if (cur?.kind === 'fdb' && ((cur.nhid ?? null) !== null) !== (nhid !== null)) {
+      return errnoResult(op, 'EINVAL', EINVAL, nhid !== null
+        ? 'Cannot replace an existing non nexthop fdb with a nexthop'
+        : 'Cannot replace an existing nexthop fdb with a non nexthop fdb');
+    }
     const protocol = this.fdbKeepsProtocol ? this.protocol : null;
     this.put(`fdb-bridge|${l.name}|${mac}`, {
-      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'bridge', dst: null, vlan: null, master: l.master,
+      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'bridge', dst: null, nhid: null, vlan: null, master: l.master,
       state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
     });
     this.put(`fdb-vxlan|${l.name}|${mac}`, {
-      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'vxlan', dst: ip, vlan: null, master: null,
+      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'vxlan', dst: nhid !== null ? null : ip, nhid, vlan: null, master: null,
       state: NUD_REACHABLE, flags: NTF_SELF | NTF_EXT_LEARNED, protocol, externLearned: true,
     });
     return { ok: true, op };

@@ -34,12 +34,17 @@ export const RTM_GETADDR = 22;
 export const RTM_NEWNEIGH = 28;
 export const RTM_DELNEIGH = 29;
 export const RTM_GETNEIGH = 30;
+// Nexthop objects (kernel >= 5.3; FDB nexthops >= 5.8): rtnetlink.h.
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
 
 /** Multicast group numbers (for NETLINK_ADD_MEMBERSHIP, not bitmasks). */
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_NEIGH = 3;
 export const RTNLGRP_IPV4_IFADDR = 5;
 export const RTNLGRP_IPV6_IFADDR = 9;
+export const RTNLGRP_NEXTHOP = 32;
 
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
@@ -75,6 +80,20 @@ export const NUD_PROBE = 0x10;
 export const NUD_FAILED = 0x20;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
+
+// --- nexthop.h (checked against /usr/include/linux/nexthop.h, linux-libc-dev 6.x) ---
+/** struct nhmsg: family u8, scope u8, protocol u8, resvd u8, flags u32. */
+export const NHMSG_LEN = 8;
+export const NHA_ID = 1;
+/** Array of struct nexthop_grp { u32 id; u8 weight; u8 resvd1; u16 resvd2 } (8 bytes each). */
+export const NHA_GROUP = 2;
+export const NHA_GROUP_TYPE = 3;
+export const NHA_BLACKHOLE = 4;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
+/** Flag: the nexthop (or group) belongs to a bridge FDB. */
+export const NHA_FDB = 11;
+export const NEXTHOP_GRP_LEN = 8;
 
 // --- if_link.h / if.h ---
 export const IFLA_ADDRESS = 1;
@@ -259,6 +278,8 @@ export interface RawNeigh {
   vlan: number | null;
   vni: number | null;
   protocol: number | null;
+  /** NDA_NH_ID (FDB entry pointing at a nexthop group), null if absent. */
+  nhid: number | null;
 }
 
 export function decodeNeigh(payload: Buffer): RawNeigh {
@@ -270,6 +291,7 @@ export function decodeNeigh(payload: Buffer): RawNeigh {
   const vlan = a.get(NDA_VLAN);
   const vni = a.get(NDA_VNI);
   const proto = a.get(NDA_PROTOCOL);
+  const nhid = a.get(NDA_NH_ID);
   return {
     family: payload.readUInt8(0),
     ifindex: payload.readInt32LE(4),
@@ -281,6 +303,64 @@ export function decodeNeigh(payload: Buffer): RawNeigh {
     vlan: vlan && vlan.length >= 2 ? vlan.readUInt16LE(0) : null,
     vni: vni && vni.length >= 4 ? vni.readUInt32LE(0) : null,
     protocol: proto && proto.length >= 1 ? proto.readUInt8(0) : null,
+    nhid: nhid && nhid.length >= 4 ? nhid.readUInt32LE(0) : null,
+  };
+}
+
+/** struct nhmsg (8 bytes, nexthop.h). */
+export function nhmsg(family: number, protocol = 0, flags = 0): Buffer {
+  const b = Buffer.alloc(NHMSG_LEN);
+  b.writeUInt8(family, 0);
+  b.writeUInt8(protocol, 2);
+  b.writeUInt32LE(flags, 4);
+  return b;
+}
+
+/** NHA_GROUP value: one struct nexthop_grp per member, weight 0 (= 1). */
+export function nexthopGroupValue(members: readonly number[]): Buffer {
+  const b = Buffer.alloc(NEXTHOP_GRP_LEN * members.length);
+  members.forEach((id, i) => b.writeUInt32LE(id >>> 0, i * NEXTHOP_GRP_LEN));
+  return b;
+}
+
+export interface RawNexthop {
+  id: number;
+  family: number;
+  protocol: number;
+  flags: number;
+  /** NHA_GATEWAY as text, null if absent (groups, blackholes). */
+  gateway: string | null;
+  /** Member ids of a group (NHA_GROUP), null for a single nexthop. */
+  group: number[] | null;
+  /** NHA_FDB present. */
+  fdb: boolean;
+  /** NHA_OIF, null if absent. */
+  oif: number | null;
+  blackhole: boolean;
+}
+
+export function decodeNexthop(payload: Buffer): RawNexthop {
+  if (payload.length < NHMSG_LEN) throw new NetlinkDecodeError('short nhmsg');
+  const a = parseAttrs(payload, NHMSG_LEN);
+  const id = a.get(NHA_ID);
+  const gw = a.get(NHA_GATEWAY);
+  const grp = a.get(NHA_GROUP);
+  const oif = a.get(NHA_OIF);
+  let group: number[] | null = null;
+  if (grp) {
+    group = [];
+    for (let off = 0; off + NEXTHOP_GRP_LEN <= grp.length; off += NEXTHOP_GRP_LEN) group.push(grp.readUInt32LE(off));
+  }
+  return {
+    id: id && id.length >= 4 ? id.readUInt32LE(0) : 0,
+    family: payload.readUInt8(0),
+    protocol: payload.readUInt8(2),
+    flags: payload.readUInt32LE(4),
+    gateway: gw && (gw.length === 4 || gw.length === 16) ? formatIp(gw) : null,
+    group,
+    fdb: a.has(NHA_FDB),
+    oif: oif && oif.length >= 4 ? oif.readUInt32LE(0) : null,
+    blackhole: a.has(NHA_BLACKHOLE),
   };
 }
 

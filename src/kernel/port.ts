@@ -12,6 +12,13 @@
 //           `bridge fdb`: <mac> dev vxlan0 extern_learn master br-vxlan        (bridge table)
 //                         <mac> dev vxlan0 dst 192.168.1.87 self extern_learn  (vxlan table)
 //
+// With FDB nexthop groups (kernel >= 5.8, docs/kernel.md) the vxlan half carries
+// NDA_NH_ID=<group> instead of NDA_DST, and the remote VTEP lives in two nexthop
+// objects (RTM_NEWNEXTHOP, nexthop.h), both with nh_protocol=<ours>:
+//   nexthop: `ip nexthop add id <n> via <VTEP> fdb proto 231`
+//   group:   `ip nexthop add id <g> group <n> fdb proto 231`
+// A failover replaces the group's member: one message for every MAC behind it.
+//
 // Every write is create-or-replace (NLM_F_CREATE|NLM_F_REPLACE): a change of best
 // path is one replace, never delete + add.
 
@@ -22,14 +29,43 @@ export const EVPN_HA_PROTOCOL = 0xe7;
 export type KernelEntry =
   /** `ip neigh replace IP dev <ifname> lladdr MAC nud noarp extern_learn`; ifname is the bridge. */
   | { kind: 'neigh'; ifname: string; ip: string; mac: string }
-  /** Bridge FDB (master) + vxlan FDB (self, dst) for MAC; ifname is the vxlan device. */
-  | { kind: 'fdb'; ifname: string; mac: string; dst: string };
+  /**
+   * Bridge FDB (master) + vxlan FDB (self, dst) for MAC; ifname is the vxlan device.
+   * With `nhid` the vxlan half points at that FDB nexthop group (NDA_NH_ID) instead of
+   * `dst`; `dst` then only says which VTEP the group led to when the entry was planned.
+   */
+  | { kind: 'fdb'; ifname: string; mac: string; dst: string; nhid?: number }
+  /** An FDB nexthop: `ip nexthop replace id ID via DST fdb proto <ours>`. */
+  | { kind: 'nexthop'; id: number; dst: string }
+  /** An FDB nexthop group: `ip nexthop replace id ID group M1/M2.. fdb proto <ours>`. */
+  | { kind: 'nhgroup'; id: number; members: number[] };
+
+/** Entries that live on a device (neighbour, FDB). */
+export type DeviceEntry = Extract<KernelEntry, { kind: 'neigh' | 'fdb' }>;
+/** Nexthop objects (not on a device). */
+export type NexthopEntry = Extract<KernelEntry, { kind: 'nexthop' | 'nhgroup' }>;
 
 /** Which FDB an observed AF_BRIDGE entry lives in. */
 export type FdbTable = 'bridge' | 'vxlan' | 'self';
 
 /** An entry as the kernel reports it (dump or event). */
-export type ObservedEntry = ObservedNeigh | ObservedFdb;
+export type ObservedEntry = ObservedNeigh | ObservedFdb | ObservedNexthop;
+/** What dump() reports: entries on devices. */
+export type ObservedDeviceEntry = ObservedNeigh | ObservedFdb;
+
+/** A nexthop object (single nexthop or group) as the kernel reports it. */
+export interface ObservedNexthop {
+  kind: 'nexthop';
+  id: number;
+  /** NHA_GATEWAY of a single nexthop, null for a group or a blackhole. */
+  dst: string | null;
+  /** Member ids of a group (NHA_GROUP), null for a single nexthop. */
+  group: number[] | null;
+  /** NHA_FDB: usable by FDB entries only. */
+  fdb: boolean;
+  /** nh_protocol. */
+  protocol: number | null;
+}
 
 export interface ObservedNeigh {
   kind: 'neigh';
@@ -60,8 +96,10 @@ export interface ObservedFdb {
    * 'self':   any other device's own entry (e.g. the bridge's local addresses).
    */
   table: FdbTable;
-  /** Remote VTEP for 'vxlan' entries, otherwise null. */
+  /** Remote VTEP for 'vxlan' entries, otherwise null (also null for an entry with `nhid`). */
   dst: string | null;
+  /** NDA_NH_ID: the FDB nexthop group a 'vxlan' entry points at; null or absent otherwise. */
+  nhid?: number | null;
   /** VLAN id (NDA_VLAN), null when absent. */
   vlan: number | null;
   /** Bridge name for 'bridge' entries (NDA_MASTER), otherwise null. */
@@ -143,16 +181,23 @@ export type KernelEvent =
   | { type: 'overflow' };
 
 export interface KernelPort {
+  /**
+   * Can this kernel hold FDB nexthop groups (Linux >= 5.8)? Answered by a probe
+   * (create and delete one of our own nexthops). Ports without it: no.
+   */
+  nexthopSupport?(): Promise<{ supported: boolean; reason: string }>;
+  /** Every nexthop object in the namespace (ports without nexthop support: none). */
+  dumpNexthops?(): Promise<ObservedNexthop[]>;
   /** All links with their addresses. */
   links(): Promise<LinkInfo[]>;
   /**
    * Neigh and FDB entries on the given devices: neighbours whose device is in
    * `ifnames`, FDB entries whose port device is in `ifnames`. Unknown names are ignored.
    */
-  dump(ifnames: string[]): Promise<ObservedEntry[]>;
+  dump(ifnames: string[]): Promise<ObservedDeviceEntry[]>;
   /** Carry out the operations (pipelined); one result per op, in order. Never rejects. */
   apply(ops: KernelOp[]): Promise<KernelOpResult[]>;
-  /** Receive neigh, link and address events until the returned function is called. */
+  /** Receive neigh, nexthop, link and address events until the returned function is called. */
   subscribe(cb: (ev: KernelEvent) => void): () => void;
   close(): Promise<void>;
 }
@@ -163,19 +208,32 @@ export interface KernelPort {
  * RFC 5952 IPv6): pass entries through reconcile.normalizeEntry() first if unsure.
  */
 export function entryKey(e: KernelEntry): string {
-  return e.kind === 'neigh' ? `neigh|${e.ifname}|${e.ip}` : `fdb|${e.ifname}|${e.mac}`;
+  switch (e.kind) {
+    case 'neigh': return `neigh|${e.ifname}|${e.ip}`;
+    case 'fdb': return `fdb|${e.ifname}|${e.mac}`;
+    default: return nexthopKey(e.id);
+  }
+}
+
+/** Key of a nexthop object (single or group: one id space). */
+export function nexthopKey(id: number): string {
+  return `nh|${id}`;
 }
 
 /** Key of an observed entry comparable with entryKey(); null for entries we never write. */
 export function observedKey(o: ObservedEntry): string | null {
   if (o.kind === 'neigh') return `neigh|${o.ifname}|${o.ip}`;
+  if (o.kind === 'nexthop') return nexthopKey(o.id);
   if (o.table === 'self') return null;
   return `fdb|${o.ifname}|${o.mac}`;
 }
 
 /** One line for logs: `neigh 192.168.0.87 dev br-vxlan lladdr ..` / `fdb <mac> dev vxlan0 dst ..`. */
 export function describeEntry(e: KernelEntry): string {
-  return e.kind === 'neigh'
-    ? `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`
-    : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+  switch (e.kind) {
+    case 'neigh': return `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`;
+    case 'fdb': return e.nhid !== undefined ? `fdb ${e.mac} dev ${e.ifname} nhid ${e.nhid}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+    case 'nexthop': return `nexthop id ${e.id} via ${e.dst} fdb`;
+    case 'nhgroup': return `nexthop id ${e.id} group ${e.members.join('/')} fdb`;
+  }
 }

@@ -16,7 +16,14 @@
 // Linux (checked on 6.18) does not store NDA_PROTOCOL for bridge or vxlan FDB entries,
 // so by default an FDB entry is ours when it is NTF_EXT_LEARNED on a device we manage
 // (the vxlan device(s) the agent dumps). `fdbOwnership: 'protocol'` requires the
-// protocol too, for kernels that keep it.
+// protocol too, for kernels that keep it. Nexthop objects: nh_protocol == ours.
+//
+// Order of the operations (one socket, handled in order by the kernel): nexthops,
+// then groups, then neighbour/FDB replaces; then FDB/neighbour deletes, group
+// deletes, nexthop deletes. So a group's new member exists before the group points
+// at it, an FDB entry's group exists before the entry, and nothing is deleted while
+// something still written later in the batch points at it (deleting a group flushes
+// the FDB entries using it; deleting a group's last member deletes the group).
 import { normalizeIp, normalizeMac } from './addr.js';
 import { NUD_NOARP, NUD_PERMANENT } from './nl.js';
 import {
@@ -68,9 +75,16 @@ const STATIC_STATES = NUD_PERMANENT | NUD_NOARP;
 
 /** A desired entry with canonical MAC/IP text; throws AddressError when invalid. */
 export function normalizeEntry(e: KernelEntry): KernelEntry {
-  return e.kind === 'neigh'
-    ? { kind: 'neigh', ifname: e.ifname, ip: normalizeIp(e.ip), mac: normalizeMac(e.mac) }
-    : { kind: 'fdb', ifname: e.ifname, mac: normalizeMac(e.mac), dst: normalizeIp(e.dst) };
+  switch (e.kind) {
+    case 'neigh': return { kind: 'neigh', ifname: e.ifname, ip: normalizeIp(e.ip), mac: normalizeMac(e.mac) };
+    case 'fdb': {
+      const f: KernelEntry = { kind: 'fdb', ifname: e.ifname, mac: normalizeMac(e.mac), dst: normalizeIp(e.dst) };
+      if (e.nhid !== undefined) f.nhid = e.nhid;
+      return f;
+    }
+    case 'nexthop': return { kind: 'nexthop', id: e.id, dst: normalizeIp(e.dst) };
+    case 'nhgroup': return { kind: 'nhgroup', id: e.id, members: [...e.members] };
+  }
 }
 
 /** Written by us (protocol or, for FDB by default, extern_learn): may be replaced. */
@@ -80,16 +94,33 @@ function isOurs(o: ObservedEntry, opts: DiffOptions): boolean {
   return o.protocol === proto;
 }
 
-/** Ours and extern_learn: may be deleted when nobody wants it. */
+/** Ours and extern_learn (nexthops: ours): may be deleted when nobody wants it. */
 export function isOwned(o: ObservedEntry, opts: DiffOptions = {}): boolean {
+  if (o.kind === 'nexthop') return isOurs(o, opts);
   if (o.kind === 'fdb' && o.table === 'self') return false;
   return isOurs(o, opts) && o.externLearned;
 }
 
-/** Foreign and static: we leave it alone unless told to override. */
+/** Foreign and static: we leave it alone unless told to override. Every foreign nexthop is. */
 function isForeignStatic(o: ObservedEntry, opts: DiffOptions): boolean {
   if (isOurs(o, opts)) return false;
+  if (o.kind === 'nexthop') return true;
   return o.externLearned || (o.state & STATIC_STATES) !== 0;
+}
+
+function nexthopRight(want: Extract<KernelEntry, { kind: 'nexthop' | 'nhgroup' }>, obs: ObservedEntry[], opts: DiffOptions): boolean {
+  if (obs.length !== 1) return false;
+  const o = obs[0]!;
+  if (o.kind !== 'nexthop' || !isOurs(o, opts) || !o.fdb) return false;
+  if (want.kind === 'nexthop') return o.group === null && o.dst === want.dst;
+  return o.group !== null && o.group.length === want.members.length && o.group.every((m, i) => m === want.members[i]);
+}
+
+/** Rank of an op in the output (see the header). */
+function rank(op: KernelOp): number {
+  const k = op.entry.kind;
+  if (op.op === 'replace') return k === 'nexthop' ? 0 : k === 'nhgroup' ? 1 : 2;
+  return k === 'nhgroup' ? 4 : k === 'nexthop' ? 5 : 3;
 }
 
 function neighRight(want: Extract<KernelEntry, { kind: 'neigh' }>, o: ObservedNeigh, opts: DiffOptions): boolean {
@@ -99,8 +130,20 @@ function neighRight(want: Extract<KernelEntry, { kind: 'neigh' }>, o: ObservedNe
 function fdbRight(want: Extract<KernelEntry, { kind: 'fdb' }>, obs: ObservedFdb[], opts: DiffOptions): boolean {
   const bridge = obs.filter((o) => o.table === 'bridge');
   const vxlan = obs.filter((o) => o.table === 'vxlan');
-  return bridge.length === 1 && isOwned(bridge[0]!, opts)
-    && vxlan.length === 1 && isOwned(vxlan[0]!, opts) && vxlan[0]!.dst === want.dst;
+  if (!(bridge.length === 1 && isOwned(bridge[0]!, opts) && vxlan.length === 1 && isOwned(vxlan[0]!, opts))) return false;
+  const v = vxlan[0]!;
+  return want.nhid !== undefined ? v.nhid === want.nhid : (v.nhid ?? null) === null && v.dst === want.dst;
+}
+
+/**
+ * The kernel refuses to turn a vxlan FDB entry with a remote (`dst`) into one with a
+ * nexthop group in place ("Cannot replace an existing non nexthop fdb with a
+ * nexthop", and the reverse): the vxlan half has to be deleted first.
+ */
+function fdbModeSwitch(want: Extract<KernelEntry, { kind: 'fdb' }>, obs: ObservedFdb[], opts: DiffOptions): boolean {
+  const v = obs.find((o) => o.table === 'vxlan');
+  if (!v || !isOwned(v, opts)) return false;
+  return (want.nhid !== undefined) !== ((v.nhid ?? null) !== null);
 }
 
 /** Group observed entries by entryKey(); 'self' FDB entries are never ours and are dropped. */
@@ -130,6 +173,7 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
   const skipped: Skipped[] = [];
   const stale: KernelEntry[] = [];
   const wanted = new Set<string>();
+  const switchDeletes = new WeakSet<KernelOp>();
 
   for (const raw of desired) {
     let want: KernelEntry;
@@ -152,11 +196,17 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
     }
     const right = want.kind === 'neigh'
       ? obs.length === 1 && neighRight(want, obs[0] as ObservedNeigh, opts)
-      : fdbRight(want, obs as ObservedFdb[], opts);
+      : want.kind === 'fdb' ? fdbRight(want, obs as ObservedFdb[], opts)
+        : nexthopRight(want, obs, opts);
     if (right) continue;
     if (!opts.overrideForeign && obs.some((o) => isForeignStatic(o, opts))) {
       skipped.push({ entry: want, reason: 'foreign-static', observed: obs });
       continue;
+    }
+    if (want.kind === 'fdb' && fdbModeSwitch(want, obs as ObservedFdb[], opts)) {
+      const del: KernelOp = { op: 'delete', entry: want, only: 'vxlan' };
+      switchDeletes.add(del);
+      ops.push(del);
     }
     ops.push({ op: 'replace', entry: want });
   }
@@ -169,12 +219,17 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
     const first = owned[0]!;
     let entry: KernelEntry;
     let only: 'bridge' | 'vxlan' | undefined;
-    if (first.kind === 'neigh') {
+    if (first.kind === 'nexthop') {
+      entry = first.group !== null
+        ? { kind: 'nhgroup', id: first.id, members: first.group }
+        : { kind: 'nexthop', id: first.id, dst: first.dst ?? '0.0.0.0' };
+    } else if (first.kind === 'neigh') {
       entry = { kind: 'neigh', ifname: first.ifname, ip: first.ip, mac: first.mac ?? '00:00:00:00:00:00' };
     } else {
       const fdbs = owned as ObservedFdb[];
       const vx = fdbs.find((o) => o.table === 'vxlan');
       entry = { kind: 'fdb', ifname: first.ifname, mac: first.mac, dst: vx?.dst ?? '0.0.0.0' };
+      if (vx && vx.nhid != null) entry.nhid = vx.nhid;
       // Delete only the half we own when the other is absent or someone else's.
       const tables = new Set(fdbs.map((o) => o.table));
       if (tables.size === 1) only = tables.has('vxlan') ? 'vxlan' : 'bridge';
@@ -182,7 +237,11 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
     if (opts.deleteStale ?? true) deletes.push(only ? { op: 'delete', entry, only } : { op: 'delete', entry });
     else stale.push(entry);
   }
-  return { ops: [...ops, ...deletes], skipped, stale };
+  const all = [...ops, ...deletes];
+  // Stable sort by rank (see the header); a mode switch's delete stays before its replace.
+  const ranked = all.map((op, i) => ({ op, i, r: switchDeletes.has(op) ? 2 : rank(op) }));
+  if (ranked.some((x, i) => i > 0 && x.r < ranked[i - 1]!.r)) ranked.sort((a, b) => a.r - b.r || a.i - b.i);
+  return { ops: ranked.map((x) => x.op), skipped, stale };
 }
 
 /** The operations only (see plan()). */

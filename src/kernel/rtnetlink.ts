@@ -23,7 +23,8 @@ import {
   type KernelPort,
   type LinkAddress,
   type LinkInfo,
-  type ObservedEntry,
+  type ObservedDeviceEntry,
+  type ObservedNexthop,
 } from './port.js';
 
 export interface RtnetlinkOptions {
@@ -111,6 +112,26 @@ export function encodeOp(
   protocol: number,
 ): Encoded {
   const e = op.entry;
+  const req0 = (buf: Buffer, enoentOk = false): WireRequest => ({ buf, opIndex, enoentOk });
+  if (e.kind === 'nexthop' || e.kind === 'nhgroup') {
+    // nexthop.h: struct nhmsg + NHA_ID, and NHA_GATEWAY (single) or NHA_GROUP (group), NHA_FDB.
+    const id = nl.u32Attr(nl.NHA_ID, e.id);
+    if (op.op === 'delete') {
+      return { requests: [req0(nl.encodeMessage(nl.RTM_DELNEXTHOP, nl.NLM_F_REQUEST, 0, nl.nhmsg(nl.AF_UNSPEC), [id]), true)] };
+    }
+    const fdb = { type: nl.NHA_FDB, value: new Uint8Array(0) };
+    const flags = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
+    if (e.kind === 'nhgroup') {
+      return { requests: [req0(nl.encodeMessage(nl.RTM_NEWNEXTHOP, flags, 0, nl.nhmsg(nl.AF_UNSPEC, protocol),
+        [id, { type: nl.NHA_GROUP, value: nl.nexthopGroupValue(e.members) }, fdb]))] };
+    }
+    let gw: Buffer;
+    try { gw = parseIp(e.dst); } catch (err) {
+      return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
+    }
+    return { requests: [req0(nl.encodeMessage(nl.RTM_NEWNEXTHOP, flags, 0, nl.nhmsg(gw.length === 4 ? nl.AF_INET : nl.AF_INET6, protocol),
+      [id, { type: nl.NHA_GATEWAY, value: gw }, fdb]))] };
+  }
   const ifindex = index(e.ifname);
   if (ifindex === undefined) {
     return { error: { code: 'ENODEV', errno: osConstants.errno.ENODEV, message: `no device ${e.ifname}` } };
@@ -120,7 +141,7 @@ export function encodeOp(
   try {
     mac = parseMac(e.mac);
     if (e.kind === 'neigh') ip = parseIp(e.ip);
-    else if (op.op === 'replace') ip = parseIp(e.dst);
+    else if (op.op === 'replace' && e.nhid === undefined) ip = parseIp(e.dst);
   } catch (err) {
     return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
   }
@@ -143,11 +164,13 @@ export function encodeOp(
   const lladdr = { type: nl.NDA_LLADDR, value: mac };
   if (op.op === 'replace') {
     // As zebra does for a remote MAC: one message, the bridge creates its entry
-    // (NTF_MASTER) and the vxlan device its own (NTF_SELF) with the remote VTEP.
+    // (NTF_MASTER) and the vxlan device its own (NTF_SELF) with the remote VTEP, or
+    // with NDA_NH_ID (neighbour.h) pointing at an FDB nexthop group.
+    const remote = e.nhid !== undefined ? nl.u32Attr(nl.NDA_NH_ID, e.nhid) : { type: nl.NDA_DST, value: ip! };
     return { requests: [req(nl.encodeMessage(
       nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE, 0,
       nl.ndmsg(nl.AF_BRIDGE, ifindex, nl.NUD_REACHABLE, nl.NTF_SELF | nl.NTF_MASTER | nl.NTF_EXT_LEARNED),
-      [lladdr, { type: nl.NDA_DST, value: ip! }, proto],
+      [lladdr, remote, proto],
     ))] };
   }
   // Delete the two halves separately: with NTF_SELF|NTF_MASTER in one message the
@@ -424,7 +447,7 @@ export class RtnetlinkPort implements KernelPort {
 
   // --- neigh / fdb ---
 
-  private toObserved(r: nl.RawNeigh): ObservedEntry | null {
+  private toObserved(r: nl.RawNeigh): ObservedDeviceEntry | null {
     const ifname = this.linksByIndex.get(r.ifindex)?.name ?? `if${r.ifindex}`;
     const externLearned = (r.flags & nl.NTF_EXT_LEARNED) !== 0;
     if (r.family === nl.AF_INET || r.family === nl.AF_INET6) {
@@ -435,18 +458,19 @@ export class RtnetlinkPort implements KernelPort {
       };
     }
     if (r.family !== nl.AF_BRIDGE || r.lladdr === null) return null;
-    const isVxlan = this.linksByIndex.get(r.ifindex)?.kind === 'vxlan' || r.dst !== null;
+    const isVxlan = this.linksByIndex.get(r.ifindex)?.kind === 'vxlan' || r.dst !== null || r.nhid !== null;
     const table = r.master !== null ? 'bridge' : isVxlan ? 'vxlan' : 'self';
     return {
       kind: 'fdb', ifname, ifindex: r.ifindex, mac: r.lladdr, table,
       dst: table === 'vxlan' ? r.dst : null,
+      nhid: table === 'vxlan' ? r.nhid : null,
       vlan: r.vlan,
       master: r.master !== null ? this.linksByIndex.get(r.master)?.name ?? `if${r.master}` : null,
       state: r.state, flags: r.flags, protocol: r.protocol, externLearned,
     };
   }
 
-  async dump(ifnames: string[]): Promise<ObservedEntry[]> {
+  async dump(ifnames: string[]): Promise<ObservedDeviceEntry[]> {
     await this.eventsReady();
     await this.refreshLinks();
     const wanted = new Set<number>();
@@ -455,7 +479,7 @@ export class RtnetlinkPort implements KernelPort {
       if (i !== undefined) wanted.add(i);
     }
     if (wanted.size === 0) return [];
-    const out: ObservedEntry[] = [];
+    const out: ObservedDeviceEntry[] = [];
     for (const family of [nl.AF_INET, nl.AF_INET6, nl.AF_BRIDGE]) {
       const msgs = await this.dumpRaw(nl.RTM_GETNEIGH, nl.ndmsg(family, 0, 0, 0));
       for (const m of msgs) {
@@ -469,12 +493,55 @@ export class RtnetlinkPort implements KernelPort {
     return out;
   }
 
+  // --- nexthops ---
+
+  private toObservedNexthop(r: nl.RawNexthop): ObservedNexthop {
+    return { kind: 'nexthop', id: r.id, dst: r.gateway, group: r.group, fdb: r.fdb, protocol: r.protocol };
+  }
+
+  async dumpNexthops(): Promise<ObservedNexthop[]> {
+    await this.eventsReady();
+    const msgs = await this.dumpRaw(nl.RTM_GETNEXTHOP, nl.nhmsg(nl.AF_UNSPEC));
+    const out: ObservedNexthop[] = [];
+    for (const m of msgs) if (m.type === nl.RTM_NEWNEXTHOP) out.push(this.toObservedNexthop(nl.decodeNexthop(m.payload)));
+    return out;
+  }
+
+  /**
+   * Probe for FDB nexthops (Linux >= 5.8): a nexthop dump (>= 5.3), then an FDB
+   * nexthop of our own created (NLM_F_EXCL, at an id nobody holds) and deleted.
+   */
+  async nexthopSupport(): Promise<{ supported: boolean; reason: string }> {
+    let ids: Set<number>;
+    try {
+      ids = new Set((await this.dumpNexthops()).map((n) => n.id));
+    } catch (e) {
+      return { supported: false, reason: `no nexthop objects in this kernel (nexthop dump: ${errnoOf(e).code})` };
+    }
+    let id = 0xe7fffff0;
+    while (ids.has(id)) id++;
+    const req = (type: number, flags: number, fixed: Buffer, attrs: nl.Attr[]): Promise<Failure | null> =>
+      this.sendPipelined([{ buf: nl.encodeMessage(type, nl.NLM_F_REQUEST | flags, 0, fixed, attrs), opIndex: 0, enoentOk: true }], [null])
+        .then(() => null);
+    const failures: Array<Failure | null> = [null];
+    await this.sendPipelined([{
+      buf: nl.encodeMessage(nl.RTM_NEWNEXTHOP, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_EXCL, 0, nl.nhmsg(nl.AF_INET, this.protocol), [
+        nl.u32Attr(nl.NHA_ID, id), { type: nl.NHA_GATEWAY, value: Uint8Array.of(192, 0, 2, 1) }, { type: nl.NHA_FDB, value: new Uint8Array(0) },
+      ]),
+      opIndex: 0, enoentOk: false,
+    }], failures);
+    const f = failures[0];
+    if (f) return { supported: false, reason: `the kernel refused an FDB nexthop (${f.code}): needs Linux >= 5.8` };
+    await req(nl.RTM_DELNEXTHOP, 0, nl.nhmsg(nl.AF_UNSPEC), [nl.u32Attr(nl.NHA_ID, id)]);
+    return { supported: true, reason: 'FDB nexthop groups supported' };
+  }
+
   async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {
     if (ops.length === 0) return [];
     if (this.closed) {
       return ops.map((op) => ({ ok: false, op, code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' }));
     }
-    const needsLinks = ops.some((o) => !this.indexByName.has(o.entry.ifname));
+    const needsLinks = ops.some((o) => 'ifname' in o.entry && !this.indexByName.has(o.entry.ifname));
     if (needsLinks) {
       try { await this.refreshLinks(); } catch (e) { this.log?.warn({ err: e }, 'kernel: link dump failed'); }
     }
@@ -599,7 +666,9 @@ export class RtnetlinkPort implements KernelPort {
   /** The event socket in this process (see event-pump.ts for why this is not the default). */
   private openInlineEvents(): EventSource {
     const s = this.openSocket();
-    for (const g of PUMP_GROUPS) s.addMembership(g);
+    for (const g of PUMP_GROUPS) {
+      try { s.addMembership(g); } catch (e) { if (g !== nl.RTNLGRP_NEXTHOP) throw e; }
+    }
     s.on('message', (buf) => this.guard('event datagram', () => this.onEventDatagram(buf)));
     s.on('error', (err) => this.guard('event socket error', () => {
       const f = errnoOf(err);
@@ -769,6 +838,12 @@ export class RtnetlinkPort implements KernelPort {
         const o = this.toObserved(nl.decodeNeigh(m.payload));
         if (!o) return;
         this.emit({ type: 'entry', action: m.type === nl.RTM_NEWNEIGH ? 'new' : 'del', entry: o });
+        return;
+      }
+      case nl.RTM_NEWNEXTHOP:
+      case nl.RTM_DELNEXTHOP: {
+        const o = this.toObservedNexthop(nl.decodeNexthop(m.payload));
+        this.emit({ type: 'entry', action: m.type === nl.RTM_NEWNEXTHOP ? 'new' : 'del', entry: o });
         return;
       }
       default:

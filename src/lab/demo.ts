@@ -12,6 +12,7 @@ import { delimiter, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ControlClient } from '../control/client.js';
 import type { ControlEvent } from '../control/types.js';
+import { describeEntry } from '../kernel/port.js';
 import { FRR_LIBDIR, startFrr, twoNetReflectorOptions, type FrrHandle } from './frr.js';
 import type { ChildProcess } from 'node:child_process';
 import { isRoot, Lab, nsExec, sh, sleep, waitFor } from './netns.js';
@@ -191,9 +192,12 @@ function describe(s: Seen, t: { mac: Record<ServerName, string> }): string | nul
     case 'kernel': {
       const other = s.server === 'l' ? t.mac.r : t.mac.l;
       const fdb = ev.ops.filter((o) => o.entry.kind === 'fdb' && o.entry.mac === other);
-      if (fdb.length === 0) return null;
-      return `kernel write: ${fdb.map((o) => (o.entry.kind === 'fdb' ? `${o.op} fdb ${o.entry.mac} dev ${o.entry.ifname} dst ${o.entry.dst}` : '')).join('; ')}`;
+      const groups = ev.ops.filter((o) => o.op === 'replace' && o.entry.kind === 'nhgroup');
+      if (fdb.length === 0 && groups.length === 0) return null;
+      return `kernel write: ${[...fdb, ...groups].map((o) => `${o.op} ${describeEntry(o.entry)}`).join('; ')}`;
     }
+    case 'nexthop-group':
+      return `nexthop group ${ev.id} moved: ${ev.from} -> ${ev.to} (${ev.macs} MAC${ev.macs === 1 ? '' : 's'} behind it, their FDB entries untouched)`;
     default:
       return null;
   }
@@ -467,7 +471,12 @@ export class Demo {
   /** server-l's vxlan0 FDB line for a MAC (`bridge fdb show dev vxlan0`). */
   private fdbLine(mac: string): string {
     const lines = nsExec(this.tn!.servers.l.ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']).split('\n');
-    return lines.find((l) => l.startsWith(mac) && l.includes(' dst '))?.trim() ?? `no vxlan0 entry for ${mac}`;
+    const line = lines.find((l) => l.startsWith(mac) && (l.includes(' dst ') || l.includes(' nhid ')))?.trim();
+    if (!line) return `no vxlan0 entry for ${mac}`;
+    const nhid = / nhid (\d+)/.exec(line)?.[1];
+    if (nhid === undefined) return line;
+    // Through an FDB nexthop group: say where the group leads now.
+    return `${line}  (group ${nhid} -> via ${this.tn!.fdbDst('l', mac) ?? '?'})`;
   }
 
   /** server-l's `ip neigh` line for an address on br-vxlan. */
@@ -508,7 +517,9 @@ export class Demo {
       else if (ev.type === 'failover') tag = { kind: 'route', label: `cause ${ev.cause}` };
       else if (ev.type === 'kernel') {
         const op = ev.ops.find((o) => o.entry.kind === 'fdb' && o.entry.mac === (s.server === 'l' ? mac.r : mac.l));
-        if (op && op.entry.kind === 'fdb') tag = { kind: 'kernel', label: `dst ${op.entry.dst}` };
+        const grp = ev.ops.find((o) => o.op === 'replace' && o.entry.kind === 'nhgroup');
+        if (op && op.entry.kind === 'fdb') tag = { kind: 'kernel', label: op.entry.nhid !== undefined ? `nhid ${op.entry.nhid}` : `dst ${op.entry.dst}` };
+        else if (grp && grp.entry.kind === 'nhgroup') tag = { kind: 'kernel', label: `nexthop group ${grp.entry.id} -> ${grp.entry.members.join('/')}` };
       }
       rows.push({ at: s.at, who: SERVER_LABEL[s.server], text, ...tag });
     }

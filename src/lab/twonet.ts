@@ -312,16 +312,35 @@ export class TwoNetworkLab {
 
   // ---- kernel state -------------------------------------------------------
 
-  /** `bridge fdb` entries on vxlan0 for a MAC: [{dst, flags}]. */
-  fdb(name: ServerName, mac: string): Array<{ dst?: string; flags: string[]; master?: string }> {
-    const out = nsExec(this.servers[name].ns, 'bridge', ['-j', 'fdb', 'show', 'dev', 'vxlan0']);
-    const all = JSON.parse(out || '[]') as Array<{ mac: string; dst?: string; flags?: string[]; master?: string }>;
-    return all.filter((e) => e.mac === mac).map((e) => ({
-      ...(e.dst !== undefined ? { dst: e.dst } : {}), flags: e.flags ?? [], ...(e.master !== undefined ? { master: e.master } : {}),
-    }));
+  /**
+   * `bridge fdb` entries on vxlan0 for a MAC: [{dst, flags}]. An entry that points at
+   * an FDB nexthop group (`nhid`) gets the `dst` that group leads to (its single fdb
+   * member's gateway, from `ip nexthop`), and keeps its `nhid`.
+   */
+  fdb(name: ServerName, mac: string): Array<{ dst?: string; nhid?: number; flags: string[]; master?: string }> {
+    const ns = this.servers[name].ns;
+    const out = nsExec(ns, 'bridge', ['-j', 'fdb', 'show', 'dev', 'vxlan0']);
+    const all = JSON.parse(out || '[]') as Array<{ mac: string; dst?: string; nhid?: number; flags?: string[]; master?: string }>;
+    const mine = all.filter((e) => e.mac === mac);
+    const nh = mine.some((e) => e.nhid !== undefined) ? this.nexthops(name) : new Map<number, NexthopJson>();
+    return mine.map((e) => {
+      const dst = e.dst ?? (e.nhid !== undefined ? groupDst(nh, e.nhid) : undefined);
+      return {
+        ...(dst !== undefined ? { dst } : {}), ...(e.nhid !== undefined ? { nhid: e.nhid } : {}),
+        flags: e.flags ?? [], ...(e.master !== undefined ? { master: e.master } : {}),
+      };
+    });
   }
 
-  /** The `dst` of the vxlan0 (self) entry for a MAC, or null. */
+  /** `ip -j nexthop show` of a server, by id. */
+  nexthops(name: ServerName): Map<number, NexthopJson> {
+    let out = '';
+    try { out = ip(this.servers[name].ns, '-j', 'nexthop', 'show'); } catch { /* a kernel without nexthops */ }
+    const all = JSON.parse(out || '[]') as NexthopJson[];
+    return new Map(all.map((n) => [n.id, n]));
+  }
+
+  /** The `dst` of the vxlan0 (self) entry for a MAC (through its nexthop group if it has one), or null. */
   fdbDst(name: ServerName, mac: string): string | null {
     return this.fdb(name, mac).find((e) => e.dst !== undefined)?.dst ?? null;
   }
@@ -504,4 +523,25 @@ export class PingRun {
   stop(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGINT');
   }
+}
+
+/** One object of `ip -j nexthop show`. */
+export interface NexthopJson {
+  id: number;
+  gateway?: string;
+  group?: Array<{ id: number; weight?: number }>;
+  protocol?: string;
+  fdb?: null;
+}
+
+/**
+ * The VTEP an FDB nexthop group leads to: the gateway of its only member, both
+ * marked fdb. undefined for anything else (no such group, several members, not fdb).
+ */
+export function groupDst(nh: Map<number, NexthopJson>, id: number): string | undefined {
+  const g = nh.get(id);
+  if (!g || !('fdb' in g) || g.group?.length !== 1) return undefined;
+  const m = nh.get(g.group[0]!.id);
+  if (!m || !('fdb' in m)) return undefined;
+  return m.gateway;
 }

@@ -16,7 +16,7 @@ const MAC = '02:00:00:00:00:87';
 const BR = 'br-vxlan';
 const VX = 'vxlan0';
 const DEVICES = [BR, VX];
-const neighWant: KernelEntry = { kind: 'neigh', ifname: BR, ip: '192.168.0.87', mac: MAC };
+const neighWant: Extract<KernelEntry, { kind: 'neigh' }> = { kind: 'neigh', ifname: BR, ip: '192.168.0.87', mac: MAC };
 const neigh6Want: KernelEntry = { kind: 'neigh', ifname: BR, ip: 'fd00::87', mac: MAC };
 const fdbWant: Extract<KernelEntry, { kind: 'fdb' }> = { kind: 'fdb', ifname: VX, mac: MAC, dst: '192.168.1.87' };
 
@@ -188,7 +188,7 @@ async function inNamespace(ns: string): Promise<void> {
       else ops.push({ op: 'replace', entry: { kind: 'neigh', ifname: BR, ip: `192.168.0.${100 + i}`, mac: MAC } });
     }
     const res = await small.apply(ops);
-    const expected = ops.map((o) => (o === onVeth ? 'EINVAL' : o.entry.ifname === 'missing0' ? 'ENODEV' : 'ok'));
+    const expected = ops.map((o) => (o === onVeth ? 'EINVAL' : 'ifname' in o.entry && o.entry.ifname === 'missing0' ? 'ENODEV' : 'ok'));
     t.same(codes(res), expected);
     const bad = res.find((r) => !r.ok);
     t.match(bad, { ok: false, errno: Number });

@@ -115,8 +115,12 @@ async function rig(opts: { config?: Config; kernel?: FakeKernel; start?: boolean
   return r;
 }
 
+// These tests run in per-entry (`dst`) mode: the fake kernel has no FDB nexthops, so
+// kernel.nexthopGroups 'auto' falls back (that fallback is asserted below). The same
+// agent with nexthop groups: test/unit/agent-nhgroups.test.ts.
 function newKernel(): FakeKernel {
   return new FakeKernel({
+    nexthops: false,
     // Copies of the default links (FakeKernel copies them too since addLink(); kept for clarity).
     links: [
       ...DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })),
@@ -316,7 +320,7 @@ t.test('restart: supported entries stay untouched, stale ones go after End-of-RI
   t.notOk(r.agent.staleGateOpen);
   r.s('net2').eor();
   await r.step();
-  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.mac]).sort(), [
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.kind === 'fdb' ? o.entry.mac : o.entry.id]).sort(), [
     ['delete', '02:00:00:00:00:99'], ['delete', '192.168.0.99'],
   ]);
   t.match(r.events.filter((e) => e.type === 'stale-cleanup'), [{ cause: 'end-of-rib' }]);
@@ -342,7 +346,7 @@ t.test('restart: stale entries go after the grace period when a session never se
   await r.step();
   t.same(r.newOps().map((o) => o.op), ['delete', 'delete']);
   await r.step(1);
-  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.mac]).sort(), [
+  t.same(r.newOps().map((o) => [o.op, o.entry.kind === 'neigh' ? o.entry.ip : o.entry.kind === 'fdb' ? o.entry.mac : o.entry.id]).sort(), [
     ['delete', '02:00:00:00:00:99'], ['delete', '192.168.0.99'],
   ]);
   t.match(r.events.filter((e) => e.type === 'stale-cleanup'), [{ cause: 'timeout' }]);
@@ -597,6 +601,7 @@ t.test('reconfigure: vtepProbe off forgets the verdicts', async (t) => {
 
 t.test('two VNIs: each route goes to its own bridge and vxlan device', async (t) => {
   const kernel = new FakeKernel({
+    nexthops: false,
     links: [
       { name: 'br100', kind: 'bridge', mac: '02:00:00:00:10:65', addresses: [{ family: 4, address: '10.100.0.65', prefixLen: 24 }] },
       { name: 'vx100', kind: 'vxlan', master: 'br100', vni: 100 },

@@ -55,7 +55,7 @@ t.test('the reference example parses, with defaults filled in', (t) => {
   t.same(c.vtepProbe, { interval: 100, multiplier: 3, holdDown: 3000, port: 4799 }, 'on by default, with the prober defaults');
   t.equal(parseConfig(`${EXAMPLE}vtepProbe: false\n`).vtepProbe, null);
   t.same(parseConfig(`${EXAMPLE}vtepProbe: true\n`).vtepProbe, c.vtepProbe);
-  t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true, withdrawDelay: 10000 });
+  t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true, withdrawDelay: 10000, nexthopGroups: 'auto' });
   t.same(uplinkRdRt(n2!, 100, '192.168.2.87'), {
     rd: { type: 1, ip: '192.168.2.87', assigned: 100 },
     routeTarget: { kind: 'route-target', form: 'as2', asn: 65002, local: 100 },
@@ -88,7 +88,7 @@ vtepProbe: {interval: 200ms, multiplier: 4}
 control: {socket: /run/ns1/evpn.sock}
 stateDir: /var/lib/ns1
 metrics: {listen: "[::1]:9477"}
-kernel: {protocol: 200, restoreDelay: 80, startupGrace: 10, flushOnShutdown: false, withdrawDelay: 5s}
+kernel: {protocol: 200, restoreDelay: 80, startupGrace: 10, flushOnShutdown: false, withdrawDelay: 5s, nexthopGroups: false}
 logLevel: debug
 `);
   const [a, b] = c.uplinks;
@@ -109,7 +109,7 @@ logLevel: debug
     routeTarget: { kind: 'route-target', form: 'ip4', ip: '10.0.0.1', local: 200 },
   });
   t.same(c.vtepProbe, { interval: 200, multiplier: 4, holdDown: 3000, port: 4799 });
-  t.same(c.kernel, { protocol: 200, restoreDelay: 80, startupGrace: 10000, flushOnShutdown: false, withdrawDelay: 5000 });
+  t.same(c.kernel, { protocol: 200, restoreDelay: 80, startupGrace: 10000, flushOnShutdown: false, withdrawDelay: 5000, nexthopGroups: false });
   t.same(c.metrics, { listen: '[::1]:9477' });
   t.equal(c.control.socket, '/run/ns1/evpn.sock');
   t.equal(c.logLevel, 'debug');

@@ -1,0 +1,74 @@
+// The agent's own CPU for a large table, without a real kernel: N type-2 routes
+// (MAC+IP) from K remote servers on both networks into an Agent on FakeKernel, then
+// network 1's session lost (failover) and back (failback by one UPDATE per server).
+// Prints wall time and kernel ops per phase, in both FDB modes. For profiling:
+//   node --cpu-prof build/bench/agent-fake.js
+// Knobs: BENCH_N (default 50000), BENCH_K (4), BENCH_MODE (groups|dst|both).
+import { Agent } from '../src/agent/agent.js';
+import { parseConfig } from '../src/agent/config.js';
+import { DEFAULT_FAKE_LINKS, FakeKernel } from '../src/kernel/fake.js';
+import { ManualClock } from '../src/util/clock.js';
+import { announceFrom, FakeSession, macOf, serverRoute, twoUplinkConfig } from '../test/lib/agent-fakes.js';
+import { advanceAndSettle } from '../test/lib/settle.js';
+
+const N = Number(process.env['BENCH_N'] ?? 50_000);
+const K = Number(process.env['BENCH_K'] ?? 4);
+const MODE = process.env['BENCH_MODE'] ?? 'both';
+/** Routes per UPDATE, roughly what fits in 4096 bytes. */
+const PER_UPDATE = 60;
+
+async function run(groups: boolean): Promise<void> {
+  const kernel = new FakeKernel({
+    nexthops: true,
+    links: [
+      ...DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })),
+      { name: 'eth1', addresses: [{ family: 4, address: '192.168.1.65', prefixLen: 24 }] },
+      { name: 'eth2', addresses: [{ family: 4, address: '192.168.2.65', prefixLen: 24 }] },
+    ],
+  });
+  const clock = new ManualClock(1000);
+  const sessions: FakeSession[] = [];
+  const agent = new Agent({
+    config: parseConfig(twoUplinkConfig(groups ? '' : ', nexthopGroups: false')), kernel, clock,
+    sessions: (spec, h) => { const s = new FakeSession(spec, h); sessions.push(s); return s; },
+  });
+  await agent.start();
+  const s = (n: string): FakeSession => sessions.filter((x) => x.spec.uplink === n).at(-1)!;
+  const per = Math.ceil(N / K);
+  const feed = (net: 1 | 2): void => {
+    for (let k = 0; k < K; k++) {
+      const server = 10 + k;
+      for (let i = 0; i < per; i += PER_UPDATE) {
+        const routes = [];
+        for (let j = i; j < Math.min(per, i + PER_UPDATE); j++) {
+          const n = k * per + j;
+          routes.push(serverRoute(net, server, macOf(server, j), `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`));
+        }
+        s(`net${net}`).send(announceFrom(net, server, routes));
+      }
+    }
+  };
+  const mode = groups ? 'groups' : 'dst';
+  const phase = async (name: string, fn: () => void): Promise<void> => {
+    const ops0 = kernel.applied.length;
+    const t0 = process.hrtime.bigint();
+    fn();
+    await advanceAndSettle(clock, agent, 0);
+    await advanceAndSettle(clock, agent, 100);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const ops = kernel.applied.slice(ops0);
+    const kinds = new Map<string, number>();
+    for (const o of ops) kinds.set(`${o.op} ${o.entry.kind}`, (kinds.get(`${o.op} ${o.entry.kind}`) ?? 0) + 1);
+    console.log(`${mode} ${name} N=${N} K=${K}: ${ms.toFixed(0)} ms, ${ops.length} kernel ops (${[...kinds].map(([k, v]) => `${v} ${k}`).join(', ')})`);
+  };
+  s('net1').up('192.168.1.2');
+  s('net2').up('192.168.2.2');
+  await phase('install net1', () => feed(1));
+  await phase('install net2', () => feed(2));
+  await phase('failover (net1 down)', () => s('net1').down('BFD down'));
+  await phase('failback (net1 up, one UPDATE burst)', () => { s('net1').up('192.168.1.2'); feed(1); });
+  await agent.shutdown({ flushKernel: false });
+}
+
+if (MODE === 'both' || MODE === 'groups') await run(true);
+if (MODE === 'both' || MODE === 'dst') await run(false);
