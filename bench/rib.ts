@@ -6,9 +6,11 @@
 // RIB, kernel delta, KernelSync) with FakeKernel and a ManualClock.
 //
 // `npm run bench:rib` (BENCH_N, default 50000; BENCH_VTEPS, default 4;
-// BENCH_MODE=rib: only decode + import policy + Rib, no Agent, no kernel).
+// BENCH_MODE=rib: only decode + import policy + Rib, no Agent, no kernel;
+// BENCH_STOP=install: exit after the install, for node --heap-prof).
 // Run with --expose-gc (the npm script does) so that the memory figures are after a
-// full collection. FakeKernel's own tables are in the `agent` mode's heap; the
+// full collection. The agent has an AgentControlProvider listening, as in the daemon
+// (BENCH_WATCH=1: and a watcher on it, as with metrics or `evpn-ha watch`). FakeKernel's own tables are in the `agent` mode's heap; the
 // `rib` mode's heap is the Adj-RIB-In and Loc-RIB alone. Timings are wall clock on
 // a shared machine: noisy.
 //
@@ -31,6 +33,7 @@ import { parseConfig } from '../src/agent/config.js';
 import { Agent, type AgentSession, type SessionHandlers } from '../src/agent/agent.js';
 import { ImportPolicy, updateToChanges } from '../src/agent/policy.js';
 import { Rib } from '../src/agent/rib.js';
+import { AgentControlProvider } from '../src/control/agent-adapter.js';
 
 const N = Number(process.env['BENCH_N'] ?? process.argv[2] ?? 50_000);
 const VTEPS = Number(process.env['BENCH_VTEPS'] ?? 4);
@@ -169,6 +172,10 @@ async function agentRun(): Promise<void> {
       return { start() {}, stop() {}, advertise() {}, withdraw() {} };
     },
   });
+  // As in the daemon (run.ts): the control provider always listens to the agent's events.
+  const cfgNow = parseConfig(CONFIG);
+  const provider = new AgentControlProvider({ agent, config: () => cfgNow, clock });
+  if (process.env['BENCH_WATCH']) provider.subscribe(() => {});
   const settle = async (): Promise<void> => {
     clock.advance(0);
     await agent.settled();
@@ -208,6 +215,8 @@ async function agentRun(): Promise<void> {
   if (kernel.applied.length !== 2 * N) throw new Error(`expected ${2 * N} kernel ops, got ${kernel.applied.length}`);
   const m = memory();
   console.log(`rib memory N=${N} both: heap ${m.heap.toFixed(1)} MiB (${(m.heap - base.heap).toFixed(1)} over base), rss ${m.rss.toFixed(1)} MiB`);
+  // BENCH_STOP=install: end here with everything alive (for node --heap-prof).
+  if (process.env['BENCH_STOP'] === 'install') process.exit(0);
 
   await timed(`failover N=${N} eligibility`, () => {
     for (let v = 0; v < VTEPS; v++) agent.setEligibility(`192.168.1.${10 + v}`, 'net1', false);
@@ -228,6 +237,7 @@ async function agentRun(): Promise<void> {
   await timed(`withdraw N=${N} with alternative`, () => { receive(withdraw1, (u) => h1.update(u)); }, 's');
   if (fdbTo(2) !== N) throw new Error(`withdraw: expected ${N} FDB entries to network 2, got ${fdbTo(2)}`);
   await agent.shutdown({ flushKernel: false });
+  provider.close();
 }
 
 await (MODE === 'rib' ? ribOnly() : agentRun());
