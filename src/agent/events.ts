@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { describeEntry, type KernelEntry, type KernelOp } from '../kernel/port.js';
 import type { Skipped } from '../kernel/reconcile.js';
-import type { Path } from './rib.js';
+import { reasonText, type ChangeReason, type Path } from './rib.js';
 
 export { describeEntry } from '../kernel/port.js';
 
@@ -21,7 +21,8 @@ export type KernelTrigger = 'routes' | 'restore' | 'resync' | 'stale-cleanup' | 
 export type AgentEvent =
   | { type: 'session'; uplink: string; state: 'up'; peer: string; peerRouterId: string }
   | { type: 'session'; uplink: string; state: 'down'; peer: string; reason: string; pathsDropped: number }
-  | { type: 'best-path'; vni: number; mac: string; ip: string | null; before: PathSummary | null; after: PathSummary | null; reason: string }
+  /** `reason` is typed; logs and the control socket show reasonText(reason). */
+  | { type: 'best-path'; vni: number; mac: string; ip: string | null; before: PathSummary | null; after: PathSummary | null; reason: ChangeReason }
   | { type: 'kernel'; trigger: KernelTrigger; replaced: number; deleted: number; failed: Array<{ op: KernelOp; code: string; message: string }>; ops: KernelOp[] }
   | { type: 'kernel-conflict'; entry: KernelEntry; reason: Skipped['reason'] }
   | { type: 'kernel-restore'; keys: number }
@@ -48,7 +49,7 @@ export function logEvent(log: Logger, ev: AgentEvent): void {
       else log.warn({ uplink: ev.uplink, peer: ev.peer, reason: ev.reason, pathsDropped: ev.pathsDropped }, `session ${ev.uplink} down: ${ev.reason}`);
       return;
     case 'best-path':
-      log.debug({ vni: ev.vni, mac: ev.mac, ip: ev.ip, before: ev.before, after: ev.after, reason: ev.reason }, 'best path');
+      log.debug({ vni: ev.vni, mac: ev.mac, ip: ev.ip, before: ev.before, after: ev.after, reason: reasonText(ev.reason) }, 'best path');
       return;
     case 'kernel':
       log.debug({ trigger: ev.trigger, replaced: ev.replaced, deleted: ev.deleted, failed: ev.failed.length }, 'kernel write');

@@ -10,7 +10,7 @@ import type { PathAttributes, UpdateMessage } from '../bgp/types.js';
 import { AFI, SAFI } from '../bgp/types.js';
 import type { EvpnRoute, MacIpRoute, RouteTarget } from '../evpn/types.js';
 import { matchRouteTarget, type UplinkConfig } from './config.js';
-import type { Path, RibUpdate } from './rib.js';
+import type { Candidate, PathAttrs, RibUpdate } from './rib.js';
 
 /** One received NLRI with what came with it. */
 export interface ReachItem {
@@ -92,13 +92,32 @@ export interface PeerInfo {
   routerId: string;
 }
 
-export type Verdict = { accept: true; path: Path } | { accept: false; reason: RejectReason };
+export type Verdict = { accept: true; candidate: Candidate } | { accept: false; reason: RejectReason };
+
+/**
+ * What the policy decides once per UPDATE (every route of an UPDATE shares its
+ * attributes and next hop): the checks that do not depend on the route, and the
+ * attribute set handed to the RIB per VNI (shared by the UPDATE's routes).
+ */
+interface SharedVerdict {
+  attributes: PathAttributes;
+  nextHop: string | null;
+  peer: PeerInfo;
+  uplink: ImportPolicy['uplink'];
+  context: ImportContext;
+  reject: RejectReason | null;
+  routeTargets: RouteTarget[];
+  mobility: number;
+  /** VNI -> the attribute set, or 'route-target' when no RT matches. */
+  byVni: Map<number, PathAttrs | 'route-target'>;
+}
 
 export class ImportPolicy {
   readonly counters: PolicyCounters = {
     received: 0, accepted: 0, withdrawn: 0, treatAsWithdraw: 0,
     rejected: { 'route-type': 0, 'own-originator': 0, 'own-next-hop': 0, 'no-next-hop': 0, 'unknown-vni': 0, 'route-target': 0 },
   };
+  private shared: SharedVerdict | null = null;
 
   constructor(
     /** Replaced when the configuration is reloaded (counters stay). */
@@ -110,37 +129,50 @@ export class ImportPolicy {
   evaluate(item: ReachItem, peer: PeerInfo): Verdict {
     const r = item.route;
     if (r.type !== 'mac-ip') return { accept: false, reason: 'route-type' };
-    const a = item.attributes;
-    if (a.originatorId !== undefined && a.originatorId === this.context.routerId) return { accept: false, reason: 'own-originator' };
-    if (item.nextHop === null || item.nextHop === '') return { accept: false, reason: 'no-next-hop' };
-    if (this.context.ownAddresses.has(item.nextHop)) return { accept: false, reason: 'own-next-hop' };
+    const s = this.sharedVerdict(item, peer);
+    if (s.reject !== null) return { accept: false, reason: s.reject };
     const vni = r.label1;
     if (!this.context.vnis.has(vni)) return { accept: false, reason: 'unknown-vni' };
-    const rts: RouteTarget[] = [];
-    let mobility = 0;
-    for (const c of a.extCommunities ?? []) {
-      if (c.kind === 'route-target') rts.push(c);
-      else if (c.kind === 'mac-mobility') mobility = c.sequence;
-    }
-    const pats = this.uplink.importRouteTargets;
-    if (!rts.some((rt) => pats.some((p) => matchRouteTarget(p, rt, vni)))) return { accept: false, reason: 'route-target' };
-    return {
-      accept: true,
-      path: {
+    let attrs = s.byVni.get(vni);
+    if (attrs === undefined) {
+      const pats = this.uplink.importRouteTargets;
+      attrs = !s.routeTargets.some((rt) => pats.some((p) => matchRouteTarget(p, rt, vni))) ? 'route-target' : {
         uplink: this.uplink.name,
         peer: peer.address,
-        route: r,
-        vni,
-        nextHop: item.nextHop,
-        localPref: this.uplink.localPref,
-        macMobilitySeq: mobility,
-        originatorId: a.originatorId ?? null,
         routerId: peer.routerId,
-        routeTargets: rts,
-        rd: r.rd,
-        eligible: true,
-      },
+        nextHop: item.nextHop!,
+        localPref: this.uplink.localPref,
+        macMobilitySeq: s.mobility,
+        originatorId: s.attributes.originatorId ?? null,
+        routeTargets: s.routeTargets,
+      };
+      s.byVni.set(vni, attrs);
+    }
+    if (attrs === 'route-target') return { accept: false, reason: 'route-target' };
+    return { accept: true, candidate: { route: r, attrs } };
+  }
+
+  /** The route-independent part of the verdict, computed once per UPDATE (attributes object). */
+  private sharedVerdict(item: ReachItem, peer: PeerInfo): SharedVerdict {
+    const s = this.shared;
+    if (s !== null && s.attributes === item.attributes && s.nextHop === item.nextHop && s.peer === peer
+      && s.uplink === this.uplink && s.context === this.context) return s;
+    const a = item.attributes;
+    let reject: RejectReason | null = null;
+    if (a.originatorId !== undefined && a.originatorId === this.context.routerId) reject = 'own-originator';
+    else if (item.nextHop === null || item.nextHop === '') reject = 'no-next-hop';
+    else if (this.context.ownAddresses.has(item.nextHop)) reject = 'own-next-hop';
+    const routeTargets: RouteTarget[] = [];
+    let mobility = 0;
+    for (const c of a.extCommunities ?? []) {
+      if (c.kind === 'route-target') routeTargets.push(c);
+      else if (c.kind === 'mac-mobility') mobility = c.sequence;
+    }
+    this.shared = {
+      attributes: a, nextHop: item.nextHop, peer, uplink: this.uplink, context: this.context, reject, routeTargets, mobility,
+      byVni: new Map(),
     };
+    return this.shared;
   }
 
   /**
@@ -151,7 +183,7 @@ export class ImportPolicy {
   apply(changes: UpdateChanges, peer: PeerInfo): RibUpdate & { rejected: Array<{ route: EvpnRoute; reason: RejectReason }> } {
     const c = this.counters;
     if (changes.treatAsWithdraw) c.treatAsWithdraw++;
-    const reach: Path[] = [];
+    const reach: Candidate[] = [];
     const unreach: MacIpRoute[] = [];
     const rejected: Array<{ route: EvpnRoute; reason: RejectReason }> = [];
     for (const r of changes.unreach) {
@@ -163,7 +195,7 @@ export class ImportPolicy {
       const v = this.evaluate(item, peer);
       if (v.accept) {
         c.accepted++;
-        reach.push(v.path);
+        reach.push(v.candidate);
       } else {
         c.rejected[v.reason]++;
         rejected.push({ route: item.route, reason: v.reason });

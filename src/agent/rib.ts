@@ -2,69 +2,76 @@
 // (VNI, MAC, IP). Grouping is deliberately NOT by RD: a server announces the same
 // MAC/IP once per underlay network, each with that network's RD, and these are the
 // alternative paths between which we choose (primary/backup by local-preference).
+// Best-path selection and its typed reasons: bestpath.ts.
 //
-// Best path (docs/agent.md): eligible (VTEP reachable) first, then highest
-// LOCAL_PREF, highest MAC Mobility sequence (RFC 7432 §15), lowest ORIGINATOR_ID or
-// BGP identifier (RFC 4456 §9 / RFC 4271 §9.1.2.2 f), lowest peer address
-// (RFC 4271 §9.1.2.2 g). The winner carries the reason it won over the runner-up.
+// Storage (docs/performance.md): one small object per path and per Loc-RIB entry,
+// nothing per route that is not needed.
+//  * A path holds its entry, its RD and Ethernet Tag, and a reference to an
+//    attribute set shared by every route of the UPDATE it came in (next hop,
+//    local-pref, MAC Mobility sequence, ORIGINATOR_ID, RTs, peer).
+//  * An entry holds the MAC and IP text once (the decoded routes are not kept).
+//  * Entries are found by MAC (a chain through every entry with that MAC, all VNIs)
+//    and by (VNI, IP); the Adj-RIB-In is the set of paths of an uplink in those
+//    chains, so a route key (RD, Ethernet Tag, MAC, IP; RFC 7432 §7.2) is found by
+//    MAC without a per-path string key.
+//  * Every path is also on the list of its (uplink, next hop): a VTEP probe verdict
+//    touches exactly the paths of that next hop, a session loss those of the uplink.
 //
 // The kernel projection: one FDB entry per (VNI, MAC) and one neighbour entry per
 // (VNI, IP). When several Loc-RIB entries feed one kernel entry (a MAC announced with
 // several IPs, an IP announced by two MACs) the best of their best paths decides.
 import type { MacIpRoute, RouteDistinguisher, RouteTarget } from '../evpn/types.js';
-import { routeKey } from '../evpn/route.js';
+import { rdKey } from '../evpn/rd.js';
 import { entryKey, type KernelEntry } from '../kernel/port.js';
+import { ONLY_PATH, WITHDRAWN, comparePaths, explain, type BestPath, type ChangeReason, type Path } from './bestpath.js';
 
-export interface Path {
-  /** Session (uplink name) the path was learned over. */
+export {
+  bestPath, compareIp, comparePaths, explain, reasonText,
+  type BestPath, type BestPathReason, type ChangeReason, type Path, type ReasonStep,
+} from './bestpath.js';
+
+/**
+ * What the import policy attaches to accepted routes. The policy shares one object
+ * between every route of an UPDATE (per VNI), and so does the RIB.
+ */
+export interface PathAttrs {
   uplink: string;
-  /** The peer's address (session remote address). */
   peer: string;
-  route: MacIpRoute;
-  /** label1 of the route (RFC 8365 §5.1.3). */
-  vni: number;
-  /** The remote VTEP (MP_REACH next hop). */
-  nextHop: string;
-  /** From the uplink's policy; the received LOCAL_PREF is ignored. */
-  localPref: number;
-  /** MAC Mobility sequence number (RFC 7432 §7.7), 0 when absent. */
-  macMobilitySeq: number;
-  /** ORIGINATOR_ID (RFC 4456 §8), null when absent. */
-  originatorId: string | null;
-  /** The peer's BGP identifier. */
   routerId: string;
-  routeTargets: RouteTarget[];
-  rd: RouteDistinguisher;
-  /** False while the VTEP probe says this next hop is unreachable over this network. */
-  eligible: boolean;
+  nextHop: string;
+  localPref: number;
+  macMobilitySeq: number;
+  originatorId: string | null;
+  routeTargets: readonly RouteTarget[];
 }
 
-/** What best-path selection returns: the winner and why it beat the runner-up. */
-export interface BestPath {
-  winner: Path;
-  /** 'only path', 'VTEP 192.168.1.87 unreachable on net1', 'local-pref 200 > 100', 'mobility-seq 3 > 2', 'router-id ...', 'peer-address ...', ... */
-  reason: string;
+/** An accepted route: its VNI is label1 (RFC 8365 §5.1.3). */
+export interface Candidate {
+  route: MacIpRoute;
+  attrs: PathAttrs;
 }
 
 export interface LocEntry {
-  key: string;
-  vni: number;
-  mac: string;
-  ip: string | null;
-  paths: Path[];
-  best: BestPath | null;
+  /** locKey(vni, mac, ip) */
+  readonly key: string;
+  readonly vni: number;
+  readonly mac: string;
+  readonly ip: string | null;
+  readonly paths: Path[];
+  readonly best: BestPath | null;
 }
 
 /** A change of best path for one Loc-RIB entry. */
 export interface RibChange {
-  key: string;
-  vni: number;
-  mac: string;
-  ip: string | null;
-  before: Path | null;
-  after: Path | null;
-  /** Why `after` won (or 'withdrawn' when nothing is left). */
-  reason: string;
+  readonly key: string;
+  readonly vni: number;
+  readonly mac: string;
+  readonly ip: string | null;
+  /** The best path before, as it was then. */
+  readonly before: Path | null;
+  readonly after: Path | null;
+  /** Why `after` won, or 'withdrawn' when nothing is left. */
+  readonly reason: ChangeReason;
 }
 
 /** The VNI's devices, for the kernel projection. */
@@ -74,219 +81,299 @@ export interface VniDevices {
   vxlan: string;
 }
 
-/** routeKey() per route object: computed once, used by the Adj-RIB-In, samePath and tie-breaks. */
-const keyCache = new WeakMap<MacIpRoute, string>();
-
-function rk(route: MacIpRoute): string {
-  let k = keyCache.get(route);
-  if (k === undefined) {
-    k = routeKey(route);
-    keyCache.set(route, k);
-  }
-  return k;
-}
-
 export function locKey(vni: number, mac: string, ip: string | null): string {
   return `${vni}|${mac}|${ip ?? ''}`;
 }
 
-/** Identity of a path: the session and the NLRI (RFC 7432 §7.2 route key, includes the RD). */
-export function pathId(p: Path): string {
-  return `${p.uplink}|${rk(p.route)}`;
-}
-
-// --- best path ------------------------------------------------------------------
-
-/** IPv4 before IPv6, then numerically. */
-export function compareIp(a: string, b: string): number {
-  if (a === b) return 0;
-  const a4 = !a.includes(':');
-  const b4 = !b.includes(':');
-  if (a4 !== b4) return a4 ? -1 : 1;
-  if (a4) return ipv4Number(a) - ipv4Number(b);
-  const ea = expandV6(a);
-  const eb = expandV6(b);
-  return ea < eb ? -1 : ea > eb ? 1 : 0;
-}
-
-function ipv4Number(s: string): number {
-  let n = 0;
-  for (const part of s.split('.')) n = n * 256 + Number(part);
-  return n;
-}
-
-function expandV6(s: string): string {
-  const [l, r] = s.split('::') as [string, string | undefined];
-  const left = l ? l.split(':') : [];
-  const right = r ? r.split(':') : [];
-  const fill = r === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0')).join('');
-}
-
-/** The identifier RFC 4456 §9 compares: ORIGINATOR_ID when present, else the peer's BGP identifier. */
-function originator(p: Path): string {
-  return p.originatorId ?? p.routerId;
-}
-
-/**
- * Compare two paths: < 0 when `a` is better. `reason` names the deciding step,
- * phrased for the better one.
- */
-export function comparePaths(a: Path, b: Path): { cmp: number; reason: string } {
-  if (a.eligible !== b.eligible) {
-    const down = a.eligible ? b : a;
-    return { cmp: a.eligible ? -1 : 1, reason: `VTEP ${down.nextHop} unreachable on ${down.uplink}` };
+function rdEqual(a: RouteDistinguisher, b: RouteDistinguisher): boolean {
+  if (a === b) return true;
+  switch (a.type) {
+    case 0:
+    case 2:
+      return b.type === a.type && a.asn === b.asn && a.assigned === b.assigned;
+    case 1:
+      return b.type === 1 && a.ip === b.ip && a.assigned === b.assigned;
+    case 'unknown':
+      return b.type === 'unknown' && a.typeCode === b.typeCode && a.value.length === b.value.length && a.value.every((v, i) => v === b.value[i]);
   }
-  if (a.localPref !== b.localPref) {
-    const [hi, lo] = a.localPref > b.localPref ? [a, b] : [b, a];
-    return { cmp: a.localPref > b.localPref ? -1 : 1, reason: `local-pref ${hi.localPref} > ${lo.localPref}` };
-  }
-  if (a.macMobilitySeq !== b.macMobilitySeq) {
-    const better = a.macMobilitySeq > b.macMobilitySeq;
-    const [hi, lo] = better ? [a, b] : [b, a];
-    return { cmp: better ? -1 : 1, reason: `mobility-seq ${hi.macMobilitySeq} > ${lo.macMobilitySeq}` };
-  }
-  const ra = originator(a);
-  const rb = originator(b);
-  const c = compareIp(ra, rb);
-  if (c !== 0) return { cmp: c, reason: `router-id ${c < 0 ? ra : rb} < ${c < 0 ? rb : ra}` };
-  const pc = compareIp(a.peer, b.peer);
-  if (pc !== 0) return { cmp: pc, reason: `peer-address ${pc < 0 ? a.peer : b.peer} < ${pc < 0 ? b.peer : a.peer}` };
-  // Deterministic last resorts (same peer, same originator: two RDs for one MAC/IP).
-  if (a.uplink !== b.uplink) return { cmp: a.uplink < b.uplink ? -1 : 1, reason: 'uplink name' };
-  const ka = rk(a.route);
-  const kb = rk(b.route);
-  if (ka !== kb) return { cmp: ka < kb ? -1 : 1, reason: 'route key' };
-  return { cmp: 0, reason: 'equal' };
 }
 
-/** The best of `paths` (non-empty) and why it beat the second best. */
-export function bestPath(paths: readonly Path[]): BestPath {
-  if (paths.length === 0) throw new RangeError('bestPath of no paths');
-  let winner = paths[0]!;
-  for (let i = 1; i < paths.length; i++) {
-    const p = paths[i]!;
-    if (comparePaths(p, winner).cmp < 0) winner = p;
+// --- storage --------------------------------------------------------------------
+
+class UplinkState {
+  readonly nextHops = new Map<string, NextHop>();
+  /** Paths in the Adj-RIB-In. */
+  paths = 0;
+  /** Has an Adj-RIB-In (an update was applied since the last session loss). */
+  active = false;
+  constructor(readonly name: string) {}
+}
+
+/** (uplink, next hop): the VTEP probe's verdict, and every path using it (a doubly linked list). */
+class NextHop {
+  eligible = true;
+  head: StoredPath | null = null;
+  count = 0;
+  constructor(readonly uplink: UplinkState, readonly address: string) {}
+}
+
+/** Attributes shared by the paths of one UPDATE (and VNI). */
+class AttrSet {
+  constructor(
+    readonly nh: NextHop,
+    readonly peer: string,
+    readonly routerId: string,
+    readonly localPref: number,
+    readonly macMobilitySeq: number,
+    readonly originatorId: string | null,
+    readonly routeTargets: readonly RouteTarget[],
+  ) {}
+
+  withLocalPref(localPref: number): AttrSet {
+    return new AttrSet(this.nh, this.peer, this.routerId, localPref, this.macMobilitySeq, this.originatorId, this.routeTargets);
   }
-  if (paths.length === 1) return { winner, reason: 'only path' };
-  let runnerUp: Path | null = null;
-  for (const p of paths) {
-    if (p === winner) continue;
-    if (runnerUp === null || comparePaths(p, runnerUp).cmp < 0) runnerUp = p;
+}
+
+class StoredPath implements Path {
+  /** Next path of the same entry. */
+  next: StoredPath | null = null;
+  nhPrev: StoredPath | null = null;
+  nhNext: StoredPath | null = null;
+
+  constructor(
+    readonly entry: Entry,
+    public attrs: AttrSet,
+    readonly rd: RouteDistinguisher,
+    readonly ethernetTag: number,
+    readonly esi: string,
+    readonly label2: number | null,
+  ) {}
+
+  get uplink(): string { return this.attrs.nh.uplink.name; }
+  get peer(): string { return this.attrs.peer; }
+  get nextHop(): string { return this.attrs.nh.address; }
+  get localPref(): number { return this.attrs.localPref; }
+  get macMobilitySeq(): number { return this.attrs.macMobilitySeq; }
+  get originatorId(): string | null { return this.attrs.originatorId; }
+  get routerId(): string { return this.attrs.routerId; }
+  get routeTargets(): readonly RouteTarget[] { return this.attrs.routeTargets; }
+  get eligible(): boolean { return this.attrs.nh.eligible; }
+  get vni(): number { return this.entry.vni; }
+  get route(): MacIpRoute {
+    const e = this.entry;
+    return { type: 'mac-ip', rd: this.rd, esi: this.esi, ethernetTag: this.ethernetTag, mac: e.mac, ip: e.ip, label1: e.vni, label2: this.label2 };
   }
-  return { winner, reason: comparePaths(winner, runnerUp!).reason };
+}
+
+/** A path as it was when a change was reported (eligibility and local-pref change in place). */
+class PathView implements Path {
+  constructor(private readonly p: StoredPath, readonly eligible: boolean, readonly localPref: number) {}
+  get uplink(): string { return this.p.uplink; }
+  get peer(): string { return this.p.peer; }
+  get nextHop(): string { return this.p.nextHop; }
+  get macMobilitySeq(): number { return this.p.macMobilitySeq; }
+  get originatorId(): string | null { return this.p.originatorId; }
+  get routerId(): string { return this.p.routerId; }
+  get routeTargets(): readonly RouteTarget[] { return this.p.routeTargets; }
+  get rd(): RouteDistinguisher { return this.p.rd; }
+  get vni(): number { return this.p.vni; }
+  get route(): MacIpRoute { return this.p.route; }
+}
+
+class Entry implements LocEntry {
+  head: StoredPath | null = null;
+  count = 0;
+  /** Next entry with the same MAC (any VNI, any IP). */
+  nextInMac: Entry | null = null;
+  /** Next entry with the same (VNI, IP). */
+  nextInIp: Entry | null = null;
+  winner: StoredPath | null = null;
+  /** The winner's eligibility and local-pref when it was chosen (for the 'before' of the next change). */
+  winnerEligible = true;
+  winnerLocalPref = 0;
+  /** The operation that last touched this entry (dedup without a Set). */
+  mark = 0;
+  /** The last kernelDelta that worked out this entry's FDB / neighbour entry. */
+  fdbMark = 0;
+  neighMark = 0;
+
+  constructor(readonly vni: number, readonly mac: string, readonly ip: string | null) {}
+
+  get key(): string {
+    return locKey(this.vni, this.mac, this.ip);
+  }
+
+  get paths(): Path[] {
+    const out: Path[] = [];
+    for (let p = this.head; p; p = p.next) out.push(p);
+    return out;
+  }
+
+  get best(): BestPath | null {
+    const w = this.winner;
+    if (w === null) return null;
+    if (this.count === 1) return { winner: w, reason: ONLY_PATH };
+    let runnerUp: StoredPath | null = null;
+    for (let p = this.head; p; p = p.next) {
+      if (p !== w && (runnerUp === null || comparePaths(p, runnerUp) < 0)) runnerUp = p;
+    }
+    return { winner: w, reason: explain(w, runnerUp!) };
+  }
+}
+
+class Change implements RibChange {
+  constructor(
+    readonly vni: number,
+    readonly mac: string,
+    readonly ip: string | null,
+    readonly before: Path | null,
+    readonly after: Path | null,
+    readonly reason: ChangeReason,
+  ) {}
+
+  get key(): string {
+    return locKey(this.vni, this.mac, this.ip);
+  }
 }
 
 /** Same path as far as anyone downstream can tell (kernel, logs): no change to report. */
-function samePath(a: Path | null, b: Path | null): boolean {
-  if (a === b) return true;
-  if (a === null || b === null) return false;
-  return a.uplink === b.uplink && a.nextHop === b.nextHop && a.localPref === b.localPref
-    && a.macMobilitySeq === b.macMobilitySeq && a.eligible === b.eligible && a.peer === b.peer
-    && (a.route === b.route || rk(a.route) === rk(b.route));
+function sameVisible(a: StoredPath, aEligible: boolean, aLocalPref: number, b: StoredPath): boolean {
+  if (a === b) return aEligible === b.eligible && aLocalPref === b.localPref;
+  return a.attrs.nh === b.attrs.nh && aLocalPref === b.localPref && a.macMobilitySeq === b.macMobilitySeq
+    && aEligible === b.eligible && a.peer === b.peer && a.ethernetTag === b.ethernetTag && rdEqual(a.rd, b.rd);
 }
 
 // --- the RIB --------------------------------------------------------------------
 
 export interface RibUpdate {
-  /** Accepted paths (after import policy) for this uplink. */
-  reach: Path[];
+  /** Accepted routes (after import policy) for this uplink. */
+  reach: Candidate[];
   /** Withdrawn (or no longer accepted) type-2 routes. */
   unreach: MacIpRoute[];
 }
 
 export class Rib {
-  /** uplink -> route key -> path */
-  private readonly adj = new Map<string, Map<string, Path>>();
-  private readonly loc = new Map<string, LocEntry>();
-  /** `${vni}|${mac}` -> Loc-RIB keys (for the FDB projection) */
-  private readonly byMac = new Map<string, Set<string>>();
-  /** `${vni}|${ip}` -> Loc-RIB keys (for the neighbour projection) */
-  private readonly byIp = new Map<string, Set<string>>();
-  /** `${uplink}|${nextHop}` -> paths (for eligibility) */
-  private readonly byNextHop = new Map<string, Set<Path>>();
-  /** `${uplink}|${nextHop}` currently ineligible */
-  private readonly ineligible = new Set<string>();
+  private readonly uplinkStates = new Map<string, UplinkState>();
+  /** MAC -> chain of entries with that MAC (Entry.nextInMac). */
+  private readonly byMac = new Map<string, Entry>();
+  /** VNI -> IP -> chain of entries with that (VNI, IP) (Entry.nextInIp). */
+  private readonly byIp = new Map<number, Map<string, Entry>>();
+  private entryCount = 0;
+  /** Interned RDs (one object per distinct RD), and the last one for runs of equal RDs. */
+  private readonly rds = new Map<string, RouteDistinguisher>();
+  private lastRd: RouteDistinguisher | null = null;
+  /** Incremented per operation; entries touched by it carry it in `mark`. */
+  private epoch = 0;
+  /** Next hops whose last path went in the current operation. */
+  private readonly emptied: NextHop[] = [];
+  /** Work counter: paths visited by the operations (for tests of proportionality). */
+  pathVisits = 0;
 
   /** Apply one UPDATE's worth of accepted paths and withdrawals from `uplink`; returns best-path changes. */
   applyUpdate(uplink: string, update: RibUpdate): RibChange[] {
-    let adj = this.adj.get(uplink);
-    if (!adj) this.adj.set(uplink, (adj = new Map()));
-    const touched = new Set<string>();
+    const u = this.uplinkState(uplink);
+    u.active = true;
+    const mark = ++this.epoch;
+    const touched: Entry[] = [];
     for (const route of update.unreach) {
-      const key = rk(route);
-      const old = adj.get(key);
+      const old = this.findPath(u, route);
       if (!old) continue;
-      adj.delete(key);
-      touched.add(this.removeFromLoc(old));
+      this.removePath(old);
+      this.touch(old.entry, mark, touched);
     }
-    for (const p0 of update.reach) {
-      if (p0.uplink !== uplink) throw new RangeError(`path of ${p0.uplink} applied to ${uplink}`);
-      const p = { ...p0, eligible: !this.ineligible.has(`${uplink}|${p0.nextHop}`) };
-      const key = rk(p.route);
-      const old = adj.get(key);
-      if (old) touched.add(this.removeFromLoc(old));
-      adj.set(key, p);
-      touched.add(this.addToLoc(p));
+    let lastIn: PathAttrs | null = null;
+    let lastSet: AttrSet | null = null;
+    for (const c of update.reach) {
+      const a = c.attrs;
+      if (a.uplink !== uplink) throw new RangeError(`path of ${a.uplink} applied to ${uplink}`);
+      if (a !== lastIn) {
+        lastIn = a;
+        lastSet = new AttrSet(this.nextHop(u, a.nextHop), a.peer, a.routerId, a.localPref, a.macMobilitySeq, a.originatorId, a.routeTargets);
+      }
+      const r = c.route;
+      const old = this.findPath(u, r);
+      if (old) {
+        this.removePath(old);
+        this.touch(old.entry, mark, touched);
+      }
+      const e = this.entryFor(r.label1, r.mac, r.ip);
+      const p = new StoredPath(e, lastSet!, this.internRd(r.rd), r.ethernetTag, r.esi, r.label2);
+      this.addPath(p);
+      this.touch(e, mark, touched);
     }
+    this.sweepNextHops();
     return this.decide(touched);
   }
 
   /** A session went down: remove all its paths, then decide every affected entry once. */
   dropSession(uplink: string): RibChange[] {
-    const adj = this.adj.get(uplink);
-    if (!adj) return [];
-    this.adj.delete(uplink);
-    const touched = new Set<string>();
-    for (const p of adj.values()) touched.add(this.removeFromLoc(p, false));
-    // Remove the emptied next-hop buckets of this uplink in one go.
-    for (const k of [...this.byNextHop.keys()]) if (k.startsWith(`${uplink}|`)) this.byNextHop.delete(k);
+    const u = this.uplinkStates.get(uplink);
+    if (!u || !u.active) return [];
+    u.active = false;
+    const mark = ++this.epoch;
+    const touched: Entry[] = [];
+    for (const [addr, nh] of u.nextHops) {
+      for (let p = nh.head; p; p = p.nhNext) {
+        this.pathVisits++;
+        unlinkFromEntry(p);
+        this.touch(p.entry, mark, touched);
+      }
+      nh.head = null;
+      nh.count = 0;
+      // Keep the verdict on an ineligible next hop; forget the rest.
+      if (nh.eligible) u.nextHops.delete(addr);
+    }
+    u.paths = 0;
     return this.decide(touched);
   }
 
   /**
    * The VTEP probe's verdict on `nextHop` reached over `uplink` (its network).
-   * Remembered for paths that arrive later. Returns best-path changes.
+   * Remembered for paths that arrive later. Returns best-path changes. The work is
+   * proportional to the paths using that next hop.
    */
   setEligibility(nextHop: string, uplink: string, eligible: boolean): RibChange[] {
-    const nk = `${uplink}|${nextHop}`;
-    if (eligible === !this.ineligible.has(nk)) return [];
-    if (eligible) this.ineligible.delete(nk);
-    else this.ineligible.add(nk);
-    const paths = this.byNextHop.get(nk);
-    if (!paths) return [];
-    const touched = new Set<string>();
-    const adj = this.adj.get(uplink)!;
-    const replaced = new Set<Path>();
-    for (const p of paths) {
-      const np = { ...p, eligible };
-      adj.set(rk(p.route), np);
-      const e = this.loc.get(locKey(p.vni, p.route.mac, p.route.ip))!;
-      e.paths[e.paths.indexOf(p)] = np;
-      replaced.add(np);
-      touched.add(e.key);
+    const u = this.uplinkState(uplink);
+    const nh = u.nextHops.get(nextHop);
+    if ((nh?.eligible ?? true) === eligible) return [];
+    if (!nh) {
+      // Not used yet: remember the verdict.
+      const n = new NextHop(u, nextHop);
+      n.eligible = eligible;
+      u.nextHops.set(nextHop, n);
+      return [];
     }
-    this.byNextHop.set(nk, replaced);
+    nh.eligible = eligible;
+    if (nh.count === 0) {
+      if (eligible) u.nextHops.delete(nextHop);
+      return [];
+    }
+    const mark = ++this.epoch;
+    const touched: Entry[] = [];
+    for (let p = nh.head; p; p = p.nhNext) {
+      this.pathVisits++;
+      this.touch(p.entry, mark, touched);
+    }
     return this.decide(touched);
   }
 
   /** Forget every eligibility verdict (all paths eligible again). Returns best-path changes. */
   clearEligibility(): RibChange[] {
     const out: RibChange[] = [];
-    for (const nk of [...this.ineligible]) {
-      const i = nk.indexOf('|');
+    for (const { uplink, nextHop } of this.ineligibleNextHops()) {
       // Not push(...changes): a spread of ~125k arguments overflows the stack.
-      for (const c of this.setEligibility(nk.slice(i + 1), nk.slice(0, i), true)) out.push(c);
+      for (const c of this.setEligibility(nextHop, uplink, true)) out.push(c);
     }
     return out;
   }
 
   /** Next hops currently ineligible, per uplink. */
   ineligibleNextHops(): Array<{ uplink: string; nextHop: string }> {
-    return [...this.ineligible].map((nk) => {
-      const i = nk.indexOf('|');
-      return { uplink: nk.slice(0, i), nextHop: nk.slice(i + 1) };
-    });
+    const out: Array<{ uplink: string; nextHop: string }> = [];
+    for (const u of this.uplinkStates.values()) {
+      for (const nh of u.nextHops.values()) if (!nh.eligible) out.push({ uplink: u.name, nextHop: nh.address });
+    }
+    return out;
   }
 
   /**
@@ -294,60 +381,67 @@ export class Rib {
    * changed). Returns best-path changes.
    */
   setLocalPref(uplink: string, localPref: number): RibChange[] {
-    const adj = this.adj.get(uplink);
-    if (!adj) return [];
-    const touched = new Set<string>();
-    for (const [k, p] of adj) {
-      if (p.localPref === localPref) continue;
-      const np = { ...p, localPref };
-      adj.set(k, np);
-      const e = this.loc.get(locKey(p.vni, p.route.mac, p.route.ip))!;
-      e.paths[e.paths.indexOf(p)] = np;
-      const s = this.byNextHop.get(`${uplink}|${p.nextHop}`)!;
-      s.delete(p);
-      s.add(np);
-      touched.add(e.key);
+    const u = this.uplinkStates.get(uplink);
+    if (!u || !u.active) return [];
+    const mark = ++this.epoch;
+    const touched: Entry[] = [];
+    const replaced = new Map<AttrSet, AttrSet>();
+    for (const nh of u.nextHops.values()) {
+      for (let p = nh.head; p; p = p.nhNext) {
+        this.pathVisits++;
+        if (p.attrs.localPref === localPref) continue;
+        let na = replaced.get(p.attrs);
+        if (!na) replaced.set(p.attrs, (na = p.attrs.withLocalPref(localPref)));
+        p.attrs = na;
+        this.touch(p.entry, mark, touched);
+      }
     }
     return this.decide(touched);
   }
 
   best(key: string): BestPath | null {
-    return this.loc.get(key)?.best ?? null;
+    return this.entry(key)?.best ?? null;
   }
 
+  /** The Loc-RIB entry at locKey(vni, mac, ip). */
   entry(key: string): LocEntry | undefined {
-    return this.loc.get(key);
+    const i = key.indexOf('|');
+    const j = key.indexOf('|', i + 1);
+    if (i < 0 || j < 0) return undefined;
+    const ip = key.slice(j + 1);
+    return this.findEntry(Number(key.slice(0, i)), key.slice(i + 1, j), ip === '' ? null : ip) ?? undefined;
   }
 
-  entries(): IterableIterator<LocEntry> {
-    return this.loc.values();
+  *entries(): IterableIterator<LocEntry> {
+    for (const head of this.byMac.values()) for (let e: Entry | null = head; e; e = e.nextInMac) yield e;
   }
 
   /** The Adj-RIB-In of one session. */
   adjRibIn(uplink: string): Path[] {
-    return [...(this.adj.get(uplink)?.values() ?? [])];
+    const out: Path[] = [];
+    const u = this.uplinkStates.get(uplink);
+    if (u) for (const nh of u.nextHops.values()) for (let p = nh.head; p; p = p.nhNext) out.push(p);
+    return out;
   }
 
   /** Number of paths in one session's Adj-RIB-In. */
   adjRibInSize(uplink: string): number {
-    return this.adj.get(uplink)?.size ?? 0;
+    return this.uplinkStates.get(uplink)?.paths ?? 0;
   }
 
   uplinks(): string[] {
-    return [...this.adj.keys()];
+    return [...this.uplinkStates.values()].filter((u) => u.active).map((u) => u.name);
   }
 
   get size(): number {
-    return this.loc.size;
+    return this.entryCount;
   }
 
   /** Next hops (per uplink) that paths currently use, for the VTEP probe. */
   nextHops(): Array<{ uplink: string; nextHop: string; paths: number }> {
     const out: Array<{ uplink: string; nextHop: string; paths: number }> = [];
-    for (const [k, s] of this.byNextHop) {
-      if (s.size === 0) continue;
-      const i = k.indexOf('|');
-      out.push({ uplink: k.slice(0, i), nextHop: k.slice(i + 1), paths: s.size });
+    for (const u of this.uplinkStates.values()) {
+      for (const nh of u.nextHops.values()) if (nh.count > 0) out.push({ uplink: u.name, nextHop: nh.address, paths: nh.count });
     }
     return out;
   }
@@ -359,12 +453,14 @@ export class Rib {
    */
   probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> {
     const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> = [];
-    for (const s of this.byNextHop.values()) {
-      for (const p of s) {
-        const ip = p.route.ip;
-        if (ip === null || ip.includes(':')) continue;
-        out.push({ uplink: p.uplink, nextHop: p.nextHop, vni: p.vni, mac: p.route.mac, ip });
-        break;
+    for (const u of this.uplinkStates.values()) {
+      for (const nh of u.nextHops.values()) {
+        for (let p = nh.head; p; p = p.nhNext) {
+          const ip = p.entry.ip;
+          if (ip === null || ip.includes(':')) continue;
+          out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip });
+          break;
+        }
       }
     }
     return out;
@@ -374,151 +470,275 @@ export class Rib {
 
   /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */
   fdbPath(vni: number, mac: string): Path | null {
-    return this.bestOf(this.byMac.get(`${vni}|${mac}`));
+    let best: StoredPath | null = null;
+    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
+      const w = e.winner;
+      if (e.vni === vni && w && (best === null || comparePaths(w, best) < 0)) best = w;
+    }
+    return best;
   }
 
   /** The neighbour winner for (vni, ip). */
   neighPath(vni: number, ip: string): Path | null {
-    return this.bestOf(this.byIp.get(`${vni}|${ip}`));
+    let best: StoredPath | null = null;
+    for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) {
+      const w = e.winner;
+      if (w && (best === null || comparePaths(w, best) < 0)) best = w;
+    }
+    return best;
   }
 
   /** Everything the kernel should hold for the RIB's current best paths. */
   desiredKernelState(vnis: readonly VniDevices[]): KernelEntry[] {
     const dev = new Map(vnis.map((v) => [v.vni, v]));
     const out: KernelEntry[] = [];
-    for (const k of this.byMac.keys()) {
-      const e = this.fdbEntry(k, dev);
-      if (e) out.push(e);
+    for (const [mac, head] of this.byMac) {
+      const done = new Set<number>();
+      for (let e: Entry | null = head; e; e = e.nextInMac) {
+        if (done.has(e.vni)) continue;
+        done.add(e.vni);
+        const k = this.fdbEntry(e.vni, mac, dev);
+        if (k) out.push(k);
+      }
     }
-    for (const k of this.byIp.keys()) {
-      const e = this.neighEntry(k, dev);
-      if (e) out.push(e);
+    for (const [vni, ips] of this.byIp) {
+      for (const ip of ips.keys()) {
+        const k = this.neighEntry(vni, ip, dev);
+        if (k) out.push(k);
+      }
     }
     return out;
   }
 
   /**
    * The kernel entries affected by `changes`: entryKey -> desired entry, or null
-   * when nothing should be there any more.
+   * when nothing should be there any more. Each (VNI, MAC) and (VNI, IP) is worked
+   * out once, however many changes touch it (entries are marked, no key sets).
    */
   kernelDelta(changes: readonly RibChange[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
     const dev = new Map(vnis.map((v) => [v.vni, v]));
     const out = new Map<string, KernelEntry | null>();
-    const seenMac = new Set<string>();
-    const seenIp = new Set<string>();
+    const mark = ++this.epoch;
     for (const c of changes) {
       const d = dev.get(c.vni);
       if (!d) continue;
-      const mk = `${c.vni}|${c.mac}`;
-      if (!seenMac.has(mk)) {
-        seenMac.add(mk);
-        const e = this.fdbEntry(mk, dev);
-        out.set(e ? entryKey(e) : entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }), e);
-      }
-      if (c.ip !== null) {
-        const ik = `${c.vni}|${c.ip}`;
-        if (!seenIp.has(ik)) {
-          seenIp.add(ik);
-          const e = this.neighEntry(ik, dev);
-          out.set(e ? entryKey(e) : entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }), e);
+      let fdb: StoredPath | null = null;
+      let done = false;
+      for (let e = this.byMac.get(c.mac) ?? null; e; e = e.nextInMac) {
+        if (e.vni !== c.vni) continue;
+        if (e.fdbMark === mark) {
+          done = true;
+          break;
         }
+        e.fdbMark = mark;
+        const w = e.winner;
+        if (w && (fdb === null || comparePaths(w, fdb) < 0)) fdb = w;
+      }
+      if (!done) {
+        out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
+          fdb && { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address });
+      }
+      if (c.ip === null) continue;
+      let neigh: StoredPath | null = null;
+      done = false;
+      for (let e = this.byIp.get(c.vni)?.get(c.ip) ?? null; e; e = e.nextInIp) {
+        if (e.neighMark === mark) {
+          done = true;
+          break;
+        }
+        e.neighMark = mark;
+        const w = e.winner;
+        if (w && (neigh === null || comparePaths(w, neigh) < 0)) neigh = w;
+      }
+      if (!done) {
+        out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
+          neigh && { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac });
       }
     }
     return out;
   }
 
-  private fdbEntry(macKey: string, dev: Map<number, VniDevices>): KernelEntry | null {
-    const p = this.bestOf(this.byMac.get(macKey));
-    const d = p && dev.get(p.vni);
-    return p && d ? { kind: 'fdb', ifname: d.vxlan, mac: p.route.mac, dst: p.nextHop } : null;
+  private fdbEntry(vni: number, mac: string, dev: Map<number, VniDevices>): KernelEntry | null {
+    const p = this.fdbPath(vni, mac) as StoredPath | null;
+    const d = p && dev.get(vni);
+    return p && d ? { kind: 'fdb', ifname: d.vxlan, mac: p.entry.mac, dst: p.attrs.nh.address } : null;
   }
 
-  private neighEntry(ipKey: string, dev: Map<number, VniDevices>): KernelEntry | null {
-    const p = this.bestOf(this.byIp.get(ipKey));
-    const d = p && dev.get(p.vni);
-    return p && d && p.route.ip !== null ? { kind: 'neigh', ifname: d.bridge, ip: p.route.ip, mac: p.route.mac } : null;
-  }
-
-  private bestOf(keys: Set<string> | undefined): Path | null {
-    if (!keys) return null;
-    let best: Path | null = null;
-    for (const k of keys) {
-      const w = this.loc.get(k)?.best?.winner;
-      if (w && (best === null || comparePaths(w, best).cmp < 0)) best = w;
-    }
-    return best;
+  private neighEntry(vni: number, ip: string, dev: Map<number, VniDevices>): KernelEntry | null {
+    const p = this.neighPath(vni, ip) as StoredPath | null;
+    const d = p && dev.get(vni);
+    return p && d && p.entry.ip !== null ? { kind: 'neigh', ifname: d.bridge, ip: p.entry.ip, mac: p.entry.mac } : null;
   }
 
   // --- internals ---
 
-  private addToLoc(p: Path): string {
-    const key = locKey(p.vni, p.route.mac, p.route.ip);
-    let e = this.loc.get(key);
-    if (!e) {
-      e = { key, vni: p.vni, mac: p.route.mac, ip: p.route.ip, paths: [], best: null };
-      this.loc.set(key, e);
-      addTo(this.byMac, `${p.vni}|${p.route.mac}`, key);
-      if (p.route.ip !== null) addTo(this.byIp, `${p.vni}|${p.route.ip}`, key);
-    }
-    e.paths.push(p);
-    const nk = `${p.uplink}|${p.nextHop}`;
-    let s = this.byNextHop.get(nk);
-    if (!s) this.byNextHop.set(nk, (s = new Set()));
-    s.add(p);
-    return key;
+  private uplinkState(name: string): UplinkState {
+    let u = this.uplinkStates.get(name);
+    if (!u) this.uplinkStates.set(name, (u = new UplinkState(name)));
+    return u;
   }
 
-  /** Remove p from its entry (the entry itself goes in decide() when empty). */
-  private removeFromLoc(p: Path, unindexNextHop = true): string {
-    const key = locKey(p.vni, p.route.mac, p.route.ip);
-    const e = this.loc.get(key);
-    if (e) {
-      const i = e.paths.indexOf(p);
-      if (i >= 0) {
-        e.paths[i] = e.paths[e.paths.length - 1]!;
-        e.paths.pop();
-      }
-    }
-    if (unindexNextHop) {
-      const nk = `${p.uplink}|${p.nextHop}`;
-      const s = this.byNextHop.get(nk);
-      if (s) {
-        s.delete(p);
-        if (s.size === 0) this.byNextHop.delete(nk);
-      }
-    }
-    return key;
+  private nextHop(u: UplinkState, address: string): NextHop {
+    let nh = u.nextHops.get(address);
+    if (!nh) u.nextHops.set(address, (nh = new NextHop(u, address)));
+    return nh;
   }
 
-  private decide(keys: Iterable<string>): RibChange[] {
+  private internRd(rd: RouteDistinguisher): RouteDistinguisher {
+    const last = this.lastRd;
+    if (last !== null && rdEqual(rd, last)) return last;
+    const k = rdKey(rd);
+    let v = this.rds.get(k);
+    if (!v) this.rds.set(k, (v = rd));
+    this.lastRd = v;
+    return v;
+  }
+
+  private touch(e: Entry, mark: number, touched: Entry[]): void {
+    if (e.mark === mark) return;
+    e.mark = mark;
+    touched.push(e);
+  }
+
+  /** The path of uplink `u` with the route key of `r` (RD, Ethernet Tag, MAC, IP; any VNI). */
+  private findPath(u: UplinkState, r: MacIpRoute): StoredPath | null {
+    for (let e = this.byMac.get(r.mac) ?? null; e; e = e.nextInMac) {
+      if (e.ip !== r.ip) continue;
+      for (let p = e.head; p; p = p.next) {
+        this.pathVisits++;
+        if (p.attrs.nh.uplink === u && p.ethernetTag === r.ethernetTag && rdEqual(p.rd, r.rd)) return p;
+      }
+    }
+    return null;
+  }
+
+  private findEntry(vni: number, mac: string, ip: string | null): Entry | null {
+    if (ip !== null) {
+      for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) if (e.mac === mac) return e;
+      return null;
+    }
+    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) if (e.vni === vni && e.ip === null) return e;
+    return null;
+  }
+
+  /** The entry for (vni, mac, ip), created (and indexed) when new. */
+  private entryFor(vni: number, mac: string, ip: string | null): Entry {
+    const found = this.findEntry(vni, mac, ip);
+    if (found) return found;
+    const e = new Entry(vni, mac, ip);
+    e.nextInMac = this.byMac.get(mac) ?? null;
+    this.byMac.set(mac, e);
+    if (ip !== null) {
+      let ips = this.byIp.get(vni);
+      if (!ips) this.byIp.set(vni, (ips = new Map()));
+      e.nextInIp = ips.get(ip) ?? null;
+      ips.set(ip, e);
+    }
+    this.entryCount++;
+    return e;
+  }
+
+  private dropEntry(e: Entry): void {
+    const head = this.byMac.get(e.mac)!;
+    if (head === e) {
+      if (e.nextInMac) this.byMac.set(e.mac, e.nextInMac);
+      else this.byMac.delete(e.mac);
+    } else {
+      let prev = head;
+      while (prev.nextInMac !== e) prev = prev.nextInMac!;
+      prev.nextInMac = e.nextInMac;
+    }
+    if (e.ip !== null) {
+      const ips = this.byIp.get(e.vni)!;
+      const h = ips.get(e.ip)!;
+      if (h === e) {
+        if (e.nextInIp) ips.set(e.ip, e.nextInIp);
+        else {
+          ips.delete(e.ip);
+          if (ips.size === 0) this.byIp.delete(e.vni);
+        }
+      } else {
+        let prev = h;
+        while (prev.nextInIp !== e) prev = prev.nextInIp!;
+        prev.nextInIp = e.nextInIp;
+      }
+    }
+    this.entryCount--;
+  }
+
+  private addPath(p: StoredPath): void {
+    const e = p.entry;
+    p.next = e.head;
+    e.head = p;
+    e.count++;
+    const nh = p.attrs.nh;
+    p.nhNext = nh.head;
+    if (nh.head) nh.head.nhPrev = p;
+    nh.head = p;
+    nh.count++;
+    nh.uplink.paths++;
+  }
+
+  /** Remove a path from its entry and its next hop (the entry itself goes in decide() when empty). */
+  private removePath(p: StoredPath): void {
+    unlinkFromEntry(p);
+    const nh = p.attrs.nh;
+    if (p.nhPrev) p.nhPrev.nhNext = p.nhNext;
+    else nh.head = p.nhNext;
+    if (p.nhNext) p.nhNext.nhPrev = p.nhPrev;
+    p.nhPrev = p.nhNext = null;
+    nh.count--;
+    nh.uplink.paths--;
+    // Forgotten at the end of the operation (sweepNextHops) if still unused: the
+    // attribute set being applied may use it again.
+    if (nh.count === 0) this.emptied.push(nh);
+  }
+
+  /** Forget next hops left without paths (a verdict on an ineligible one is kept). */
+  private sweepNextHops(): void {
+    for (const nh of this.emptied) {
+      if (nh.count === 0 && nh.eligible && nh.uplink.nextHops.get(nh.address) === nh) nh.uplink.nextHops.delete(nh.address);
+    }
+    this.emptied.length = 0;
+  }
+
+  private decide(touched: readonly Entry[]): RibChange[] {
     const changes: RibChange[] = [];
-    for (const key of keys) {
-      const e = this.loc.get(key);
-      if (!e) continue;
-      const before = e.best?.winner ?? null;
-      e.best = e.paths.length ? bestPath(e.paths) : null;
-      const after = e.best?.winner ?? null;
-      if (e.paths.length === 0) {
-        this.loc.delete(key);
-        removeFrom(this.byMac, `${e.vni}|${e.mac}`, key);
-        if (e.ip !== null) removeFrom(this.byIp, `${e.vni}|${e.ip}`, key);
+    for (const e of touched) {
+      const before = e.winner;
+      const bEligible = e.winnerEligible;
+      const bLocalPref = e.winnerLocalPref;
+      let after: StoredPath | null = null;
+      for (let p = e.head; p; p = p.next) {
+        this.pathVisits++;
+        if (after === null || comparePaths(p, after) < 0) after = p;
       }
-      if (samePath(before, after)) continue;
-      changes.push({ key, vni: e.vni, mac: e.mac, ip: e.ip, before, after, reason: e.best?.reason ?? 'withdrawn' });
+      e.winner = after;
+      if (after === null) this.dropEntry(e);
+      else {
+        e.winnerEligible = after.eligible;
+        e.winnerLocalPref = after.localPref;
+      }
+      if (before === null ? after === null : after !== null && sameVisible(before, bEligible, bLocalPref, after)) continue;
+      changes.push(new Change(
+        e.vni, e.mac, e.ip,
+        before && new PathView(before, bEligible, bLocalPref),
+        after && new PathView(after, after.eligible, after.localPref),
+        after === null ? WITHDRAWN : e.best!.reason,
+      ));
     }
     return changes;
   }
 }
 
-function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
-  let s = m.get(k);
-  if (!s) m.set(k, (s = new Set()));
-  s.add(v);
-}
-
-function removeFrom(m: Map<string, Set<string>>, k: string, v: string): void {
-  const s = m.get(k);
-  if (!s) return;
-  s.delete(v);
-  if (s.size === 0) m.delete(k);
+function unlinkFromEntry(p: StoredPath): void {
+  const e = p.entry;
+  if (e.head === p) e.head = p.next;
+  else {
+    let q = e.head!;
+    while (q.next !== p) q = q.next!;
+    q.next = p.next;
+  }
+  p.next = null;
+  e.count--;
 }

@@ -9,7 +9,7 @@
 // something wrong ('not-probed', no BFD, the agent's own state names).
 import type { AgentEvent, PathSummary, UplinkStatus } from '../agent/agent.js';
 import { uplinkAuth, type Config } from '../agent/config.js';
-import type { LocEntry, Path } from '../agent/rib.js';
+import { reasonText, type LocEntry, type Path } from '../agent/rib.js';
 import type { LastError, Negotiated, StateName } from '../bgp/session.js';
 import { describeNotification } from '../bgp/errors.js';
 import { familyName } from '../bgp/negotiate.js';
@@ -112,9 +112,10 @@ export function classifyFailover(
   if (after.eligible && !before.eligible) return 'failback';
   if (after.localPref > before.localPref) return 'failback';
   if (!sessionUp(before.uplink)) return bfdDown(before.uplink) ? 'bfd-down' : 'session-down';
-  if (/^VTEP \S+ unreachable/.test(ev.reason)) return 'vtep-unreachable';
-  if (ev.reason.startsWith('mobility-seq')) return 'mac-moved';
-  if (ev.reason === 'only path' || after.localPref < before.localPref) return 'withdrawn';
+  const step = ev.reason.step;
+  if (step === 'eligible') return 'vtep-unreachable';
+  if (step === 'mobility-seq') return 'mac-moved';
+  if (step === 'only-path' || after.localPref < before.localPref) return 'withdrawn';
   return 'other';
 }
 
@@ -332,7 +333,7 @@ export class AgentControlProvider implements ControlProvider {
       const best = e.best?.winner ?? null;
       const paths = e.paths.map((p) => pathInfo(p, best, vtep));
       paths.sort((a, b) => Number(b.best) - Number(a.best) || b.localPref - a.localPref || a.network.localeCompare(b.network));
-      out.push({ vni: e.vni, mac: e.mac, ip: e.ip, paths, bestReason: e.best?.reason ?? null });
+      out.push({ vni: e.vni, mac: e.mac, ip: e.ip, paths, bestReason: e.best ? reasonText(e.best.reason) : null });
     }
     out.sort((a, b) => a.vni - b.vni || (a.ip ?? '').localeCompare(b.ip ?? '') || a.mac.localeCompare(b.mac));
     return out;
@@ -449,12 +450,16 @@ export class AgentControlProvider implements ControlProvider {
       });
     }
     if (this.listeners.size === 0) return;
-    this.publish(ev.type === 'kernel' ? trimKernelEvent(ev) : ev);
-    if (ev.type === 'best-path') {
-      const cause = classifyFailover(ev, (u) => this.sessionUp(u), (u) => this.bfdDown(u));
-      if (cause && ev.before && ev.after) {
-        this.publish({ type: 'failover', vni: ev.vni, mac: ev.mac, ip: ev.ip, from: ev.before, to: ev.after, cause, reason: ev.reason });
-      }
+    if (ev.type !== 'best-path') {
+      this.publish(ev.type === 'kernel' ? trimKernelEvent(ev) : ev);
+      return;
+    }
+    // The typed reason becomes text here, at the edge (same field, same place in the JSON).
+    const reason = reasonText(ev.reason);
+    this.publish({ ...ev, reason });
+    const cause = classifyFailover(ev, (u) => this.sessionUp(u), (u) => this.bfdDown(u));
+    if (cause && ev.before && ev.after) {
+      this.publish({ type: 'failover', vni: ev.vni, mac: ev.mac, ip: ev.ip, from: ev.before, to: ev.after, cause, reason });
     }
   }
 }

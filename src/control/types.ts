@@ -226,7 +226,9 @@ export const FAILOVER_CAUSES: readonly FailoverCause[] = ['session-down', 'bfd-d
 export const MAX_EVENT_OPS = 100;
 
 export type ControlEventBody =
-  | Exclude<AgentEvent, { type: 'kernel' }>
+  | Exclude<AgentEvent, { type: 'kernel' | 'best-path' }>
+  /** The agent's best-path event with its reason as text ('local-pref 200 > 100', 'only path', 'withdrawn', ...). */
+  | (Omit<Extract<AgentEvent, { type: 'best-path' }>, 'reason'> & { reason: string })
   /**
    * Kernel writes. When a batch is bigger than MAX_EVENT_OPS, `ops` and `failed` are cut:
    * `opsOmitted` / `failedOmitted` say how many were left out, `failedCounts` counts every failure by op and errno.

@@ -183,7 +183,7 @@ t.test('failover primary -> backup when net1 goes down, failback when it returns
   t.equal(fdbDst(r.kernel), '192.168.2.87');
   t.equal(r.kernel.neigh('br-vxlan', IP)?.mac, MAC);
   t.match(r.events, [
-    { type: 'best-path', mac: MAC, ip: IP, before: { uplink: 'net1' }, after: { uplink: 'net2', nextHop: '192.168.2.87' }, reason: 'only path' },
+    { type: 'best-path', mac: MAC, ip: IP, before: { uplink: 'net1' }, after: { uplink: 'net2', nextHop: '192.168.2.87' }, reason: { step: 'only-path' } },
     { type: 'best-path', mac: MAC, ip: null },
   ].slice(0, 1));
   t.match(r.events.find((e) => e.type === 'session'), { uplink: 'net1', state: 'down', reason: 'Hold Timer Expired', pathsDropped: 1 });
@@ -194,7 +194,7 @@ t.test('failover primary -> backup when net1 goes down, failback when it returns
   r.s('net1').send(announce(1));
   await r.step();
   t.same(r.newOps(), [{ op: 'replace', entry: { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' } }]);
-  t.match(r.events.filter((e) => e.type === 'best-path').at(-1), { after: { uplink: 'net1' }, reason: 'local-pref 200 > 100' });
+  t.match(r.events.filter((e) => e.type === 'best-path').at(-1), { after: { uplink: 'net1' }, reason: { step: 'local-pref', better: 200, worse: 100 } });
   t.end();
 });
 

@@ -5,7 +5,9 @@ import { macIpRoute, inclusiveMulticastRoute } from '../../src/evpn/route.js';
 import type { ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
 import type { LinkInfo } from '../../src/kernel/port.js';
 import { parseConfig } from '../../src/agent/config.js';
-import { Rib, bestPath, compareIp, locKey, type Path } from '../../src/agent/rib.js';
+import {
+  Rib, bestPath, compareIp, locKey, reasonText, type BestPath, type Candidate, type ChangeReason, type Path, type RibChange,
+} from '../../src/agent/rib.js';
 import { ImportPolicy, updateToChanges, type ImportContext } from '../../src/agent/policy.js';
 import {
   announcedAddresses, diffAdvertisements, originate, resolveRouterId, uplinkAddress,
@@ -25,6 +27,22 @@ function path(over: PathOpts = {}): Path {
   };
 }
 
+/** What the import policy hands the RIB for this path. */
+function cand(p: Path): Candidate {
+  return {
+    route: p.route,
+    attrs: {
+      uplink: p.uplink, peer: p.peer, routerId: p.routerId, nextHop: p.nextHop, localPref: p.localPref,
+      macMobilitySeq: p.macMobilitySeq, originatorId: p.originatorId, routeTargets: p.routeTargets,
+    },
+  };
+}
+const cands = (...ps: Path[]): Candidate[] => ps.map(cand);
+/** A best path with its reason as operators see it. */
+const shown = (b: BestPath) => ({ winner: b.winner, reason: reasonText(b.reason) });
+/** Changes with their reasons as operators see them. */
+const texts = (ch: RibChange[]) => ch.map((c) => ({ key: c.key, before: c.before, after: c.after, reason: reasonText(c.reason) }));
+
 const primary = (o: PathOpts = {}) => path(o);
 const backup = (o: PathOpts = {}) =>
   path({ uplink: 'net2', peer: '192.168.2.2', rd: '192.168.2.87:100', nextHop: '192.168.2.87', localPref: 100, originatorId: '192.168.2.87', routerId: '192.168.2.2', ...o });
@@ -32,16 +50,16 @@ const backup = (o: PathOpts = {}) =>
 t.test('best path order and reasons', (t) => {
   const a = primary();
   const b = backup();
-  t.same(bestPath([a]), { winner: a, reason: 'only path' });
-  t.same(bestPath([b, a]), { winner: a, reason: 'local-pref 200 > 100' });
+  t.same(shown(bestPath([a])), { winner: a, reason: 'only path' });
+  t.same(shown(bestPath([b, a])), { winner: a, reason: 'local-pref 200 > 100' });
   const bSeq = backup({ localPref: 200, macMobilitySeq: 3 });
-  t.same(bestPath([a, bSeq]), { winner: bSeq, reason: 'mobility-seq 3 > 0' });
+  t.same(shown(bestPath([a, bSeq])), { winner: bSeq, reason: 'mobility-seq 3 > 0' });
   const bRid = backup({ localPref: 200, originatorId: '10.0.0.1' });
-  t.same(bestPath([a, bRid]), { winner: bRid, reason: 'router-id 10.0.0.1 < 192.168.1.87' });
+  t.same(shown(bestPath([a, bRid])), { winner: bRid, reason: 'router-id 10.0.0.1 < 192.168.1.87' });
   const bNoOrig = backup({ localPref: 200, originatorId: null, routerId: '192.168.1.87' });
-  t.same(bestPath([bNoOrig, a]), { winner: a, reason: 'peer-address 192.168.1.2 < 192.168.2.2' });
+  t.same(shown(bestPath([bNoOrig, a])), { winner: a, reason: 'peer-address 192.168.1.2 < 192.168.2.2' });
   const aDown = primary({ eligible: false });
-  t.same(bestPath([aDown, b]), { winner: b, reason: 'VTEP 192.168.1.87 unreachable on net1' });
+  t.same(shown(bestPath([aDown, b])), { winner: b, reason: 'VTEP 192.168.1.87 unreachable on net1' });
   t.same(bestPath([aDown]).winner, aDown, 'an ineligible path still wins alone');
   t.ok(compareIp('9.0.0.1', '10.0.0.1') < 0, 'numeric, not text order');
   t.ok(compareIp('10.0.0.1', '::1') < 0);
@@ -53,36 +71,36 @@ t.test('best path order and reasons', (t) => {
 t.test('Loc-RIB groups by (VNI, MAC, IP) across RDs; failover and failback', (t) => {
   const rib = new Rib();
   const key = locKey(100, MAC, '192.168.0.87');
-  let ch = rib.applyUpdate('net2', { reach: [backup()], unreach: [] });
+  let ch = rib.applyUpdate('net2', { reach: cands(backup()), unreach: [] });
   t.equal(ch.length, 1);
-  t.match(ch[0], { key, before: null, after: { uplink: 'net2' }, reason: 'only path' });
-  ch = rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
-  t.match(ch, [{ key, before: { uplink: 'net2' }, after: { uplink: 'net1' }, reason: 'local-pref 200 > 100' }]);
+  t.match(texts(ch)[0], { key, before: null, after: { uplink: 'net2' }, reason: 'only path' });
+  ch = rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
+  t.match(texts(ch), [{ key, before: { uplink: 'net2' }, after: { uplink: 'net1' }, reason: 'local-pref 200 > 100' }]);
   t.equal(rib.entry(key)!.paths.length, 2);
   t.same(rib.desiredKernelState(VNIS), [
     { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' },
     { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC },
   ]);
   // Re-announcing the same thing is not a change.
-  t.same(rib.applyUpdate('net1', { reach: [primary()], unreach: [] }), []);
+  t.same(rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] }), []);
   // net1 goes down: one pass, the backup wins.
   ch = rib.dropSession('net1');
-  t.match(ch, [{ key, before: { uplink: 'net1' }, after: { uplink: 'net2' }, reason: 'only path' }]);
+  t.match(texts(ch), [{ key, before: { uplink: 'net1' }, after: { uplink: 'net2' }, reason: 'only path' }]);
   t.same(rib.adjRibIn('net1'), []);
   const delta = rib.kernelDelta(ch, VNIS);
   t.same([...delta], [['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }],
     ['neigh|br-vxlan|192.168.0.87', { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC }]]);
   t.same(rib.dropSession('net1'), [], 'dropping an unknown session is a no-op');
   // Failback.
-  ch = rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
+  ch = rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
   t.match(ch, [{ after: { uplink: 'net1', nextHop: '192.168.1.87' } }]);
   // Withdraw of the primary by its RR (the withdrawn NLRI has label 0: the key ignores labels).
   const w = macIpRoute({ rd: '192.168.1.87:100', mac: MAC, ip: '192.168.0.87', vni: 0 });
-  ch = rib.applyUpdate('net1', { reach: [], unreach: [w] });
+  ch = rib.applyUpdate('net1', { reach: cands(), unreach: [w] });
   t.match(ch, [{ after: { uplink: 'net2' } }]);
   // Withdraw the last one: the entry disappears and the kernel delta says null.
-  ch = rib.applyUpdate('net2', { reach: [], unreach: [backup().route] });
-  t.match(ch, [{ before: { uplink: 'net2' }, after: null, reason: 'withdrawn' }]);
+  ch = rib.applyUpdate('net2', { reach: cands(), unreach: [backup().route] });
+  t.match(texts(ch), [{ before: { uplink: 'net2' }, after: null, reason: 'withdrawn' }]);
   t.same([...rib.kernelDelta(ch, VNIS)], [['fdb|vxlan0|' + MAC, null], ['neigh|br-vxlan|192.168.0.87', null]]);
   t.equal(rib.size, 0);
   t.same(rib.desiredKernelState(VNIS), []);
@@ -91,8 +109,8 @@ t.test('Loc-RIB groups by (VNI, MAC, IP) across RDs; failover and failback', (t)
 
 t.test('MAC-only routes give an FDB entry and no neighbour; the FDB follows the best of the MAC', (t) => {
   const rib = new Rib();
-  rib.applyUpdate('net2', { reach: [backup({ ip: null }), backup()], unreach: [] });
-  rib.applyUpdate('net1', { reach: [primary({ ip: null })], unreach: [] });
+  rib.applyUpdate('net2', { reach: cands(backup({ ip: null }), backup()), unreach: [] });
+  rib.applyUpdate('net1', { reach: cands(primary({ ip: null })), unreach: [] });
   const st = rib.desiredKernelState(VNIS);
   t.same(st, [
     { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.1.87' },
@@ -101,38 +119,114 @@ t.test('MAC-only routes give an FDB entry and no neighbour; the FDB follows the 
   t.equal(rib.fdbPath(100, MAC)!.uplink, 'net1');
   t.equal(rib.neighPath(100, '192.168.0.87')!.uplink, 'net2');
   // IPv6 neighbours too.
-  rib.applyUpdate('net1', { reach: [primary({ ip: '2001:db8::87' })], unreach: [] });
+  rib.applyUpdate('net1', { reach: cands(primary({ ip: '2001:db8::87' })), unreach: [] });
   t.ok(rib.desiredKernelState(VNIS).some((e) => e.kind === 'neigh' && e.ip === '2001:db8::87'));
   t.end();
 });
 
 t.test('eligibility (VTEP probe) demotes paths, also ones that arrive later', (t) => {
   const rib = new Rib();
-  rib.applyUpdate('net1', { reach: [primary()], unreach: [] });
-  rib.applyUpdate('net2', { reach: [backup()], unreach: [] });
+  rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
+  rib.applyUpdate('net2', { reach: cands(backup()), unreach: [] });
   let ch = rib.setEligibility('192.168.1.87', 'net1', false);
-  t.match(ch, [{ after: { uplink: 'net2' }, reason: 'VTEP 192.168.1.87 unreachable on net1' }]);
+  t.match(texts(ch), [{ after: { uplink: 'net2' }, reason: 'VTEP 192.168.1.87 unreachable on net1' }]);
   t.same(rib.setEligibility('192.168.1.87', 'net1', false), [], 'no change, no report');
   t.same(rib.nextHops().sort((a, b) => a.uplink.localeCompare(b.uplink)), [
     { uplink: 'net1', nextHop: '192.168.1.87', paths: 1 }, { uplink: 'net2', nextHop: '192.168.2.87', paths: 1 },
   ]);
   // A re-announcement keeps the verdict.
-  ch = rib.applyUpdate('net1', { reach: [primary({ macMobilitySeq: 0 })], unreach: [] });
+  ch = rib.applyUpdate('net1', { reach: cands(primary({ macMobilitySeq: 0 })), unreach: [] });
   t.same(ch, []);
   t.equal(rib.adjRibIn('net1')[0]!.eligible, false);
   ch = rib.setEligibility('192.168.1.87', 'net1', true);
-  t.match(ch, [{ after: { uplink: 'net1', eligible: true }, reason: 'local-pref 200 > 100' }]);
+  t.match(texts(ch), [{ after: { uplink: 'net1', eligible: true }, reason: 'local-pref 200 > 100' }]);
   t.same(rib.setEligibility('10.9.9.9', 'net1', false), [], 'unused next hop: remembered, no change');
   t.end();
 });
 
 t.test('an IP claimed by two MACs: the neighbour follows the better path', (t) => {
   const rib = new Rib();
-  rib.applyUpdate('net1', { reach: [primary(), primary({ mac: '02:00:00:00:00:99', rd: '192.168.1.99:100', nextHop: '192.168.1.99', macMobilitySeq: 1, originatorId: '192.168.1.99' })], unreach: [] });
+  rib.applyUpdate('net1', { reach: cands(primary(), primary({ mac: '02:00:00:00:00:99', rd: '192.168.1.99:100', nextHop: '192.168.1.99', macMobilitySeq: 1, originatorId: '192.168.1.99' })), unreach: [] });
   t.equal(rib.neighPath(100, '192.168.0.87')!.route.mac, '02:00:00:00:00:99');
   const st = rib.desiredKernelState(VNIS);
   t.equal(st.filter((e) => e.kind === 'fdb').length, 2);
   t.same(st.filter((e) => e.kind === 'neigh'), [{ kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: '02:00:00:00:00:99' }]);
+  t.end();
+});
+
+t.test('best-path reasons are typed values; the text is made at the edge', (t) => {
+  const a = primary();
+  const b = backup();
+  t.same(bestPath([a]).reason, { step: 'only-path' });
+  t.same(bestPath([b, a]).reason, { step: 'local-pref', better: 200, worse: 100 });
+  t.same(bestPath([primary({ eligible: false }), b]).reason, { step: 'eligible', nextHop: '192.168.1.87', uplink: 'net1' });
+  t.same(bestPath([a, backup({ localPref: 200, macMobilitySeq: 3 })]).reason, { step: 'mobility-seq', better: 3, worse: 0 });
+  t.same(bestPath([a, backup({ localPref: 200, originatorId: '10.0.0.1' })]).reason, { step: 'router-id', better: '10.0.0.1', worse: '192.168.1.87' });
+  // Same originator and peer over two uplinks: the uplink name; over one uplink with two RDs: the route key.
+  const twin = backup({ localPref: 200, originatorId: '192.168.1.87', peer: '192.168.1.2' });
+  t.same(bestPath([twin, a]), { winner: a, reason: { step: 'uplink-name' } });
+  const otherRd = primary({ rd: '192.168.1.88:100' });
+  t.same(bestPath([otherRd, a]), { winner: a, reason: { step: 'route-key' } });
+  const texts: Array<[ChangeReason, string]> = [
+    [{ step: 'only-path' }, 'only path'],
+    [{ step: 'eligible', nextHop: '192.168.1.87', uplink: 'net1' }, 'VTEP 192.168.1.87 unreachable on net1'],
+    [{ step: 'local-pref', better: 200, worse: 100 }, 'local-pref 200 > 100'],
+    [{ step: 'mobility-seq', better: 3, worse: 2 }, 'mobility-seq 3 > 2'],
+    [{ step: 'router-id', better: '10.0.0.1', worse: '10.0.0.2' }, 'router-id 10.0.0.1 < 10.0.0.2'],
+    [{ step: 'peer-address', better: '192.168.1.2', worse: '192.168.2.2' }, 'peer-address 192.168.1.2 < 192.168.2.2'],
+    [{ step: 'uplink-name' }, 'uplink name'],
+    [{ step: 'route-key' }, 'route key'],
+    [{ step: 'withdrawn' }, 'withdrawn'],
+  ];
+  for (const [r, text] of texts) t.equal(reasonText(r), text, r.step);
+  // A change carries the reason typed, and its 'before' as it was (eligible then).
+  const rib = new Rib();
+  rib.applyUpdate('net1', { reach: cands(a), unreach: [] });
+  rib.applyUpdate('net2', { reach: cands(b), unreach: [] });
+  const [c] = rib.setEligibility('192.168.1.87', 'net1', false);
+  t.same(c!.reason, { step: 'eligible', nextHop: '192.168.1.87', uplink: 'net1' });
+  t.match(c, { before: { uplink: 'net1', eligible: true }, after: { uplink: 'net2', eligible: true } });
+  t.same(rib.best(locKey(100, MAC, '192.168.0.87'))!.reason, c!.reason, 'the entry gives the same reason later');
+  const [l] = rib.setLocalPref('net2', 300);
+  t.match(l, { before: { uplink: 'net2', localPref: 100 }, after: { uplink: 'net2', localPref: 300 } });
+  t.end();
+});
+
+t.test('work is proportional to the paths a change affects (paths visited, not time)', (t) => {
+  const rib = new Rib();
+  const VTEPS = 4;
+  const PER = 500;
+  const mac = (i: number) => `02:00:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  for (const net of [1, 2] as const) {
+    const ps: Path[] = [];
+    for (let i = 0; i < VTEPS * PER; i++) {
+      const v = i % VTEPS;
+      const o = { mac: mac(i), ip: `10.0.${i >> 8}.${i & 255}`, nextHop: `192.168.${net}.${10 + v}`, rd: `192.168.${net}.${10 + v}:100`, originatorId: `192.168.${net}.${10 + v}` };
+      ps.push(net === 1 ? primary(o) : backup(o));
+    }
+    rib.applyUpdate(`net${net}`, { reach: cands(...ps), unreach: [] });
+  }
+  t.equal(rib.size, VTEPS * PER);
+  // One VTEP unreachable over net1: only its PER entries (2 paths each) are looked at.
+  rib.pathVisits = 0;
+  const ch = rib.setEligibility('192.168.1.10', 'net1', false);
+  t.equal(ch.length, PER);
+  t.ok(ch.every((c) => c.after!.nextHop === '192.168.2.10'));
+  t.ok(rib.pathVisits <= 3 * PER, `failover of one next hop visited ${rib.pathVisits} paths for ${PER} affected entries`);
+  // One route from a new UPDATE: a handful of paths, whatever the table size.
+  rib.pathVisits = 0;
+  const one = primary({ mac: mac(0), ip: '10.0.0.0', nextHop: '192.168.1.11', rd: '192.168.1.10:100', originatorId: '192.168.1.10' });
+  rib.applyUpdate('net1', { reach: cands(one), unreach: [] });
+  t.ok(rib.pathVisits <= 8, `one announcement visited ${rib.pathVisits} paths`);
+  rib.pathVisits = 0;
+  rib.applyUpdate('net1', { reach: [], unreach: [one.route] });
+  t.ok(rib.pathVisits <= 8, `one withdrawal visited ${rib.pathVisits} paths`);
+  // A session loss visits that session's paths and the entries they were in, not the other's.
+  rib.pathVisits = 0;
+  t.equal(rib.dropSession('net2').length, PER, 'only the entries whose best was on net2 change');
+  t.ok(rib.pathVisits <= 2 * VTEPS * PER + VTEPS * PER, `session loss visited ${rib.pathVisits} paths`);
+  t.equal(rib.adjRibInSize('net2'), 0);
+  t.equal(rib.adjRibInSize('net1'), VTEPS * PER - 1);
   t.end();
 });
 
@@ -148,8 +242,8 @@ t.test('50,000 routes: load, failover of a whole session, drop', (t) => {
   const p2 = Array.from({ length: N }, (_, i) => mk(i, 2));
   const t0 = performance.now();
   let n = 0;
-  for (let i = 0; i < N; i += 500) n += rib.applyUpdate('net1', { reach: p1.slice(i, i + 500), unreach: [] }).length;
-  for (let i = 0; i < N; i += 500) rib.applyUpdate('net2', { reach: p2.slice(i, i + 500), unreach: [] });
+  for (let i = 0; i < N; i += 500) n += rib.applyUpdate('net1', { reach: p1.slice(i, i + 500).map(cand), unreach: [] }).length;
+  for (let i = 0; i < N; i += 500) rib.applyUpdate('net2', { reach: p2.slice(i, i + 500).map(cand), unreach: [] });
   const tLoad = performance.now() - t0;
   t.equal(n, N);
   const t1 = performance.now();
@@ -203,7 +297,7 @@ t.test('updateToChanges: reach, unreach, RFC 7606 treat-as-withdraw', (t) => {
   const d = updateToChanges(update([r], { attrErrors: [{ typeCode: 6, action: 'discard', reason: 'x' }] }));
   t.equal(d.reach.length, 1, 'discard does not withdraw');
   const ipv4: UpdateMessage = { type: 'update', withdrawn: [], nlri: [{ prefix: '10.0.0.0', length: 8 }], attributes: { nextHop: '1.1.1.1' } };
-  t.same(updateToChanges(ipv4), { reach: [], unreach: [], treatAsWithdraw: false });
+  t.same(updateToChanges(ipv4), { reach: cands(), unreach: [], treatAsWithdraw: false });
   t.end();
 });
 
@@ -219,7 +313,8 @@ uplinks:
   const r = primary().route;
   const good = pol.apply(updateToChanges(update([r], { localPref: 5, ext: [RT(65001, 100), { kind: 'mac-mobility', sequence: 7, sticky: false }] })), peer);
   t.equal(good.reach.length, 1);
-  t.match(good.reach[0], { uplink: 'net1', localPref: 200, macMobilitySeq: 7, nextHop: '192.168.1.87', peer: '192.168.1.2', routerId: '192.168.1.2', originatorId: null, vni: 100 });
+  t.match(good.reach[0]!.attrs, { uplink: 'net1', localPref: 200, macMobilitySeq: 7, nextHop: '192.168.1.87', peer: '192.168.1.2', routerId: '192.168.1.2', originatorId: null });
+  t.equal(good.reach[0]!.route.label1, 100, 'the VNI is label1');
   const other = macIpRoute({ rd: '1.1.1.1:200', mac: MAC, ip: null, vni: 200 });
   const cases: Array<[UpdateMessage, MacIpRoute, string]> = [
     [update([r], { originatorId: '192.168.1.65' }), r, 'own-originator'],

@@ -11,6 +11,7 @@ import { NTF_EXT_LEARNED, NUD_NOARP } from '../../src/kernel/nl.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig } from '../../src/agent/config.js';
 import { Agent, type AgentEvent } from '../../src/agent/agent.js';
+import type { ChangeReason } from '../../src/agent/rib.js';
 import { AgentControlProvider, classifyFailover, compareKernel, trimKernelEvent, type SessionView } from '../../src/control/agent-adapter.js';
 import type { ControlEvent } from '../../src/control/types.js';
 import { advanceAndSettle } from '../lib/settle.js';
@@ -236,6 +237,13 @@ t.test('events: stamped agent events, failover with cause session-down, then fai
   await r.step();
   const fo = r.events.filter((e) => e.type === 'failover');
   t.match(fo, [{ type: 'failover', vni: 100, mac: MAC, ip: IP, cause: 'session-down', from: { uplink: 'net1', nextHop: '192.168.1.87' }, to: { uplink: 'net2', nextHop: '192.168.2.87' }, time: '2026-11-21T10:00:00.000Z' }]);
+  // The RIB's typed reason is text on the control socket, in the field and place it always had.
+  const bp = r.events.find((e) => e.type === 'best-path')!;
+  t.same(Object.keys(bp), ['type', 'vni', 'mac', 'ip', 'before', 'after', 'reason', 'time']);
+  t.equal(bp.type === 'best-path' && bp.reason, 'only path');
+  t.same(Object.keys(fo[0]!), ['type', 'vni', 'mac', 'ip', 'from', 'to', 'cause', 'reason', 'time']);
+  t.equal(fo[0]!.type === 'failover' && fo[0]!.reason, 'only path');
+  t.same(JSON.parse(JSON.stringify(fo[0])).from, { uplink: 'net1', peer: '192.168.1.2', nextHop: '192.168.1.87', localPref: 200, macMobilitySeq: 0, eligible: true });
   const types = r.events.map((e) => e.type);
   t.ok(types.indexOf('best-path') < types.indexOf('failover'), 'the failover follows its best-path event');
   t.ok(types.includes('session') && types.includes('kernel'));
@@ -244,7 +252,7 @@ t.test('events: stamped agent events, failover with cause session-down, then fai
   r.s('net1').h.established({ peerRouterId: '192.168.1.2' });
   r.s('net1').h.update(announce(1));
   await r.step();
-  t.match(r.events.filter((e) => e.type === 'failover'), [{ cause: 'failback', from: { uplink: 'net2' }, to: { uplink: 'net1' } }]);
+  t.match(r.events.filter((e) => e.type === 'failover'), [{ cause: 'failback', from: { uplink: 'net2' }, to: { uplink: 'net1' }, reason: 'local-pref 200 > 100' }]);
 
   r.events.length = 0;
   r.s('net1').h.update(withdraw([route(1)]));
@@ -272,23 +280,24 @@ t.test('classifyFailover', async (t) => {
   const p = (uplink: string, o: Partial<{ nextHop: string; localPref: number; eligible: boolean }> = {}) => ({
     uplink, peer: 'x', nextHop: o.nextHop ?? `${uplink}-vtep`, localPref: o.localPref ?? (uplink === 'net1' ? 200 : 100), macMobilitySeq: 0, eligible: o.eligible ?? true,
   });
-  const ev = (before: ReturnType<typeof p> | null, after: ReturnType<typeof p> | null, reason: string): Extract<AgentEvent, { type: 'best-path' }> =>
+  const ev = (before: ReturnType<typeof p> | null, after: ReturnType<typeof p> | null, reason: ChangeReason): Extract<AgentEvent, { type: 'best-path' }> =>
     ({ type: 'best-path', vni: 100, mac: MAC, ip: IP, before, after, reason });
+  const ONLY: ChangeReason = { step: 'only-path' };
   const up = (): boolean => true;
   const down = (): boolean => false;
   const no = (): boolean => false;
   const yes = (): boolean => true;
-  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), down, no), 'session-down');
-  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), down, yes), 'bfd-down');
-  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'VTEP 192.168.1.87 unreachable on net1'), up, no), 'vtep-unreachable');
-  t.equal(classifyFailover(ev(p('net1'), p('net2'), 'only path'), up, no), 'withdrawn');
-  t.equal(classifyFailover(ev(p('net2'), p('net1'), 'local-pref 200 > 100'), up, no), 'failback');
-  t.equal(classifyFailover(ev(p('net2', { eligible: false }), p('net1', { localPref: 100 }), 'VTEP 192.168.1.87 unreachable on net1'), up, no), 'failback');
-  t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), 'mobility-seq 3 > 2'), up, no), 'mac-moved');
-  t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), 'router-id 1.1.1.1 < 2.2.2.2'), up, no), 'other');
-  t.equal(classifyFailover(ev(p('net1'), p('net1'), 'only path'), down, no), null, 'same network and VTEP: no failover');
-  t.equal(classifyFailover(ev(null, p('net1'), 'only path'), up, no), null, 'new entry');
-  t.equal(classifyFailover(ev(p('net1'), null, 'withdrawn'), up, no), null, 'lost entry');
+  t.equal(classifyFailover(ev(p('net1'), p('net2'), ONLY), down, no), 'session-down');
+  t.equal(classifyFailover(ev(p('net1'), p('net2'), ONLY), down, yes), 'bfd-down');
+  t.equal(classifyFailover(ev(p('net1'), p('net2'), { step: 'eligible', nextHop: '192.168.1.87', uplink: 'net1' }), up, no), 'vtep-unreachable');
+  t.equal(classifyFailover(ev(p('net1'), p('net2'), ONLY), up, no), 'withdrawn');
+  t.equal(classifyFailover(ev(p('net2'), p('net1'), { step: 'local-pref', better: 200, worse: 100 }), up, no), 'failback');
+  t.equal(classifyFailover(ev(p('net2', { eligible: false }), p('net1', { localPref: 100 }), { step: 'eligible', nextHop: '192.168.1.87', uplink: 'net1' }), up, no), 'failback');
+  t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), { step: 'mobility-seq', better: 3, worse: 2 }), up, no), 'mac-moved');
+  t.equal(classifyFailover(ev(p('net1'), p('net1', { nextHop: 'other' }), { step: 'router-id', better: '1.1.1.1', worse: '2.2.2.2' }), up, no), 'other');
+  t.equal(classifyFailover(ev(p('net1'), p('net1'), ONLY), down, no), null, 'same network and VTEP: no failover');
+  t.equal(classifyFailover(ev(null, p('net1'), ONLY), up, no), null, 'new entry');
+  t.equal(classifyFailover(ev(p('net1'), null, { step: 'withdrawn' }), up, no), null, 'lost entry');
 });
 
 t.test('reload: default refreshes links and emits a reload event; a given handler is used', async (t) => {
