@@ -2,12 +2,13 @@
 // server's namespace (`ip netns exec <ns> node kcount-child.js <vxlan> <bridge>`).
 // One line in per count ("count", or "fdb" to skip the neighbour dump: neigh -1),
 // one JSON line out:
-//   {"fdb":{"net1":n,"net2":n,"other":n},"neigh":n,"nh":n,"t0":ms,"t1":ms}
-// fdb: vxlan0 entries whose MAC starts 02:ab (the generator's), by the network of
+//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"t0":ms,"t1":ms}
+// fdb: vxlan0's own (NTF_SELF) entries whose MAC starts 02:ab (the generator's), by the network of
 // their remote VTEP: NDA_DST, or with an FDB nexthop (NDA_NH_ID) the gateway of the
 // nexthop or of the group's members (a group whose members span both networks is
 // "other"). neigh: neighbour entries on the bridge for 10.0.0.0/8 with a link-layer
-// address. nh: FDB nexthops and groups in the namespace (for leak checks).
+// address. master: bridge (master) FDB entries on the vxlan0 port for those MACs.
+// nh: FDB nexthops and groups in the namespace (for leak checks).
 // Dumps are parsed in place (no per-entry objects): a 200,000-entry FDB dump takes
 // about as long as the kernel needs to produce it.
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ const AF_BRIDGE = 7;
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
 const NDA_NH_ID = 13;
+const NTF_SELF = 0x02;
 const NHA_ID = 1;
 const NHA_GROUP = 2;
 const NHA_GATEWAY = 6;
@@ -120,8 +122,10 @@ async function count(fdbOnly: boolean): Promise<object> {
     nhNet.set(id, nets.size === 1 ? [...nets][0]! : -1);
   }
   const fdb = { net1: 0, net2: 0, other: 0 };
+  let master = 0;
   await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), (_t, p) => {
     if (p.readInt32LE(4) !== VXLAN) return;
+    const self = (p[10]! & NTF_SELF) !== 0;
     let ours = false; let net = 0;
     attrs(p, 12, (type, at, len) => {
       if (type === NDA_LLADDR) ours = len === 6 && p[at] === 0x02 && p[at + 1] === 0xab;
@@ -129,6 +133,7 @@ async function count(fdbOnly: boolean): Promise<object> {
       else if (type === NDA_NH_ID) net = nhNet.get(p.readUInt32LE(at)) ?? 0;
     });
     if (!ours) return;
+    if (!self) { master++; return; }
     if (net === 1) fdb.net1++; else if (net === 2) fdb.net2++; else fdb.other++;
   });
   let neigh = -1;
@@ -142,7 +147,7 @@ async function count(fdbOnly: boolean): Promise<object> {
     });
     if (ten && ll) neigh++;
   });
-  return { fdb, neigh, nh, t0, t1: Date.now() };
+  return { fdb, master, neigh, nh, t0, t1: Date.now() };
 }
 
 void AF_UNSPEC;

@@ -71,7 +71,10 @@ export class LineChild {
 }
 
 export interface Counts {
+  /** vxlan0's own (self) entries for the generator's MACs, by network. */
   fdb: { net1: number; net2: number; other: number };
+  /** Bridge (master) FDB entries on the vxlan0 port for those MACs. */
+  master: number;
   /** -1 when not dumped. */
   neigh: number;
   nh: number;
@@ -310,8 +313,7 @@ export class ScaleLab {
     const l = this.net.servers.l;
     if (this.impl === 'evpn-ha') {
       this.agent = this.net.startAgent('l', {
-        holdTime: 9, keepalive: 3, connectRetry: 1, bfd: BFD, logLevel: 'warn',
-        ...(this.impl === 'evpn-ha' ? { asn: { net1: 65001, net2: 65002 } } : {}),
+        holdTime: 9, keepalive: 3, connectRetry: 1, bfd: BFD, logLevel: 'warn', asn: { net1: 65001, net2: 65002 },
         ...this.opts.tuning,
       });
     } else {
