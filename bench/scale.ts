@@ -34,12 +34,18 @@
 // figure (and a `# timeout:` note); later phases of that implementation at that N
 // are skipped (`skipped`). With --runs > 1 the figures are medians.
 //
+// The reflectors log each session they drop on BFD Down; a count above the one
+// failover is printed as a note (an agent whose event loop stalls for longer than
+// the BFD detection time loses its sessions under load). --bfd-multiplier changes
+// the detection multiplier on every session (both implementations, reflectors).
+//
 // Run as root: `npm run bench:scale [-- --sizes 10000,50000 --runs 3 --vteps 4
-//   --impl evpn-ha,frr --probe-servers 1000 --no-probe --probe-only]`.
+//   --impl evpn-ha,frr --bfd-multiplier 3 --probe-servers 1000 --no-probe --probe-only]`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
+import type { BfdTimers } from '../src/lab/frr.js';
 import { fdbTotal, log, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
 import { measureProbeCpu } from './lib/probe-cpu.js';
 
@@ -52,14 +58,17 @@ interface Args {
   probeOnly: boolean;
   probeServers: number;
   probeSeconds: number;
+  bfdMultiplier: number;
+  /** Directory for a CPU profile of the measured prober (node --cpu-prof). */
+  probeProf?: string;
 }
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
-  + '[--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only]';
+  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only]';
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20 };
+  const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20, bfdMultiplier: 3 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
@@ -78,7 +87,9 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--vteps') a.vteps = posInt('--vteps', val());
     else if (flag === '--probe-servers') a.probeServers = posInt('--probe-servers', val());
     else if (flag === '--probe-seconds') a.probeSeconds = posInt('--probe-seconds', val());
+    else if (flag === '--bfd-multiplier') a.bfdMultiplier = posInt('--bfd-multiplier', val());
     else if (flag === '--no-probe') a.probe = false;
+    else if (flag === '--probe-prof') a.probeProf = val();
     else if (flag === '--probe-only') a.probeOnly = true;
     else if (flag === '--impl') {
       const s = val().split(',').map((x) => x.trim());
@@ -106,6 +117,8 @@ interface RunResult {
   withdrawAlt: Fig; // s
   withdrawNone: Fig; // s
   cpuTotal: Fig;
+  /** Cease/BFD Down sent by the reflectors to server-l (the failover adds one). */
+  bfdDowns: number;
   notes: string[];
 }
 
@@ -117,16 +130,16 @@ const caps = (n: number) => ({
   withdraw: 30_000 + n * 0.6,
 });
 
-async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string): Promise<RunResult> {
+async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers): Promise<RunResult> {
   const r: RunResult = {
     install: 'skipped', rss: 'skipped', rssParts: {}, cpuInstall: 'skipped', failover: 'skipped', failback: 'skipped',
-    withdrawAlt: 'skipped', withdrawNone: 'skipped', cpuTotal: 'skipped', notes: [],
+    withdrawAlt: 'skipped', withdrawNone: 'skipped', cpuTotal: 'skipped', bfdDowns: 0, notes: [],
   };
   const cap = caps(n);
   const tag = impl === 'evpn-ha' ? 'sce' : 'scf';
   // kernel.withdrawDelay 0: the default (10 s) keeps an entry whose last path went
   // for 10 s on purpose; FRR removes at once, so the withdraw figures compare that.
-  const s = new ScaleLab(tag, { impl, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+  const s = new ScaleLab(tag, { impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
   const timeout = (phase: string, ms: number, c: Counts): void => {
     r.notes.push(`# timeout: ${impl} ${phase} N=${n} not complete after ${(ms / 1000).toFixed(0)} s `
       + `(fdb net1 ${c.fdb.net1}, net2 ${c.fdb.net2}, other ${c.fdb.other}, neigh ${c.neigh})`);
@@ -134,8 +147,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   try {
     log(`${impl} N=${n} run ${run}: building the lab`);
     await s.setup();
-    const prepMs = await s.gen.prepare(n, k, s.genNetworks());
-    log(`${impl} N=${n}: steady; generator encoded ${n} routes x 2 networks in ${prepMs} ms`);
+    log(`${impl} N=${n}: steady; generator encoded ${n} routes x 2 networks in ${s.prepareMs} ms`);
     const cpu0 = s.cpu();
 
     // Install: both networks; done when all N are on net1 and N neighbours exist.
@@ -190,6 +202,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     }
     return r;
   } finally {
+    r.bfdDowns = s.bfdDowns();
+    const expected = typeof r.failover === 'number' ? 1 : 0;
+    if (r.bfdDowns > expected) {
+      r.notes.push(`# note: ${impl} N=${n} run ${run}: the reflectors dropped server-l's sessions ${r.bfdDowns} time(s) on BFD Down (Cease 6/10); `
+        + `the failover accounts for ${expected}: the others are BFD flaps without a fault`);
+    }
     try { writeFileSync(join(logDir, `${impl}-${n}-${run}.log`), s.tail(100_000)); } catch { /* best effort */ }
     await s.close();
   }
@@ -218,16 +236,17 @@ async function main(): Promise<void> {
   }
   const logDir = join('/tmp/evpn-ha-logs', `scale-${RUN_ID}`);
   mkdirSync(logDir, { recursive: true });
+  const bfd: BfdTimers = { minTx: 100, minRx: 100, multiplier: args.bfdMultiplier };
   console.log(`# bench:scale: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
-    + `sizes ${args.sizes.join(',')}, ${args.runs} run(s), ${args.vteps} remote VTEPs per network; logs ${logDir}`);
+    + `sizes ${args.sizes.join(',')}, ${args.runs} run(s), ${args.vteps} remote VTEPs per network; BFD 100 ms x ${args.bfdMultiplier} on every session; logs ${logDir}`);
 
   if (!args.probeOnly) {
     for (const n of args.sizes) {
       const res: Record<Impl, RunResult[]> = { 'evpn-ha': [], frr: [] };
       for (let run = 1; run <= args.runs; run++) {
-        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir));
+        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd));
       }
-      const m = (impl: Impl, key: keyof Omit<RunResult, 'rssParts' | 'notes'>): Fig =>
+      const m = (impl: Impl, key: keyof Omit<RunResult, 'rssParts' | 'notes' | 'bfdDowns'>): Fig =>
         (args.impls.includes(impl) ? med(res[impl].map((r) => r[key])) : 'skipped');
       const ei = m('evpn-ha', 'install');
       const fi = m('frr', 'install');
@@ -248,7 +267,10 @@ async function main(): Promise<void> {
     }
   }
   if (args.probe || args.probeOnly) {
-    const p = await measureProbeCpu({ servers: args.probeServers, seconds: args.probeSeconds });
+    const p = await measureProbeCpu({
+      servers: args.probeServers, seconds: args.probeSeconds,
+      ...(args.probeProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', args.probeProf] } : {}),
+    });
     console.log(`probe cpu: ${p.pct.toFixed(1)}% of one core for ${p.paths} remote VTEP paths`);
     for (const l of p.notes) console.log(l);
   }

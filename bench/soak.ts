@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   mkdirSync(logDir, { recursive: true });
   console.log(`# bench:soak: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
     + `${args.flaps} flaps, ${n} routes on both networks from ${args.vteps} VTEPs each; logs ${logDir}`);
-  const s = new ScaleLab('sk', { impl: 'evpn-ha', tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+  const s = new ScaleLab('sk', { impl: 'evpn-ha', prepare: { n, k: args.vteps }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
   const started = Date.now();
   const failovers: number[] = [];
   const failbacks: number[] = [];
@@ -75,7 +75,6 @@ async function main(): Promise<void> {
   let leaked = Number.NaN;
   try {
     await s.setup();
-    await s.gen.prepare(n, args.vteps, s.genNetworks());
     const sent = await s.gen.send('announce', ['net1', 'net2']);
     const inst = await s.counter.until((c) => c.fdb.net1 === n && c.neigh >= n, sent.firstAt, 30_000 + n * 0.6, { stepMs: 200 });
     if (!inst.ok) throw new Error(`install of ${n} routes not complete: ${JSON.stringify(inst.last)}`);
@@ -111,6 +110,7 @@ async function main(): Promise<void> {
     problems.push(e instanceof Error ? e.message.split('\n')[0]! : String(e));
     log(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n${s.tail()}`);
   } finally {
+    const bfdDowns = s.bfdDowns();
     const out = s.agent?.output() ?? '';
     const lost = out.split('\n').filter((l) => /events lost|event pump exited|event socket error/.test(l)).length;
     writeFileSync(join(logDir, 'agent.log'), out);
@@ -119,6 +119,7 @@ async function main(): Promise<void> {
     const ms = (x: number): string => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
     console.log(`soak details: failover median ${ms(pct(failovers, 0.5))} ms, p95 ${ms(pct(failovers, 0.95))} ms, max ${ms(Math.max(...failovers))} ms; `
       + `failback median ${ms(pct(failbacks, 0.5))} ms, max ${ms(Math.max(...failbacks))} ms; event-loss reports ${lost}; `
+      + `BFD Down session drops ${bfdDowns} (${failovers.length} from the faults); `
       + `${((Date.now() - started) / 60_000).toFixed(1)} min`);
     const growth = rssLast / rssFirst - 1;
     if (done < args.flaps) problems.push(`only ${done} of ${args.flaps} flaps converged`);

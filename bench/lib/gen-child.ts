@@ -8,7 +8,7 @@
 //   {"cmd":"announce"|"withdraw","id":1,"nets":["net1","net2"]}
 //     -> {"ev":"sent","id":1,"firstAt":<epoch ms of the first write>,"doneAt":...}
 import { createInterface } from 'node:readline';
-import { GenPeer, encodeAnnounce, encodeWithdraw, type Encoded, type GenNetwork } from '../../src/lab/routegen.js';
+import { GenPeer, encodeAnnounce, encodeWithdraw, genRoutes, type Encoded, type GenNetwork } from '../../src/lab/routegen.js';
 
 type Cmd =
   | { cmd: 'peer'; net: string; local: string; remote: string; asn: number }
@@ -36,9 +36,10 @@ async function handle(c: Cmd): Promise<void> {
       const t0 = Date.now();
       const updates: Record<string, number> = {};
       for (const [net, g] of Object.entries(c.nets)) {
-        const a = encodeAnnounce(g, c.n, c.k);
+        const routes = genRoutes(g, c.n, c.k);
+        const a = encodeAnnounce(g, c.n, c.k, 100, routes);
         announce.set(net, a);
-        withdraw.set(net, encodeWithdraw(g, c.n, c.k));
+        withdraw.set(net, encodeWithdraw(g, c.n, c.k, routes));
         updates[net] = a.updates;
       }
       emit({ ev: 'prepared', ms: Date.now() - t0, updates });

@@ -25,6 +25,10 @@ export interface ProbeCpuOptions {
   warmupSeconds?: number;
   /** Extra prober settings (interval, multiplier, ...), as src/probe/cli.ts takes them. */
   prober?: Record<string, unknown>;
+  /** Extra node arguments for the measured prober (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Mark only the network-1 paths as carrying a best path (the rest probed at the idle rate). */
+  activeNet1Only?: boolean;
 }
 
 export interface ProbeCpuResult {
@@ -40,10 +44,10 @@ export interface ProbeCpuResult {
  */
 const vtep = (n: 1 | 2, j: number): string => `10.1${n}.${Math.floor(j / 250)}.${1 + (j % 250)}`;
 
-function startCli(lab: Lab, ns: string, cfg: object, dir: string, name: string): { child: ChildProcess; lines: Array<Record<string, unknown>> } {
+function startCli(lab: Lab, ns: string, cfg: object, dir: string, name: string, nodeArgs: string[] = []): { child: ChildProcess; lines: Array<Record<string, unknown>> } {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(cfg));
-  const child = lab.spawn(ns, process.execPath, [PROBE_CLI, `@${file}`], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = lab.spawn(ns, process.execPath, [...nodeArgs, PROBE_CLI, `@${file}`], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout! }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { /* log */ } });
   child.stderr!.resume();
@@ -89,7 +93,7 @@ export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResul
       vni: 100, serviceIp: '192.168.0.1', bridgeMac: '02:00:00:00:00:01',
       uplinks: [{ network: 'net1', address: '10.1.0.1' }, { network: 'net2', address: '10.2.0.1' }], targets, logLevel: 'warn',
       ...o.prober,
-    }, dir, `${lab.prefix}-prober`);
+    }, dir, `${lab.prefix}-prober`, o.nodeArgs);
     await waitLine(prober.lines, (x) => x['type'] === 'ready', 20_000, 'prober ready');
     const pid = prober.child.pid!;
     // The prober runs as `ip netns exec ... node`: ip execs node, so the pid is node's.

@@ -257,6 +257,13 @@ export function briefServerFrrConfig(routerId: string): string {
 
 export interface ScaleLabOptions {
   impl: Impl;
+  /** BFD on every session (server and reflectors); default BFD (100 ms x 3). */
+  bfd?: BfdTimers;
+  /**
+   * Routes the generator encodes before it opens its sessions (encoding 400,000
+   * routes blocks it for longer than the 9 s hold time).
+   */
+  prepare?: { n: number; k: number };
   /** Extra agent settings (evpn-ha). */
   tuning?: AgentTuning;
 }
@@ -273,9 +280,12 @@ export class ScaleLab {
   gen!: Generator;
   counter!: KernelCounter;
   genNs = '';
+  prepareMs = 0;
+  readonly bfd: BfdTimers;
 
   constructor(tag: string, readonly opts: ScaleLabOptions) {
     this.impl = opts.impl;
+    this.bfd = opts.bfd ?? BFD;
     this.lab = new Lab(tag);
     this.net = new TwoNetworkLab(this.lab);
   }
@@ -303,22 +313,23 @@ export class ScaleLab {
       this.rr[n] = await startFrr(this.lab, info.rrNs, {
         bgpdConf: rrConfig({
           asn: this.asn(n), routerId: info.rrAddress, hostname: `rr${info.index}`,
-          listenRange: `192.168.${info.index}.0/24`, timers: { keepalive: 3, hold: 9 }, bfd: BFD,
+          listenRange: `192.168.${info.index}.0/24`, timers: { keepalive: 3, hold: 9 }, bfd: this.bfd,
         }),
-        bfdd: true, bfddConf: bfdConfig(BFD),
+        bfdd: true, bfddConf: bfdConfig(this.bfd),
       });
     }
     this.gen = new Generator(this.lab, this.genNs);
+    if (this.opts.prepare) this.prepareMs = await this.gen.prepare(this.opts.prepare.n, this.opts.prepare.k, this.genNetworks());
     for (const n of ['net1', 'net2'] as const) await this.gen.peer(n, GEN_ADDR[n], this.net.networks[n].rrAddress, this.asn(n));
     const l = this.net.servers.l;
     if (this.impl === 'evpn-ha') {
       this.agent = this.net.startAgent('l', {
-        holdTime: 9, keepalive: 3, connectRetry: 1, bfd: BFD, logLevel: 'warn', asn: { net1: 65001, net2: 65002 },
+        holdTime: 9, keepalive: 3, connectRetry: 1, bfd: this.bfd, logLevel: 'warn', asn: { net1: 65001, net2: 65002 },
         ...this.opts.tuning,
       });
     } else {
       this.frr = await startFrr(this.lab, l.ns, {
-        bgpdConf: briefServerFrrConfig(l.address.net1), bfdd: true, bfddConf: bfdConfig(BFD),
+        bgpdConf: briefServerFrrConfig(l.address.net1), bfdd: true, bfddConf: bfdConfig(this.bfd),
       });
     }
     this.counter = new KernelCounter(this.lab, l.ns);
@@ -368,6 +379,20 @@ export class ScaleLab {
 
   cpu(): number {
     return Object.values(this.pids()).reduce((s, v) => s + cpuSeconds(v), 0);
+  }
+
+  /** How often each reflector sent server-l a Cease/BFD Down (its bgpd log). */
+  bfdDowns(): number {
+    let n = 0;
+    for (const net of ['net1', 'net2'] as const) {
+      const path = this.rr[net]?.logs.bgpd;
+      if (!path) continue;
+      try {
+        const addr = this.net.servers.l.address[net];
+        for (const line of readFileSync(path, 'utf8').split('\n')) if (line.includes(`sent to neighbor ${addr} 6/10`)) n++;
+      } catch { /* no log */ }
+    }
+    return n;
   }
 
   tail(lines = 30): string {

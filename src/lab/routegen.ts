@@ -14,6 +14,7 @@ import { Framer } from '../bgp/framer.js';
 import { encodeMessage } from '../bgp/message.js';
 import { packUpdates, type EvpnAnnouncement } from '../bgp/pack.js';
 import { AFI, SAFI, type CodecContext, type OpenMessage } from '../bgp/types.js';
+import { parseRd } from '../evpn/rd.js';
 import { macIpRoute } from '../evpn/route.js';
 import type { MacIpRoute } from '../evpn/types.js';
 
@@ -47,12 +48,15 @@ export function genVtep(net: GenNetwork, k: number): string {
 
 /** The N routes of one network, grouped by VTEP (route i behind VTEP i mod K). */
 export function genRoutes(net: GenNetwork, n: number, vteps: number, first = 0): Array<{ vtep: string; routes: MacIpRoute[] }> {
-  const groups = Array.from({ length: Math.min(vteps, n) }, (_, k) => ({ vtep: genVtep(net, k), routes: [] as MacIpRoute[] }));
+  const groups = Array.from({ length: Math.min(vteps, n) }, (_, k) => {
+    const vtep = genVtep(net, k);
+    return { vtep, rd: parseRd(`${vtep}:${GEN_VNI}`), routes: [] as MacIpRoute[] };
+  });
   for (let i = first; i < first + n; i++) {
     const g = groups[i % groups.length]!;
-    g.routes.push(macIpRoute({ rd: `${g.vtep}:${GEN_VNI}`, mac: genMac(i), ip: genIp(i), vni: GEN_VNI }));
+    g.routes.push(macIpRoute({ rd: g.rd, mac: genMac(i), ip: genIp(i), vni: GEN_VNI }));
   }
-  return groups;
+  return groups.map(({ vtep, routes }) => ({ vtep, routes }));
 }
 
 /** Concatenate encoded messages into chunks of about `chunk` bytes (one write each). */
@@ -76,8 +80,9 @@ export interface Encoded {
 }
 
 /** Pre-encoded announcement of N routes (RFC 4760 §3 MP_REACH_NLRI, one group per VTEP). */
-export function encodeAnnounce(net: GenNetwork, n: number, vteps: number, localPref = 100): Encoded {
-  const announce: EvpnAnnouncement[] = genRoutes(net, n, vteps).map((g) => ({
+export function encodeAnnounce(net: GenNetwork, n: number, vteps: number, localPref = 100,
+  groups: Array<{ vtep: string; routes: MacIpRoute[] }> = genRoutes(net, n, vteps)): Encoded {
+  const announce: EvpnAnnouncement[] = groups.map((g) => ({
     nextHop: g.vtep,
     routes: g.routes,
     attributes: {
@@ -93,8 +98,9 @@ export function encodeAnnounce(net: GenNetwork, n: number, vteps: number, localP
 }
 
 /** Pre-encoded withdrawal of the same N routes (RFC 4760 §4 MP_UNREACH_NLRI). */
-export function encodeWithdraw(net: GenNetwork, n: number, vteps: number): Encoded {
-  const withdraw = genRoutes(net, n, vteps).flatMap((g) => g.routes);
+export function encodeWithdraw(net: GenNetwork, n: number, vteps: number,
+  groups: Array<{ vtep: string; routes: MacIpRoute[] }> = genRoutes(net, n, vteps)): Encoded {
+  const withdraw = groups.flatMap((g) => g.routes);
   const msgs = packUpdates({ withdraw }, CTX).map((u) => encodeMessage(u, CTX));
   return { chunks: chunked(msgs), updates: msgs.length, bytes: msgs.reduce((s, m) => s + m.length, 0) };
 }
