@@ -61,6 +61,10 @@ interface Args {
   bfdMultiplier: number;
   /** Directory for a CPU profile of the measured prober (node --cpu-prof). */
   probeProf?: string;
+  /** Another prober program to measure (an older build, for before/after figures). */
+  probeCli?: string;
+  /** Every path active (the agent today), not only network 1's. */
+  probeAllActive?: boolean;
 }
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
@@ -90,6 +94,8 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--bfd-multiplier') a.bfdMultiplier = posInt('--bfd-multiplier', val());
     else if (flag === '--no-probe') a.probe = false;
     else if (flag === '--probe-prof') a.probeProf = val();
+    else if (flag === '--probe-cli') a.probeCli = val();
+    else if (flag === '--probe-all-active') a.probeAllActive = true;
     else if (flag === '--probe-only') a.probeOnly = true;
     else if (flag === '--impl') {
       const s = val().split(',').map((x) => x.trim());
@@ -142,7 +148,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   const s = new ScaleLab(tag, { impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
   const timeout = (phase: string, ms: number, c: Counts): void => {
     r.notes.push(`# timeout: ${impl} ${phase} N=${n} not complete after ${(ms / 1000).toFixed(0)} s `
-      + `(fdb net1 ${c.fdb.net1}, net2 ${c.fdb.net2}, other ${c.fdb.other}, neigh ${c.neigh})`);
+      + `(fdb net1 ${c.fdb.net1}, net2 ${c.fdb.net2}, other ${c.fdb.other}, neigh ${c.neigh}; counter overflows ${c.overflows}, repairs ${c.repairs})`);
   };
   try {
     log(`${impl} N=${n} run ${run}: building the lab`);
@@ -191,6 +197,8 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     r.withdrawNone = (wn.last.t1 - w2.firstAt) / 1000;
     log(`${impl} N=${n}: withdraw ${r.withdrawAlt.toFixed(2)} s with alternative, ${r.withdrawNone.toFixed(2)} s without`);
     r.cpuTotal = s.cpu() - cpu0;
+    if (wn.last.repairs > 0) r.notes.push(`# note: ${impl} N=${n}: the kernel counter missed events ${wn.last.repairs} time(s) and repaired its count with a dump (the figure of that phase is late by up to 1 s + the dump)`);
+    if (wn.last.overflows > 0) r.notes.push(`# note: ${impl} N=${n}: the kernel counter's event socket overflowed ${wn.last.overflows} time(s) (re-seeded by a dump; the figures around it are late)`);
     const closed = s.gen.closed();
     if (closed.length) r.notes.push(`# note: ${impl} N=${n}: generator sessions closed: ${closed.join(' ')}`);
     return r;
@@ -268,7 +276,8 @@ async function main(): Promise<void> {
   }
   if (args.probe || args.probeOnly) {
     const p = await measureProbeCpu({
-      servers: args.probeServers, seconds: args.probeSeconds,
+      servers: args.probeServers, seconds: args.probeSeconds, activeNet1Only: args.probeAllActive !== true,
+      ...(args.probeCli ? { cli: args.probeCli } : {}),
       ...(args.probeProf ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', args.probeProf] } : {}),
     });
     console.log(`probe cpu: ${p.pct.toFixed(1)}% of one core for ${p.paths} remote VTEP paths`);

@@ -1,16 +1,19 @@
 // Counts server-l's kernel entries for the generator's MACs, run inside the
 // server's namespace (`ip netns exec <ns> node kcount-child.js <vxlan> <bridge>`).
-// One line in per count ("count", or "fdb" to skip the neighbour dump: neigh -1),
-// one JSON line out:
-//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"t0":ms,"t1":ms}
-// fdb: vxlan0's own (NTF_SELF) entries whose MAC starts 02:ab (the generator's), by the network of
-// their remote VTEP: NDA_DST, or with an FDB nexthop (NDA_NH_ID) the gateway of the
-// nexthop or of the group's members (a group whose members span both networks is
-// "other"). neigh: neighbour entries on the bridge for 10.0.0.0/8 with a link-layer
-// address. master: bridge (master) FDB entries on the vxlan0 port for those MACs.
-// nh: FDB nexthops and groups in the namespace (for leak checks).
-// Dumps are parsed in place (no per-entry objects): a 200,000-entry FDB dump takes
-// about as long as the kernel needs to produce it.
+// The state is kept from rtnetlink events (RTNLGRP_NEIGH, RTNLGRP_NEXTHOP), seeded
+// by a dump at start and re-seeded after an event-socket overflow (counted): a
+// bridge FDB dump re-walks the table for every 32 KiB datagram, so dumping 50,000
+// entries took 5 s on the loaded machine, far too slow to time anything with.
+// One line in per count, one JSON line out:
+//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"overflows":n,"repairs":n,"t0":ms,"t1":ms}
+// repairs: re-seeds (after a second without change) that found a state the events
+// had not shown (events lost without an error report).
+// fdb: vxlan0's own (NTF_SELF) entries whose MAC starts 02:ab (the generator's), by
+// the network of their remote VTEP: NDA_DST, or with an FDB nexthop (NDA_NH_ID) the
+// gateway of the nexthop or of the group's members (a group spanning both networks
+// is "other"). master: bridge (master) FDB entries on the vxlan0 port for those
+// MACs. neigh: neighbour entries on the bridge for 10.0.0.0/8 with a link-layer
+// address. nh: FDB nexthops and groups. t0: now; t1: when the state last changed.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { RawNetlinkSocket } from 'netlink';
@@ -93,72 +96,188 @@ function netOf(b: Buffer, at: number, len: number): number {
   return n === 1 || n === 2 ? n : 0;
 }
 
-async function count(fdbOnly: boolean): Promise<object> {
-  const t0 = Date.now();
-  // Nexthops first: id -> network (1, 2; 0 unknown; -1 mixed group).
-  const nhNet = new Map<number, number>();
-  const groups = new Map<number, number[]>();
-  let nh = 0;
-  const nhmsg = Buffer.alloc(8);
-  try {
-    await dump(RTM_GETNEXTHOP, nhmsg, (_t, p) => {
-      let id = 0; let fdb = false; let net = 0; let members: number[] | null = null;
-      attrs(p, 8, (type, at, len) => {
-        if (type === NHA_ID) id = p.readUInt32LE(at);
-        else if (type === NHA_FDB) fdb = true;
-        else if (type === NHA_GATEWAY) net = netOf(p, at, len);
-        else if (type === NHA_GROUP) {
-          members = [];
-          for (let o = at; o + 8 <= at + len; o += 8) members.push(p.readUInt32LE(o));
-        }
-      });
-      if (!fdb) return;
-      nh++;
-      if (members) groups.set(id, members); else nhNet.set(id, net);
-    });
-  } catch { /* no nexthop support: entries carry NDA_DST */ }
-  for (const [id, members] of groups) {
-    const nets = new Set(members.map((m) => nhNet.get(m) ?? 0));
-    nhNet.set(id, nets.size === 1 ? [...nets][0]! : -1);
+// ---- state kept from events (seeded, and re-seeded after an overflow, by dumps) ----
+
+/** Generator MAC (low 32 bits) -> target: 0, 1, 2 = network of NDA_DST; -id = FDB nexthop id. */
+const fdbTarget = new Map<number, number>();
+const direct = [0, 0, 0];
+const nhRefs = new Map<number, number>();
+const masters = new Set<number>();
+const neighs = new Set<number>();
+/** FDB nexthop id -> network of its gateway; group id -> member ids. */
+const nhNet = new Map<number, number>();
+const nhGroups = new Map<number, number[]>();
+let lastChangeAt = 0;
+let overflows = 0;
+let repairs = 0;
+let seededAt = 0;
+
+function unref(v: number | undefined): void {
+  if (v === undefined) return;
+  if (v >= 0) direct[v]!--;
+  else {
+    const n = (nhRefs.get(-v) ?? 1) - 1;
+    if (n <= 0) nhRefs.delete(-v); else nhRefs.set(-v, n);
   }
-  const fdb = { net1: 0, net2: 0, other: 0 };
-  let master = 0;
-  await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), (_t, p) => {
-    if (p.readInt32LE(4) !== VXLAN) return;
-    const self = (p[10]! & NTF_SELF) !== 0;
-    let ours = false; let net = 0;
-    attrs(p, 12, (type, at, len) => {
-      if (type === NDA_LLADDR) ours = len === 6 && p[at] === 0x02 && p[at + 1] === 0xab;
-      else if (type === NDA_DST) net = netOf(p, at, len);
-      else if (type === NDA_NH_ID) net = nhNet.get(p.readUInt32LE(at)) ?? 0;
-    });
-    if (!ours) return;
-    if (!self) { master++; return; }
-    if (net === 1) fdb.net1++; else if (net === 2) fdb.net2++; else fdb.other++;
-  });
-  let neigh = -1;
-  if (!fdbOnly) neigh = 0;
-  if (!fdbOnly) await dump(RTM_GETNEIGH, Buffer.from([AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), (_t, p) => {
-    if (p.readInt32LE(4) !== BRIDGE) return;
-    let ten = false; let ll = false;
-    attrs(p, 12, (type, at, len) => {
-      if (type === NDA_DST) ten = len === 4 && p[at] === 10;
-      else if (type === NDA_LLADDR) ll = len === 6;
-    });
-    if (ten && ll) neigh++;
-  });
-  return { fdb, master, neigh, nh, t0, t1: Date.now() };
 }
+
+function ref(v: number): void {
+  if (v >= 0) direct[v]!++;
+  else nhRefs.set(-v, (nhRefs.get(-v) ?? 0) + 1);
+}
+
+const NUD_INCOMPLETE = 0x01;
+const NUD_FAILED = 0x20;
+
+/** Apply one RTM_NEWNEIGH / RTM_DELNEIGH payload (from a dump or an event). */
+function onNeigh(type: number, p: Buffer): void {
+  const family = p[0]!;
+  const ifindex = p.readInt32LE(4);
+  if (family === AF_BRIDGE && ifindex === VXLAN) {
+    let key = -1; let target = 0;
+    attrs(p, 12, (t, at, len) => {
+      if (t === NDA_LLADDR && len === 6 && p[at] === 0x02 && p[at + 1] === 0xab) key = p.readUInt32BE(at + 2);
+      else if (t === NDA_DST) target = netOf(p, at, len);
+      else if (t === NDA_NH_ID) target = -p.readUInt32LE(at);
+    });
+    if (key < 0) return;
+    const self = (p[10]! & NTF_SELF) !== 0;
+    if (!self) {
+      if (type === RTM_NEWNEIGH) masters.add(key); else masters.delete(key);
+    } else {
+      unref(fdbTarget.get(key));
+      if (type === RTM_NEWNEIGH) { fdbTarget.set(key, target); ref(target); } else fdbTarget.delete(key);
+    }
+    lastChangeAt = Date.now();
+  } else if (family === AF_INET && ifindex === BRIDGE) {
+    let ip = -1; let ll = false;
+    attrs(p, 12, (t, at, len) => {
+      if (t === NDA_DST && len === 4 && p[at] === 10) ip = p.readUInt32BE(at);
+      else if (t === NDA_LLADDR) ll = len === 6;
+    });
+    if (ip < 0) return;
+    const state = p.readUInt16LE(8);
+    if (type === RTM_NEWNEIGH && ll && (state & (NUD_INCOMPLETE | NUD_FAILED)) === 0) neighs.add(ip); else neighs.delete(ip);
+    lastChangeAt = Date.now();
+  }
+}
+
+function onNexthop(type: number, p: Buffer): void {
+  let id = 0; let fdb = false; let net = 0; let members: number[] | null = null;
+  attrs(p, 8, (t, at, len) => {
+    if (t === NHA_ID) id = p.readUInt32LE(at);
+    else if (t === NHA_FDB) fdb = true;
+    else if (t === NHA_GATEWAY) net = netOf(p, at, len);
+    else if (t === NHA_GROUP) {
+      members = [];
+      for (let o = at; o + 8 <= at + len; o += 8) members.push(p.readUInt32LE(o));
+    }
+  });
+  nhNet.delete(id);
+  nhGroups.delete(id);
+  if (type === RTM_NEWNEXTHOP && fdb) {
+    if (members) nhGroups.set(id, members); else nhNet.set(id, net);
+  }
+  lastChangeAt = Date.now();
+}
+
+/** Network of a nexthop or group: 1, 2, 0 unknown, -1 a group spanning both. */
+function netOfNh(id: number): number {
+  const g = nhGroups.get(id);
+  if (!g) return nhNet.get(id) ?? 0;
+  let net: number | null = null;
+  for (const m of g) {
+    const x = nhNet.get(m) ?? 0;
+    if (net === null) net = x; else if (net !== x) return -1;
+  }
+  return net ?? 0;
+}
+
+/** A summary of the counted state, to tell whether a re-seed changed anything. */
+function signature(): string {
+  return JSON.stringify([direct, [...nhRefs], masters.size, neighs.size, nhNet.size, nhGroups.size]);
+}
+
+async function seed(): Promise<void> {
+  const before = signature();
+  const changedAt = lastChangeAt;
+  seededAt = Date.now();
+  fdbTarget.clear(); direct.fill(0); nhRefs.clear(); masters.clear(); neighs.clear(); nhNet.clear(); nhGroups.clear();
+  try { await dump(RTM_GETNEXTHOP, Buffer.alloc(8), onNexthop); } catch { /* no nexthop support */ }
+  await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
+  await dump(RTM_GETNEIGH, Buffer.from([AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
+  // Events may be lost without an error report; a dump that finds another state
+  // counts as a repair, and the state dates from the dump.
+  if (signature() === before) lastChangeAt = changedAt;
+  else { repairs++; lastChangeAt = seededAt; }
+}
+
+/**
+ * Re-seed when nothing changed for a second since the last change after the last
+ * seed: a wait that never completes because of a lost event is repaired.
+ */
+function idleCheck(): void {
+  if (seeding === null && lastChangeAt > seededAt && Date.now() - lastChangeAt > 1000) {
+    seeding = seed().catch(() => undefined);
+  }
+}
+
+function count(): object {
+  const fdb = { net1: direct[1]!, net2: direct[2]!, other: direct[0]! };
+  for (const [id, n] of nhRefs) {
+    const net = netOfNh(id);
+    if (net === 1) fdb.net1 += n; else if (net === 2) fdb.net2 += n; else fdb.other += n;
+  }
+  // t1: when the state last changed (the event that completed a wait), t0: now.
+  return { fdb, master: masters.size, neigh: neighs.size, nh: nhNet.size + nhGroups.size, overflows, repairs, t0: Date.now(), t1: lastChangeAt };
+}
+
+// ---- the event socket ----
+const RTM_NEWNEIGH = 28;
+const RTM_DELNEIGH = 29;
+const RTM_NEWNEXTHOP = 104;
+const RTM_DELNEXTHOP = 105;
+const RTNLGRP_NEIGH = 3;
+const RTNLGRP_NEXTHOP = 32;
+const ev = new RawNetlinkSocket(0, { recvBufferSize: 64 << 20, sendBufferSize: 65536, messagePeeking: false, msgBufferSize: 64 * 1024 });
+ev.addMembership(RTNLGRP_NEIGH);
+try { ev.addMembership(RTNLGRP_NEXTHOP); } catch { /* no nexthops */ }
+let seeding: Promise<void> | null = null;
+ev.on('message', (buf: Buffer) => {
+  try {
+    let off = 0;
+    while (off + 16 <= buf.length) {
+      const len = buf.readUInt32LE(off);
+      if (len < 16 || off + len > buf.length) break;
+      const type = buf.readUInt16LE(off + 4);
+      const payload = buf.subarray(off + 16, off + len);
+      if (type === RTM_NEWNEIGH || type === RTM_DELNEIGH) onNeigh(type, payload);
+      else if (type === RTM_NEWNEXTHOP || type === RTM_DELNEXTHOP) onNexthop(type, payload);
+      off += (len + 3) & ~3;
+    }
+  } catch { /* never let an exception reach the addon */ }
+});
+ev.on('error', () => {
+  // ENOBUFS: events lost; start over from a dump.
+  overflows++;
+  seeding = seed().catch(() => undefined);
+});
 
 void AF_UNSPEC;
 let chain: Promise<void> = Promise.resolve();
 const rl = createInterface({ input: process.stdin });
-rl.on('line', (line) => {
+rl.on('line', () => {
   chain = chain.then(async () => {
-    try { process.stdout.write(`${JSON.stringify(await count(line.trim() === 'fdb'))}\n`); } catch (e) {
+    try {
+      idleCheck();
+      if (seeding) { await seeding; seeding = null; }
+      process.stdout.write(`${JSON.stringify(count())}\n`);
+    } catch (e) {
       process.stdout.write(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`);
     }
   });
 });
-rl.on('close', () => { sock.close(); process.exit(0); });
-process.stdout.write('{"ready":true}\n');
+rl.on('close', () => { sock.close(); ev.close(); process.exit(0); });
+seed().then(() => process.stdout.write('{"ready":true}\n'), (e: unknown) => {
+  process.stdout.write(`${JSON.stringify({ error: `seed dump: ${String(e)}` })}\n`);
+});

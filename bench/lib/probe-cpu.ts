@@ -29,6 +29,8 @@ export interface ProbeCpuOptions {
   nodeArgs?: string[];
   /** Mark only the network-1 paths as carrying a best path (the rest probed at the idle rate). */
   activeNet1Only?: boolean;
+  /** The prober program (default build/src/probe/cli.js), e.g. an older build to compare. */
+  cli?: string;
 }
 
 export interface ProbeCpuResult {
@@ -44,10 +46,10 @@ export interface ProbeCpuResult {
  */
 const vtep = (n: 1 | 2, j: number): string => `10.1${n}.${Math.floor(j / 250)}.${1 + (j % 250)}`;
 
-function startCli(lab: Lab, ns: string, cfg: object, dir: string, name: string, nodeArgs: string[] = []): { child: ChildProcess; lines: Array<Record<string, unknown>> } {
+function startCli(lab: Lab, ns: string, cfg: object, dir: string, name: string, nodeArgs: string[] = [], cli = PROBE_CLI): { child: ChildProcess; lines: Array<Record<string, unknown>> } {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(cfg));
-  const child = lab.spawn(ns, process.execPath, [...nodeArgs, PROBE_CLI, `@${file}`], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = lab.spawn(ns, process.execPath, [...nodeArgs, cli, `@${file}`], { env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   createInterface({ input: child.stdout! }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { /* log */ } });
   child.stderr!.resume();
@@ -88,12 +90,13 @@ export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResul
     await waitLine(resp.lines, (x) => x['type'] === 'ready', 20_000, 'responder ready');
     const targets = ([1, 2] as const).flatMap((n) => Array.from({ length: o.servers }, (_, j) => ({
       network: `net${n}`, localVtep: `10.${n}.0.1`, remoteVtep: vtep(n, j), remoteMac: '02:00:00:00:00:02', remoteServiceIp: '192.168.0.2',
+      ...(o.activeNet1Only && n === 2 ? { active: false } : {}),
     })));
     const prober = startCli(lab, a, {
       vni: 100, serviceIp: '192.168.0.1', bridgeMac: '02:00:00:00:00:01',
       uplinks: [{ network: 'net1', address: '10.1.0.1' }, { network: 'net2', address: '10.2.0.1' }], targets, logLevel: 'warn',
       ...o.prober,
-    }, dir, `${lab.prefix}-prober`, o.nodeArgs);
+    }, dir, `${lab.prefix}-prober`, o.nodeArgs, o.cli);
     await waitLine(prober.lines, (x) => x['type'] === 'ready', 20_000, 'prober ready');
     const pid = prober.child.pid!;
     // The prober runs as `ip netns exec ... node`: ip execs node, so the pid is node's.
@@ -119,6 +122,9 @@ export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResul
       + `window ${((t1 - t0) / 1000).toFixed(1)} s after ${o.warmupSeconds ?? 5} s warm-up`);
     if (up !== paths) notes.push(`# probe cpu: WARNING only ${up} of ${paths} paths up: the figure does not measure a healthy prober`);
     for (const ch of [prober.child, resp.child]) { try { ch.stdin!.end(); } catch { /* gone */ } }
+    // Let them exit (and write a --cpu-prof profile) before the lab kills what is left.
+    const t = Date.now();
+    while (Date.now() - t < 5000 && [prober.child, resp.child].some((ch) => ch.exitCode === null && ch.signalCode === null)) await sleep(50);
     return { pct, paths, notes };
   } finally {
     lab.dispose();

@@ -78,6 +78,11 @@ export interface Counts {
   /** -1 when not dumped. */
   neigh: number;
   nh: number;
+  /** Event-socket overflows of the counter (each followed by a re-seeding dump). */
+  overflows: number;
+  /** Idle re-seeds that found events missing. */
+  repairs: number;
+  /** When the count was taken, and when the counted state last changed. */
   t0: number;
   t1: number;
 }
