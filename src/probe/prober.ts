@@ -226,6 +226,9 @@ export class VtepProber {
   private readonly serviceIp: string;
   private readonly bridgeMac: string;
   private uplinks: LocalUplink[];
+  private uplinkByAddress = new Map<string, LocalUplink>();
+  /** The first uplink of each network (the responder's fallback source). */
+  private uplinkByNetwork = new Map<string, LocalUplink>();
   private readonly entries = new Map<string, Entry>();
   /**
    * Targets removed after they had answered (key -> local VTEP): re-added, they
@@ -295,6 +298,9 @@ export class VtepProber {
       if (parseIpv4(u.address) === undefined) throw new RangeError(`bad uplink address ${u.address}`);
     }
     this.uplinks = uplinks.map((u) => ({ ...u }));
+    this.uplinkByAddress = new Map(this.uplinks.map((u) => [u.address, u]));
+    this.uplinkByNetwork = new Map();
+    for (const u of this.uplinks) if (!this.uplinkByNetwork.has(u.network)) this.uplinkByNetwork.set(u.network, u);
   }
 
   /**
@@ -563,7 +569,7 @@ export class VtepProber {
 
   private onRequest(req: ProbeMessage, from: string): void {
     // Prefer the address the request was sent to, then our uplink on its network.
-    const uplink = this.uplinks.find((u) => u.address === req.targetVtep) ?? this.uplinks.find((u) => u.network === req.network);
+    const uplink = this.uplinkByAddress.get(req.targetVtep) ?? this.uplinkByNetwork.get(req.network);
     if (uplink === undefined) return this.drop('no-uplink');
     if (!this.takeReplyToken()) return this.drop('rate-limited');
     const reply: ProbeMessage = {
