@@ -22,6 +22,8 @@ export interface ProbeCliConfig {
   multiplier?: number;
   holdDown?: number;
   probePort?: number;
+  /** Cap on replies per second (default 5000; bench/lib/probe-cpu.ts answers 2,000 paths). */
+  maxRepliesPerSecond?: number;
   /** Receive socket address; default serviceIp. */
   listenAddress?: string;
   logLevel?: string;
@@ -45,6 +47,7 @@ async function main(): Promise<void> {
   const prober = new VtepProber({
     clock: systemClock, transport, logger, vni: cfg.vni, serviceIp: cfg.serviceIp, bridgeMac: cfg.bridgeMac,
     uplinks: cfg.uplinks, interval: cfg.interval, multiplier: cfg.multiplier, holdDown: cfg.holdDown, probePort: cfg.probePort,
+    maxRepliesPerSecond: cfg.maxRepliesPerSecond,
   });
   prober.onStateChange((ev) => emit({ type: 'state', ...ev, wallTime: Date.now() }));
   prober.setTargets(cfg.targets);

@@ -437,3 +437,45 @@ export function decodeProbeMessage(buf: Uint8Array): Decoded<ProbeMessage, Probe
     },
   };
 }
+
+// ---------------------------------------------------------------------------
+// Pre-encoded requests
+
+/** Offsets inside an encoded frame: UDP header and the probe message's fields. */
+const FRAME_UDP = VXLAN_HEADER_LENGTH + ETHERNET_HEADER_LENGTH + IPV4_HEADER_LENGTH;
+const FRAME_MSG = FRAME_UDP + UDP_HEADER_LENGTH;
+const MSG_SEQUENCE = 8;
+const MSG_TX_TIME = 20;
+
+/**
+ * A request frame encoded once per target (encodeProbeFrame + encodeProbeMessage),
+ * of which each send changes only the Sequence and the Transmit Time: stamp()
+ * writes both in place and recomputes the inner UDP checksum (RFC 768; the IPv4
+ * header, RFC 791 §3.1, does not change). The result is byte for byte what
+ * encoding the request afresh gives, without allocating.
+ */
+export class ProbeRequestTemplate {
+  readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly udpLength: number;
+
+  constructor(frame: Omit<ProbeFrame, 'payload'>, request: Omit<ProbeMessage, 'type' | 'sequence' | 'txTime' | 'echoTime'>) {
+    const payload = encodeProbeMessage({ ...request, type: 'request', sequence: 0, txTime: 0, echoTime: 0 });
+    this.bytes = encodeProbeFrame({ ...frame, payload });
+    this.view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+    this.udpLength = UDP_HEADER_LENGTH + payload.length;
+  }
+
+  /** The frame for this sequence number and transmit time (the same buffer each time). */
+  stamp(sequence: number, txTime: number): Uint8Array {
+    const v = this.view;
+    v.setUint32(FRAME_MSG + MSG_SEQUENCE, sequence >>> 0);
+    v.setFloat64(FRAME_MSG + MSG_TX_TIME, txTime);
+    v.setUint16(FRAME_UDP + 6, 0);
+    const ip = FRAME_UDP - IPV4_HEADER_LENGTH;
+    let ck = internetChecksum(this.bytes, FRAME_UDP, FRAME_UDP + this.udpLength, udpPseudoSum(this.bytes, ip, this.udpLength));
+    if (ck === 0) ck = 0xffff; // RFC 768: a computed zero is sent as all ones
+    v.setUint16(FRAME_UDP + 6, ck);
+    return this.bytes;
+  }
+}

@@ -24,6 +24,7 @@ import pino, { type Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.js';
 import {
   DEFAULT_PROBE_PORT,
+  ProbeRequestTemplate,
   decodeProbeFrame,
   decodeProbeMessage,
   encodeProbeFrame,
@@ -58,6 +59,12 @@ export interface ProbeTarget {
   remoteMac: string;
   /** Remote service address (the route's IP): inner IPv4 destination. */
   remoteServiceIp: string;
+  /**
+   * Whether the path carries a best path (traffic). Default true. An inactive path
+   * (a backup) is probed every `idleInterval` ms instead of every `interval` ms,
+   * and declared down after `multiplier x idleInterval` ms of silence.
+   */
+  active?: boolean;
 }
 
 /** One of our uplinks: what the responder answers from. */
@@ -73,6 +80,8 @@ export interface ProberTimers {
   multiplier: number;
   /** Milliseconds of uninterrupted replies before a 'down' target is eligible again. */
   holdDown: number;
+  /** Milliseconds between requests to a target marked `active: false` (>= interval). */
+  idleInterval: number;
 }
 
 /**
@@ -81,7 +90,10 @@ export interface ProberTimers {
  * 10 requests/s per target (about 1.1 kbit/s each way); 3 s of clean replies before
  * failing back, so a flapping path does not drag traffic back and forth.
  */
-export const DEFAULT_PROBER_TIMERS: Readonly<ProberTimers> = { interval: 100, multiplier: 3, holdDown: 3000 };
+export const DEFAULT_PROBER_TIMERS: Readonly<Omit<ProberTimers, 'idleInterval'>> = { interval: 100, multiplier: 3, holdDown: 3000 };
+
+/** Default idleInterval: backups (no best path through them) are probed once a second (docs/probe.md). */
+export const DEFAULT_IDLE_INTERVAL = 1000;
 
 export interface VtepProberOptions extends Partial<ProberTimers> {
   clock: Clock;
@@ -164,12 +176,26 @@ interface Entry {
   sent: number;
   replies: number;
   outstanding: Outstanding[];
+  /** The request frame, encoded once (rebuilt when the target's addresses change). */
+  template: ProbeRequestTemplate;
+  templateKey: string;
+  /**
+   * Detection deadline (clock time): no reply by then makes an answering target
+   * 'down'. The detect timer is not moved on every reply; when it fires early it
+   * re-arms for the remainder (one timer operation per detection window, not per reply).
+   */
+  detectAt: number;
   sendTimer: Timer | undefined;
   detectTimer: Timer | undefined;
   holdTimer: Timer | undefined;
 }
 
 export type ProbeStateListener = (ev: ProbeStateEvent) => void;
+
+/** What the request template depends on besides the key. */
+function templateKey(t: ProbeTarget): string {
+  return `${t.localVtep}|${t.remoteMac}|${t.remoteServiceIp}`;
+}
 
 function targetKey(network: string, remoteVtep: string): string {
   return `${network}|${remoteVtep}`;
@@ -200,6 +226,9 @@ export class VtepProber {
   private readonly serviceIp: string;
   private readonly bridgeMac: string;
   private uplinks: LocalUplink[];
+  private uplinkByAddress = new Map<string, LocalUplink>();
+  /** The first uplink of each network (the responder's fallback source). */
+  private uplinkByNetwork = new Map<string, LocalUplink>();
   private readonly entries = new Map<string, Entry>();
   /**
    * Targets removed after they had answered (key -> local VTEP): re-added, they
@@ -217,10 +246,12 @@ export class VtepProber {
       interval: opts.interval ?? DEFAULT_PROBER_TIMERS.interval,
       multiplier: opts.multiplier ?? DEFAULT_PROBER_TIMERS.multiplier,
       holdDown: opts.holdDown ?? DEFAULT_PROBER_TIMERS.holdDown,
+      idleInterval: opts.idleInterval ?? Math.max(DEFAULT_IDLE_INTERVAL, opts.interval ?? DEFAULT_PROBER_TIMERS.interval),
     };
     if (!(timers.interval > 0)) throw new RangeError(`interval must be > 0: ${timers.interval}`);
     if (!Number.isInteger(timers.multiplier) || timers.multiplier < 1) throw new RangeError(`multiplier must be an integer >= 1: ${timers.multiplier}`);
     if (!(timers.holdDown >= 0)) throw new RangeError(`holdDown must be >= 0: ${timers.holdDown}`);
+    if (!(timers.idleInterval >= timers.interval)) throw new RangeError(`idleInterval must be >= interval: ${timers.idleInterval}`);
     if (parseIpv4(opts.serviceIp) === undefined) throw new RangeError(`bad serviceIp ${opts.serviceIp}`);
     if (parseMac(opts.bridgeMac) === undefined) throw new RangeError(`bad bridgeMac ${opts.bridgeMac}`);
     if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > 0xffffff) throw new RangeError(`bad vni ${opts.vni}`);
@@ -267,6 +298,9 @@ export class VtepProber {
       if (parseIpv4(u.address) === undefined) throw new RangeError(`bad uplink address ${u.address}`);
     }
     this.uplinks = uplinks.map((u) => ({ ...u }));
+    this.uplinkByAddress = new Map(this.uplinks.map((u) => [u.address, u]));
+    this.uplinkByNetwork = new Map();
+    for (const u of this.uplinks) if (!this.uplinkByNetwork.has(u.network)) this.uplinkByNetwork.set(u.network, u);
   }
 
   /**
@@ -307,15 +341,18 @@ export class VtepProber {
     for (const [key, t] of wanted) {
       const e = this.entries.get(key);
       if (e !== undefined) {
+        const wasActive = e.target.active !== false;
         e.target = t;
+        this.refreshTemplate(e);
+        if (!wasActive && t.active !== false) this.activated(e);
         continue;
       }
       const was = this.removed.get(key);
       this.removed.delete(key);
       const entry: Entry = {
         target: t, state: 'unknown', since: this.clock.now(), lastReplyAt: undefined, rttMs: undefined,
-        srttMs: undefined, sent: 0, replies: 0, outstanding: [],
-        sendTimer: undefined, detectTimer: undefined, holdTimer: undefined,
+        srttMs: undefined, sent: 0, replies: 0, outstanding: [], template: this.buildTemplate(t), templateKey: templateKey(t),
+        detectAt: 0, sendTimer: undefined, detectTimer: undefined, holdTimer: undefined,
       };
       this.entries.set(key, entry);
       if (was === t.localVtep) {
@@ -368,23 +405,54 @@ export class VtepProber {
     e.sendTimer = this.clock.setTimer(phase, () => this.sendTick(e));
   }
 
+  /** Request interval of a target: `interval`, or `idleInterval` when it carries no best path. */
+  private intervalOf(e: Entry): number {
+    return e.target.active === false ? this.timers.idleInterval : this.timers.interval;
+  }
+
   private sendTick(e: Entry): void {
-    e.sendTimer = this.clock.setTimer(this.timers.interval, () => this.sendTick(e));
+    e.sendTimer = this.clock.setTimer(this.intervalOf(e), () => this.sendTick(e));
     const t = e.target;
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1;
     const txTime = this.clock.now();
-    const msg: ProbeMessage = {
-      type: 'request', sequence: seq, nonce: this.nonce, txTime, echoTime: 0,
-      senderVtep: t.localVtep, targetVtep: t.remoteVtep, senderMac: this.bridgeMac, network: t.network,
-    };
     e.outstanding.push({ seq, txTime });
     // A reply later than 2 x multiplier intervals no longer counts.
     const keep = 2 * this.timers.multiplier;
     if (e.outstanding.length > keep) e.outstanding.splice(0, e.outstanding.length - keep);
     e.sent++;
     this.stats.requestsSent++;
-    this.transport.send(t.localVtep, t.remoteVtep, this.frame(t.remoteMac, t.remoteServiceIp, msg));
+    // The template's buffer is reused: the transport sends it before this target's next tick.
+    this.transport.send(t.localVtep, t.remoteVtep, e.template.stamp(seq, txTime));
+  }
+
+  private buildTemplate(t: ProbeTarget): ProbeRequestTemplate {
+    return new ProbeRequestTemplate(
+      { vni: this.vni, dstMac: t.remoteMac, srcMac: this.bridgeMac, srcIp: this.serviceIp, dstIp: t.remoteServiceIp, srcPort: this.probePort, dstPort: this.probePort },
+      { nonce: this.nonce, senderVtep: t.localVtep, targetVtep: t.remoteVtep, senderMac: this.bridgeMac, network: t.network },
+    );
+  }
+
+  private refreshTemplate(e: Entry): void {
+    const k = templateKey(e.target);
+    if (k === e.templateKey) return;
+    e.template = this.buildTemplate(e.target);
+    e.templateKey = k;
+  }
+
+  /**
+   * An idle target now carries a best path: probe it at once and at the fast rate,
+   * and give it one fast detection window from now (not from its last idle reply).
+   */
+  private activated(e: Entry): void {
+    if (!this.running) return;
+    e.sendTimer?.cancel();
+    e.sendTimer = this.clock.setTimer(0, () => this.sendTick(e));
+    if (e.detectTimer !== undefined) {
+      e.detectAt = this.clock.now() + this.timers.interval * this.timers.multiplier;
+      e.detectTimer.cancel();
+      this.armDetectTimer(e);
+    }
   }
 
   private frame(dstMac: string, dstIp: string, msg: ProbeMessage): Uint8Array {
@@ -433,10 +501,19 @@ export class VtepProber {
     }
   }
 
+  /** A reply: the detection deadline moves to multiplier x interval from now. */
   private armDetect(e: Entry): void {
-    e.detectTimer?.cancel();
-    e.detectTimer = this.clock.setTimer(this.timers.interval * this.timers.multiplier, () => {
+    e.detectAt = this.clock.now() + this.intervalOf(e) * this.timers.multiplier;
+    if (e.detectTimer === undefined) this.armDetectTimer(e);
+  }
+
+  private armDetectTimer(e: Entry): void {
+    e.detectTimer = this.clock.setTimer(e.detectAt - this.clock.now(), () => {
       e.detectTimer = undefined;
+      if (this.clock.now() < e.detectAt) {
+        this.armDetectTimer(e);
+        return;
+      }
       if (e.state === 'up' || e.state === 'holddown') {
         e.holdTimer?.cancel();
         e.holdTimer = undefined;
@@ -492,7 +569,7 @@ export class VtepProber {
 
   private onRequest(req: ProbeMessage, from: string): void {
     // Prefer the address the request was sent to, then our uplink on its network.
-    const uplink = this.uplinks.find((u) => u.address === req.targetVtep) ?? this.uplinks.find((u) => u.network === req.network);
+    const uplink = this.uplinkByAddress.get(req.targetVtep) ?? this.uplinkByNetwork.get(req.network);
     if (uplink === undefined) return this.drop('no-uplink');
     if (!this.takeReplyToken()) return this.drop('rate-limited');
     const reply: ProbeMessage = {

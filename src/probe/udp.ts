@@ -114,12 +114,13 @@ export class UdpProbeTransport implements ProbeTransport {
   }
 
   private transmit(local: string, s: SendSocket, remote: string, datagram: Uint8Array): void {
-    const key = `${local}>${remote}`;
+    // The key is built only when something failed (no string per send otherwise).
     const done = (err: Error | null): void => {
       if (err) {
+        const key = `${local}>${remote}`;
         if (!this.failing.has(key)) this.log.warn({ err, localVtep: local, remoteVtep: remote }, 'probe send failed');
         this.failing.add(key);
-      } else if (this.failing.delete(key)) {
+      } else if (this.failing.size > 0 && this.failing.delete(`${local}>${remote}`)) {
         this.log.info({ localVtep: local, remoteVtep: remote }, 'probe send works again');
       }
     };

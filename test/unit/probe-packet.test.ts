@@ -12,6 +12,7 @@ import {
   internetChecksum,
   parseIpv4,
   parseMac,
+  ProbeRequestTemplate,
   type ProbeMessage,
 } from '../../src/probe/packet.js';
 
@@ -241,4 +242,21 @@ t.test('address helpers', async (t) => {
   t.same(parseMac('02-00-00-AA-bb-01'), Uint8Array.from([2, 0, 0, 0xaa, 0xbb, 1]));
   for (const bad of ['', '02:00:00:00:00', '02:00:00:00:00:0g', '2:0:0:0:0:1']) t.equal(parseMac(bad), undefined, bad);
   t.equal(formatMac(Uint8Array.from([2, 0, 0, 0xaa, 0xbb, 1])), '02:00:00:aa:bb:01');
+});
+
+t.test('request template: stamp() gives the bytes of a fresh encoding, checksums included', async (t) => {
+  const frame = { vni: 100, dstMac: '02:00:00:00:00:87', srcMac: '02:00:00:00:00:65', srcIp: '192.168.0.65', dstIp: '192.168.0.87', srcPort: 4799, dstPort: 4799 };
+  const req = { nonce: 0x0123456789abcdefn, senderVtep: '192.168.1.65', targetVtep: '192.168.1.87', senderMac: '02:00:00:00:00:65', network: 'net1' };
+  const tpl = new ProbeRequestTemplate(frame, req);
+  const first = tpl.stamp(1, 0);
+  for (const [sequence, txTime] of [[1, 0], [2, 1000.25], [0xffffffff, 123456789.5], [77, 1e12], [3, 0.1]] as const) {
+    const fresh = encodeProbeFrame({ ...frame, payload: encodeProbeMessage({ ...req, type: 'request', sequence, txTime, echoTime: 0 }) });
+    const got = tpl.stamp(sequence, txTime);
+    t.equal(toHex(got), toHex(fresh), `seq ${sequence} tx ${txTime}`);
+    t.equal(got, first, 'the same buffer every time (no allocation)');
+    const d = decodeProbeFrame(got);
+    t.ok(d.ok && d.value.udpChecksummed, 'the inner UDP checksum verifies');
+    const m = d.ok ? decodeProbeMessage(d.value.payload) : null;
+    t.same(m?.ok && [m.value.sequence, m.value.txTime], [sequence, txTime]);
+  }
 });

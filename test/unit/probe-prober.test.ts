@@ -461,3 +461,70 @@ t.test('a frame the fabric would not deliver (wrong VNI) never brings a target u
   const f = encodeProbeFrame({ vni: 100, dstMac: R.bridgeMac, srcMac: L.bridgeMac, srcIp: L.serviceIp, dstIp: R.serviceIp, srcPort: 1, dstPort: 4790, payload: new Uint8Array(1) });
   t.ok(decodeProbeFrame(f).ok);
 });
+
+t.test('a path without a best path (active: false) is probed at idleInterval and detected after multiplier x idleInterval', async (t) => {
+  const p = pair({ idleInterval: 1000 });
+  const idle = targetsTo(L, R).map((x) => (x.network === 'net2' ? { ...x, active: false } : x));
+  p.l.setTargets(idle);
+  p.clock.advance(100);
+  const isRequest = (b: Uint8Array): boolean => {
+    const f = decodeProbeFrame(b);
+    const m = f.ok ? decodeProbeMessage(f.value.payload) : null;
+    return m !== null && m.ok && m.value.type === 'request';
+  };
+  const sentTo = (remote: string): number => p.hl.sent.filter((s) => s.remote === remote && isRequest(s.datagram)).length;
+  const n1 = sentTo('192.168.1.87');
+  const n2 = sentTo('192.168.2.87');
+  p.clock.advance(10_000);
+  t.equal(sentTo('192.168.1.87') - n1, 100, 'active: 10 requests/s');
+  t.equal(sentTo('192.168.2.87') - n2, 10, 'idle: 1 request/s');
+  t.equal(p.l.state('net2', '192.168.2.87'), 'up', 'idle and answering: up');
+  // A broken idle path: down within multiplier x idleInterval (+ RTT), not before 2 x idleInterval.
+  const cutAt = p.clock.now();
+  p.fabric.cutPath('192.168.2.65', '192.168.2.87');
+  p.clock.advance(4000);
+  const d = p.events.find((e) => e.network === 'net2' && e.to === 'down');
+  t.ok(d, 'idle path down');
+  if (d) t.ok(d.at - cutAt >= 2000 && d.at - cutAt <= 3002, `detected ${d.at - cutAt} ms after the cut`);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'up', 'the active path is untouched');
+  p.l.stop(); p.r.stop();
+  p.clock.advance(10); // datagrams still in flight in the fabric
+  t.equal(p.clock.pending(), 0, 'stop cancels every timer');
+});
+
+t.test('an idle path that becomes active is probed at once and gets a fast detection window from then', async (t) => {
+  const p = pair({ idleInterval: 1000 });
+  const targets = targetsTo(L, R);
+  p.l.setTargets(targets.map((x) => (x.network === 'net2' ? { ...x, active: false } : x)));
+  p.clock.advance(5_000);
+  t.equal(p.l.state('net2', '192.168.2.87'), 'up');
+  // Healthy: activation must not make it 'down' although its last reply may be ~1 s old.
+  const before = p.hl.sent.length;
+  p.l.setTargets(targets);
+  p.clock.advance(0);
+  t.ok(p.hl.sent.slice(before).some((s) => s.remote === '192.168.2.87'), 'a request right away');
+  p.clock.advance(2000);
+  t.equal(p.l.state('net2', '192.168.2.87'), 'up', 'still up');
+  t.same(p.events.filter((e) => e.to === 'down'), []);
+  // Broken while idle, then activated: down within multiplier x interval of the activation.
+  p.l.setTargets(targets.map((x) => (x.network === 'net2' ? { ...x, active: false } : x)));
+  p.clock.advance(1500);
+  p.fabric.cutPath('192.168.2.65', '192.168.2.87');
+  p.clock.advance(200);
+  const activatedAt = p.clock.now();
+  p.l.setTargets(targets);
+  p.clock.advance(1000);
+  const d = p.events.find((e) => e.network === 'net2' && e.to === 'down');
+  t.ok(d, 'down');
+  if (d) t.ok(d.at - activatedAt <= 300, `detected ${d.at - activatedAt} ms after the activation`);
+  p.l.stop(); p.r.stop();
+});
+
+t.test('idleInterval must not be below interval', async (t) => {
+  const clock = new ManualClock();
+  const fabric = new Fabric(clock);
+  const h = fabric.host('l', L.serviceIp, L.bridgeMac, L.vteps);
+  t.throws(() => new VtepProber({
+    clock, transport: fabric.transport(h), vni: 100, serviceIp: L.serviceIp, bridgeMac: L.bridgeMac, uplinks: [], interval: 100, idleInterval: 50,
+  }), /idleInterval/);
+});

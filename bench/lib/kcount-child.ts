@@ -1,0 +1,283 @@
+// Counts server-l's kernel entries for the generator's MACs, run inside the
+// server's namespace (`ip netns exec <ns> node kcount-child.js <vxlan> <bridge>`).
+// The state is kept from rtnetlink events (RTNLGRP_NEIGH, RTNLGRP_NEXTHOP), seeded
+// by a dump at start and re-seeded after an event-socket overflow (counted): a
+// bridge FDB dump re-walks the table for every 32 KiB datagram, so dumping 50,000
+// entries took 5 s on the loaded machine, far too slow to time anything with.
+// One line in per count, one JSON line out:
+//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"overflows":n,"repairs":n,"t0":ms,"t1":ms}
+// repairs: re-seeds (after a second without change) that found a state the events
+// had not shown (events lost without an error report).
+// fdb: vxlan0's own (NTF_SELF) entries whose MAC starts 02:ab (the generator's), by
+// the network of their remote VTEP: NDA_DST, or with an FDB nexthop (NDA_NH_ID) the
+// gateway of the nexthop or of the group's members (a group spanning both networks
+// is "other"). master: bridge (master) FDB entries on the vxlan0 port for those
+// MACs. neigh: neighbour entries on the bridge for 10.0.0.0/8 with a link-layer
+// address. nh: FDB nexthops and groups. t0: now; t1: when the state last changed.
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { RawNetlinkSocket } from 'netlink';
+
+const RTM_GETNEIGH = 30;
+const RTM_GETNEXTHOP = 106;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_REQUEST = 1;
+const NLM_F_DUMP = 0x300;
+const AF_UNSPEC = 0;
+const AF_INET = 2;
+const AF_BRIDGE = 7;
+const NDA_DST = 1;
+const NDA_LLADDR = 2;
+const NDA_NH_ID = 13;
+const NTF_SELF = 0x02;
+const NHA_ID = 1;
+const NHA_GROUP = 2;
+const NHA_GATEWAY = 6;
+const NHA_FDB = 11;
+
+const [vxlanName = 'vxlan0', bridgeName = 'br-vxlan'] = process.argv.slice(2);
+const ifindex = (name: string): number => Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+const VXLAN = ifindex(vxlanName);
+const BRIDGE = ifindex(bridgeName);
+
+const sock = new RawNetlinkSocket(0, { recvBufferSize: 4 << 20, sendBufferSize: 1 << 20, messagePeeking: false, msgBufferSize: 32 * 1024 });
+let seq = 1;
+let pending: { seq: number; onMsg: (type: number, payload: Buffer) => void; done: (err: Error | null) => void } | null = null;
+
+sock.on('message', (buf: Buffer) => {
+  let off = 0;
+  while (off + 16 <= buf.length) {
+    const len = buf.readUInt32LE(off);
+    if (len < 16) break;
+    const type = buf.readUInt16LE(off + 4);
+    const s = buf.readUInt32LE(off + 8);
+    const p = pending;
+    if (p && s === p.seq) {
+      if (type === NLMSG_DONE) { pending = null; p.done(null); }
+      else if (type === NLMSG_ERROR) {
+        const errno = -buf.readInt32LE(off + 16);
+        pending = null;
+        p.done(errno === 0 ? null : new Error(`dump errno ${errno}`));
+      } else p.onMsg(type, buf.subarray(off + 16, off + len));
+    }
+    off += (len + 3) & ~3;
+  }
+});
+
+function dump(type: number, fixed: Buffer, onMsg: (type: number, payload: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = seq++;
+    const hdr = Buffer.alloc(16);
+    hdr.writeUInt32LE(16 + fixed.length, 0);
+    hdr.writeUInt16LE(type, 4);
+    hdr.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
+    hdr.writeUInt32LE(s, 8);
+    pending = { seq: s, onMsg, done: (e) => (e ? reject(e) : resolve()) };
+    sock.send(Buffer.concat([hdr, fixed]), undefined, (err) => { if (err) { pending = null; reject(err); } });
+  });
+}
+
+/** Visit attributes from `start`: fn(type, valueOffset, valueLength). */
+function attrs(b: Buffer, start: number, fn: (type: number, at: number, len: number) => void): void {
+  let off = start;
+  while (off + 4 <= b.length) {
+    const len = b.readUInt16LE(off);
+    if (len < 4 || off + len > b.length) return;
+    fn(b.readUInt16LE(off + 2) & 0x3fff, off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+}
+
+/** Network of an IPv4 VTEP 192.168.<n>.x: 1, 2, or 0 for anything else. */
+function netOf(b: Buffer, at: number, len: number): number {
+  if (len !== 4 || b[at] !== 192 || b[at + 1] !== 168) return 0;
+  const n = b[at + 2]!;
+  return n === 1 || n === 2 ? n : 0;
+}
+
+// ---- state kept from events (seeded, and re-seeded after an overflow, by dumps) ----
+
+/** Generator MAC (low 32 bits) -> target: 0, 1, 2 = network of NDA_DST; -id = FDB nexthop id. */
+const fdbTarget = new Map<number, number>();
+const direct = [0, 0, 0];
+const nhRefs = new Map<number, number>();
+const masters = new Set<number>();
+const neighs = new Set<number>();
+/** FDB nexthop id -> network of its gateway; group id -> member ids. */
+const nhNet = new Map<number, number>();
+const nhGroups = new Map<number, number[]>();
+let lastChangeAt = 0;
+let overflows = 0;
+let repairs = 0;
+let seededAt = 0;
+
+function unref(v: number | undefined): void {
+  if (v === undefined) return;
+  if (v >= 0) direct[v]!--;
+  else {
+    const n = (nhRefs.get(-v) ?? 1) - 1;
+    if (n <= 0) nhRefs.delete(-v); else nhRefs.set(-v, n);
+  }
+}
+
+function ref(v: number): void {
+  if (v >= 0) direct[v]!++;
+  else nhRefs.set(-v, (nhRefs.get(-v) ?? 0) + 1);
+}
+
+const NUD_INCOMPLETE = 0x01;
+const NUD_FAILED = 0x20;
+
+/** Apply one RTM_NEWNEIGH / RTM_DELNEIGH payload (from a dump or an event). */
+function onNeigh(type: number, p: Buffer): void {
+  const family = p[0]!;
+  const ifindex = p.readInt32LE(4);
+  if (family === AF_BRIDGE && ifindex === VXLAN) {
+    let key = -1; let target = 0;
+    attrs(p, 12, (t, at, len) => {
+      if (t === NDA_LLADDR && len === 6 && p[at] === 0x02 && p[at + 1] === 0xab) key = p.readUInt32BE(at + 2);
+      else if (t === NDA_DST) target = netOf(p, at, len);
+      else if (t === NDA_NH_ID) target = -p.readUInt32LE(at);
+    });
+    if (key < 0) return;
+    const self = (p[10]! & NTF_SELF) !== 0;
+    if (!self) {
+      if (type === RTM_NEWNEIGH) masters.add(key); else masters.delete(key);
+    } else {
+      unref(fdbTarget.get(key));
+      if (type === RTM_NEWNEIGH) { fdbTarget.set(key, target); ref(target); } else fdbTarget.delete(key);
+    }
+    lastChangeAt = Date.now();
+  } else if (family === AF_INET && ifindex === BRIDGE) {
+    let ip = -1; let ll = false;
+    attrs(p, 12, (t, at, len) => {
+      if (t === NDA_DST && len === 4 && p[at] === 10) ip = p.readUInt32BE(at);
+      else if (t === NDA_LLADDR) ll = len === 6;
+    });
+    if (ip < 0) return;
+    const state = p.readUInt16LE(8);
+    if (type === RTM_NEWNEIGH && ll && (state & (NUD_INCOMPLETE | NUD_FAILED)) === 0) neighs.add(ip); else neighs.delete(ip);
+    lastChangeAt = Date.now();
+  }
+}
+
+function onNexthop(type: number, p: Buffer): void {
+  let id = 0; let fdb = false; let net = 0; let members: number[] | null = null;
+  attrs(p, 8, (t, at, len) => {
+    if (t === NHA_ID) id = p.readUInt32LE(at);
+    else if (t === NHA_FDB) fdb = true;
+    else if (t === NHA_GATEWAY) net = netOf(p, at, len);
+    else if (t === NHA_GROUP) {
+      members = [];
+      for (let o = at; o + 8 <= at + len; o += 8) members.push(p.readUInt32LE(o));
+    }
+  });
+  nhNet.delete(id);
+  nhGroups.delete(id);
+  if (type === RTM_NEWNEXTHOP && fdb) {
+    if (members) nhGroups.set(id, members); else nhNet.set(id, net);
+  }
+  lastChangeAt = Date.now();
+}
+
+/** Network of a nexthop or group: 1, 2, 0 unknown, -1 a group spanning both. */
+function netOfNh(id: number): number {
+  const g = nhGroups.get(id);
+  if (!g) return nhNet.get(id) ?? 0;
+  let net: number | null = null;
+  for (const m of g) {
+    const x = nhNet.get(m) ?? 0;
+    if (net === null) net = x; else if (net !== x) return -1;
+  }
+  return net ?? 0;
+}
+
+/** A summary of the counted state, to tell whether a re-seed changed anything. */
+function signature(): string {
+  return JSON.stringify([direct, [...nhRefs], masters.size, neighs.size, nhNet.size, nhGroups.size]);
+}
+
+async function seed(): Promise<void> {
+  const before = signature();
+  const changedAt = lastChangeAt;
+  seededAt = Date.now();
+  fdbTarget.clear(); direct.fill(0); nhRefs.clear(); masters.clear(); neighs.clear(); nhNet.clear(); nhGroups.clear();
+  try { await dump(RTM_GETNEXTHOP, Buffer.alloc(8), onNexthop); } catch { /* no nexthop support */ }
+  await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
+  await dump(RTM_GETNEIGH, Buffer.from([AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
+  // Events may be lost without an error report; a dump that finds another state
+  // counts as a repair, and the state dates from the dump.
+  if (signature() === before) lastChangeAt = changedAt;
+  else { repairs++; lastChangeAt = seededAt; }
+}
+
+/**
+ * Re-seed when nothing changed for a second since the last change after the last
+ * seed: a wait that never completes because of a lost event is repaired.
+ */
+function idleCheck(): void {
+  if (seeding === null && lastChangeAt > seededAt && Date.now() - lastChangeAt > 1000) {
+    seeding = seed().catch(() => undefined);
+  }
+}
+
+function count(): object {
+  const fdb = { net1: direct[1]!, net2: direct[2]!, other: direct[0]! };
+  for (const [id, n] of nhRefs) {
+    const net = netOfNh(id);
+    if (net === 1) fdb.net1 += n; else if (net === 2) fdb.net2 += n; else fdb.other += n;
+  }
+  // t1: when the state last changed (the event that completed a wait), t0: now.
+  return { fdb, master: masters.size, neigh: neighs.size, nh: nhNet.size + nhGroups.size, overflows, repairs, t0: Date.now(), t1: lastChangeAt };
+}
+
+// ---- the event socket ----
+const RTM_NEWNEIGH = 28;
+const RTM_DELNEIGH = 29;
+const RTM_NEWNEXTHOP = 104;
+const RTM_DELNEXTHOP = 105;
+const RTNLGRP_NEIGH = 3;
+const RTNLGRP_NEXTHOP = 32;
+const ev = new RawNetlinkSocket(0, { recvBufferSize: 64 << 20, sendBufferSize: 65536, messagePeeking: false, msgBufferSize: 64 * 1024 });
+ev.addMembership(RTNLGRP_NEIGH);
+try { ev.addMembership(RTNLGRP_NEXTHOP); } catch { /* no nexthops */ }
+let seeding: Promise<void> | null = null;
+ev.on('message', (buf: Buffer) => {
+  try {
+    let off = 0;
+    while (off + 16 <= buf.length) {
+      const len = buf.readUInt32LE(off);
+      if (len < 16 || off + len > buf.length) break;
+      const type = buf.readUInt16LE(off + 4);
+      const payload = buf.subarray(off + 16, off + len);
+      if (type === RTM_NEWNEIGH || type === RTM_DELNEIGH) onNeigh(type, payload);
+      else if (type === RTM_NEWNEXTHOP || type === RTM_DELNEXTHOP) onNexthop(type, payload);
+      off += (len + 3) & ~3;
+    }
+  } catch { /* never let an exception reach the addon */ }
+});
+ev.on('error', () => {
+  // ENOBUFS: events lost; start over from a dump.
+  overflows++;
+  seeding = seed().catch(() => undefined);
+});
+
+void AF_UNSPEC;
+let chain: Promise<void> = Promise.resolve();
+const rl = createInterface({ input: process.stdin });
+rl.on('line', () => {
+  chain = chain.then(async () => {
+    try {
+      idleCheck();
+      if (seeding) { await seeding; seeding = null; }
+      process.stdout.write(`${JSON.stringify(count())}\n`);
+    } catch (e) {
+      process.stdout.write(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`);
+    }
+  });
+});
+rl.on('close', () => { sock.close(); ev.close(); process.exit(0); });
+seed().then(() => process.stdout.write('{"ready":true}\n'), (e: unknown) => {
+  process.stdout.write(`${JSON.stringify({ error: `seed dump: ${String(e)}` })}\n`);
+});
