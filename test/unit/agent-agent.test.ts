@@ -150,7 +150,7 @@ t.test('start: one session per uplink, with our routes in its Adj-RIB-Out', asyn
   t.same(s1.spec, {
     uplink: 'net1', peerAddress: '192.168.1.2', peerPort: 179, localAddress: '192.168.1.65', localAs: 65001, peerAs: 65001,
     routerId: '192.168.1.65', holdTime: 9, keepalive: 3, connectRetry: 1, passive: false, bfd: null,
-    gracefulRestart: { restartTime: 0, families: [] },
+    gracefulRestart: { restartTime: 0, families: [] }, auth: null, ttlSecurity: null,
   });
   t.ok(s1.started);
   t.equal(r.s('net2').spec.routerId, '192.168.1.65', 'one router ID for all sessions');
