@@ -397,8 +397,21 @@ export class Demo {
     this.detail(`# ip neigh show dev br-vxlan ${r.service}`);
     for (const line of nsExec(l.ns, 'ip', ['neigh', 'show', 'dev', 'br-vxlan', r.service]).trim().split('\n')) this.detail(`  ${line}`);
     this.detail('# bridge fdb show dev vxlan0');
+    let nhid: string | undefined;
     for (const line of nsExec(l.ns, 'bridge', ['fdb', 'show', 'dev', 'vxlan0']).trim().split('\n')) {
-      if (line.startsWith(r.mac)) this.detail(`  ${line}`);
+      if (!line.startsWith(r.mac)) continue;
+      this.detail(`  ${line}`);
+      nhid ??= / nhid (\d+)/.exec(line)?.[1];
+    }
+    if (nhid !== undefined) {
+      // FDB nexthop groups (kernel.nexthopGroups): the entry leads to a group, the group to the VTEP.
+      this.detail(`# ip nexthop show id ${nhid}; ip nexthop show fdb`);
+      const group = nsExec(l.ns, 'ip', ['nexthop', 'show', 'id', nhid]).trim();
+      this.detail(`  ${group}`);
+      const member = / group (\d+)/.exec(group)?.[1];
+      for (const line of nsExec(l.ns, 'ip', ['nexthop', 'show', 'fdb']).trim().split('\n')) {
+        if (member !== undefined && line.startsWith(`id ${member} `)) this.detail(`  ${line}`);
+      }
     }
     this.detail(`# evpn-ha show routes --ip ${r.service}`);
     for (const line of tn.evpnHaCli('l', ['show', 'routes', '--ip', r.service, '--socket', tn.socketPath('l')]).trimEnd().split('\n')) this.detail(`  ${line}`);
