@@ -182,7 +182,10 @@ if (reason) {
       const outage = ping.outageAround(at);
       t.ok(outage !== null && outage < 1000, `longest ping gap ${String(outage)} ms`);
       t.comment(`outage (server-r's agent restarted, flushOnShutdown false + withdrawDelay 5 s, ping 10 ms): ${String(outage)} ms, lost ${ping.lostBetween(at - 500, Date.now())}`);
-      t.ok(dsts.length > 50 && dsts.every((d) => d === R().address.net1), `server-l's fdb entry stayed at 192.168.1.87 throughout (${dsts.length} samples, ${[...new Set(dsts)].join(',')})`);
+      const stayed = dsts.length > 50 && dsts.every((d) => d === R().address.net1);
+      // On failure: server-l's decisions in that time (best path and kernel lines of its log).
+      const why = stayed ? '' : `\n${e.agents.l!.output().split('\n').filter((l) => /best path|nexthop group|session|VTEP path|withdraw/.test(l)).slice(-40).join('\n')}`;
+      t.ok(stayed, `server-l's fdb entry stayed at 192.168.1.87 throughout (${dsts.length} samples, ${[...new Set(dsts)].join(',')})${why}`);
     } finally {
       clearInterval(poll);
       ping.stop();

@@ -226,7 +226,12 @@ if (reason) {
       let k: Json;
       try {
         nsExec(L().ns, 'bridge', ['fdb', 'del', R().mac, 'dev', 'vxlan0', 'self']);
-        k = await c.call('kernel') as unknown as Json;
+        // The agent learns of the deletion through its event pump (another process): ask
+        // until it has (well within the 1 s before it restores the entry).
+        const fdbOf = (kk: Json): Json | undefined => (kk.entries as Json[]).find((x) => x.kind === 'fdb' && x.mac === R().mac && x.device === 'vxlan0');
+        const t0 = Date.now();
+        do k = await c.call('kernel') as unknown as Json;
+        while (fdbOf(k)?.status === 'ok' && Date.now() - t0 < 600 && await sleep(20).then(() => true));
       } finally { c.close(); }
       const fdb = (k.entries as Json[]).find((x) => x.kind === 'fdb' && x.mac === R().mac && x.device === 'vxlan0');
       // The bridge's own (master) entry for the MAC is still there: 'different' (or 'missing').
