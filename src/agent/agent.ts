@@ -19,7 +19,7 @@ import { StaleGate } from '../kernel/reconcile.js';
 import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
 import type { TcpAuth } from '../net/sockopt-wire.js';
-import { uplinkAuth, type Config, type UplinkConfig } from './config.js';
+import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
 import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
@@ -173,6 +173,8 @@ export class Agent {
   private readonly sync: KernelSync;
   private gate: StaleGate;
   private mode: { mode: 'nexthop-groups' | 'dst'; reason: string } = { mode: 'dst', reason: 'not started' };
+  /** VNIs whose vxlan port we turned neigh_suppress on for (turned off again at shutdown). */
+  private readonly suppressed: VniConfig[] = [];
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
@@ -323,6 +325,7 @@ export class Agent {
     });
     this.unsubscribe = this.kernel.subscribe((ev) => this.onKernelEvent(ev));
     await this.chooseFdbMode();
+    await this.applyArpSuppress();
     this.sync.resyncNow();
     await this.sync.settled();
     this.wantLinks = true;
@@ -357,6 +360,43 @@ export class Agent {
     this.mode = mode;
     this.sync.setNexthopGroups(mode.mode === 'nexthop-groups');
     this.emit({ type: 'fdb-mode', mode: mode.mode, reason: mode.reason });
+  }
+
+  /**
+   * vnis[].arpSuppress: neigh_suppress on each such VNI's vxlan bridge port, so the
+   * bridge answers ARP requests and neighbour solicitations for remote endpoints from
+   * the neighbour entries we write. What we turned on is turned off again at
+   * shutdown; what was on already is left on. A failure is reported, not fatal: the
+   * overlay still works, requests are flooded as without suppression.
+   */
+  private async applyArpSuppress(): Promise<void> {
+    for (const v of this.cfg.vnis) {
+      if (!v.arpSuppress) continue;
+      const fail = (reason: string): void => this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason });
+      if (!this.kernel.neighSuppress || !this.kernel.setNeighSuppress) { fail('the kernel port cannot set bridge port flags'); continue; }
+      try {
+        const was = await this.kernel.neighSuppress(v.vxlan);
+        if (was === null) { fail(`${v.vxlan} is not a bridge port (or the kernel does not report neigh_suppress); enslave it to ${v.bridge}`); continue; }
+        if (was) { this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'was-on', reason: 'neigh_suppress was already on; left on at stop' }); continue; }
+        await this.kernel.setNeighSuppress(v.vxlan, true);
+        this.suppressed.push(v);
+        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'on', reason: 'vnis[].arpSuppress is true; turned off again at stop' });
+      } catch (e) {
+        fail(e instanceof Error ? e.message : String(e));
+      }
+    }
+  }
+
+  /** Turn off the neigh_suppress flags we turned on at start. */
+  private async restoreArpSuppress(): Promise<void> {
+    for (const v of this.suppressed.splice(0)) {
+      try {
+        await this.kernel.setNeighSuppress?.(v.vxlan, false);
+        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'restored', reason: 'shutdown: neigh_suppress off as before start' });
+      } catch (e) {
+        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason: `shutdown: ${e instanceof Error ? e.message : String(e)}` });
+      }
+    }
   }
 
   /** How FDB entries are programmed and why (for `show kernel`). */
@@ -410,6 +450,7 @@ export class Agent {
     }
     await Promise.all(stops);
     await this.sync.stop(flush);
+    await this.restoreArpSuppress();
   }
 
   /** The VTEP probe's verdict on a next hop over one uplink's network. */

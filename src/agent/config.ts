@@ -22,6 +22,12 @@ export interface VniConfig {
   bridge: string;
   /** VXLAN device where FDB entries are written. */
   vxlan: string;
+  /**
+   * neigh_suppress on the vxlan device's bridge port while the agent runs: the
+   * bridge answers ARP requests and neighbour solicitations for remote endpoints
+   * from the neighbour entries we write, instead of flooding them. Default false.
+   */
+  arpSuppress: boolean;
 }
 
 export interface BfdConfig {
@@ -438,8 +444,11 @@ class Validator {
     const nv = this.seq(['vnis'], true);
     for (let i = 0; i < nv; i++) {
       const p = ['vnis', i];
-      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan'])) continue;
-      vnis.push({ vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']) });
+      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress'])) continue;
+      vnis.push({
+        vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']),
+        arpSuppress: this.bool([...p, 'arpSuppress'], false),
+      });
     }
     if (this.has(['vnis']) && nv === 0 && isSeq(this.node(['vnis']))) this.err(['vnis'], 'must list at least one VNI');
     this.unique(vnis, 'vnis', 'vni');

@@ -33,7 +33,13 @@ export type AgentEvent =
   /** How FDB entries are programmed, decided at start (kernel.nexthopGroups and the kernel). */
   | { type: 'fdb-mode'; mode: 'nexthop-groups' | 'dst'; reason: string }
   /** A nexthop group's member was replaced: every MAC behind it moved from one VTEP to another in one write. */
-  | { type: 'nexthop-group'; id: number; from: string; to: string; macs: number };
+  | { type: 'nexthop-group'; id: number; from: string; to: string; macs: number }
+  /**
+   * vnis[].arpSuppress: neigh_suppress on a vxlan bridge port. 'on': we turned it on;
+   * 'was-on': it was on already (left on at stop); 'restored': set back to off at
+   * stop; 'failed': the kernel refused or the device is not a bridge port.
+   */
+  | { type: 'arp-suppress'; vni: number; device: string; state: 'on' | 'was-on' | 'restored' | 'failed'; reason: string };
 
 export function summary(p: Path | null): PathSummary | null {
   return p && {
@@ -82,5 +88,11 @@ export function logEvent(log: Logger, ev: AgentEvent): void {
     case 'nexthop-group':
       log.info({ id: ev.id, from: ev.from, to: ev.to, macs: ev.macs }, `nexthop group ${ev.id}: ${ev.from} -> ${ev.to} (${ev.macs} MACs)`);
       return;
+    case 'arp-suppress': {
+      const f = { vni: ev.vni, device: ev.device, state: ev.state, reason: ev.reason };
+      if (ev.state === 'failed') log.warn(f, `ARP/ND suppression on ${ev.device} (VNI ${ev.vni}) failed: ${ev.reason}`);
+      else log.info(f, `ARP/ND suppression on ${ev.device} (VNI ${ev.vni}): ${ev.state} (${ev.reason})`);
+      return;
+    }
   }
 }

@@ -15,9 +15,8 @@ import {
   type SessionHandlers, type SessionSpec,
 } from './agent.js';
 import type { Config } from './config.js';
+import { CeaseSubcode } from '../bgp/errors.js';
 
-/** Cease subcode "BFD Down" (RFC 9384 §4). */
-const CEASE_BFD_DOWN = 10;
 /** Longest reconnect backoff, ms. */
 const MAX_CONNECT_RETRY_MS = 30_000;
 
@@ -61,7 +60,7 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
     if (spec.bfd) {
       bfd = opts.bfd.add({ local: spec.localAddress, remote: spec.peerAddress, ...spec.bfd });
       bfd.on('down', (ev) => {
-        if (bgp.state === 'Established') bgp.reset(`BFD down (${ev.diagName})`, CEASE_BFD_DOWN);
+        if (bgp.state === 'Established') bgp.reset(`BFD down (${ev.diagName})`, CeaseSubcode.BfdDown);
       });
       opts.registry.bfd.set(spec.uplink, bfd);
     }

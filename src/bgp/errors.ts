@@ -61,7 +61,10 @@ export const CeaseSubcode = {
   OtherConfigurationChange: 6,
   ConnectionCollisionResolution: 7,
   OutOfResources: 8,
+  /** RFC 8538 §5. */
   HardReset: 9,
+  /** RFC 9384 §4. */
+  BfdDown: 10,
 } as const;
 
 /** RFC 7313 §5: ROUTE-REFRESH message error subcode. */

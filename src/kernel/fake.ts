@@ -63,6 +63,8 @@ interface FakeLink {
   mtu: number;
   vni: number | null;
   addresses: LinkAddress[];
+  /** Bridge port flag neigh_suppress (only meaningful with a master). */
+  neighSuppress: boolean;
 }
 
 export const DEFAULT_FAKE_LINKS: FakeLinkSpec[] = [
@@ -112,6 +114,18 @@ export class FakeKernel implements KernelPort {
   async dump(ifnames: string[]): Promise<ObservedDeviceEntry[]> {
     const want = new Set(ifnames);
     return [...this.table.values()].filter((e) => want.has(e.ifname)).map((e) => ({ ...e }));
+  }
+
+  async neighSuppress(ifname: string): Promise<boolean | null> {
+    const l = this.linkTable.get(ifname);
+    return l && l.master !== null ? l.neighSuppress : null;
+  }
+
+  async setNeighSuppress(ifname: string, on: boolean): Promise<void> {
+    const l = this.linkTable.get(ifname);
+    if (!l) throw Object.assign(new Error(`${ifname}: no such device`), { code: 'ENODEV' });
+    if (l.master === null) throw Object.assign(new Error(`${ifname}: not a bridge port`), { code: 'EOPNOTSUPP' });
+    l.neighSuppress = on;
   }
 
   async nexthopSupport(): Promise<{ supported: boolean; reason: string }> {
@@ -232,7 +246,7 @@ export class FakeKernel implements KernelPort {
     const l: FakeLink = {
       index: this.nextIndex++, name: spec.name, kind: spec.kind ?? null, mac: spec.mac ? normalizeMac(spec.mac) : null,
       up: spec.up ?? true, carrier: spec.carrier ?? true, master: spec.master ?? null, mtu: spec.mtu ?? 1500,
-      vni: spec.vni ?? null, addresses: [...(spec.addresses ?? [])],
+      vni: spec.vni ?? null, addresses: [...(spec.addresses ?? [])], neighSuppress: false,
     };
     this.linkTable.set(l.name, l);
     if (emit) this.emit({ type: 'link', action: 'new', link: this.info(l) });

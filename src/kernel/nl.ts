@@ -28,6 +28,7 @@ export const NLM_F_CREATE = 0x400;
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
 export const RTM_GETLINK = 18;
+export const RTM_SETLINK = 19;
 export const RTM_NEWADDR = 20;
 export const RTM_DELADDR = 21;
 export const RTM_GETADDR = 22;
@@ -102,6 +103,10 @@ export const IFLA_MTU = 4;
 export const IFLA_MASTER = 10;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
+/** Bridge port attributes, nested (AF_BRIDGE messages; linux/if_link.h IFLA_BRPORT_*). */
+export const IFLA_PROTINFO = 12;
+export const IFLA_BRPORT_NEIGH_SUPPRESS = 32;
+export const NLA_F_NESTED = 0x8000;
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const IFLA_VXLAN_ID = 1;
@@ -448,4 +453,31 @@ export function decodeAddr(payload: Buffer): RawAddr | null {
     index: payload.readUInt32LE(4),
     address: formatIp(addr),
   };
+}
+
+/** A nested attribute: its members encoded as the value. */
+export function nestedAttr(type: number, members: Attr[]): Attr {
+  const value = Buffer.alloc(attrsLength(members));
+  writeAttrs(value, 0, members);
+  return { type: type | NLA_F_NESTED, value };
+}
+
+/**
+ * RTM_SETLINK on a bridge port (family AF_BRIDGE, IFLA_PROTINFO): turn
+ * neigh_suppress on or off (the bridge answers ARP requests and neighbour
+ * solicitations from its neighbour table; kernel >= 4.15).
+ */
+export function encodeNeighSuppress(index: number, on: boolean, seq = 0): Buffer {
+  return encodeMessage(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, seq, ifinfomsg(AF_BRIDGE, index), [
+    nestedAttr(IFLA_PROTINFO, [u8Attr(IFLA_BRPORT_NEIGH_SUPPRESS, on ? 1 : 0)]),
+  ]);
+}
+
+/** A bridge port from an AF_BRIDGE RTM_NEWLINK: its index and neigh_suppress (null if not reported). */
+export function decodeBridgePort(payload: Buffer): { index: number; neighSuppress: boolean | null } {
+  if (payload.length < 16) throw new NetlinkDecodeError('short ifinfomsg');
+  const a = parseAttrs(payload, 16);
+  const info = a.get(IFLA_PROTINFO);
+  const ns = info ? parseAttrs(info).get(IFLA_BRPORT_NEIGH_SUPPRESS) : undefined;
+  return { index: payload.readInt32LE(4), neighSuppress: ns && ns.length >= 1 ? ns.readUInt8(0) !== 0 : null };
 }

@@ -191,6 +191,13 @@ export interface KernelPort {
   /** All links with their addresses. */
   links(): Promise<LinkInfo[]>;
   /**
+   * neigh_suppress of a bridge port (IFLA_BRPORT_NEIGH_SUPPRESS): null when `ifname`
+   * is not a bridge port or the kernel does not report it. Ports without it: absent.
+   */
+  neighSuppress?(ifname: string): Promise<boolean | null>;
+  /** Turn neigh_suppress on a bridge port on or off; rejects with the kernel's errno `code`. */
+  setNeighSuppress?(ifname: string, on: boolean): Promise<void>;
+  /**
    * Neigh and FDB entries on the given devices: neighbours whose device is in
    * `ifnames`, FDB entries whose port device is in `ifnames`. Unknown names are ignored.
    */

@@ -536,6 +536,34 @@ export class RtnetlinkPort implements KernelPort {
     return { supported: true, reason: 'FDB nexthop groups supported' };
   }
 
+  async neighSuppress(ifname: string): Promise<boolean | null> {
+    const index = await this.indexOf(ifname);
+    if (index === undefined) return null;
+    const msgs = await this.dumpRaw(nl.RTM_GETLINK, nl.ifinfomsg(nl.AF_BRIDGE));
+    for (const m of msgs) {
+      if (m.type !== nl.RTM_NEWLINK) continue;
+      const p = nl.decodeBridgePort(m.payload);
+      if (p.index === index) return p.neighSuppress;
+    }
+    return null;
+  }
+
+  async setNeighSuppress(ifname: string, on: boolean): Promise<void> {
+    const index = await this.indexOf(ifname);
+    if (index === undefined) {
+      throw Object.assign(new Error(`${ifname}: no such device`), { code: 'ENODEV', errno: osConstants.errno.ENODEV });
+    }
+    const failures: Array<Failure | null> = [null];
+    await this.sendPipelined([{ buf: nl.encodeNeighSuppress(index, on), opIndex: 0, enoentOk: false }], failures);
+    const f = failures[0];
+    if (f) throw Object.assign(new Error(`${ifname}: neigh_suppress ${on ? 'on' : 'off'}: ${f.message}`), { code: f.code, errno: f.errno });
+  }
+
+  private async indexOf(ifname: string): Promise<number | undefined> {
+    if (!this.indexByName.has(ifname)) await this.refreshLinks();
+    return this.indexByName.get(ifname);
+  }
+
   async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {
     if (ops.length === 0) return [];
     if (this.closed) {

@@ -16,9 +16,8 @@ import { securedListenFd, type TcpAuth, type TcpKey } from '../net/sockopt.js';
 import type { Clock } from '../util/clock.js';
 import { inRange, type ListenRange, type ReflectorConfig } from './config.js';
 import { ReflectorRib, type RibPeerView } from './rib.js';
+import { CeaseSubcode } from '../bgp/errors.js';
 
-/** Cease subcode "BFD Down" (RFC 9384 §4). */
-const CEASE_BFD_DOWN = 10;
 
 export interface ReflectorOptions {
   config: ReflectorConfig;
@@ -227,7 +226,7 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
         peer.bfd = bfd;
         bfd.on('down', (ev) => {
           // RFC 5882 §4.1: the path failed; do not wait for the hold timer.
-          if (session.state === 'Established') session.reset(`BFD down (${ev.diagName})`, CEASE_BFD_DOWN);
+          if (session.state === 'Established') session.reset(`BFD down (${ev.diagName})`, CeaseSubcode.BfdDown);
         });
       }
     }

@@ -5,7 +5,7 @@
 // the code under test.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
-import { Lab, ip, isRoot, sh, waitFor } from '../lib/netns.js';
+import { Lab, ip, isRoot, nsExec, sh, waitFor } from '../lib/netns.js';
 import { RtnetlinkPort } from '../../src/kernel/rtnetlink.js';
 import { diff, plan } from '../../src/kernel/reconcile.js';
 import type { KernelEntry, KernelEvent, KernelOp, ObservedEntry } from '../../src/kernel/port.js';
@@ -94,6 +94,30 @@ async function inNamespace(ns: string): Promise<void> {
     const n = seen.find((o) => o.kind === 'neigh' && o.ip === '192.168.0.87');
     t.match(n, { protocol: 0xe7, mac: MAC, externLearned: true, family: 4 });
     t.same(diff([neighWant, neigh6Want, fdbWant], seen), []);
+  });
+
+  t.test('neigh_suppress: read and set on the vxlan bridge port; the bridge then answers ARP for a remote endpoint', async (t) => {
+    const cns = process.env['EH_KERNEL_CNS']!;
+    const flag = (): unknown => (JSON.parse(sh('bridge', ['-n', ns, '-j', '-d', 'link', 'show', 'dev', VX])) as Array<Record<string, unknown>>)[0]?.['neigh_suppress'];
+    /** Resolve 192.168.0.87 from the container (ping fails: nothing answers behind the VTEP); its neighbour entry's MAC, if any. */
+    const resolve = (): string | null => {
+      ip(cns, 'neigh', 'flush', 'all');
+      try { nsExec(cns, 'ping', ['-c', '1', '-W', '1', '192.168.0.87']); } catch { /* no echo reply expected */ }
+      const n = (JSON.parse(ip(cns, '-j', 'neigh', 'show', '192.168.0.87')) as IpNeigh[])[0];
+      return n?.lladdr ?? null;
+    };
+    t.same(codes(await port.apply([{ op: 'replace', entry: neighWant }, { op: 'replace', entry: fdbWant }])), ['ok', 'ok']);
+    t.equal(await port.neighSuppress(VX), false, 'off on a new port');
+    t.equal(flag(), false);
+    t.equal(await port.neighSuppress(BR), null, 'the bridge itself is no bridge port');
+    t.equal(resolve(), null, 'without suppression the ARP request is flooded and nobody answers');
+    await port.setNeighSuppress(VX, true);
+    t.equal(flag(), true, 'bridge -d link shows neigh_suppress on');
+    t.equal(await port.neighSuppress(VX), true);
+    t.equal(resolve(), MAC, 'the bridge answered from our neighbour entry');
+    await port.setNeighSuppress(VX, false);
+    t.equal(flag(), false, 'off again');
+    await t.rejects(port.setNeighSuppress('nosuchdev0', true), { code: 'ENODEV' });
   });
 
   t.test('concurrent dumps, link listings and writes do not collide (one dump at a time per socket)', async (t) => {
@@ -317,9 +341,13 @@ function parent(): void {
   ip(ns, 'addr', 'add', '192.168.0.65/24', 'dev', BR);
   ip(ns, 'link', 'set', BR, 'up');
   ip(ns, 'link', 'set', VX, 'up');
+  // A container: its own namespace, a veth into br-vxlan (for neigh_suppress).
+  const cns = lab.ns('container');
+  lab.veth(ns, 'vc0', cns, 'eth0', undefined, '192.168.0.10/24');
+  ip(ns, 'link', 'set', 'vc0', 'master', BR);
   const self = fileURLToPath(import.meta.url);
   void t.spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, self], {
-    env: { ...process.env, EH_KERNEL_NS: ns },
+    env: { ...process.env, EH_KERNEL_NS: ns, EH_KERNEL_CNS: cns },
   }, 'kernel port inside a namespace');
 }
 
