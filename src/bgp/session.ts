@@ -1,13 +1,13 @@
-// One BGP session: the shell around the pure FSM (fsm.ts). The only file that
-// touches a socket. It carries out the FSM's outputs (connect, send, close,
-// timers on an injected Clock), frames and decodes what arrives, keeps the
-// Adj-RIB-Out and sends it whole (+ End-of-RIB, RFC 4724 §2) after each
-// establishment, and reports events to its user.
+// One BGP session: the shell around the pure FSM (fsm.ts). It carries out the
+// FSM's outputs (connect, send, close, timers on an injected Clock) on an
+// injected BgpTransport (transport.ts; tcp.ts is the real one), frames and
+// decodes what arrives, keeps the Adj-RIB-Out and sends it whole (+ End-of-RIB,
+// RFC 4724 §2) after each establishment, and reports events to its user.
 import { EventEmitter } from 'node:events';
-import { createServer, isIP, Socket, type AddressInfo, type Server } from 'node:net';
+import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
-import { authName, securedListenFd, securedSocket, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
+import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { routeKey } from '../evpn/route.js';
 import type { EvpnRoute } from '../evpn/types.js';
 import { BgpError, CeaseSubcode, ErrorCode, describeNotification } from './errors.js';
@@ -19,6 +19,7 @@ import {
   type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
 } from './fsm.js';
 import { DEFAULT_FAMILIES, familyName, resolveCollision, type Negotiated } from './negotiate.js';
+import type { BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, TransportAddress } from './transport.js';
 import {
   AFI, SAFI,
   type CodecContext, type Family, type Message, type OpenMessage, type PathAttributes,
@@ -29,6 +30,8 @@ export type { Negotiated } from './negotiate.js';
 export type { StateName } from './fsm.js';
 
 export interface BgpSessionOptions {
+  /** How connections to the peer are made and accepted (tcp.ts: kernel TCP). */
+  transport: BgpTransport;
   peerAddress: string;
   /** Default 179. */
   peerPort?: number;
@@ -58,7 +61,7 @@ export interface BgpSessionOptions {
   /**
    * Listen for the peer's connections on (localAddress or 0.0.0.0):port (default 179; 0 = ephemeral).
    * false: never listen, not even when passive; the owner of a shared listener hands
-   * the peer's connections in with acceptSocket() (a route reflector's listen range).
+   * the peer's connections in with acceptConnection() (a route reflector's listen range).
    */
   listen?: { port?: number } | false;
   /**
@@ -101,16 +104,18 @@ export interface BgpSessionEvents {
   eor: [family: Family];
   routeRefresh: [message: RouteRefreshMessage];
   /** The listening socket is bound (see listenAddress()). */
-  listening: [address: AddressInfo];
+  listening: [address: TransportAddress];
 }
 
 interface Conn {
   readonly id: number;
-  readonly socket: Socket;
+  readonly socket: BgpConnection;
   readonly framer: Framer;
   readonly direction: 'out' | 'in';
   connected: boolean;
   lastError: string | null;
+  /** Called once the connection is gone (endSocket waits for it). */
+  onClosed?: () => void;
 }
 
 const EVPN: Family = { afi: AFI.L2VPN, safi: SAFI.Evpn };
@@ -122,7 +127,7 @@ const TIMER_INPUT: Record<TimerName, FsmInput> = {
   idleHold: { type: 'IdleHoldTimerExpires' },
 };
 
-/** "::ffff:192.0.2.1" → "192.0.2.1" (sockets on a dual-stack listener). */
+/** "::ffff:192.0.2.1" → "192.0.2.1" (a configured peer address written IPv4-mapped). */
 function plainAddress(a: string | undefined): string {
   if (!a) return '';
   return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
@@ -177,7 +182,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private conn: Conn | null = null;
   /** A second connection from the peer while this one is in OpenSent/OpenConfirm (RFC 4271 §6.8). */
   private candidate: Conn | null = null;
-  private server: Server | null = null;
+  private server: BgpListener | null = null;
   private readonly adjOut = new Map<string, OutRoute>();
   private queue: FsmInput[] = [];
   private busy = false;
@@ -232,19 +237,18 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   /** The bound listening address, once 'listening' was emitted. */
-  listenAddress(): AddressInfo | null {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a : null;
+  listenAddress(): TransportAddress | null {
+    return this.server?.address() ?? null;
   }
 
   /**
    * A connection from the peer accepted by someone else's listener (listen: false).
    * Handled as if our own listener had accepted it: taken when waiting for the peer,
    * collision detection in Connect/OpenSent/OpenConfirm (RFC 4271 §6.8), refused
-   * when Idle or Established; a socket from another address is destroyed.
+   * when Idle or Established; a connection from another address is destroyed.
    */
-  acceptSocket(socket: Socket): void {
-    this.onAccept(socket);
+  acceptConnection(c: BgpConnection): void {
+    this.onAccept(c);
   }
 
   /** Routes currently in the Adj-RIB-Out. */
@@ -269,7 +273,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const server = this.server;
     this.server = null;
     const waits = [...this.closing];
-    if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    if (server) waits.push(server.close());
     await Promise.all(waits);
   }
 
@@ -475,8 +479,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     c.socket.write(bytes);
   }
 
-  private newConn(socket: Socket, direction: 'out' | 'in'): Conn {
-    socket.setNoDelay(true);
+  private newConn(socket: BgpConnection, direction: 'out' | 'in'): Conn {
     return { id: ++connIds, socket, framer: new Framer(), direction, connected: direction === 'in', lastError: null };
   }
 
@@ -501,58 +504,70 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private connect(): void {
     const { peerAddress, localAddress } = this.opts;
     const port = this.opts.peerPort ?? 179;
-    const sec = this.security();
-    let socket: Socket;
+    const req: ConnectRequest = { peerAddress, peerPort: port, security: this.security() };
+    if (localAddress !== undefined) req.localAddress = localAddress;
+    let c: Conn;
     try {
-      socket = sec ? securedSocket(peerAddress, sec) : new Socket();
+      // The transport calls no handler before connect() returns, so `c` is set by then.
+      c = this.newConn(this.opts.transport.connect(req, this.handlers(() => c)), 'out');
     } catch (e) {
       // A kernel without the option (config validation checks it first) or out of fds.
       this.log.error({ err: e }, 'cannot set up the TCP socket');
       this.input({ type: 'TcpConnectionFails', reason: `cannot set up the TCP socket: ${(e as Error).message}` });
       return;
     }
-    const c = this.newConn(socket, 'out');
     this.conn = c;
     this.log.info({ localAddress: localAddress ?? null, port }, `connecting to ${peerAddress}:${port}`);
-    socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
-    socket.on('close', () => {
-      if (this.conn !== c) return;
-      const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
-      this.input({ type: 'TcpConnectionFails', reason: why });
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    socket.once('connect', () => {
-      if (this.conn !== c) return;
-      c.connected = true;
-      this.log.debug({ local: `${socket.localAddress}:${socket.localPort}` }, 'TCP connected');
-      this.input({ type: 'TcpConnectionAcknowledged' });
-    });
-    const connectOpts: { host: string; port: number; localAddress?: string } = { host: peerAddress, port };
-    if (localAddress !== undefined) connectOpts.localAddress = localAddress;
-    socket.connect(connectOpts);
+  }
+
+  /** The session's handlers for one connection (ours or accepted). */
+  private handlers(conn: () => Conn): ConnectionHandlers {
+    return {
+      connected: () => {
+        const c = conn();
+        if (this.conn !== c) return;
+        c.connected = true;
+        const l = c.socket.local();
+        this.log.debug({ local: l ? `${l.address}:${l.port}` : null }, 'TCP connected');
+        this.input({ type: 'TcpConnectionAcknowledged' });
+      },
+      data: (chunk) => this.onData(conn(), chunk),
+      closed: (error) => {
+        const c = conn();
+        if (error !== null) c.lastError = error;
+        c.onClosed?.();
+        if (this.candidate === c) {
+          this.candidate = null;
+          return;
+        }
+        if (this.conn !== c) return;
+        const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
+        this.input({ type: 'TcpConnectionFails', reason: why });
+      },
+    };
   }
 
   private closeConn(): void {
     const c = this.conn;
     this.conn = null;
-    if (c) this.endSocket(c.socket);
+    if (c) this.endSocket(c);
   }
 
   /** Flush what was written (a NOTIFICATION), then close. */
-  private endSocket(socket: Socket): void {
-    if (socket.destroyed) return;
+  private endSocket(c: Conn): void {
+    if (c.socket.destroyed) return;
     const p = new Promise<void>((resolve) => {
-      socket.once('close', () => resolve());
-      socket.end(() => socket.destroy());
       // A peer that never reads must not keep us: destroy after 1 s regardless.
-      const guard = this.clock.setTimer(1000, () => socket.destroy());
-      socket.once('close', () => guard.cancel());
+      const guard = this.clock.setTimer(1000, () => c.socket.destroy());
+      c.onClosed = () => { guard.cancel(); resolve(); };
+      c.socket.end();
     });
     this.closing.add(p);
     void p.then(() => this.closing.delete(p));
   }
 
   private onData(c: Conn, chunk: Uint8Array): void {
+    if (this.conn !== c && this.candidate !== c) return;
     let frames: Uint8Array[];
     try {
       frames = c.framer.push(chunk);
@@ -579,7 +594,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     if (!(e instanceof BgpError)) this.log.error({ err: e }, 'decoder failed');
     if (c === this.candidate) {
       this.candidate = null;
-      this.rejectSocket(c.socket, err.code, err.subcode, `bad message on second connection: ${err.message}`);
+      this.rejectConn(c, err.code, err.subcode, `bad message on second connection: ${err.message}`);
       return;
     }
     this.input({ type: 'DecodeError', error: err });
@@ -588,58 +603,43 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   // --- listening and collisions (RFC 4271 §6.8) -----------------------------
 
   private listen(): void {
-    const server = createServer({ noDelay: true });
-    this.server = server;
-    server.on('connection', (socket) => this.onAccept(socket));
-    server.on('error', (e: NodeJS.ErrnoException) => {
-      this.lastErrorValue = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
-      this.log.error({ err: e }, 'listen failed');
-    });
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
     const port = (this.opts.listen || undefined)?.port ?? 179;
-    const sec = this.security();
-    let fd: number | undefined;
-    if (sec) {
-      try {
-        fd = securedListenFd(host, port, sec);
-      } catch (e) {
-        // Reported like Node's own listen errors (EADDRINUSE, EADDRNOTAVAIL, ...).
-        queueMicrotask(() => server.emit('error', e));
-        return;
-      }
-    }
-    server.listen(fd !== undefined ? { fd } : { host, port }, () => {
-      const a = this.listenAddress();
-      if (a) {
+    this.server = this.opts.transport.listen({ host, port, security: this.security() }, {
+      connection: (c) => this.onAccept(c),
+      listening: (a) => {
         this.log.info({ address: a.address, port: a.port }, 'listening');
         this.emit('listening', a);
-      }
+      },
+      error: (e: NodeJS.ErrnoException) => {
+        this.lastErrorValue = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
+        this.log.error({ err: e }, 'listen failed');
+      },
     });
   }
 
-  private rejectSocket(socket: Socket, code: number, subcode: number, why: string): void {
-    this.log.info(`rejecting connection from ${plainAddress(socket.remoteAddress)}: ${why} (${describeNotification(code, subcode)})`);
-    socket.on('error', () => { /* already rejecting */ });
+  private rejectConn(c: Conn, code: number, subcode: number, why: string): void {
+    this.log.info(`rejecting connection from ${c.socket.remoteAddress}: ${why} (${describeNotification(code, subcode)})`);
     try {
-      socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
+      c.socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
     } catch { /* cannot happen for a NOTIFICATION */ }
-    this.endSocket(socket);
+    this.endSocket(c);
   }
 
-  private onAccept(socket: Socket): void {
-    const from = plainAddress(socket.remoteAddress);
+  private onAccept(socket: BgpConnection): void {
+    const from = socket.remoteAddress;
     if (from !== plainAddress(this.opts.peerAddress)) {
       this.log.warn(`connection from ${from} refused: not the configured peer`);
       socket.destroy();
       return;
     }
+    const c = this.newConn(socket, 'in');
+    socket.attach(this.handlers(() => c));
     switch (this.fsm.state) {
       case 'Idle':
-        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
+        this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
         return;
       case 'Active': {
-        const c = this.newConn(socket, 'in');
-        this.attach(c);
         this.conn = c;
         this.log.info(`accepted connection from ${from}`);
         this.input({ type: 'TcpConnectionConfirmed' });
@@ -649,29 +649,14 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       case 'OpenSent':
       case 'OpenConfirm': {
         this.dropCandidate();
-        const c = this.newConn(socket, 'in');
-        this.attach(c);
         this.candidate = c;
         this.log.info(`connection from ${from} while ${this.fsm.state}: waiting for its OPEN (collision detection)`);
         return;
       }
       case 'Established':
-        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
+        this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
         return;
     }
-  }
-
-  private attach(c: Conn): void {
-    c.socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
-    c.socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    c.socket.on('close', () => {
-      if (this.candidate === c) {
-        this.candidate = null;
-        return;
-      }
-      if (this.conn !== c) return;
-      this.input({ type: 'TcpConnectionFails', reason: c.lastError ?? 'closed by peer' });
-    });
   }
 
   private dropCandidate(): void {
@@ -683,7 +668,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private candidateMessage(c: Conn, m: Message): void {
     if (m.type !== 'open') {
       this.candidate = null;
-      this.rejectSocket(c.socket, ErrorCode.FsmError, 0, `expected OPEN, got ${m.type}`);
+      this.rejectConn(c, ErrorCode.FsmError, 0, `expected OPEN, got ${m.type}`);
       return;
     }
     const current = this.conn;
@@ -703,7 +688,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
     if (!current || (state !== 'OpenSent' && state !== 'OpenConfirm')) {
       this.candidate = null;
-      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${state}`);
+      this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${state}`);
       return;
     }
     // An incoming connection colliding with our outgoing one: the BGP Identifiers decide.
@@ -711,7 +696,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const keepNew = current.direction === 'in' || resolveCollision(this.opts.routerId, (m as OpenMessage).bgpId) === 'remotely-initiated';
     this.candidate = null;
     if (!keepNew) {
-      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
+      this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
         'collision: keeping our connection (higher BGP Identifier)');
       return;
     }
@@ -722,4 +707,3 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.input({ type: 'BGPOpen', message: m });
   }
 }
-

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { main, packageVersion } from '../../src/cli/main.js';
 import { peerConfig } from '../../src/cli/peer.js';
 import { BgpSession } from '../../src/bgp/session.js';
+import { tcpTransport } from '../../src/bgp/tcp.js';
 
 // A deadline for the whole file, behind the deadline of each wait: awaits such
 // as stop() fail the run in time instead of at tap's 600 s.
@@ -187,7 +188,7 @@ t.test('peerConfig defaults: peer AS = local AS, router ID source', (t) => {
 });
 
 t.test('peer command against a BgpSession: JSON lines, stdin withdraw, Cease on exit', async (t) => {
-  const rr = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.1', localAs: 65001, peerAs: 65001,
+  const rr = new BgpSession({ transport: tcpTransport(), peerAddress: '127.0.0.1', localAddress: '127.0.0.1', localAs: 65001, peerAs: 65001,
     routerId: '10.0.0.1', passive: true, listen: { port: 0 } });
   rr.start();
   const [addr] = (await once(rr, 'listening')) as [AddressInfo];

@@ -8,6 +8,7 @@ import t from 'tap';
 import { Socket, type AddressInfo } from 'node:net';
 import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
 import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
+import { tcpTransport } from '../../src/bgp/tcp.js';
 import type { Family, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
@@ -38,7 +39,7 @@ const imetA = inclusiveMulticastRoute({ rd: '192.168.1.65:100', originatorIp: '1
 const imetB = inclusiveMulticastRoute({ rd: '192.168.1.87:100', originatorIp: '192.168.1.87' });
 
 function client(local: string, routerId: string, port: number): BgpSession {
-  return new BgpSession({ peerAddress: '127.0.0.1', peerPort: port, localAddress: local, localAs: AS, peerAs: AS, routerId,
+  return new BgpSession({ transport: tcpTransport(), peerAddress: '127.0.0.1', peerPort: port, localAddress: local, localAs: AS, peerAs: AS, routerId,
     holdTime: 90, connectRetry: { min: 10, max: 50 } });
 }
 
@@ -63,7 +64,7 @@ function unreached(got: Array<UpdateMessage | 'eor'>, route: EvpnRoute): boolean
 }
 
 t.test('reflection between real sessions over loopback', async (t) => {
-  const rr = new Reflector({ config });
+  const rr = new Reflector({ transport: tcpTransport(), config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   t.equal(addr.address, '127.0.0.1');
@@ -133,7 +134,7 @@ t.test('reflection between real sessions over loopback', async (t) => {
 });
 
 t.test('connections from outside the listen ranges are closed', async (t) => {
-  const rr = new Reflector({ config });
+  const rr = new Reflector({ transport: tcpTransport(), config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   const s = new Socket();
@@ -153,7 +154,7 @@ t.test('BFD down resets the client session at once (Cease / BFD Down) and the dy
   };
   const bfd = new BfdManager({ transport });
   t.teardown(() => bfd.close());
-  const rr = new Reflector({ config: { ...config, bfd: { minTx: 100, minRx: 100, multiplier: 3 } }, bfd });
+  const rr = new Reflector({ transport: tcpTransport(), config: { ...config, bfd: { minTx: 100, minRx: 100, multiplier: 3 } }, bfd });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   const A = client('127.0.0.2', '1.1.1.2', addr.port);
@@ -175,7 +176,7 @@ t.test('BFD down resets the client session at once (Cease / BFD Down) and the dy
 });
 
 t.test('a second connection from an Established client is refused (RFC 4271 §6.8)', async (t) => {
-  const rr = new Reflector({ config });
+  const rr = new Reflector({ transport: tcpTransport(), config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   const A = client('127.0.0.2', '1.1.1.2', addr.port);
@@ -196,19 +197,19 @@ t.test('a second connection from an Established client is refused (RFC 4271 §6.
 
 t.test('a configured neighbor (we connect) and an eBGP client from a listen range', async (t) => {
   // N waits for us on 127.0.0.5; E (AS 65002) dials in from 127.0.0.6.
-  const N = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.5', localAs: AS, peerAs: AS, routerId: '1.1.1.5',
+  const N = new BgpSession({ transport: tcpTransport(), peerAddress: '127.0.0.1', localAddress: '127.0.0.5', localAs: AS, peerAs: AS, routerId: '1.1.1.5',
     holdTime: 90, passive: true, listen: { port: 0 } });
   t.teardown(() => N.stop());
   N.start();
   const [nAddr] = (await once(N, 'listening')) as [AddressInfo];
-  const rr = new Reflector({ config: parseReflectorConfig([
+  const rr = new Reflector({ transport: tcpTransport(), config: parseReflectorConfig([
     'routerId: 10.0.0.100', `asn: ${AS}`, 'listen: { address: 127.0.0.1, port: 0 }',
     'listenRanges: [{ range: 127.0.0.6/32, asn: 65002 }]',
     `neighbors: [{ address: 127.0.0.5, port: ${nAddr.port} }]`,
   ].join('\n')) });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
-  const E = new BgpSession({ peerAddress: '127.0.0.1', peerPort: addr.port, localAddress: '127.0.0.6', localAs: 65002, peerAs: AS,
+  const E = new BgpSession({ transport: tcpTransport(), peerAddress: '127.0.0.1', peerPort: addr.port, localAddress: '127.0.0.6', localAs: 65002, peerAs: AS,
     routerId: '1.1.1.6', holdTime: 90, connectRetry: { min: 10, max: 50 } });
   t.teardown(() => E.stop());
   const gotN = recorder(N);

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { createServer, type AddressInfo } from 'node:net';
 import { BgpSession, exportAttributes, type BgpSessionOptions } from '../../src/bgp/session.js';
+import { tcpTransport } from '../../src/bgp/tcp.js';
 import { decodeShutdownCommunication, type StateName } from '../../src/bgp/fsm.js';
 import { inclusiveMulticastRoute, macIpRoute } from '../../src/evpn/route.js';
 import { ManualClock } from '../../src/util/clock.js';
@@ -18,7 +19,7 @@ const LO = '127.0.0.1';
 
 function session(o: Partial<BgpSessionOptions> & { routerId: string }): BgpSession {
   return new BgpSession({
-    peerAddress: LO, localAddress: LO, localAs: 65001, peerAs: 65001, connectRetry: { min: 10, max: 50 }, ...o,
+    transport: tcpTransport(), peerAddress: LO, localAddress: LO, localAs: 65001, peerAs: 65001, connectRetry: { min: 10, max: 50 }, ...o,
   });
 }
 
