@@ -10,7 +10,7 @@ import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { routeKey } from '../evpn/route.js';
 import type { EvpnRoute } from '../evpn/types.js';
-import { BgpError, CeaseSubcode, ErrorCode, describeNotification } from './errors.js';
+import { BgpError, ErrorCode, describeNotification } from './errors.js';
 import { Framer } from './framer.js';
 import { decodeMessage, encodeMessage } from './message.js';
 import { endOfRib, isEndOfRib, packUpdates, type EvpnAnnouncement } from './pack.js';
@@ -18,11 +18,11 @@ import {
   createFsm, describeNotificationInfo, messageInput, step,
   type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
 } from './fsm.js';
-import { DEFAULT_FAMILIES, familyName, resolveCollision, type Negotiated } from './negotiate.js';
+import { DEFAULT_FAMILIES, familyName, type Negotiated } from './negotiate.js';
 import type { BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, TransportAddress } from './transport.js';
 import {
   AFI, SAFI,
-  type CodecContext, type Family, type Message, type OpenMessage, type PathAttributes,
+  type CodecContext, type Family, type Message, type PathAttributes,
   type RouteRefreshMessage, type UpdateMessage,
 } from './types.js';
 
@@ -179,9 +179,12 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private readonly log: Logger;
   private readonly opts: BgpSessionOptions;
   private readonly timers = new Map<TimerName, Timer>();
+  /** The connection the FSM runs on (ours or the peer's). */
   private conn: Conn | null = null;
-  /** A second connection from the peer while this one is in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  /** The peer's second connection while the FSM settles a collision (RFC 4271 §6.8; fsm.ts). */
   private candidate: Conn | null = null;
+  /** Accepted connections the FSM has not decided on yet, by number. */
+  private readonly accepted = new Map<number, Conn>();
   private server: BgpListener | null = null;
   private readonly adjOut = new Map<string, OutRoute>();
   private queue: FsmInput[] = [];
@@ -267,7 +270,6 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const input: FsmInput = { type: 'ManualStop' };
     if (reason !== undefined) input.reason = reason;
     this.input(input);
-    this.dropCandidate();
     // If called from an event handler the stop is queued behind the current input; let it run.
     await Promise.resolve();
     const server = this.server;
@@ -337,6 +339,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private apply(i: FsmInput): void {
+    // An input from a connection that is no longer ours (queued before it was closed).
+    if ('conn' in i && i.conn !== undefined && i.type !== 'TcpConnectionConfirmed' &&
+        i.conn !== this.conn?.id && i.conn !== this.candidate?.id) return;
     const from = this.fsm.state;
     if (i.type === 'ConnectRetryTimerExpires' && from === 'Connect' && this.conn?.direction === 'out' && !this.conn.connected) {
       // The connect attempt got no answer at all (no SYN-ACK, no RST, no ICMP).
@@ -356,7 +361,10 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       switch (o.type) {
         case 'connect': this.connect(); break;
         case 'send': this.send(o.message); break;
-        case 'close': this.closeConn(); break;
+        case 'close': this.close(o.conn, o.abort ?? false); break;
+        case 'accept': this.accept(o.conn, o.as, from); break;
+        case 'adopt': this.adopt(o.conn, o.why); break;
+        case 'reject': this.reject(o.conn, o.notification.code, o.notification.subcode, o.why); break;
         case 'armTimer':
           this.arm(o.timer, o.ms);
           if (o.timer === 'idleHold') retryMs = o.ms;
@@ -370,6 +378,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
         case 'deliver': this.deliver(o.message); break;
       }
     }
+    if (this.fsm.candidate === null) this.candidate = null;
     if (down) this.onDown(down, retryMs);
   }
 
@@ -529,28 +538,41 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
         c.connected = true;
         const l = c.socket.local();
         this.log.debug({ local: l ? `${l.address}:${l.port}` : null }, 'TCP connected');
-        this.input({ type: 'TcpConnectionAcknowledged' });
+        this.input({ type: 'TcpConnectionAcknowledged', conn: c.id });
       },
       data: (chunk) => this.onData(conn(), chunk),
       closed: (error) => {
         const c = conn();
         if (error !== null) c.lastError = error;
+        this.accepted.delete(c.id);
         c.onClosed?.();
         if (this.candidate === c) {
-          this.candidate = null;
+          this.input({ type: 'TcpConnectionFails', reason: 'closed by peer', conn: c.id });
           return;
         }
         if (this.conn !== c) return;
         const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
-        this.input({ type: 'TcpConnectionFails', reason: why });
+        this.input({ type: 'TcpConnectionFails', reason: why, conn: c.id });
       },
     };
   }
 
-  private closeConn(): void {
-    const c = this.conn;
-    this.conn = null;
-    if (c) this.endSocket(c);
+  /** The FSM's `close`: the current connection, or connection `id`. */
+  private close(id: number | undefined, abort: boolean): void {
+    let c: Conn | null | undefined;
+    if (id === undefined || id === this.conn?.id) {
+      c = this.conn;
+      this.conn = null;
+    } else if (id === this.candidate?.id) {
+      c = this.candidate;
+      this.candidate = null;
+    } else {
+      c = this.accepted.get(id);
+      this.accepted.delete(id);
+    }
+    if (!c) return;
+    if (abort) c.socket.destroy();
+    else this.endSocket(c);
   }
 
   /** Flush what was written (a NOTIFICATION), then close. */
@@ -584,23 +606,17 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
         this.decodeFailed(c, e);
         return;
       }
-      if (c === this.candidate) this.candidateMessage(c, m);
-      else this.input(messageInput(m));
+      this.input(messageInput(m, c.id));
     }
   }
 
   private decodeFailed(c: Conn, e: unknown): void {
     const err = e instanceof BgpError ? e : new BgpError(ErrorCode.Cease, 0, new Uint8Array(0), `internal error: ${String(e)}`);
     if (!(e instanceof BgpError)) this.log.error({ err: e }, 'decoder failed');
-    if (c === this.candidate) {
-      this.candidate = null;
-      this.rejectConn(c, err.code, err.subcode, `bad message on second connection: ${err.message}`);
-      return;
-    }
-    this.input({ type: 'DecodeError', error: err });
+    this.input({ type: 'DecodeError', error: err, conn: c.id });
   }
 
-  // --- listening and collisions (RFC 4271 §6.8) -----------------------------
+  // --- listening and accepting ------------------------------------------------
 
   private listen(): void {
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
@@ -618,14 +634,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     });
   }
 
-  private rejectConn(c: Conn, code: number, subcode: number, why: string): void {
-    this.log.info(`rejecting connection from ${c.socket.remoteAddress}: ${why} (${describeNotification(code, subcode)})`);
-    try {
-      c.socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
-    } catch { /* cannot happen for a NOTIFICATION */ }
-    this.endSocket(c);
-  }
-
+  /** A connection from the peer's address goes to the FSM, which decides its fate (RFC 4271 §6.8). */
   private onAccept(socket: BgpConnection): void {
     const from = socket.remoteAddress;
     if (from !== plainAddress(this.opts.peerAddress)) {
@@ -635,75 +644,46 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
     const c = this.newConn(socket, 'in');
     socket.attach(this.handlers(() => c));
-    switch (this.fsm.state) {
-      case 'Idle':
-        this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
-        return;
-      case 'Active': {
-        this.conn = c;
-        this.log.info(`accepted connection from ${from}`);
-        this.input({ type: 'TcpConnectionConfirmed' });
-        return;
-      }
-      case 'Connect':
-      case 'OpenSent':
-      case 'OpenConfirm': {
-        this.dropCandidate();
-        this.candidate = c;
-        this.log.info(`connection from ${from} while ${this.fsm.state}: waiting for its OPEN (collision detection)`);
-        return;
-      }
-      case 'Established':
-        this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
-        return;
-    }
+    this.accepted.set(c.id, c);
+    this.input({ type: 'TcpConnectionConfirmed', conn: c.id });
   }
 
-  private dropCandidate(): void {
-    const c = this.candidate;
-    this.candidate = null;
-    if (c) c.socket.destroy();
-  }
-
-  private candidateMessage(c: Conn, m: Message): void {
-    if (m.type !== 'open') {
-      this.candidate = null;
-      this.rejectConn(c, ErrorCode.FsmError, 0, `expected OPEN, got ${m.type}`);
-      return;
-    }
-    const current = this.conn;
-    const state = this.fsm.state;
-    if (state === 'Connect') {
-      // Our own attempt has not got anywhere yet: take the peer's connection instead.
-      this.candidate = null;
-      if (current) {
-        this.conn = null;
-        current.socket.destroy();
-      }
+  /** The FSM's `accept`: connection `id` becomes the current one or the collision candidate. */
+  private accept(id: number, as: 'current' | 'candidate', state: StateName): void {
+    const c = this.accepted.get(id);
+    if (!c) return;
+    this.accepted.delete(id);
+    if (as === 'current') {
       this.conn = c;
-      this.log.info('peer connected first: using its connection');
-      this.input({ type: 'TcpConnectionConfirmed' });
-      this.input({ type: 'BGPOpen', message: m });
-      return;
+      this.log.info(`accepted connection from ${c.socket.remoteAddress}`);
+    } else {
+      this.candidate = c;
+      this.log.info(`connection from ${c.socket.remoteAddress} while ${state}: waiting for its OPEN (collision detection)`);
     }
-    if (!current || (state !== 'OpenSent' && state !== 'OpenConfirm')) {
-      this.candidate = null;
-      this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${state}`);
-      return;
-    }
-    // An incoming connection colliding with our outgoing one: the BGP Identifiers decide.
-    // Colliding with another incoming one: the peer has given up on the older one.
-    const keepNew = current.direction === 'in' || resolveCollision(this.opts.routerId, (m as OpenMessage).bgpId) === 'remotely-initiated';
+  }
+
+  /** The FSM's `adopt`: the candidate replaces the current connection. */
+  private adopt(id: number, why: 'peer-first' | 'collision'): void {
+    const c = this.candidate;
+    if (!c || c.id !== id) return;
     this.candidate = null;
-    if (!keepNew) {
-      this.rejectConn(c, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
-        'collision: keeping our connection (higher BGP Identifier)');
-      return;
-    }
-    this.log.info('collision: keeping the peer\'s connection, closing ours');
-    this.input({ type: 'OpenCollisionDump' });
     this.conn = c;
-    this.input({ type: 'TcpConnectionConfirmed' });
-    this.input({ type: 'BGPOpen', message: m });
+    this.log.info(why === 'peer-first' ? 'peer connected first: using its connection' : 'collision: keeping the peer\'s connection, closing ours');
+  }
+
+  /** The FSM's `reject`: NOTIFICATION on a connection that is not the current one, then close it. */
+  private reject(id: number, code: number, subcode: number, why: string): void {
+    let c = this.accepted.get(id);
+    this.accepted.delete(id);
+    if (!c && this.candidate?.id === id) {
+      c = this.candidate;
+      this.candidate = null;
+    }
+    if (!c) return;
+    this.log.info(`rejecting connection from ${c.socket.remoteAddress}: ${why} (${describeNotification(code, subcode)})`);
+    try {
+      c.socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
+    } catch { /* cannot happen for a NOTIFICATION */ }
+    this.endSocket(c);
   }
 }
