@@ -73,8 +73,9 @@ export interface BgpListener {
 
 export interface BgpTransport {
   /**
-   * Start connecting to the peer; events go to `h`. Throws when the socket cannot be
-   * set up at all (a kernel without the requested option, out of file descriptors).
+   * Start connecting to the peer; events go to `h`, never before connect() has
+   * returned. Throws when the socket cannot be set up at all (a kernel without the
+   * requested option, out of file descriptors).
    */
   connect(req: ConnectRequest, h: ConnectionHandlers): BgpConnection;
   /** Listen for connections; accepted ones are handed to `h.connection` without handlers. */
