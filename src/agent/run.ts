@@ -10,6 +10,7 @@ import { AgentMetrics } from '../metrics/metrics.js';
 import { MetricsServer } from '../metrics/server.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Clock } from '../util/clock.js';
+import type { BgpTransport } from '../bgp/transport.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
 import { createDaemon, type Daemon } from './wiring.js';
@@ -22,6 +23,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Instead of rtnetlink (tests). */
   kernel?: KernelPort;
+  /** Instead of kernel TCP for the BGP sessions (tests). */
+  bgpTransport?: BgpTransport;
 }
 
 export interface RunningAgent {
@@ -45,7 +48,8 @@ function withoutSource(c: Config): string {
 
 export async function startAgent(config: Config, opts: StartOptions): Promise<RunningAgent> {
   const log = opts.logger.child({}, { level: config.logLevel });
-  const daemon = createDaemon(config, { logger: log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.kernel ? { kernel: opts.kernel } : {}) });
+  const daemon = createDaemon(config, { logger: log, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.kernel ? { kernel: opts.kernel } : {}),
+    ...(opts.bgpTransport ? { bgpTransport: opts.bgpTransport } : {}) });
   const { agent, registry } = daemon;
 
   // Reload: the links are always re-read; a changed file is validated (a broken one

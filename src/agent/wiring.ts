@@ -5,6 +5,8 @@
 import type { Logger } from 'pino';
 import { BfdManager, type BfdSession } from '../bfd/session.js';
 import { BgpSession } from '../bgp/session.js';
+import { tcpTransport } from '../bgp/tcp.js';
+import type { BgpTransport } from '../bgp/transport.js';
 import type { KernelPort } from '../kernel/port.js';
 import { openRtnetlink } from '../kernel/rtnetlink.js';
 import { VtepProber, type LocalUplink, type ProbeStateEvent, type ProbeTarget, type ProbeTargetStatus } from '../probe/prober.js';
@@ -30,10 +32,11 @@ export interface SessionRegistry {
  * BgpSession per uplink; with `bfd:` on the uplink, a BFD session to the peer from
  * the same address, whose Up -> Down resets the BGP session at once (RFC 5882 §4.1).
  */
-export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: BfdManager; registry: SessionRegistry }): SessionFactory {
+export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: BfdManager; registry: SessionRegistry; transport: BgpTransport }): SessionFactory {
   return (spec: SessionSpec, h: SessionHandlers): AgentSession => {
     const log = opts.logger.child({ uplink: spec.uplink });
     const bgp = new BgpSession({
+      transport: opts.transport,
       peerAddress: spec.peerAddress,
       peerPort: spec.peerPort,
       localAddress: spec.localAddress,
@@ -170,14 +173,14 @@ export interface Daemon {
 }
 
 /** Build (not start) the agent on the real kernel, sockets and clock. */
-export function createDaemon(config: Config, opts: { logger: Logger; clock?: Clock; kernel?: KernelPort }): Daemon {
+export function createDaemon(config: Config, opts: { logger: Logger; clock?: Clock; kernel?: KernelPort; bgpTransport?: BgpTransport }): Daemon {
   const clock = opts.clock ?? systemClock;
   const kernel = opts.kernel ?? openRtnetlink({ protocol: config.kernel.protocol, logger: opts.logger.child({ component: 'kernel' }) });
   const bfd = new BfdManager({ clock, logger: opts.logger.child({ component: 'bfd' }) });
   const registry: SessionRegistry = { bgp: new Map(), bfd: new Map() };
   const agent = new Agent({
     config, kernel, clock, logger: opts.logger,
-    sessions: bgpSessionFactory({ clock, logger: opts.logger.child({ component: 'bgp' }), bfd, registry }),
+    sessions: bgpSessionFactory({ clock, logger: opts.logger.child({ component: 'bgp' }), bfd, registry, transport: opts.bgpTransport ?? tcpTransport() }),
     probers: udpProberFactory({ clock, logger: opts.logger }),
   });
   return {

@@ -8,11 +8,14 @@
 //   exponential backoff from connectRetry.min to connectRetry.max and jitter);
 //   its expiry is an automatic start. A ManualStop is the only way to stay down.
 // * A TCP failure in OpenSent goes to Idle (backoff) rather than Active.
-// * Second connections and collision detection (§6.8) are tracked by the shell,
-//   which uses resolveCollision() and the OpenCollisionDump input.
+//
+// Connection collisions (§6.8) are decided here too: the shell numbers the
+// connections and passes the number with each input (`conn`); a connection from
+// the peer while we have one becomes the `candidate` until its OPEN arrives.
+// Inputs without `conn`, and outputs without it, concern the current connection.
 import type { Message, NotificationMessage, OpenMessage, RouteRefreshMessage, UpdateMessage } from './types.js';
 import { BgpError, CeaseSubcode, ErrorCode, FsmSubcode, describeNotification } from './errors.js';
-import { buildOpen, checkLocalConfig, negotiate, type LocalBgpConfig, type Negotiated } from './negotiate.js';
+import { buildOpen, checkLocalConfig, negotiate, resolveCollision, type LocalBgpConfig, type Negotiated } from './negotiate.js';
 
 export type StateName = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
 export type TimerName = 'connectRetry' | 'hold' | 'keepalive' | 'idleHold';
@@ -46,29 +49,37 @@ export interface Fsm {
   readonly failures: number;
   /** Set on the peer's valid OPEN; kept in OpenConfirm and Established. */
   readonly negotiated: Negotiated | null;
+  /** Who opened the current connection (or attempt): we ('out') or the peer ('in'); null without one. */
+  readonly direction: 'out' | 'in' | null;
+  /** The peer's second connection, waiting for its OPEN to settle a collision (§6.8). */
+  readonly candidate: number | null;
 }
 
+/** Inputs from a connection carry its number (`conn`) when the shell has more than one. */
 export type FsmInput =
   | { type: 'ManualStart'; passive?: boolean }
   | { type: 'ManualStop'; reason?: string }
   /** Drop the session now (e.g. BFD down) with a Cease, then restart after the backoff. */
   | { type: 'Reset'; reason: string; subcode?: number }
-  /** The peer connected to us (RFC 4271 event 17). */
-  | { type: 'TcpConnectionConfirmed' }
+  /**
+   * The peer connected to us (RFC 4271 event 17). With `conn`, the FSM decides what
+   * becomes of that connection (accept, candidate, reject); without, it is the current one.
+   */
+  | { type: 'TcpConnectionConfirmed'; conn?: number }
   /** Our connect() succeeded (event 16). */
-  | { type: 'TcpConnectionAcknowledged' }
-  | { type: 'TcpConnectionFails'; reason: string }
+  | { type: 'TcpConnectionAcknowledged'; conn?: number }
+  | { type: 'TcpConnectionFails'; reason: string; conn?: number }
   | { type: 'ConnectRetryTimerExpires' }
   | { type: 'HoldTimerExpires' }
   | { type: 'KeepaliveTimerExpires' }
   | { type: 'IdleHoldTimerExpires' }
-  | { type: 'BGPOpen'; message: OpenMessage }
+  | { type: 'BGPOpen'; message: OpenMessage; conn?: number }
   /** A message failed to frame or decode (events 21, 22, 28): the error goes into the NOTIFICATION. */
-  | { type: 'DecodeError'; error: BgpError }
-  | { type: 'KeepAliveMsg' }
-  | { type: 'UpdateMsg'; message: UpdateMessage }
-  | { type: 'NotifMsg'; message: NotificationMessage }
-  | { type: 'RouteRefreshMsg'; message: RouteRefreshMessage }
+  | { type: 'DecodeError'; error: BgpError; conn?: number }
+  | { type: 'KeepAliveMsg'; conn?: number }
+  | { type: 'UpdateMsg'; message: UpdateMessage; conn?: number }
+  | { type: 'NotifMsg'; message: NotificationMessage; conn?: number }
+  | { type: 'RouteRefreshMsg'; message: RouteRefreshMessage; conn?: number }
   /** This connection lost a collision (event 23): Cease 7, then wait for the other one. */
   | { type: 'OpenCollisionDump' };
 
@@ -82,7 +93,14 @@ export interface NotificationInfo {
 export type FsmOutput =
   | { type: 'connect' }
   | { type: 'send'; message: Message }
-  | { type: 'close' }
+  /** Close the current connection, or connection `conn`; `abort`: at once, without flushing. */
+  | { type: 'close'; conn?: number; abort?: true }
+  /** Keep the peer's connection `conn`: as the current one, or as the collision candidate (§6.8). */
+  | { type: 'accept'; conn: number; as: 'current' | 'candidate' }
+  /** The candidate `conn` replaces the current connection (closed just before). */
+  | { type: 'adopt'; conn: number; why: 'peer-first' | 'collision' }
+  /** Send `notification` on connection `conn` (not the current one), then close it. */
+  | { type: 'reject'; conn: number; notification: NotificationMessage; why: string }
   | { type: 'armTimer'; timer: TimerName; ms: number }
   | { type: 'cancelTimer'; timer: TimerName }
   | { type: 'established'; negotiated: Negotiated }
@@ -117,17 +135,20 @@ export function createFsm(opts: FsmOptions): Fsm {
     passive: false,
     failures: 0,
     negotiated: null,
+    direction: null,
+    candidate: null,
   };
 }
 
-/** The FSM input for a decoded message. */
-export function messageInput(m: Message): FsmInput {
+/** The FSM input for a decoded message (from connection `conn`, when given). */
+export function messageInput(m: Message, conn?: number): FsmInput {
+  const from = conn === undefined ? {} : { conn };
   switch (m.type) {
-    case 'open': return { type: 'BGPOpen', message: m };
-    case 'keepalive': return { type: 'KeepAliveMsg' };
-    case 'update': return { type: 'UpdateMsg', message: m };
-    case 'notification': return { type: 'NotifMsg', message: m };
-    case 'route-refresh': return { type: 'RouteRefreshMsg', message: m };
+    case 'open': return { type: 'BGPOpen', message: m, ...from };
+    case 'keepalive': return { type: 'KeepAliveMsg', ...from };
+    case 'update': return { type: 'UpdateMsg', message: m, ...from };
+    case 'notification': return { type: 'NotifMsg', message: m, ...from };
+    case 'route-refresh': return { type: 'RouteRefreshMsg', message: m, ...from };
   }
 }
 
@@ -189,10 +210,10 @@ function with_(s: Fsm, patch: Partial<Fsm>): Fsm {
 function start(s: Fsm): StepResult {
   if (s.passive) {
     // Passive: wait in Active for the peer; no ConnectRetryTimer, we never dial.
-    return { state: with_(s, { state: 'Active' }), outputs: [] };
+    return { state: with_(s, { state: 'Active', direction: null }), outputs: [] };
   }
   return {
-    state: with_(s, { state: 'Connect' }),
+    state: with_(s, { state: 'Connect', direction: 'out' }),
     outputs: [{ type: 'connect' }, { type: 'armTimer', timer: 'connectRetry', ms: s.config.connectRetryTime }],
   };
 }
@@ -214,7 +235,7 @@ function drop(s: Fsm, reason: string, opts: { send?: NotificationMessage; receiv
   outputs.push({ type: 'close' }, ...cancelAll());
   const failures = opts.stop ? 0 : s.failures + 1;
   const started = opts.stop ? false : s.started;
-  const next = with_(s, { state: 'Idle', started, failures, negotiated: null });
+  const next = with_(s, { state: 'Idle', started, failures, negotiated: null, direction: null });
   if (started) outputs.push({ type: 'armTimer', timer: 'idleHold', ms: backoffDelay(s.config, failures) });
   const full = note ? `${reason} (${describeNotificationInfo(note)})` : reason;
   const down: FsmOutput = { type: 'down', reason: full, wasEstablished: s.state === 'Established' };
@@ -323,12 +344,13 @@ function connectOrActive(s: Fsm, input: FsmInput): StepResult {
       }
       if (s.passive) return { state: s, outputs: [] };
       return {
-        state: with_(s, { state: 'Connect' }),
+        state: with_(s, { state: 'Connect', direction: 'out' }),
         outputs: [{ type: 'connect' }, { type: 'armTimer', timer: 'connectRetry', ms: s.config.connectRetryTime }],
       };
     case 'TcpConnectionAcknowledged':
+      return openSent(with_(s, { direction: 'out' }));
     case 'TcpConnectionConfirmed':
-      return openSent(s);
+      return openSent(with_(s, { direction: 'in' }));
     case 'TcpConnectionFails':
       return drop(s, `connect failed: ${input.reason}`, {});
     default:
@@ -411,8 +433,100 @@ function establishedState(s: Fsm, input: FsmInput): StepResult {
   }
 }
 
+// --- connection collisions (RFC 4271 §6.8) ---------------------------------
+
+function reject(s: Fsm, conn: number, code: number, subcode: number, why: string): StepResult {
+  return { state: s, outputs: [{ type: 'reject', conn, notification: notification(code, subcode), why }] };
+}
+
+/** Run `inputs` on the current connection one after the other, outputs in order. */
+function chain(s: Fsm, outputs: FsmOutput[], inputs: FsmInput[]): StepResult {
+  for (const i of inputs) {
+    const r = stateStep(s, i);
+    s = r.state;
+    outputs.push(...r.outputs);
+  }
+  return { state: s, outputs };
+}
+
+/** The peer opened connection `conn` (event 17). */
+function peerConnected(s: Fsm, conn: number): StepResult {
+  switch (s.state) {
+    case 'Idle':
+      // §8.2.2: Idle refuses connections.
+      return reject(s, conn, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
+    case 'Active':
+      return chain(s, [{ type: 'accept', conn, as: 'current' }], [{ type: 'TcpConnectionConfirmed' }]);
+    case 'Connect':
+    case 'OpenSent':
+    case 'OpenConfirm': {
+      // §6.8: keep both until the peer's OPEN on the new one tells its BGP Identifier.
+      const outputs: FsmOutput[] = [];
+      if (s.candidate !== null) outputs.push({ type: 'close', conn: s.candidate, abort: true });
+      outputs.push({ type: 'accept', conn, as: 'candidate' });
+      return { state: with_(s, { candidate: conn }), outputs };
+    }
+    case 'Established':
+      // §6.8: a collision with an Established session is resolved for the existing one.
+      return reject(s, conn, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
+  }
+}
+
+const MESSAGE_NAME: Partial<Record<FsmInput['type'], string>> = {
+  KeepAliveMsg: 'keepalive', UpdateMsg: 'update', NotifMsg: 'notification', RouteRefreshMsg: 'route-refresh',
+};
+
+/** An input from the candidate connection `conn`: only its OPEN is expected. */
+function candidateInput(s: Fsm, conn: number, input: FsmInput): StepResult {
+  const rest = with_(s, { candidate: null });
+  switch (input.type) {
+    case 'TcpConnectionFails':
+      return { state: rest, outputs: [] };
+    case 'DecodeError':
+      return reject(rest, conn, input.error.code, input.error.subcode, `bad message on second connection: ${input.error.message}`);
+    case 'BGPOpen':
+      return candidateOpen(rest, conn, input.message);
+    default:
+      return reject(rest, conn, ErrorCode.FsmError, 0, `expected OPEN, got ${MESSAGE_NAME[input.type] ?? input.type}`);
+  }
+}
+
+/** The candidate's OPEN: which connection survives (§6.8). `s` has the candidate cleared. */
+function candidateOpen(s: Fsm, conn: number, open: OpenMessage): StepResult {
+  const then: FsmInput[] = [{ type: 'TcpConnectionConfirmed' }, { type: 'BGPOpen', message: open }];
+  if (s.state === 'Connect') {
+    // Our own attempt has not got anywhere yet: take the peer's connection instead.
+    return chain(s, [{ type: 'close', abort: true }, { type: 'adopt', conn, why: 'peer-first' }], then);
+  }
+  if (s.state !== 'OpenSent' && s.state !== 'OpenConfirm') {
+    return reject(s, conn, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${s.state}`);
+  }
+  // Colliding with our own connection: the higher BGP Identifier keeps the connection it
+  // opened (§6.8). Colliding with an earlier one of the peer's: it has given up on that one.
+  const keepNew = s.direction === 'in' || resolveCollision(s.config.routerId, open.bgpId) === 'remotely-initiated';
+  if (!keepNew) {
+    return reject(s, conn, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
+      'collision: keeping our connection (higher BGP Identifier)');
+  }
+  // The current connection is dumped (event 23, Cease 7), the candidate takes its place.
+  const dump = stateStep(s, { type: 'OpenCollisionDump' });
+  return chain(dump.state, [...dump.outputs, { type: 'adopt', conn, why: 'collision' }], then);
+}
+
 /** One FSM step. Pure: the same (fsm, input) always gives the same result (given config.random). */
 export function step(s: Fsm, input: FsmInput): StepResult {
+  if (input.type === 'TcpConnectionConfirmed' && input.conn !== undefined) return peerConnected(s, input.conn);
+  if ('conn' in input && input.conn !== undefined && input.conn === s.candidate) return candidateInput(s, input.conn, input);
+  const r = stateStep(s, input);
+  if (input.type === 'ManualStop' && s.candidate !== null) {
+    // Stopping drops the candidate as well.
+    return { state: with_(r.state, { candidate: null }), outputs: [...r.outputs, { type: 'close', conn: s.candidate, abort: true }] };
+  }
+  return r;
+}
+
+/** The state table, for inputs on the current connection. */
+function stateStep(s: Fsm, input: FsmInput): StepResult {
   switch (s.state) {
     case 'Idle': return idle(s, input);
     case 'Connect':

@@ -1,16 +1,16 @@
-// One BGP session: the shell around the pure FSM (fsm.ts). The only file that
-// touches a socket. It carries out the FSM's outputs (connect, send, close,
-// timers on an injected Clock), frames and decodes what arrives, keeps the
-// Adj-RIB-Out and sends it whole (+ End-of-RIB, RFC 4724 §2) after each
-// establishment, and reports events to its user.
+// One BGP session: the shell around the pure FSM (fsm.ts). It carries out the
+// FSM's outputs (connect, send, close, timers on an injected Clock) on an
+// injected BgpTransport (transport.ts; tcp.ts is the real one), frames and
+// decodes what arrives, keeps the Adj-RIB-Out and sends it whole (+ End-of-RIB,
+// RFC 4724 §2) after each establishment, and reports events to its user.
 import { EventEmitter } from 'node:events';
-import { createServer, isIP, Socket, type AddressInfo, type Server } from 'node:net';
+import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
-import { authName, securedListenFd, securedSocket, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
+import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { routeKey } from '../evpn/route.js';
 import type { EvpnRoute } from '../evpn/types.js';
-import { BgpError, CeaseSubcode, ErrorCode, describeNotification } from './errors.js';
+import { BgpError, ErrorCode, describeNotification } from './errors.js';
 import { Framer } from './framer.js';
 import { decodeMessage, encodeMessage } from './message.js';
 import { endOfRib, isEndOfRib, packUpdates, type EvpnAnnouncement } from './pack.js';
@@ -18,10 +18,11 @@ import {
   createFsm, describeNotificationInfo, messageInput, step,
   type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
 } from './fsm.js';
-import { DEFAULT_FAMILIES, familyName, resolveCollision, type Negotiated } from './negotiate.js';
+import { DEFAULT_FAMILIES, familyName, type Negotiated } from './negotiate.js';
+import type { BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, TransportAddress } from './transport.js';
 import {
   AFI, SAFI,
-  type CodecContext, type Family, type Message, type OpenMessage, type PathAttributes,
+  type CodecContext, type Family, type Message, type PathAttributes,
   type RouteRefreshMessage, type UpdateMessage,
 } from './types.js';
 
@@ -29,6 +30,8 @@ export type { Negotiated } from './negotiate.js';
 export type { StateName } from './fsm.js';
 
 export interface BgpSessionOptions {
+  /** How connections to the peer are made and accepted (tcp.ts: kernel TCP). */
+  transport: BgpTransport;
   peerAddress: string;
   /** Default 179. */
   peerPort?: number;
@@ -58,7 +61,7 @@ export interface BgpSessionOptions {
   /**
    * Listen for the peer's connections on (localAddress or 0.0.0.0):port (default 179; 0 = ephemeral).
    * false: never listen, not even when passive; the owner of a shared listener hands
-   * the peer's connections in with acceptSocket() (a route reflector's listen range).
+   * the peer's connections in with acceptConnection() (a route reflector's listen range).
    */
   listen?: { port?: number } | false;
   /**
@@ -101,16 +104,18 @@ export interface BgpSessionEvents {
   eor: [family: Family];
   routeRefresh: [message: RouteRefreshMessage];
   /** The listening socket is bound (see listenAddress()). */
-  listening: [address: AddressInfo];
+  listening: [address: TransportAddress];
 }
 
 interface Conn {
   readonly id: number;
-  readonly socket: Socket;
+  readonly socket: BgpConnection;
   readonly framer: Framer;
   readonly direction: 'out' | 'in';
   connected: boolean;
   lastError: string | null;
+  /** Called once the connection is gone (endSocket waits for it). */
+  onClosed?: () => void;
 }
 
 const EVPN: Family = { afi: AFI.L2VPN, safi: SAFI.Evpn };
@@ -122,7 +127,7 @@ const TIMER_INPUT: Record<TimerName, FsmInput> = {
   idleHold: { type: 'IdleHoldTimerExpires' },
 };
 
-/** "::ffff:192.0.2.1" → "192.0.2.1" (sockets on a dual-stack listener). */
+/** "::ffff:192.0.2.1" → "192.0.2.1" (a configured peer address written IPv4-mapped). */
 function plainAddress(a: string | undefined): string {
   if (!a) return '';
   return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
@@ -174,10 +179,13 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private readonly log: Logger;
   private readonly opts: BgpSessionOptions;
   private readonly timers = new Map<TimerName, Timer>();
+  /** The connection the FSM runs on (ours or the peer's). */
   private conn: Conn | null = null;
-  /** A second connection from the peer while this one is in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  /** The peer's second connection while the FSM settles a collision (RFC 4271 §6.8; fsm.ts). */
   private candidate: Conn | null = null;
-  private server: Server | null = null;
+  /** Accepted connections the FSM has not decided on yet, by number. */
+  private readonly accepted = new Map<number, Conn>();
+  private server: BgpListener | null = null;
   private readonly adjOut = new Map<string, OutRoute>();
   private queue: FsmInput[] = [];
   private busy = false;
@@ -232,19 +240,18 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   /** The bound listening address, once 'listening' was emitted. */
-  listenAddress(): AddressInfo | null {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a : null;
+  listenAddress(): TransportAddress | null {
+    return this.server?.address() ?? null;
   }
 
   /**
    * A connection from the peer accepted by someone else's listener (listen: false).
    * Handled as if our own listener had accepted it: taken when waiting for the peer,
    * collision detection in Connect/OpenSent/OpenConfirm (RFC 4271 §6.8), refused
-   * when Idle or Established; a socket from another address is destroyed.
+   * when Idle or Established; a connection from another address is destroyed.
    */
-  acceptSocket(socket: Socket): void {
-    this.onAccept(socket);
+  acceptConnection(c: BgpConnection): void {
+    this.onAccept(c);
   }
 
   /** Routes currently in the Adj-RIB-Out. */
@@ -263,13 +270,12 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const input: FsmInput = { type: 'ManualStop' };
     if (reason !== undefined) input.reason = reason;
     this.input(input);
-    this.dropCandidate();
     // If called from an event handler the stop is queued behind the current input; let it run.
     await Promise.resolve();
     const server = this.server;
     this.server = null;
     const waits = [...this.closing];
-    if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    if (server) waits.push(server.close());
     await Promise.all(waits);
   }
 
@@ -333,6 +339,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   }
 
   private apply(i: FsmInput): void {
+    // An input from a connection that is no longer ours (queued before it was closed).
+    if ('conn' in i && i.conn !== undefined && i.type !== 'TcpConnectionConfirmed' &&
+        i.conn !== this.conn?.id && i.conn !== this.candidate?.id) return;
     const from = this.fsm.state;
     if (i.type === 'ConnectRetryTimerExpires' && from === 'Connect' && this.conn?.direction === 'out' && !this.conn.connected) {
       // The connect attempt got no answer at all (no SYN-ACK, no RST, no ICMP).
@@ -352,7 +361,10 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       switch (o.type) {
         case 'connect': this.connect(); break;
         case 'send': this.send(o.message); break;
-        case 'close': this.closeConn(); break;
+        case 'close': this.close(o.conn, o.abort ?? false); break;
+        case 'accept': this.accept(o.conn, o.as, from); break;
+        case 'adopt': this.adopt(o.conn, o.why); break;
+        case 'reject': this.reject(o.conn, o.notification.code, o.notification.subcode, o.why); break;
         case 'armTimer':
           this.arm(o.timer, o.ms);
           if (o.timer === 'idleHold') retryMs = o.ms;
@@ -366,6 +378,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
         case 'deliver': this.deliver(o.message); break;
       }
     }
+    if (this.fsm.candidate === null) this.candidate = null;
     if (down) this.onDown(down, retryMs);
   }
 
@@ -475,8 +488,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     c.socket.write(bytes);
   }
 
-  private newConn(socket: Socket, direction: 'out' | 'in'): Conn {
-    socket.setNoDelay(true);
+  private newConn(socket: BgpConnection, direction: 'out' | 'in'): Conn {
     return { id: ++connIds, socket, framer: new Framer(), direction, connected: direction === 'in', lastError: null };
   }
 
@@ -501,58 +513,83 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private connect(): void {
     const { peerAddress, localAddress } = this.opts;
     const port = this.opts.peerPort ?? 179;
-    const sec = this.security();
-    let socket: Socket;
+    const req: ConnectRequest = { peerAddress, peerPort: port, security: this.security() };
+    if (localAddress !== undefined) req.localAddress = localAddress;
+    let c: Conn;
     try {
-      socket = sec ? securedSocket(peerAddress, sec) : new Socket();
+      // The transport calls no handler before connect() returns, so `c` is set by then.
+      c = this.newConn(this.opts.transport.connect(req, this.handlers(() => c)), 'out');
     } catch (e) {
       // A kernel without the option (config validation checks it first) or out of fds.
       this.log.error({ err: e }, 'cannot set up the TCP socket');
       this.input({ type: 'TcpConnectionFails', reason: `cannot set up the TCP socket: ${(e as Error).message}` });
       return;
     }
-    const c = this.newConn(socket, 'out');
     this.conn = c;
     this.log.info({ localAddress: localAddress ?? null, port }, `connecting to ${peerAddress}:${port}`);
-    socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
-    socket.on('close', () => {
-      if (this.conn !== c) return;
-      const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
-      this.input({ type: 'TcpConnectionFails', reason: why });
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    socket.once('connect', () => {
-      if (this.conn !== c) return;
-      c.connected = true;
-      this.log.debug({ local: `${socket.localAddress}:${socket.localPort}` }, 'TCP connected');
-      this.input({ type: 'TcpConnectionAcknowledged' });
-    });
-    const connectOpts: { host: string; port: number; localAddress?: string } = { host: peerAddress, port };
-    if (localAddress !== undefined) connectOpts.localAddress = localAddress;
-    socket.connect(connectOpts);
   }
 
-  private closeConn(): void {
-    const c = this.conn;
-    this.conn = null;
-    if (c) this.endSocket(c.socket);
+  /** The session's handlers for one connection (ours or accepted). */
+  private handlers(conn: () => Conn): ConnectionHandlers {
+    return {
+      connected: () => {
+        const c = conn();
+        if (this.conn !== c) return;
+        c.connected = true;
+        const l = c.socket.local();
+        this.log.debug({ local: l ? `${l.address}:${l.port}` : null }, 'TCP connected');
+        this.input({ type: 'TcpConnectionAcknowledged', conn: c.id });
+      },
+      data: (chunk) => this.onData(conn(), chunk),
+      closed: (error) => {
+        const c = conn();
+        if (error !== null) c.lastError = error;
+        this.accepted.delete(c.id);
+        c.onClosed?.();
+        if (this.candidate === c) {
+          this.input({ type: 'TcpConnectionFails', reason: 'closed by peer', conn: c.id });
+          return;
+        }
+        if (this.conn !== c) return;
+        const why = c.lastError ?? (c.connected ? 'closed by peer' : 'connection closed');
+        this.input({ type: 'TcpConnectionFails', reason: why, conn: c.id });
+      },
+    };
+  }
+
+  /** The FSM's `close`: the current connection, or connection `id`. */
+  private close(id: number | undefined, abort: boolean): void {
+    let c: Conn | null | undefined;
+    if (id === undefined || id === this.conn?.id) {
+      c = this.conn;
+      this.conn = null;
+    } else if (id === this.candidate?.id) {
+      c = this.candidate;
+      this.candidate = null;
+    } else {
+      c = this.accepted.get(id);
+      this.accepted.delete(id);
+    }
+    if (!c) return;
+    if (abort) c.socket.destroy();
+    else this.endSocket(c);
   }
 
   /** Flush what was written (a NOTIFICATION), then close. */
-  private endSocket(socket: Socket): void {
-    if (socket.destroyed) return;
+  private endSocket(c: Conn): void {
+    if (c.socket.destroyed) return;
     const p = new Promise<void>((resolve) => {
-      socket.once('close', () => resolve());
-      socket.end(() => socket.destroy());
       // A peer that never reads must not keep us: destroy after 1 s regardless.
-      const guard = this.clock.setTimer(1000, () => socket.destroy());
-      socket.once('close', () => guard.cancel());
+      const guard = this.clock.setTimer(1000, () => c.socket.destroy());
+      c.onClosed = () => { guard.cancel(); resolve(); };
+      c.socket.end();
     });
     this.closing.add(p);
     void p.then(() => this.closing.delete(p));
   }
 
   private onData(c: Conn, chunk: Uint8Array): void {
+    if (this.conn !== c && this.candidate !== c) return;
     let frames: Uint8Array[];
     try {
       frames = c.framer.push(chunk);
@@ -569,157 +606,84 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
         this.decodeFailed(c, e);
         return;
       }
-      if (c === this.candidate) this.candidateMessage(c, m);
-      else this.input(messageInput(m));
+      this.input(messageInput(m, c.id));
     }
   }
 
   private decodeFailed(c: Conn, e: unknown): void {
     const err = e instanceof BgpError ? e : new BgpError(ErrorCode.Cease, 0, new Uint8Array(0), `internal error: ${String(e)}`);
     if (!(e instanceof BgpError)) this.log.error({ err: e }, 'decoder failed');
-    if (c === this.candidate) {
-      this.candidate = null;
-      this.rejectSocket(c.socket, err.code, err.subcode, `bad message on second connection: ${err.message}`);
-      return;
-    }
-    this.input({ type: 'DecodeError', error: err });
+    this.input({ type: 'DecodeError', error: err, conn: c.id });
   }
 
-  // --- listening and collisions (RFC 4271 §6.8) -----------------------------
+  // --- listening and accepting ------------------------------------------------
 
   private listen(): void {
-    const server = createServer({ noDelay: true });
-    this.server = server;
-    server.on('connection', (socket) => this.onAccept(socket));
-    server.on('error', (e: NodeJS.ErrnoException) => {
-      this.lastErrorValue = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
-      this.log.error({ err: e }, 'listen failed');
-    });
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
     const port = (this.opts.listen || undefined)?.port ?? 179;
-    const sec = this.security();
-    let fd: number | undefined;
-    if (sec) {
-      try {
-        fd = securedListenFd(host, port, sec);
-      } catch (e) {
-        // Reported like Node's own listen errors (EADDRINUSE, EADDRNOTAVAIL, ...).
-        queueMicrotask(() => server.emit('error', e));
-        return;
-      }
-    }
-    server.listen(fd !== undefined ? { fd } : { host, port }, () => {
-      const a = this.listenAddress();
-      if (a) {
+    this.server = this.opts.transport.listen({ host, port, security: this.security() }, {
+      connection: (c) => this.onAccept(c),
+      listening: (a) => {
         this.log.info({ address: a.address, port: a.port }, 'listening');
         this.emit('listening', a);
-      }
+      },
+      error: (e: NodeJS.ErrnoException) => {
+        this.lastErrorValue = { code: null, subcode: null, text: `listen failed: ${e.code ?? e.message}` };
+        this.log.error({ err: e }, 'listen failed');
+      },
     });
   }
 
-  private rejectSocket(socket: Socket, code: number, subcode: number, why: string): void {
-    this.log.info(`rejecting connection from ${plainAddress(socket.remoteAddress)}: ${why} (${describeNotification(code, subcode)})`);
-    socket.on('error', () => { /* already rejecting */ });
-    try {
-      socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
-    } catch { /* cannot happen for a NOTIFICATION */ }
-    this.endSocket(socket);
-  }
-
-  private onAccept(socket: Socket): void {
-    const from = plainAddress(socket.remoteAddress);
+  /** A connection from the peer's address goes to the FSM, which decides its fate (RFC 4271 §6.8). */
+  private onAccept(socket: BgpConnection): void {
+    const from = socket.remoteAddress;
     if (from !== plainAddress(this.opts.peerAddress)) {
       this.log.warn(`connection from ${from} refused: not the configured peer`);
       socket.destroy();
       return;
     }
-    switch (this.fsm.state) {
-      case 'Idle':
-        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionRejected, 'session is idle');
-        return;
-      case 'Active': {
-        const c = this.newConn(socket, 'in');
-        this.attach(c);
-        this.conn = c;
-        this.log.info(`accepted connection from ${from}`);
-        this.input({ type: 'TcpConnectionConfirmed' });
-        return;
-      }
-      case 'Connect':
-      case 'OpenSent':
-      case 'OpenConfirm': {
-        this.dropCandidate();
-        const c = this.newConn(socket, 'in');
-        this.attach(c);
-        this.candidate = c;
-        this.log.info(`connection from ${from} while ${this.fsm.state}: waiting for its OPEN (collision detection)`);
-        return;
-      }
-      case 'Established':
-        this.rejectSocket(socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, 'session already established');
-        return;
-    }
+    const c = this.newConn(socket, 'in');
+    socket.attach(this.handlers(() => c));
+    this.accepted.set(c.id, c);
+    this.input({ type: 'TcpConnectionConfirmed', conn: c.id });
   }
 
-  private attach(c: Conn): void {
-    c.socket.on('error', (e: NodeJS.ErrnoException) => { c.lastError = e.code ?? e.message; });
-    c.socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
-    c.socket.on('close', () => {
-      if (this.candidate === c) {
-        this.candidate = null;
-        return;
-      }
-      if (this.conn !== c) return;
-      this.input({ type: 'TcpConnectionFails', reason: c.lastError ?? 'closed by peer' });
-    });
-  }
-
-  private dropCandidate(): void {
-    const c = this.candidate;
-    this.candidate = null;
-    if (c) c.socket.destroy();
-  }
-
-  private candidateMessage(c: Conn, m: Message): void {
-    if (m.type !== 'open') {
-      this.candidate = null;
-      this.rejectSocket(c.socket, ErrorCode.FsmError, 0, `expected OPEN, got ${m.type}`);
-      return;
-    }
-    const current = this.conn;
-    const state = this.fsm.state;
-    if (state === 'Connect') {
-      // Our own attempt has not got anywhere yet: take the peer's connection instead.
-      this.candidate = null;
-      if (current) {
-        this.conn = null;
-        current.socket.destroy();
-      }
+  /** The FSM's `accept`: connection `id` becomes the current one or the collision candidate. */
+  private accept(id: number, as: 'current' | 'candidate', state: StateName): void {
+    const c = this.accepted.get(id);
+    if (!c) return;
+    this.accepted.delete(id);
+    if (as === 'current') {
       this.conn = c;
-      this.log.info('peer connected first: using its connection');
-      this.input({ type: 'TcpConnectionConfirmed' });
-      this.input({ type: 'BGPOpen', message: m });
-      return;
+      this.log.info(`accepted connection from ${c.socket.remoteAddress}`);
+    } else {
+      this.candidate = c;
+      this.log.info(`connection from ${c.socket.remoteAddress} while ${state}: waiting for its OPEN (collision detection)`);
     }
-    if (!current || (state !== 'OpenSent' && state !== 'OpenConfirm')) {
-      this.candidate = null;
-      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution, `collision in ${state}`);
-      return;
-    }
-    // An incoming connection colliding with our outgoing one: the BGP Identifiers decide.
-    // Colliding with another incoming one: the peer has given up on the older one.
-    const keepNew = current.direction === 'in' || resolveCollision(this.opts.routerId, (m as OpenMessage).bgpId) === 'remotely-initiated';
+  }
+
+  /** The FSM's `adopt`: the candidate replaces the current connection. */
+  private adopt(id: number, why: 'peer-first' | 'collision'): void {
+    const c = this.candidate;
+    if (!c || c.id !== id) return;
     this.candidate = null;
-    if (!keepNew) {
-      this.rejectSocket(c.socket, ErrorCode.Cease, CeaseSubcode.ConnectionCollisionResolution,
-        'collision: keeping our connection (higher BGP Identifier)');
-      return;
-    }
-    this.log.info('collision: keeping the peer\'s connection, closing ours');
-    this.input({ type: 'OpenCollisionDump' });
     this.conn = c;
-    this.input({ type: 'TcpConnectionConfirmed' });
-    this.input({ type: 'BGPOpen', message: m });
+    this.log.info(why === 'peer-first' ? 'peer connected first: using its connection' : 'collision: keeping the peer\'s connection, closing ours');
+  }
+
+  /** The FSM's `reject`: NOTIFICATION on a connection that is not the current one, then close it. */
+  private reject(id: number, code: number, subcode: number, why: string): void {
+    let c = this.accepted.get(id);
+    this.accepted.delete(id);
+    if (!c && this.candidate?.id === id) {
+      c = this.candidate;
+      this.candidate = null;
+    }
+    if (!c) return;
+    this.log.info(`rejecting connection from ${c.socket.remoteAddress}: ${why} (${describeNotification(code, subcode)})`);
+    try {
+      c.socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
+    } catch { /* cannot happen for a NOTIFICATION */ }
+    this.endSocket(c);
   }
 }
-

@@ -14,6 +14,7 @@ import { runCommand } from './run.js';
 import { stopSignals } from './signals.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
 import { reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
+import type { BgpTransport } from '../bgp/transport.js';
 
 /** The version in the nearest package.json above this file (src/cli or build/src/cli). */
 export function packageVersion(): string {
@@ -36,6 +37,8 @@ export interface MainIo {
   logger?: Logger;
   /** Resolves with a reason when the program should stop (default: SIGINT/SIGTERM). */
   until?: Promise<string>;
+  /** BGP connections of `peer` (default: kernel TCP). */
+  bgpTransport?: BgpTransport;
 }
 
 function intOption(v: unknown, name: string): number | undefined {
@@ -113,7 +116,8 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
         if (ttlSecurity !== undefined) args.ttlSecurity = ttlSecurity;
         const cfg = peerConfig(args);
         const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? 'info' }, pino.destination(2));
-        code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? stopSignals() });
+        code = await runPeer(cfg, { stdout: io.stdout, stderr: io.stderr, stdin: io.stdin, logger, until: io.until ?? stopSignals(),
+          ...(io.bgpTransport ? { transport: io.bgpTransport } : {}) });
       },
     )
     .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))

@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { BgpSession, type DownEvent } from '../bgp/session.js';
+import { tcpTransport } from '../bgp/tcp.js';
+import type { BgpTransport } from '../bgp/transport.js';
 import { familyName, isValidAsn, type Negotiated } from '../bgp/negotiate.js';
 import type { Family, UpdateMessage } from '../bgp/types.js';
 import { eventRecord, formatRouteRecord, parseRouteSpec, updateRecords, UsageError, type AnnouncedRoute } from './format.js';
@@ -47,6 +49,8 @@ export interface PeerIo {
   logger: Logger;
   /** Resolves when the user asks to exit (SIGINT/SIGTERM). */
   until: Promise<string>;
+  /** Default: kernel TCP (tcp.ts). */
+  transport?: BgpTransport;
 }
 
 /** The checked, defaulted form of PeerArgs. */
@@ -172,7 +176,7 @@ export async function runPeer(cfg: PeerConfig, io: PeerIo): Promise<number> {
   const peer = cfg.address;
 
   const opts: ConstructorParameters<typeof BgpSession>[0] = {
-    peerAddress: peer, peerPort: cfg.port, localAs: cfg.localAs, peerAs: cfg.peerAs, routerId: cfg.routerId,
+    transport: io.transport ?? tcpTransport(), peerAddress: peer, peerPort: cfg.port, localAs: cfg.localAs, peerAs: cfg.peerAs, routerId: cfg.routerId,
     holdTime: cfg.holdTime, passive: cfg.passive, logger: log, auth: cfg.auth, ttlSecurity: cfg.ttlSecurity,
   };
   if (cfg.localAddress !== undefined) opts.localAddress = cfg.localAddress;

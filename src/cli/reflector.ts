@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, loadReflectorConfig, type ReflectorConfig } from '../reflector/config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
 import { Reflector } from '../reflector/reflector.js';
+import { tcpTransport } from '../bgp/tcp.js';
 import { onSignal, stopSignals } from './signals.js';
 
 export interface ReflectorIo {
@@ -64,7 +65,7 @@ export async function runReflector(configPath: string, io: ReflectorIo, checkOnl
   }
   const logger = io.logger ?? pino({ level: process.env['LOG_LEVEL'] ?? cfg.logLevel }, pino.destination(2));
   const until = io.until ?? stopSignals();
-  const reflector = new Reflector({ config: cfg, logger });
+  const reflector = new Reflector({ config: cfg, logger, transport: tcpTransport() });
   try {
     await reflector.start();
   } catch (e) {

@@ -7,12 +7,13 @@
 // from that address makes a new one. A connection from an address that already
 // has a session is handed to it (RFC 4271 §6.8 collision rules in BgpSession).
 import { EventEmitter } from 'node:events';
-import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
+import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { BfdManager, type BfdSession } from '../bfd/session.js';
 import { BgpSession, type BgpSessionOptions, type StateName } from '../bgp/session.js';
 import { uplinkAuth } from '../agent/config.js';
-import { securedListenFd, type TcpAuth, type TcpKey } from '../net/sockopt.js';
+import type { BgpConnection, BgpListener, BgpTransport, TransportAddress } from '../bgp/transport.js';
+import type { TcpAuth, TcpKey } from '../net/sockopt.js';
 import type { Clock } from '../util/clock.js';
 import { inRange, type ListenRange, type ReflectorConfig } from './config.js';
 import { ReflectorRib, type RibPeerView } from './rib.js';
@@ -21,6 +22,8 @@ import { CeaseSubcode } from '../bgp/errors.js';
 
 export interface ReflectorOptions {
   config: ReflectorConfig;
+  /** The listener's and the sessions' connections (tcp.ts: kernel TCP). */
+  transport: BgpTransport;
   logger?: Logger;
   clock?: Clock;
   /** BFD sessions are added here (default: a BfdManager on real UDP sockets, created when config.bfd is set). */
@@ -35,7 +38,7 @@ export interface ReflectorPeerView extends RibPeerView {
 }
 
 export interface ReflectorEvents {
-  listening: [address: AddressInfo];
+  listening: [address: TransportAddress];
   peerUp: [address: string];
   peerDown: [address: string];
   /** A connection was refused (not in any listen range). */
@@ -51,12 +54,6 @@ interface Peer {
   disposed: boolean;
 }
 
-/** "::ffff:192.0.2.1" → "192.0.2.1". */
-export function plainAddress(a: string | undefined): string {
-  if (!a) return '';
-  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
-}
-
 function isWildcard(a: string): boolean {
   return a === '0.0.0.0' || a === '::';
 }
@@ -67,7 +64,8 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
   private readonly log: Logger;
   private readonly clock: Clock | undefined;
   private readonly byAddress = new Map<string, Peer>();
-  private server: Server | null = null;
+  private readonly transport: BgpTransport;
+  private server: BgpListener | null = null;
   private bfd: BfdManager | null;
   private readonly ownBfd: boolean;
   private stopping = false;
@@ -78,29 +76,29 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     this.config = c;
     this.log = opts.logger ?? pino({ level: 'silent' });
     this.clock = opts.clock;
+    this.transport = opts.transport;
     this.rib = new ReflectorRib({ localAs: c.asn, routerId: c.routerId, clusterId: c.clusterId, logger: this.log.child({ component: 'rib' }) });
     this.ownBfd = c.bfd !== null && opts.bfd === undefined;
     this.bfd = opts.bfd ?? (c.bfd ? new BfdManager({ logger: this.log.child({ component: 'bfd' }), ...(this.clock ? { clock: this.clock } : {}) }) : null);
   }
 
   /** Bind the listener and start the configured neighbors. Rejects if the listener cannot bind. */
-  async start(): Promise<AddressInfo> {
+  async start(): Promise<TransportAddress> {
     const { address, port } = this.config.listen;
-    const server = createServer({ noDelay: true });
-    this.server = server;
-    server.on('connection', (s) => this.onConnection(s));
     // TCP-MD5 / TCP-AO keys live on the listener, per listen range (a prefix) and per
     // neighbor; an accepted connection inherits the key that matched its peer.
     const keys = this.listenerKeys(address);
-    const fd = keys.length ? securedListenFd(address, port, { keys, ttlSecurity: null }) : undefined;
-    const bound = await new Promise<AddressInfo>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(fd !== undefined ? { fd } : { host: address, port }, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
+    const bound = await new Promise<TransportAddress>((resolve, reject) => {
+      let up = false;
+      this.server = this.transport.listen({ host: address, port, security: keys.length ? { keys, ttlSecurity: null } : null }, {
+        connection: (c) => this.onConnection(c),
+        listening: (a) => { up = true; resolve(a); },
+        error: (e) => {
+          if (up) this.log.error({ err: e }, 'listener error');
+          else reject(e);
+        },
       });
     });
-    server.on('error', (e) => this.log.error({ err: e }, 'listener error'));
     this.log.info({ address: bound.address, port: bound.port, routerId: this.config.routerId, asn: this.config.asn,
       clusterId: this.config.clusterId, listenRanges: this.config.listenRanges.map(rangeText),
       neighbors: this.config.neighbors.length, bfd: this.config.bfd !== null }, 'route reflector listening');
@@ -134,9 +132,8 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
   }
 
   /** The bound listener address (null before start / after stop). */
-  address(): AddressInfo | null {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a : null;
+  address(): TransportAddress | null {
+    return this.server?.address() ?? null;
   }
 
   peers(): ReflectorPeerView[] {
@@ -153,7 +150,7 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     const server = this.server;
     this.server = null;
     const waits: Array<Promise<void>> = [];
-    if (server) waits.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    if (server) waits.push(server.close());
     for (const p of [...this.byAddress.values()]) waits.push(this.dispose(p, reason));
     await Promise.all(waits);
     if (this.ownBfd) this.bfd?.close();
@@ -161,15 +158,15 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
 
   // --- connections -----------------------------------------------------------
 
-  private onConnection(socket: Socket): void {
-    const from = plainAddress(socket.remoteAddress);
+  private onConnection(socket: BgpConnection): void {
+    const from = socket.remoteAddress;
     if (this.stopping) {
       socket.destroy();
       return;
     }
     const existing = this.byAddress.get(from);
     if (existing) {
-      existing.session.acceptSocket(socket);
+      existing.session.acceptConnection(socket);
       return;
     }
     const range = this.config.listenRanges.find((r) => inRange(r, from));
@@ -179,18 +176,18 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
       this.emit('refused', from);
       return;
     }
-    const local = plainAddress(socket.localAddress);
+    const local = socket.local()?.address ?? '';
     this.log.info({ range: rangeText(range), asn: range.asn }, `new client ${from} (listen range ${rangeText(range)})`);
     const peer = this.addPeer(from, range.asn, true, local || undefined, 179, uplinkAuth(range));
     peer.session.start();
-    peer.session.acceptSocket(socket);
+    peer.session.acceptConnection(socket);
   }
 
   private addPeer(address: string, asn: number, dynamic: boolean, localAddress: string | undefined, port: number,
     auth: TcpAuth | null): Peer {
     const c = this.config;
     const opts: BgpSessionOptions = {
-      peerAddress: address, peerPort: port, localAs: c.asn, peerAs: asn, routerId: c.routerId,
+      transport: this.transport, peerAddress: address, peerPort: port, localAs: c.asn, peerAs: asn, routerId: c.routerId,
       holdTime: c.holdTime, keepalive: c.keepalive, passive: dynamic, listen: false, reflection: true,
       logger: this.log.child({ component: 'bgp' }), auth,
     };

@@ -1,5 +1,6 @@
-// startAgent(): the real wiring (BgpSession, control socket) on FakeKernel and a
-// ManualClock. The BGP peer is an unused loopback port: sessions just stay down.
+// startAgent(): the real wiring (BgpSession, control socket) on FakeKernel, a
+// ManualClock and the in-memory BGP transport. Nobody listens for the BGP peer:
+// sessions just stay down.
 import t from 'tap';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,7 @@ import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { loadConfig } from '../../src/agent/config.js';
 import { startAgent } from '../../src/agent/run.js';
+import { FakeNetwork } from '../lib/bgp-transport.js';
 
 t.test('startAgent wires the agent, the control socket and reload; stop undoes it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-run-'));
@@ -25,7 +27,8 @@ stateDir: ${dir}
   writeFileSync(file, text);
   const kernel = new FakeKernel({ links: DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])] })) });
   const clock = new ManualClock();
-  const running = await startAgent(loadConfig(file), { logger: pino({ level: 'silent' }), configPath: file, clock, kernel });
+  const running = await startAgent(loadConfig(file), { logger: pino({ level: 'silent' }), configPath: file, clock, kernel,
+    bgpTransport: new FakeNetwork().transport() });
   t.ok(existsSync(sock), 'control socket created');
   t.ok(running.daemon.registry.bgp.has('net1'), 'a BgpSession per uplink');
   const n = await running.provider.neighbors();

@@ -3,11 +3,12 @@ import { formatRouteRecord, parseRouteSpec, routeRecord, updateRecords, UsageErr
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import { PassThrough } from 'node:stream';
 import { once, within } from '../lib/settle.js'; // events.once with a deadline
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { main, packageVersion } from '../../src/cli/main.js';
 import { peerConfig } from '../../src/cli/peer.js';
 import { BgpSession } from '../../src/bgp/session.js';
+import type { TransportAddress } from '../../src/bgp/transport.js';
+import { FakeNetwork } from '../lib/bgp-transport.js';
 
 // A deadline for the whole file, behind the deadline of each wait: awaits such
 // as stop() fail the run in time instead of at tap's 600 s.
@@ -186,11 +187,12 @@ t.test('peerConfig defaults: peer AS = local AS, router ID source', (t) => {
   t.end();
 });
 
-t.test('peer command against a BgpSession: JSON lines, stdin withdraw, Cease on exit', async (t) => {
-  const rr = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.1', localAs: 65001, peerAs: 65001,
+t.test('peer command against a BgpSession (in-memory transport): JSON lines, stdin withdraw, Cease on exit', async (t) => {
+  const net = new FakeNetwork();
+  const rr = new BgpSession({ transport: net.transport(), peerAddress: '127.0.0.1', localAddress: '127.0.0.1', localAs: 65001, peerAs: 65001,
     routerId: '10.0.0.1', passive: true, listen: { port: 0 } });
   rr.start();
-  const [addr] = (await once(rr, 'listening')) as [AddressInfo];
+  const [addr] = (await once(rr, 'listening')) as [TransportAddress];
   rr.advertise([parseRouteSpec('macadv aa:bb:cc:00:00:09 10.0.0.9 vni 100 rd 65001:100 rt 65001:100 nexthop 10.1.1.1')]);
   const out = capture();
   const err = capture();
@@ -202,7 +204,7 @@ t.test('peer command against a BgpSession: JSON lines, stdin withdraw, Cease on 
   const eor = once(rr, 'eor');
   const done = main(['peer', '127.0.0.1', '--local-as', '65001', '--port', String(addr.port), '--router-id', '10.0.0.2', '--json',
     '--announce', 'macadv aa:bb:cc:00:00:01 192.168.0.87 vni 100 rd 192.168.1.87:100 rt 65001:100 nexthop 192.168.1.87'],
-  { stdout: out.stream, stderr: err.stream, stdin, until, logger: pino({ level: 'silent' }) });
+  { stdout: out.stream, stderr: err.stream, stdin, until, logger: pino({ level: 'silent' }), bgpTransport: net.transport() });
   await eor;
   t.equal(got.length, 1);
   const withdrawn = once(rr, 'update');

@@ -451,3 +451,116 @@ t.test('on a clock: OpenSent waits 240 s for the OPEN, then Hold Timer Expired',
   t.equal(h.fsm.state, 'Active', 'passive restarts waiting');
   t.end();
 });
+
+// --- connection collisions (RFC 4271 §6.8), decided by step() ----------------
+
+function types(outputs: FsmOutput[]): string[] {
+  return outputs.map((o) => (o.type === 'send' ? `send ${o.message.type}` : o.type));
+}
+
+t.test('§6.8: the peer connects while Idle, Active, Established', (t) => {
+  t.same(step(createFsm(opts()), { type: 'TcpConnectionConfirmed', conn: 7 }).outputs,
+    [{ type: 'reject', conn: 7, notification: { type: 'notification', code: 6, subcode: 5, data: new Uint8Array(0) }, why: 'session is idle' }],
+    'Idle: Cease / Connection Rejected');
+  const r = step(at('Active'), { type: 'TcpConnectionConfirmed', conn: 7 });
+  t.equal(r.state.state, 'OpenSent');
+  t.equal(r.state.direction, 'in');
+  t.same(r.outputs[0], { type: 'accept', conn: 7, as: 'current' });
+  t.same(types(r.outputs), ['accept', 'cancelTimer', 'send open', 'armTimer']);
+  const e = step(at('Established'), { type: 'TcpConnectionConfirmed', conn: 7 });
+  t.equal(e.state.state, 'Established');
+  t.same(e.outputs, [{ type: 'reject', conn: 7, why: 'session already established',
+    notification: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array(0) } }], 'Established: Cease / Collision Resolution');
+  t.end();
+});
+
+t.test('§6.8: a second connection waits for its OPEN as the candidate; a third replaces it', (t) => {
+  for (const state of ['Connect', 'OpenSent', 'OpenConfirm'] as const) {
+    let r = step(at(state), { type: 'TcpConnectionConfirmed', conn: 7 });
+    t.equal(r.state.state, state);
+    t.equal(r.state.candidate, 7);
+    t.same(r.outputs, [{ type: 'accept', conn: 7, as: 'candidate' }]);
+    r = step(r.state, { type: 'TcpConnectionConfirmed', conn: 8 });
+    t.equal(r.state.candidate, 8);
+    t.same(r.outputs, [{ type: 'close', conn: 7, abort: true }, { type: 'accept', conn: 8, as: 'candidate' }]);
+  }
+  t.end();
+});
+
+t.test('§6.8: the candidate\'s OPEN against our connection: the higher BGP Identifier keeps the one it opened', (t) => {
+  // We are 10.0.0.1, the peer 10.0.0.2: the peer's connection survives, ours is dumped with Cease 7.
+  let r = run(at('OpenSent'), { type: 'TcpConnectionConfirmed', conn: 7 }, { type: 'BGPOpen', message: peerOpen(), conn: 7 });
+  t.equal(r.state.state, 'OpenConfirm');
+  t.equal(r.state.candidate, null);
+  t.equal(r.state.direction, 'in');
+  t.match(sent(r.outputs), { code: 6, subcode: 7 }, 'Cease / Connection Collision Resolution on our connection');
+  t.same(types(r.outputs), [
+    'send notification', 'close', 'cancelTimer', 'cancelTimer', 'cancelTimer', 'cancelTimer', 'down',
+    'adopt', 'cancelTimer', 'send open', 'armTimer', 'send keepalive', 'armTimer', 'armTimer',
+  ]);
+  t.match(r.outputs.find((o) => o.type === 'adopt'), { conn: 7, why: 'collision' });
+  t.equal(armed(r.outputs, 'idleHold'), undefined, 'no backoff');
+  t.match(r.outputs.find((o) => o.type === 'down'), { wasEstablished: false, reason: /connection collision: this connection loses/ });
+
+  // We are 10.0.0.9: our connection survives, the candidate gets Cease 7.
+  r = run(at('OpenConfirm', { routerId: '10.0.0.9' }), { type: 'TcpConnectionConfirmed', conn: 7 },
+    { type: 'BGPOpen', message: peerOpen(), conn: 7 });
+  t.equal(r.state.state, 'OpenConfirm');
+  t.equal(r.state.candidate, null);
+  t.same(r.outputs, [{ type: 'reject', conn: 7, why: 'collision: keeping our connection (higher BGP Identifier)',
+    notification: { type: 'notification', code: 6, subcode: 7, data: new Uint8Array(0) } }]);
+  t.end();
+});
+
+t.test('§6.8: a new connection of the peer\'s replaces its older one whatever the identifiers', (t) => {
+  let s = step(at('Active', { routerId: '10.0.0.9' }), { type: 'TcpConnectionConfirmed', conn: 6 }).state;
+  t.equal(s.state, 'OpenSent');
+  s = step(s, { type: 'TcpConnectionConfirmed', conn: 7 }).state;
+  const r = step(s, { type: 'BGPOpen', message: peerOpen(), conn: 7 });
+  t.equal(r.state.state, 'OpenConfirm');
+  t.match(r.outputs.find((o) => o.type === 'adopt'), { conn: 7, why: 'collision' });
+  t.end();
+});
+
+t.test('§6.8: in Connect the peer\'s connection is taken instead of our attempt', (t) => {
+  const r = run(at('Connect'), { type: 'TcpConnectionConfirmed', conn: 7 }, { type: 'BGPOpen', message: peerOpen(), conn: 7 });
+  t.equal(r.state.state, 'OpenConfirm');
+  t.same(r.outputs.slice(0, 2), [{ type: 'close', abort: true }, { type: 'adopt', conn: 7, why: 'peer-first' }]);
+  t.same(types(r.outputs.slice(2)), ['cancelTimer', 'send open', 'armTimer', 'send keepalive', 'armTimer', 'armTimer']);
+  t.equal(sent(r.outputs), undefined, 'no NOTIFICATION: our attempt never got anywhere');
+  t.end();
+});
+
+t.test('§6.8: the candidate must send OPEN first; its errors and its close touch only the candidate', (t) => {
+  const s = step(at('OpenConfirm'), { type: 'TcpConnectionConfirmed', conn: 7 }).state;
+  let r = step(s, { type: 'KeepAliveMsg', conn: 7 });
+  t.same(r.outputs, [{ type: 'reject', conn: 7, why: 'expected OPEN, got keepalive',
+    notification: { type: 'notification', code: 5, subcode: 0, data: new Uint8Array(0) } }]);
+  t.equal(r.state.state, 'OpenConfirm');
+  t.equal(r.state.candidate, null);
+  r = step(s, { type: 'DecodeError', error: new BgpError(1, 2, new Uint8Array([0, 1]), 'Bad Message Length'), conn: 7 });
+  t.same(r.outputs, [{ type: 'reject', conn: 7, why: 'bad message on second connection: Bad Message Length',
+    notification: { type: 'notification', code: 1, subcode: 2, data: new Uint8Array(0) } }]);
+  r = step(s, { type: 'TcpConnectionFails', reason: 'closed by peer', conn: 7 });
+  t.same(r.outputs, []);
+  t.equal(r.state.candidate, null);
+  t.equal(r.state.state, 'OpenConfirm');
+  // The current connection's input (any other number) goes through the state table.
+  r = step(s, { type: 'KeepAliveMsg', conn: 3 });
+  t.equal(r.state.state, 'Established');
+  t.equal(r.state.candidate, 7, 'the candidate waits on');
+  // The candidate's OPEN after the session came up: refused.
+  r = step(r.state, { type: 'BGPOpen', message: peerOpen(), conn: 7 });
+  t.equal(r.state.state, 'Established');
+  t.match(r.outputs, [{ type: 'reject', conn: 7, why: 'collision in Established', notification: { code: 6, subcode: 7 } }]);
+  t.end();
+});
+
+t.test('§6.8: ManualStop drops the candidate too', (t) => {
+  const s = step(at('OpenSent'), { type: 'TcpConnectionConfirmed', conn: 7 }).state;
+  const r = step(s, { type: 'ManualStop' });
+  t.equal(r.state.state, 'Idle');
+  t.equal(r.state.candidate, null);
+  t.same(r.outputs.at(-1), { type: 'close', conn: 7, abort: true });
+  t.end();
+});

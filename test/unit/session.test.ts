@@ -1,52 +1,105 @@
-// Two BgpSession instances over real TCP on 127.0.0.1 (ephemeral ports). No
-// sleeps: every wait is on an event, with a deadline (test/lib/settle.ts).
+// BgpSession on the in-memory transport (test/lib/bgp-transport.ts) and a
+// ManualClock: no TCP, no real time. Two sessions talk to each other, or one
+// talks to a hand-driven peer; expected bytes are built with test/lib/bytes.ts,
+// never with the encoder. The TCP transport itself is tested in bgp-tcp.test.ts.
 import t from 'tap';
-import { createServer, type AddressInfo } from 'node:net';
-import { BgpSession, exportAttributes, type BgpSessionOptions } from '../../src/bgp/session.js';
+import { BgpSession, exportAttributes, type BgpSessionOptions, type DownEvent } from '../../src/bgp/session.js';
 import { decodeShutdownCommunication, type StateName } from '../../src/bgp/fsm.js';
 import { inclusiveMulticastRoute, macIpRoute } from '../../src/evpn/route.js';
 import { ManualClock } from '../../src/util/clock.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
-import type { PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
-import { once, waitFor, within } from '../lib/settle.js';
+import type { Family, PathAttributes, RouteRefreshMessage, UpdateMessage } from '../../src/bgp/types.js';
+import type { ConnectionHandlers } from '../../src/bgp/transport.js';
+import { FakeNetwork, type FakeEnd } from '../lib/bgp-transport.js';
+import { cat, ip4, message, u16, u32, u8 } from '../lib/bytes.js';
 
-// A deadline for the whole file, behind the deadline of each wait: awaits such
-// as stop() fail the run in time instead of at tap's 600 s.
-t.setTimeout(120_000);
+const A_ADDR = '192.0.2.1';
+const B_ADDR = '192.0.2.2';
 
-const LO = '127.0.0.1';
+/** OPEN as buildOpen makes it for one EVPN family (RFC 4271 §4.2; capabilities RFC 4760, 2918, 7313, 6793). */
+function openBytes(asn: number, holdTime: number, bgpId: string): Uint8Array {
+  const caps = cat(
+    [1, 4], u16(25), [0, 70], // multiprotocol L2VPN EVPN
+    [2, 0], // route refresh
+    [70, 0], // enhanced route refresh
+    [65, 4], u32(asn), // four-octet AS
+  );
+  return message(1, u8(4), u16(asn), u16(holdTime), ip4(bgpId), u8(caps.length + 2), [2, caps.length], caps);
+}
+const KEEPALIVE = message(4);
+function notificationBytes(code: number, subcode: number, data: number[] = []): Uint8Array {
+  return message(3, [code, subcode], data);
+}
 
-function session(o: Partial<BgpSessionOptions> & { routerId: string }): BgpSession {
-  return new BgpSession({
-    peerAddress: LO, localAddress: LO, localAs: 65001, peerAs: 65001, connectRetry: { min: 10, max: 50 }, ...o,
+/** The whole messages in a byte stream. */
+function frames(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length;) {
+    const len = (bytes[at + 16]! << 8) | bytes[at + 17]!;
+    out.push(bytes.subarray(at, at + len));
+    at += len;
+  }
+  return out;
+}
+const typeOf = (m: Uint8Array): number => m[18]!;
+
+interface Recorded {
+  updates: UpdateMessage[];
+  eors: Family[];
+  downs: DownEvent[];
+  states: StateName[];
+  refreshes: RouteRefreshMessage[];
+}
+
+function record(s: BgpSession): Recorded {
+  const r: Recorded = { updates: [], eors: [], downs: [], states: [], refreshes: [] };
+  s.on('update', (u) => r.updates.push(u));
+  s.on('eor', (f) => r.eors.push(f));
+  s.on('down', (d) => r.downs.push(d));
+  s.on('state', (_f, to) => r.states.push(to));
+  s.on('routeRefresh', (m) => r.refreshes.push(m));
+  return r;
+}
+
+function world(): {
+  net: FakeNetwork;
+  clock: ManualClock;
+  make(o: Partial<BgpSessionOptions> & { routerId: string; peerAddress: string }): BgpSession;
+  pair(a?: Partial<BgpSessionOptions>, b?: Partial<BgpSessionOptions>): [BgpSession, BgpSession];
+} {
+  const net = new FakeNetwork();
+  const clock = new ManualClock();
+  const make = (o: Partial<BgpSessionOptions> & { routerId: string; peerAddress: string }): BgpSession => new BgpSession({
+    transport: net.transport(), clock, localAs: 65001, peerAs: 65001, connectRetry: { min: 10, max: 50 }, random: () => 1, ...o,
   });
+  /** A waits for B on A_ADDR:179; B will dial it (not started). */
+  const pair = (a: Partial<BgpSessionOptions> = {}, b: Partial<BgpSessionOptions> = {}): [BgpSession, BgpSession] => {
+    const A = make({ routerId: '10.0.0.1', peerAddress: B_ADDR, localAddress: A_ADDR, passive: true, listen: { port: 179 }, ...a });
+    const B = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, localAddress: B_ADDR, ...b });
+    A.start();
+    net.flush();
+    return [A, B];
+  };
+  return { net, clock, make, pair };
 }
 
-/** A passive listener and an active peer dialing it. */
-async function pair(a: Partial<BgpSessionOptions> = {}, b: Partial<BgpSessionOptions> = {}): Promise<[BgpSession, BgpSession]> {
-  const A = session({ routerId: '10.0.0.1', passive: true, listen: { port: 0 }, ...a });
-  A.start();
-  const [addr] = (await once(A, 'listening')) as [AddressInfo];
-  const B = session({ routerId: '10.0.0.2', peerPort: addr.port, ...b });
-  return [A, B];
-}
-
-function waitState(s: BgpSession, to: StateName): Promise<void> {
-  if (s.state === to) return Promise.resolve();
-  return within(new Promise((resolve) => {
-    const f = (_from: StateName, now: StateName): void => {
-      if (now === to) { s.off('state', f); resolve(); }
-    };
-    s.on('state', f);
-  }), { what: `state ${to}` });
-}
-
-/** Collects UPDATEs until End-of-RIB. */
-function untilEor(s: BgpSession): Promise<UpdateMessage[]> {
-  const got: UpdateMessage[] = [];
-  const f = (u: UpdateMessage): void => { got.push(u); };
-  s.on('update', f);
-  return once(s, 'eor').then(() => { s.off('update', f); return got; });
+/** A hand-driven peer listening on host:179: the connections it accepted, and what each received. */
+function rawListener(net: FakeNetwork, host: string): { conns: FakeEnd[]; received: Map<FakeEnd, Uint8Array[]> } {
+  const conns: FakeEnd[] = [];
+  const received = new Map<FakeEnd, Uint8Array[]>();
+  net.transport().listen({ host, port: 179, security: null }, {
+    connection: (c) => {
+      const end = c as FakeEnd;
+      conns.push(end);
+      received.set(end, []);
+      const h: ConnectionHandlers = { connected: () => undefined, data: (d) => received.get(end)!.push(d), closed: () => undefined };
+      end.attach(h);
+    },
+    listening: () => undefined,
+    error: (e) => { throw e; },
+  });
+  net.flush();
+  return { conns, received };
 }
 
 const rt = { kind: 'route-target', form: 'as2', asn: 65001, local: 100 } as const;
@@ -62,116 +115,153 @@ function withdrawn(us: UpdateMessage[]): EvpnRoute[] {
   return us.flatMap((u) => (u.attributes.mpUnreach?.nlri.kind === 'evpn' ? u.attributes.mpUnreach.nlri.routes : []));
 }
 
-t.test('iBGP: establish, table + EoR, incremental advertise and withdraw, stop → Cease received', async (t) => {
-  const [A, B] = await pair();
+t.test('iBGP: establish, table + EoR, incremental advertise and withdraw, refresh, stop → Cease received', async (t) => {
+  const { net, pair } = world();
+  const [A, B] = pair();
+  const a = record(A);
+  const b = record(B);
   B.advertise([
     { route: mac1, nextHop: '192.168.1.87', attributes: attrs },
     { route: mac2, nextHop: '192.168.1.87', attributes: attrs },
     { route: imet, nextHop: '192.168.1.87', attributes: { ...attrs, pmsiTunnel: { flags: 0, tunnelType: 6, label: 100, tunnelId: new Uint8Array([192, 168, 1, 87]) } } },
   ]);
-  const tableAtA = untilEor(A);
-  const eorAtB = once(B, 'eor');
-  const estA = once(A, 'established');
+  let neg: unknown;
+  A.once('established', (n) => { neg = n; });
   B.start();
-  const [neg] = await estA;
+  net.flush();
+  t.equal(A.state, 'Established');
+  t.equal(B.state, 'Established');
   t.match(neg, { peerAs: 65001, peerRouterId: '10.0.0.2', holdTime: 90, keepalive: 30, families: [{ afi: 25, safi: 70 }],
     fourOctetAs: true, routeRefresh: true, enhancedRouteRefresh: true });
-  t.equal(A.state, 'Established');
-  t.equal(typeof A.uptimeSince, 'number');
-  const table = await tableAtA;
-  t.equal(table.length, 2, 'two attribute groups → two UPDATEs');
-  t.same(announced(table).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip', 'mac-ip']);
-  const u = table.find((x) => x.attributes.pmsiTunnel === undefined)!;
+  t.equal(A.uptimeSince, 0);
+
+  // On the wire, B → A: OPEN, KEEPALIVE, the table (two attribute groups), End-of-RIB.
+  const [bOut, aIn] = net.pairs[0]!;
+  t.same(net.connects, [{ peerAddress: A_ADDR, peerPort: 179, localAddress: B_ADDR, security: null }]);
+  t.same(net.listens, [{ host: A_ADDR, port: 179, security: null }]);
+  const fromB = frames(bOut.sent());
+  t.same(fromB[0], openBytes(65001, 90, '10.0.0.2'));
+  t.same(fromB[1], KEEPALIVE);
+  t.same(fromB.map(typeOf), [1, 4, 2, 2, 2]);
+  t.same(frames(aIn.sent()).slice(0, 2), [openBytes(65001, 90, '10.0.0.1'), KEEPALIVE]);
+
+  t.equal(a.updates.length, 2, 'two attribute groups → two UPDATEs');
+  t.same(announced(a.updates).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip', 'mac-ip']);
+  const u = a.updates.find((x) => x.attributes.pmsiTunnel === undefined)!;
   t.equal(u.attributes.origin, 0);
   t.same(u.attributes.asPath, []);
   t.equal(u.attributes.localPref, 100, 'iBGP default LOCAL_PREF');
   t.same(u.attributes.mpReach?.nextHop, ['192.168.1.87']);
   t.same(u.attributes.extCommunities, attrs.extCommunities);
-  const [fam] = await eorAtB;
-  t.same(fam, { afi: 25, safi: 70 }, 'B gets End-of-RIB from A (empty table)');
+  t.same(a.eors, [{ afi: 25, safi: 70 }]);
+  t.same(b.eors, [{ afi: 25, safi: 70 }], 'B gets End-of-RIB from A (empty table)');
 
-  // Incremental: advertise one more, replace one (same key), withdraw one.
-  let next = once(A, 'update');
+  // Incremental: replace one (same key), withdraw one.
+  a.updates.length = 0;
   B.advertise([{ route: mac2, nextHop: '192.168.1.87', attributes: { ...attrs, localPref: 200 } }]);
-  let [upd] = (await next) as [UpdateMessage];
-  t.same(announced([upd]), [mac2]);
-  t.equal(upd.attributes.localPref, 200);
+  net.flush();
+  t.same(announced(a.updates), [mac2]);
+  t.equal(a.updates[0]!.attributes.localPref, 200);
   t.equal(B.advertised().length, 3, 'replacing keeps one entry per route key');
-  next = once(A, 'update');
+  a.updates.length = 0;
   B.withdraw([mac1, mac1, macIpRoute({ rd: '1:1', mac: 'aa:aa:aa:aa:aa:aa', ip: null, vni: 1 })]);
-  [upd] = (await next) as [UpdateMessage];
-  t.same(withdrawn([upd]), [mac1], 'only routes that were advertised are withdrawn, once');
+  net.flush();
+  t.same(withdrawn(a.updates), [mac1], 'only routes that were advertised are withdrawn, once');
   t.equal(B.advertised().length, 2);
 
   // ROUTE-REFRESH from A: B answers with its whole Adj-RIB-Out between BoRR and EoRR (RFC 7313).
-  const refreshed: UpdateMessage[] = [];
-  const collect = (x: UpdateMessage): void => { refreshed.push(x); };
-  A.on('update', collect);
-  const rr = once(B, 'routeRefresh');
+  a.updates.length = 0;
+  const sentByB = bOut.written.length;
   t.equal(A.refresh(), true);
   t.equal(A.refresh({ afi: 1, safi: 1 }), false, 'family not negotiated');
-  const [rrMsg] = await rr;
-  t.match(rrMsg, { type: 'route-refresh', afi: 25, safi: 70, subtype: 0 });
-  await waitFor(() => announced(refreshed).length === 2, { what: 'the refreshed table' });
-  A.off('update', collect);
-  t.same(announced(refreshed).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip']);
+  net.flush();
+  t.same(frames(aIn.sent()).at(-1), message(5, u16(25), [0, 70]), 'ROUTE-REFRESH (RFC 2918 §3)');
+  t.match(b.refreshes, [{ type: 'route-refresh', afi: 25, safi: 70, subtype: 0 }]);
+  const answer = frames(cat(...bOut.written.slice(sentByB)));
+  t.same(answer[0], message(5, u16(25), [1, 70]), 'BoRR');
+  t.same(answer.at(-1), message(5, u16(25), [2, 70]), 'EoRR');
+  t.same(answer.slice(1, -1).map(typeOf), [2, 2]);
+  t.same(announced(a.updates).map((r) => r.type).sort(), ['inclusive-multicast', 'mac-ip']);
 
-  const down = once(A, 'down');
   await B.stop('maintenance window');
   t.equal(B.state, 'Idle');
-  const [info] = await down;
+  const text = [...new TextEncoder().encode('maintenance window')];
+  t.same(frames(bOut.sent()).at(-1), notificationBytes(6, 2, [text.length, ...text]), 'Cease / Administrative Shutdown (RFC 8203)');
+  t.equal(a.downs.length, 1);
+  const info = a.downs[0]!;
   t.match(info, { notification: { code: 6, subcode: 2, direction: 'received' } });
-  t.equal(decodeShutdownCommunication(info.notification.data), 'maintenance window');
+  t.equal(decodeShutdownCommunication(info.notification!.data), 'maintenance window');
   t.match(info.reason, /Administrative Shutdown: "maintenance window"/);
   t.equal(A.uptimeSince, null);
   t.match(A.lastError, { code: 6, subcode: 2 });
+  t.equal(bOut.destroyed, true, 'connection closed');
   await A.stop();
 });
 
-t.test('re-establishment resends the whole table; reset() sends Cease and reconnects', async (t) => {
-  const [A, B] = await pair();
+t.test('re-establishment resends the whole table; reset() sends Cease and reconnects after the backoff', (t) => {
+  const { net, clock, pair } = world();
+  const [A, B] = pair();
+  const a = record(A);
   B.advertise([{ route: mac1, nextHop: '192.168.1.87', attributes: attrs }]);
-  let table = untilEor(A);
   B.start();
-  t.same(announced(await table), [mac1]);
-  const down = once(A, 'down');
-  table = untilEor(A);
+  net.flush();
+  t.same(announced(a.updates), [mac1]);
+  a.updates.length = 0;
   B.reset('BFD down', 10);
-  const [info] = await down;
-  t.match(info.notification, { code: 6, subcode: 10, direction: 'received' });
-  t.same(announced(await table), [mac1], 'table sent again after re-establishment');
+  net.flush();
+  t.same(frames(net.pairs[0]![0].sent()).at(-1), notificationBytes(6, 10, [8, ...new TextEncoder().encode('BFD down')]));
+  t.match(a.downs, [{ notification: { code: 6, subcode: 10, direction: 'received' } }]);
+  t.equal(B.state, 'Idle');
+  t.equal(clock.nextDueAt(), 10, 'IdleHold: connectRetry.min × jitter');
+  clock.advance(10);
+  net.flush();
   t.equal(B.state, 'Established');
-  await B.stop();
-  await A.stop();
+  t.equal(net.pairs.length, 2, 'a new connection');
+  t.same(announced(a.updates), [mac1], 'table sent again after re-establishment');
+  t.end();
 });
 
-t.test('eBGP: local AS prepended, no LOCAL_PREF', async (t) => {
-  const [A, B] = await pair({ localAs: 65001, peerAs: 65002 }, { localAs: 65002, peerAs: 65001 });
+t.test('eBGP: local AS prepended, no LOCAL_PREF', (t) => {
+  const { net, pair } = world();
+  const [A, B] = pair({ localAs: 65001, peerAs: 65002 }, { localAs: 65002, peerAs: 65001 });
+  const a = record(A);
   B.advertise([{ route: mac1, nextHop: '192.168.2.87', attributes: { ...attrs, localPref: 300 } }]);
-  const table = untilEor(A);
   B.start();
-  const [u] = await table;
+  net.flush();
+  const [u] = a.updates;
   t.same(u!.attributes.asPath, [{ type: 'sequence', asns: [65002] }]);
   t.equal(u!.attributes.localPref, undefined);
-  await B.stop();
-  await A.stop();
+  t.same(frames(net.pairs[0]![0].sent())[0], openBytes(65002, 90, '10.0.0.2'));
+  t.end();
 });
 
-t.test('hold timer on the session clock: silence for the hold time → NOTIFICATION 4 reaches the peer', async (t) => {
-  const clock = new ManualClock();
-  const [A, B] = await pair({}, { clock, holdTime: 9 });
-  const est = Promise.all([once(A, 'established'), once(B, 'established')]);
+t.test('hold timer on the session clock: keepalives every hold/3, a silent peer → NOTIFICATION 4 after the hold time', (t) => {
+  const { net, clock, make } = world();
+  const peer = rawListener(net, A_ADDR);
+  const B = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, localAddress: B_ADDR, holdTime: 9 });
+  const b = record(B);
   B.start();
-  const [[na], [nb]] = await est;
-  t.equal(na.holdTime, 9);
-  t.equal(nb.keepalive, 3);
-  const down = once(A, 'down');
-  clock.advance(9000); // A's real-time keepalives (every 3 s) have not come yet
-  const [info] = await down;
-  t.match(info.notification, { code: 4, subcode: 0, direction: 'received' });
+  net.flush();
+  const conn = peer.conns[0]!;
+  const got = (): Uint8Array[] => frames(cat(...peer.received.get(conn)!));
+  t.same(got(), [openBytes(65001, 9, '10.0.0.2')]);
+  conn.write(openBytes(65001, 90, '10.0.0.9'));
+  conn.write(KEEPALIVE);
+  net.flush();
+  t.equal(B.state, 'Established');
+  t.equal(B.negotiated?.holdTime, 9, 'the smaller hold time');
+  const before = got().length;
+  clock.advance(8999);
+  net.flush();
+  t.same(got().slice(before), [KEEPALIVE, KEEPALIVE], 'keepalives at 3 s and 6 s');
+  t.equal(B.state, 'Established');
+  clock.advance(1);
+  net.flush();
+  t.same(got().at(-1), notificationBytes(4, 0), 'Hold Timer Expired');
+  t.equal(B.state, 'Idle');
+  t.match(b.downs, [{ notification: { code: 4, subcode: 0, direction: 'sent' } }]);
   t.match(B.lastError, { code: 4, text: /hold timer expired/ });
-  await B.stop();
-  await A.stop();
+  t.end();
 });
 
 t.test('exportAttributes', (t) => {
@@ -183,87 +273,168 @@ t.test('exportAttributes', (t) => {
   t.end();
 });
 
-t.test('OPEN error: wrong peer AS → NOTIFICATION 2/2 on both sides, no down event', async (t) => {
-  const [A, B] = await pair({ peerAs: 65009 });
-  let downs = 0;
-  A.on('down', () => downs++);
-  B.on('down', () => downs++);
+t.test('OPEN error: wrong peer AS → NOTIFICATION 2/2, no down event', (t) => {
+  const { net, pair } = world();
+  const [A, B] = pair({ peerAs: 65009 });
+  const a = record(A);
+  const b = record(B);
   B.start();
-  await waitState(B, 'OpenSent');
-  await waitState(B, 'Idle');
+  net.flush();
+  t.same(b.states, ['Connect', 'OpenSent', 'OpenConfirm', 'Idle'], 'A\'s OPEN is fine for B; B\'s is not for A');
+  const fromA = frames(net.pairs[0]![1].sent());
+  t.same(fromA.map(typeOf), [1, 3], 'OPEN, then NOTIFICATION');
+  t.same(fromA[1]!.subarray(19, 21), [2, 2], 'OPEN Message Error / Bad Peer AS');
   t.match(B.lastError, { code: 2, subcode: 2 });
   t.match(B.lastError?.text, /received NOTIFICATION OPEN Message Error \/ Bad Peer AS/);
-  await B.stop();
-  await A.stop();
-  t.equal(downs, 0);
+  t.equal(a.downs.length + b.downs.length, 0);
+  t.end();
 });
 
-t.test('passive listener refuses other addresses; accepts the peer from any port', async (t) => {
-  const [A, B] = await pair({ peerAddress: '127.0.0.2' }, { localAddress: LO });
-  const states: StateName[] = [];
-  B.on('state', (_f, to) => states.push(to));
+t.test('passive listener refuses other addresses; accepts the peer from any port', (t) => {
+  const { net, make, pair } = world();
+  const [A, B] = pair({ peerAddress: '192.0.2.3' });
+  const b = record(B);
   B.start();
-  await waitState(B, 'Idle');
-  t.match(B.lastError?.text, /connect|connection|closed|ECONNRESET/);
-  t.notOk(states.includes('OpenConfirm'));
-  await B.stop();
-  const C = session({ routerId: '10.0.0.3', localAddress: '127.0.0.2', peerPort: A.listenAddress()!.port });
-  const est = once(A, 'established');
+  net.flush();
+  t.equal(B.state, 'Idle');
+  t.match(B.lastError?.text, /connection lost: closed by peer/);
+  t.notOk(b.states.includes('OpenConfirm'));
+  t.equal(A.state, 'Active', 'A still waits');
+  const C = make({ routerId: '10.0.0.3', peerAddress: A_ADDR, localAddress: '192.0.2.3' });
   C.start();
-  await est;
-  await C.stop();
-  await A.stop();
+  net.flush();
+  t.equal(A.state, 'Established');
+  t.equal(C.state, 'Established');
+  t.end();
 });
 
-t.test('unreachable peer: one attempt per backoff step on the session clock', async (t) => {
-  // A port nobody listens on.
-  const srv = createServer();
-  srv.listen(0, LO);
-  await once(srv, 'listening');
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  const clock = new ManualClock();
-  const s = session({ routerId: '10.0.0.2', peerPort: port, clock, connectRetry: { min: 1000, max: 4000 }, random: () => 1 });
+t.test('unreachable peer: connection refused, one attempt per backoff step on the session clock', (t) => {
+  const { net, clock, make } = world();
+  const s = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, connectRetry: { min: 1000, max: 4000 } });
   const attempts: number[] = [];
   s.on('state', (_f, to) => { if (to === 'Connect') attempts.push(clock.now()); });
   s.start();
   for (let i = 0; i < 4; i++) {
-    await waitState(s, 'Idle');
+    net.flush();
+    t.equal(s.state, 'Idle');
     t.match(s.lastError?.text, /connect failed: ECONNREFUSED/);
     clock.advance(clock.nextDueAt()! - clock.now());
   }
   t.same(attempts, [0, 1000, 3000, 7000, 11000], 'backoff 1 s, 2 s, 4 s, 4 s (max)');
-  await s.stop();
-  t.equal(clock.pending(), 0, 'no timers left');
+  t.end();
 });
 
-t.test('collision: both sides dial and listen; exactly one connection survives', async (t) => {
-  const A = session({ routerId: '10.0.0.1', listen: { port: 0 } });
-  const B = session({ routerId: '10.0.0.2', listen: { port: 0 } });
-  // Listen first, then point each at the other's port.
-  (A as unknown as { listen(): void }).listen();
-  (B as unknown as { listen(): void }).listen();
-  await Promise.all([once(A, 'listening'), once(B, 'listening')]);
-  (A as unknown as { opts: BgpSessionOptions }).opts.peerPort = B.listenAddress()!.port;
-  (B as unknown as { opts: BgpSessionOptions }).opts.peerPort = A.listenAddress()!.port;
-  const est = Promise.all([once(A, 'established'), once(B, 'established')]);
+t.test('no answer at all: retried every connect timeout, lastError names the likely causes; keys go to the transport', (t) => {
+  const { net, clock, make } = world();
+  net.silent.add(A_ADDR);
+  const auth = { kind: 'md5', password: 'secret' } as const;
+  const s = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, localAddress: B_ADDR, connectTimeout: 5000, auth, ttlSecurity: 1 });
+  s.start();
+  net.flush();
+  t.same(net.connects, [{ peerAddress: A_ADDR, peerPort: 179, localAddress: B_ADDR,
+    security: { keys: [{ address: A_ADDR, auth }], ttlSecurity: 1 } }], 'TCP-MD5 key and GTSM set by the transport');
+  clock.advance(5000);
+  net.flush();
+  t.equal(s.state, 'Connect');
+  t.equal(net.connects.length, 2, 'a new attempt');
+  t.match(s.lastError?.text, /^no answer from 192\.0\.2\.1 within 5 s; check authentication \(TCP-MD5 password: .*\) and ttl-security/);
+  t.end();
+});
+
+t.test('a socket the transport cannot set up counts as a failed attempt', (t) => {
+  const { net, make } = world();
+  net.connectError = new Error('setsockopt(TCP_MD5SIG): ENOPROTOOPT');
+  const s = make({ routerId: '10.0.0.2', peerAddress: A_ADDR });
+  s.start();
+  t.equal(s.state, 'Idle');
+  t.match(s.lastError?.text, /connect failed: cannot set up the TCP socket: setsockopt\(TCP_MD5SIG\): ENOPROTOOPT/);
+  t.end();
+});
+
+t.test('collision (RFC 4271 §6.8): both sides dial and listen; the higher BGP Identifier keeps its connection', (t) => {
+  const { net, make } = world();
+  const A = make({ routerId: '10.0.0.1', peerAddress: B_ADDR, localAddress: A_ADDR, listen: { port: 179 } });
+  const B = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, localAddress: B_ADDR, listen: { port: 179 } });
+  const a = record(A);
   A.start();
   B.start();
-  await est;
+  net.flush();
   t.equal(A.state, 'Established');
   t.equal(B.state, 'Established');
+  t.equal(net.pairs.length, 2);
+  const [aOut, bIn] = net.pairs.find(([c]) => c.remoteAddress === B_ADDR)!;
+  const [bOut, aIn] = net.pairs.find(([c]) => c.remoteAddress === A_ADDR)!;
+  t.ok(aOut.destroyed && bIn.destroyed, 'A\'s connection (lower identifier) is gone');
+  t.notOk(bOut.destroyed || aIn.destroyed, 'B\'s connection survives');
+  t.same(frames(bIn.sent()).at(-1), notificationBytes(6, 7), 'B refuses A\'s connection: Cease / Connection Collision Resolution');
+  t.same(frames(aOut.sent()).at(-1), notificationBytes(6, 7), 'A dumps its own connection the same way');
+  t.same(a.downs, [], 'no down event: the session was never up');
   // The session stays up: a route goes through.
-  const got = once(A, 'update');
   B.advertise([{ route: mac1, nextHop: '192.168.1.87', attributes: attrs }]);
-  const [u] = (await got) as [UpdateMessage];
-  t.same(announced([u]), [mac1]);
-  await Promise.all([A.stop(), B.stop()]);
+  net.flush();
+  t.same(announced(a.updates), [mac1]);
+  t.end();
+});
+
+t.test('collision: in Connect the peer\'s connection is taken instead of our unanswered attempt', (t) => {
+  const { net, make } = world();
+  net.silent.add(A_ADDR); // B's SYNs to A get no answer
+  const A = make({ routerId: '10.0.0.1', peerAddress: B_ADDR, localAddress: A_ADDR });
+  const B = make({ routerId: '10.0.0.2', peerAddress: A_ADDR, localAddress: B_ADDR, listen: { port: 179 } });
+  B.start();
+  net.flush();
+  t.equal(B.state, 'Connect');
+  A.start();
+  net.flush();
+  t.equal(B.state, 'Established');
+  t.equal(A.state, 'Established');
+  t.equal(net.pairs.length, 1, 'only A\'s connection');
+  t.end();
+});
+
+t.test('second connections: refused when Established (Cease 7) and when Idle (Cease 5); must start with OPEN', (t) => {
+  const { net, pair } = world();
+  const [A, B] = pair();
+  B.start();
+  net.flush();
+  t.equal(A.state, 'Established');
+  const closed: Array<string | null> = [];
+  const late = net.dial(B_ADDR, A_ADDR, 179, { closed: (e) => closed.push(e) });
+  net.flush();
+  t.same(frames(net.pairs.at(-1)![1].sent()), [notificationBytes(6, 7)], 'Cease / Connection Collision Resolution');
+  t.same(closed, [null], 'then closed');
+  t.equal(late.destroyed, true);
+  t.equal(A.state, 'Established', 'the existing session is untouched');
+
+  // A in OpenSent with B's connection; a second one sends a KEEPALIVE first: FSM error on it only.
+  const w = world();
+  const [A3] = w.pair();
+  const first = w.net.dial(B_ADDR, A_ADDR, 179);
+  w.net.flush();
+  t.equal(A3.state, 'OpenSent');
+  const second = w.net.dial(B_ADDR, A_ADDR, 179);
+  w.net.flush();
+  second.write(KEEPALIVE);
+  w.net.flush();
+  t.same(frames(w.net.pairs[1]![1].sent()), [notificationBytes(5, 0)], 'Finite State Machine Error');
+  t.equal(A3.state, 'OpenSent');
+  t.equal(first.destroyed, false);
+
+  // The first one breaks the session (no OPEN, garbage): A goes Idle for the backoff and refuses meanwhile.
+  first.write(new Uint8Array(19));
+  w.net.flush();
+  t.equal(A3.state, 'Idle');
+  w.net.dial(B_ADDR, A_ADDR, 179);
+  w.net.flush();
+  t.same(frames(w.net.pairs[2]![1].sent()), [notificationBytes(6, 5)], 'Cease / Connection Rejected');
+  t.end();
 });
 
 t.test('constructor rejects bad options', (t) => {
-  t.throws(() => session({ routerId: '10.0.0.1', peerAddress: 'nope' }), RangeError);
-  t.throws(() => session({ routerId: '10.0.0.1', localAddress: '1.2.3' }), RangeError);
-  t.throws(() => session({ routerId: '10.0.0.1', holdTime: 1 }), RangeError);
-  t.throws(() => session({ routerId: '10.0.0.1', localAs: 2 ** 32 }), RangeError);
+  const { make } = world();
+  t.throws(() => make({ routerId: '10.0.0.1', peerAddress: 'nope' }), RangeError);
+  t.throws(() => make({ routerId: '10.0.0.1', peerAddress: A_ADDR, localAddress: '1.2.3' }), RangeError);
+  t.throws(() => make({ routerId: '10.0.0.1', peerAddress: A_ADDR, holdTime: 1 }), RangeError);
+  t.throws(() => make({ routerId: '10.0.0.1', peerAddress: A_ADDR, localAs: 2 ** 32 }), RangeError);
   t.end();
 });

@@ -1,13 +1,14 @@
-// The Reflector over real TCP on loopback (127.0.0.0/8 is all local on Linux, no
-// root needed): real BgpSessions as clients from 127.0.0.2/.3/.4, dynamic
+// The Reflector with real BgpSessions as clients from 127.0.0.2/.3/.4, all on the
+// in-memory transport (test/lib/bgp-transport.ts) and a ManualClock: dynamic
 // neighbours from a listen range, reflection with ORIGINATOR_ID and CLUSTER_LIST,
 // withdrawals, a client going away, a late client getting the table before
 // End-of-RIB, and a refused address. Every wait is on an event, with a deadline
 // (test/lib/settle.ts).
 import t from 'tap';
-import { Socket, type AddressInfo } from 'node:net';
 import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
 import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
+import type { TransportAddress } from '../../src/bgp/transport.js';
+import { ManualClock } from '../../src/util/clock.js';
 import type { Family, PathAttributes, UpdateMessage } from '../../src/bgp/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
 import type { EvpnRoute } from '../../src/evpn/types.js';
@@ -15,6 +16,8 @@ import { parseReflectorConfig } from '../../src/reflector/config.js';
 import { Reflector } from '../../src/reflector/reflector.js';
 import { statusRecord } from '../../src/cli/reflector.js';
 import { once, waitFor } from '../lib/settle.js';
+import { FakeNetwork } from '../lib/bgp-transport.js';
+import { message } from '../lib/bytes.js';
 
 // A deadline for the whole file, behind the deadline of each wait: awaits such
 // as stop() fail the run in time instead of at tap's 600 s.
@@ -37,8 +40,19 @@ const macA = macIpRoute({ rd: '192.168.1.65:100', mac: 'aa:bb:cc:00:00:65', ip: 
 const imetA = inclusiveMulticastRoute({ rd: '192.168.1.65:100', originatorIp: '192.168.1.65' });
 const imetB = inclusiveMulticastRoute({ rd: '192.168.1.87:100', originatorIp: '192.168.1.87' });
 
+let net = new FakeNetwork();
+let clock = new ManualClock();
+t.beforeEach(() => {
+  net = new FakeNetwork();
+  clock = new ManualClock();
+});
+
+function reflector(opts: Omit<ConstructorParameters<typeof Reflector>[0], 'transport' | 'clock'>): Reflector {
+  return new Reflector({ transport: net.transport(), clock, ...opts });
+}
+
 function client(local: string, routerId: string, port: number): BgpSession {
-  return new BgpSession({ peerAddress: '127.0.0.1', peerPort: port, localAddress: local, localAs: AS, peerAs: AS, routerId,
+  return new BgpSession({ transport: net.transport(), clock, peerAddress: '127.0.0.1', peerPort: port, localAddress: local, localAs: AS, peerAs: AS, routerId,
     holdTime: 90, connectRetry: { min: 10, max: 50 } });
 }
 
@@ -62,8 +76,8 @@ function unreached(got: Array<UpdateMessage | 'eor'>, route: EvpnRoute): boolean
     u.attributes.mpUnreach.nlri.routes.some((r) => routeKey(r) === key));
 }
 
-t.test('reflection between real sessions over loopback', async (t) => {
-  const rr = new Reflector({ config });
+t.test('reflection between real sessions', async (t) => {
+  const rr = reflector({ config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   t.equal(addr.address, '127.0.0.1');
@@ -133,16 +147,16 @@ t.test('reflection between real sessions over loopback', async (t) => {
 });
 
 t.test('connections from outside the listen ranges are closed', async (t) => {
-  const rr = new Reflector({ config });
+  const rr = reflector({ config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
-  const s = new Socket();
-  s.on('error', () => { /* reset by the reflector */ });
   const refused = once(rr, 'refused');
-  s.connect({ host: '127.0.0.1', port: addr.port, localAddress: '127.0.0.9' });
+  const s = net.dial('127.0.0.9', '127.0.0.1', addr.port);
   const [from] = (await refused) as [string];
   t.equal(from, '127.0.0.9');
-  await once(s, 'close');
+  await waitFor(() => s.destroyed, { what: 'the connection closed' });
+  t.same(s.sent(), [], 'nothing said');
+  t.same(net.pairs[0]![1].sent(), [], 'closed without a NOTIFICATION');
   t.equal(rr.peers().length, 0);
 });
 
@@ -153,7 +167,7 @@ t.test('BFD down resets the client session at once (Cease / BFD Down) and the dy
   };
   const bfd = new BfdManager({ transport });
   t.teardown(() => bfd.close());
-  const rr = new Reflector({ config: { ...config, bfd: { minTx: 100, minRx: 100, multiplier: 3 } }, bfd });
+  const rr = reflector({ config: { ...config, bfd: { minTx: 100, minRx: 100, multiplier: 3 } }, bfd });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   const A = client('127.0.0.2', '1.1.1.2', addr.port);
@@ -175,46 +189,41 @@ t.test('BFD down resets the client session at once (Cease / BFD Down) and the dy
 });
 
 t.test('a second connection from an Established client is refused (RFC 4271 §6.8)', async (t) => {
-  const rr = new Reflector({ config });
+  const rr = reflector({ config });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
   const A = client('127.0.0.2', '1.1.1.2', addr.port);
   t.teardown(() => A.stop());
   A.start();
   await once(A, 'established');
-  const s = new Socket();
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  s.on('error', () => { /* closed by the reflector */ });
-  s.connect({ host: '127.0.0.1', port: addr.port, localAddress: '127.0.0.2' });
-  await once(s, 'close');
-  const msg = Buffer.concat(chunks);
-  t.equal(msg[18], 3, 'NOTIFICATION');
-  t.same([msg[19], msg[20]], [6, 7], 'Cease / Connection Collision Resolution');
+  const s = net.dial('127.0.0.2', '127.0.0.1', addr.port);
+  await waitFor(() => s.destroyed, { what: 'the second connection closed' });
+  t.same(net.pairs.at(-1)![1].sent(), message(3, [6, 7]), 'NOTIFICATION Cease / Connection Collision Resolution');
   t.equal(A.state, 'Established', 'the existing session is untouched');
 });
 
 t.test('a configured neighbor (we connect) and an eBGP client from a listen range', async (t) => {
   // N waits for us on 127.0.0.5; E (AS 65002) dials in from 127.0.0.6.
-  const N = new BgpSession({ peerAddress: '127.0.0.1', localAddress: '127.0.0.5', localAs: AS, peerAs: AS, routerId: '1.1.1.5',
+  const N = new BgpSession({ transport: net.transport(), clock, peerAddress: '127.0.0.1', localAddress: '127.0.0.5', localAs: AS, peerAs: AS, routerId: '1.1.1.5',
     holdTime: 90, passive: true, listen: { port: 0 } });
   t.teardown(() => N.stop());
   N.start();
-  const [nAddr] = (await once(N, 'listening')) as [AddressInfo];
-  const rr = new Reflector({ config: parseReflectorConfig([
+  const [nAddr] = (await once(N, 'listening')) as [TransportAddress];
+  const nUp = once(N, 'established');
+  const rr = reflector({ config: parseReflectorConfig([
     'routerId: 10.0.0.100', `asn: ${AS}`, 'listen: { address: 127.0.0.1, port: 0 }',
     'listenRanges: [{ range: 127.0.0.6/32, asn: 65002 }]',
     `neighbors: [{ address: 127.0.0.5, port: ${nAddr.port} }]`,
   ].join('\n')) });
   const addr = await rr.start();
   t.teardown(() => rr.stop());
-  const E = new BgpSession({ peerAddress: '127.0.0.1', peerPort: addr.port, localAddress: '127.0.0.6', localAs: 65002, peerAs: AS,
+  const E = new BgpSession({ transport: net.transport(), clock, peerAddress: '127.0.0.1', peerPort: addr.port, localAddress: '127.0.0.6', localAs: 65002, peerAs: AS,
     routerId: '1.1.1.6', holdTime: 90, connectRetry: { min: 10, max: 50 } });
   t.teardown(() => E.stop());
   const gotN = recorder(N);
   const gotE = recorder(E);
   E.start();
-  await Promise.all([once(N, 'established'), once(E, 'established')]);
+  await Promise.all([nUp, once(E, 'established')]);
   t.same(rr.peers().map((p) => [p.address, p.dynamic, p.ebgp]).sort(), [['127.0.0.5', false, false], ['127.0.0.6', true, true]]);
 
   // iBGP neighbor → eBGP client: our AS prepended, no LOCAL_PREF or reflection attributes, EVPN next hop unchanged.
@@ -241,4 +250,20 @@ t.test('a configured neighbor (we connect) and an eBGP client from a listen rang
   await waitFor(() => unreached(gotE, macA), { what: "N's route withdrawn from E" });
   t.same(rr.peers().map((p) => p.address).sort(), ['127.0.0.5', '127.0.0.6']);
   t.not(rr.peers().find((p) => p.address === '127.0.0.5')?.state, 'Established');
+});
+
+t.test('TCP-MD5 keys of listen ranges and neighbors go to the listener (RFC 2385)', async (t) => {
+  const rr = reflector({ config: parseReflectorConfig([
+    'routerId: 10.0.0.100', `asn: ${AS}`, 'listen: { address: 127.0.0.1, port: 0 }',
+    'listenRanges: [{ range: 127.0.0.4/30, password: range-key }, 127.0.0.8/32]',
+    'neighbors: [{ address: 127.0.0.5, password: neighbor-key }]',
+  ].join('\n')) });
+  await rr.start();
+  t.teardown(() => rr.stop());
+  t.same(net.listens, [{ host: '127.0.0.1', port: 0, security: { ttlSecurity: null, keys: [
+    { address: '127.0.0.4', prefixLength: 30, auth: { kind: 'md5', password: 'range-key' } },
+    { address: '127.0.0.5', auth: { kind: 'md5', password: 'neighbor-key' } },
+  ] } }]);
+  t.match(net.connects, [{ peerAddress: '127.0.0.5', localAddress: '127.0.0.1',
+    security: { keys: [{ address: '127.0.0.5', auth: { kind: 'md5', password: 'neighbor-key' } }], ttlSecurity: null } }]);
 });
