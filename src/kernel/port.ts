@@ -92,6 +92,10 @@ export interface LinkAddress {
   family: 4 | 6;
   address: string;
   prefixLen: number;
+  /** IFA_F_* bits (temporary, deprecated, tentative...); absent means none. */
+  flags?: number;
+  /** ifa_scope (0 global, 253 link, 254 host); absent means global. */
+  scope?: number;
 }
 
 export interface VxlanInfo {

@@ -417,7 +417,7 @@ export class RtnetlinkPort implements KernelPort {
       if (!a) continue;
       let list = byIndex.get(a.index);
       if (!list) byIndex.set(a.index, (list = []));
-      list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen });
+      list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen, flags: a.flags, scope: a.scope });
     }
     return raw.map((l) => this.toLinkInfo(l, byIndex.get(l.index) ?? []));
   }
