@@ -34,6 +34,8 @@ export interface RrSetup {
    * differently: they are deleted, routes and all, when their session goes).
    */
   staticClients?: number[];
+  /** Underlay address family (default 4): 6 builds IPv6-only underlays (TwoNetworkLab). */
+  family?: 4 | 6;
 }
 
 /** bgpd configuration of one reflector: dynamic iBGP clients from the whole subnet. */
@@ -55,7 +57,7 @@ export function reflectorConfig(asn: number, routerId: string, subnet: string, o
     ` neighbor CLIENTS timers ${t.keepalive} ${t.hold}`,
     ...(o.bfd ? [' neighbor CLIENTS bfd', ' neighbor CLIENTS bfd profile evpn-ha'] : []),
     ...(o.staticClients
-      ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`)} peer-group CLIENTS`)
+      ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`).replace(/::\/64$/, `::${h}`)} peer-group CLIENTS`)
       : [` bgp listen range ${subnet} peer-group CLIENTS`]),
     ' !',
     ' address-family l2vpn evpn',
@@ -82,14 +84,14 @@ export interface E2e {
 /** Build the topology and start both reflectors. Agents are started by the caller. */
 export async function setupE2e(tag: string, tap: { teardown(fn: () => void): void }, rr: RrSetup = {}): Promise<E2e> {
   const lab = new Lab(tag, tap);
-  const net = new TwoNetworkLab(lab);
+  const net = new TwoNetworkLab(lab, undefined, rr.family ?? 4);
   net.build();
   const asn = rr.asn ?? { net1: 65001, net2: 65002 };
   const handles = {} as Record<NetworkName, FrrHandle>;
   for (const n of ['net1', 'net2'] as const) {
     const info = net.networks[n];
     handles[n] = await startFrr(lab, info.rrNs, {
-      bgpdConf: reflectorConfig(asn[n], info.rrAddress, `192.168.${info.index}.0/24`, rr),
+      bgpdConf: reflectorConfig(asn[n], net.family === 6 ? `10.255.${info.index}.2` : info.rrAddress, net.subnet(n), rr),
       bfdd: rr.bfd !== undefined,
       ...(rr.bfd ? { bfddConf: bfdConfig(rr.bfd) } : {}),
     });

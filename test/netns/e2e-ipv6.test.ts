@@ -1,0 +1,73 @@
+// End to end over IPv6-only underlays (issue 12 §1): the two-network topology with
+// 2001:db8:1::/64 and 2001:db8:2::/64, FRR 8.4 reflectors with IPv6 listen ranges and
+// bfdd (100 ms x 3), evpn-ha agents with IPv6 uplinks (BGP and BFD over IPv6), an
+// IPv6 vxlan0 (`local ::`), the overlay (service addresses) IPv4.
+//   * the sessions come up over IPv6, the reflectors hold our routes with 16-byte
+//     next hops and the router-ID RD;
+//   * the kernel entries: FDB dst is the remote IPv6 VTEP; ping crosses VXLAN in IPv6;
+//   * failover: net1 blackholed on server-l (ip6tables) -> BFD -> the FDB entry moves
+//     to 2001:db8:2::87 in under a second; failback when the fault goes.
+import t from 'tap';
+import {
+  agentSessionState, diagnostics, setupE2e, showNeighbors, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
+} from '../lib/e2e.js';
+import { frrEvpnPaths } from '../lib/frr.js';
+import { waitFor } from '../lib/netns.js';
+
+const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
+const FAILOVER_MS = 1000;
+const reason = skipReason();
+if (reason) {
+  t.plan(0, reason);
+} else {
+  let e: E2e;
+  const L = (): typeof e.net.servers.l => e.net.servers.l;
+  const R = (): typeof e.net.servers.r => e.net.servers.r;
+
+  t.before(async () => {
+    e = await setupE2e('e6', t, { family: 6, bfd: BFD });
+    await startAgents(e, { holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: false });
+  });
+  t.teardown(() => stopAgents(e));
+
+  t.test('BGP and BFD over IPv6, routes with IPv6 next hops', async (t) => {
+    await waitFor(() => (['l', 'r'] as const).every((s) => showNeighbors(e, s).every((x) => x.state === 'Established')), 30_000,
+      'all sessions Established').catch((err: unknown) => { throw new Error(`${String(err)}\n${diagnostics(e)}`); });
+    const n = showNeighbors(e, 'l');
+    t.same(n.map((x) => x.peer).sort(), ['2001:db8:1::2', '2001:db8:2::2'], 'server-l peers with both reflectors over IPv6');
+    t.equal(agentSessionState(e, 'l', 'net1'), 'Established');
+    await waitFor(() => (['l', 'r'] as const).every((s) => showNeighbors(e, s).every((x) => (x.bfd as { state?: string } | null)?.state === 'Up')),
+      15_000, 'all BFD sessions Up');
+    const paths = frrEvpnPaths(e.rr.net1).filter((p) => p.routeType === 2 && p.ip === R().service);
+    t.equal(paths.length, 1, 'RR-net1 holds server-r\'s MAC+IP route');
+    t.equal(paths[0]?.nextHop, R().address.net1, 'with the IPv6 next hop 2001:db8:1::87');
+    t.equal(paths[0]?.rd, `10.255.0.${R().host}:100`, 'RD from the router ID (RFC 4364 §4.2)');
+  });
+
+  t.test('FDB points at the remote IPv6 VTEP; ping crosses VXLAN over IPv6', async (t) => {
+    await waitFdbDst(e, 'l', R().address.net1, 20_000);
+    await waitFdbDst(e, 'r', L().address.net1, 20_000);
+    t.equal(e.net.fdbDst('l', R().mac), '2001:db8:1::87');
+    t.ok(e.net.pingOnce('l', R().service, 5), 'server-l pings 192.168.0.87 over the IPv6 underlay');
+  });
+
+  t.test('failover by BFD over IPv6 in under a second, and failback', async (t) => {
+    const ping = e.net.ping('l', R().service, 10);
+    await sleep(500);
+    const at = Date.now();
+    const undo = e.net.blackholeUplink('l', 'net1');
+    let took: number;
+    try {
+      took = await waitFdbDst(e, 'l', R().address.net2, 10_000);
+    } finally {
+      undo();
+    }
+    t.ok(took <= FAILOVER_MS, `server-l fdb dst 2001:db8:2::87 after ${took} ms (BFD 100 ms x 3)`);
+    await waitFdbDst(e, 'l', R().address.net1, 30_000);
+    await sleep(500);
+    ping.stop();
+    const outage = ping.outageAround(at);
+    t.comment(`IPv6 underlay failover: fdb moved after ${took} ms, longest gap between replies ${outage === null ? 'n/a' : Math.round(outage)} ms`);
+    t.ok(outage !== null && outage < 1500, `ping outage ${String(outage)} ms`);
+  });
+}
