@@ -93,6 +93,14 @@ export interface UplinkConfig {
    * - null (`false` in the file): no capability at all.
    */
   gracefulRestart: number | 'end-of-rib' | null;
+  /**
+   * Announce the type-3 Inclusive Multicast Ethernet Tag route (RFC 7432 §7.3, with
+   * PMSI_TUNNEL ingress replication) per VNI. Default: on for IPv4 uplinks, off for
+   * IPv6 ones, because FRR before 10.7 resets the session on its 16-byte PMSI
+   * endpoint (and before 10.6 on its 128-bit originator IP): docs/interop.md.
+   * evpn-ha agents do not use received type-3 routes; FRR VTEPs do (flood list).
+   */
+  inclusiveMulticastRoute: boolean;
 }
 
 export interface VtepProbeConfig {
@@ -490,6 +498,7 @@ class Validator {
     const keys = [
       'name', 'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'localPref',
       'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd', 'gracefulRestart',
+      'inclusiveMulticastRoute',
     ] as const;
     if (!this.mapKeys(p, keys)) return null;
     const name = this.str([...p, 'name']);
@@ -571,6 +580,7 @@ class Validator {
       name, interface: iface, address, peer, family, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
       passive: this.bool([...p, 'passive'], false), localAs, peerAs, localPref, holdTime, keepalive, connectRetry,
       rd, routeTarget, importRouteTargets, bfd, gracefulRestart,
+      inclusiveMulticastRoute: this.bool([...p, 'inclusiveMulticastRoute'], family === 4),
     };
   }
 

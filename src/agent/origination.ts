@@ -5,7 +5,12 @@
 //    non-link-local IPv6 address of the bridge, and one MAC-only type-2 route;
 //  * a type-3 route (RFC 7432 §7.3) with PMSI_TUNNEL ingress replication
 //    (RFC 6514 §5, RFC 8365 §5.1.3: label = VNI, endpoint = our address), so that
-//    FRR-style peers add us to their flood list.
+//    FRR-style peers add us to their flood list; unless the uplink's
+//    inclusiveMulticastRoute is off (the default on IPv6 uplinks: FRR before 10.7
+//    resets the session on a 16-byte PMSI endpoint, docs/interop.md).
+// Over an IPv6 uplink the next hop (RFC 4760 §3 / RFC 8365 §5.1.3: 16 bytes), the
+// type-3 originating router's IP (RFC 7432 §7.3: 128 bits) and the PMSI tunnel
+// endpoint (RFC 6514 §5: the attribute length gives the address family) are IPv6.
 // Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
 // tunnel type 8); type-2 label1 = VNI.
 import type { PathAttributes } from '../bgp/types.js';
@@ -102,6 +107,7 @@ export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, li
           out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes });
         }
       }
+      if (!u.inclusiveMulticastRoute) continue;
       out.push({
         route: inclusiveMulticastRoute({ rd, originatorIp: addr }),
         nextHop: addr,

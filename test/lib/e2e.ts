@@ -132,6 +132,14 @@ export function showNeighbors(e: E2e, name: ServerName): Array<Record<string, un
   return Array.isArray(o.neighbors) ? o.neighbors as Array<Record<string, unknown>> : [];
 }
 
+/** `evpn-ha show routes --json` (optionally for one IP) through the agent's control socket. */
+export function showRoutes(e: E2e, name: ServerName, ip?: string): Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> {
+  const out = e.net.evpnHaCli(name, ['show', 'routes', '--json', ...(ip ? ['--ip', ip] : []), '--socket', e.net.socketPath(name)]);
+  const j = JSON.parse(out) as unknown;
+  const list = Array.isArray(j) ? j : (j as { routes?: unknown }).routes;
+  return Array.isArray(list) ? list as Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> : [];
+}
+
 /** The state of one uplink's session as the agent reports it (`state` field), or undefined. */
 export function agentSessionState(e: E2e, name: ServerName, uplink: NetworkName): string | undefined {
   try {
