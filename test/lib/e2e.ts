@@ -140,6 +140,14 @@ export function showRoutes(e: E2e, name: ServerName, ip?: string): Array<{ mac: 
   return Array.isArray(list) ? list as Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> : [];
 }
 
+/** `evpn-ha show vteps --json`: the VTEP probe state per (network, remote VTEP). */
+export function showVteps(e: E2e, name: ServerName): Array<{ network: string; localVtep: string | null; remoteVtep: string; state: string; rttMs: number | null }> {
+  const out = e.net.evpnHaCli(name, ['show', 'vteps', '--json', '--socket', e.net.socketPath(name)]);
+  const j = JSON.parse(out) as unknown;
+  const list = Array.isArray(j) ? j : (j as { vteps?: unknown }).vteps;
+  return Array.isArray(list) ? list as Array<{ network: string; localVtep: string | null; remoteVtep: string; state: string; rttMs: number | null }> : [];
+}
+
 /** The state of one uplink's session as the agent reports it (`state` field), or undefined. */
 export function agentSessionState(e: E2e, name: ServerName, uplink: NetworkName): string | undefined {
   try {

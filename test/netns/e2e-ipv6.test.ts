@@ -6,11 +6,12 @@
 //     router-ID RD and reflect them with their 16-byte next hops; no type-3 route
 //     (FRR before 10.7 resets the session on its IPv6 PMSI endpoint, docs/interop.md);
 //   * the kernel entries: FDB dst is the remote IPv6 VTEP; ping crosses VXLAN in IPv6;
-//   * failover: net1 blackholed on server-l (ip6tables) -> BFD -> the FDB entry moves
-//     to 2001:db8:2::87 in under a second; failback when the fault goes.
+//   * VTEP probes (VXLAN in IPv6) are answered on both networks;
+//   * failover: net1 blackholed on server-l (ip6tables) -> BFD and the probes -> the FDB
+//     entry moves to 2001:db8:2::87 in under a second; failback when the fault goes.
 import t from 'tap';
 import {
-  agentSessionState, diagnostics, setupE2e, showNeighbors, showRoutes, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
+  PROBE_FAST, agentSessionState, diagnostics, setupE2e, showNeighbors, showRoutes, showVteps, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { frrEvpnPaths } from '../lib/frr.js';
 import { waitFor } from '../lib/netns.js';
@@ -27,7 +28,7 @@ if (reason) {
 
   t.before(async () => {
     e = await setupE2e('e6', t, { family: 6, bfd: BFD });
-    await startAgents(e, { holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: false });
+    await startAgents(e, { holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: PROBE_FAST });
   });
   t.teardown(() => stopAgents(e));
 
@@ -57,7 +58,18 @@ if (reason) {
     t.ok(e.net.pingOnce('l', R().service, 5), 'server-l pings 192.168.0.87 over the IPv6 underlay');
   });
 
-  t.test('failover by BFD over IPv6 in under a second, and failback', async (t) => {
+  t.test('VTEP probes travel as VXLAN in IPv6 and are answered on both networks', async (t) => {
+    // The remote vxlan0 (an IPv6 one) drops IPv6 UDP without a checksum (no
+    // udp6zerocsumrx), so a probe that is answered was sent with one.
+    const want = [['net1', '2001:db8:1::65', '2001:db8:1::87'], ['net2', '2001:db8:2::65', '2001:db8:2::87']];
+    await waitFor(() => showVteps(e, 'l').filter((v) => v.state === 'up').length === 2, 10_000, 'server-l: both VTEPs of server-r up')
+      .catch((err: unknown) => { throw new Error(`${String(err)}\n${JSON.stringify(showVteps(e, 'l'))}\n${diagnostics(e)}`); });
+    const v = showVteps(e, 'l');
+    t.same(v.map((x) => [x.network, x.localVtep, x.remoteVtep]).sort(), want, 'probed from our IPv6 VTEP to theirs, per network');
+    t.ok(v.every((x) => x.state === 'up' && typeof x.rttMs === 'number'), 'up, with a round-trip time');
+  });
+
+  t.test('failover over IPv6 in under a second, and failback', async (t) => {
     const ping = e.net.ping('l', R().service, 10);
     await sleep(500);
     const at = Date.now();
