@@ -154,6 +154,13 @@ export interface KernelPort {
    * `ifnames`, FDB entries whose port device is in `ifnames`. Unknown names are ignored.
    */
   dump(ifnames: string[]): Promise<ObservedEntry[]>;
+  /**
+   * The address family a vxlan device sends over, which is the only family the
+   * kernel takes as its FDB `dst` (the other fails EAFNOSUPPORT): 6 for a device
+   * created with an IPv6 `local` (`::` included) or `remote`/`group`, 4 otherwise.
+   * null: no such device, or not a vxlan one. Changes nothing in the kernel.
+   */
+  vxlanFamily(ifname: string): Promise<4 | 6 | null>;
   /** Carry out the operations (pipelined); one result per op, in order. Never rejects. */
   apply(ops: KernelOp[]): Promise<KernelOpResult[]>;
   /** Receive neigh, link and address events until the returned function is called. */
