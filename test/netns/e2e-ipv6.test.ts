@@ -5,6 +5,7 @@
 //   * the sessions come up over IPv6, the reflectors hold our routes with the
 //     router-ID RD and reflect them with their 16-byte next hops; no type-3 route
 //     (FRR before 10.7 resets the session on its IPv6 PMSI endpoint, docs/interop.md);
+//   * BFD packets carry hop limit 255 both ways (RFC 5881 §5);
 //   * the kernel entries: FDB dst is the remote IPv6 VTEP; ping crosses VXLAN in IPv6;
 //   * VTEP probes (VXLAN in IPv6) are answered on both networks;
 //   * failover: net1 blackholed on server-l (ip6tables) -> BFD and the probes -> the FDB
@@ -14,7 +15,8 @@ import {
   PROBE_FAST, agentSessionState, diagnostics, setupE2e, showNeighbors, showRoutes, showVteps, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { frrEvpnPaths } from '../lib/frr.js';
-import { waitFor } from '../lib/netns.js';
+import { startCapture } from '../lib/capture.js';
+import { sh, waitFor } from '../lib/netns.js';
 
 const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
 const FAILOVER_MS = 1000;
@@ -49,6 +51,22 @@ if (reason) {
     t.same(learned.map((p) => [p.network, p.nextHop]).sort(),
       [['net1', '2001:db8:1::87'], ['net2', '2001:db8:2::87']], 'server-l learned server-r\'s route with IPv6 next hops over both networks');
     t.same(frrEvpnPaths(e.rr.net1).filter((p) => p.routeType === 3), [], 'no type-3 route over IPv6 by default (FRR < 10.7, docs/interop.md)');
+  });
+
+  t.test('BFD over IPv6 is single hop (RFC 5881 §5): hop limit 255 both ways', async (t) => {
+    // 1.5 s: libpcap hands packets over in blocks retired after its 1 s timeout, and
+    // a shorter capture ends with its only block unread.
+    const cap = await startCapture(e.lab, L().ns, 'eth1', { filter: 'udp port 3784' });
+    await sleep(1500);
+    await cap.stop();
+    // tcpdump's own decoding (not ours): "IP6 (..., hlim 255, next-header UDP ...) a.port > b.3784".
+    const lines = sh('tcpdump', ['-r', cap.file, '-n', '-v', '-t']).split('\n').filter((l) => l.startsWith('IP6 '));
+    const from = (a: string): string[] => lines.filter((l) => new RegExp(`\\) ${a.replace(/[.:]/g, '[.:]')}\\.\\d+ >`).test(l));
+    const ours = from(L().address.net1);
+    const theirs = from(e.net.networks.net1.rrAddress);
+    t.ok(ours.length >= 3 && theirs.length >= 3, `BFD packets both ways in 1.5 s (${ours.length} sent, ${theirs.length} received)`);
+    t.ok(ours.every((l) => l.includes('hlim 255')), 'ours are sent with hop limit 255');
+    t.ok(theirs.every((l) => l.includes('hlim 255')), 'bfdd\'s arrive with hop limit 255');
   });
 
   t.test('FDB points at the remote IPv6 VTEP; ping crosses VXLAN over IPv6', async (t) => {
