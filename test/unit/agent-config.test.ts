@@ -224,10 +224,12 @@ t.test('route target patterns', (t) => {
 t.test('the complete examples in docs/configuration.md are valid', (t) => {
   const md = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
   const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /^routerId:/m.test(b) && /^uplinks:/m.test(b));
-  t.equal(blocks.length, 2);
+  t.equal(blocks.length, 3);
   for (const b of blocks) t.doesNotThrow(() => parseConfig(b, 'docs'), b.split('\n')[0]);
-  const second = parseConfig(blocks[1]!);
-  t.equal(second.kernel.startupGrace, 60_000);
-  t.equal(second.uplinks[0]!.keepalive, 3);
+  const v6 = parseConfig(blocks.find((b) => b.includes('2001:db8'))!);
+  t.same(v6.uplinks.map((u) => [u.family, u.rd, u.inclusiveMulticastRoute]), [[6, '{routerId}:{vni}', false], [6, '{routerId}:{vni}', false]], 'the IPv6 example');
+  const full = parseConfig(blocks.find((b) => b.includes('startupGrace'))!);
+  t.equal(full.kernel.startupGrace, 60_000);
+  t.equal(full.uplinks[0]!.keepalive, 3);
   t.end();
 });
