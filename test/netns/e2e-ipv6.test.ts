@@ -12,7 +12,7 @@
 //     entry moves to 2001:db8:2::87 in under a second; failback when the fault goes.
 import t from 'tap';
 import {
-  PROBE_FAST, agentSessionState, diagnostics, setupE2e, showNeighbors, showRoutes, showVteps, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
+  PROBE_FAST, agentSessionState, diagnostics, kernelText, setupE2e, showNeighbors, showRoutes, showVteps, skipReason, sleep, startAgents, stopAgents, waitFdbDst, type E2e,
 } from '../lib/e2e.js';
 import { frrEvpnPaths } from '../lib/frr.js';
 import { startCapture } from '../lib/capture.js';
@@ -73,6 +73,12 @@ if (reason) {
     await waitFdbDst(e, 'l', R().address.net1, 20_000);
     await waitFdbDst(e, 'r', L().address.net1, 20_000);
     t.equal(e.net.fdbDst('l', R().mac), '2001:db8:1::87');
+    t.match(e.net.neigh('l', R().service), { lladdr: R().mac, state: ['NOARP'] }, 'neighbour entry for the remote service address');
+    t.match(kernelText(e, 'l').fdb, new RegExp(`${R().mac} dst 2001:db8:1::87 self extern_learn`), 'bridge fdb shows the IPv6 dst');
+    // The operator's view: IPv6 peers and VTEPs in the text tables.
+    const show = (what: string): string => e.net.evpnHaCli('l', ['show', what, '--socket', e.net.socketPath('l')]);
+    t.match(show('neighbors'), /2001:db8:1::2[\s\S]*2001:db8:2::2/, 'show neighbors lists both IPv6 peers');
+    t.match(show('routes'), /2001:db8:1::87[\s\S]*2001:db8:2::87/, 'show routes lists both IPv6 next hops');
     t.ok(e.net.pingOnce('l', R().service, 5), 'server-l pings 192.168.0.87 over the IPv6 underlay');
   });
 
