@@ -346,7 +346,14 @@ export class Agent {
     if (family === undefined) return;
     const wrong: string[] = [];
     for (const v of this.cfg.vnis) {
-      const has = await this.kernel.vxlanFamily(v.vxlan);
+      let has: 4 | 6 | null;
+      try {
+        has = await this.kernel.vxlanFamily(v.vxlan);
+      } catch (e) {
+        // Only a definite mismatch stops the start (e.g. EPERM says nothing about it).
+        this.problem(`vxlan device ${v.vxlan}: could not check its address family (${String(e)}); starting anyway`);
+        continue;
+      }
       if (has === null || has === family) continue;
       const recreate = family === 6
         ? `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning local ::  (or local <this host's IPv6 VTEP address>)`

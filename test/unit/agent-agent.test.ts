@@ -760,6 +760,15 @@ uplinks:
   t.equal(bad.sessions.length, 0, 'no session');
   t.same(bad.kernel.applied, [], 'no kernel write');
 
+  // A check that cannot tell (EPERM, say) is reported and does not stop the start.
+  const unsure = new FakeKernel({ links: links(6) });
+  unsure.vxlanFamily = async () => { throw Object.assign(new Error('EPERM'), { code: 'EPERM' }); };
+  const u = await rig({ config: v6, kernel: unsure, start: false });
+  await u.agent.start();
+  await u.step();
+  t.match(u.events.filter((e) => e.type === 'problem'), [{ message: /vxlan device vxlan0: could not check its address family \(Error: EPERM\); starting anyway/ }]);
+  t.equal(u.sessions.length, 1);
+
   const good = await rig({ config: v6, kernel: new FakeKernel({ links: links(6) }) });
   await good.step();
   t.equal(good.sessions.length, 1, 'an IPv6 vxlan device: the session starts');
