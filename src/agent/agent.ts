@@ -27,6 +27,11 @@ import { logEvent, summary, type AgentEvent } from './events.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib, type RibChange } from './rib.js';
 
+/** The agent cannot start with this host's devices; the message says what to do. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
 export type { AgentEvent, KernelTrigger, PathSummary } from './events.js';
 export { describeEntry } from './events.js';
 
@@ -233,6 +238,12 @@ export class Agent {
     const applied: string[] = [];
     const restartRequired: string[] = [];
     const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+    // Another underlay family needs vxlan devices of that family, checked at start
+    // (checkVxlanFamilies): nothing of this file is applied without a restart.
+    const family = (c: Config): number | undefined => c.uplinks[0]?.family;
+    if (family(old) !== undefined && family(next) !== undefined && family(old) !== family(next)) {
+      return { applied, restartRequired: [`uplinks (underlay IPv${String(family(old))} -> IPv${String(family(next))})`] };
+    }
     if (!same(old.vnis, next.vnis)) restartRequired.push('vnis');
     if (old.kernel.protocol !== next.kernel.protocol) restartRequired.push('kernel.protocol');
     if (!same(old.control, next.control)) restartRequired.push('control');
@@ -316,6 +327,7 @@ export class Agent {
    */
   async start(): Promise<void> {
     if (this.started) throw new Error('agent already started');
+    await this.checkVxlanFamilies();
     this.started = true;
     const now = this.clock.now();
     this.gate = new StaleGate(this.uplinks.keys(), now, this.cfg.kernel.startupGrace);
@@ -412,6 +424,36 @@ export class Agent {
   /** Group member replacements so far: each is a failover or failback of every MAC behind one group. */
   get groupReplaces(): number {
     return this.sync.groupReplaces;
+  }
+
+  /**
+   * Every VNI's vxlan device must send over the uplinks' family: the kernel takes
+   * only that family as an FDB `dst` (EAFNOSUPPORT otherwise), so a mismatch would
+   * leave every remote MAC unprogrammed. Checked before anything is started or
+   * written; a missing device is not an error here (it is reported while running).
+   */
+  private async checkVxlanFamilies(): Promise<void> {
+    const family = this.cfg.uplinks[0]?.family;
+    if (family === undefined) return;
+    const wrong: string[] = [];
+    for (const v of this.cfg.vnis) {
+      let has: 4 | 6 | null;
+      try {
+        has = await this.kernel.vxlanFamily(v.vxlan);
+      } catch (e) {
+        // Only a definite mismatch stops the start (e.g. EPERM says nothing about it).
+        this.problem(`vxlan device ${v.vxlan}: could not check its address family (${String(e)}); starting anyway`);
+        continue;
+      }
+      if (has === null || has === family) continue;
+      const recreate = family === 6
+        ? `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning local ::  (or local <this host's IPv6 VTEP address>)`
+        : `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning  (no local, or local <this host's IPv4 VTEP address>)`;
+      wrong.push(`vxlan device ${v.vxlan} (VNI ${v.vni}) sends over IPv${has} but the uplinks are IPv${family}: the kernel refuses ` +
+        `IPv${family} VTEPs as its FDB dst (EAFNOSUPPORT). Re-create it as an IPv${family} device: ip link del ${v.vxlan}; ` +
+        `${recreate}; ip link set ${v.vxlan} master ${v.bridge} up`);
+    }
+    if (wrong.length > 0) throw new StartupError(`${wrong.join('\n')}\nNothing was started or changed.`);
   }
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */

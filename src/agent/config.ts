@@ -5,6 +5,7 @@
 // docs/configuration.md documents every key.
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { normalizeIp } from '../kernel/addr.js';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { parseRouteTarget } from '../evpn/extcommunity.js';
 import { parseRd } from '../evpn/rd.js';
@@ -52,11 +53,17 @@ export interface RouteTargetPattern {
 export interface UplinkConfig {
   /** Name of the session and of its underlay network (in logs, the RIB and the CLI). */
   name: string;
-  /** Device whose primary IPv4 address is the session source and announced next hop. */
+  /**
+   * Device whose first address of the uplink's family is the session source and
+   * announced next hop (IPv6: a global one that is not temporary, deprecated or
+   * tentative).
+   */
   interface: string | null;
   /** Fixed local address, instead of `interface`. */
   address: string | null;
   peer: string;
+  /** The underlay's address family: the peer's (and so the session's and the next hop's). */
+  family: 4 | 6;
   peerPort: number;
   /** Wait for the peer to connect instead of connecting (RFC 4271 §8.1.1 PassiveTcpEstablishment). */
   passive: boolean;
@@ -70,7 +77,10 @@ export interface UplinkConfig {
   keepalive: number;
   /** ConnectRetryTimer, seconds (RFC 4271 §8.2.2). */
   connectRetry: number;
-  /** RD template: `{address}`, `{vni}`, `{localAs}` are substituted per VNI. */
+  /**
+   * RD template: `{address}`, `{routerId}`, `{vni}`, `{localAs}` are substituted per
+   * VNI. Default `{address}:{vni}`, or `{routerId}:{vni}` on an IPv6 uplink.
+   */
   rd: string;
   /** Exported route target template, same placeholders. */
   routeTarget: string;
@@ -90,6 +100,14 @@ export interface UplinkConfig {
    * - null (`false` in the file): no capability at all.
    */
   gracefulRestart: number | 'end-of-rib' | null;
+  /**
+   * Announce the type-3 Inclusive Multicast Ethernet Tag route (RFC 7432 §7.3, with
+   * PMSI_TUNNEL ingress replication) per VNI. Default: on for IPv4 uplinks, off for
+   * IPv6 ones, because FRR before 10.7 resets the session on its 16-byte PMSI
+   * endpoint (and before 10.6 on its 128-bit originator IP): docs/interop.md.
+   * evpn-ha agents do not use received type-3 routes; FRR VTEPs do (flood list).
+   */
+  inclusiveMulticastRoute: boolean;
   /** RFC 2385 TCP-MD5 password; null: none. A secret: never logged or shown. */
   password: string | null;
   /** RFC 5925 TCP-AO master key tuple; null: none. Exclusive with password. */
@@ -197,6 +215,8 @@ export const DEFAULTS = {
   connectRetry: 1,
   gracefulRestart: 'end-of-rib' as const,
   rd: '{address}:{vni}',
+  /** The default RD of an IPv6 uplink (RFC 4364 §4.2 has no IPv6 administrator field). */
+  rdIpv6: '{routerId}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
   bfd: { ...BFD_DEFAULTS },
@@ -404,8 +424,10 @@ class Validator {
     if (!v) return v;
     if (family === 4 ? !isIPv4(v) : !isIPv4(v) && !isIPv6(v)) {
       this.err(p, `must be an ${family === 4 ? 'IPv4' : 'IP'} address, not ${show(v)}`);
+      return v;
     }
-    return v;
+    // RFC 5952 text, so that it compares equal to what the kernel and the wire give.
+    return isIPv6(v) && !v.includes('%') ? normalizeIp(v) : v;
   }
 
   private ifname(p: Path): string {
@@ -465,6 +487,18 @@ class Validator {
     this.unique(uplinks, 'uplinks', 'name');
     this.unique(uplinks.filter((u) => u.interface !== null), 'uplinks', 'interface');
     this.unique(uplinks.filter((u) => u.address !== null), 'uplinks', 'address');
+    // One family for all uplinks: a VNI has one vxlan device, and a vxlan device
+    // carries one family (an IPv4 one refuses IPv6 FDB destinations: EAFNOSUPPORT).
+    const first = uplinks[0];
+    uplinks.forEach((u, i) => {
+      if (first && u.family !== first.family && u.peer) {
+        this.err(['uplinks', i, 'peer'], `is IPv${u.family} but uplink ${first.name} is IPv${first.family}: all uplinks must use one address family ` +
+          `(a VNI's vxlan device sends over one family); mixed IPv4/IPv6 underlays are not supported`);
+      }
+    });
+    if (routerId === null && first?.family === 6) {
+      this.err(['uplinks'], 'IPv6 uplinks need routerId (the BGP identifier is a 32-bit value written as an IPv4 address, RFC 6286): add routerId: A.B.C.D');
+    }
 
     let vtepProbe: VtepProbeConfig | null = { ...DEFAULTS.vtepProbe };
     const vp = this.value(['vtepProbe']);
@@ -524,6 +558,7 @@ class Validator {
       'name', 'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'localPref',
       'holdTime', 'keepalive', 'connectRetry', 'rd', 'routeTarget', 'importRouteTargets', 'bfd', 'gracefulRestart',
       'password', 'tcpAo', 'ttlSecurity',
+      'inclusiveMulticastRoute',
     ] as const;
     if (!this.mapKeys(p, keys)) return null;
     const name = this.str([...p, 'name']);
@@ -534,8 +569,12 @@ class Validator {
     const hasAddr = this.has([...p, 'address']);
     if (hasIf === hasAddr) this.err(p, hasIf ? 'give either interface or address, not both' : 'interface or address is required');
     const iface = hasIf ? this.ifname([...p, 'interface']) : null;
-    const address = hasAddr ? this.ip([...p, 'address'], 4) : null;
-    const peer = this.ip([...p, 'peer'], 4);
+    const address = hasAddr ? this.ip([...p, 'address']) : null;
+    const peer = this.ip([...p, 'peer']);
+    const family: 4 | 6 = isIPv6(peer) ? 6 : 4;
+    if (address && (isIPv6(address) ? 6 : 4) !== family && (isIPv4(address) || isIPv6(address))) {
+      this.err([...p, 'address'], `must be an IPv${family} address like peer ${peer} (the session and the next hop use the peer's family), not ${show(address)}`);
+    }
     const localAs = this.int([...p, 'localAs'], 1, 0xffffffff);
     const peerAs = this.int([...p, 'peerAs'], 1, 0xffffffff, localAs);
     const localPref = this.int([...p, 'localPref'], 0, 0xffffffff, DEFAULTS.localPref);
@@ -549,10 +588,12 @@ class Validator {
     }
     const connectRetry = this.int([...p, 'connectRetry'], 1, 3600, DEFAULTS.connectRetry);
 
-    const rd = this.str([...p, 'rd'], DEFAULTS.rd);
+    // RFC 4364 §4.2: an RD's administrator field is an AS number or an IPv4 address,
+    // so an IPv6 uplink's default RD uses the router ID instead of the address.
+    const rd = this.str([...p, 'rd'], family === 6 ? DEFAULTS.rdIpv6 : DEFAULTS.rd);
     const routeTarget = this.str([...p, 'routeTarget'], DEFAULTS.routeTarget);
-    this.checkTemplate([...p, 'rd'], rd, 'rd', vnis, localAs, address);
-    this.checkTemplate([...p, 'routeTarget'], routeTarget, 'rt', vnis, localAs, address);
+    this.checkTemplate([...p, 'rd'], rd, 'rd', vnis, localAs, address, family);
+    this.checkTemplate([...p, 'routeTarget'], routeTarget, 'rt', vnis, localAs, address, family);
 
     const importRouteTargets: RouteTargetPattern[] = [];
     const irtPath: Path = [...p, 'importRouteTargets'];
@@ -598,9 +639,10 @@ class Validator {
     const { password, tcpAo, ttlSecurity } = this.security(p);
 
     return {
-      name, interface: iface, address, peer, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
+      name, interface: iface, address, peer, family, peerPort: this.int([...p, 'peerPort'], 1, 65535, DEFAULTS.peerPort),
       passive: this.bool([...p, 'passive'], false), localAs, peerAs, localPref, holdTime, keepalive, connectRetry,
       rd, routeTarget, importRouteTargets, bfd, gracefulRestart, password, tcpAo, ttlSecurity,
+      inclusiveMulticastRoute: this.bool([...p, 'inclusiveMulticastRoute'], family === 4),
     };
   }
 
@@ -616,10 +658,18 @@ class Validator {
   }
 
   /** Check an RD / RT template by expanding it for every VNI with the address (or a stand-in). */
-  private checkTemplate(p: Path, tpl: string, what: 'rd' | 'rt', vnis: VniConfig[], localAs: number, address: string | null): void {
-    const bad = tpl.match(/\{[^}]*\}/g)?.filter((t) => !['{address}', '{vni}', '{localAs}'].includes(t));
+  private checkTemplate(
+    p: Path, tpl: string, what: 'rd' | 'rt', vnis: VniConfig[], localAs: number, address: string | null, family: 4 | 6,
+  ): void {
+    const bad = tpl.match(/\{[^}]*\}/g)?.filter((t) => !['{address}', '{routerId}', '{vni}', '{localAs}'].includes(t));
     if (bad?.length) {
-      this.err(p, `unknown placeholder ${bad[0]} (use {address}, {vni}, {localAs})`);
+      this.err(p, `unknown placeholder ${bad[0]} (use {address}, {routerId}, {vni}, {localAs})`);
+      return;
+    }
+    if (family === 6 && tpl.includes('{address}')) {
+      // RFC 4364 §4.2 (RD) and RFC 4360 §3.2 (route target): the administrator field
+      // holds an AS number or an IPv4 address, never an IPv6 one.
+      this.err(p, `cannot use {address} on an IPv6 uplink (an ${what === 'rd' ? 'RD' : 'route target'} holds an AS number or an IPv4 address); use {routerId}`);
       return;
     }
     if (vnis.length > 1 && !tpl.includes('{vni}')) {
@@ -627,7 +677,7 @@ class Validator {
       return;
     }
     for (const v of vnis) {
-      const text = expandTemplate(tpl, { address: address ?? '192.0.2.1', vni: v.vni, localAs });
+      const text = expandTemplate(tpl, { address: address ?? '192.0.2.1', routerId: '192.0.2.1', vni: v.vni, localAs });
       const problem = textProblem(what === 'rd' ? parseRd : parseRouteTarget, text);
       if (problem) {
         this.err(p, `${show(tpl)} gives ${show(text)} for VNI ${v.vni}: ${problem}`);
@@ -794,12 +844,14 @@ function levenshtein(a: string, b: string): number {
 
 export interface TemplateValues {
   address: string;
+  routerId: string;
   vni: number;
   localAs: number;
 }
 
 export function expandTemplate(tpl: string, v: TemplateValues): string {
-  return tpl.replaceAll('{address}', v.address).replaceAll('{vni}', String(v.vni)).replaceAll('{localAs}', String(v.localAs));
+  return tpl.replaceAll('{address}', v.address).replaceAll('{routerId}', v.routerId)
+    .replaceAll('{vni}', String(v.vni)).replaceAll('{localAs}', String(v.localAs));
 }
 
 function splitColon(text: string): [string, string] | null {
@@ -870,7 +922,9 @@ export function matchRouteTarget(p: RouteTargetPattern, rt: RouteTarget, vni: nu
 // --- runtime resolution ---------------------------------------------------------
 
 /** The RD and exported RT of one uplink for one VNI, once the uplink address is known. */
-export function uplinkRdRt(u: UplinkConfig, vni: number, address: string): { rd: RouteDistinguisher; routeTarget: RouteTarget } {
-  const v = { address, vni, localAs: u.localAs };
+export function uplinkRdRt(
+  u: UplinkConfig, vni: number, address: string, routerId: string,
+): { rd: RouteDistinguisher; routeTarget: RouteTarget } {
+  const v = { address, routerId, vni, localAs: u.localAs };
   return { rd: parseRd(expandTemplate(u.rd, v)), routeTarget: parseRouteTarget(expandTemplate(u.routeTarget, v)) };
 }

@@ -5,7 +5,12 @@
 //    non-link-local IPv6 address of the bridge, and one MAC-only type-2 route;
 //  * a type-3 route (RFC 7432 §7.3) with PMSI_TUNNEL ingress replication
 //    (RFC 6514 §5, RFC 8365 §5.1.3: label = VNI, endpoint = our address), so that
-//    FRR-style peers add us to their flood list.
+//    FRR-style peers add us to their flood list; unless the uplink's
+//    inclusiveMulticastRoute is off (the default on IPv6 uplinks: FRR before 10.7
+//    resets the session on a 16-byte PMSI endpoint, docs/interop.md).
+// Over an IPv6 uplink the next hop (RFC 4760 §3 / RFC 8365 §5.1.3: 16 bytes), the
+// type-3 originating router's IP (RFC 7432 §7.3: 128 bits) and the PMSI tunnel
+// endpoint (RFC 6514 §5: the attribute length gives the address family) are IPv6.
 // Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
 // tunnel type 8); type-2 label1 = VNI.
 import type { PathAttributes } from '../bgp/types.js';
@@ -13,6 +18,7 @@ import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
 import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../evpn/route.js';
 import { formatExtCommunity } from '../evpn/extcommunity.js';
+import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../kernel/nl.js';
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';
 
@@ -35,18 +41,32 @@ export interface Origination {
   problems: string[];
 }
 
-/** The uplink's address: `address:` as configured, else the first IPv4 address of `interface`. */
-export function uplinkAddress(u: Pick<UplinkConfig, 'address' | 'interface'>, links: readonly LinkInfo[]): string | null {
+/** IPv6 address flags that disqualify an address as a session source and next hop. */
+const UNUSABLE_V6 = IFA_F_TEMPORARY | IFA_F_DEPRECATED | IFA_F_TENTATIVE | IFA_F_DADFAILED;
+
+/**
+ * The uplink's address: `address:` as configured, else the first address of
+ * `interface` in the uplink's family. IPv6: the first global (scope universe) one
+ * that is not temporary (RFC 8981 privacy address), deprecated (preferred lifetime
+ * over), tentative (DAD not done: bind() would fail) or DAD-failed.
+ */
+export function uplinkAddress(u: Pick<UplinkConfig, 'address' | 'interface' | 'family'>, links: readonly LinkInfo[]): string | null {
   if (u.address !== null) return u.address;
   const l = links.find((x) => x.name === u.interface);
-  return l?.addresses.find((a) => a.family === 4)?.address ?? null;
+  const a = u.family === 6
+    ? l?.addresses.find((x) => x.family === 6 && (x.scope ?? 0) === 0 && ((x.flags ?? 0) & UNUSABLE_V6) === 0)
+    : l?.addresses.find((x) => x.family === 4);
+  return a?.address ?? null;
 }
 
-/** The router ID: configured, else the first uplink's address. */
+/**
+ * The router ID: configured, else the first uplink's address (IPv4 uplinks only: the
+ * configuration requires routerId when the uplinks are IPv6).
+ */
 export function resolveRouterId(cfg: Pick<Config, 'routerId' | 'uplinks'>, links: readonly LinkInfo[]): string | null {
   if (cfg.routerId !== null) return cfg.routerId;
   const first = cfg.uplinks[0];
-  return first ? uplinkAddress(first, links) : null;
+  return first && first.family === 4 ? uplinkAddress(first, links) : null;
 }
 
 /** IPv4 addresses and IPv6 addresses that are not link-local (fe80::/10), in kernel order. */
@@ -56,7 +76,8 @@ export function announcedAddresses(link: LinkInfo): string[] {
     .map((a) => a.address);
 }
 
-export function originate(cfg: Pick<Config, 'vnis' | 'uplinks'>, links: readonly LinkInfo[]): Origination {
+export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, links: readonly LinkInfo[]): Origination {
+  const routerId = resolveRouterId(cfg, links);
   const perUplink = new Map<string, Advertisement[]>();
   const addresses = new Map<string, string | null>();
   const problems: string[] = [];
@@ -67,12 +88,16 @@ export function originate(cfg: Pick<Config, 'vnis' | 'uplinks'>, links: readonly
     const out: Advertisement[] = [];
     perUplink.set(u.name, out);
     if (addr === null) {
-      problems.push(`uplink ${u.name}: ${u.interface ?? '?'} has no IPv4 address; nothing announced`);
+      problems.push(`uplink ${u.name}: ${u.interface ?? '?'} has no ${u.family === 6 ? 'usable global IPv6' : 'IPv4'} address; nothing announced`);
+      continue;
+    }
+    if (routerId === null && (u.rd.includes('{routerId}') || u.routeTarget.includes('{routerId}'))) {
+      problems.push(`uplink ${u.name}: no router ID yet for {routerId} in its RD or route target; nothing announced`);
       continue;
     }
     for (const v of cfg.vnis) {
       const br = byName.get(v.bridge);
-      const { rd, routeTarget } = uplinkRdRt(u, v.vni, addr);
+      const { rd, routeTarget } = uplinkRdRt(u, v.vni, addr, routerId ?? addr);
       const ext: ExtCommunity[] = [routeTarget, { kind: 'encapsulation', tunnelType: TUNNEL_TYPE_VXLAN }];
       const attributes: PathAttributes = { origin: 0, asPath: [], extCommunities: ext };
       if (!br || br.mac === null) {
@@ -82,6 +107,7 @@ export function originate(cfg: Pick<Config, 'vnis' | 'uplinks'>, links: readonly
           out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes });
         }
       }
+      if (!u.inclusiveMulticastRoute) continue;
       out.push({
         route: inclusiveMulticastRoute({ rd, originatorIp: addr }),
         nextHop: addr,

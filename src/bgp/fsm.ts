@@ -14,7 +14,8 @@
 // the peer while we have one becomes the `candidate` until its OPEN arrives.
 // Inputs without `conn`, and outputs without it, concern the current connection.
 import type { Message, NotificationMessage, OpenMessage, RouteRefreshMessage, UpdateMessage } from './types.js';
-import { BgpError, CeaseSubcode, ErrorCode, FsmSubcode, describeNotification } from './errors.js';
+import { BgpError, CeaseSubcode, ErrorCode, FsmSubcode, UpdateSubcode, describeNotification } from './errors.js';
+import { attrTypeName } from './iana.js';
 import { buildOpen, checkLocalConfig, negotiate, resolveCollision, type LocalBgpConfig, type Negotiated } from './negotiate.js';
 
 export type StateName = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
@@ -181,13 +182,24 @@ export function decodeShutdownCommunication(data: Uint8Array): string | null {
   }
 }
 
-/** "received NOTIFICATION Cease / Administrative Shutdown: "maintenance"" */
+/** RFC 4271 §6.3: UPDATE error subcodes whose Data field is the erroneous attribute (flags, type, length, value). */
+const ATTRIBUTE_IN_DATA: ReadonlySet<number> = new Set([
+  UpdateSubcode.AttributeFlagsError, UpdateSubcode.AttributeLengthError, UpdateSubcode.InvalidOriginAttribute,
+  UpdateSubcode.InvalidNextHopAttribute, UpdateSubcode.OptionalAttributeError,
+]);
+
+/**
+ * "received NOTIFICATION Cease / Administrative Shutdown: "maintenance"",
+ * "received NOTIFICATION UPDATE Message Error / Attribute Length Error: PMSI_TUNNEL".
+ */
 export function describeNotificationInfo(n: NotificationInfo): string {
   let s = `${n.direction} NOTIFICATION ${describeNotification(n.code, n.subcode)}`;
   if (n.code === ErrorCode.Cease &&
       (n.subcode === CeaseSubcode.AdministrativeShutdown || n.subcode === CeaseSubcode.AdministrativeReset)) {
     const text = decodeShutdownCommunication(n.data);
     if (text) s += `: "${text}"`;
+  } else if (n.code === ErrorCode.UpdateMessage && ATTRIBUTE_IN_DATA.has(n.subcode) && n.data.length >= 2) {
+    s += `: ${attrTypeName(n.data[1]!)}`;
   }
   return s;
 }

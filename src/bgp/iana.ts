@@ -22,6 +22,16 @@ export const AttrType = {
   PmsiTunnel: 22, // RFC 6514 §5
 } as const;
 
+/** An attribute type's name as the RFCs write it ("PMSI_TUNNEL"), or "type N". */
+export function attrTypeName(type: number): string {
+  const names: Record<number, string> = {
+    1: 'ORIGIN', 2: 'AS_PATH', 3: 'NEXT_HOP', 4: 'MULTI_EXIT_DISC', 5: 'LOCAL_PREF', 6: 'ATOMIC_AGGREGATE',
+    7: 'AGGREGATOR', 8: 'COMMUNITIES', 9: 'ORIGINATOR_ID', 10: 'CLUSTER_LIST', 14: 'MP_REACH_NLRI',
+    15: 'MP_UNREACH_NLRI', 16: 'EXTENDED_COMMUNITIES', 17: 'AS4_PATH', 18: 'AS4_AGGREGATOR', 22: 'PMSI_TUNNEL',
+  };
+  return names[type] ?? `type ${type}`;
+}
+
 /** Attribute Flags bits, RFC 4271 §4.3. */
 export const AttrFlag = {
   Optional: 0x80,

@@ -12,6 +12,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { pino, type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
+import { StartupError } from '../agent/agent.js';
 import { startAgent } from '../agent/run.js';
 import { firstSignal, onSignal } from './signals.js';
 
@@ -70,6 +71,8 @@ export async function runAgent(configPath: string, io: RunIo, checkOnly = false)
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     logger.error({ err }, `start-up failed: ${err.message}`);
+    // A StartupError says what to change on the host: also as plain lines.
+    if (e instanceof StartupError) for (const line of err.message.split('\n')) io.stderr.write(`evpn-ha: ${line}\n`);
     return 1;
   }
   const unregister = (io.onReload ?? ((fn) => onSignal('SIGHUP', fn)))(() => {

@@ -37,6 +37,8 @@ export interface FakeLinkSpec {
   master?: string | null;
   mtu?: number;
   vni?: number;
+  /** A vxlan device's underlay family (default 4): its FDB takes only `dst` of that family. */
+  family?: 4 | 6;
   addresses?: LinkAddress[];
 }
 
@@ -62,6 +64,7 @@ interface FakeLink {
   master: string | null;
   mtu: number;
   vni: number | null;
+  family: 4 | 6;
   addresses: LinkAddress[];
   /** Bridge port flag neigh_suppress (only meaningful with a master). */
   neighSuppress: boolean;
@@ -79,6 +82,7 @@ function errnoResult(op: KernelOp, code: string, errno: number, message: string)
 const ENODEV = 19;
 const EOPNOTSUPP = 95;
 const EINVAL = 22;
+const EAFNOSUPPORT = 97;
 
 export class FakeKernel implements KernelPort {
   /** Every op passed to apply(), in order (including failed ones). */
@@ -109,6 +113,11 @@ export class FakeKernel implements KernelPort {
 
   async links(): Promise<LinkInfo[]> {
     return [...this.linkTable.values()].map((l) => this.info(l));
+  }
+
+  async vxlanFamily(ifname: string): Promise<4 | 6 | null> {
+    const l = this.linkTable.get(ifname);
+    return l?.kind === 'vxlan' ? l.family : null;
   }
 
   async dump(ifnames: string[]): Promise<ObservedDeviceEntry[]> {
@@ -246,7 +255,7 @@ export class FakeKernel implements KernelPort {
     const l: FakeLink = {
       index: this.nextIndex++, name: spec.name, kind: spec.kind ?? null, mac: spec.mac ? normalizeMac(spec.mac) : null,
       up: spec.up ?? true, carrier: spec.carrier ?? true, master: spec.master ?? null, mtu: spec.mtu ?? 1500,
-      vni: spec.vni ?? null, addresses: [...(spec.addresses ?? [])], neighSuppress: false,
+      vni: spec.vni ?? null, family: spec.family ?? 4, addresses: [...(spec.addresses ?? [])], neighSuppress: false,
     };
     this.linkTable.set(l.name, l);
     if (emit) this.emit({ type: 'link', action: 'new', link: this.info(l) });
@@ -410,6 +419,9 @@ export class FakeKernel implements KernelPort {
       return { ok: true, op };
     }
     if (l.kind !== 'vxlan') return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, `${l.name} is not a vxlan device`);
+    if ((ip.includes(':') ? 6 : 4) !== l.family) {
+      return errnoResult(op, 'EAFNOSUPPORT', EAFNOSUPPORT, `${l.name} is an IPv${l.family} vxlan device; dst ${ip} refused`);
+    }
     if (!l.master) return errnoResult(op, 'EINVAL', EINVAL, `${l.name} has no master bridge`);
     const nhid = e.nhid ?? null;
     if (nhid !== null) {

@@ -122,6 +122,13 @@ const OPERSTATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing'
 // --- if_addr.h ---
 export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
+/** u32 flags, superseding ifa_flags (linux/if_addr.h). */
+export const IFA_FLAGS = 8;
+// ifa_flags bits (linux/if_addr.h)
+export const IFA_F_TEMPORARY = 0x01;
+export const IFA_F_DADFAILED = 0x08;
+export const IFA_F_DEPRECATED = 0x20;
+export const IFA_F_TENTATIVE = 0x40;
 
 const NLA_TYPE_MASK = 0x3fff;
 
@@ -436,6 +443,10 @@ export interface RawAddr {
   prefixLen: number;
   index: number;
   address: string;
+  /** IFA_F_* (IFA_FLAGS when present, else ifa_flags). */
+  flags: number;
+  /** ifa_scope: 0 universe (global), 253 link, 254 host. */
+  scope: number;
 }
 
 /** null for families other than IPv4/IPv6 or a message without an address. */
@@ -452,6 +463,8 @@ export function decodeAddr(payload: Buffer): RawAddr | null {
     prefixLen: payload.readUInt8(1),
     index: payload.readUInt32LE(4),
     address: formatIp(addr),
+    flags: a.get(IFA_FLAGS)?.readUInt32LE(0) ?? payload.readUInt8(2),
+    scope: payload.readUInt8(3),
   };
 }
 

@@ -130,6 +130,10 @@ export interface LinkAddress {
   family: 4 | 6;
   address: string;
   prefixLen: number;
+  /** IFA_F_* bits (temporary, deprecated, tentative...); absent means none. */
+  flags?: number;
+  /** ifa_scope (0 global, 253 link, 254 host); absent means global. */
+  scope?: number;
 }
 
 export interface VxlanInfo {
@@ -202,6 +206,13 @@ export interface KernelPort {
    * `ifnames`, FDB entries whose port device is in `ifnames`. Unknown names are ignored.
    */
   dump(ifnames: string[]): Promise<ObservedDeviceEntry[]>;
+  /**
+   * The address family a vxlan device sends over, which is the only family the
+   * kernel takes as its FDB `dst` (the other fails EAFNOSUPPORT): 6 for a device
+   * created with an IPv6 `local` (`::` included) or `remote`/`group`, 4 otherwise.
+   * null: no such device, or not a vxlan one. Changes nothing in the kernel.
+   */
+  vxlanFamily(ifname: string): Promise<4 | 6 | null>;
   /** Carry out the operations (pipelined); one result per op, in order. Never rejects. */
   apply(ops: KernelOp[]): Promise<KernelOpResult[]>;
   /** Receive neigh, nexthop, link and address events until the returned function is called. */

@@ -101,6 +101,9 @@ interface WireRequest {
   enoentOk: boolean;
 }
 
+/** The MAC of the FDB request vxlanFamily() sends (never created: no NLM_F_CREATE). */
+const FAMILY_PROBE_MAC = '02:00:00:e7:fa:06';
+
 /** An encoded op: its requests, or a local failure (e.g. unknown device). */
 type Encoded = { requests: WireRequest[] } | { error: { code: string; errno: number; message: string } };
 
@@ -440,7 +443,7 @@ export class RtnetlinkPort implements KernelPort {
       if (!a) continue;
       let list = byIndex.get(a.index);
       if (!list) byIndex.set(a.index, (list = []));
-      list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen });
+      list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen, flags: a.flags, scope: a.scope });
     }
     return raw.map((l) => this.toLinkInfo(l, byIndex.get(l.index) ?? []));
   }
@@ -562,6 +565,33 @@ export class RtnetlinkPort implements KernelPort {
   private async indexOf(ifname: string): Promise<number | undefined> {
     if (!this.indexByName.has(ifname)) await this.refreshLinks();
     return this.indexByName.get(ifname);
+  }
+
+  /**
+   * The link dump names the family only for a specific `local` (IFLA_VXLAN_LOCAL or
+   * LOCAL6; `local ::` is not reported). Otherwise ask the kernel without changing
+   * anything: an RTM_NEWNEIGH for an FDB entry with an IPv6 `dst`, NLM_F_EXCL and no
+   * NLM_F_CREATE. vxlan_fdb_add checks the family first (EAFNOSUPPORT on an IPv4
+   * device); on an IPv6 one the entry is missing (ENOENT: no create) or there
+   * (EEXIST: no replace).
+   */
+  async vxlanFamily(ifname: string): Promise<4 | 6 | null> {
+    await this.refreshLinks();
+    const index = this.indexByName.get(ifname);
+    const link = index === undefined ? undefined : this.linksByIndex.get(index);
+    if (!link || link.kind !== 'vxlan') return null;
+    if (link.vxlan?.local) return link.vxlan.local.includes(':') ? 6 : 4;
+    const buf = nl.encodeMessage(
+      nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_EXCL, 0,
+      nl.ndmsg(nl.AF_BRIDGE, link.index, nl.NUD_REACHABLE, nl.NTF_SELF),
+      [{ type: nl.NDA_LLADDR, value: parseMac(FAMILY_PROBE_MAC) }, { type: nl.NDA_DST, value: parseIp('::') }],
+    );
+    const failures: Array<Failure | null> = [null];
+    await this.sendPipelined([{ buf, opIndex: 0, enoentOk: true }], failures);
+    const f = failures[0];
+    if (!f || f.code === 'EEXIST') return 6;
+    if (f.code === 'EAFNOSUPPORT') return 4;
+    throw Object.assign(new Error(`cannot tell the family of vxlan device ${ifname}: ${f.code}`), f);
   }
 
   async apply(ops: KernelOp[]): Promise<KernelOpResult[]> {

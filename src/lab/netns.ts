@@ -98,8 +98,10 @@ export class Lab {
     sh('ip', ['link', 'add', tmpA, 'type', 'veth', 'peer', 'name', tmpB]);
     sh('ip', ['link', 'set', tmpA, 'netns', nsA, 'name', ifA]);
     sh('ip', ['link', 'set', tmpB, 'netns', nsB, 'name', ifB]);
-    if (addrA) ip(nsA, 'addr', 'add', addrA, 'dev', ifA);
-    if (addrB) ip(nsB, 'addr', 'add', addrB, 'dev', ifB);
+    // IPv6: nodad, so the address is usable at once (not tentative for a second or two).
+    const v6 = (a: string): string[] => (a.includes(':') ? ['nodad'] : []);
+    if (addrA) ip(nsA, 'addr', 'add', addrA, 'dev', ifA, ...v6(addrA));
+    if (addrB) ip(nsB, 'addr', 'add', addrB, 'dev', ifB, ...v6(addrB));
     ip(nsA, 'link', 'set', ifA, 'up');
     ip(nsB, 'link', 'set', ifB, 'up');
   }

@@ -138,7 +138,12 @@ export class TwoNetworkLab {
   /** Switch port of each server on each network (for link-down faults). */
   private readonly ports = new Map<string, string>();
 
-  constructor(readonly lab: Lab, readonly evpnHa: string[] = defaultEvpnHaCommand()) {
+  /**
+   * `family` 6 builds IPv6 underlays: 2001:db8:<net>::<host>/64 on eth1/eth2 and the
+   * reflectors (2001:db8:<net>::2), vxlan0 created with `local ::` (an IPv6 VXLAN
+   * device), IPv4 router IDs 10.255.<net or 0>.<host>; the overlay stays IPv4.
+   */
+  constructor(readonly lab: Lab, readonly evpnHa: string[] = defaultEvpnHaCommand(), readonly family: 4 | 6 = 4) {
     this.dir = mkdtempSync(join(tmpdir(), `${lab.prefix}-`));
     lab.onDispose(() => {
       if (this.kept) return;
@@ -151,14 +156,16 @@ export class TwoNetworkLab {
     });
     const server = (name: ServerName, host: number): ServerInfo => ({
       name, host, ns: '',
-      address: { net1: `192.168.1.${host}`, net2: `192.168.2.${host}` },
+      address: family === 6
+        ? { net1: `2001:db8:1::${host}`, net2: `2001:db8:2::${host}` }
+        : { net1: `192.168.1.${host}`, net2: `192.168.2.${host}` },
       service: `192.168.0.${host}`,
       mac: hostMac(host),
     });
     this.servers = { l: server('l', 65), r: server('r', 87) };
     const net = (name: NetworkName, index: 1 | 2): NetworkInfo => ({
       name, index, interface: index === 1 ? 'eth1' : 'eth2',
-      rrAddress: `192.168.${index}.2`, rrNs: '', switchNs: '',
+      rrAddress: family === 6 ? `2001:db8:${index}::2` : `192.168.${index}.2`, rrNs: '', switchNs: '',
     });
     this.networks = { net1: net('net1', 1), net2: net('net2', 2) };
   }
@@ -171,26 +178,42 @@ export class TwoNetworkLab {
       this.switches[n] = sw;
       info.switchNs = sw.ns;
       info.rrNs = this.lab.ns(`rr${info.index}`);
-      sw.plug(info.rrNs, `${info.rrAddress}/24`, 'eth0');
+      sw.plug(info.rrNs, `${info.rrAddress}/${this.prefixLen}`, 'eth0');
     }
     for (const s of Object.values(this.servers)) {
       s.ns = this.lab.ns(`srv${s.name}`);
       for (const n of NETWORKS) {
         const info = this.networks[n];
-        const port = this.switches[n]!.plug(s.ns, `${s.address[n]}/24`, info.interface);
+        const port = this.switches[n]!.plug(s.ns, `${s.address[n]}/${this.prefixLen}`, info.interface);
         this.ports.set(`${s.name}/${n}`, port);
       }
-      addVtep(s.ns, { vni: 100, svi: `${s.service}/24`, sviMac: s.mac });
+      addVtep(s.ns, { vni: 100, svi: `${s.service}/24`, sviMac: s.mac, ...(this.family === 6 ? { local: '::' } : {}) });
     }
+  }
+
+  /** Prefix length of the underlay subnets. */
+  get prefixLen(): number {
+    return this.family === 6 ? 64 : 24;
+  }
+
+  /** An underlay network's subnet (the reflectors' listen range), e.g. 192.168.1.0/24. */
+  subnet(net: NetworkName): string {
+    const i = this.networks[net].index;
+    return this.family === 6 ? `2001:db8:${i}::/64` : `192.168.${i}.0/24`;
+  }
+
+  /** The router ID of a server (its net1 address on IPv4 underlays). */
+  routerId(name: ServerName): string {
+    const s = this.servers[name];
+    return this.family === 6 ? `10.255.0.${s.host}` : s.address.net1;
   }
 
   /** The agent configuration (YAML) for one server. */
   agentConfig(name: ServerName, t: AgentTuning = {}): string {
-    const s = this.servers[name];
     const asn = t.asn ?? { net1: 65001, net2: 65002 };
     const pref = t.localPref ?? { net1: 200, net2: 100 };
     const lines: string[] = [
-      `routerId: ${s.address.net1}`,
+      `routerId: ${this.routerId(name)}`,
       `logLevel: ${t.logLevel ?? 'info'}`,
       'vnis:',
       '  - vni: 100',
@@ -242,12 +265,12 @@ export class TwoNetworkLab {
   reflectorConfig(net: NetworkName, t: ReflectorTuning = {}): string {
     const info = this.networks[net];
     const lines = [
-      `routerId: ${info.rrAddress}`,
+      `routerId: ${this.family === 6 ? `10.255.${info.index}.2` : info.rrAddress}`,
       `asn: ${t.asn ?? (info.index === 1 ? 65001 : 65002)}`,
       'listen:',
-      `  address: ${info.rrAddress}`,
+      `  address: '${info.rrAddress}'`,
       'listenRanges:',
-      `  - 192.168.${info.index}.0/24`,
+      `  - '${this.subnet(net)}'`,
       `holdTime: ${t.holdTime ?? 9}`,
       `keepalive: ${t.keepalive ?? 3}`,
       t.bfd ? `bfd: { minTx: ${t.bfd.minTx}, minRx: ${t.bfd.minRx}, multiplier: ${t.bfd.multiplier} }` : 'bfd: false',
@@ -363,7 +386,7 @@ export class TwoNetworkLab {
   // OUTPUT, and the link's carrier does not change.
 
   private iptables(ns: string, ...args: string[]): void {
-    nsExec(ns, 'iptables', ['-w', ...args]);
+    nsExec(ns, this.family === 6 ? 'ip6tables' : 'iptables', ['-w', ...args]);
   }
 
   private faultChain(ns: string, chain: string, rules: string[][]): () => void {
@@ -406,7 +429,7 @@ export class TwoNetworkLab {
     const info = this.networks[net];
     return this.faultChain(this.servers[name].ns, `FAULT-BRIEF-${net}`, [
       ['-p', 'tcp', '-s', info.rrAddress, '--sport', '179', '-j', 'DROP'],
-      ['-p', 'udp', '-s', `192.168.${info.index}.0/24`, '--dport', '4789', '-j', 'DROP'],
+      ['-p', 'udp', '-s', this.subnet(net), '--dport', '4789', '-j', 'DROP'],
     ]);
   }
 

@@ -1,8 +1,9 @@
 // VTEP probe wire format: pure encode/decode of the bytes a probe datagram carries
 // to `<remote VTEP>:4789`, and of the probe message inside it.
 //
-// The outer IPv4/UDP headers are the kernel's (a dgram socket bound to the local
-// VTEP address sends them); everything below is built here, so the remote kernel's
+// The outer IPv4 or IPv6 / UDP headers are the kernel's (a dgram socket bound to the
+// local VTEP address sends them; over IPv6 with the UDP checksum RFC 8200 §8.1
+// makes mandatory); everything below is built here, so the remote kernel's
 // vxlan0 decapsulates it like any other VXLAN packet and its bridge delivers the
 // inner datagram to the evpn-ha probe socket.
 //
@@ -24,7 +25,7 @@
 //   +----------------------------------------------+
 //
 // Decoders never throw: they return `{ ok: false, error }` with a typed kind.
-import { formatIpv4 } from '../bgp/wire.js';
+import { formatIpv4, formatIpv6, parseIpv6 } from '../bgp/wire.js';
 import { readMac } from '../evpn/addr.js';
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
@@ -84,6 +85,19 @@ export function parseMac(s: string): Uint8Array | undefined {
 /** The 6 bytes at b[off..off+6] as lowercase aa:bb:cc:dd:ee:ff; the caller has checked the bounds. */
 export function formatMac(b: Uint8Array, off = 0): string {
   return readMac(b, off);
+}
+
+/**
+ * A VTEP (underlay) address, IPv4 dotted quad or IPv6 text, to 4 or 16 bytes;
+ * undefined if it is neither.
+ */
+export function parseVtep(s: string): Uint8Array | undefined {
+  if (!s.includes(':')) return parseIpv4(s);
+  try {
+    return parseIpv6(s);
+  } catch {
+    return undefined;
+  }
 }
 
 function mustIpv4(s: string, what: string): Uint8Array {
@@ -322,9 +336,10 @@ export function decodeProbeFrame(buf: Uint8Array): Decoded<DecodedFrame, FrameEr
 // +   a request)                                                  +
 // |                                                               |
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-// |                Sender VTEP address (IPv4)                     |
+// |        Sender VTEP address (version 1: IPv4, 4 bytes;         |
+// |                         version 2: IPv6, 16 bytes)            |
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-// |                Target VTEP address (IPv4)                     |
+// |        Target VTEP address (as long as the sender's)          |
 // +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 // |             Sender bridge MAC (48 bits)                       |
 // +                               +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -336,10 +351,20 @@ export function decodeProbeFrame(buf: Uint8Array): Decoded<DecodedFrame, FrameEr
 // Reply: Sequence and Nonce echo the request's; Transmit Time is the responder's;
 // Sender VTEP is the responder's address on that network, Target VTEP the
 // requester's. Bytes after the name are ignored (room for later TLVs).
+//
+// The version gives the VTEP address family, so an IPv4 probe is byte for byte what
+// it always was (version 1, 52 fixed bytes) and an IPv6 one (version 2, 76 fixed
+// bytes) is refused as 'bad-version' by an older agent rather than misread.
 
 export const PROBE_MAGIC = 0x45485052; // "EHPR"
+/** Version 1: IPv4 VTEP addresses. */
 export const PROBE_VERSION = 1;
+/** Version 2: IPv6 VTEP addresses. */
+export const PROBE_VERSION_IPV6 = 2;
+/** Fixed part of a version 1 (IPv4) message. */
 export const PROBE_FIXED_LENGTH = 52;
+/** Fixed part of a version 2 (IPv6) message. */
+export const PROBE_FIXED_LENGTH_IPV6 = 76;
 export const PROBE_NAME_MAX = 255;
 
 export const ProbeTypeCode = { request: 1, reply: 2 } as const;
@@ -384,13 +409,18 @@ export function encodeProbeMessage(m: ProbeMessage): Uint8Array {
   if (name.length > PROBE_NAME_MAX) throw new RangeError(`network name longer than ${PROBE_NAME_MAX} bytes`);
   if (!Number.isInteger(m.sequence) || m.sequence < 0 || m.sequence > 0xffffffff) throw new RangeError(`sequence out of range: ${m.sequence}`);
   if (m.nonce < 0n || m.nonce > 0xffffffffffffffffn) throw new RangeError('nonce out of range');
-  const sender = mustIpv4(m.senderVtep, 'senderVtep');
-  const target = mustIpv4(m.targetVtep, 'targetVtep');
+  const sender = parseVtep(m.senderVtep);
+  const target = parseVtep(m.targetVtep);
+  if (sender === undefined) throw new RangeError(`senderVtep: not an IP address: ${JSON.stringify(m.senderVtep)}`);
+  if (target === undefined) throw new RangeError(`targetVtep: not an IP address: ${JSON.stringify(m.targetVtep)}`);
+  if (sender.length !== target.length) throw new RangeError(`senderVtep ${m.senderVtep} and targetVtep ${m.targetVtep} are of different families`);
   const mac = mustMac(m.senderMac, 'senderMac');
-  const out = new Uint8Array(PROBE_FIXED_LENGTH + name.length);
+  const v6 = sender.length === 16;
+  const fixed = v6 ? PROBE_FIXED_LENGTH_IPV6 : PROBE_FIXED_LENGTH;
+  const out = new Uint8Array(fixed + name.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, PROBE_MAGIC);
-  out[4] = PROBE_VERSION;
+  out[4] = v6 ? PROBE_VERSION_IPV6 : PROBE_VERSION;
   out[5] = ProbeTypeCode[m.type];
   out[6] = name.length;
   v.setUint32(8, m.sequence);
@@ -398,9 +428,9 @@ export function encodeProbeMessage(m: ProbeMessage): Uint8Array {
   v.setFloat64(20, m.txTime);
   v.setFloat64(28, m.echoTime);
   out.set(sender, 36);
-  out.set(target, 40);
-  out.set(mac, 44);
-  out.set(name, PROBE_FIXED_LENGTH);
+  out.set(target, 36 + sender.length);
+  out.set(mac, 36 + 2 * sender.length);
+  out.set(name, fixed);
   return out;
 }
 
@@ -410,15 +440,20 @@ export function decodeProbeMessage(buf: Uint8Array): Decoded<ProbeMessage, Probe
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = v.getUint32(0);
   if (magic !== PROBE_MAGIC) return fail('bad-magic', `0x${magic.toString(16).padStart(8, '0')}`);
-  if (buf[4] !== PROBE_VERSION) return fail('bad-version', `version ${buf[4]}`);
+  if (buf[4] !== PROBE_VERSION && buf[4] !== PROBE_VERSION_IPV6) return fail('bad-version', `version ${buf[4]}`);
+  const v6 = buf[4] === PROBE_VERSION_IPV6;
+  const fixed = v6 ? PROBE_FIXED_LENGTH_IPV6 : PROBE_FIXED_LENGTH;
+  if (buf.length < fixed) return fail('truncated', `${buf.length} bytes, need ${fixed}`);
+  const alen = v6 ? 16 : 4;
+  const addr = (at: number): string => (v6 ? formatIpv6(buf, at) : formatIpv4(buf, at));
   const typeCode = buf[5];
   const type: ProbeType | undefined = typeCode === 1 ? 'request' : typeCode === 2 ? 'reply' : undefined;
   if (type === undefined) return fail('bad-type', `type ${typeCode}`);
   const nameLength = buf[6]!;
-  if (buf.length < PROBE_FIXED_LENGTH + nameLength) return fail('truncated', `name of ${nameLength} bytes does not fit`);
+  if (buf.length < fixed + nameLength) return fail('truncated', `name of ${nameLength} bytes does not fit`);
   let network: string;
   try {
-    network = utf8Strict.decode(buf.subarray(PROBE_FIXED_LENGTH, PROBE_FIXED_LENGTH + nameLength));
+    network = utf8Strict.decode(buf.subarray(fixed, fixed + nameLength));
   } catch {
     return fail('bad-name', 'network name is not valid UTF-8');
   }
@@ -430,9 +465,9 @@ export function decodeProbeMessage(buf: Uint8Array): Decoded<ProbeMessage, Probe
       nonce: v.getBigUint64(12),
       txTime: v.getFloat64(20),
       echoTime: v.getFloat64(28),
-      senderVtep: formatIpv4(buf, 36),
-      targetVtep: formatIpv4(buf, 40),
-      senderMac: formatMac(buf, 44),
+      senderVtep: addr(36),
+      targetVtep: addr(36 + alen),
+      senderMac: formatMac(buf, 36 + 2 * alen),
       network,
     },
   };

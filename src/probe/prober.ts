@@ -31,6 +31,7 @@ import {
   encodeProbeMessage,
   parseIpv4,
   parseMac,
+  parseVtep,
   type ProbeErrorKind,
   type ProbeMessage,
 } from './packet.js';
@@ -207,8 +208,11 @@ function randomNonce(): bigint {
 
 function validTarget(t: ProbeTarget): string | undefined {
   if (t.network.length === 0) return 'empty network name';
-  if (parseIpv4(t.localVtep) === undefined) return `bad localVtep ${t.localVtep}`;
-  if (parseIpv4(t.remoteVtep) === undefined) return `bad remoteVtep ${t.remoteVtep}`;
+  const local = parseVtep(t.localVtep);
+  const remote = parseVtep(t.remoteVtep);
+  if (local === undefined) return `bad localVtep ${t.localVtep}`;
+  if (remote === undefined) return `bad remoteVtep ${t.remoteVtep}`;
+  if (local.length !== remote.length) return `localVtep ${t.localVtep} and remoteVtep ${t.remoteVtep} are of different families`;
   if (parseIpv4(t.remoteServiceIp) === undefined) return `bad remoteServiceIp ${t.remoteServiceIp}`;
   if (parseMac(t.remoteMac) === undefined) return `bad remoteMac ${t.remoteMac}`;
   return undefined;
@@ -295,7 +299,7 @@ export class VtepProber {
   /** Replace our uplinks (the responder's source address per network). */
   setUplinks(uplinks: LocalUplink[]): void {
     for (const u of uplinks) {
-      if (parseIpv4(u.address) === undefined) throw new RangeError(`bad uplink address ${u.address}`);
+      if (parseVtep(u.address) === undefined) throw new RangeError(`bad uplink address ${u.address}`);
     }
     this.uplinks = uplinks.map((u) => ({ ...u }));
     this.uplinkByAddress = new Map(this.uplinks.map((u) => [u.address, u]));

@@ -10,7 +10,10 @@
 //   with that source address, so the remote's reply (and its rp_filter check) sees
 //   the VTEP of the network being probed. Which interface it leaves by is the
 //   routing table's choice: the route to the remote VTEP must use that network's
-//   uplink, as it must for the VXLAN traffic itself.
+//   uplink, as it must for the VXLAN traffic itself. An IPv6 VTEP address gets a
+//   udp6 socket: VXLAN in IPv6, with the UDP checksum the kernel always fills in
+//   for IPv6 (RFC 8200 §8.1; Linux vxlan drops zero-checksum IPv6 datagrams unless
+//   udp6zerocsumrx is set).
 import dgram from 'node:dgram';
 import pino, { type Logger } from 'pino';
 import { DEFAULT_PROBE_PORT, VXLAN_PORT } from './packet.js';
@@ -94,7 +97,7 @@ export class UdpProbeTransport implements ProbeTransport {
   }
 
   private openSender(local: string): SendSocket {
-    const socket = dgram.createSocket('udp4');
+    const socket = dgram.createSocket(local.includes(':') ? 'udp6' : 'udp4');
     const s: SendSocket = { socket, bound: false, pending: [] };
     this.senders.set(local, s);
     socket.on('error', (err) => {

@@ -87,9 +87,10 @@ export function evpnMacIp(o: { rd: number[]; tag?: number; mac: string; ip?: str
   return cat(u8(2), u8(v.length), v);
 }
 
-/** RFC 7432 §7.3 Inclusive Multicast Ethernet Tag route. */
+/** RFC 7432 §7.3 Inclusive Multicast Ethernet Tag route (IP length 32 or 128 bits). */
 export function evpnImet(o: { rd: number[]; tag?: number; ip: string }): Uint8Array {
-  const v = cat(o.rd, u32(o.tag ?? 0), u8(32), ip4(o.ip));
+  const ip = o.ip.includes(':') ? ip6(o.ip) : ip4(o.ip);
+  const v = cat(o.rd, u32(o.tag ?? 0), u8(ip.length * 8), ip);
   return cat(u8(3), u8(v.length), v);
 }
 
@@ -106,6 +107,11 @@ export function encap(tunnelType: number): number[] {
 /** MP_REACH_NLRI value (RFC 4760 §3). */
 export function mpReachValue(afi: number, safi: number, nextHop: number[], nlri: Part): Uint8Array {
   return cat(u16(afi), u8(safi), u8(nextHop.length), nextHop, u8(0), nlri);
+}
+
+/** PMSI_TUNNEL value (RFC 6514 §5): flags, tunnel type, label (raw 24 bits), tunnel identifier. */
+export function pmsiValue(tunnelType: number, label: number, tunnelId: number[]): Uint8Array {
+  return cat(u8(0), u8(tunnelType), u24(label), tunnelId);
 }
 
 /** MP_UNREACH_NLRI value (RFC 4760 §4). */

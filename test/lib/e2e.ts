@@ -36,6 +36,8 @@ export interface RrSetup {
   staticClients?: number[];
   /** Lines for the client peer-group per network, e.g. `password X` or `ttl-security hops 1`. */
   clientLines?: Partial<Record<NetworkName, string[]>>;
+  /** Underlay address family (default 4): 6 builds IPv6-only underlays (TwoNetworkLab). */
+  family?: 4 | 6;
 }
 
 /** bgpd configuration of one reflector: dynamic iBGP clients from the whole subnet. */
@@ -58,7 +60,7 @@ export function reflectorConfig(asn: number, routerId: string, subnet: string, o
     ...(o.bfd ? [' neighbor CLIENTS bfd', ' neighbor CLIENTS bfd profile evpn-ha'] : []),
     ...((network && o.clientLines?.[network]) || []).map((l) => ` neighbor CLIENTS ${l}`),
     ...(o.staticClients
-      ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`)} peer-group CLIENTS`)
+      ? o.staticClients.map((h) => ` neighbor ${subnet.replace(/\.0\/24$/, `.${h}`).replace(/::\/64$/, `::${h}`)} peer-group CLIENTS`)
       : [` bgp listen range ${subnet} peer-group CLIENTS`]),
     ' !',
     ' address-family l2vpn evpn',
@@ -85,14 +87,14 @@ export interface E2e {
 /** Build the topology and start both reflectors. Agents are started by the caller. */
 export async function setupE2e(tag: string, tap: { teardown(fn: () => void): void }, rr: RrSetup = {}): Promise<E2e> {
   const lab = new Lab(tag, tap);
-  const net = new TwoNetworkLab(lab);
+  const net = new TwoNetworkLab(lab, undefined, rr.family ?? 4);
   net.build();
   const asn = rr.asn ?? { net1: 65001, net2: 65002 };
   const handles = {} as Record<NetworkName, FrrHandle>;
   for (const n of ['net1', 'net2'] as const) {
     const info = net.networks[n];
     handles[n] = await startFrr(lab, info.rrNs, {
-      bgpdConf: reflectorConfig(asn[n], info.rrAddress, `192.168.${info.index}.0/24`, rr, n),
+      bgpdConf: reflectorConfig(asn[n], net.family === 6 ? `10.255.${info.index}.2` : info.rrAddress, net.subnet(n), rr, n),
       bfdd: rr.bfd !== undefined,
       ...(rr.bfd ? { bfddConf: bfdConfig(rr.bfd) } : {}),
     });
@@ -131,6 +133,22 @@ export function showNeighbors(e: E2e, name: ServerName): Array<Record<string, un
   if (Array.isArray(j)) return j as Array<Record<string, unknown>>;
   const o = j as { neighbors?: unknown };
   return Array.isArray(o.neighbors) ? o.neighbors as Array<Record<string, unknown>> : [];
+}
+
+/** `evpn-ha show routes --json` (optionally for one IP) through the agent's control socket. */
+export function showRoutes(e: E2e, name: ServerName, ip?: string): Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> {
+  const out = e.net.evpnHaCli(name, ['show', 'routes', '--json', ...(ip ? ['--ip', ip] : []), '--socket', e.net.socketPath(name)]);
+  const j = JSON.parse(out) as unknown;
+  const list = Array.isArray(j) ? j : (j as { routes?: unknown }).routes;
+  return Array.isArray(list) ? list as Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> : [];
+}
+
+/** `evpn-ha show vteps --json`: the VTEP probe state per (network, remote VTEP). */
+export function showVteps(e: E2e, name: ServerName): Array<{ network: string; localVtep: string | null; remoteVtep: string; state: string; rttMs: number | null }> {
+  const out = e.net.evpnHaCli(name, ['show', 'vteps', '--json', '--socket', e.net.socketPath(name)]);
+  const j = JSON.parse(out) as unknown;
+  const list = Array.isArray(j) ? j : (j as { vteps?: unknown }).vteps;
+  return Array.isArray(list) ? list as Array<{ network: string; localVtep: string | null; remoteVtep: string; state: string; rttMs: number | null }> : [];
 }
 
 /** The state of one uplink's session as the agent reports it (`state` field), or undefined. */

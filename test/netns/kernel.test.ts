@@ -51,7 +51,9 @@ async function inNamespace(ns: string): Promise<void> {
     t.ok(br && vx);
     t.equal(br!.kind, 'bridge');
     t.ok(br!.up);
-    t.same(br!.addresses.filter((a) => a.family === 4), [{ family: 4, address: '192.168.0.65', prefixLen: 24 }]);
+    t.same(br!.addresses.filter((a) => a.family === 4).map(({ family, address, prefixLen }) => ({ family, address, prefixLen })),
+      [{ family: 4, address: '192.168.0.65', prefixLen: 24 }]);
+    t.match(br!.addresses.find((a) => a.family === 4), { scope: 0, flags: Number }, 'scope and IFA_FLAGS read too');
     t.equal(vx!.kind, 'vxlan');
     t.equal(vx!.master, BR);
     t.equal(vx!.masterIndex, br!.index);
@@ -316,6 +318,33 @@ async function inNamespace(ns: string): Promise<void> {
     ip(ns, 'neigh', 'replace', '192.168.0.78', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
     t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.78'), 2000, 'inline event'), 'event');
     ip(ns, 'neigh', 'del', '192.168.0.78', 'dev', BR);
+  });
+
+  t.test('vxlanFamily: the family a vxlan device takes as FDB dst, asked without changing anything', async (t) => {
+    const devs: Array<[string, string[], 4 | 6]> = [
+      ['vx-fam4', [], 4], // no local: IPv4
+      ['vx-fam6', ['local', '::'], 6], // `local ::` is not in the link dump
+      ['vx-fam4l', ['local', '192.0.2.1'], 4],
+      ['vx-fam6l', ['local', '2001:db8::1'], 6],
+    ];
+    devs.forEach(([name, local], i) => ip(ns, 'link', 'add', name, 'type', 'vxlan', 'id', String(300 + i), 'dstport', '4789', 'nolearning', ...local));
+    t.teardown(() => { for (const [name] of devs) ip(ns, 'link', 'del', name); });
+    for (const [name, , family] of devs) t.equal(await port.vxlanFamily(name), family, `${name}: IPv${family}`);
+    t.equal(await port.vxlanFamily(BR), null, 'a bridge is not a vxlan device');
+    t.equal(await port.vxlanFamily('no-such-dev'), null);
+    for (const [name] of devs) {
+      const fdb = JSON.parse(sh('bridge', ['-n', ns, '-j', 'fdb', 'show', 'dev', name])) as BridgeFdb[];
+      t.same(fdb.filter((e) => e.mac !== '00:00:00:00:00:00'), [], `${name}: no FDB entry left by the question`);
+    }
+    // What the answer predicts: the kernel takes a dst of that family only.
+    ip(ns, 'link', 'add', 'br-fam', 'type', 'bridge');
+    t.teardown(() => ip(ns, 'link', 'del', 'br-fam'));
+    ip(ns, 'link', 'set', 'vx-fam6', 'master', 'br-fam');
+    ip(ns, 'link', 'set', 'vx-fam4', 'master', 'br-fam');
+    const fdb6 = { kind: 'fdb' as const, ifname: 'vx-fam6', mac: MAC, dst: '2001:db8:1::87' };
+    t.same(codes(await port.apply([{ op: 'replace', entry: fdb6 }, { op: 'replace', entry: { ...fdb6, ifname: 'vx-fam4' } }])),
+      ['ok', 'EAFNOSUPPORT']);
+    t.same(codes(await port.apply([{ op: 'delete', entry: fdb6 }])), ['ok']);
   });
 
   t.test('after close: typed failures, no throw', async (t) => {

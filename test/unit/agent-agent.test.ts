@@ -722,3 +722,37 @@ t.test('50,000 routes: failover of a whole network in one batch', async (t) => {
   t.comment(`failover of ${N} routes: ${ms.toFixed(0)} ms (RIB + plan + fake kernel)`);
   t.end();
 });
+
+t.test('IPv6 uplinks: start() refuses an IPv4 vxlan device before touching anything; a reload cannot switch the family', async (t) => {
+  const v6 = parseConfig(`
+routerId: 10.255.0.65
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, interface: eth1, peer: '2001:db8:1::2', localAs: 65001}
+`);
+  const links = (family: 4 | 6) => [
+    ...DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])], ...(l.kind === 'vxlan' ? { family } : {}) })),
+    { name: 'eth1', addresses: [{ family: 6 as const, address: '2001:db8:1::65', prefixLen: 64 }] },
+  ];
+  const bad = await rig({ config: v6, kernel: new FakeKernel({ links: links(4) }), start: false });
+  await t.rejects(bad.agent.start(), { name: 'StartupError', message: /^vxlan device vxlan0 \(VNI 100\) sends over IPv4 but the uplinks are IPv6/ });
+  t.equal(bad.sessions.length, 0, 'no session');
+  t.same(bad.kernel.applied, [], 'no kernel write');
+
+  // A check that cannot tell (EPERM, say) is reported and does not stop the start.
+  const unsure = new FakeKernel({ links: links(6) });
+  unsure.vxlanFamily = async () => { throw Object.assign(new Error('EPERM'), { code: 'EPERM' }); };
+  const u = await rig({ config: v6, kernel: unsure, start: false });
+  await u.agent.start();
+  await u.step();
+  t.match(u.events.filter((e) => e.type === 'problem'), [{ message: /vxlan device vxlan0: could not check its address family \(Error: EPERM\); starting anyway/ }]);
+  t.equal(u.sessions.length, 1);
+
+  const good = await rig({ config: v6, kernel: new FakeKernel({ links: links(6) }) });
+  await good.step();
+  t.equal(good.sessions.length, 1, 'an IPv6 vxlan device: the session starts');
+  t.equal(good.s('net1').spec.localAddress, '2001:db8:1::65');
+  const res = good.agent.reconfigure(parseConfig(CONFIG_TEXT));
+  t.same(res, { applied: [], restartRequired: ['uplinks (underlay IPv6 -> IPv4)'] });
+  t.equal(good.s('net1').stopped, null, 'nothing applied');
+});

@@ -56,7 +56,7 @@ t.test('the reference example parses, with defaults filled in', (t) => {
   t.equal(parseConfig(`${EXAMPLE}vtepProbe: false\n`).vtepProbe, null);
   t.same(parseConfig(`${EXAMPLE}vtepProbe: true\n`).vtepProbe, c.vtepProbe);
   t.same(c.kernel, { protocol: 231, restoreDelay: 50, startupGrace: 30000, flushOnShutdown: true, withdrawDelay: 10000, nexthopGroups: 'auto' });
-  t.same(uplinkRdRt(n2!, 100, '192.168.2.87'), {
+  t.same(uplinkRdRt(n2!, 100, '192.168.2.87', '192.168.1.87'), {
     rd: { type: 1, ip: '192.168.2.87', assigned: 100 },
     routeTarget: { kind: 'route-target', form: 'as2', asn: 65002, local: 100 },
   });
@@ -104,7 +104,7 @@ logLevel: debug
   t.same(a!.bfd, { minTx: 100, minRx: 50, multiplier: 5 });
   t.same(b!.bfd, { minTx: 300, minRx: 300, multiplier: 3 });
   t.equal(b!.keepalive, 10);
-  t.same(uplinkRdRt(a!, 200, '10.0.0.1'), {
+  t.same(uplinkRdRt(a!, 200, '10.0.0.1', '10.0.0.1'), {
     rd: { type: 0, asn: 65000, assigned: 200 },
     routeTarget: { kind: 'route-target', form: 'ip4', ip: '10.0.0.1', local: 200 },
   });
@@ -156,7 +156,7 @@ kernl: {}
     'vnis[1].bridge: duplicate bridge "br-vxlan" (also in vnis[0])',
     'uplinks[0].localPerf: unknown key (did you mean localPref?)',
     'uplinks[0]: give either interface or address, not both',
-    'uplinks[0].peer: must be an IPv4 address, not "192.168.1.999"',
+    'uplinks[0].peer: must be an IP address, not "192.168.1.999"',
     'uplinks[1]: interface or address is required',
     'uplinks[1].localAs: must be an integer 1..4294967295, not -1',
     'uplinks[1].holdTime: must be 0 or at least 3 seconds',
@@ -224,10 +224,12 @@ t.test('route target patterns', (t) => {
 t.test('the complete examples in docs/configuration.md are valid', (t) => {
   const md = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
   const blocks = [...md.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /^routerId:/m.test(b) && /^uplinks:/m.test(b));
-  t.equal(blocks.length, 2);
+  t.equal(blocks.length, 3);
   for (const b of blocks) t.doesNotThrow(() => parseConfig(b, 'docs'), b.split('\n')[0]);
-  const second = parseConfig(blocks[1]!);
-  t.equal(second.kernel.startupGrace, 60_000);
-  t.equal(second.uplinks[0]!.keepalive, 3);
+  const v6 = parseConfig(blocks.find((b) => b.includes('2001:db8'))!);
+  t.same(v6.uplinks.map((u) => [u.family, u.rd, u.inclusiveMulticastRoute]), [[6, '{routerId}:{vni}', false], [6, '{routerId}:{vni}', false]], 'the IPv6 example');
+  const full = parseConfig(blocks.find((b) => b.includes('startupGrace'))!);
+  t.equal(full.kernel.startupGrace, 60_000);
+  t.equal(full.uplinks[0]!.keepalive, 3);
   t.end();
 });

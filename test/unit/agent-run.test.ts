@@ -47,3 +47,36 @@ stateDir: ${dir}
   await running.stop();
   t.end();
 });
+
+t.test('IPv6 uplinks and an IPv4 vxlan device: start-up fails, names the device and the fix, leaves nothing behind', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-run-'));
+  const sock = join(dir, 'ctl', 'evpn-ha.sock');
+  const file = join(dir, 'agent.yaml');
+  writeFileSync(file, `
+routerId: 10.255.0.65
+vnis: [{vni: 100, bridge: br-vxlan, vxlan: vxlan0}]
+uplinks:
+  - {name: net1, address: '::1', peer: '::1', peerPort: 1, localAs: 65001}
+vtepProbe: false
+control: {socket: ${sock}}
+stateDir: ${dir}
+`);
+  const links = (family: 4 | 6) => DEFAULT_FAKE_LINKS.map((l) => ({ ...l, addresses: [...(l.addresses ?? [])], ...(l.kind === 'vxlan' ? { family } : {}) }));
+  const kernel = new FakeKernel({ links: links(4) });
+  let subscribed = 0;
+  const subscribe = kernel.subscribe.bind(kernel);
+  kernel.subscribe = (cb) => { subscribed++; return subscribe(cb); };
+  const err = await startAgent(loadConfig(file), { logger: pino({ level: 'silent' }), configPath: file, clock: new ManualClock(), kernel })
+    .then(() => null, (e: unknown) => e as Error);
+  t.equal(err?.name, 'StartupError');
+  t.match(err?.message, /^vxlan device vxlan0 \(VNI 100\) sends over IPv4 but the uplinks are IPv6: .*EAFNOSUPPORT\)\. Re-create it as an IPv6 device: ip link del vxlan0; ip link add vxlan0 type vxlan id 100 dstport 4789 nolearning local :: .*; ip link set vxlan0 master br-vxlan up\nNothing was started or changed\.$/);
+  t.notOk(existsSync(sock), 'no control socket left');
+  t.equal(kernel.applied.length, 0, 'nothing written to the kernel');
+  t.equal(subscribed, 0, 'the kernel was not even subscribed to');
+
+  // The same configuration with an IPv6 vxlan device starts.
+  const ok = await startAgent(loadConfig(file), { logger: pino({ level: 'silent' }), configPath: file, clock: new ManualClock(), kernel: new FakeKernel({ links: links(6) }) });
+  t.ok(existsSync(sock));
+  await ok.stop({ reason: 'test' });
+  t.end();
+});

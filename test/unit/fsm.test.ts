@@ -251,6 +251,14 @@ t.test('NOTIFICATIONs: hold expiry, decode error, received, stop with shutdown c
   });
   t.equal(sent(r.outputs), undefined, 'no NOTIFICATION in reply to one');
 
+  // RFC 4271 §6.3: an Attribute Length Error carries the attribute; its type is named.
+  // (What FRR 8.4 sends for a PMSI_TUNNEL with an IPv6 endpoint, docs/interop.md.)
+  const pmsi = new Uint8Array([0xc0, 0x16, 0x15, 0x00, 0x06, 0x00, 0x00, 0x64]);
+  r = step(at('Established'), { type: 'NotifMsg', message: { type: 'notification', code: 3, subcode: 5, data: pmsi } });
+  t.match(r.outputs.find((o) => o.type === 'down'), { reason: /received NOTIFICATION UPDATE Message Error \/ Attribute Length Error: PMSI_TUNNEL\)?$/ });
+  r = step(at('Established'), { type: 'NotifMsg', message: { type: 'notification', code: 3, subcode: 1, data: pmsi } });
+  t.notMatch(r.outputs.find((o) => o.type === 'down'), { reason: /PMSI/ }, 'Malformed Attribute List carries no attribute');
+
   r = step(at('Established'), { type: 'ManualStop', reason: 'bye' });
   t.same(sent(r.outputs), { type: 'notification', code: 6, subcode: 2, data: encodeShutdownCommunication('bye') });
   t.equal(r.state.started, false);

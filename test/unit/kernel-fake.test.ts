@@ -149,3 +149,22 @@ t.test('syncKernel: dump, plan, apply in one call', async (t) => {
   t.same(kept.plan.ops, []);
   t.equal(kept.plan.stale.length, 1);
 });
+
+t.test('a vxlan device has one underlay family: vxlanFamily() says which, the other dst is EAFNOSUPPORT', async (t) => {
+  const k = new FakeKernel({ links: [
+    { name: 'br-vxlan', kind: 'bridge' },
+    { name: 'vxlan0', kind: 'vxlan', master: 'br-vxlan', vni: 100 },
+    { name: 'vxlan6', kind: 'vxlan', master: 'br-vxlan', vni: 200, family: 6 },
+  ] });
+  t.equal(await k.vxlanFamily('vxlan0'), 4, 'IPv4 by default, as a device without local');
+  t.equal(await k.vxlanFamily('vxlan6'), 6);
+  t.equal(await k.vxlanFamily('br-vxlan'), null);
+  t.equal(await k.vxlanFamily('nope'), null);
+  const res = await k.apply([
+    { op: 'replace', entry: { ...fdbWant, dst: '2001:db8:1::87' } },
+    { op: 'replace', entry: { ...fdbWant, ifname: 'vxlan6', dst: '2001:db8:1::87' } },
+    { op: 'replace', entry: { ...fdbWant, ifname: 'vxlan6' } },
+  ]);
+  t.same(res.map((r) => (r.ok ? 'ok' : r.code)), ['EAFNOSUPPORT', 'ok', 'EAFNOSUPPORT']);
+  t.equal(k.fdb('vxlan6', MAC, 'vxlan')?.dst, '2001:db8:1::87');
+});

@@ -184,13 +184,50 @@ t.test('message: (bytes, struct) pairs both ways', async (t) => {
   t.same(decodeProbeMessage(longer), { ok: true, value: msgReq });
 });
 
+// Version 2: IPv6 VTEP addresses, 16 bytes each, so the MAC is at 68 and the name at 76.
+const MSG_REQ6 = hex(`
+  45485052 02 01 04 00
+  00000007
+  0000000000001111
+  408f400000000000
+  0000000000000000
+  20010db8000100000000000000000065
+  20010db8000100000000000000000087
+  020000000065 0000
+  6e657431
+`);
+
+const msgReq6: ProbeMessage = {
+  type: 'request',
+  sequence: 7,
+  nonce: 0x1111n,
+  txTime: 1000,
+  echoTime: 0,
+  senderVtep: '2001:db8:1::65',
+  targetVtep: '2001:db8:1::87',
+  senderMac: '02:00:00:00:00:65',
+  network: 'net1',
+};
+
+t.test('message: IPv6 VTEP addresses (version 2)', async (t) => {
+  t.equal(toHex(encodeProbeMessage(msgReq6)), toHex(MSG_REQ6));
+  t.same(decodeProbeMessage(MSG_REQ6), { ok: true, value: msgReq6 });
+  t.same(decodeProbeMessage(encodeProbeMessage({ ...msgReq6, senderVtep: '2001:DB8:1:0:0:0:0:65' })), { ok: true, value: msgReq6 },
+    'addresses come back in RFC 5952 text');
+  for (let n = 0; n < MSG_REQ6.length; n++) t.notOk(decodeProbeMessage(MSG_REQ6.subarray(0, n)).ok, `cut at ${n}`);
+  t.throws(() => encodeProbeMessage({ ...msgReq6, targetVtep: '192.168.1.87' }), /different families/);
+  t.throws(() => encodeProbeMessage({ ...msgReq6, senderVtep: '2001:db8::zz' }), RangeError);
+  t.equal(toHex(encodeProbeMessage(msgReq)), toHex(MSG_REQ), 'IPv4 probes stay version 1, byte for byte');
+});
+
 t.test('message: rejections', async (t) => {
   const mutate = (fn: (b: Uint8Array) => void): Uint8Array => { const b = MSG_REQ.slice(); fn(b); return b; };
   const cases: Array<[string, Uint8Array]> = [
     ['truncated', MSG_REQ.subarray(0, 51)],
     ['truncated', MSG_REQ.subarray(0, 55)],
     ['bad-magic', mutate((b) => { b[0] = 0x46; })],
-    ['bad-version', mutate((b) => { b[4] = 2; })],
+    ['bad-version', mutate((b) => { b[4] = 3; })],
+    ['truncated', mutate((b) => { b[4] = 2; })], // version 2 needs 76 fixed bytes
     ['bad-type', mutate((b) => { b[5] = 0; })],
     ['bad-type', mutate((b) => { b[5] = 3; })],
     ['bad-name', mutate((b) => { b[52] = 0xff; })],

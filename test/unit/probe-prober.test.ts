@@ -528,3 +528,41 @@ t.test('idleInterval must not be below interval', async (t) => {
     clock, transport: fabric.transport(h), vni: 100, serviceIp: L.serviceIp, bridgeMac: L.bridgeMac, uplinks: [], interval: 100, idleInterval: 50,
   }), /idleInterval/);
 });
+
+t.test('IPv6 VTEP addresses: probes and replies between IPv6 uplinks', async (t) => {
+  const clock = new ManualClock(1000);
+  const fabric = new Fabric(clock);
+  const v6 = (h: typeof L, host: number): typeof L => ({ ...h, vteps: { net1: `2001:db8:1::${host}`, net2: `2001:db8:2::${host}` } });
+  const L6 = v6(L, 65);
+  const R6 = v6(R, 87);
+  const hl = fabric.host('l', L6.serviceIp, L6.bridgeMac, L6.vteps);
+  const hr = fabric.host('r', R6.serviceIp, R6.bridgeMac, R6.vteps);
+  const mk = (h: Host, nonce: bigint): VtepProber => new VtepProber({
+    clock, transport: fabric.transport(h), vni: 100, serviceIp: h.serviceIp, bridgeMac: h.bridgeMac,
+    uplinks: Object.entries(h.vteps).map(([network, address]) => ({ network, address })), random: () => 0, nonce,
+  });
+  const l = mk(hl, 1n);
+  const r = mk(hr, 2n);
+  l.setTargets(targetsTo(L6, R6));
+  r.setTargets(targetsTo(R6, L6));
+  l.start();
+  r.start();
+  clock.advance(10);
+  t.equal(l.state('net1', '2001:db8:1::87'), 'up');
+  t.equal(l.state('net2', '2001:db8:2::87'), 'up');
+  t.equal(r.state('net1', '2001:db8:1::65'), 'up');
+  const req = hl.sent.find((s) => s.remote === '2001:db8:1::87')!;
+  t.equal(req.local, '2001:db8:1::65', 'sent from our IPv6 VTEP on that network');
+  t.match(describeDatagram(req.datagram), /request net1 seq \d+ 2001:db8:1::65 -> 2001:db8:1::87$/);
+  const reply = hr.sent.find((s) => s.remote === '2001:db8:1::65')!;
+  t.equal(reply.local, '2001:db8:1::87', 'answered from the IPv6 address the request was sent to');
+  fabric.cutPath('2001:db8:1::65', '2001:db8:1::87');
+  clock.advance(1000);
+  t.equal(l.state('net1', '2001:db8:1::87'), 'down');
+  t.equal(l.state('net2', '2001:db8:2::87'), 'up');
+  // A target whose local and remote VTEPs are of different families is refused.
+  l.setTargets([{ network: 'net1', localVtep: '2001:db8:1::65', remoteVtep: '192.168.1.87', remoteMac: R.bridgeMac, remoteServiceIp: R.serviceIp }]);
+  t.equal(l.state('net1', '192.168.1.87'), undefined);
+  l.stop();
+  r.stop();
+});

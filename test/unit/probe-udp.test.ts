@@ -51,3 +51,16 @@ t.test('open fails cleanly when the port is taken', async (t) => {
   t.teardown(() => other.sock.close());
   await t.rejects(UdpProbeTransport.open({ listenAddress: '127.0.0.1', probePort: other.port }), { code: 'EADDRINUSE' });
 });
+
+t.test('an IPv6 local VTEP sends over udp6 (VXLAN in IPv6)', async (t) => {
+  const sock = dgram.createSocket('udp6');
+  sock.bind(0, '::1');
+  await once(sock, 'listening');
+  const tr = await UdpProbeTransport.open({ listenAddress: '127.0.0.1', probePort: 0, vxlanPort: sock.address().port });
+  t.teardown(() => { tr.close(); sock.close(); });
+  tr.send('::1', '::1', Uint8Array.from([7, 7]));
+  const [m, r] = (await once(sock, 'message')) as [Buffer, dgram.RemoteInfo];
+  t.same([...m], [7, 7]);
+  t.equal(r.family, 'IPv6');
+  t.equal(r.address, '::1', 'from the requested IPv6 source address');
+});
