@@ -480,17 +480,21 @@ export class Agent {
     this.stopProbers();
     const flush = opts.flushKernel ?? this.cfg.kernel.flushOnShutdown;
     const reason = opts.reason ?? 'evpn-ha shutting down';
-    const stops: Array<Promise<void> | void> = [];
-    for (const st of this.uplinks.values()) {
-      if (!st.session) continue;
-      st.session.withdraw(st.advertised.map((a) => a.route));
+    // One uplink after the other, the lowest local-preference (the backup) first: the
+    // other servers then lose our backup paths before our primary ones, so their best
+    // path never moves to the backup network just because we stop (a restart with
+    // kernel.flushOnShutdown false keeps their traffic on the primary throughout).
+    const order = [...this.uplinks.values()].sort((a, b) => a.cfg.localPref - b.cfg.localPref);
+    for (const st of order) {
+      const s = st.session;
+      if (!s) continue;
+      s.withdraw(st.advertised.map((a) => a.route));
       st.advertised = [];
-      stops.push(st.session.stop(reason));
       st.session = null;
       st.generation++;
       st.peer = null;
+      await s.stop(reason);
     }
-    await Promise.all(stops);
     await this.sync.stop(flush);
     await this.restoreArpSuppress();
   }
