@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip, sleep } from '../../src/lab/netns.js';
-import { bfdConfig, rrConfig, startFrr, type BfdTimers, type FrrHandle } from '../../src/lab/frr.js';
+import { bfdConfig, briefServerConfig, rrConfig, startFrr, type BfdTimers, type FrrHandle } from '../../src/lab/frr.js';
 import { TwoNetworkLab, childEnv, type AgentTuning, type NetworkName, type RunningAgent } from '../../src/lab/twonet.js';
 import type { GenNetwork } from '../../src/lab/routegen.js';
 
@@ -207,56 +207,6 @@ export function cpuSeconds(pids: number[]): number {
 
 // ---- FRR on server-l ----------------------------------------------------------
 
-/**
- * The design brief's FRR server configuration (as test/netns/e2e-frr.test.ts has it,
- * with both route-maps defined: PRIMARY-LINK and BACKUP-LINK), plus BFD 100 ms x 3
- * to both reflectors (profile `evpn-ha` in bfdd) and a 1 s connect timer.
- */
-export function briefServerFrrConfig(routerId: string): string {
-  return [
-    'frr defaults traditional',
-    'hostname server-l',
-    'log timestamp precision 3',
-    '!',
-    'route-map NO_TYPE3 deny 10',
-    ' match evpn route-type 3',
-    'exit',
-    'route-map NO_TYPE3 permit 20',
-    'exit',
-    'route-map PRIMARY-LINK permit 10',
-    ' set local-preference 200',
-    'exit',
-    'route-map BACKUP-LINK permit 10',
-    ' set local-preference 100',
-    'exit',
-    '!',
-    'router bgp 65001',
-    ` bgp router-id ${routerId}`,
-    ' no bgp default ipv4-unicast',
-    ' bgp log-neighbor-changes',
-    ' neighbor RR peer-group',
-    ' neighbor RR remote-as 65001',
-    ' neighbor RR capability extended-nexthop',
-    ' neighbor RR timers 3 9',
-    ' neighbor RR timers connect 1',
-    ' neighbor RR bfd',
-    ' neighbor RR bfd profile evpn-ha',
-    ' neighbor 192.168.1.2 peer-group RR',
-    ' neighbor 192.168.2.2 peer-group RR',
-    ' address-family l2vpn evpn',
-    '  neighbor RR route-map NO_TYPE3 out',
-    '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
-    '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
-    '  neighbor RR next-hop-self',
-    '  neighbor RR activate',
-    '  advertise-all-vni',
-    '  advertise-svi-ip',
-    ' exit-address-family',
-    'exit',
-    '!',
-    '',
-  ].join('\n');
-}
 
 // ---- the lab --------------------------------------------------------------------
 
@@ -334,7 +284,7 @@ export class ScaleLab {
       });
     } else {
       this.frr = await startFrr(this.lab, l.ns, {
-        bgpdConf: briefServerFrrConfig(l.address.net1), bfdd: true, bfddConf: bfdConfig(this.bfd),
+        bgpdConf: briefServerConfig({ hostname: 'server-l', routerId: l.address.net1, bfd: true }), bfdd: true, bfddConf: bfdConfig(this.bfd),
       });
     }
     this.counter = new KernelCounter(this.lab, l.ns);

@@ -328,6 +328,59 @@ export interface EvpnSpeakerOptions {
 
 const routeMapName = (address: string): string => `LP-${address.replace(/[.:]/g, '-')}`;
 
+/**
+ * The design brief's FRR server configuration (seeds/000): one peer-group RR to the
+ * two reflectors 192.168.1.2 (local-preference 200) and 192.168.2.2 (100),
+ * advertise-all-vni + advertise-svi-ip, next-hop-self, no type-3 out; the route-map
+ * names made consistent and both route-maps defined (the brief has typos). `bfd`
+ * adds `neighbor RR bfd` with the bfdd profile `evpn-ha` (bfdConfig()).
+ */
+export function briefServerConfig(o: { hostname: string; routerId: string; bfd?: boolean }): string {
+  return [
+    'frr defaults traditional',
+    `hostname ${o.hostname}`,
+    'log timestamp precision 3',
+    '!',
+    'route-map NO_TYPE3 deny 10',
+    ' match evpn route-type 3',
+    'exit',
+    'route-map NO_TYPE3 permit 20',
+    'exit',
+    'route-map PRIMARY-LINK permit 10',
+    ' set local-preference 200',
+    'exit',
+    'route-map BACKUP-LINK permit 10',
+    ' set local-preference 100',
+    'exit',
+    '!',
+    'router bgp 65001',
+    ` bgp router-id ${o.routerId}`,
+    ' no bgp default ipv4-unicast',
+    ' bgp log-neighbor-changes',
+    ' neighbor RR peer-group',
+    ' neighbor RR remote-as 65001',
+    ' neighbor RR capability extended-nexthop',
+    ' neighbor RR timers 3 9',
+    // FRR's default connect timer is 120 s; the brief leaves it, a test cannot wait that long.
+    ' neighbor RR timers connect 1',
+    ...(o.bfd ? [' neighbor RR bfd', ' neighbor RR bfd profile evpn-ha'] : []),
+    ' neighbor 192.168.1.2 peer-group RR',
+    ' neighbor 192.168.2.2 peer-group RR',
+    ' address-family l2vpn evpn',
+    '  neighbor RR route-map NO_TYPE3 out',
+    '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
+    '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
+    '  neighbor RR next-hop-self',
+    '  neighbor RR activate',
+    '  advertise-all-vni',
+    '  advertise-svi-ip',
+    ' exit-address-family',
+    'exit',
+    '!',
+    '',
+  ].join('\n');
+}
+
 /** bgpd configuration for an FRR VTEP / plain EVPN speaker with static neighbors. */
 export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {
   const t = o.timers ?? { keepalive: 3, hold: 9 };

@@ -10,7 +10,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { diagnostics, setupE2e, skipReason, sleep, startAgent, waitFdbDst, type E2e } from '../lib/e2e.js';
-import { startFrr, waitFrrEstablished, frrEvpnPaths, type FrrHandle } from '../lib/frr.js';
+import { briefServerConfig, startFrr, waitFrrEstablished, frrEvpnPaths, type FrrHandle } from '../lib/frr.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 
 const HOLD = 3;
@@ -30,41 +30,6 @@ const BRIEF_NEIGHBORS = [
   ' exit-address-family',
   'exit',
 ];
-
-/** server-r's bgpd: the brief's FRR configuration (route-map names made consistent). */
-function briefFrrConfig(routerId: string): string {
-  return [
-    'frr defaults traditional',
-    'hostname server-r',
-    'log timestamp precision 3',
-    '!',
-    'route-map NO_TYPE3 deny 10',
-    ' match evpn route-type 3',
-    'exit',
-    'route-map NO_TYPE3 permit 20',
-    'exit',
-    'route-map PRIMARY-LINK permit 10',
-    ' set local-preference 200',
-    'exit',
-    'route-map BACKUP-LINK permit 10',
-    ' set local-preference 100',
-    'exit',
-    '!',
-    'router bgp 65001',
-    ` bgp router-id ${routerId}`,
-    ' no bgp default ipv4-unicast',
-    ' bgp log-neighbor-changes',
-    ' neighbor RR peer-group',
-    ' neighbor RR remote-as 65001',
-    ' neighbor RR capability extended-nexthop',
-    ' neighbor RR timers 3 9',
-    // FRR's default connect timer is 120 s; the brief leaves it, a test cannot wait that long.
-    ' neighbor RR timers connect 1',
-    ...BRIEF_NEIGHBORS,
-    '!',
-    '',
-  ].join('\n');
-}
 
 /** The brief's FRR configuration exactly as printed (seeds/000), with its typos. */
 function briefFrrConfigAsPrinted(routerId: string): string {
@@ -110,7 +75,7 @@ if (reason) {
 
   t.before(async () => {
     e = await setupE2e('e2i', t, { asn: { net1: 65001, net2: 65001 } });
-    frr = await startFrr(e.lab, R().ns, { bgpdConf: briefFrrConfig(R().address.net1) });
+    frr = await startFrr(e.lab, R().ns, { bgpdConf: briefServerConfig({ hostname: 'server-r', routerId: R().address.net1 }) });
     startAgent(e, 'l', tuning);
     await waitFrrEstablished(frr, '192.168.1.2', 30_000);
     await waitFrrEstablished(frr, '192.168.2.2', 30_000);
