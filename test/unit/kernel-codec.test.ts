@@ -132,6 +132,6 @@ t.test('decode link with vxlan info, and addresses', async (t) => {
     kind: 'vxlan', vxlan: { vni: 100, port: 4789, local: null, learning: false },
   });
   const v4 = nl.decodeAddr(Buffer.from([2, 24, 0, 0, 2, 0, 0, 0, ...attr(1, [192, 168, 0, 65]), ...attr(2, [192, 168, 0, 65])]));
-  t.same(v4, { family: 4, prefixLen: 24, index: 2, address: '192.168.0.65' });
+  t.same(v4, { family: 4, prefixLen: 24, index: 2, address: '192.168.0.65', flags: 0, scope: 0 });
   t.equal(nl.decodeAddr(Buffer.from([7, 0, 0, 0, 2, 0, 0, 0])), null);
 });
