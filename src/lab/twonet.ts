@@ -208,6 +208,12 @@ export class TwoNetworkLab {
     return this.family === 6 ? `10.255.0.${s.host}` : s.address.net1;
   }
 
+  /** A reflector's router ID: its address on IPv4 underlays, 10.255.<index>.2 on IPv6 ones. */
+  reflectorRouterId(net: NetworkName): string {
+    const info = this.networks[net];
+    return this.family === 6 ? `10.255.${info.index}.2` : info.rrAddress;
+  }
+
   /** The agent configuration (YAML) for one server. */
   agentConfig(name: ServerName, t: AgentTuning = {}): string {
     const asn = t.asn ?? { net1: 65001, net2: 65002 };
@@ -265,7 +271,7 @@ export class TwoNetworkLab {
   reflectorConfig(net: NetworkName, t: ReflectorTuning = {}): string {
     const info = this.networks[net];
     const lines = [
-      `routerId: ${this.family === 6 ? `10.255.${info.index}.2` : info.rrAddress}`,
+      `routerId: ${this.reflectorRouterId(net)}`,
       `asn: ${t.asn ?? (info.index === 1 ? 65001 : 65002)}`,
       'listen:',
       `  address: '${info.rrAddress}'`,
