@@ -16,7 +16,7 @@ import {
 } from '../lib/e2e.js';
 import { frrEvpnPaths } from '../lib/frr.js';
 import { startCapture } from '../lib/capture.js';
-import { sh, waitFor } from '../lib/netns.js';
+import { nsExec, sh, waitFor } from '../lib/netns.js';
 
 const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
 const FAILOVER_MS = 1000;
@@ -74,7 +74,17 @@ if (reason) {
     await waitFdbDst(e, 'r', L().address.net1, 20_000);
     t.equal(e.net.fdbDst('l', R().mac), '2001:db8:1::87');
     t.match(e.net.neigh('l', R().service), { lladdr: R().mac, state: ['NOARP'] }, 'neighbour entry for the remote service address');
-    t.match(kernelText(e, 'l').fdb, new RegExp(`${R().mac} dst 2001:db8:1::87 self extern_learn`), 'bridge fdb shows the IPv6 dst');
+    // Per-entry dst, or (kernel.nexthopGroups, the default where the kernel has them)
+    // an FDB nexthop group whose member is the IPv6 VTEP.
+    const fdbText = kernelText(e, 'l').fdb;
+    const nhid = new RegExp(`${R().mac} nhid (\\d+) self extern_learn`).exec(fdbText)?.[1];
+    if (nhid === undefined) {
+      t.match(fdbText, new RegExp(`${R().mac} dst 2001:db8:1::87 self extern_learn`), 'bridge fdb shows the IPv6 dst');
+    } else {
+      const member = / group (\d+)/.exec(nsExec(L().ns, 'ip', ['nexthop', 'show', 'id', nhid]))?.[1];
+      t.match(nsExec(L().ns, 'ip', ['nexthop', 'show', 'fdb']), new RegExp(`id ${member} via 2001:db8:1::87 .*fdb`),
+        `bridge fdb: nhid ${nhid}, its group's member an fdb nexthop via the IPv6 VTEP`);
+    }
     // The operator's view: IPv6 peers and VTEPs in the text tables.
     const show = (what: string): string => e.net.evpnHaCli('l', ['show', what, '--socket', e.net.socketPath('l')]);
     t.match(show('neighbors'), /2001:db8:1::2[\s\S]*2001:db8:2::2/, 'show neighbors lists both IPv6 peers');
