@@ -54,6 +54,11 @@ export interface AgentTuning {
   logLevel?: string;
   /** Extra YAML appended at the top level (e.g. `metrics:`). */
   extra?: string;
+  /**
+   * The text of an uplink's `peer` (default: the reflector's address as the lab
+   * writes it), e.g. a non-canonical IPv6 spelling of the same address.
+   */
+  peerText?: Partial<Record<NetworkName, string>>;
   /** Extra keys of one uplink, as YAML lines without indentation (e.g. `password: x`). */
   uplinkExtra?: Partial<Record<NetworkName, string[]>>;
 }
@@ -232,7 +237,7 @@ export class TwoNetworkLab {
       lines.push(
         `  - name: ${n}`,
         `    interface: ${info.interface}`,
-        `    peer: ${info.rrAddress}`,
+        `    peer: '${t.peerText?.[n] ?? info.rrAddress}'`,
         `    localAs: ${asn[n]}`,
         `    localPref: ${pref[n]}`,
         `    holdTime: ${t.holdTime ?? 9}`,
