@@ -487,7 +487,7 @@ export class Demo {
       this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
     }
     this.say('');
-    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors, IPv${family} underlays); ` +
+    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors${family === 6 ? ', IPv6 underlays' : ''}); ` +
       `failback lost ${lostBack} echo requests`);
     return 0;
   }
