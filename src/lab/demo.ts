@@ -36,25 +36,33 @@ export interface DemoOptions {
   evpnHa?: string[];
   /** Route reflectors: `evpn-ha reflector` (default) or FRR bgpd + bfdd. */
   reflector?: ReflectorKind;
+  /**
+   * IPv6-only underlays (2001:db8:1::/64, 2001:db8:2::/64): BGP, BFD and VXLAN over
+   * IPv6, IPv6 listen ranges on the reflectors, ip6tables for the faults. The
+   * overlay (service addresses) stays IPv4.
+   */
+  ipv6?: boolean;
 }
 
 export type ReflectorKind = 'evpn-ha' | 'frr';
 export type FaultKind = 'uplink' | 'path';
 
-const FAULT_TEXT: Record<FaultKind, { step: string; row: string; heal: string; healed: string }> = {
-  uplink: {
-    step: 'blackholing network 1 on server-l for %s (iptables DROP in and out on eth1, carrier stays up)',
-    row: 'network 1 blackholed on server-l (eth1, both directions)',
-    heal: 'healing network 1 (iptables rules removed)',
-    healed: 'network 1 healed on server-l',
-  },
-  path: {
-    step: 'breaking only the VTEP-to-VTEP path on network 1 for %s (server-l drops 192.168.1.87 <-> 192.168.1.65; both servers still reach rr1)',
-    row: 'path 192.168.1.65 <-> 192.168.1.87 broken on server-l (sessions to rr1 unaffected)',
-    heal: 'repairing the network-1 path (iptables rules removed)',
-    healed: 'path 192.168.1.65 <-> 192.168.1.87 repaired',
-  },
-};
+/** The fault's wording; `a`/`b` are server-l's and server-r's network-1 addresses, `tool` iptables or ip6tables. */
+function faultText(kind: FaultKind, a: string, b: string, tool: string): { step: string; row: string; heal: string; healed: string } {
+  return kind === 'uplink'
+    ? {
+      step: `blackholing network 1 on server-l for %s (${tool} DROP in and out on eth1, carrier stays up)`,
+      row: 'network 1 blackholed on server-l (eth1, both directions)',
+      heal: `healing network 1 (${tool} rules removed)`,
+      healed: 'network 1 healed on server-l',
+    }
+    : {
+      step: `breaking only the VTEP-to-VTEP path on network 1 for %s (server-l drops ${b} <-> ${a}; both servers still reach rr1)`,
+      row: `path ${a} <-> ${b} broken on server-l (sessions to rr1 unaffected)`,
+      heal: `repairing the network-1 path (${tool} rules removed)`,
+      healed: `path ${a} <-> ${b} repaired`,
+    };
+}
 
 export const PREFIX_RE = /^[A-Za-z][A-Za-z0-9]{1,11}$/;
 
@@ -89,6 +97,8 @@ const TOOLS: Array<{ cmd: string; pkg: string }> = [
   { cmd: 'ping', pkg: 'iputils-ping' },
   { cmd: 'iptables', pkg: 'iptables' },
 ];
+/** The IPv6 demo's faults are ip6tables rules. */
+const TOOLS_V6: Array<{ cmd: string; pkg: string }> = [{ cmd: 'ip6tables', pkg: 'iptables' }];
 
 function onPath(cmd: string): boolean {
   const dirs = (process.env['PATH'] ?? '').split(delimiter).concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
@@ -100,9 +110,9 @@ function onPath(cmd: string): boolean {
 }
 
 /** Why the demo cannot run here (one line), or null. */
-export function demoPrerequisite(reflector: ReflectorKind = 'evpn-ha'): string | null {
+export function demoPrerequisite(reflector: ReflectorKind = 'evpn-ha', ipv6 = false): string | null {
   if (!isRoot()) return 'the demo needs root (it creates network namespaces): run it with sudo';
-  for (const t of TOOLS) {
+  for (const t of ipv6 ? [...TOOLS, ...TOOLS_V6] : TOOLS) {
     if (!onPath(t.cmd)) return `"${t.cmd}" not found: install the Debian package ${t.pkg} (apt-get install ${t.pkg})`;
   }
   if (reflector === 'frr') {
@@ -255,7 +265,7 @@ export class Demo {
   private ping: PingRun | null = null;
   private readonly frr: FrrHandle[] = [];
   private readonly daemons: Array<{ name: string; child: ChildProcess }> = [];
-  private faultText = FAULT_TEXT.uplink;
+  private faultText = faultText('uplink', '', '', 'iptables');
   private kept = false;
   private undoFault: (() => void) | null = null;
   private logDir = '';
@@ -325,16 +335,17 @@ export class Demo {
 
     this.begin('checking prerequisites');
     const reflector = o.reflector ?? 'evpn-ha';
-    const pre = demoPrerequisite(reflector);
+    const family = o.ipv6 ? 6 : 4;
+    const pre = demoPrerequisite(reflector, family === 6);
     if (pre) throw new Error(pre);
     const version = sh(evpnHa[0]!, [...evpnHa.slice(1), '--version']).trim();
-    this.detail(`root: yes; ip, bridge, ping, iptables${reflector === 'frr' ? ', FRR' : ''}: found; evpn-ha ${version} (${evpnHa.join(' ')})`);
+    this.detail(`root: yes; ip, bridge, ping, iptables${family === 6 ? ', ip6tables' : ''}${reflector === 'frr' ? ', FRR' : ''}: found; evpn-ha ${version} (${evpnHa.join(' ')})`);
     if (demoNamespaces(this.prefix).length > 0) throw new Error(`namespaces with prefix ${this.prefix}- exist already (evpn-ha demo --teardown ${this.prefix})`);
 
-    this.begin(`building the two-network topology in namespaces ${this.prefix}-*`);
+    this.begin(`building the two-network topology in namespaces ${this.prefix}-*${family === 6 ? ' (IPv6 underlays, IPv4 overlay)' : ''}`);
     const lab = new DemoLab(this.prefix);
     this.lab = lab;
-    const tn = new TwoNetworkLab(lab, evpnHa);
+    const tn = new TwoNetworkLab(lab, evpnHa, family);
     this.tn = tn;
     tn.build();
     const { l, r } = tn.servers;
@@ -343,7 +354,7 @@ export class Demo {
     this.detail(`network 2: switch ${net2.switchNs}, reflector ${net2.rrNs} ${net2.rrAddress}`);
     for (const s of [l, r]) {
       this.detail(`server-${s.name} (${s.ns}): eth1 ${s.address.net1}, eth2 ${s.address.net2}, ` +
-        `br-vxlan ${s.service} (${s.mac}), vxlan0 VNI 100 dstport 4789 nolearning`);
+        `br-vxlan ${s.service} (${s.mac}), vxlan0 VNI 100 dstport 4789 nolearning${family === 6 ? ' local :: (IPv6)' : ''}`);
     }
     const logDir = join(tn.dir, 'logs');
     this.logDir = logDir;
@@ -355,7 +366,7 @@ export class Demo {
       lab.onDispose(() => { if (!this.kept) for (const h of this.frr) h.stop(); });
       for (const net of [net1, net2]) {
         const h = await startFrr(lab, net.rrNs, {
-          ...twoNetReflectorOptions(net, bfd), logDir: join(logDir, `rr${net.index}-frr`), stopOnDispose: false,
+          ...twoNetReflectorOptions(net, bfd, { listenRange: tn.subnet(net.name), routerId: tn.reflectorRouterId(net.name) }), logDir: join(logDir, `rr${net.index}-frr`), stopOnDispose: false,
         });
         this.frr.push(h);
       }
@@ -365,8 +376,8 @@ export class Demo {
       this.daemons.push({ name: 'the reflector in rr1', child: tn.startReflector('net1', rrTuning(65001), { logFile: join(logDir, 'rr1.log') }).child });
       this.daemons.push({ name: 'the reflector in rr2', child: tn.startReflector('net2', rrTuning(65002), { logFile: join(logDir, 'rr2.log') }).child });
     }
-    this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range 192.168.1.0/24 (route-reflector clients), BFD 100 ms x 3`);
-    this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range 192.168.2.0/24 (route-reflector clients), BFD 100 ms x 3`);
+    this.detail(`rr1: ${net1.rrAddress} AS 65001, listen range ${tn.subnet('net1')} (route-reflector clients), BFD 100 ms x 3`);
+    this.detail(`rr2: ${net2.rrAddress} AS 65002, listen range ${tn.subnet('net2')} (route-reflector clients), BFD 100 ms x 3`);
 
     this.begin('starting agents (evpn-ha run) on server-l and server-r');
     const tuning: AgentTuning = {
@@ -424,7 +435,7 @@ export class Demo {
     this.detail(`${ping.replies.length} replies so far; traffic runs over network 1 (FDB dst ${r.address.net1})`);
 
     const faultKind = o.fault ?? 'uplink';
-    const ft = FAULT_TEXT[faultKind];
+    const ft = faultText(faultKind, l.address.net1, r.address.net1, family === 6 ? 'ip6tables' : 'iptables');
     this.faultText = ft;
     this.begin(ft.step.replace('%s', `${(faultMs / 1000).toFixed(1)} s`));
     await sleep(300);
@@ -435,7 +446,7 @@ export class Demo {
       ping.lastReplyAt() > fault + 200, 10_000, 'failover to network 2', 20);
     const remaining = faultMs - (Date.now() - fault);
     if (remaining > 0) await sleep(remaining);
-    this.detail(`fault in place ${inPlace} ms after T0 (both iptables rules)`);
+    this.detail(`fault in place ${inPlace} ms after T0 (both ${family === 6 ? 'ip6tables' : 'iptables'} rules)`);
     this.printTimeline('failover', fault, ping, Date.now());
     const rawOutage = ping.outageAround(fault);
     const outage = rawOutage === null ? null : Math.round(rawOutage);
@@ -476,7 +487,7 @@ export class Demo {
       this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
     }
     this.say('');
-    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors); ` +
+    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors${family === 6 ? ', IPv6 underlays' : ''}); ` +
       `failback lost ${lostBack} echo requests`);
     return 0;
   }

@@ -284,14 +284,17 @@ export function rrConfig(o: RrOptions): string {
 /**
  * startFrr() options for the FRR route reflector of one network of the two-network
  * lab (src/lab/twonet.ts): AS 65001 on network 1, 65002 on network 2, clients from
- * 192.168.<index>.0/24, timers 3/9, hostname rr<index>; with BFD, bfdd and the
- * evpn-ha profile. The failover benchmark and `evpn-ha demo --reflector frr` run it.
+ * 192.168.<index>.0/24 (or `at.listenRange`, e.g. 2001:db8:1::/64 on the IPv6 lab),
+ * timers 3/9, hostname rr<index>; with BFD, bfdd and the evpn-ha profile. The
+ * failover benchmark and `evpn-ha demo --reflector frr` run it.
  */
-export function twoNetReflectorOptions(net: { index: 1 | 2; rrAddress: string }, bfd?: BfdTimers): FrrOptions {
+export function twoNetReflectorOptions(
+  net: { index: 1 | 2; rrAddress: string }, bfd?: BfdTimers, at: { listenRange?: string; routerId?: string } = {},
+): FrrOptions {
   return {
     bgpdConf: rrConfig({
-      asn: net.index === 1 ? 65001 : 65002, routerId: net.rrAddress, hostname: `rr${net.index}`,
-      listenRange: `192.168.${net.index}.0/24`, timers: { keepalive: 3, hold: 9 },
+      asn: net.index === 1 ? 65001 : 65002, routerId: at.routerId ?? net.rrAddress, hostname: `rr${net.index}`,
+      listenRange: at.listenRange ?? `192.168.${net.index}.0/24`, timers: { keepalive: 3, hold: 9 },
       ...(bfd ? { bfd } : {}),
     }),
     bfdd: bfd !== undefined,

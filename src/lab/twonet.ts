@@ -54,6 +54,11 @@ export interface AgentTuning {
   logLevel?: string;
   /** Extra YAML appended at the top level (e.g. `metrics:`). */
   extra?: string;
+  /**
+   * The text of an uplink's `peer` (default: the reflector's address as the lab
+   * writes it), e.g. a non-canonical IPv6 spelling of the same address.
+   */
+  peerText?: Partial<Record<NetworkName, string>>;
   /** Extra keys of one uplink, as YAML lines without indentation (e.g. `password: x`). */
   uplinkExtra?: Partial<Record<NetworkName, string[]>>;
 }
@@ -208,6 +213,12 @@ export class TwoNetworkLab {
     return this.family === 6 ? `10.255.0.${s.host}` : s.address.net1;
   }
 
+  /** A reflector's router ID: its address on IPv4 underlays, 10.255.<index>.2 on IPv6 ones. */
+  reflectorRouterId(net: NetworkName): string {
+    const info = this.networks[net];
+    return this.family === 6 ? `10.255.${info.index}.2` : info.rrAddress;
+  }
+
   /** The agent configuration (YAML) for one server. */
   agentConfig(name: ServerName, t: AgentTuning = {}): string {
     const asn = t.asn ?? { net1: 65001, net2: 65002 };
@@ -226,7 +237,7 @@ export class TwoNetworkLab {
       lines.push(
         `  - name: ${n}`,
         `    interface: ${info.interface}`,
-        `    peer: ${info.rrAddress}`,
+        `    peer: '${t.peerText?.[n] ?? info.rrAddress}'`,
         `    localAs: ${asn[n]}`,
         `    localPref: ${pref[n]}`,
         `    holdTime: ${t.holdTime ?? 9}`,
@@ -265,7 +276,7 @@ export class TwoNetworkLab {
   reflectorConfig(net: NetworkName, t: ReflectorTuning = {}): string {
     const info = this.networks[net];
     const lines = [
-      `routerId: ${this.family === 6 ? `10.255.${info.index}.2` : info.rrAddress}`,
+      `routerId: ${this.reflectorRouterId(net)}`,
       `asn: ${t.asn ?? (info.index === 1 ? 65001 : 65002)}`,
       'listen:',
       `  address: '${info.rrAddress}'`,

@@ -1,4 +1,4 @@
-// Two `evpn-ha peer` processes on 127.0.0.1: one listens (--passive), one connects.
+// Two `evpn-ha peer` processes on 127.0.0.1 (or another address, e.g. ::1): one listens (--passive), one connects.
 // One of them announces a type-2 MAC+IP route, the other prints what it receives
 // (--json). Used to check that a way of running evpn-ha (the single binary, the
 // packed npm package) really speaks BGP, not only that it starts.
@@ -11,6 +11,10 @@ export const PAIR_ROUTE = 'macadv 02:00:00:00:00:87 192.168.0.87 vni 100 rd 192.
 export const PAIR_ROUTE_JSON = {
   routeType: 2, mac: '02:00:00:00:00:87', ip: '192.168.0.87', vni: 100, nextHop: '192.168.1.87', routeTargets: ['65001:100'],
 };
+
+/** PAIR_ROUTE with an IPv6 next hop (an IPv6 underlay's VTEP) and the router-ID RD. */
+export const PAIR_ROUTE_V6 = 'macadv 02:00:00:00:00:87 192.168.0.87 vni 100 rd 10.255.0.87:100 rt 65001:100 nexthop 2001:db8:1::87';
+export const PAIR_ROUTE_V6_JSON = { ...PAIR_ROUTE_JSON, rd: '10.255.0.87:100', nextHop: '2001:db8:1::87' };
 
 export interface PairResult {
   /** The receiving side's JSON lines, in order. */
@@ -51,14 +55,21 @@ export async function runPeerPair(cmd: readonly string[], o: {
   processGroups?: boolean;
   /** More arguments for both sides (e.g. --password). */
   extraArgs?: readonly string[];
+  /** The address both sides use (default 127.0.0.1; the passive side listens there). */
+  address?: string;
+  /** The --announce route (default PAIR_ROUTE). */
+  route?: string;
+  /** The port (default: a free one on 127.0.0.1). */
+  port?: number;
 }): Promise<PairResult> {
-  const port = await freePort();
+  const port = o.port ?? await freePort();
+  const addr = o.address ?? '127.0.0.1';
   const [prog, ...pre] = cmd;
   const common = ['--local-as', '65001', '--port', String(port), '--json', ...(o.extraArgs ?? [])];
-  const announce = ['--announce', PAIR_ROUTE];
-  const passiveArgs = [...pre, 'peer', '127.0.0.1', ...common, '--passive', '--local-address', '127.0.0.1', '--router-id', '10.0.0.1',
+  const announce = ['--announce', o.route ?? PAIR_ROUTE];
+  const passiveArgs = [...pre, 'peer', addr, ...common, '--passive', '--local-address', addr, '--router-id', '10.0.0.1',
     ...(o.announcer === 'passive' ? announce : [])];
-  const activeArgs = [...pre, 'peer', '127.0.0.1', ...common, '--router-id', '10.0.0.2', ...(o.announcer === 'active' ? announce : [])];
+  const activeArgs = [...pre, 'peer', addr, ...common, '--router-id', '10.0.0.2', ...(o.announcer === 'active' ? announce : [])];
   const opts: SpawnOptions = { ...o.spawn, stdio: ['ignore', 'pipe', 'pipe'], detached: o.processGroups ?? false };
 
   const lines: Array<Record<string, unknown>> = [];

@@ -9,6 +9,10 @@
 //   * SIGINT in the middle of the run: exit 130, nothing left;
 //   * --reflector frr (when FRR is installed): the same failover, nothing left;
 //   * --fault path: sessions stay up, the VTEP probes move both servers;
+//   * --ipv6: the same story over IPv6-only underlays with evpn-ha reflectors on
+//     IPv6 listen ranges (clients, BFD and reflected next hops in IPv6; the FDB
+//     moves to 2001:db8:2::87, read back from the kernel after the run through
+//     the printed `ip nexthop`/`bridge fdb` lines), and with --reflector frr;
 //   * ping missing, or as an unprivileged user: one line, exit 1.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
@@ -152,6 +156,55 @@ if (!isRoot()) {
     t.match(r.out, /OUTAGE \(failover\): \d+ ms/);
     t.match(r.out, /server-l now: 02:00:c0:a8:00:57 (dst 192\.168\.1\.87|nhid \d+ self extern_learn\s+\(group \d+ -> via 192\.168\.1\.87\))/, 'failback');
     t.same(leftovers(p), [], 'nothing left');
+  });
+
+  t.test('--ipv6: the failover over IPv6 underlays, evpn-ha reflectors on IPv6 listen ranges, nothing left', async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p, '--ipv6', '--fault-ms', '1500']);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err, stdout: r.out.slice(-3000) });
+    t.match(r.out, /rr1: 2001:db8:1::2 AS 65001, listen range 2001:db8:1::\/64/);
+    t.match(r.out, /server-l \(\S+\): eth1 2001:db8:1::65, eth2 2001:db8:2::65, .*local :: \(IPv6\)/);
+    // Before the fault, from the kernel of server-l: the FDB (or its nexthop group) leads to the IPv6 VTEP.
+    t.match(r.out, /02:00:c0:a8:00:57 dst 2001:db8:1::87 self extern_learn|id \d+ via 2001:db8:1::87 scope link proto 231 fdb/);
+    // The reflector took both clients from its IPv6 range and reflected their routes with
+    // the 16-byte next hops: server-l learned server-r's route on both networks.
+    t.match(r.out, /192\.168\.0\.87\s+net1\s+2001:db8:1::87\s+10\.255\.0\.87:100\s+200[^\n]*\n\s+net2\s+2001:db8:2::87\s+10\.255\.0\.87:100\s+100/,
+      'show routes: IPv6 next hops on both networks, RD from the router ID');
+    const failover = r.out.slice(r.out.indexOf('failover timeline'), r.out.indexOf('[8/9]'));
+    t.match(failover, /\+\s+0 ms\s+fault\s+network 1 blackholed on server-l/);
+    t.match(r.out, /ip6tables DROP in and out on eth1/);
+    t.match(failover, /server-l\s+(session net1 down: .*BFD down|VTEP probe 2001:db8:1::87 on net1: up -> down)/, 'detected by BFD or the probes over IPv6');
+    t.match(failover, /server-l\s+best path for 192\.168\.0\.87 .*moved: net1 via 2001:db8:1::87 .* -> net2 via 2001:db8:2::87 /);
+    t.match(failover, moved('server-l', '02:00:c0:a8:00:57', '2001:db8:1::87', '2001:db8:2::87'));
+    t.match(failover, moved('server-r', '02:00:c0:a8:00:41', '2001:db8:1::65', '2001:db8:2::65'));
+    t.match(failover, /rr1\s+BFD with 2001:db8:1::65: Up -> Down/, 'rr1 runs BFD with its IPv6 client');
+    t.match(r.out, /server-l now: 02:00:c0:a8:00:57 (dst 2001:db8:2::87|nhid \d+ self extern_learn\s+\(group \d+ -> via 2001:db8:2::87\))/, 'failed over (read from the kernel)');
+    const m = /OUTAGE \(failover\): (\d+) ms without replies/.exec(r.out);
+    t.ok(m, 'an outage figure');
+    const outage = Number(m?.[1]);
+    t.comment(`IPv6 failover outage ${outage} ms`);
+    t.ok(outage > 0 && outage < 1500, `outage ${outage} ms (BFD and probes 100 ms x 3)`);
+    const failback = r.out.slice(r.out.indexOf('failback timeline'));
+    t.match(failback, /rr1\s+session with client 2001:db8:1::65 established/);
+    t.match(failback, moved('server-l', '02:00:c0:a8:00:57', '2001:db8:2::87', '2001:db8:1::87'));
+    t.match(r.out, /server-l now: 02:00:c0:a8:00:57 (dst 2001:db8:1::87|nhid \d+ self extern_learn\s+\(group \d+ -> via 2001:db8:1::87\))/, 'failed back');
+    t.match(r.out, /IPv6 underlays\); failback lost \d+ echo requests/);
+    t.same(leftovers(p), [], 'no namespace or directory with the prefix left');
+  });
+
+  t.test('--ipv6 --reflector frr: FRR reflectors on IPv6 listen ranges', { skip: existsSync('/usr/lib/frr/bgpd') ? false : 'FRR not installed' }, async (t) => {
+    const p = prefix();
+    t.teardown(() => { spawnSync('env', [...NODE, 'demo', '--teardown', p], { env: childEnv() }); });
+    const r = await demo(['--prefix', p, '--ipv6', '--reflector', 'frr', '--fault-ms', '1000']);
+    t.equal(r.code, 0, 'exit 0', { stderr: r.err, stdout: r.out.slice(-3000) });
+    t.match(r.out, /rr1: 2001:db8:1::2 AS 65001, listen range 2001:db8:1::\/64/);
+    t.match(r.out, moved('server-l', '02:00:c0:a8:00:57', '2001:db8:1::87', '2001:db8:2::87'));
+    const m = /OUTAGE \(failover\): (\d+) ms/.exec(r.out);
+    t.ok(m && Number(m[1]) < 1500, `outage ${m?.[1]} ms`);
+    t.match(r.out, /server-l now: 02:00:c0:a8:00:57 (dst 2001:db8:1::87|nhid \d+ self extern_learn\s+\(group \d+ -> via 2001:db8:1::87\))/, 'failed back');
+    t.same(leftovers(p), [], 'nothing left');
+    t.same(readdirSync('/var/run/frr').filter((d) => d.startsWith(`${p}-`)), [], 'no FRR pathspace left');
   });
 
   t.test('ping missing: one line naming the Debian package, exit 1', async (t) => {

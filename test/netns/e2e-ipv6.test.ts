@@ -8,6 +8,9 @@
 //   * BFD packets carry hop limit 255 both ways (RFC 5881 §5);
 //   * the kernel entries: FDB dst is the remote IPv6 VTEP; ping crosses VXLAN in IPv6;
 //   * VTEP probes (VXLAN in IPv6) are answered on both networks;
+//   * `show neighbors/routes/vteps` and the metrics endpoint (on [::1]) print the IPv6
+//     peers, next hops and VTEPs in RFC 5952 text, though the config spells the
+//     peers 2001:0DB8:1:0:0:0:0:2 and 2001:db8:2:0::0:2;
 //   * failover: net1 blackholed on server-l (ip6tables) -> BFD and the probes -> the FDB
 //     entry moves to 2001:db8:2::87 in under a second; failback when the fault goes.
 import t from 'tap';
@@ -16,10 +19,14 @@ import {
 } from '../lib/e2e.js';
 import { frrEvpnPaths } from '../lib/frr.js';
 import { startCapture } from '../lib/capture.js';
-import { sh, waitFor } from '../lib/netns.js';
+import { nsExec, sh, waitFor } from '../lib/netns.js';
 
 const BFD = { minTx: 100, minRx: 100, multiplier: 3 };
 const FAILOVER_MS = 1000;
+// Each namespace has a loopback of its own: the same address on both servers.
+const METRICS = '[::1]:9477';
+/** Non-canonical spellings of the reflectors' addresses (the agent keeps RFC 5952 text). */
+const PEER_TEXT = { net1: '2001:0DB8:1:0:0:0:0:2', net2: '2001:db8:2:0::0:2' };
 const reason = skipReason();
 if (reason) {
   t.plan(0, reason);
@@ -30,7 +37,9 @@ if (reason) {
 
   t.before(async () => {
     e = await setupE2e('e6', t, { family: 6, bfd: BFD });
-    await startAgents(e, { holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: PROBE_FAST });
+    await startAgents(e, {
+      holdTime: 9, keepalive: 3, bfd: BFD, vtepProbe: PROBE_FAST, peerText: PEER_TEXT, extra: `metrics: {listen: "${METRICS}"}`,
+    });
   });
   t.teardown(() => stopAgents(e));
 
@@ -74,7 +83,17 @@ if (reason) {
     await waitFdbDst(e, 'r', L().address.net1, 20_000);
     t.equal(e.net.fdbDst('l', R().mac), '2001:db8:1::87');
     t.match(e.net.neigh('l', R().service), { lladdr: R().mac, state: ['NOARP'] }, 'neighbour entry for the remote service address');
-    t.match(kernelText(e, 'l').fdb, new RegExp(`${R().mac} dst 2001:db8:1::87 self extern_learn`), 'bridge fdb shows the IPv6 dst');
+    // Per-entry dst, or (kernel.nexthopGroups, the default where the kernel has them)
+    // an FDB nexthop group whose member is the IPv6 VTEP.
+    const fdbText = kernelText(e, 'l').fdb;
+    const nhid = new RegExp(`${R().mac} nhid (\\d+) self extern_learn`).exec(fdbText)?.[1];
+    if (nhid === undefined) {
+      t.match(fdbText, new RegExp(`${R().mac} dst 2001:db8:1::87 self extern_learn`), 'bridge fdb shows the IPv6 dst');
+    } else {
+      const member = / group (\d+)/.exec(nsExec(L().ns, 'ip', ['nexthop', 'show', 'id', nhid]))?.[1];
+      t.match(nsExec(L().ns, 'ip', ['nexthop', 'show', 'fdb']), new RegExp(`id ${member} via 2001:db8:1::87 .*fdb`),
+        `bridge fdb: nhid ${nhid}, its group's member an fdb nexthop via the IPv6 VTEP`);
+    }
     // The operator's view: IPv6 peers and VTEPs in the text tables.
     const show = (what: string): string => e.net.evpnHaCli('l', ['show', what, '--socket', e.net.socketPath('l')]);
     t.match(show('neighbors'), /2001:db8:1::2[\s\S]*2001:db8:2::2/, 'show neighbors lists both IPv6 peers');
@@ -91,6 +110,31 @@ if (reason) {
     const v = showVteps(e, 'l');
     t.same(v.map((x) => [x.network, x.localVtep, x.remoteVtep]).sort(), want, 'probed from our IPv6 VTEP to theirs, per network');
     t.ok(v.every((x) => x.state === 'up' && typeof x.rttMs === 'number'), 'up, with a round-trip time');
+  });
+
+  t.test('show and metrics print IPv6 addresses in RFC 5952 text', async (t) => {
+    await waitFor(() => showVteps(e, 'l').filter((v) => v.state === 'up').length === 2, 10_000, 'server-l: both VTEPs of server-r up');
+    const show = (what: string): string => e.net.evpnHaCli('l', ['show', what, '--socket', e.net.socketPath('l')]);
+    const neighbors = show('neighbors');
+    const routes = show('routes');
+    const vteps = show('vteps');
+    t.match(neighbors, /net1\s+2001:db8:1::2\s/, 'show neighbors: net1 peer 2001:db8:1::2 (configured as 2001:0DB8:1:0:0:0:0:2)');
+    t.match(neighbors, /net2\s+2001:db8:2::2\s/, 'show neighbors: net2 peer 2001:db8:2::2 (configured as 2001:db8:2:0::0:2)');
+    t.match(routes, /net1\s+2001:db8:1::87\s[\s\S]*net2\s+2001:db8:2::87\s/, 'show routes: the IPv6 next hops');
+    // (The state is not checked here: the 100 ms probes may sit in hold-down a moment on a busy machine.)
+    t.match(vteps, /net1\s+2001:db8:1::65\s+2001:db8:1::87\s/, 'show vteps: local and remote IPv6 VTEP on net1');
+    t.match(vteps, /net2\s+2001:db8:2::65\s+2001:db8:2::87\s/, 'show vteps: local and remote IPv6 VTEP on net2');
+    for (const text of [neighbors, routes, vteps]) t.notMatch(text, /0DB8|0db8|:0:|::0:|\[/i, 'no other spelling, no brackets');
+    t.same(showNeighbors(e, 'l').map((n) => n.peer).sort(), ['2001:db8:1::2', '2001:db8:2::2'], 'show neighbors --json: RFC 5952 peers');
+
+    const body = nsExec(L().ns, 'curl', ['-sS', '-g', '--max-time', '5', `http://${METRICS}/metrics`]);
+    const line = (re: RegExp): string | undefined => body.split('\n').find((l) => re.test(l));
+    t.match(line(/^evpn_ha_bgp_session_up\{/) ?? '', /^evpn_ha_bgp_session_up\{uplink="net1",peer="2001:db8:1::2"\} 1$/, 'metrics: session label peer="2001:db8:1::2"');
+    t.ok(body.includes('evpn_ha_bgp_session_up{uplink="net2",peer="2001:db8:2::2"} 1'), 'metrics: session label peer="2001:db8:2::2"');
+    t.ok(body.includes('evpn_ha_bfd_up{uplink="net1",peer="2001:db8:1::2"} 1'), 'metrics: BFD over IPv6 up');
+    t.match(body, /^evpn_ha_vtep_probe_up\{network="net1",remote_vtep="2001:db8:1::87"\} [01]$/m, 'metrics: VTEP label remote_vtep="2001:db8:1::87"');
+    t.match(body, /^evpn_ha_vtep_probe_up\{network="net2",remote_vtep="2001:db8:2::87"\} [01]$/m, 'metrics: VTEP label remote_vtep="2001:db8:2::87"');
+    t.notMatch(body, /0DB8|2001:0db8|2001:db8:1:0:/i, 'no non-canonical IPv6 text in the metrics');
   });
 
   t.test('failover over IPv6 in under a second, and failback', async (t) => {
