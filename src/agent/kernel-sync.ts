@@ -50,6 +50,9 @@ export interface KernelSyncOptions {
 
 type EntryEvent = { key: string; action: 'new' | 'del'; entry: ObservedEntry };
 
+/** Most entry keys planned in one flush (see takeChunk()). */
+const FLUSH_CHUNK = 2048;
+
 export class KernelSync {
   private readonly o: KernelSyncOptions;
   private readonly devices: Set<string>;
@@ -382,8 +385,7 @@ export class KernelSync {
 
   private async flush(): Promise<void> {
     this.runPlanner();
-    const keys = [...this.dirty];
-    this.dirty.clear();
+    const keys = this.takeChunk();
     const desired: KernelEntry[] = [];
     const observed = new Map<string, ObservedEntry[]>();
     for (const k of keys) {
@@ -407,6 +409,34 @@ export class KernelSync {
     const trigger: KernelTrigger = restores === ops.length ? 'restore' : open && this.staleCleanup ? 'stale-cleanup' : 'routes';
     this.staleCleanup = false;
     await this.applyOps(ops, trigger);
+  }
+
+  /**
+   * The dirty keys of one flush: at most FLUSH_CHUNK entry keys, so that planning a
+   * large burst (an install of 50,000 routes arrives faster than the kernel takes
+   * it) never keeps the event loop from BFD and keepalives for long; the rest is
+   * flushed right after, with the kernel's answer in between. Nexthops that are
+   * wanted go in the first chunk (the FDB entries that point at them may be in any
+   * chunk); nexthops to delete go in the last one (after every FDB entry that used
+   * them has been moved away; the kernel drops the FDB entries of a deleted group).
+   */
+  private takeChunk(): string[] {
+    if (this.dirty.size <= FLUSH_CHUNK) {
+      const all = [...this.dirty];
+      this.dirty.clear();
+      return all;
+    }
+    const keys: string[] = [];
+    let entries = 0;
+    for (const k of this.dirty) {
+      const nh = k.startsWith('nh|');
+      if (nh ? !this.desired.has(k) : entries >= FLUSH_CHUNK) continue;
+      keys.push(k);
+      if (!nh) entries++;
+    }
+    for (const k of keys) this.dirty.delete(k);
+    this.flushDue = true;
+    return keys;
   }
 
   private async applyOps(ops: KernelOp[], trigger: KernelTrigger): Promise<void> {

@@ -692,7 +692,7 @@ t.test('shutdown for a restart keeps the kernel entries', async (t) => {
   t.end();
 });
 
-t.test('50,000 routes: failover of a whole network in one batch', async (t) => {
+t.test('50,000 routes: failover of a whole network in batches of at most 2,048 entries', async (t) => {
   const r = await rig();
   r.s('net1').up('192.168.1.2');
   r.s('net2').up('192.168.2.2');
@@ -718,7 +718,8 @@ t.test('50,000 routes: failover of a whole network in one batch', async (t) => {
   const ops = r.newOps();
   t.equal(ops.length, N, 'one replace per FDB entry, neighbours untouched');
   t.ok(ops.every((o) => o.op === 'replace' && o.entry.kind === 'fdb' && o.entry.dst === '192.168.2.87'));
-  t.equal(r.kernel.applyCalls, calls + 1, 'one batch');
+  // Planned and written in chunks (KernelSync FLUSH_CHUNK), the event loop free in between.
+  t.equal(r.kernel.applyCalls, calls + Math.ceil(N / 2048), 'ceil(N / 2048) batches');
   t.comment(`failover of ${N} routes: ${ms.toFixed(0)} ms (RIB + plan + fake kernel)`);
   t.end();
 });
