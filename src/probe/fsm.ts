@@ -173,6 +173,8 @@ function cancelAll(s: ProbeFsm): ProbeAction[] {
   return out;
 }
 
+const SEND: ProbeAction = Object.freeze({ type: 'send' });
+
 function unchanged(s: ProbeFsm): ProbeStep {
   return { state: s, actions: [] };
 }
@@ -286,7 +288,7 @@ export function step(s: ProbeFsm, input: ProbeInput, now: number, timers: Prober
     case 'send-due':
       // Armed before the request goes out, as a timer callback re-arms itself first.
       if (!s.probing) return unchanged(s);
-      return { state: s, actions: [arm('send', now, requestInterval(s, timers)), { type: 'send' }] };
+      return { state: s, actions: [arm('send', now, requestInterval(s, timers)), SEND] };
     case 'detect-due': return detectDue(s, now);
     case 'hold-due': return holdDue(s, now);
     case 'removed': return removed(s, now);
