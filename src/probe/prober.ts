@@ -4,18 +4,11 @@
 // takes; the remote evpn-ha answers the same way from its own VTEP address on the
 // same network. Both directions of the VTEP-to-VTEP path are thereby checked.
 //
-// Per target (network, remote VTEP):
-//
-//   unknown --reply--> up --no reply for multiplier x interval--> down
-//                       ^                                          |
-//                       |                                        reply
-//                 holdDown ms                                      v
-//                 elapsed  +------------------------------------ holddown
-//                                                                  |
-//                          down <--no reply for multiplier x interval
-//
-// 'unknown' (never answered: not an evpn-ha, or probing disabled there) is
-// eligible, like 'up'; only 'down' and 'holddown' make a next hop ineligible.
+// This file is the shell: timers on the injected Clock, the transport, request
+// encoding, reply validation and demultiplexing, the responder, the set of targets.
+// Each target's state (unknown / up / down / holddown), its detection deadline and
+// hold-down are decided by the pure state machine in fsm.ts; the shell feeds it
+// inputs (replies, timer expiries, activation, removal) and carries out its actions.
 //
 // The prober is also the responder: requests that reach the probe port are answered
 // from our VTEP address on the requester's network.
@@ -36,17 +29,20 @@ import {
   type ProbeMessage,
 } from './packet.js';
 import type { ProbeTransport } from './transport.js';
+import {
+  createProbeFsm,
+  isEligible,
+  step,
+  type ProbeAction,
+  type ProbeFsm,
+  type ProbeInput,
+  type ProbeState,
+  type ProbeTimerName,
+  type ProbeTransitionReason,
+  type ProberTimers,
+} from './fsm.js';
 
-export type ProbeState = 'unknown' | 'up' | 'down' | 'holddown';
-
-/** Why a state changed (shown to operators). */
-export type ProbeTransitionReason =
-  | 'first-reply'        // unknown -> up
-  | 'detect-timeout'     // up/holddown -> down: no reply for multiplier x interval
-  | 'reply-after-down'   // down -> holddown (or -> up when holdDown is 0)
-  | 'holddown-expired'   // holddown -> up
-  | 'target-removed'     // up -> down: no longer a target; it must answer again (and pass the hold-down) before it is used
-  | 'new-path';          // down/holddown -> unknown: a remembered target now leaves from another local VTEP address
+export type { ProbeState, ProbeTransitionReason, ProberTimers } from './fsm.js';
 
 /** A remote next hop to probe. The agent supplies one per (network, remote VTEP) in use. */
 export interface ProbeTarget {
@@ -72,17 +68,6 @@ export interface ProbeTarget {
 export interface LocalUplink {
   network: string;
   address: string;
-}
-
-export interface ProberTimers {
-  /** Milliseconds between requests to one target. */
-  interval: number;
-  /** Consecutive intervals without a reply that make an answering target 'down'. */
-  multiplier: number;
-  /** Milliseconds of uninterrupted replies before a 'down' target is eligible again. */
-  holdDown: number;
-  /** Milliseconds between requests to a target marked `active: false` (>= interval). */
-  idleInterval: number;
 }
 
 /**
@@ -169,29 +154,25 @@ interface Outstanding {
 
 interface Entry {
   target: ProbeTarget;
-  state: ProbeState;
-  since: number;
-  lastReplyAt: number | undefined;
-  rttMs: number | undefined;
-  srttMs: number | undefined;
+  /** State, deadlines and RTT: fsm.ts decides, the shell only stores. */
+  fsm: ProbeFsm;
   sent: number;
   replies: number;
   outstanding: Outstanding[];
   /** The request frame, encoded once (rebuilt when the target's addresses change). */
   template: ProbeRequestTemplate;
   templateKey: string;
-  /**
-   * Detection deadline (clock time): no reply by then makes an answering target
-   * 'down'. The detect timer is not moved on every reply; when it fires early it
-   * re-arms for the remainder (one timer operation per detection window, not per reply).
-   */
-  detectAt: number;
-  sendTimer: Timer | undefined;
-  detectTimer: Timer | undefined;
-  holdTimer: Timer | undefined;
+  timers: Record<ProbeTimerName, Timer | undefined>;
 }
 
 export type ProbeStateListener = (ev: ProbeStateEvent) => void;
+
+/** A timer's expiry, as the state machine's input. */
+const TIMER_INPUT: Record<ProbeTimerName, ProbeInput> = {
+  send: { type: 'send-due' },
+  detect: { type: 'detect-due' },
+  hold: { type: 'hold-due' },
+};
 
 /** What the request template depends on besides the key. */
 function templateKey(t: ProbeTarget): string {
@@ -280,14 +261,14 @@ export class VtepProber {
     if (this.running) return;
     this.running = true;
     this.transport.onReceive((payload, from) => this.receive(payload, from));
-    for (const e of this.entries.values()) this.scheduleFirstSend(e);
+    for (const e of this.entries.values()) this.startProbing(e);
   }
 
   /** Stop all timers and close the transport. Targets keep their last state. */
   stop(): void {
     if (!this.running) return;
     this.running = false;
-    for (const e of this.entries.values()) this.cancelTimers(e);
+    for (const e of this.entries.values()) this.input(e, { type: 'stop' });
     this.transport.close();
   }
 
@@ -326,52 +307,52 @@ export class VtepProber {
       }
       wanted.set(targetKey(t.network, t.remoteVtep), { ...t, remoteMac: t.remoteMac.toLowerCase() });
     }
+    const now = this.clock.now();
     for (const [key, e] of this.entries) {
       const t = wanted.get(key);
-      if (t === undefined || t.localVtep !== e.target.localVtep) {
-        this.cancelTimers(e);
-        this.entries.delete(key);
-        this.log.debug({ network: e.target.network, remoteVtep: e.target.remoteVtep }, 'probe target removed');
-        if (e.state === 'unknown') continue;
-        if (t === undefined) {
-          this.removed.set(key, e.target.localVtep);
-          if (e.state === 'up') this.transition(e, 'down', 'target-removed');
-        } else if (e.state !== 'up') {
-          // Re-made below as 'unknown' (eligible): say so, or the next hop stays ineligible.
-          this.transition(e, 'unknown', 'new-path');
-        }
+      if (t !== undefined && t.localVtep === e.target.localVtep) continue;
+      this.entries.delete(key);
+      this.log.debug({ network: e.target.network, remoteVtep: e.target.remoteVtep }, 'probe target removed');
+      if (t === undefined) {
+        const r = step(e.fsm, { type: 'removed' }, now, this.timers);
+        // One that had answered comes back 'down' (fsm.ts: the 'removed' input).
+        if (r.state.state === 'down') this.removed.set(key, e.target.localVtep);
+        this.apply(e, r.state, r.actions);
+      } else {
+        // Re-made below as a new target, 'unknown'.
+        this.input(e, { type: 'new-path' });
       }
     }
     for (const [key, t] of wanted) {
       const e = this.entries.get(key);
       if (e !== undefined) {
-        const wasActive = e.target.active !== false;
         e.target = t;
         this.refreshTemplate(e);
-        if (!wasActive && t.active !== false) this.activated(e);
+        this.input(e, { type: 'set-active', active: t.active !== false });
         continue;
       }
       const was = this.removed.get(key);
       this.removed.delete(key);
+      const active = t.active !== false;
       const entry: Entry = {
-        target: t, state: 'unknown', since: this.clock.now(), lastReplyAt: undefined, rttMs: undefined,
-        srttMs: undefined, sent: 0, replies: 0, outstanding: [], template: this.buildTemplate(t), templateKey: templateKey(t),
-        detectAt: 0, sendTimer: undefined, detectTimer: undefined, holdTimer: undefined,
+        target: t, fsm: createProbeFsm(now, active, was === t.localVtep ? 'down' : 'unknown'),
+        sent: 0, replies: 0, outstanding: [], template: this.buildTemplate(t), templateKey: templateKey(t),
+        timers: { send: undefined, detect: undefined, hold: undefined },
       };
       this.entries.set(key, entry);
-      if (was === t.localVtep) {
-        entry.state = 'down';
-      } else if (was !== undefined) {
-        this.transition(entry, 'unknown', 'new-path', 'down');
+      if (was !== undefined && was !== t.localVtep) {
+        // A remembered target on another path: reported 'down' when it was removed, now 'unknown'.
+        const r = step(createProbeFsm(now, active, 'down'), { type: 'new-path' }, now, this.timers);
+        this.apply(entry, r.state, r.actions);
       }
-      this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep, state: entry.state }, 'probe target added');
-      if (this.running) this.scheduleFirstSend(entry);
+      this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep, state: entry.fsm.state }, 'probe target added');
+      if (this.running) this.startProbing(entry);
     }
   }
 
   /** Probe state of a next hop, or undefined if it is not a target. */
   state(network: string, remoteVtep: string): ProbeState | undefined {
-    return this.entries.get(targetKey(network, remoteVtep))?.state;
+    return this.entries.get(targetKey(network, remoteVtep))?.fsm.state;
   }
 
   /**
@@ -380,18 +361,18 @@ export class VtepProber {
    */
   eligible(network: string, remoteVtep: string): boolean {
     const s = this.state(network, remoteVtep);
-    return s === undefined || s === 'up' || s === 'unknown';
+    return s === undefined || isEligible(s);
   }
 
   status(): ProbeTargetStatus[] {
     return [...this.entries.values()].map((e) => ({
       ...e.target,
-      state: e.state,
-      eligible: e.state === 'up' || e.state === 'unknown',
-      rttMs: e.rttMs,
-      srttMs: e.srttMs,
-      lastReplyAt: e.lastReplyAt,
-      since: e.since,
+      state: e.fsm.state,
+      eligible: isEligible(e.fsm.state),
+      rttMs: e.fsm.rttMs,
+      srttMs: e.fsm.srttMs,
+      lastReplyAt: e.fsm.lastReplyAt,
+      since: e.fsm.since,
       sent: e.sent,
       replies: e.replies,
     }));
@@ -404,18 +385,46 @@ export class VtepProber {
   // -------------------------------------------------------------------------
   // Requester
 
-  private scheduleFirstSend(e: Entry): void {
-    const phase = Math.min(Math.max(this.random(), 0), 1) * this.timers.interval;
-    e.sendTimer = this.clock.setTimer(phase, () => this.sendTick(e));
+  private startProbing(e: Entry): void {
+    this.input(e, { type: 'start', jitter: this.random() });
   }
 
-  /** Request interval of a target: `interval`, or `idleInterval` when it carries no best path. */
-  private intervalOf(e: Entry): number {
-    return e.target.active === false ? this.timers.idleInterval : this.timers.interval;
+  /** Run one input through the target's state machine and carry out what it says. */
+  private input(e: Entry, input: ProbeInput): void {
+    const r = step(e.fsm, input, this.clock.now(), this.timers);
+    this.apply(e, r.state, r.actions);
   }
 
-  private sendTick(e: Entry): void {
-    e.sendTimer = this.clock.setTimer(this.intervalOf(e), () => this.sendTick(e));
+  private apply(e: Entry, next: ProbeFsm, actions: readonly ProbeAction[]): void {
+    e.fsm = next;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          this.sendRequest(e);
+          break;
+        case 'arm':
+          this.arm(e, a.timer, a.ms);
+          break;
+        case 'cancel':
+          e.timers[a.timer]?.cancel();
+          e.timers[a.timer] = undefined;
+          break;
+        case 'transition':
+          this.report(e, a.from, a.to, a.reason, a.eligible, a.rttMs);
+          break;
+      }
+    }
+  }
+
+  private arm(e: Entry, timer: ProbeTimerName, ms: number): void {
+    e.timers[timer]?.cancel();
+    e.timers[timer] = this.clock.setTimer(ms, () => {
+      e.timers[timer] = undefined;
+      this.input(e, TIMER_INPUT[timer]);
+    });
+  }
+
+  private sendRequest(e: Entry): void {
     const t = e.target;
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1;
@@ -444,21 +453,6 @@ export class VtepProber {
     e.templateKey = k;
   }
 
-  /**
-   * An idle target now carries a best path: probe it at once and at the fast rate,
-   * and give it one fast detection window from now (not from its last idle reply).
-   */
-  private activated(e: Entry): void {
-    if (!this.running) return;
-    e.sendTimer?.cancel();
-    e.sendTimer = this.clock.setTimer(0, () => this.sendTick(e));
-    if (e.detectTimer !== undefined) {
-      e.detectAt = this.clock.now() + this.timers.interval * this.timers.multiplier;
-      e.detectTimer.cancel();
-      this.armDetectTimer(e);
-    }
-  }
-
   private frame(dstMac: string, dstIp: string, msg: ProbeMessage): Uint8Array {
     return encodeProbeFrame({
       vni: this.vni, dstMac, srcMac: this.bridgeMac, srcIp: this.serviceIp, dstIp,
@@ -476,63 +470,16 @@ export class VtepProber {
     if (sent.txTime !== msg.echoTime) return this.drop('echo-mismatch');
     // This and every older request are settled.
     e.outstanding.splice(0, i + 1);
-    const now = this.clock.now();
-    const rtt = now - sent.txTime;
-    e.rttMs = rtt;
-    e.srttMs = e.srttMs === undefined ? rtt : e.srttMs + (rtt - e.srttMs) / 8;
-    e.lastReplyAt = now;
     e.replies++;
     this.stats.repliesReceived++;
-    this.armDetect(e);
-    switch (e.state) {
-      case 'unknown':
-        this.transition(e, 'up', 'first-reply');
-        break;
-      case 'down':
-        if (this.timers.holdDown === 0) {
-          this.transition(e, 'up', 'reply-after-down');
-        } else {
-          this.transition(e, 'holddown', 'reply-after-down');
-          e.holdTimer = this.clock.setTimer(this.timers.holdDown, () => {
-            e.holdTimer = undefined;
-            if (e.state === 'holddown') this.transition(e, 'up', 'holddown-expired');
-          });
-        }
-        break;
-      case 'up':
-      case 'holddown':
-        break;
-    }
+    this.input(e, { type: 'reply', rttMs: this.clock.now() - sent.txTime });
   }
 
-  /** A reply: the detection deadline moves to multiplier x interval from now. */
-  private armDetect(e: Entry): void {
-    e.detectAt = this.clock.now() + this.intervalOf(e) * this.timers.multiplier;
-    if (e.detectTimer === undefined) this.armDetectTimer(e);
-  }
-
-  private armDetectTimer(e: Entry): void {
-    e.detectTimer = this.clock.setTimer(e.detectAt - this.clock.now(), () => {
-      e.detectTimer = undefined;
-      if (this.clock.now() < e.detectAt) {
-        this.armDetectTimer(e);
-        return;
-      }
-      if (e.state === 'up' || e.state === 'holddown') {
-        e.holdTimer?.cancel();
-        e.holdTimer = undefined;
-        this.transition(e, 'down', 'detect-timeout');
-      }
-    });
-  }
-
-  private transition(e: Entry, to: ProbeState, reason: ProbeTransitionReason, fromState?: ProbeState): void {
-    const from = fromState ?? e.state;
-    e.state = to;
-    e.since = this.clock.now();
+  /** A state change: logged, and told to the listeners. */
+  private report(e: Entry, from: ProbeState, to: ProbeState, reason: ProbeTransitionReason, eligible: boolean, rttMs: number | undefined): void {
     const ev: ProbeStateEvent = {
       network: e.target.network, localVtep: e.target.localVtep, remoteVtep: e.target.remoteVtep,
-      from, to, reason, rttMs: e.rttMs, at: e.since, eligible: to === 'up' || to === 'unknown',
+      from, to, reason, rttMs, at: this.clock.now(), eligible,
     };
     const fields = { network: ev.network, localVtep: ev.localVtep, remoteVtep: ev.remoteVtep, from, to, reason, rttMs: ev.rttMs };
     if (to === 'down' && reason !== 'target-removed') this.log.warn(fields, 'VTEP path down');
@@ -545,13 +492,6 @@ export class VtepProber {
         this.log.error({ err }, 'probe state listener threw');
       }
     }
-  }
-
-  private cancelTimers(e: Entry): void {
-    e.sendTimer?.cancel();
-    e.detectTimer?.cancel();
-    e.holdTimer?.cancel();
-    e.sendTimer = e.detectTimer = e.holdTimer = undefined;
   }
 
   // -------------------------------------------------------------------------
