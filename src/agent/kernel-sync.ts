@@ -61,6 +61,8 @@ export class KernelSync {
   /** entryKey -> the kernel's entries there (on our devices) */
   private observed = new Map<string, ObservedEntry[]>();
   private readonly dirty = new Set<string>();
+  /** Dirty keys of a group switch: flushed first and on their own (switchGroups). */
+  private readonly urgent = new Set<string>();
   /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
   private readonly eventDirty = new Set<string>();
   /** Keys whose last write failed: tried again when the retry timer fires. */
@@ -141,7 +143,9 @@ export class KernelSync {
   /**
    * Prefix-independent switch (docs/kernel.md "Failover before the per-MAC work"):
    * every group leading to a `from` VTEP leads to its `to` now. The writes start in
-   * this turn of the event loop (unless a write is in flight: then right after it).
+   * this turn of the event loop (unless a write is in flight: then right after it),
+   * in a batch of their own: other dirty keys and the planner's pending wants wait
+   * for the next flush.
    * Returns the number of groups switched.
    */
   switchGroups(switches: ReadonlyArray<{ from: string; to: string }>): number {
@@ -150,6 +154,7 @@ export class KernelSync {
     for (const [key, e] of this.planner.switchGroups(switches)) {
       if (e?.kind === 'nhgroup') n++;
       this.setKey(key, e);
+      this.urgent.add(key);
     }
     for (const m of this.planner.drainMoves()) this.o.emit({ type: 'nexthop-group', ...m });
     if (n) {
@@ -418,9 +423,17 @@ export class KernelSync {
   }
 
   private async flush(): Promise<void> {
-    this.runPlanner();
-    const keys = [...this.dirty];
-    this.dirty.clear();
+    let keys: string[];
+    if (this.urgent.size) {
+      keys = [...this.urgent];
+      this.urgent.clear();
+      for (const k of keys) this.dirty.delete(k);
+      if (this.dirty.size || this.planner?.hasPending) this.scheduleFlush(0);
+    } else {
+      this.runPlanner();
+      keys = [...this.dirty];
+      this.dirty.clear();
+    }
     const desired: KernelEntry[] = [];
     const observed = new Map<string, ObservedEntry[]>();
     for (const k of keys) {

@@ -181,6 +181,22 @@ t.test('session loss: the groups move before the per-MAC decisions; final kernel
   t.end();
 });
 
+t.test('the switch is a batch of its own, ahead of other pending writes', async (t) => {
+  const pic = await rig(CHUNK);
+  await converged(pic);
+  const batches: KernelOp[][] = [];
+  const apply = pic.kernel.apply.bind(pic.kernel);
+  pic.kernel.apply = (ops) => { batches.push(ops); return apply(ops); };
+  // A new MAC arrives (its writes are due at the next flush), then net1 fails at once.
+  pic.s('net2').send(announceFrom(2, 90, [serverRoute(2, 90, macOf(90, 1), '10.2.0.1')]));
+  pic.down('net1', 'BFD down');
+  t.same(batches.map(kinds), [['replace nexthop', 'replace nhgroup', 'delete nexthop']], 'only the switch went out');
+  await pic.step();
+  t.ok(batches.slice(1).flat().some((o) => o.entry.kind === 'fdb' && o.entry.mac === macOf(90, 1)), 'the new MAC followed');
+  t.ok(kernelView(pic.kernel).includes(`fdb ${macOf(90, 1)} 192.168.2.90`));
+  t.end();
+});
+
 t.test('VTEP verdicts: loss of eligibility switches the group first; the way back is one replace', async (t) => {
   const ref = await rig(1_000_000);
   const pic = await rig(CHUNK);
