@@ -1,9 +1,18 @@
 // The agent's own CPU for a large table, without a real kernel: N type-2 routes
 // (MAC+IP) from K remote servers on both networks into an Agent on FakeKernel, then
 // network 1's session lost (failover) and back (failback by one UPDATE per server).
-// Prints wall time and kernel ops per phase, in both FDB modes. For profiling:
+// Prints, per phase and in both FDB modes, the wall time until the agent settled,
+// the time until its last write of FDB state (FDB entries, nexthops, groups: when
+// every MAC points where it ends up; "fdb at"), the longest the event loop was kept
+// from other work ("max block": what BFD and keepalives would wait), and the kernel
+// ops. For profiling:
 //   node --cpu-prof build/bench/agent-fake.js
-// Knobs: BENCH_N (default 50000), BENCH_K (4), BENCH_MODE (groups|dst|both).
+// Knobs: BENCH_N (default 50000), BENCH_K (4), BENCH_MODE (groups|dst|both);
+// BENCH_PROFILE=<phase prefix, e.g. failover> writes a CPU profile of just that phase
+// to agent-<mode>-<phase>.cpuprofile.
+import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { Agent } from '../src/agent/agent.js';
 import { parseConfig } from '../src/agent/config.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../src/kernel/fake.js';
@@ -14,6 +23,7 @@ import { advanceAndSettle } from '../test/lib/settle.js';
 const N = Number(process.env['BENCH_N'] ?? 50_000);
 const K = Number(process.env['BENCH_K'] ?? 4);
 const MODE = process.env['BENCH_MODE'] ?? 'both';
+const PROFILE = process.env['BENCH_PROFILE'] ?? null;
 /** Routes per UPDATE, roughly what fits in 4096 bytes. */
 const PER_UPDATE = 60;
 
@@ -26,6 +36,14 @@ async function run(groups: boolean): Promise<void> {
       { name: 'eth2', addresses: [{ family: 4, address: '192.168.2.65', prefixLen: 24 }] },
     ],
   });
+  // When the last write touching FDB state was handed to the kernel (relative to the phase start).
+  let phaseStart = 0n;
+  let fdbAt = -1;
+  const apply = kernel.apply.bind(kernel);
+  kernel.apply = (ops) => {
+    if (ops.some((o) => o.entry.kind !== 'neigh')) fdbAt = Number(process.hrtime.bigint() - phaseStart) / 1e6;
+    return apply(ops);
+  };
   const clock = new ManualClock(1000);
   const sessions: FakeSession[] = [];
   const agent = new Agent({
@@ -51,15 +69,36 @@ async function run(groups: boolean): Promise<void> {
   const mode = groups ? 'groups' : 'dst';
   const phase = async (name: string, fn: () => void): Promise<void> => {
     const ops0 = kernel.applied.length;
+    const inspector = PROFILE !== null && name.startsWith(PROFILE) ? new Session() : null;
+    if (inspector) {
+      inspector.connect();
+      await inspector.post('Profiler.enable');
+      await inspector.post('Profiler.start');
+    }
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    // A turn of the loop first: the monitor records a block only after a sample before it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     const t0 = process.hrtime.bigint();
+    phaseStart = t0;
+    fdbAt = -1;
     fn();
     await advanceAndSettle(clock, agent, 0);
     await advanceAndSettle(clock, agent, 100);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    // One more turn of the loop, so that a block with no turn in it is recorded too.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    loop.disable();
+    if (inspector) {
+      const { profile } = await inspector.post('Profiler.stop');
+      writeFileSync(`agent-${mode}-${name.split(' ')[0]}.cpuprofile`, JSON.stringify(profile));
+      inspector.disconnect();
+    }
     const ops = kernel.applied.slice(ops0);
     const kinds = new Map<string, number>();
     for (const o of ops) kinds.set(`${o.op} ${o.entry.kind}`, (kinds.get(`${o.op} ${o.entry.kind}`) ?? 0) + 1);
-    console.log(`${mode} ${name} N=${N} K=${K}: ${ms.toFixed(0)} ms, ${ops.length} kernel ops (${[...kinds].map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    const fdb = fdbAt < 0 ? '-' : `${fdbAt.toFixed(0)} ms`;
+    console.log(`${mode} ${name} N=${N} K=${K}: ${ms.toFixed(0)} ms, fdb at ${fdb}, max block ${(loop.max / 1e6).toFixed(0)} ms, ${ops.length} kernel ops (${[...kinds].map(([k, v]) => `${v} ${k}`).join(', ')})`);
   };
   s('net1').up('192.168.1.2');
   s('net2').up('192.168.2.2');

@@ -7,6 +7,11 @@
 // real BgpSession.
 //
 // Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts.
+// A session loss or VTEP verdict that touches more than `ribChunk` paths is taken in
+// two steps (docs/agent.md "Large failovers"): first the FDB nexthop groups the RIB
+// predicts to move are switched in the kernel, in O(groups); then the RIB decides the
+// affected entries a chunk at a time, yielding to the event loop in between, and the
+// kernel follows those decisions (they have the last word).
 // At start, entries left by a previous run are kept until every session has sent
 // End-of-RIB or kernel.startupGrace passed (StaleGate); shutdown withdraws our
 // routes, stops the sessions (Cease) and, unless told otherwise, deletes every
@@ -126,6 +131,12 @@ export interface AgentOptions {
   linkDelay?: number;
   /** Delay before retrying failed kernel operations, ms (default 1000). */
   retryDelay?: number;
+  /**
+   * Best-path decisions per turn of the event loop after a large session loss or VTEP
+   * verdict (default 1024); an operation touching at most this many paths is decided
+   * at once.
+   */
+  ribChunk?: number;
 }
 
 interface UplinkState {
@@ -166,6 +177,9 @@ export class Agent {
   private readonly log: Logger | null;
   private readonly linkDelay: number;
   private readonly retryDelay: number;
+  private readonly ribChunk: number;
+  /** Deciding the RIB's queued entries, a chunk per turn (null when none are queued). */
+  private ribWork: Promise<void> | null = null;
   private readonly uplinks = new Map<string, UplinkState>();
   private readonly devices: Set<string>;
   private readonly listeners = new Set<(ev: AgentEvent) => void>();
@@ -204,6 +218,7 @@ export class Agent {
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
+    this.ribChunk = Math.max(1, opts.ribChunk ?? 1024);
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
     for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
@@ -458,7 +473,8 @@ export class Agent {
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.linkWorker || this.sync.busy) {
+    while (this.linkWorker || this.sync.busy || this.ribWork) {
+      if (this.ribWork) await this.ribWork;
       if (this.linkWorker) await this.linkWorker;
       await this.sync.settled();
     }
@@ -499,9 +515,16 @@ export class Agent {
     await this.restoreArpSuppress();
   }
 
-  /** The VTEP probe's verdict on a next hop over one uplink's network. */
+  /**
+   * The VTEP probe's verdict on a next hop over one uplink's network. When it touches
+   * more than `ribChunk` paths, a loss of eligibility first switches the FDB groups
+   * leading there, and the decisions follow in chunks.
+   */
   setEligibility(nextHop: string, uplink: string, eligible: boolean): void {
-    this.onRibChanges(this.rib.setEligibility(nextHop, uplink, eligible));
+    const defer = this.rib.nextHopPaths(uplink, nextHop) > this.ribChunk;
+    if (defer && !eligible && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.ineligibleSwitches(nextHop, uplink));
+    this.onRibChanges(this.rib.setEligibility(nextHop, uplink, eligible, { defer }));
+    this.decideLater();
   }
 
   /** Ask for the links to be read again and origination recomputed (e.g. after SIGHUP). */
@@ -561,6 +584,8 @@ export class Agent {
     return {
       established: (info) => {
         if (!live()) return;
+        // Decisions still queued belong to the time before this session came up.
+        this.decideNow();
         st.peer = { address: st.cfg.peer, routerId: info.peerRouterId };
         st.upSince = this.clock.now();
         this.emit({ type: 'session', uplink: st.cfg.name, state: 'up', peer: st.cfg.peer, peerRouterId: info.peerRouterId });
@@ -587,11 +612,16 @@ export class Agent {
     st.peer = null;
     st.upSince = null;
     if (wasUp) st.flaps++;
-    const n = this.rib.adjRibInSize(st.cfg.name);
-    // All of the session's paths at once; every affected entry decided in one pass.
-    this.onRibChanges(this.rib.dropSession(st.cfg.name));
+    const name = st.cfg.name;
+    const n = this.rib.adjRibInSize(name);
+    // All of the session's paths at once; every affected entry decided once. Many of
+    // them: the FDB groups move first (their write starts now), the decisions follow.
+    const defer = n > this.ribChunk;
+    if (defer && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.failoverSwitches(name));
+    this.onRibChanges(this.rib.dropSession(name, { defer }));
     if (n) this.probeTargetsChanged();
-    this.emit({ type: 'session', uplink: st.cfg.name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
+    this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
+    this.decideLater();
   }
 
   private startSession(st: UplinkState, address: string, routerId: string, routes: Advertisement[]): void {
@@ -770,6 +800,35 @@ export class Agent {
   }
 
   // --- RIB -> desired kernel state ---
+
+  /**
+   * Decide the RIB's queued entries a chunk per turn of the event loop (BFD, keepalives
+   * and the kernel's answers get their turns in between). The kernel follows each
+   * chunk; FDB wants wait in the planner until the last chunk, so a group whose MACs
+   * all moved still moves by one replace.
+   */
+  private decideLater(): void {
+    if (this.ribWork || this.rib.deferred === 0) return;
+    this.sync.holdFdbPlan(true);
+    this.ribWork = (async () => {
+      try {
+        while (this.rib.deferred > 0) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          this.onRibChanges(this.rib.decideDeferred(this.ribChunk));
+        }
+      } catch (e) {
+        this.problem(`deciding best paths: ${String(e)}`);
+      } finally {
+        this.ribWork = null;
+        this.sync.holdFdbPlan(false);
+      }
+    })();
+  }
+
+  /** Decide whatever the RIB has queued, now. */
+  private decideNow(): void {
+    if (this.rib.deferred > 0) this.onRibChanges(this.rib.decideDeferred());
+  }
 
   private onRibChanges(changes: RibChange[]): void {
     if (changes.length === 0) return;

@@ -13,6 +13,13 @@
 // VTEP, only found through it when a MAC joins. Work per plan() is proportional to the
 // MACs that changed (plus, when a group follows a majority, the minority that stays).
 //
+// A failover can also be made before the RIB has decided each MAC (prefix-independent
+// convergence, docs/kernel.md "Failover before the per-MAC work"): switchGroups()
+// replaces the member of every group leading to a failed VTEP with the alternative
+// the RIB predicts, in O(groups). The per-MAC wants that follow agree with the group
+// (want() settles them at once, nothing is planned) or are planned as usual: a MAC
+// whose best path went elsewhere leaves the group.
+//
 // Nexthop and group ids come from a private range (default 0xE7000000.., "E7" = our
 // protocol 231), skipping ids held by anyone else's nexthop; ids are not reused until
 // the range wraps, so a delete and a create of the same id never meet in one batch.
@@ -108,9 +115,35 @@ export class FdbGroupPlanner {
     return id >= this.base && id < this.base + this.size;
   }
 
-  /** The RIB's want for one FDB key (null: no entry). Planned on the next plan(). */
+  /**
+   * The RIB's want for one FDB key (null: no entry). Planned on the next plan(); a
+   * want its group already leads to (e.g. after switchGroups()) is settled now.
+   */
   want(key: string, w: FdbWant | null): void {
+    if (w !== null && !this.pending.has(key)) {
+      const slot = this.slots.get(key);
+      if (slot && slot.group.member.vtep === w.dst) {
+        slot.want = w;
+        return;
+      }
+    }
     this.pending.set(key, w);
+  }
+
+  /**
+   * Prefix-independent switch: every group whose member leads to a `from` VTEP leads
+   * to its `to` now (one member replace per group; the FDB entries keep their nhid).
+   * Returns the nexthop/group changes, as plan() does.
+   */
+  switchGroups(switches: ReadonlyArray<{ from: string; to: string }>): Map<string, KernelEntry | null> {
+    const out = new Map<string, KernelEntry | null>();
+    if (switches.length === 0) return out;
+    const to = new Map(switches.map((s) => [s.from, s.to]));
+    for (const g of [...this.groups.values()]) {
+      const t = to.get(g.member.vtep);
+      if (t !== undefined && t !== g.member.vtep) this.setMember(g, t, out);
+    }
+    return out;
   }
 
   get hasPending(): boolean {

@@ -13,7 +13,10 @@
 //    FdbGroupPlanner (kernel-plan.ts): a failover becomes one group replace, the FDB
 //    entries keep their nhid. Our nexthops are swept and restored like other entries;
 //    a deleted group of ours (the kernel flushes its FDB entries silently) triggers a
-//    resync.
+//    resync;
+//  * switchGroups() writes a predicted failover at group level at once (before the
+//    RIB's per-MAC decisions), and holdFdbPlan() keeps the planner from planning
+//    partial batches while those decisions come in chunks.
 import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from '../kernel/nl.js';
 import {
   entryKey, nexthopKey, observedKey,
@@ -61,6 +64,8 @@ export class KernelSync {
   /** entryKey -> the kernel's entries there (on our devices) */
   private observed = new Map<string, ObservedEntry[]>();
   private readonly dirty = new Set<string>();
+  /** Dirty keys of a group switch: flushed first and on their own (switchGroups). */
+  private readonly urgent = new Set<string>();
   /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
   private readonly eventDirty = new Set<string>();
   /** Keys whose last write failed: tried again when the retry timer fires. */
@@ -87,6 +92,8 @@ export class KernelSync {
   private stopped = false;
   /** Non-null when FDB entries go through nexthop groups. */
   private planner: FdbGroupPlanner | null = null;
+  /** The planner waits (holdFdbPlan) until every FDB want of a chunked operation is in. */
+  private planHeld = false;
 
   constructor(opts: KernelSyncOptions) {
     this.o = opts;
@@ -134,6 +141,41 @@ export class KernelSync {
     const n = this.observed.get(nexthopKey(g.group[0]!))?.[0];
     if (!n || n.kind !== 'nexthop' || n.protocol !== this.o.protocol || n.dst === null) return null;
     return { groupId: g.id, nexthopId: n.id, vtep: n.dst };
+  }
+
+  /**
+   * Prefix-independent switch (docs/kernel.md "Failover before the per-MAC work"):
+   * every group leading to a `from` VTEP leads to its `to` now. The writes start in
+   * this turn of the event loop (unless a write is in flight: then right after it),
+   * in a batch of their own: other dirty keys and the planner's pending wants wait
+   * for the next flush.
+   * Returns the number of groups switched.
+   */
+  switchGroups(switches: ReadonlyArray<{ from: string; to: string }>): number {
+    if (!this.planner || switches.length === 0 || this.stopped) return 0;
+    let n = 0;
+    for (const [key, e] of this.planner.switchGroups(switches)) {
+      if (e?.kind === 'nhgroup') n++;
+      this.setKey(key, e);
+      this.urgent.add(key);
+    }
+    for (const m of this.planner.drainMoves()) this.o.emit({ type: 'nexthop-group', ...m });
+    if (n) {
+      this.flushDue = true;
+      this.kick();
+    }
+    return n;
+  }
+
+  /**
+   * While held, FDB wants wait in the planner (other keys flush as usual): a chunked
+   * RIB operation hands in its wants a chunk at a time, and the planner must see them
+   * all to move a group by one replace. Releasing schedules a flush.
+   */
+  holdFdbPlan(hold: boolean): void {
+    if (this.planHeld === hold) return;
+    this.planHeld = hold;
+    if (!hold && this.planner?.hasPending) this.scheduleFlush(0);
   }
 
   /** Dump the devices and compare everything (at start, after lost events, when a device changed). */
@@ -185,7 +227,7 @@ export class KernelSync {
 
   /** The planner's changes into the desired state. */
   private runPlanner(): void {
-    if (!this.planner?.hasPending) return;
+    if (!this.planner?.hasPending || this.planHeld) return;
     for (const [key, e] of this.planner.plan()) {
       const old = this.desired.get(key);
       if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
@@ -340,7 +382,7 @@ export class KernelSync {
       }
       if (this.flushDue) {
         this.flushDue = false;
-        if (this.dirty.size || this.planner?.hasPending) await this.flush();
+        if (this.dirty.size || (this.planner?.hasPending && !this.planHeld)) await this.flush();
         continue;
       }
       return;
@@ -384,8 +426,16 @@ export class KernelSync {
   }
 
   private async flush(): Promise<void> {
-    this.runPlanner();
-    const keys = this.takeChunk();
+    let keys: string[];
+    if (this.urgent.size) {
+      keys = [...this.urgent];
+      this.urgent.clear();
+      for (const k of keys) this.dirty.delete(k);
+      if (this.dirty.size || this.planner?.hasPending) this.scheduleFlush(0);
+    } else {
+      this.runPlanner();
+      keys = this.takeChunk();
+    }
     const desired: KernelEntry[] = [];
     const observed = new Map<string, ObservedEntry[]>();
     for (const k of keys) {

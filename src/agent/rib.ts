@@ -16,6 +16,20 @@
 //    MAC without a per-path string key.
 //  * Every path is also on the list of its (uplink, next hop): a VTEP probe verdict
 //    touches exactly the paths of that next hop, a session loss those of the uplink.
+//  * Every next hop counts, per other next hop, the entries where both have a path
+//    (`siblings`): the alternatives of its paths, known without visiting them. That is
+//    what a prefix-independent switch (docs/kernel.md "Failover before the per-MAC
+//    work") reads: failoverSwitches() / ineligibleSwitches().
+//
+// Deferred decisions: a session loss or a VTEP verdict can unlink (or re-mark) the
+// paths at once and leave the best-path decisions of the affected entries queued
+// (`{defer: true}`); decideDeferred(max) makes them a chunk at a time, so that the
+// agent yields to the event loop in between. Entries sharing a MAC or an IP are
+// decided in the same chunk (the kernel projection of a chunk is then final). Every
+// other operation first decides whatever is queued and returns those changes ahead of
+// its own, so the sequence of changes is the one an undeferred operation gives. While
+// decisions are queued, queries (best(), entries(), fdbPath()...) still see the
+// previous winners of the entries not decided yet.
 //
 // The kernel projection: one FDB entry per (VNI, MAC) and one neighbour entry per
 // (VNI, IP). When several Loc-RIB entries feed one kernel entry (a MAC announced with
@@ -114,7 +128,19 @@ class NextHop {
   eligible = true;
   head: StoredPath | null = null;
   count = 0;
+  /**
+   * Per other next hop: the number of (path here, path there) pairs in one entry.
+   * Kept by addPath/removePath; cleared when the uplink's paths are dropped.
+   */
+  siblings: Map<NextHop, number> | null = null;
   constructor(readonly uplink: UplinkState, readonly address: string) {}
+}
+
+function bumpSibling(a: NextHop, b: NextHop, d: number): void {
+  const m = a.siblings ?? (a.siblings = new Map());
+  const n = (m.get(b) ?? 0) + d;
+  if (n > 0) m.set(b, n);
+  else m.delete(b);
 }
 
 /** Attributes shared by the paths of one UPDATE (and VNI). */
@@ -196,6 +222,8 @@ class Entry implements LocEntry {
   /** The last kernelDelta that worked out this entry's FDB / neighbour entry. */
   fdbMark = 0;
   neighMark = 0;
+  /** Its best-path decision is deferred (on the RIB's queue). */
+  queued = false;
 
   constructor(readonly vni: number, readonly mac: string, readonly ip: string | null) {}
 
@@ -245,6 +273,22 @@ function sameVisible(a: StoredPath, aEligible: boolean, aLocalPref: number, b: S
 
 // --- the RIB --------------------------------------------------------------------
 
+/**
+ * A prefix-independent switch: the FDB entries leading to VTEP `from` can lead to
+ * `to` before the per-entry decisions are made (a prediction; those decisions have
+ * the last word).
+ */
+export interface VtepSwitch {
+  from: string;
+  to: string;
+}
+
+/** Options of the operations that may leave their decisions queued. */
+export interface DeferOptions {
+  /** Queue the affected entries' decisions for decideDeferred() instead of making them now. */
+  defer?: boolean;
+}
+
 export interface RibUpdate {
   /** Accepted routes (after import policy) for this uplink. */
   reach: Candidate[];
@@ -268,9 +312,106 @@ export class Rib {
   private readonly emptied: NextHop[] = [];
   /** Work counter: paths visited by the operations (for tests of proportionality). */
   pathVisits = 0;
+  /** Entries whose decision is deferred, in the order they were touched, from `queueAt`. */
+  private queue: Entry[] = [];
+  private queueAt = 0;
+
+  /** Entries whose best-path decision is queued (see decideDeferred). */
+  get deferred(): number {
+    return this.queue.length - this.queueAt;
+  }
+
+  /**
+   * Decide queued entries, about `max` of them (a few more when entries sharing a MAC
+   * or an IP with the last are queued too: they are decided together). Returns their
+   * best-path changes.
+   */
+  decideDeferred(max = Infinity): RibChange[] {
+    const changes: RibChange[] = [];
+    let n = 0;
+    const q = this.queue;
+    while (this.queueAt < q.length && n < max) {
+      const e = q[this.queueAt++]!;
+      if (!e.queued) continue;
+      // The entry and every queued entry reachable by MAC or (VNI, IP): the kernel
+      // entries they feed are worked out from all of them.
+      e.queued = false;
+      const group = [e];
+      for (let i = 0; i < group.length; i++) {
+        const x = group[i]!;
+        for (let y = this.byMac.get(x.mac) ?? null; y; y = y.nextInMac) {
+          if (y.queued) { y.queued = false; group.push(y); }
+        }
+        if (x.ip === null) continue;
+        for (let y = this.byIp.get(x.vni)?.get(x.ip) ?? null; y; y = y.nextInIp) {
+          if (y.queued) { y.queued = false; group.push(y); }
+        }
+      }
+      this.decide(group, changes);
+      n += group.length;
+    }
+    if (this.queueAt >= q.length) {
+      this.queue = [];
+      this.queueAt = 0;
+    }
+    return changes;
+  }
+
+  private enqueue(touched: readonly Entry[]): void {
+    for (const e of touched) {
+      e.queued = true;
+      this.queue.push(e);
+    }
+  }
+
+  /**
+   * Where the FDB traffic of each next hop of `uplink` goes when the uplink's paths
+   * go: per next hop in use, the next hop on another uplink that its paths' entries
+   * have too, when that holds for more than half of its paths. O(next hops), no path
+   * visited. Next hops already ineligible, and addresses also in use over another
+   * uplink (an FDB group is per address), are left to the per-entry decisions.
+   */
+  failoverSwitches(uplink: string): VtepSwitch[] {
+    const u = this.uplinkStates.get(uplink);
+    const out: VtepSwitch[] = [];
+    if (!u || !u.active) return out;
+    for (const nh of u.nextHops.values()) {
+      const to = this.alternative(nh, (s) => s.uplink !== u);
+      if (to) out.push({ from: nh.address, to: to.address });
+    }
+    return out;
+  }
+
+  /**
+   * The same for one next hop about to turn ineligible: the eligible next hop (at
+   * another address) that most of its paths' entries have too.
+   */
+  ineligibleSwitches(nextHop: string, uplink: string): VtepSwitch[] {
+    const nh = this.uplinkStates.get(uplink)?.nextHops.get(nextHop);
+    const to = nh && this.alternative(nh, (s) => s.eligible && s.address !== nh.address);
+    return to ? [{ from: nh!.address, to: to.address }] : [];
+  }
+
+  private alternative(nh: NextHop, ok: (s: NextHop) => boolean): NextHop | null {
+    if (nh.count === 0 || !nh.eligible || !nh.siblings) return null;
+    for (const o of this.uplinkStates.values()) {
+      if (o !== nh.uplink && (o.nextHops.get(nh.address)?.count ?? 0) > 0) return null;
+    }
+    let best: NextHop | null = null;
+    let bestN = 0;
+    for (const [s, n] of nh.siblings) {
+      if (!ok(s)) continue;
+      if (n > bestN || (n === bestN && s.eligible && !best!.eligible)) {
+        best = s;
+        bestN = n;
+      }
+    }
+    return best !== null && bestN * 2 > nh.count ? best : null;
+  }
 
   /** Apply one UPDATE's worth of accepted paths and withdrawals from `uplink`; returns best-path changes. */
   applyUpdate(uplink: string, update: RibUpdate): RibChange[] {
+    const out = this.decideDeferred();
     const u = this.uplinkState(uplink);
     u.active = true;
     const mark = ++this.epoch;
@@ -302,13 +443,17 @@ export class Rib {
       this.touch(e, mark, touched);
     }
     this.sweepNextHops();
-    return this.decide(touched);
+    return this.decide(touched, out);
   }
 
-  /** A session went down: remove all its paths, then decide every affected entry once. */
-  dropSession(uplink: string): RibChange[] {
+  /**
+   * A session went down: remove all its paths, then decide every affected entry once
+   * (or, with `defer`, queue those decisions).
+   */
+  dropSession(uplink: string, opts: DeferOptions = {}): RibChange[] {
+    const out = this.decideDeferred();
     const u = this.uplinkStates.get(uplink);
-    if (!u || !u.active) return [];
+    if (!u || !u.active) return out;
     u.active = false;
     const mark = ++this.epoch;
     const touched: Entry[] = [];
@@ -316,15 +461,21 @@ export class Rib {
       for (let p = nh.head; p; p = p.nhNext) {
         this.pathVisits++;
         unlinkFromEntry(p);
+        for (let q = p.entry.head; q; q = q.next) if (q.attrs.nh !== nh) bumpSibling(q.attrs.nh, nh, -1);
         this.touch(p.entry, mark, touched);
       }
       nh.head = null;
       nh.count = 0;
+      nh.siblings = null;
       // Keep the verdict on an ineligible next hop; forget the rest.
       if (nh.eligible) u.nextHops.delete(addr);
     }
     u.paths = 0;
-    return this.decide(touched);
+    if (opts.defer) {
+      this.enqueue(touched);
+      return out;
+    }
+    return this.decide(touched, out);
   }
 
   /**
@@ -332,21 +483,22 @@ export class Rib {
    * Remembered for paths that arrive later. Returns best-path changes. The work is
    * proportional to the paths using that next hop.
    */
-  setEligibility(nextHop: string, uplink: string, eligible: boolean): RibChange[] {
+  setEligibility(nextHop: string, uplink: string, eligible: boolean, opts: DeferOptions = {}): RibChange[] {
+    const out = this.decideDeferred();
     const u = this.uplinkState(uplink);
     const nh = u.nextHops.get(nextHop);
-    if ((nh?.eligible ?? true) === eligible) return [];
+    if ((nh?.eligible ?? true) === eligible) return out;
     if (!nh) {
       // Not used yet: remember the verdict.
       const n = new NextHop(u, nextHop);
       n.eligible = eligible;
       u.nextHops.set(nextHop, n);
-      return [];
+      return out;
     }
     nh.eligible = eligible;
     if (nh.count === 0) {
       if (eligible) u.nextHops.delete(nextHop);
-      return [];
+      return out;
     }
     const mark = ++this.epoch;
     const touched: Entry[] = [];
@@ -354,12 +506,16 @@ export class Rib {
       this.pathVisits++;
       this.touch(p.entry, mark, touched);
     }
-    return this.decide(touched);
+    if (opts.defer) {
+      this.enqueue(touched);
+      return out;
+    }
+    return this.decide(touched, out);
   }
 
   /** Forget every eligibility verdict (all paths eligible again). Returns best-path changes. */
   clearEligibility(): RibChange[] {
-    const out: RibChange[] = [];
+    const out = this.decideDeferred();
     for (const { uplink, nextHop } of this.ineligibleNextHops()) {
       // Not push(...changes): a spread of ~125k arguments overflows the stack.
       for (const c of this.setEligibility(nextHop, uplink, true)) out.push(c);
@@ -381,8 +537,9 @@ export class Rib {
    * changed). Returns best-path changes.
    */
   setLocalPref(uplink: string, localPref: number): RibChange[] {
+    const out = this.decideDeferred();
     const u = this.uplinkStates.get(uplink);
-    if (!u || !u.active) return [];
+    if (!u || !u.active) return out;
     const mark = ++this.epoch;
     const touched: Entry[] = [];
     const replaced = new Map<AttrSet, AttrSet>();
@@ -396,7 +553,7 @@ export class Rib {
         this.touch(p.entry, mark, touched);
       }
     }
-    return this.decide(touched);
+    return this.decide(touched, out);
   }
 
   best(key: string): BestPath | null {
@@ -422,6 +579,11 @@ export class Rib {
     const u = this.uplinkStates.get(uplink);
     if (u) for (const nh of u.nextHops.values()) for (let p = nh.head; p; p = p.nhNext) out.push(p);
     return out;
+  }
+
+  /** Number of paths using `nextHop` over `uplink`. */
+  nextHopPaths(uplink: string, nextHop: string): number {
+    return this.uplinkStates.get(uplink)?.nextHops.get(nextHop)?.count ?? 0;
   }
 
   /** Number of paths in one session's Adj-RIB-In. */
@@ -668,10 +830,17 @@ export class Rib {
 
   private addPath(p: StoredPath): void {
     const e = p.entry;
+    const nh = p.attrs.nh;
+    for (let q = e.head; q; q = q.next) {
+      const o = q.attrs.nh;
+      if (o !== nh) {
+        bumpSibling(nh, o, 1);
+        bumpSibling(o, nh, 1);
+      }
+    }
     p.next = e.head;
     e.head = p;
     e.count++;
-    const nh = p.attrs.nh;
     p.nhNext = nh.head;
     if (nh.head) nh.head.nhPrev = p;
     nh.head = p;
@@ -683,6 +852,13 @@ export class Rib {
   private removePath(p: StoredPath): void {
     unlinkFromEntry(p);
     const nh = p.attrs.nh;
+    for (let q = p.entry.head; q; q = q.next) {
+      const o = q.attrs.nh;
+      if (o !== nh) {
+        bumpSibling(nh, o, -1);
+        bumpSibling(o, nh, -1);
+      }
+    }
     if (p.nhPrev) p.nhPrev.nhNext = p.nhNext;
     else nh.head = p.nhNext;
     if (p.nhNext) p.nhNext.nhPrev = p.nhPrev;
@@ -702,8 +878,8 @@ export class Rib {
     this.emptied.length = 0;
   }
 
-  private decide(touched: readonly Entry[]): RibChange[] {
-    const changes: RibChange[] = [];
+  /** Decide each touched entry; its change (if any) is appended to `changes`. */
+  private decide(touched: readonly Entry[], changes: RibChange[] = []): RibChange[] {
     for (const e of touched) {
       const before = e.winner;
       const bEligible = e.winnerEligible;

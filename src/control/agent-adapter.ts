@@ -240,6 +240,12 @@ export class AgentControlProvider implements ControlProvider {
   private unsubscribe: (() => void) | null = null;
   /** Probe states learned from events, for when no status source is given. */
   private readonly probeMemo = new Map<string, ProbeMemo>();
+  /**
+   * Uplinks whose session the agent reported down (and not up since), with whether BFD
+   * took it down, as judged then: a large failover's best-path events come in chunks
+   * after that event, and are classified as of the loss, not of when each chunk runs.
+   */
+  private readonly downMemo = new Map<string, { bfd: boolean }>();
 
   constructor(opts: AgentAdapterOptions) {
     this.o = opts;
@@ -432,6 +438,7 @@ export class AgentControlProvider implements ControlProvider {
   }
 
   private sessionUp(uplink: string): boolean {
+    if (this.downMemo.has(uplink)) return false;
     const s = this.o.session?.(uplink);
     if (s) return s.state === 'Established';
     return this.o.agent.status().find((u) => u.name === uplink)?.state === 'established';
@@ -439,6 +446,8 @@ export class AgentControlProvider implements ControlProvider {
 
   /** BFD left Up on this uplink just now (what took the session down with it). */
   private bfdDown(uplink: string): boolean {
+    const m = this.downMemo.get(uplink);
+    if (m) return m.bfd;
     const b = this.o.bfd?.(uplink)?.snapshot();
     return b !== undefined && b.state !== 'Up' && b.lastDownAt !== undefined && this.o.clock.now() - b.lastDownAt <= BFD_CAUSE_WINDOW_MS;
   }
@@ -448,6 +457,10 @@ export class AgentControlProvider implements ControlProvider {
       this.probeMemo.set(`${ev.network}|${ev.remoteVtep}`, {
         state: ev.to, eligible: ev.eligible, rttMs: ev.rttMs ?? null, at: this.o.clock.now(),
       });
+    }
+    if (ev.type === 'session') {
+      this.downMemo.delete(ev.uplink);
+      if (ev.state === 'down') this.downMemo.set(ev.uplink, { bfd: this.bfdDown(ev.uplink) });
     }
     if (this.listeners.size === 0) return;
     if (ev.type !== 'best-path') {

@@ -147,6 +147,39 @@ async function inNamespace(ns: string): Promise<void> {
     t.ok(macs.every((m) => v.get(m)?.nhid === null), 'no nhid');
     t.same([...nexthops(ns).keys()], [FOREIGN], 'no nexthops of ours');
   });
+
+  t.test('a large failover (ribChunk below N): the kernel has the group switched before any decision', async (t) => {
+    const sess: FakeSession[] = [];
+    const a = new Agent({
+      config: parseConfig(twoUplinkConfig()), kernel: port, clock: systemClock, ribChunk: 4,
+      sessions: (spec, h) => { const x = new FakeSession(spec, h); sess.push(x); return x; },
+    });
+    await a.start();
+    t.teardown(() => a.shutdown({ flushKernel: true }));
+    const sx = (name: string): FakeSession => sess.filter((x) => x.spec.uplink === name).at(-1)!;
+    sx('net1').up('192.168.1.2');
+    sx('net2').up('192.168.2.2');
+    sx('net1').send(announceFrom(1, SERVER, macs.map((m, i) => serverRoute(1, SERVER, m, ipOf(i)))));
+    sx('net2').send(announceFrom(2, SERVER, macs.map((m, i) => serverRoute(2, SERVER, m, ipOf(i)))));
+    await waitFor(() => allLeadTo(ns, '192.168.1.87'), 10_000, 'every FDB entry leads to 192.168.1.87');
+    await a.settled();
+    const neighBefore = neighMacs(ns);
+    // Read the kernel (with iproute2) at the session-down event: the handler has
+    // switched the group and queued the decisions, none made yet.
+    let atDown: { switched: boolean; queued: number; decided: number } | null = null;
+    let decided = 0;
+    a.subscribe((ev) => {
+      if (ev.type === 'best-path') decided++;
+      if (ev.type === 'session' && ev.state === 'down') atDown = { switched: allLeadTo(ns, '192.168.2.87'), queued: a.rib.deferred, decided };
+    });
+    sx('net1').down('BFD down');
+    t.same(atDown, { switched: true, queued: N, decided: 0 }, 'switched in the kernel, every decision still queued');
+    await waitFor(() => decided === N, 10_000, 'every decision made');
+    await a.settled();
+    t.ok(allLeadTo(ns, '192.168.2.87'), 'still on net2 after the decisions');
+    t.equal(a.groupReplaces, 1, 'one group replace');
+    t.equal(neighMacs(ns), neighBefore, 'neighbour entries unchanged');
+  });
 }
 
 function parent(): void {
