@@ -176,7 +176,11 @@ export interface Daemon {
 export function createDaemon(config: Config, opts: { logger: Logger; clock?: Clock; kernel?: KernelPort; bgpTransport?: BgpTransport }): Daemon {
   const clock = opts.clock ?? systemClock;
   const kernel = opts.kernel ?? openRtnetlink({ protocol: config.kernel.protocol, logger: opts.logger.child({ component: 'kernel' }) });
-  const bfd = new BfdManager({ clock, logger: opts.logger.child({ component: 'bfd' }) });
+  // With the real clock, an expired detection timer first lets pending socket reads run
+  // (BfdManagerOptions.afterIo): a busy event loop must not take a healthy session down.
+  const bfd = new BfdManager({
+    clock, logger: opts.logger.child({ component: 'bfd' }), afterIo: clock === systemClock ? (fn) => { setImmediate(fn); } : null,
+  });
   const registry: SessionRegistry = { bgp: new Map(), bfd: new Map() };
   const agent = new Agent({
     config, kernel, clock, logger: opts.logger,

@@ -259,6 +259,7 @@ export class BfdSession extends EventEmitter<BfdSessionEvents> {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly log: Logger,
+    private readonly afterIo: ((fn: () => void) => void) | undefined = undefined,
   ) {
     super();
     this.local = canonicalAddress(cfg.local);
@@ -357,6 +358,16 @@ export class BfdSession extends EventEmitter<BfdSessionEvents> {
         const timer = o.timer;
         this.timers.set(timer, this.clock.setTimer(o.afterUs / 1000, () => {
           this.timers.delete(timer);
+          if (timer === 'detect' && this.afterIo) {
+            // A detection timer that fires after our own event loop was busy may find
+            // the peer's packets still unread in the socket: let pending I/O run first
+            // (setImmediate runs after the poll phase). A packet read meanwhile re-arms
+            // the timer; only a detection time without any packet takes the session down.
+            this.afterIo(() => {
+              if (!this.closed && !this.timers.has('detect')) this.input({ type: 'timer', timer });
+            });
+            return;
+          }
           this.input({ type: 'timer', timer });
         }));
         return;
@@ -425,6 +436,12 @@ export interface BfdManagerOptions {
   random?: Random;
   /** Retry delay when a socket cannot be opened (address not yet configured, port busy), ms. Default 5000. */
   retryMs?: number;
+  /**
+   * How an expired detection timer waits for pending I/O before it counts (see
+   * BfdSession). Default: setImmediate with the system clock; none (at once) with an
+   * injected clock, so tests on a ManualClock stay synchronous.
+   */
+  afterIo?: ((fn: () => void) => void) | null;
 }
 
 interface RxEntry {
@@ -446,6 +463,7 @@ export class BfdManager {
   private readonly log: Logger;
   private readonly random: Random;
   private readonly retryMs: number;
+  private readonly afterIo: ((fn: () => void) => void) | undefined;
   private readonly byKey = new Map<string, BfdSession>();
   private readonly byDiscr = new Map<number, BfdSession>();
   private readonly rx = new Map<string, RxEntry>();
@@ -460,6 +478,7 @@ export class BfdManager {
     this.transport = opts.transport ?? udpTransport(this.log);
     this.random = opts.random ?? Math.random;
     this.retryMs = opts.retryMs ?? 5000;
+    this.afterIo = opts.afterIo === undefined ? (opts.clock ? undefined : (fn) => { setImmediate(fn); }) : opts.afterIo ?? undefined;
   }
 
   /** Create (or return the existing) session to `cfg.remote` from `cfg.local`. Sockets open in the background. */
@@ -470,7 +489,7 @@ export class BfdManager {
       existing.setOptions(cfg);
       return existing;
     }
-    const session = new BfdSession(cfg, this.newDiscriminator(), this.clock, this.random, this.log);
+    const session = new BfdSession(cfg, this.newDiscriminator(), this.clock, this.random, this.log, this.afterIo);
     this.byKey.set(key, session);
     this.byDiscr.set(session.localDiscriminator, session);
     this.open(session);

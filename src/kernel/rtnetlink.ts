@@ -779,14 +779,23 @@ export class RtnetlinkPort implements KernelPort {
       child = c;
       let wasReady = false;
       const dec = new PumpDecoder();
-      c.stdout!.on('data', (chunk: Buffer) => this.guard('event pump data', () => dec.push(chunk, {
-        frame: (b) => this.onEventDatagram(b),
-        lost: () => {
-          this.log?.warn('kernel: events lost (event socket overflow); subscribers must resync');
-          this.emit({ type: 'overflow' });
-        },
-        ready: () => { wasReady = true; failedStarts = 0; clearTimeout(readyTimer); markReady(); },
-      })));
+      const out = c.stdout!;
+      out.on('data', (chunk: Buffer) => {
+        this.guard('event pump data', () => dec.push(chunk, {
+          frame: (b) => this.onEventDatagram(b),
+          lost: () => {
+            this.log?.warn('kernel: events lost (event socket overflow); subscribers must resync');
+            this.emit({ type: 'overflow' });
+          },
+          ready: () => { wasReady = true; failedStarts = 0; clearTimeout(readyTimer); markReady(); },
+        }));
+        // One chunk (<= 64 KiB, some hundred events) per turn of the event loop: libuv
+        // would otherwise read and hand us the whole backlog of a write burst (the echo
+        // of 50,000 entries) in one go, keeping BFD's timers and sockets waiting. The
+        // pump keeps reading the netlink socket meanwhile; the pipe holds the rest.
+        out.pause();
+        setImmediate(() => { if (child === c) out.resume(); });
+      });
       c.stdin!.on('error', () => { /* the pump died; 'exit' handles it */ });
       // The pump's stderr (e.g. the addon's abort message) goes to our log.
       let errText = '';

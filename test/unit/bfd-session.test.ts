@@ -281,3 +281,35 @@ t.test('event handlers may call back into the session (re-entrancy)', async (t) 
   a.close();
   b.close();
 });
+
+t.test('afterIo: an expired detection timer lets pending reads run first; a packet read meanwhile keeps the session Up', async (t) => {
+  const clock = new ManualClock();
+  const net = new FakeNet(clock);
+  net.addresses.add('192.168.1.65');
+  net.addresses.add('192.168.1.2');
+  const io: Array<() => void> = [];
+  const a = new BfdManager({ clock, transport: net.transport(), logger: capture().logger, random: lcg(1), afterIo: (fn) => { io.push(fn); } });
+  const b = new BfdManager({ clock, transport: net.transport(), logger: capture().logger, random: lcg(2) });
+  const sa = a.add({ local: '192.168.1.65', remote: '192.168.1.2', minTx: 100, minRx: 100 });
+  b.add({ local: '192.168.1.2', remote: '192.168.1.65', minTx: 100, minRx: 100 });
+  await flush();
+  clock.advance(3000);
+  t.equal(sa.state, 'Up');
+  io.splice(0).forEach((fn) => fn());
+  // Our loop "busy": b's packets wait unread (not delivered) past the detection time.
+  net.blocked.add('192.168.1.2');
+  clock.advance(400);
+  t.equal(sa.state, 'Up', 'the expired timer only queued a check behind pending I/O');
+  t.equal(io.length, 1);
+  // The pending read: one of b's packets, then the queued check.
+  const late = [...net.sent].reverse().find((p) => p.from === '192.168.1.2')!;
+  net.inject('192.168.1.2', '192.168.1.65', BFD_SINGLE_HOP_PORT, late.bytes);
+  io.splice(0).forEach((fn) => fn());
+  t.equal(sa.state, 'Up', 'a packet read before the check re-armed detection');
+  // Really silent: the check finds no packet and the session goes Down.
+  clock.advance(400);
+  io.splice(0).forEach((fn) => fn());
+  t.equal(sa.state, 'Down', 'no packet before the check: Down');
+  a.close();
+  b.close();
+});
