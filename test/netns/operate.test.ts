@@ -383,7 +383,7 @@ if (reason) {
     // Three mistakes: a value out of range, an unknown key, a bad address.
     const w = new Watch('l');
     await w.ready();
-    const bad = good.replace(/localPref: 200/, 'localPref: -5').replace(/peer: 192\.168\.2\.2/, 'peer: 192.168.2.300') + 'bogusKey: 1\n';
+    const bad = good.replace(/localPref: 200/, 'localPref: -5').replace(/peer: '?192\.168\.2\.2'?/, 'peer: 192.168.2.300') + 'bogusKey: 1\n';
     writeFileSync(cfg, bad);
     try {
       const check = cli('l', ['run', '--check', '--config', cfg]);
