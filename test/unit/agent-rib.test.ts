@@ -258,8 +258,8 @@ t.test('50,000 routes: load, failover of a whole session, drop', (t) => {
   const tFull = performance.now() - t2;
   t.equal(st.length, 2 * N);
   t.comment(`load 2x${N}: ${tLoad.toFixed(0)} ms, drop+delta: ${tDrop.toFixed(0)} ms, full state: ${tFull.toFixed(0)} ms`);
-  // 0.4 s measured on a 2-core machine at load average 7; the bound is loose because CI machines are shared.
-  t.ok(tDrop < 2500, 'session drop of 50k paths: one pass');
+  // Time is reported, not asserted (bench:rib measures it); that the drop visits only
+  // the affected paths is asserted by counting in the next-hop tests.
   t.end();
 });
 
