@@ -367,22 +367,27 @@ export function briefServerConfig(o: { hostname: string; routerId: string; bfd?:
     // FRR's default connect timer is 120 s; the brief leaves it, a test cannot wait that long.
     ' neighbor RR timers connect 1',
     ...(o.bfd ? [' neighbor RR bfd', ' neighbor RR bfd profile evpn-ha'] : []),
-    ' neighbor 192.168.1.2 peer-group RR',
-    ' neighbor 192.168.2.2 peer-group RR',
-    ' address-family l2vpn evpn',
-    '  neighbor RR route-map NO_TYPE3 out',
-    '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
-    '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
-    '  neighbor RR next-hop-self',
-    '  neighbor RR activate',
-    '  advertise-all-vni',
-    '  advertise-svi-ip',
-    ' exit-address-family',
-    'exit',
+    ...BRIEF_SERVER_NEIGHBORS,
     '!',
     '',
   ].join('\n');
 }
+
+/** The brief's neighbors and EVPN address family (also in its as-printed version, e2e-frr). */
+export const BRIEF_SERVER_NEIGHBORS: readonly string[] = [
+  ' neighbor 192.168.1.2 peer-group RR',
+  ' neighbor 192.168.2.2 peer-group RR',
+  ' address-family l2vpn evpn',
+  '  neighbor RR route-map NO_TYPE3 out',
+  '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
+  '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
+  '  neighbor RR next-hop-self',
+  '  neighbor RR activate',
+  '  advertise-all-vni',
+  '  advertise-svi-ip',
+  ' exit-address-family',
+  'exit',
+];
 
 /** bgpd configuration for an FRR VTEP / plain EVPN speaker with static neighbors. */
 export function evpnSpeakerConfig(o: EvpnSpeakerOptions): string {

@@ -10,26 +10,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { diagnostics, setupE2e, skipReason, sleep, startAgent, waitFdbDst, type E2e } from '../lib/e2e.js';
-import { briefServerConfig, startFrr, waitFrrEstablished, frrEvpnPaths, type FrrHandle } from '../lib/frr.js';
+import { BRIEF_SERVER_NEIGHBORS, briefServerConfig, startFrr, waitFrrEstablished, frrEvpnPaths, type FrrHandle } from '../lib/frr.js';
 import { nsExec, waitFor } from '../lib/netns.js';
 
 const HOLD = 3;
-
-/** The neighbors and the EVPN address family: the same in both versions of the brief's configuration. */
-const BRIEF_NEIGHBORS = [
-  ' neighbor 192.168.1.2 peer-group RR',
-  ' neighbor 192.168.2.2 peer-group RR',
-  ' address-family l2vpn evpn',
-  '  neighbor RR route-map NO_TYPE3 out',
-  '  neighbor 192.168.1.2 route-map PRIMARY-LINK in',
-  '  neighbor 192.168.2.2 route-map BACKUP-LINK in',
-  '  neighbor RR next-hop-self',
-  '  neighbor RR activate',
-  '  advertise-all-vni',
-  '  advertise-svi-ip',
-  ' exit-address-family',
-  'exit',
-];
 
 /** The brief's FRR configuration exactly as printed (seeds/000), with its typos. */
 function briefFrrConfigAsPrinted(routerId: string): string {
@@ -51,7 +35,7 @@ function briefFrrConfigAsPrinted(routerId: string): string {
     ' neighbor RR capability extend-nexthop',
     ' neighbor RR timers 3 9',
     ' neighbor RR timers connect 1', // not in the brief: a test cannot wait FRR's 120 s default
-    ...BRIEF_NEIGHBORS,
+    ...BRIEF_SERVER_NEIGHBORS,
     '',
   ].join('\n');
 }
