@@ -12,37 +12,10 @@
 // Outside a SEA (the bundle run by plain node, for debugging) the file named by
 // $EVPN_HA_KOFFI_ADDON, or koffi.node beside the bundle, is loaded instead.
 'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const { privateDir, remove } = require('./runtime.cjs');
-
-function isSea() {
-  try { return require('node:sea').isSea(); } catch { return false; }
-}
+const { loadAddon } = require('./runtime.cjs');
 
 function load() {
-  const mod = { exports: {} };
-  if (isSea()) {
-    const bytes = Buffer.from(require('node:sea').getAsset('koffi.node'));
-    const dir = privateDir();
-    const file = path.join(dir, 'koffi.node');
-    fs.writeFileSync(file, bytes, { mode: 0o500 });
-    try {
-      process.dlopen(mod, file);
-    } catch (e) {
-      const err = new Error(
-        `evpn-ha: cannot load the embedded koffi addon from ${file}: ${e.message}` +
-        ' (a noexec temp dir? set EVPN_HA_TMPDIR or TMPDIR to a directory that allows executables)',
-      );
-      err.cause = e;
-      throw err;
-    } finally {
-      remove(dir);
-    }
-  } else {
-    process.dlopen(mod, process.env.EVPN_HA_KOFFI_ADDON || path.join(__dirname, 'koffi.node'));
-  }
-  return mod.exports;
+  return loadAddon('koffi.node', 'EVPN_HA_KOFFI_ADDON', __dirname, 'koffi');
 }
 
 /** What koffi reads of its native module at import, with every call failing with `err`. */

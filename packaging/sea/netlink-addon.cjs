@@ -8,41 +8,12 @@
 // Outside a SEA (the bundle run by plain node, for debugging) the file named by
 // $EVPN_HA_NETLINK_ADDON, or netlink.node beside the bundle, is loaded instead.
 'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const { privateDir, remove } = require('./runtime.cjs');
+const { loadAddon } = require('./runtime.cjs');
 
 let binding = null;
 
-function isSea() {
-  try { return require('node:sea').isSea(); } catch { return false; }
-}
-
 function load() {
-  if (binding) return binding;
-  const mod = { exports: {} };
-  if (isSea()) {
-    const bytes = Buffer.from(require('node:sea').getAsset('netlink.node'));
-    const dir = privateDir();
-    const file = path.join(dir, 'netlink.node');
-    fs.writeFileSync(file, bytes, { mode: 0o500 });
-    try {
-      process.dlopen(mod, file);
-    } catch (e) {
-      const err = new Error(
-        `evpn-ha: cannot load the embedded netlink addon from ${file}: ${e.message}` +
-        ' (a noexec temp dir? set EVPN_HA_TMPDIR or TMPDIR to a directory that allows executables)',
-      );
-      err.cause = e;
-      throw err;
-    } finally {
-      remove(dir);
-    }
-  } else {
-    const file = process.env.EVPN_HA_NETLINK_ADDON || path.join(__dirname, 'netlink.node');
-    process.dlopen(mod, file);
-  }
-  binding = mod.exports;
+  if (binding === null) binding = loadAddon('netlink.node', 'EVPN_HA_NETLINK_ADDON', __dirname, 'netlink');
   return binding;
 }
 

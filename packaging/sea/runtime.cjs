@@ -26,6 +26,41 @@ function remove(dir) {
   try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
 }
 
+function isSea() {
+  try { return require('node:sea').isSea(); } catch { return false; }
+}
+
+/**
+ * Load a native addon: inside the SEA the asset `name` (e.g. "netlink.node") is
+ * written to a fresh private directory (file 0500), process.dlopen'ed and the
+ * directory removed at once (the mapping stays); outside a SEA the file named by
+ * $`envVar`, or `name` beside the bundle (`dir`), is loaded. `what` names it in errors.
+ */
+function loadAddon(name, envVar, dir, what) {
+  const mod = { exports: {} };
+  if (!isSea()) {
+    process.dlopen(mod, process.env[envVar] || path.join(dir, name));
+    return mod.exports;
+  }
+  const bytes = Buffer.from(require('node:sea').getAsset(name));
+  const tmp = privateDir();
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, bytes, { mode: 0o500 });
+  try {
+    process.dlopen(mod, file);
+  } catch (e) {
+    const err = new Error(
+      `evpn-ha: cannot load the embedded ${what} addon from ${file}: ${e.message}` +
+      ' (a noexec temp dir? set EVPN_HA_TMPDIR or TMPDIR to a directory that allows executables)',
+    );
+    err.cause = e;
+    throw err;
+  } finally {
+    remove(tmp);
+  }
+  return mod.exports;
+}
+
 let metaDir = null;
 let url = null;
 
@@ -50,4 +85,4 @@ function releaseMetaDir() {
   metaDir = null;
 }
 
-module.exports = { privateDir, remove, importMetaUrl, releaseMetaDir };
+module.exports = { privateDir, remove, loadAddon, importMetaUrl, releaseMetaDir };
