@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import { Lab, RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import { TwoNetworkLab, type AgentTuning, type PingRun, type RunningAgent, type ServerName } from '../src/lab/twonet.js';
 import { startFrr, twoNetReflectorOptions, type FrrHandle } from '../src/lab/frr.js';
+import { runBench, UsageError } from './lib/main.js';
 
 type Scenario = 'a' | 'b' | 'c' | 'd';
 type Mode = 'fast' | 'holdtimer';
@@ -45,7 +46,6 @@ const FAILBACK_CAP_MS = 60_000;
 interface Args { runs: number; scenarios: Scenario[]; modes: Mode[] }
 
 const USAGE = 'usage: node build/bench/failover.js [--runs N] [--scenarios a,b,c,d] [--mode fast|holdtimer|both]';
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { runs: 5, scenarios: ['a', 'b', 'c', 'd'], modes: ['fast', 'holdtimer'] };
@@ -322,12 +322,4 @@ async function main(): Promise<void> {
   console.log(`# load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof UsageError) {
-    console.error(`bench:failover: ${e.message}\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(`bench:failover: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+runBench('bench:failover', USAGE, main);

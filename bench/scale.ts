@@ -48,6 +48,7 @@ import { RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import type { BfdTimers } from '../src/lab/frr.js';
 import { fdbTotal, log, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
 import { measureProbeCpu } from './lib/probe-cpu.js';
+import { runBench, UsageError } from './lib/main.js';
 
 interface Args {
   sizes: number[];
@@ -69,7 +70,6 @@ interface Args {
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
   + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only]';
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20, bfdMultiplier: 3 };
@@ -286,12 +286,4 @@ async function main(): Promise<void> {
   console.log(`# load average at end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof UsageError) {
-    console.error(`bench:scale: ${e.message}\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(`bench:scale: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+runBench('bench:scale', USAGE, main);

@@ -22,10 +22,10 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { RUN_ID, isRoot } from '../src/lab/netns.js';
 import { fdbTotal, log, ScaleLab } from './lib/scale-lab.js';
+import { runBench, UsageError } from './lib/main.js';
 
 interface Args { flaps: number; routes: number; vteps: number }
 const USAGE = 'usage: node build/bench/soak.js [--flaps N] [--routes N] [--vteps K]';
-class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { flaps: 1000, routes: 10_000, vteps: 4 };
@@ -130,12 +130,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  if (e instanceof UsageError) {
-    console.error(`bench:soak: ${e.message}\n${USAGE}`);
-    process.exitCode = 2;
-    return;
-  }
-  console.error(`bench:soak: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-  process.exitCode = 1;
-});
+runBench('bench:soak', USAGE, main);
