@@ -757,3 +757,23 @@ uplinks:
   t.same(res, { applied: [], restartRequired: ['uplinks (underlay IPv6 -> IPv4)'] });
   t.equal(good.s('net1').stopped, null, 'nothing applied');
 });
+
+t.test('shutdown stops the backup uplink (lower local-preference) first, the next only after it has closed', async (t) => {
+  const r = await rig();
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  await r.step();
+  const order: string[] = [];
+  for (const name of ['net1', 'net2']) {
+    const s = r.s(name);
+    const stop = s.stop.bind(s);
+    s.stop = (reason: string): Promise<void> => {
+      order.push(`${name} stop`);
+      stop(reason);
+      // Closing takes a turn of the event loop; the other uplink must wait for it.
+      return new Promise<void>((resolve) => setImmediate(() => { order.push(`${name} closed`); resolve(); }));
+    };
+  }
+  await r.agent.shutdown();
+  t.same(order, ['net2 stop', 'net2 closed', 'net1 stop', 'net1 closed']);
+});
