@@ -25,7 +25,9 @@ import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } fro
 import type { Clock, Timer } from '../util/clock.js';
 import type { TcpAuth } from '../net/sockopt-wire.js';
 import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
-import { diffAdvertisements, originate, resolveRouterId, type Advertisement } from './origination.js';
+import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
+import { EndpointTable, type EndpointEvent } from './endpoints.js';
+import { FloodTable } from './flood.js';
 import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
@@ -204,6 +206,18 @@ export class Agent {
   private started = false;
   private staleCleaned = false;
   private stopping = false;
+  /** Local endpoints of the advertiseEndpoints VNIs (endpoints.ts). */
+  private readonly endpoints: EndpointTable;
+  private readonly endpointListeners = new Set<(ev: EndpointEvent) => void>();
+  /** Endpoint entry events received while a dump for them is in flight (null when none is). */
+  private endpointEventsDuringDump: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> | null = null;
+  private endpointWorker: Promise<void> | null = null;
+  private wantEndpointDump = false;
+  private readonly originTimer: EarliestTimer;
+  /** Received type-3 routes of the flood VNIs (flood.ts). */
+  private readonly flood: FloodTable;
+  /** Changes our type-2 advertisements (MAC Mobility, duplicates: set by that module). */
+  macIpHook: MacIpHook | undefined;
 
   constructor(opts: AgentOptions) {
     this.cfg = opts.config;
@@ -223,6 +237,11 @@ export class Agent {
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
     for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
+    this.endpoints = new EndpointTable(this.cfg.vnis.filter((v) => v.advertiseEndpoints === true), this.cfg.kernel.protocol, (ev) => this.onEndpointEvent(ev));
+    this.flood = new FloodTable({ routerId: this.context.routerId, ownAddresses: this.context.ownAddresses, vnis: this.cfg.vnis.filter((v) => v.flood === true) });
+    this.originTimer = new EarliestTimer(this.clock, () => {
+      if (this.started && !this.stopping && this.links.length) this.applyLinks(this.links);
+    });
     this.sync = new KernelSync({
       kernel: this.kernel, clock: this.clock, devices: this.devices, protocol: this.cfg.kernel.protocol,
       restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
@@ -337,6 +356,30 @@ export class Agent {
   }
 
   /**
+   * Receive every local endpoint change (endpoints.ts) until the returned function is
+   * called; the current endpoints are not replayed (read them with localEndpoints()).
+   */
+  subscribeEndpoints(fn: (ev: EndpointEvent) => void): () => void {
+    this.endpointListeners.add(fn);
+    return () => { this.endpointListeners.delete(fn); };
+  }
+
+  /** The local endpoints of a VNI (advertiseEndpoints), as announced. */
+  localEndpoints(vni: number): ReturnType<EndpointTable['endpoints']> {
+    return this.endpoints.endpoints(vni);
+  }
+
+  /** The flood-list entries wanted now (vnis[].flood). */
+  floodEntries(): KernelEntry[] {
+    return this.flood.desired();
+  }
+
+  /** Re-announce our routes on the next tick (after a change the MAC/IP hook depends on). */
+  reoriginate(): void {
+    if (!this.stopping) this.originTimer.after(0);
+  }
+
+  /**
    * Subscribe to the kernel, read what is there (left by a previous run: kept for
    * now), read the links, start the sessions. Resolves when that is done.
    */
@@ -355,6 +398,7 @@ export class Agent {
     await this.applyArpSuppress();
     this.sync.resyncNow();
     await this.sync.settled();
+    if (!this.endpoints.empty) await this.dumpEndpoints();
     this.wantLinks = true;
     this.kickLinks();
     await this.settled();
@@ -473,9 +517,10 @@ export class Agent {
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.linkWorker || this.sync.busy || this.ribWork) {
+    while (this.linkWorker || this.sync.busy || this.ribWork || this.endpointWorker) {
       if (this.ribWork) await this.ribWork;
       if (this.linkWorker) await this.linkWorker;
+      if (this.endpointWorker) await this.endpointWorker;
       await this.sync.settled();
     }
   }
@@ -488,6 +533,7 @@ export class Agent {
     if (this.stopping) return;
     this.stopping = true;
     this.linkTimer.cancel();
+    this.originTimer.cancel();
     for (const t of [this.graceTimer, this.targetsTimer]) t?.cancel();
     this.graceTimer = this.targetsTimer = null;
     this.unsubscribe?.();
@@ -523,6 +569,7 @@ export class Agent {
   setEligibility(nextHop: string, uplink: string, eligible: boolean): void {
     const defer = this.rib.nextHopPaths(uplink, nextHop) > this.ribChunk;
     if (defer && !eligible && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.ineligibleSwitches(nextHop, uplink));
+    if (this.flood.setEligibility(nextHop, uplink, eligible)) this.floodChanged();
     this.onRibChanges(this.rib.setEligibility(nextHop, uplink, eligible, { defer }));
     this.decideLater();
   }
@@ -596,7 +643,9 @@ export class Agent {
       },
       update: (u) => {
         if (!live() || !st.peer) return;
-        const res = st.policy.apply(updateToChanges(u), st.peer);
+        const changes = updateToChanges(u);
+        const res = st.policy.apply(changes, st.peer);
+        if (this.flood.applyUpdate(st.cfg, st.peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
         this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
         if (res.reach.length || res.unreach.length) this.probeTargetsChanged();
       },
@@ -618,6 +667,7 @@ export class Agent {
     // them: the FDB groups move first (their write starts now), the decisions follow.
     const defer = n > this.ribChunk;
     if (defer && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.failoverSwitches(name));
+    if (this.flood.dropSession(name)) this.floodChanged();
     this.onRibChanges(this.rib.dropSession(name, { defer }));
     if (n) this.probeTargetsChanged();
     this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
@@ -659,12 +709,14 @@ export class Agent {
 
   private applyLinks(links: LinkInfo[]): void {
     this.links = links;
-    const o = originate(this.cfg, links);
+    if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.scheduleEndpointDump();
+    const o = originate(this.cfg, links, { endpoints: (vni) => this.endpoints.endpoints(vni), macIpHook: this.macIpHook });
     const routerId = resolveRouterId(this.cfg, links);
     const own = new Set<string>();
     for (const a of o.addresses.values()) if (a !== null) own.add(a);
     this.context = { routerId: routerId ?? '', ownAddresses: own, vnis: this.context.vnis };
     for (const st of this.uplinks.values()) st.policy.context = this.context;
+    this.flood.context = { ...this.flood.context, routerId: this.context.routerId, ownAddresses: own };
 
     const problems = new Set(o.problems);
     if (routerId === null) problems.add('no router ID: set routerId or give the first uplink an address');
@@ -711,12 +763,15 @@ export class Agent {
    */
   private resyncEligibility(): void {
     const changes = this.rib.clearEligibility();
+    this.flood.clearEligibility();
     for (const p of this.probers.values()) {
       for (const st of p.prober.status?.() ?? []) {
         // Not push(...): a spread of ~125k arguments overflows the stack.
         if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
+        if (!st.eligible) this.flood.setEligibility(st.remoteVtep, st.network, false);
       }
     }
+    this.floodChanged();
     this.onRibChanges(changes);
   }
 
@@ -840,6 +895,57 @@ export class Agent {
     this.sync.setDesired(this.rib.kernelDelta(changes, this.cfg.vnis));
   }
 
+  // --- flood lists (flood.ts) ---
+
+  /** The flood entries follow the type-3 paths; a server's entry that moved goes at once. */
+  private floodChanged(): void {
+    const { delta, moved } = this.flood.update((u) => this.uplinks.get(u)?.cfg.localPref ?? 0);
+    if (delta.length === 0) return;
+    this.sync.setDesired(delta.filter(([k]) => moved.has(k)), { noLinger: true });
+    this.sync.setDesired(delta.filter(([k]) => !moved.has(k)));
+  }
+
+  // --- local endpoints (endpoints.ts) ---
+
+  private onEndpointEvent(ev: EndpointEvent): void {
+    if (this.listeners.size || this.log) this.emit({ type: 'endpoint', event: ev });
+    for (const fn of [...this.endpointListeners]) fn(ev);
+    this.reoriginate();
+  }
+
+  private scheduleEndpointDump(): void {
+    this.wantEndpointDump = true;
+    if (this.endpointWorker || !this.started || this.stopping) return;
+    this.endpointWorker = (async () => {
+      while (this.wantEndpointDump && !this.stopping) {
+        this.wantEndpointDump = false;
+        await this.dumpEndpointsOnce();
+      }
+    })().finally(() => { this.endpointWorker = null; });
+  }
+
+  private async dumpEndpoints(): Promise<void> {
+    this.scheduleEndpointDump();
+    while (this.endpointWorker) await this.endpointWorker;
+  }
+
+  /** Read the bridges' and local ports' entries; events during the dump are replayed after it. */
+  private async dumpEndpointsOnce(): Promise<void> {
+    const during: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> = [];
+    this.endpointEventsDuringDump = during;
+    try {
+      this.endpoints.setLinks(await this.kernel.links());
+      const entries = await this.kernel.dump(this.endpoints.devices());
+      this.endpoints.load(entries);
+      for (const ev of during) this.endpoints.onEntry(ev.action, ev.entry);
+    } catch (e) {
+      this.problem(`reading local endpoints: ${String(e)}`);
+      this.clock.setTimer(this.retryDelay, () => this.scheduleEndpointDump());
+    } finally {
+      this.endpointEventsDuringDump = null;
+    }
+  }
+
   // --- kernel events ---
 
   private onKernelEvent(ev: KernelEvent): void {
@@ -847,8 +953,13 @@ export class Agent {
     switch (ev.type) {
       case 'entry':
         this.sync.onEntryEvent(ev.action, ev.entry);
+        if (!this.endpoints.empty) {
+          this.endpointEventsDuringDump?.push({ action: ev.action, entry: ev.entry });
+          this.endpoints.onEntry(ev.action, ev.entry);
+        }
         return;
       case 'link':
+        if (!this.endpoints.empty && this.endpoints.watches(ev.link)) this.scheduleLinks(this.linkDelay);
         if (this.devices.has(ev.link.name)) this.sync.scheduleResync();
         if (this.isWatchedLink(ev.link.name)) this.scheduleLinks(this.linkDelay);
         this.uplinkLinkChanged(ev.link, ev.action);
@@ -858,6 +969,7 @@ export class Agent {
         return;
       case 'overflow':
         this.sync.scheduleResync();
+        if (!this.endpoints.empty) this.scheduleEndpointDump();
         this.scheduleLinks(this.linkDelay);
         return;
     }

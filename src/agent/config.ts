@@ -26,9 +26,22 @@ export interface VniConfig {
   /**
    * neigh_suppress on the vxlan device's bridge port while the agent runs: the
    * bridge answers ARP requests and neighbour solicitations for remote endpoints
-   * from the neighbour entries we write, instead of flooding them. Default false.
+   * from the neighbour entries we write, instead of flooding them. Default: the
+   * value of advertiseEndpoints.
    */
   arpSuppress: boolean;
+  /**
+   * Announce the endpoints behind the bridge's local ports (MACs the bridge learns,
+   * static FDB entries, their IPs from the bridge's neighbour table) as type-2
+   * routes (endpoints.ts). Default false (absent: false).
+   */
+  advertiseEndpoints?: boolean;
+  /**
+   * Flood list: received type-3 routes (RFC 7432 §11) become all-zeros FDB entries
+   * on the vxlan device (ingress replication). Default: the value of
+   * advertiseEndpoints (absent: false).
+   */
+  flood?: boolean;
 }
 
 export interface BfdConfig {
@@ -466,10 +479,13 @@ class Validator {
     const nv = this.seq(['vnis'], true);
     for (let i = 0; i < nv; i++) {
       const p = ['vnis', i];
-      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress'])) continue;
+      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress', 'advertiseEndpoints', 'flood'])) continue;
+      const advertiseEndpoints = this.bool([...p, 'advertiseEndpoints'], false);
       vnis.push({
         vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']),
-        arpSuppress: this.bool([...p, 'arpSuppress'], false),
+        arpSuppress: this.bool([...p, 'arpSuppress'], advertiseEndpoints),
+        advertiseEndpoints,
+        flood: this.bool([...p, 'flood'], advertiseEndpoints),
       });
     }
     if (this.has(['vnis']) && nv === 0 && isSeq(this.node(['vnis']))) this.err(['vnis'], 'must list at least one VNI');

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { describeEntry, type KernelEntry, type KernelOp } from '../kernel/port.js';
 import type { Skipped } from '../kernel/reconcile.js';
+import type { EndpointEvent } from './endpoints.js';
 import { reasonText, type ChangeReason, type Path } from './rib.js';
 
 export { describeEntry } from '../kernel/port.js';
@@ -39,7 +40,9 @@ export type AgentEvent =
    * 'was-on': it was on already (left on at stop); 'restored': set back to off at
    * stop; 'failed': the kernel refused or the device is not a bridge port.
    */
-  | { type: 'arp-suppress'; vni: number; device: string; state: 'on' | 'was-on' | 'restored' | 'failed'; reason: string };
+  | { type: 'arp-suppress'; vni: number; device: string; state: 'on' | 'was-on' | 'restored' | 'failed'; reason: string }
+  /** vnis[].advertiseEndpoints: a local endpoint's MAC or IP appeared or went (endpoints.ts). */
+  | { type: 'endpoint'; event: EndpointEvent };
 
 export function summary(p: Path | null): PathSummary | null {
   return p && {
@@ -88,6 +91,15 @@ export function logEvent(log: Logger, ev: AgentEvent): void {
     case 'nexthop-group':
       log.info({ id: ev.id, from: ev.from, to: ev.to, macs: ev.macs }, `nexthop group ${ev.id}: ${ev.from} -> ${ev.to} (${ev.macs} MACs)`);
       return;
+    case 'endpoint': {
+      const e = ev.event;
+      const ip = e.kind === 'ip-up' || e.kind === 'ip-down' ? ` ${e.ip}` : '';
+      const f = { vni: e.vni, mac: e.mac, ip: ip ? ip.slice(1) : undefined, sticky: e.kind === 'mac-up' ? e.sticky : undefined };
+      const msg = `local endpoint ${e.mac}${ip} (VNI ${e.vni}): ${e.kind === 'mac-up' || e.kind === 'ip-up' ? 'up' : 'down'}`;
+      if (ip) log.debug(f, msg);
+      else log.info(f, msg);
+      return;
+    }
     case 'arp-suppress': {
       const f = { vni: ev.vni, device: ev.device, state: ev.state, reason: ev.reason };
       if (ev.state === 'failed') log.warn(f, `ARP/ND suppression on ${ev.device} (VNI ${ev.vni}) failed: ${ev.reason}`);

@@ -19,7 +19,7 @@
 //    partial batches while those decisions come in chunks.
 import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from '../kernel/nl.js';
 import {
-  entryKey, nexthopKey, observedKey,
+  FLOOD_MAC, entryKey, nexthopKey, observedKey,
   type KernelEntry, type KernelOp, type KernelPort, type ObservedEntry,
 } from '../kernel/port.js';
 import { FdbGroupPlanner, type AdoptHint, type GroupInfo } from './kernel-plan.js';
@@ -193,10 +193,13 @@ export class KernelSync {
     });
   }
 
-  /** New desired state for some keys (null: nothing wanted there). Flushed on the next tick. */
-  setDesired(delta: Iterable<[string, KernelEntry | null]>): void {
+  /**
+   * New desired state for some keys (null: nothing wanted there). Flushed on the next
+   * tick. `noLinger`: removals go at once (a flood entry that moved to another VTEP).
+   */
+  setDesired(delta: Iterable<[string, KernelEntry | null]>, opts: { noLinger?: boolean } = {}): void {
     let any = false;
-    const linger = this.o.withdrawDelay?.() ?? 0;
+    const linger = opts.noLinger ? 0 : this.o.withdrawDelay?.() ?? 0;
     for (const [key, e] of delta) {
       const old = this.desired.get(key);
       if (e !== null) this.lingering.delete(key);
@@ -204,7 +207,8 @@ export class KernelSync {
         if (!this.lingering.has(key)) this.lingering.set(key, this.o.clock.now() + linger);
         continue;
       }
-      if (this.planner && (e === null ? key.startsWith('fdb|') : e.kind === 'fdb')) {
+      // Flood-list entries ('flood|' keys, FLOOD_MAC) never go through groups (docs/kernel.md).
+      if (this.planner && (e === null ? key.startsWith('fdb|') : e.kind === 'fdb' && e.mac !== FLOOD_MAC)) {
         // The planner finds out itself whether anything changed (same VTEP: nothing).
         this.planner.want(key, e === null || e.kind !== 'fdb' ? null : { ifname: e.ifname, mac: e.mac, dst: e.dst });
         any = true;
@@ -635,6 +639,12 @@ function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | un
     return [{
       kind: 'neigh', ifname: e.ifname, ifindex, family: e.ip.includes(':') ? 6 : 4, ip: e.ip, mac: e.mac,
       state: NUD_NOARP, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
+    }];
+  }
+  if (e.mac === FLOOD_MAC) {
+    return [{
+      kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.dst, nhid: null, vlan: null, master: null,
+      state: NUD_NOARP | NUD_PERMANENT, flags: NTF_SELF | NTF_EXT_LEARNED, protocol: null, externLearned: true,
     }];
   }
   const master = prev?.find((o) => o.kind === 'fdb' && o.table === 'bridge');

@@ -13,14 +13,21 @@
 // endpoint (RFC 6514 §5: the attribute length gives the address family) are IPv6.
 // Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
 // tunnel type 8); type-2 label1 = VNI.
+//
+// With vnis[].advertiseEndpoints, the local endpoints (endpoints.ts) too: per MAC a
+// MAC-only type-2 route and one per IP, built like the bridge's own (one function,
+// macIpAdvertisement(), and one hook for what other modules add, e.g. the MAC Mobility
+// community). A static (sticky) MAC carries MAC Mobility with the sticky flag and
+// sequence 0 (RFC 7432 §7.7, §15.2).
 import type { PathAttributes } from '../bgp/types.js';
 import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
-import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
+import type { EvpnRoute, ExtCommunity, RouteDistinguisher } from '../evpn/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../evpn/route.js';
 import { formatExtCommunity } from '../evpn/extcommunity.js';
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../kernel/nl.js';
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';
+import type { LocalEndpoint } from './endpoints.js';
 
 export const TUNNEL_TYPE_VXLAN = 8; // RFC 9012 §4.1 / IANA BGP Tunnel Encapsulation types
 export const PMSI_INGRESS_REPLICATION = 6; // RFC 6514 §5
@@ -76,7 +83,45 @@ export function announcedAddresses(link: LinkInfo): string[] {
     .map((a) => a.address);
 }
 
-export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, links: readonly LinkInfo[]): Origination {
+/** What a type-2 route is about, for the hook. */
+export interface MacIpContext {
+  vni: number;
+  mac: string;
+  ip: string | null;
+  /** 'bridge': the bridge's own MAC/addresses; 'endpoint': a local endpoint. */
+  source: 'bridge' | 'endpoint';
+  sticky: boolean;
+  uplink: string;
+}
+
+/**
+ * Changes a type-2 advertisement before it is announced (e.g. adds MAC Mobility,
+ * RFC 7432 §7.7), or returns null to keep it back (e.g. a duplicate MAC, §15.1).
+ */
+export type MacIpHook = (a: Advertisement, ctx: MacIpContext) => Advertisement | null;
+
+/** The local endpoints of advertiseEndpoints VNIs, and the type-2 hook. */
+export interface OriginationExtras {
+  endpoints?: (vni: number) => readonly LocalEndpoint[];
+  macIpHook?: MacIpHook;
+}
+
+/** One type-2 advertisement (RFC 7432 §7.2): the only place type-2 routes are built. */
+export function macIpAdvertisement(
+  ctx: MacIpContext, rd: RouteDistinguisher, nextHop: string, attributes: PathAttributes, hook?: MacIpHook,
+): Advertisement | null {
+  let attrs = attributes;
+  if (ctx.sticky) {
+    // RFC 7432 §15.2: a static MAC is announced with the sticky flag (sequence 0).
+    attrs = { ...attributes, extCommunities: [...(attributes.extCommunities ?? []), { kind: 'mac-mobility', sequence: 0, sticky: true }] };
+  }
+  const a: Advertisement = { route: macIpRoute({ rd, mac: ctx.mac, ip: ctx.ip, vni: ctx.vni }), nextHop, attributes: attrs };
+  return hook ? hook(a, ctx) : a;
+}
+
+export function originate(
+  cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, links: readonly LinkInfo[], extras: OriginationExtras = {},
+): Origination {
   const routerId = resolveRouterId(cfg, links);
   const perUplink = new Map<string, Advertisement[]>();
   const addresses = new Map<string, string | null>();
@@ -104,7 +149,18 @@ export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, li
         if (u === cfg.uplinks[0]) problems.push(`VNI ${v.vni}: bridge ${v.bridge} ${br ? 'has no MAC address' : 'not found'}; no MAC/IP route`);
       } else {
         for (const ip of [...announcedAddresses(br), null]) {
-          out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes });
+          const a = macIpAdvertisement({ vni: v.vni, mac: br.mac, ip, source: 'bridge', sticky: false, uplink: u.name }, rd, addr, attributes, extras.macIpHook);
+          if (a) out.push(a);
+        }
+      }
+      if (v.advertiseEndpoints && extras.endpoints) {
+        for (const ep of extras.endpoints(v.vni)) {
+          if (ep.mac === br?.mac) continue;
+          for (const ip of [null, ...ep.ips]) {
+            const ctx: MacIpContext = { vni: v.vni, mac: ep.mac, ip, source: 'endpoint', sticky: ep.sticky, uplink: u.name };
+            const a = macIpAdvertisement(ctx, rd, addr, attributes, extras.macIpHook);
+            if (a) out.push(a);
+          }
         }
       }
       if (!u.inclusiveMulticastRoute) continue;

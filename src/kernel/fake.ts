@@ -13,9 +13,10 @@
 // Tests play "someone else" with the foreign*/remove* methods, inject failures with
 // failWith(), and read back the applied operations in `applied`.
 import { normalizeIp, normalizeMac } from './addr.js';
-import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from './nl.js';
+import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
+  FLOOD_MAC,
   type KernelEvent,
   type KernelOp,
   type KernelOpResult,
@@ -91,7 +92,7 @@ export class FakeKernel implements KernelPort {
   applyCalls = 0;
   private readonly linkTable = new Map<string, FakeLink>();
   private nextIndex = 1;
-  /** neigh|ifname|ip, fdb-bridge|port|mac, fdb-vxlan|dev|mac */
+  /** neigh|ifname|ip, fdb-bridge|port|mac, fdb-vxlan|dev|mac, flood|dev|dst */
   private readonly table = new Map<string, ObservedDeviceEntry>();
   private readonly subscribers = new Set<(ev: KernelEvent) => void>();
   private readonly failures: Array<{ when: FailurePredicate; code: string; errno: number; times: number }> = [];
@@ -388,6 +389,53 @@ export class FakeKernel implements KernelPort {
     return { ok: true, op };
   }
 
+  /**
+   * A flood-list remote (port.ts): appended to the vxlan device's all-zeros entry, one
+   * table slot per dst; the entry's flags (extern_learn) are those of whoever created
+   * the all-zeros entry first, as in Linux (flags are per MAC, not per remote).
+   */
+  private applyFlood(op: KernelOp, l: FakeLink, dst: string): KernelOpResult {
+    const key = `flood|${l.name}|${dst}`;
+    if (op.op === 'delete') {
+      this.drop(key);
+      return { ok: true, op };
+    }
+    if (l.kind !== 'vxlan') return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, `${l.name} is not a vxlan device`);
+    if ((dst.includes(':') ? 6 : 4) !== l.family) {
+      return errnoResult(op, 'EAFNOSUPPORT', EAFNOSUPPORT, `${l.name} is an IPv${l.family} vxlan device; dst ${dst} refused`);
+    }
+    if (this.table.has(key)) return { ok: true, op };
+    const first = [...this.table.values()].find((x) => x.kind === 'fdb' && x.ifname === l.name && x.mac === FLOOD_MAC);
+    const flags = first ? first.flags : NTF_SELF | NTF_EXT_LEARNED;
+    this.put(key, {
+      kind: 'fdb', ifname: l.name, ifindex: l.index, mac: FLOOD_MAC, table: 'vxlan', dst, nhid: null, vlan: null, master: null,
+      state: NUD_NOARP | NUD_PERMANENT, flags, protocol: null, externLearned: (flags & NTF_EXT_LEARNED) !== 0,
+    });
+    return { ok: true, op };
+  }
+
+  /** Someone else appends a flood-list remote (default flags: self, not extern_learn). */
+  foreignFlood(ifname: string, dst: string, flags = NTF_SELF): void {
+    const l = this.mustLink(ifname);
+    const ip = normalizeIp(dst);
+    this.put(`flood|${l.name}|${ip}`, {
+      kind: 'fdb', ifname: l.name, ifindex: l.index, mac: FLOOD_MAC, table: 'vxlan', dst: ip, nhid: null, vlan: null, master: null,
+      state: NUD_NOARP | NUD_PERMANENT, flags, protocol: null, externLearned: (flags & NTF_EXT_LEARNED) !== 0,
+    });
+  }
+
+  /** The flood-list remotes of a vxlan device, in table order. */
+  floodList(ifname: string): string[] {
+    const out: string[] = [];
+    for (const e of this.table.values()) if (e.kind === 'fdb' && e.ifname === ifname && e.mac === FLOOD_MAC && e.dst !== null) out.push(e.dst);
+    return out;
+  }
+
+  /** Someone else deletes a flood-list remote. Returns whether it existed. */
+  removeFlood(ifname: string, dst: string): boolean {
+    return this.drop(`flood|${ifname}|${normalizeIp(dst)}`);
+  }
+
   private applyOne(op: KernelOp): KernelOpResult {
     const e = op.entry;
     if (e.kind === 'nexthop' || e.kind === 'nhgroup') return this.applyNexthop(op as KernelOp & { entry: typeof e });
@@ -397,7 +445,7 @@ export class FakeKernel implements KernelPort {
     let ip: string;
     try {
       mac = normalizeMac(e.mac);
-      ip = e.kind === 'neigh' ? normalizeIp(e.ip) : op.op === 'replace' ? normalizeIp(e.dst) : '';
+      ip = e.kind === 'neigh' ? normalizeIp(e.ip) : op.op === 'replace' || mac === FLOOD_MAC ? normalizeIp(e.dst) : '';
     } catch (err) {
       return errnoResult(op, 'EINVAL', EINVAL, (err as Error).message);
     }
@@ -413,6 +461,7 @@ export class FakeKernel implements KernelPort {
       });
       return { ok: true, op };
     }
+    if (mac === FLOOD_MAC) return this.applyFlood(op, l, ip);
     if (op.op === 'delete') {
       if (op.only !== 'vxlan') this.drop(`fdb-bridge|${l.name}|${mac}`);
       if (op.only !== 'bridge') this.drop(`fdb-vxlan|${l.name}|${mac}`);

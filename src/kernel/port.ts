@@ -21,6 +21,15 @@
 //
 // Every write is create-or-replace (NLM_F_CREATE|NLM_F_REPLACE): a change of best
 // path is one replace, never delete + add.
+//
+// Flood list (vnis[].flood, RFC 7432 §11 / RFC 8365 §9 ingress replication): an
+// 'fdb' entry with MAC 00:00:00:00:00:00 (FLOOD_MAC, never with nhid): one
+// all-zeros entry per remote VTEP on the vxlan device only, appended (NLM_F_APPEND: the
+// kernel keeps a list of remotes under the all-zeros MAC and sends BUM frames to each):
+//   RTM_NEWNEIGH AF_BRIDGE ifindex=<vxlan> MAC 00:00:00:00:00:00, NDA_DST=<VTEP>
+//   state NUD_NOARP|NUD_PERMANENT, flags NTF_SELF|NTF_EXT_LEARNED
+//   `bridge fdb`: 00:00:00:00:00:00 dev vxlan0 dst 192.168.1.87 self extern_learn permanent
+// Deleting one (RTM_DELNEIGH with NDA_DST) removes only that remote.
 
 /** NDA_PROTOCOL value stamped on every entry we write (0xE7 = 231, "evpn-ha"). */
 export const EVPN_HA_PROTOCOL = 0xe7;
@@ -31,6 +40,7 @@ export type KernelEntry =
   | { kind: 'neigh'; ifname: string; ip: string; mac: string }
   /**
    * Bridge FDB (master) + vxlan FDB (self, dst) for MAC; ifname is the vxlan device.
+   * With MAC FLOOD_MAC: a flood-list remote, vxlan half only, keyed by dst (see above).
    * With `nhid` the vxlan half points at that FDB nexthop group (NDA_NH_ID) instead of
    * `dst`; `dst` then only says which VTEP the group led to when the entry was planned.
    */
@@ -39,6 +49,9 @@ export type KernelEntry =
   | { kind: 'nexthop'; id: number; dst: string }
   /** An FDB nexthop group: `ip nexthop replace id ID group M1/M2.. fdb proto <ours>`. */
   | { kind: 'nhgroup'; id: number; members: number[] };
+
+/** The MAC of flood-list entries (the vxlan device's default destination list). */
+export const FLOOD_MAC = '00:00:00:00:00:00';
 
 /** Entries that live on a device (neighbour, FDB). */
 export type DeviceEntry = Extract<KernelEntry, { kind: 'neigh' | 'fdb' }>;
@@ -228,7 +241,7 @@ export interface KernelPort {
 export function entryKey(e: KernelEntry): string {
   switch (e.kind) {
     case 'neigh': return `neigh|${e.ifname}|${e.ip}`;
-    case 'fdb': return `fdb|${e.ifname}|${e.mac}`;
+    case 'fdb': return e.mac === FLOOD_MAC ? floodKey(e.ifname, e.dst) : `fdb|${e.ifname}|${e.mac}`;
     default: return nexthopKey(e.id);
   }
 }
@@ -238,11 +251,22 @@ export function nexthopKey(id: number): string {
   return `nh|${id}`;
 }
 
+/** Key of a flood-list entry (one per vxlan device and remote VTEP). */
+export function floodKey(ifname: string, dst: string): string {
+  return `flood|${ifname}|${dst}`;
+}
+
+/** An observed all-zeros vxlan entry (a flood-list remote)? */
+export function isFloodObserved(o: ObservedEntry): boolean {
+  return o.kind === 'fdb' && o.table === 'vxlan' && o.mac === FLOOD_MAC && o.dst !== null;
+}
+
 /** Key of an observed entry comparable with entryKey(); null for entries we never write. */
 export function observedKey(o: ObservedEntry): string | null {
   if (o.kind === 'neigh') return `neigh|${o.ifname}|${o.ip}`;
   if (o.kind === 'nexthop') return nexthopKey(o.id);
   if (o.table === 'self') return null;
+  if (isFloodObserved(o) && o.dst !== null) return floodKey(o.ifname, o.dst);
   return `fdb|${o.ifname}|${o.mac}`;
 }
 
@@ -250,7 +274,7 @@ export function observedKey(o: ObservedEntry): string | null {
 export function describeEntry(e: KernelEntry): string {
   switch (e.kind) {
     case 'neigh': return `neigh ${e.ip} dev ${e.ifname} lladdr ${e.mac}`;
-    case 'fdb': return e.nhid !== undefined ? `fdb ${e.mac} dev ${e.ifname} nhid ${e.nhid}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
+    case 'fdb': return e.mac === FLOOD_MAC ? `fdb ${FLOOD_MAC} dev ${e.ifname} dst ${e.dst} (flood list)` : e.nhid !== undefined ? `fdb ${e.mac} dev ${e.ifname} nhid ${e.nhid}` : `fdb ${e.mac} dev ${e.ifname} dst ${e.dst}`;
     case 'nexthop': return `nexthop id ${e.id} via ${e.dst} fdb`;
     case 'nhgroup': return `nexthop id ${e.id} group ${e.members.join('/')} fdb`;
   }

@@ -28,6 +28,7 @@ import { normalizeIp, normalizeMac } from './addr.js';
 import { NUD_NOARP, NUD_PERMANENT } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
+  FLOOD_MAC,
   entryKey,
   observedKey,
   type KernelEntry,
@@ -130,6 +131,8 @@ function neighRight(want: Extract<KernelEntry, { kind: 'neigh' }>, o: ObservedNe
 function fdbRight(want: Extract<KernelEntry, { kind: 'fdb' }>, obs: ObservedFdb[], opts: DiffOptions): boolean {
   const bridge = obs.filter((o) => o.table === 'bridge');
   const vxlan = obs.filter((o) => o.table === 'vxlan');
+  // A flood-list remote has its vxlan half only (port.ts), found at its dst's key.
+  if (want.mac === FLOOD_MAC) return bridge.length === 0 && vxlan.length === 1 && isOwned(vxlan[0]!, opts);
   if (!(bridge.length === 1 && isOwned(bridge[0]!, opts) && vxlan.length === 1 && isOwned(vxlan[0]!, opts))) return false;
   const v = vxlan[0]!;
   return want.nhid !== undefined ? v.nhid === want.nhid : (v.nhid ?? null) === null && v.dst === want.dst;

@@ -17,6 +17,7 @@ import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
+  FLOOD_MAC,
   type KernelEvent,
   type KernelOp,
   type KernelOpResult,
@@ -144,7 +145,7 @@ export function encodeOp(
   try {
     mac = parseMac(e.mac);
     if (e.kind === 'neigh') ip = parseIp(e.ip);
-    else if (op.op === 'replace' && e.nhid === undefined) ip = parseIp(e.dst);
+    else if ((op.op === 'replace' && e.nhid === undefined) || e.mac === FLOOD_MAC) ip = parseIp(e.dst);
   } catch (err) {
     return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
   }
@@ -165,6 +166,21 @@ export function encodeOp(
     ), true)] };
   }
   const lladdr = { type: nl.NDA_LLADDR, value: mac };
+  if (e.mac === FLOOD_MAC) {
+    // Flood list (port.ts): the vxlan half only, one remote per message; NLM_F_APPEND
+    // adds a remote to the all-zeros entry, a delete with NDA_DST removes only that one.
+    const dst = { type: nl.NDA_DST, value: ip! };
+    if (op.op === 'replace') {
+      return { requests: [req(nl.encodeMessage(
+        nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_APPEND, 0,
+        nl.ndmsg(nl.AF_BRIDGE, ifindex, nl.NUD_NOARP | nl.NUD_PERMANENT, nl.NTF_SELF | nl.NTF_EXT_LEARNED),
+        [lladdr, dst, proto],
+      ))] };
+    }
+    return { requests: [req(nl.encodeMessage(
+      nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, nl.NTF_SELF), [lladdr, dst],
+    ), true)] };
+  }
   if (op.op === 'replace') {
     // As zebra does for a remote MAC: one message, the bridge creates its entry
     // (NTF_MASTER) and the vxlan device its own (NTF_SELF) with the remote VTEP, or

@@ -41,7 +41,7 @@ function errorsOf(text: string): string[] {
 t.test('the reference example parses, with defaults filled in', (t) => {
   const c: Config = parseConfig(EXAMPLE, 'x.yaml');
   t.equal(c.routerId, '192.168.1.65');
-  t.same(c.vnis, [{ vni: 100, bridge: 'br-vxlan', vxlan: 'vxlan0', arpSuppress: false }]);
+  t.same(c.vnis, [{ vni: 100, bridge: 'br-vxlan', vxlan: 'vxlan0', arpSuppress: false, advertiseEndpoints: false, flood: false }]);
   t.equal(c.uplinks.length, 2);
   const [n1, n2] = c.uplinks;
   t.match(n1, { name: 'net1', interface: 'eth1', address: null, peer: '192.168.1.2', localAs: 65001, peerAs: 65001, localPref: 200, holdTime: 9, keepalive: 3 });
