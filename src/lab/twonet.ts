@@ -59,6 +59,8 @@ export interface AgentTuning {
    * writes it), e.g. a non-canonical IPv6 spelling of the same address.
    */
   peerText?: Partial<Record<NetworkName, string>>;
+  /** Extra keys of the VNI, as YAML lines without indentation (e.g. `advertiseEndpoints: true`). */
+  vniExtra?: string[];
   /** Extra keys of one uplink, as YAML lines without indentation (e.g. `password: x`). */
   uplinkExtra?: Partial<Record<NetworkName, string[]>>;
 }
@@ -230,6 +232,7 @@ export class TwoNetworkLab {
       '  - vni: 100',
       '    bridge: br-vxlan',
       '    vxlan: vxlan0',
+      ...(t.vniExtra ?? []).map((l) => `    ${l}`),
       'uplinks:',
     ];
     for (const n of NETWORKS) {
