@@ -12,7 +12,10 @@
 // type-3 originating router's IP (RFC 7432 §7.3: 128 bits) and the PMSI tunnel
 // endpoint (RFC 6514 §5: the attribute length gives the address family) are IPv6.
 // Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
-// tunnel type 8); type-2 label1 = VNI.
+// tunnel type 8); type-2 label1 = VNI. A MAC that moved here or is sticky also
+// carries the MAC Mobility community (RFC 7432 §7.7) on its MAC and MAC/IP routes,
+// from `mobilityOf` (mobility.ts); a MAC marked duplicate is not announced
+// (RFC 7432 §15.1).
 import type { PathAttributes } from '../bgp/types.js';
 import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
 import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
@@ -21,6 +24,20 @@ import { formatExtCommunity } from '../evpn/extcommunity.js';
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../kernel/nl.js';
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';
+import { NOT_TRACKED, type MacMobility } from './mobility.js';
+
+/** What mobility says about a local MAC (Mobility.of); without it every MAC is announced plainly. */
+export type MobilityOf = (vni: number, mac: string) => MacMobility;
+
+/**
+ * The route's extended communities with the MAC Mobility community added when the
+ * MAC moved or is sticky (RFC 7432 §7.7: type 0x06, sub-type 0x00, flags bit 0 =
+ * sticky, 32-bit sequence); sequence 0 and not sticky: none (as before mobility).
+ */
+export function withMobility(ext: ExtCommunity[], m: MacMobility): ExtCommunity[] {
+  if (m.seq === 0 && !m.sticky) return ext;
+  return [...ext, { kind: 'mac-mobility', sticky: m.sticky, sequence: m.seq }];
+}
 
 export const TUNNEL_TYPE_VXLAN = 8; // RFC 9012 §4.1 / IANA BGP Tunnel Encapsulation types
 export const PMSI_INGRESS_REPLICATION = 6; // RFC 6514 §5
@@ -76,7 +93,9 @@ export function announcedAddresses(link: LinkInfo): string[] {
     .map((a) => a.address);
 }
 
-export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, links: readonly LinkInfo[]): Origination {
+export function originate(
+  cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, links: readonly LinkInfo[], mobilityOf: MobilityOf = () => NOT_TRACKED,
+): Origination {
   const routerId = resolveRouterId(cfg, links);
   const perUplink = new Map<string, Advertisement[]>();
   const addresses = new Map<string, string | null>();
@@ -103,8 +122,14 @@ export function originate(cfg: Pick<Config, 'vnis' | 'uplinks' | 'routerId'>, li
       if (!br || br.mac === null) {
         if (u === cfg.uplinks[0]) problems.push(`VNI ${v.vni}: bridge ${v.bridge} ${br ? 'has no MAC address' : 'not found'}; no MAC/IP route`);
       } else {
-        for (const ip of [...announcedAddresses(br), null]) {
-          out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes });
+        const m = mobilityOf(v.vni, br.mac);
+        // RFC 7432 §15.1: a duplicate MAC (and its IPs) is not announced.
+        const mobilityExt = withMobility(ext, m);
+        const macAttributes = !m.announce ? null : mobilityExt === ext ? attributes : { ...attributes, extCommunities: mobilityExt };
+        if (macAttributes) {
+          for (const ip of [...announcedAddresses(br), null]) {
+            out.push({ route: macIpRoute({ rd, mac: br.mac, ip, vni: v.vni }), nextHop: addr, attributes: macAttributes });
+          }
         }
       }
       if (!u.inclusiveMulticastRoute) continue;

@@ -109,12 +109,14 @@ export function classifyFailover(
 ): FailoverCause | null {
   const { before, after } = ev;
   if (!before || !after || !pathSummaryMoved(before, after)) return null;
+  // A higher sequence is where the MAC is now (RFC 7432 §15.1), whatever the networks.
+  if (after.macMobilitySeq > before.macMobilitySeq) return 'mac-moved';
   if (after.eligible && !before.eligible) return 'failback';
   if (after.localPref > before.localPref) return 'failback';
   if (!sessionUp(before.uplink)) return bfdDown(before.uplink) ? 'bfd-down' : 'session-down';
   const step = ev.reason.step;
   if (step === 'eligible') return 'vtep-unreachable';
-  if (step === 'mobility-seq') return 'mac-moved';
+  if (step === 'mobility-seq' || step === 'sticky') return 'mac-moved';
   if (step === 'only-path' || after.localPref < before.localPref) return 'withdrawn';
   return 'other';
 }
