@@ -321,8 +321,8 @@ export class Mobility {
     out.push({ kind: 'duplicate-cleared', vni: s.vni, mac: s.mac, cause });
     if (s.present && this.mayClaim(s)) {
       // Announced again above every sequence seen, so that it wins where it is now (RFC 7432 §15.1).
-      const remoteHigher = s.remote !== null && (s.remote.seq >= s.seq);
-      if (remoteHigher || !s.ours) {
+      const seenHigher = s.highest > 0 && s.highest >= s.seq;
+      if (seenHigher || !s.ours) {
         s.ours = false;
         // The claim after a clear starts the new history: not a move.
         this.claim(s, now, out, false);
