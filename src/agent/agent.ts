@@ -917,6 +917,7 @@ export class Agent {
     const seen = new Set<string>();
     const out: MobilityDecision[] = [];
     const now = this.clock.now();
+    // O(changes) Map lookups: a large failover of remote MACs costs next to nothing here.
     for (const c of changes) {
       if (!this.mobility.tracks(c.vni, c.mac)) continue;
       const k = `${c.vni}|${c.mac}`;

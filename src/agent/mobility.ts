@@ -105,6 +105,8 @@ function key(vni: number, mac: string): string {
 
 export class Mobility {
   private readonly macs = new Map<string, MacState>();
+  /** MAC -> how many VNIs track it: a cheap first test for every RIB change (no key built). */
+  private readonly macCount = new Map<string, number>();
 
   constructor(
     /** Settings per VNI (defaults for a VNI not listed). */
@@ -116,7 +118,7 @@ export class Mobility {
   }
 
   tracks(vni: number, mac: string): boolean {
-    return this.macs.has(key(vni, mac));
+    return this.macCount.has(mac) && this.macs.has(key(vni, mac));
   }
 
   /** What origination announces for (VNI, MAC). */
@@ -150,6 +152,7 @@ export class Mobility {
         duplicate: false, until: null, conflict: false, where: remote?.vtep ?? null,
       };
       this.macs.set(key(vni, mac), s);
+      this.macCount.set(mac, (this.macCount.get(mac) ?? 0) + 1);
     } else {
       this.setRemote(s, remote, now, out);
     }
@@ -220,7 +223,14 @@ export class Mobility {
 
   /** Forget every MAC of a VNI (e.g. the VNI was removed). */
   forgetVni(vni: number): void {
-    for (const [k, s] of this.macs) if (s.vni === vni) this.macs.delete(k);
+    for (const s of [...this.macs.values()]) if (s.vni === vni) this.drop(s);
+  }
+
+  private drop(s: MacState): void {
+    this.macs.delete(key(s.vni, s.mac));
+    const n = (this.macCount.get(s.mac) ?? 1) - 1;
+    if (n > 0) this.macCount.set(s.mac, n);
+    else this.macCount.delete(s.mac);
   }
 
   // --- internals ---
@@ -335,6 +345,6 @@ export class Mobility {
 
   /** Forget a MAC that is neither local, nor remote, nor duplicate. */
   private prune(s: MacState, _now: number): void {
-    if (!s.present && s.remote === null && !s.duplicate) this.macs.delete(key(s.vni, s.mac));
+    if (!s.present && s.remote === null && !s.duplicate) this.drop(s);
   }
 }
