@@ -929,7 +929,7 @@ export class Agent {
   }
 
   /** Act on mobility's decisions: re-originate, remove stale local entries, report. */
-  private onMobility(decisions: readonly MobilityDecision[], originate = true): void {
+  private onMobility(decisions: readonly MobilityDecision[], mayOriginate = true): void {
     let reoriginate = false;
     for (const d of decisions) {
       this.emit({ type: 'mobility', decision: d });
@@ -938,7 +938,7 @@ export class Agent {
     }
     const next = this.mobility.nextExpiry();
     if (next !== null) this.freezeTimer.at(next);
-    if (reoriginate && originate && this.started && !this.stopping) this.applyLinks(this.links);
+    if (reoriginate && mayOriginate && this.started && !this.stopping) this.applyLinks(this.links);
   }
 
   /**

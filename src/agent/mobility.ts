@@ -267,6 +267,7 @@ export class Mobility {
     }
     s.where = 'local';
     s.ours = true;
+    s.conflict = false;
     if (!s.duplicate) out.push(this.announce(s));
   }
 
