@@ -1,7 +1,9 @@
 // Best-path selection among the agent's paths for one (VNI, MAC, IP) (docs/agent.md
-// "Best path"): eligible (VTEP reachable) first, then highest LOCAL_PREF, highest MAC
-// Mobility sequence (RFC 7432 §15), lowest ORIGINATOR_ID or BGP identifier
-// (RFC 4456 §9 / RFC 4271 §9.1.2.2 f), lowest peer address (RFC 4271 §9.1.2.2 g).
+// "Best path"): eligible (VTEP reachable) first, then sticky (static) before
+// movable (RFC 7432 §15.2), highest MAC Mobility sequence (RFC 7432 §15: where the
+// MAC is), highest LOCAL_PREF (which network leads there), lowest ORIGINATOR_ID or
+// BGP identifier (RFC 4456 §9 / RFC 4271 §9.1.2.2 f), lowest peer address
+// (RFC 4271 §9.1.2.2 g).
 //
 // The decision is data: STEPS is the selection order, and the winner carries the
 // step that beat the runner-up as a BestPathReason; reasonText() makes the text
@@ -24,6 +26,8 @@ export interface Path {
   readonly localPref: number;
   /** MAC Mobility sequence number (RFC 7432 §7.7), 0 when absent. */
   readonly macMobilitySeq: number;
+  /** MAC Mobility static (sticky) flag (RFC 7432 §7.7), false when absent. */
+  readonly macMobilitySticky: boolean;
   /** ORIGINATOR_ID (RFC 4456 §8), null when absent. */
   readonly originatorId: string | null;
   /** The peer's BGP identifier. */
@@ -42,8 +46,10 @@ export type BestPathReason =
   | { step: 'only-path' }
   /** The loser's VTEP is unreachable over its network (VTEP probe). */
   | { step: 'eligible'; nextHop: string; uplink: string }
-  | { step: 'local-pref'; better: number; worse: number }
+  /** The winner's MAC is sticky (static), the loser's is not (RFC 7432 §15.2). */
+  | { step: 'sticky' }
   | { step: 'mobility-seq'; better: number; worse: number }
+  | { step: 'local-pref'; better: number; worse: number }
   | { step: 'router-id'; better: string; worse: string }
   | { step: 'peer-address'; better: string; worse: string }
   | { step: 'uplink-name' }
@@ -60,8 +66,9 @@ export function reasonText(r: ChangeReason): string {
   switch (r.step) {
     case 'only-path': return 'only path';
     case 'eligible': return `VTEP ${r.nextHop} unreachable on ${r.uplink}`;
-    case 'local-pref': return `local-pref ${r.better} > ${r.worse}`;
+    case 'sticky': return 'sticky MAC';
     case 'mobility-seq': return `mobility-seq ${r.better} > ${r.worse}`;
+    case 'local-pref': return `local-pref ${r.better} > ${r.worse}`;
     case 'router-id': return `router-id ${r.better} < ${r.worse}`;
     case 'peer-address': return `peer-address ${r.better} < ${r.worse}`;
     case 'uplink-name': return 'uplink name';
@@ -135,13 +142,21 @@ const STEPS: readonly Step[] = [
     reason: (_, worse) => ({ step: 'eligible', nextHop: worse.nextHop, uplink: worse.uplink }),
   },
   {
-    compare: (a, b) => b.localPref - a.localPref,
-    reason: (better, worse) => ({ step: 'local-pref', better: better.localPref, worse: worse.localPref }),
+    // RFC 7432 §15.2: a static (sticky) MAC does not move: its route beats a movable one.
+    compare: (a, b) => (a.macMobilitySticky === b.macMobilitySticky ? 0 : a.macMobilitySticky ? -1 : 1),
+    reason: () => ({ step: 'sticky' }),
   },
   {
-    // RFC 7432 §15: the higher sequence number wins.
+    // RFC 7432 §15.1: the higher sequence number says where the MAC is now. Before
+    // local-preference: a MAC that moved to a server reachable only over the backup
+    // network is there, not at its old server over the primary one.
     compare: (a, b) => b.macMobilitySeq - a.macMobilitySeq,
     reason: (better, worse) => ({ step: 'mobility-seq', better: better.macMobilitySeq, worse: worse.macMobilitySeq }),
+  },
+  {
+    // Among the paths to that location (one per network): our primary/backup choice.
+    compare: (a, b) => b.localPref - a.localPref,
+    reason: (better, worse) => ({ step: 'local-pref', better: better.localPref, worse: worse.localPref }),
   },
   {
     // RFC 4456 §9, RFC 4271 §9.1.2.2 f.

@@ -14,6 +14,7 @@ import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
 import { BFD_DEFAULTS } from '../bfd/session.js';
 import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
 import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
+import { DEFAULT_MOBILITY, type MobilitySettings } from './mobility.js';
 import { TCP_AO_ALGORITHMS, type TcpAoAlgorithm, type TcpAuth } from '../net/sockopt-wire.js';
 
 export interface VniConfig {
@@ -42,6 +43,8 @@ export interface VniConfig {
    * advertiseEndpoints (absent: false).
    */
   flood?: boolean;
+  /** MAC mobility duplicate detection (RFC 7432 §15.1); absent: DEFAULT_MOBILITY. */
+  mobility?: MobilitySettings;
 }
 
 export interface BfdConfig {
@@ -406,6 +409,21 @@ class Validator {
     return Math.round(ms);
   }
 
+  /** vnis[].mobility: {maxMoves, window, freeze: true | duration} (RFC 7432 §15.1 duplicate detection); null when absent. */
+  private mobility(p: Path): MobilitySettings | null {
+    if (!this.has(p) || !this.mapKeys(p, ['maxMoves', 'window', 'freeze'])) return null;
+    const d = DEFAULT_MOBILITY;
+    const freezeValue = this.value([...p, 'freeze']);
+    let freeze: true | number = d.freeze;
+    if (freezeValue === false) this.err([...p, 'freeze'], 'must be true (until evpn-ha clear duplicate) or a duration such as "10m"; false is not allowed');
+    else if (freezeValue !== true && freezeValue !== undefined && freezeValue !== null) freeze = this.duration([...p, 'freeze'], 's', 1000, 7 * 86_400_000, 0);
+    return {
+      maxMoves: this.int([...p, 'maxMoves'], 1, 1_000_000, d.maxMoves),
+      window: this.duration([...p, 'window'], 's', 1000, 86_400_000, d.window),
+      freeze,
+    };
+  }
+
   private str(p: Path, def?: string): string {
     const v = this.value(p);
     if (v === undefined || v === null) {
@@ -479,13 +497,15 @@ class Validator {
     const nv = this.seq(['vnis'], true);
     for (let i = 0; i < nv; i++) {
       const p = ['vnis', i];
-      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress', 'advertiseEndpoints', 'flood'])) continue;
+      if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress', 'advertiseEndpoints', 'flood', 'mobility'])) continue;
       const advertiseEndpoints = this.bool([...p, 'advertiseEndpoints'], false);
+      const mobility = this.mobility([...p, 'mobility']);
       vnis.push({
         vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']),
         arpSuppress: this.bool([...p, 'arpSuppress'], advertiseEndpoints),
         advertiseEndpoints,
         flood: this.bool([...p, 'flood'], advertiseEndpoints),
+        ...(mobility ? { mobility } : {}),
       });
     }
     if (this.has(['vnis']) && nv === 0 && isSeq(this.node(['vnis']))) this.err(['vnis'], 'must list at least one VNI');

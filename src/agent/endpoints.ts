@@ -94,6 +94,13 @@ export class EndpointTable {
     return this.byVni.size === 0;
   }
 
+  /** The local ports a MAC is learned on in a VNI (for removing it when it moved away). */
+  portsOf(vni: number, mac: string): string[] {
+    const slots = this.byVni.get(vni)?.fdb.get(mac);
+    if (!slots) return [];
+    return [...new Set([...slots.keys()].map((slot) => slot.slice(0, slot.lastIndexOf('|'))))];
+  }
+
   /** The devices whose entries dump() must read: the bridges and their local ports. */
   devices(): string[] {
     return [...this.byBridge.keys(), ...this.ports.keys()];

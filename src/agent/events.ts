@@ -5,6 +5,7 @@ import { describeEntry, type KernelEntry, type KernelOp } from '../kernel/port.j
 import type { Skipped } from '../kernel/reconcile.js';
 import type { EndpointEvent } from './endpoints.js';
 import { reasonText, type ChangeReason, type Path } from './rib.js';
+import type { MobilityDecision } from './mobility.js';
 
 export { describeEntry } from '../kernel/port.js';
 
@@ -42,7 +43,9 @@ export type AgentEvent =
    */
   | { type: 'arp-suppress'; vni: number; device: string; state: 'on' | 'was-on' | 'restored' | 'failed'; reason: string }
   /** vnis[].advertiseEndpoints: a local endpoint's MAC or IP appeared or went (endpoints.ts). */
-  | { type: 'endpoint'; event: EndpointEvent };
+  | { type: 'endpoint'; event: EndpointEvent }
+  /** MAC mobility (RFC 7432 §15): a local MAC announced with a sequence, withdrawn, marked or cleared duplicate, a conflict. */
+  | { type: 'mobility'; decision: MobilityDecision };
 
 export function summary(p: Path | null): PathSummary | null {
   return p && {
@@ -106,5 +109,34 @@ export function logEvent(log: Logger, ev: AgentEvent): void {
       else log.info(f, `ARP/ND suppression on ${ev.device} (VNI ${ev.vni}): ${ev.state} (${ev.reason})`);
       return;
     }
+    case 'mobility':
+      logMobility(log, ev.decision);
+      return;
+  }
+}
+
+function logMobility(log: Logger, d: MobilityDecision): void {
+  const at = `MAC ${d.mac} (VNI ${d.vni})`;
+  switch (d.kind) {
+    case 'announce':
+      // A MAC announced plainly (sequence 0, not sticky) is today's behaviour: not worth an info line.
+      (d.seq || d.sticky ? log.info.bind(log) : log.debug.bind(log))({ vni: d.vni, mac: d.mac, seq: d.seq, sticky: d.sticky }, `${at}: announced${d.seq || d.sticky ? ` with MAC Mobility sequence ${d.seq}${d.sticky ? ', sticky' : ''}` : ''}`);
+      return;
+    case 'withdraw':
+      log.info({ vni: d.vni, mac: d.mac, reason: d.reason, seq: d.seq, by: d.by }, `${at}: withdrawn (${d.reason}${d.by ? `: VTEP ${d.by}` : ''})`);
+      return;
+    case 'remove-local-fdb':
+      log.info({ vni: d.vni, mac: d.mac, vtep: d.vtep, seq: d.seq }, `${at} moved to VTEP ${d.vtep} (sequence ${d.seq}): local entry is stale`);
+      return;
+    case 'duplicate':
+      log.warn({ vni: d.vni, mac: d.mac, moves: d.moves, window: d.window, targets: d.targets, until: d.until },
+        `${at} is duplicate: ${d.moves} moves within ${d.window / 1000} s (${d.targets.join(' -> ')}); not announced ${d.until === null ? 'until evpn-ha clear duplicate' : 'while frozen'}`);
+      return;
+    case 'duplicate-cleared':
+      log.info({ vni: d.vni, mac: d.mac, cause: d.cause }, `${at}: duplicate flag lifted (${d.cause})`);
+      return;
+    case 'conflict':
+      log.warn({ vni: d.vni, mac: d.mac }, d.message);
+      return;
   }
 }

@@ -16,9 +16,11 @@
 //
 // With vnis[].advertiseEndpoints, the local endpoints (endpoints.ts) too: per MAC a
 // MAC-only type-2 route and one per IP, built like the bridge's own (one function,
-// macIpAdvertisement(), and one hook for what other modules add, e.g. the MAC Mobility
-// community). A static (sticky) MAC carries MAC Mobility with the sticky flag and
-// sequence 0 (RFC 7432 §7.7, §15.2).
+// macIpAdvertisement(), and one hook for what other modules add). A MAC that moved
+// here or is sticky also carries the MAC Mobility community (RFC 7432 §7.7) on its MAC
+// and MAC/IP routes, from `mobilityOf` (mobility.ts); a static (sticky) endpoint MAC
+// carries the sticky flag even when mobility does not track it (§15.2); a MAC marked
+// duplicate is not announced (RFC 7432 §15.1).
 import type { PathAttributes } from '../bgp/types.js';
 import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
 import type { EvpnRoute, ExtCommunity, RouteDistinguisher } from '../evpn/types.js';
@@ -28,6 +30,20 @@ import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } f
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';
 import type { LocalEndpoint } from './endpoints.js';
+import { NOT_TRACKED, type MacMobility } from './mobility.js';
+
+/** What mobility says about a local MAC (Mobility.of); without it every MAC is announced plainly. */
+export type MobilityOf = (vni: number, mac: string) => MacMobility;
+
+/**
+ * The route's extended communities with the MAC Mobility community added when the
+ * MAC moved or is sticky (RFC 7432 §7.7: type 0x06, sub-type 0x00, flags bit 0 =
+ * sticky, 32-bit sequence); sequence 0 and not sticky: none (as before mobility).
+ */
+export function withMobility(ext: ExtCommunity[], m: Pick<MacMobility, 'seq' | 'sticky'>): ExtCommunity[] {
+  if (m.seq === 0 && !m.sticky) return ext;
+  return [...ext, { kind: 'mac-mobility', sticky: m.sticky, sequence: m.seq }];
+}
 
 export const TUNNEL_TYPE_VXLAN = 8; // RFC 9012 §4.1 / IANA BGP Tunnel Encapsulation types
 export const PMSI_INGRESS_REPLICATION = 6; // RFC 6514 §5
@@ -100,21 +116,26 @@ export interface MacIpContext {
  */
 export type MacIpHook = (a: Advertisement, ctx: MacIpContext) => Advertisement | null;
 
-/** The local endpoints of advertiseEndpoints VNIs, and the type-2 hook. */
+/** The local endpoints of advertiseEndpoints VNIs, MAC mobility, and the type-2 hook. */
 export interface OriginationExtras {
   endpoints?: (vni: number) => readonly LocalEndpoint[];
+  mobilityOf?: MobilityOf;
   macIpHook?: MacIpHook;
 }
 
 /** One type-2 advertisement (RFC 7432 §7.2): the only place type-2 routes are built. */
 export function macIpAdvertisement(
-  ctx: MacIpContext, rd: RouteDistinguisher, nextHop: string, attributes: PathAttributes, hook?: MacIpHook,
+  ctx: MacIpContext, rd: RouteDistinguisher, nextHop: string, attributes: PathAttributes,
+  extras: Pick<OriginationExtras, 'mobilityOf' | 'macIpHook'> = {},
 ): Advertisement | null {
-  let attrs = attributes;
-  if (ctx.sticky) {
-    // RFC 7432 §15.2: a static MAC is announced with the sticky flag (sequence 0).
-    attrs = { ...attributes, extCommunities: [...(attributes.extCommunities ?? []), { kind: 'mac-mobility', sequence: 0, sticky: true }] };
-  }
+  const m = (extras.mobilityOf ?? (() => NOT_TRACKED))(ctx.vni, ctx.mac);
+  // RFC 7432 §15.1: a duplicate MAC (and its IPs) is not announced.
+  if (!m.announce) return null;
+  // RFC 7432 §15.2: a static MAC is announced with the sticky flag.
+  const ext = attributes.extCommunities ?? [];
+  const mobilityExt = withMobility(ext, { seq: m.seq, sticky: m.sticky || ctx.sticky });
+  const attrs = mobilityExt === ext ? attributes : { ...attributes, extCommunities: mobilityExt };
+  const hook = extras.macIpHook;
   const a: Advertisement = { route: macIpRoute({ rd, mac: ctx.mac, ip: ctx.ip, vni: ctx.vni }), nextHop, attributes: attrs };
   return hook ? hook(a, ctx) : a;
 }
@@ -149,7 +170,7 @@ export function originate(
         if (u === cfg.uplinks[0]) problems.push(`VNI ${v.vni}: bridge ${v.bridge} ${br ? 'has no MAC address' : 'not found'}; no MAC/IP route`);
       } else {
         for (const ip of [...announcedAddresses(br), null]) {
-          const a = macIpAdvertisement({ vni: v.vni, mac: br.mac, ip, source: 'bridge', sticky: false, uplink: u.name }, rd, addr, attributes, extras.macIpHook);
+          const a = macIpAdvertisement({ vni: v.vni, mac: br.mac, ip, source: 'bridge', sticky: false, uplink: u.name }, rd, addr, attributes, extras);
           if (a) out.push(a);
         }
       }
@@ -158,7 +179,7 @@ export function originate(
           if (ep.mac === br?.mac) continue;
           for (const ip of [null, ...ep.ips]) {
             const ctx: MacIpContext = { vni: v.vni, mac: ep.mac, ip, source: 'endpoint', sticky: ep.sticky, uplink: u.name };
-            const a = macIpAdvertisement(ctx, rd, addr, attributes, extras.macIpHook);
+            const a = macIpAdvertisement(ctx, rd, addr, attributes, extras);
             if (a) out.push(a);
           }
         }

@@ -108,6 +108,8 @@ interface SharedVerdict {
   reject: RejectReason | null;
   routeTargets: RouteTarget[];
   mobility: number;
+  /** MAC Mobility static flag (RFC 7432 §7.7). */
+  sticky: boolean;
   /** VNI -> the attribute set, or 'route-target' when no RT matches. */
   byVni: Map<number, PathAttrs | 'route-target'>;
 }
@@ -143,6 +145,7 @@ export class ImportPolicy {
         nextHop: item.nextHop!,
         localPref: this.uplink.localPref,
         macMobilitySeq: s.mobility,
+        macMobilitySticky: s.sticky,
         originatorId: s.attributes.originatorId ?? null,
         routeTargets: s.routeTargets,
       };
@@ -164,12 +167,16 @@ export class ImportPolicy {
     else if (this.context.ownAddresses.has(item.nextHop)) reject = 'own-next-hop';
     const routeTargets: RouteTarget[] = [];
     let mobility = 0;
+    let sticky = false;
     for (const c of a.extCommunities ?? []) {
       if (c.kind === 'route-target') routeTargets.push(c);
-      else if (c.kind === 'mac-mobility') mobility = c.sequence;
+      else if (c.kind === 'mac-mobility') {
+        mobility = c.sequence;
+        sticky = c.sticky;
+      }
     }
     this.shared = {
-      attributes: a, nextHop: item.nextHop, peer, uplink: this.uplink, context: this.context, reject, routeTargets, mobility,
+      attributes: a, nextHop: item.nextHop, peer, uplink: this.uplink, context: this.context, reject, routeTargets, mobility, sticky,
       byVni: new Map(),
     };
     return this.shared;

@@ -55,6 +55,8 @@ export interface PathAttrs {
   nextHop: string;
   localPref: number;
   macMobilitySeq: number;
+  /** MAC Mobility static flag (RFC 7432 §7.7); absent = false. */
+  macMobilitySticky?: boolean;
   originatorId: string | null;
   routeTargets: readonly RouteTarget[];
 }
@@ -153,10 +155,11 @@ class AttrSet {
     readonly macMobilitySeq: number,
     readonly originatorId: string | null,
     readonly routeTargets: readonly RouteTarget[],
+    readonly macMobilitySticky = false,
   ) {}
 
   withLocalPref(localPref: number): AttrSet {
-    return new AttrSet(this.nh, this.peer, this.routerId, localPref, this.macMobilitySeq, this.originatorId, this.routeTargets);
+    return new AttrSet(this.nh, this.peer, this.routerId, localPref, this.macMobilitySeq, this.originatorId, this.routeTargets, this.macMobilitySticky);
   }
 }
 
@@ -180,6 +183,7 @@ class StoredPath implements Path {
   get nextHop(): string { return this.attrs.nh.address; }
   get localPref(): number { return this.attrs.localPref; }
   get macMobilitySeq(): number { return this.attrs.macMobilitySeq; }
+  get macMobilitySticky(): boolean { return this.attrs.macMobilitySticky; }
   get originatorId(): string | null { return this.attrs.originatorId; }
   get routerId(): string { return this.attrs.routerId; }
   get routeTargets(): readonly RouteTarget[] { return this.attrs.routeTargets; }
@@ -198,6 +202,7 @@ class PathView implements Path {
   get peer(): string { return this.p.peer; }
   get nextHop(): string { return this.p.nextHop; }
   get macMobilitySeq(): number { return this.p.macMobilitySeq; }
+  get macMobilitySticky(): boolean { return this.p.macMobilitySticky; }
   get originatorId(): string | null { return this.p.originatorId; }
   get routerId(): string { return this.p.routerId; }
   get routeTargets(): readonly RouteTarget[] { return this.p.routeTargets; }
@@ -268,6 +273,7 @@ class Change implements RibChange {
 function sameVisible(a: StoredPath, aEligible: boolean, aLocalPref: number, b: StoredPath): boolean {
   if (a === b) return aEligible === b.eligible && aLocalPref === b.localPref;
   return a.attrs.nh === b.attrs.nh && aLocalPref === b.localPref && a.macMobilitySeq === b.macMobilitySeq
+    && a.macMobilitySticky === b.macMobilitySticky
     && aEligible === b.eligible && a.peer === b.peer && a.ethernetTag === b.ethernetTag && rdEqual(a.rd, b.rd);
 }
 
@@ -429,7 +435,7 @@ export class Rib {
       if (a.uplink !== uplink) throw new RangeError(`path of ${a.uplink} applied to ${uplink}`);
       if (a !== lastIn) {
         lastIn = a;
-        lastSet = new AttrSet(this.nextHop(u, a.nextHop), a.peer, a.routerId, a.localPref, a.macMobilitySeq, a.originatorId, a.routeTargets);
+        lastSet = new AttrSet(this.nextHop(u, a.nextHop), a.peer, a.routerId, a.localPref, a.macMobilitySeq, a.originatorId, a.routeTargets, a.macMobilitySticky === true);
       }
       const r = c.route;
       const old = this.findPath(u, r);

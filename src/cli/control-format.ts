@@ -2,6 +2,7 @@
 // Pure functions over the control API's JSON (src/control/types.ts).
 import type { ControlEvent, KernelEntryInfo, KernelInfo, NeighborInfo, RouteInfo, VtepInfo } from '../control/types.js';
 import { describeEntry, type KernelEntry, type ObservedEntry } from '../kernel/port.js';
+import type { MobilityDecision } from '../agent/mobility.js';
 
 /** Columns padded to the widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
@@ -83,18 +84,23 @@ export function formatRoutes(rs: RouteInfo[]): string {
   if (rs.length === 0) return 'no routes';
   const rows: string[][] = [];
   for (const r of rs) {
+    // RFC 7432 §15.1: a MAC marked duplicate (we stop announcing it).
+    const mac = r.duplicate ? `${r.mac} DUPLICATE` : r.mac;
+    if (r.paths.length === 0) rows.push(['', String(r.vni), mac, r.ip ?? '-', '-', '-', '-', '-', '-', '-', '']);
     r.paths.forEach((p, i) => {
       const first = i === 0;
       rows.push([
-        p.best ? '*' : '', first ? String(r.vni) : '', first ? r.mac : '', first ? r.ip ?? '-' : '',
+        p.best ? '*' : '', first ? String(r.vni) : '', first ? mac : '', first ? r.ip ?? '-' : '',
         p.network, p.nextHop, p.rd, String(p.localPref), String(p.macMobilitySeq),
         p.eligible ? p.vtep : `${p.vtep} (ineligible)`, p.best ? r.bestReason ?? '' : '',
       ]);
     });
   }
   const paths = rs.reduce((n, r) => n + r.paths.length, 0);
+  const dups = new Set(rs.filter((r) => r.duplicate).map((r) => `${r.vni}|${r.mac}`)).size;
   return `${table(['', 'VNI', 'MAC', 'IP', 'NETWORK', 'NEXT HOP', 'RD', 'LPREF', 'SEQ', 'VTEP', 'BEST BECAUSE'], rows)}\n` +
-    `${rs.length} entr${rs.length === 1 ? 'y' : 'ies'}, ${paths} path${paths === 1 ? '' : 's'}; * = best`;
+    `${rs.length} entr${rs.length === 1 ? 'y' : 'ies'}, ${paths} path${paths === 1 ? '' : 's'}; * = best` +
+    (dups ? `; ${dups} MAC${dups === 1 ? '' : 's'} marked DUPLICATE (not announced; evpn-ha clear duplicate <mac>)` : '');
 }
 
 // --- kernel ----------------------------------------------------------------------
@@ -204,7 +210,22 @@ export function formatEvent(ev: ControlEvent): string {
       return `${t} reload ${ev.ok ? 'ok' : 'FAILED'}: ${ev.message}`;
     case 'problem':
       return `${t} problem: ${ev.message}`;
+    case 'mobility':
+      return `${t} mobility ${mobilityText(ev.decision)}`;
     default:
       return `${t} ${JSON.stringify(ev)}`;
+  }
+}
+
+/** One MAC mobility decision as `watch` prints it. */
+export function mobilityText(d: MobilityDecision): string {
+  const at = `vni ${d.vni} ${d.mac}`;
+  switch (d.kind) {
+    case 'announce': return `${at}: announced, sequence ${d.seq}${d.sticky ? ', sticky' : ''}`;
+    case 'withdraw': return `${at}: withdrawn (${d.reason}${d.by ? ` to ${d.by}` : ''})`;
+    case 'remove-local-fdb': return `${at}: moved to ${d.vtep} (sequence ${d.seq}), local entry stale`;
+    case 'duplicate': return `${at}: DUPLICATE, ${d.moves} moves in ${d.window / 1000} s (${d.targets.join(' -> ')})`;
+    case 'duplicate-cleared': return `${at}: duplicate lifted (${d.cause})`;
+    case 'conflict': return `${at}: ${d.message}`;
   }
 }

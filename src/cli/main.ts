@@ -13,7 +13,7 @@ import { demoCommand } from './demo.js';
 import { runCommand } from './run.js';
 import { stopSignals } from './signals.js';
 import { ROUTE_SYNTAX, UsageError } from './format.js';
-import { reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
+import { clearCommand, reloadCommand, showCommand, watchCommand, type ControlCommandIo } from './show.js';
 import type { BgpTransport } from '../bgp/transport.js';
 
 /** The version in the nearest package.json above this file (src/cli or build/src/cli). */
@@ -120,7 +120,7 @@ export async function main(argv: string[], io: MainIo): Promise<number> {
           ...(io.bgpTransport ? { transport: io.bgpTransport } : {}) });
       },
     )
-    .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl))
+    .command(showCommand(ctl)).command(watchCommand(ctl)).command(reloadCommand(ctl)).command(clearCommand(ctl))
     .command(reflectorCommand(io, (c) => { code = c; }))
     .command(runCommand({ ...io, version: packageVersion() }, (c) => { code = c; }))
     .command(demoCommand(io, (c) => { code = c; }))

@@ -9,7 +9,7 @@
 import type { Writable } from 'node:stream';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { AgentNotRunningError, ControlClient, ControlError } from '../control/client.js';
-import { parseRouteFilter, ProtocolError } from '../control/protocol.js';
+import { parseClearDuplicate, parseRouteFilter, ProtocolError } from '../control/protocol.js';
 import { DEFAULT_CONTROL_SOCKET, type ControlEvent } from '../control/types.js';
 import { formatEvent, formatKernel, formatNeighbors, formatRoutes, formatVteps } from './control-format.js';
 import { UsageError } from './format.js';
@@ -174,6 +174,49 @@ export function reloadCommand(io: ControlCommandIo): CommandModule<object, Socke
   };
 }
 
+interface ClearDuplicateArgs extends SocketArgs {
+  mac: string;
+  vni: string | undefined;
+}
+
+/** `evpn-ha clear duplicate <mac> [--vni N]`: lift a MAC's duplicate flag (docs/operations.md). */
+export function clearCommand(io: ControlCommandIo): CommandModule<object, SocketArgs> {
+  return {
+    command: 'clear <what>',
+    describe: 'clear state in the running agent: duplicate <mac> (a MAC marked duplicate by MAC mobility)',
+    builder: (y) => socketOptions(y)
+      .command<ClearDuplicateArgs>({
+        command: 'duplicate <mac>',
+        describe: 'lift the duplicate flag of a MAC (RFC 7432 §15.1) so that it is announced again',
+        builder: (r: Argv<SocketArgs>) => r
+          .positional('mac', { type: 'string', describe: 'the MAC address', demandOption: true })
+          .option('vni', { type: 'string', requiresArg: true, describe: 'only in this VNI (default: every VNI)' }) as unknown as Argv<ClearDuplicateArgs>,
+        handler: (a: ClearDuplicateArgs) => {
+          const params: Record<string, unknown> = { mac: String(a.mac) };
+          if (a.vni !== undefined) {
+            if (typeof a.vni !== 'string' || !/^\d+$/.test(a.vni)) throw new UsageError(`--vni needs a decimal integer, got "${String(a.vni)}"`);
+            params['vni'] = Number(a.vni);
+          }
+          try {
+            parseClearDuplicate(params);
+          } catch (e) {
+            if (e instanceof ProtocolError) throw new UsageError(e.message);
+            throw e;
+          }
+          return withClient(io, a.socket, async (c) => {
+            const r = await c.call('clear-duplicate', params);
+            print(io, a.json, r, () => r.cleared.length === 0
+              ? `${String(params['mac'])} is not marked duplicate${a.vni !== undefined ? ` in VNI ${a.vni}` : ''}`
+              : r.cleared.map((x) => `cleared duplicate ${x.mac} in VNI ${x.vni}`).join('\n'));
+            return 0;
+          });
+        },
+      })
+      .demandCommand(1, 'clear what? duplicate <mac>') as Argv<SocketArgs>,
+    handler: () => undefined,
+  };
+}
+
 /**
  * Run only these commands (tests, or a tool without the rest of the CLI): the
  * exit code as main() would return it (2 on bad arguments).
@@ -188,6 +231,7 @@ export async function runControlCli(argv: string[], io: Omit<ControlCommandIo, '
       .command(showCommand(cio))
       .command(watchCommand(cio))
       .command(reloadCommand(cio))
+      .command(clearCommand(cio))
       .demandCommand(1)
       .strict()
       .exitProcess(false)

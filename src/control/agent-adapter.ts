@@ -24,7 +24,7 @@ import type { ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock } from '../util/clock.js';
 import {
   KERNEL_STATUSES, MAX_EVENT_OPS,
-  type ControlEvent, type ControlEventBody, type ControlProvider, type FailoverCause, type KernelEntryInfo, type KernelInfo,
+  type ClearDuplicateResult, type ControlEvent, type ControlEventBody, type ControlProvider, type FailoverCause, type KernelEntryInfo, type KernelInfo,
   type KernelStatus, type NexthopEntryInfo, type NeighborInfo, type PathInfo, type ReloadResult, type RouteFilter, type RouteInfo, type VtepInfo,
 } from './types.js';
 
@@ -46,6 +46,10 @@ export interface AgentView {
   fdbMode?(): { mode: 'nexthop-groups' | 'dst'; reason: string };
   /** Our FDB nexthop groups with how many MACs point at each. */
   nexthopGroups?(): Array<{ id: number; memberId: number; vtep: string; macs: number }>;
+  /** MACs marked duplicate (RFC 7432 §15.1). */
+  duplicates?(): Array<{ vni: number; mac: string }>;
+  /** Lift the duplicate flag (vni null: every VNI); returns what was cleared. */
+  clearDuplicate?(mac: string, vni: number | null): Array<{ vni: number; mac: string }>;
 }
 
 /** The part of BgpSession shown (BgpSession fits as is). */
@@ -109,12 +113,14 @@ export function classifyFailover(
 ): FailoverCause | null {
   const { before, after } = ev;
   if (!before || !after || !pathSummaryMoved(before, after)) return null;
+  // A higher sequence is where the MAC is now (RFC 7432 §15.1), whatever the networks.
+  if (after.macMobilitySeq > before.macMobilitySeq) return 'mac-moved';
   if (after.eligible && !before.eligible) return 'failback';
   if (after.localPref > before.localPref) return 'failback';
   if (!sessionUp(before.uplink)) return bfdDown(before.uplink) ? 'bfd-down' : 'session-down';
   const step = ev.reason.step;
   if (step === 'eligible') return 'vtep-unreachable';
-  if (step === 'mobility-seq') return 'mac-moved';
+  if (step === 'mobility-seq' || step === 'sticky') return 'mac-moved';
   if (step === 'only-path' || after.localPref < before.localPref) return 'withdrawn';
   return 'other';
 }
@@ -332,14 +338,29 @@ export class AgentControlProvider implements ControlProvider {
     const vtep = this.vtepStateLookup();
     const ip = filter.ip === undefined ? undefined : normalizeIp(filter.ip);
     const out: RouteInfo[] = [];
+    const dups = new Set((this.o.agent.duplicates?.() ?? []).map((d) => `${d.vni}|${d.mac}`));
+    const shown = new Set<string>();
+    const wanted = (vni: number, mac: string): boolean => (filter.vni === undefined || vni === filter.vni) && (filter.mac === undefined || mac === filter.mac);
     for (const e of this.o.agent.rib.entries()) {
-      if (filter.vni !== undefined && e.vni !== filter.vni) continue;
-      if (filter.mac !== undefined && e.mac !== filter.mac) continue;
+      if (!wanted(e.vni, e.mac)) continue;
       if (ip !== undefined && (e.ip === null || normalizeIp(e.ip) !== ip)) continue;
       const best = e.best?.winner ?? null;
       const paths = e.paths.map((p) => pathInfo(p, best, vtep));
       paths.sort((a, b) => Number(b.best) - Number(a.best) || b.localPref - a.localPref || a.network.localeCompare(b.network));
-      out.push({ vni: e.vni, mac: e.mac, ip: e.ip, paths, bestReason: e.best ? reasonText(e.best.reason) : null });
+      const r: RouteInfo = { vni: e.vni, mac: e.mac, ip: e.ip, paths, bestReason: e.best ? reasonText(e.best.reason) : null };
+      const k = `${e.vni}|${e.mac}`;
+      if (dups.has(k)) {
+        r.duplicate = true;
+        if (e.ip === null) shown.add(k);
+      }
+      out.push(r);
+    }
+    // A duplicate MAC with no MAC-only entry in the RIB is still listed.
+    if (ip === undefined) {
+      for (const d of this.o.agent.duplicates?.() ?? []) {
+        if (!wanted(d.vni, d.mac) || shown.has(`${d.vni}|${d.mac}`)) continue;
+        out.push({ vni: d.vni, mac: d.mac, ip: null, paths: [], bestReason: null, duplicate: true });
+      }
     }
     out.sort((a, b) => a.vni - b.vni || (a.ip ?? '').localeCompare(b.ip ?? '') || a.mac.localeCompare(b.mac));
     return out;
@@ -406,6 +427,10 @@ export class AgentControlProvider implements ControlProvider {
     }
     out.sort((a, b) => a.network.localeCompare(b.network) || a.remoteVtep.localeCompare(b.remoteVtep));
     return out;
+  }
+
+  async clearDuplicate(mac: string, vni: number | null): Promise<ClearDuplicateResult> {
+    return { cleared: this.o.agent.clearDuplicate?.(mac, vni) ?? [] };
   }
 
   async reload(): Promise<ReloadResult> {

@@ -91,6 +91,21 @@ export function parseRouteFilter(params: Record<string, unknown>, id: number | s
   return f;
 }
 
+/** The `clear-duplicate` params: {mac: MAC, vni?: 0..16777215}. */
+export function parseClearDuplicate(params: Record<string, unknown>, id: number | string | null = null): { mac: string; vni: number | null } {
+  for (const k of Object.keys(params)) {
+    if (k !== 'vni' && k !== 'mac') throw new ProtocolError('invalid-params', `unknown parameter "${k}" (mac, vni)`, id);
+  }
+  const mac = params['mac'];
+  const m = typeof mac === 'string' ? normalizeMacText(mac) : null;
+  if (m === null) throw new ProtocolError('invalid-params', `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(mac ?? null)}`, id);
+  const vni = params['vni'];
+  if (vni !== undefined && (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff)) {
+    throw new ProtocolError('invalid-params', 'vni must be an integer 0..16777215', id);
+  }
+  return { mac: m, vni: vni === undefined ? null : vni };
+}
+
 export function encodeLine(v: ControlResponse | { event: unknown } | ControlRequest): string {
   return `${JSON.stringify(v)}\n`;
 }

@@ -10,7 +10,7 @@ import { lstatSync, mkdirSync, chmodSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { encodeLine, LineSplitter, MAX_REQUEST_LINE, parseRequest, parseRouteFilter, ProtocolError } from './protocol.js';
+import { encodeLine, LineSplitter, MAX_REQUEST_LINE, parseClearDuplicate, parseRequest, parseRouteFilter, ProtocolError } from './protocol.js';
 import type { ControlEvent, ControlProvider, ControlRequest, ControlResponse } from './types.js';
 
 export interface ControlServerOptions {
@@ -242,6 +242,11 @@ export class ControlServer {
       case 'vteps': return this.provider.vteps();
       case 'reload': return this.provider.reload();
       case 'ping': return Promise.resolve({ pong: true, pid: process.pid });
+      case 'clear-duplicate': {
+        const p = parseClearDuplicate(req.params, req.id);
+        if (!this.provider.clearDuplicate) throw new ProtocolError('invalid-request', 'this agent has no duplicate detection', req.id);
+        return this.provider.clearDuplicate(p.mac, p.vni);
+      }
       case 'watch': throw new Error('unreachable: watch is handled by the caller');
     }
   }

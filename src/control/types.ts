@@ -101,6 +101,18 @@ export interface RouteInfo {
   paths: PathInfo[];
   /** Why the best path won over the runner-up ('local-pref 200 > 100', 'only path', ...). */
   bestReason: string | null;
+  /**
+   * Present (true) when the MAC is marked duplicate in this VNI (RFC 7432 §15.1,
+   * docs/agent.md "Duplicate detection"): we do not announce it until
+   * `evpn-ha clear duplicate` or the freeze time lifts it. A duplicate MAC without
+   * remote paths is listed with `paths: []`.
+   */
+  duplicate?: true;
+}
+
+/** `clear duplicate`: the (VNI, MAC) pairs whose duplicate flag was lifted (empty: none was marked). */
+export interface ClearDuplicateResult {
+  cleared: Array<{ vni: number; mac: string }>;
 }
 
 export interface PathInfo {
@@ -258,15 +270,17 @@ export interface ControlProvider {
   vteps(): Promise<VtepInfo[]>;
   /** The same as SIGHUP. */
   reload(): Promise<ReloadResult>;
+  /** `evpn-ha clear duplicate <mac> [--vni N]` (vni null: every VNI). */
+  clearDuplicate?(mac: string, vni: number | null): Promise<ClearDuplicateResult>;
   /** Receive every event until the returned function is called. */
   subscribe(cb: (ev: ControlEvent) => void): () => void;
 }
 
 // --- wire protocol ---------------------------------------------------------------
 
-export type ControlMethod = 'neighbors' | 'routes' | 'kernel' | 'vteps' | 'reload' | 'watch' | 'ping';
+export type ControlMethod = 'neighbors' | 'routes' | 'kernel' | 'vteps' | 'reload' | 'watch' | 'ping' | 'clear-duplicate';
 
-export const CONTROL_METHODS: readonly ControlMethod[] = ['neighbors', 'routes', 'kernel', 'vteps', 'reload', 'watch', 'ping'];
+export const CONTROL_METHODS: readonly ControlMethod[] = ['neighbors', 'routes', 'kernel', 'vteps', 'reload', 'watch', 'ping', 'clear-duplicate'];
 
 export type ControlErrorCode = 'parse-error' | 'invalid-request' | 'unknown-method' | 'invalid-params' | 'internal-error';
 
@@ -289,4 +303,5 @@ export interface ControlResults {
   reload: ReloadResult;
   ping: { pong: true; pid: number };
   watch: { watching: true };
+  'clear-duplicate': ClearDuplicateResult;
 }

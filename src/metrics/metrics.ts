@@ -59,6 +59,8 @@ export class AgentMetrics {
   private readonly probeTransitions: Counter<'network' | 'to'>;
   private readonly problems: Counter;
   private readonly reloads: Counter<'result'>;
+  private readonly macDuplicates: Counter<'vni'>;
+  private readonly macDuplicatesNow: Gauge;
 
   constructor(opts: AgentMetricsOptions = {}) {
     const registers = [this.registry = opts.registry ?? new Registry()];
@@ -96,10 +98,13 @@ export class AgentMetrics {
     this.probeTransitions = c('vtep_probe_transitions_total', 'VTEP probe state changes, per new state.', ['network', 'to']);
     this.problems = c('problems_total', 'Problems reported by the agent (also logged).', []);
     this.reloads = c('reloads_total', 'Configuration reloads (SIGHUP or evpn-ha reload), per result.', ['result']);
+    this.macDuplicates = c('mac_duplicates_total', 'Local MACs marked duplicate by MAC mobility (RFC 7432 §15.1: more than maxMoves moves within window).', ['vni']);
+    this.macDuplicatesNow = g('mac_duplicates', 'MACs marked duplicate now (not announced until cleared or unfrozen).', [], false);
 
     const info = new Gauge<'version'>({ name: `${P}build_info`, help: 'Always 1; the evpn-ha version as a label.', labelNames: ['version'], registers });
     info.set({ version: opts.version ?? 'unknown' }, 1);
     this.lastFailover.set(0);
+    this.macDuplicatesNow.set(0);
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: P });
   }
 
@@ -158,6 +163,14 @@ export class AgentMetrics {
       case 'reload':
         this.reloads.inc({ result: ev.ok ? 'ok' : 'failed' });
         return;
+      case 'mobility': {
+        const d = ev.decision;
+        if (d.kind === 'duplicate') {
+          this.macDuplicates.inc({ vni: d.vni });
+          this.macDuplicatesNow.inc();
+        } else if (d.kind === 'duplicate-cleared') this.macDuplicatesNow.dec();
+        return;
+      }
       default:
         return;
     }

@@ -22,7 +22,7 @@ function path(over: PathOpts = {}): Path {
   const { rd, ip, mac, ...rest } = over;
   const route = macIpRoute({ rd: rd ?? '192.168.1.87:100', mac: mac ?? MAC, ip: ip === undefined ? '192.168.0.87' : ip, vni: 100 });
   return {
-    uplink: 'net1', peer: '192.168.1.2', route, vni: 100, nextHop: '192.168.1.87', localPref: 200, macMobilitySeq: 0,
+    uplink: 'net1', peer: '192.168.1.2', route, vni: 100, nextHop: '192.168.1.87', localPref: 200, macMobilitySeq: 0, macMobilitySticky: false,
     originatorId: '192.168.1.87', routerId: '192.168.1.2', routeTargets: [], rd: route.rd, eligible: true, ...rest,
   };
 }
@@ -33,7 +33,7 @@ function cand(p: Path): Candidate {
     route: p.route,
     attrs: {
       uplink: p.uplink, peer: p.peer, routerId: p.routerId, nextHop: p.nextHop, localPref: p.localPref,
-      macMobilitySeq: p.macMobilitySeq, originatorId: p.originatorId, routeTargets: p.routeTargets,
+      macMobilitySeq: p.macMobilitySeq, macMobilitySticky: p.macMobilitySticky, originatorId: p.originatorId, routeTargets: p.routeTargets,
     },
   };
 }
