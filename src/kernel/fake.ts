@@ -3,17 +3,23 @@
 // * a neigh lives on a device; an fdb replace writes two entries (bridge + vxlan)
 //   and needs a vxlan device enslaved to a bridge;
 // * FDB entries do not keep NDA_PROTOCOL (as Linux 6.18), neighbours do;
-// * events are emitted only for real changes, synchronously after each change;
+// * events are emitted only for real changes, synchronously after each change; a
+//   neighbour deleted (by us or someone else) is first reported changed to FAILED,
+//   then deleted, as Linux does (neigh_update to NUD_FAILED, then RTM_DELNEIGH);
 // * deleting what is already gone succeeds (as RtnetlinkPort reports it);
 // * FDB nexthops and groups (unless `nexthops: false`): a group needs existing fdb
 //   members of one family, an FDB entry's nhid an existing fdb group; a vxlan entry
-//   does not switch between dst and nhid in place (EINVAL, as Linux 6.18); deleting a
-//   group flushes the vxlan FDB entries using it without an event, deleting a group's
-//   last member deletes the group (as Linux does).
+//   with a dst does not take an nhid in place (EOPNOTSUPP), one with an nhid ignores a
+//   new dst (ok, unchanged), as Linux 6.18; deleting a group flushes the vxlan FDB
+//   entries using it without an event, deleting a group's last member deletes the
+//   group (as Linux does);
+// * an fdb replace whose vxlan half the kernel refuses (wrong family, missing group)
+//   leaves the bridge half written, as Linux does.
+// test/lib/kernel-contract.ts runs the same behaviour tests against this and the real kernel.
 // Tests play "someone else" with the foreign*/remove* methods, inject failures with
 // failWith(), and read back the applied operations in `applied`.
 import { normalizeIp, normalizeMac } from './addr.js';
-import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from './nl.js';
+import { NTF_EXT_LEARNED, NTF_SELF, NUD_FAILED, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
   FLOOD_MAC,
@@ -272,7 +278,7 @@ export class FakeKernel implements KernelPort {
   /** Remove a link and, as the kernel does, every entry on it. */
   removeLink(name: string): void {
     const l = this.mustLink(name);
-    for (const [k, e] of this.table) if (e.ifname === name) this.drop(k);
+    for (const [k, e] of this.table) if (e.ifname === name) this.drop(k, true);
     this.linkTable.delete(name);
     this.emit({ type: 'link', action: 'del', link: this.info(l) });
   }
@@ -325,9 +331,10 @@ export class FakeKernel implements KernelPort {
     this.emit({ type: 'entry', action: 'new', entry: { ...e } });
   }
 
-  private drop(key: string): boolean {
+  private drop(key: string, flushed = false): boolean {
     const old = this.table.get(key);
     if (!old) return false;
+    if (old.kind === 'neigh' && !flushed) this.emit({ type: 'entry', action: 'new', entry: { ...old, state: NUD_FAILED } });
     this.table.delete(key);
     this.emit({ type: 'entry', action: 'del', entry: old });
     return true;
@@ -468,10 +475,18 @@ export class FakeKernel implements KernelPort {
       return { ok: true, op };
     }
     if (l.kind !== 'vxlan') return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, `${l.name} is not a vxlan device`);
+    if (!l.master) return errnoResult(op, 'EINVAL', EINVAL, `${l.name} has no master bridge`);
+    // One message, two halves, in the kernel's order (rtnl_fdb_add): the bridge's
+    // (NTF_MASTER) first, then the vxlan device's (NTF_SELF). A vxlan half the
+    // kernel refuses leaves the bridge half written (checked on 6.18).
+    const protocol = this.fdbKeepsProtocol ? this.protocol : null;
+    this.put(`fdb-bridge|${l.name}|${mac}`, {
+      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'bridge', dst: null, nhid: null, vlan: null, master: l.master,
+      state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
+    });
     if ((ip.includes(':') ? 6 : 4) !== l.family) {
       return errnoResult(op, 'EAFNOSUPPORT', EAFNOSUPPORT, `${l.name} is an IPv${l.family} vxlan device; dst ${ip} refused`);
     }
-    if (!l.master) return errnoResult(op, 'EINVAL', EINVAL, `${l.name} has no master bridge`);
     const nhid = e.nhid ?? null;
     if (nhid !== null) {
       if (!this.nexthopsSupported) return errnoResult(op, 'EINVAL', EINVAL, 'NDA_NH_ID not supported');
@@ -480,16 +495,13 @@ export class FakeKernel implements KernelPort {
       if (g.group === null || !g.fdb) return errnoResult(op, 'EINVAL', EINVAL, 'Nexthop is not a multipath group');
     }
     const cur = this.table.get(`fdb-vxlan|${l.name}|${mac}`);
-    if (cur?.kind === 'fdb' && ((cur.nhid ?? null) !== null) !== (nhid !== null)) {
-      return errnoResult(op, 'EINVAL', EINVAL, nhid !== null
-        ? 'Cannot replace an existing non nexthop fdb with a nexthop'
-        : 'Cannot replace an existing nexthop fdb with a non nexthop fdb');
+    const curNhid = cur?.kind === 'fdb' ? cur.nhid ?? null : null;
+    if (cur && curNhid === null && nhid !== null) {
+      return errnoResult(op, 'EOPNOTSUPP', EOPNOTSUPP, 'Cannot replace an existing non nexthop fdb with a nexthop');
     }
-    const protocol = this.fdbKeepsProtocol ? this.protocol : null;
-    this.put(`fdb-bridge|${l.name}|${mac}`, {
-      kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'bridge', dst: null, nhid: null, vlan: null, master: l.master,
-      state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol, externLearned: true,
-    });
+    // The reverse (a dst for an entry with a nexthop group) succeeds and changes
+    // nothing: the entry keeps its nhid (6.18; reconcile deletes the half first).
+    if (curNhid !== null && nhid === null) return { ok: true, op };
     this.put(`fdb-vxlan|${l.name}|${mac}`, {
       kind: 'fdb', ifname: l.name, ifindex: l.index, mac, table: 'vxlan', dst: nhid !== null ? null : ip, nhid, vlan: null, master: null,
       state: NUD_REACHABLE, flags: NTF_SELF | NTF_EXT_LEARNED, protocol, externLearned: true,

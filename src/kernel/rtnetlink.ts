@@ -2,22 +2,17 @@
 // own encoding (nl.ts). Two sockets: one for requests (dumps and writes), one for
 // multicast events, so a burst of events never delays or drops an acknowledgement.
 //
-// Writes are pipelined: up to `window` requests in flight, packed `chunk` to a
-// datagram, NLM_F_ACK only on the last request of each datagram. The kernel handles
-// a socket's requests in order and answers them in order, and it always answers a
-// failed request with NLMSG_ERROR (ACK flag or not); so the ACK of a datagram's last
-// request means every earlier request without an error report succeeded.
-import { spawn, type ChildProcess } from 'node:child_process';
+// This file keeps the port's state (the link table) and its KernelPort methods; the
+// pieces it is built from each do one thing:
+//   rtnl-codec.ts     KernelOps to requests, kernel messages to observed entries
+//   rtnl-requests.ts  the request socket: dumps and pipelined writes with their ACKs
+//   rtnl-events.ts    the event socket's supervisor (event pump process or inline)
 import { constants as osConstants } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import { parseIp, parseMac } from './addr.js';
-import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import {
   EVPN_HA_PROTOCOL,
-  FLOOD_MAC,
   type KernelEvent,
   type KernelOp,
   type KernelOpResult,
@@ -27,6 +22,20 @@ import {
   type ObservedDeviceEntry,
   type ObservedNexthop,
 } from './port.js';
+import {
+  encodeOp,
+  errnoOf,
+  FAMILY_PROBE_MAC,
+  toLinkInfo,
+  toObserved,
+  toObservedNexthop,
+  type Failure,
+  type WireRequest,
+} from './rtnl-codec.js';
+import { openInlineEvents, startEventPump, type EventSource, type EventSupervisorOptions } from './rtnl-events.js';
+import { RequestChannel } from './rtnl-requests.js';
+
+export { encodeOp, errnoName } from './rtnl-codec.js';
 
 export interface RtnetlinkOptions {
   /** NDA_PROTOCOL stamped on our entries (default EVPN_HA_PROTOCOL, 0xE7). */
@@ -53,194 +62,15 @@ export interface RtnetlinkOptions {
   eventPumpCommand?: string[];
 }
 
-interface EventSource {
-  ready: Promise<void>;
-  stop: () => void;
-  /** PID of the event pump process, null when inline or not running. */
-  pid: () => number | null;
-}
-
-/**
- * Read size of the request socket: the kernel caps dump datagrams at 32 KiB minus
- * skb overhead (netlink_recvmsg), so 32 KiB always holds one.
- */
-const DUMP_READ_SIZE = 32 * 1024;
-
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
-);
-
-/** 'ENOENT' for 2, 'E<n>' when unknown. */
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
-}
-
-interface ErrnoLike {
-  errno?: unknown;
-  code?: unknown;
-  message?: unknown;
-}
-
-function errnoOf(e: unknown): { errno: number; code: string; message: string } {
-  const x = (e ?? {}) as ErrnoLike;
-  const errno = typeof x.errno === 'number' ? Math.abs(x.errno) : 0;
-  const code = typeof x.code === 'string' ? x.code : errno ? errnoName(errno) : 'EIO';
-  return { errno, code, message: typeof x.message === 'string' ? x.message : String(e) };
-}
-
-interface Failure {
-  code: string;
-  errno: number;
-  message: string;
-}
-
-/** One request on the wire and the op it belongs to. */
-interface WireRequest {
-  buf: Buffer;
-  opIndex: number;
-  /** ENOENT on this request means the goal (absence) is already reached. */
-  enoentOk: boolean;
-}
-
-/** The MAC of the FDB request vxlanFamily() sends (never created: no NLM_F_CREATE). */
-const FAMILY_PROBE_MAC = '02:00:00:e7:fa:06';
-
-/** An encoded op: its requests, or a local failure (e.g. unknown device). */
-type Encoded = { requests: WireRequest[] } | { error: { code: string; errno: number; message: string } };
-
-/** Build the request(s) for one op. `index` resolves a device name to its ifindex. */
-export function encodeOp(
-  op: KernelOp,
-  opIndex: number,
-  index: (ifname: string) => number | undefined,
-  protocol: number,
-): Encoded {
-  const e = op.entry;
-  const req0 = (buf: Buffer, enoentOk = false): WireRequest => ({ buf, opIndex, enoentOk });
-  if (e.kind === 'nexthop' || e.kind === 'nhgroup') {
-    // nexthop.h: struct nhmsg + NHA_ID, and NHA_GATEWAY (single) or NHA_GROUP (group), NHA_FDB.
-    const id = nl.u32Attr(nl.NHA_ID, e.id);
-    if (op.op === 'delete') {
-      return { requests: [req0(nl.encodeMessage(nl.RTM_DELNEXTHOP, nl.NLM_F_REQUEST, 0, nl.nhmsg(nl.AF_UNSPEC), [id]), true)] };
-    }
-    const fdb = { type: nl.NHA_FDB, value: new Uint8Array(0) };
-    const flags = nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE;
-    if (e.kind === 'nhgroup') {
-      return { requests: [req0(nl.encodeMessage(nl.RTM_NEWNEXTHOP, flags, 0, nl.nhmsg(nl.AF_UNSPEC, protocol),
-        [id, { type: nl.NHA_GROUP, value: nl.nexthopGroupValue(e.members) }, fdb]))] };
-    }
-    let gw: Buffer;
-    try { gw = parseIp(e.dst); } catch (err) {
-      return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
-    }
-    return { requests: [req0(nl.encodeMessage(nl.RTM_NEWNEXTHOP, flags, 0, nl.nhmsg(gw.length === 4 ? nl.AF_INET : nl.AF_INET6, protocol),
-      [id, { type: nl.NHA_GATEWAY, value: gw }, fdb]))] };
-  }
-  const ifindex = index(e.ifname);
-  if (ifindex === undefined) {
-    return { error: { code: 'ENODEV', errno: osConstants.errno.ENODEV, message: `no device ${e.ifname}` } };
-  }
-  let mac: Buffer;
-  let ip: Buffer | null = null;
-  try {
-    mac = parseMac(e.mac);
-    if (e.kind === 'neigh') ip = parseIp(e.ip);
-    else if ((op.op === 'replace' && e.nhid === undefined) || e.mac === FLOOD_MAC) ip = parseIp(e.dst);
-  } catch (err) {
-    return { error: { code: 'EINVAL', errno: osConstants.errno.EINVAL, message: String((err as Error).message) } };
-  }
-  const proto = nl.u8Attr(nl.NDA_PROTOCOL, protocol);
-  const req = (buf: Buffer, enoentOk = false): WireRequest => ({ buf, opIndex, enoentOk });
-  if (e.kind === 'neigh') {
-    const family = ip!.length === 4 ? nl.AF_INET : nl.AF_INET6;
-    const dst = { type: nl.NDA_DST, value: ip! };
-    if (op.op === 'replace') {
-      return { requests: [req(nl.encodeMessage(
-        nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE, 0,
-        nl.ndmsg(family, ifindex, nl.NUD_NOARP, nl.NTF_EXT_LEARNED),
-        [dst, { type: nl.NDA_LLADDR, value: mac }, proto],
-      ))] };
-    }
-    return { requests: [req(nl.encodeMessage(
-      nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(family, ifindex, 0, 0), [dst],
-    ), true)] };
-  }
-  const lladdr = { type: nl.NDA_LLADDR, value: mac };
-  if (e.mac === FLOOD_MAC) {
-    // Flood list (port.ts): the vxlan half only, one remote per message; NLM_F_APPEND
-    // adds a remote to the all-zeros entry, a delete with NDA_DST removes only that one.
-    const dst = { type: nl.NDA_DST, value: ip! };
-    if (op.op === 'replace') {
-      return { requests: [req(nl.encodeMessage(
-        nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_APPEND, 0,
-        nl.ndmsg(nl.AF_BRIDGE, ifindex, nl.NUD_NOARP | nl.NUD_PERMANENT, nl.NTF_SELF | nl.NTF_EXT_LEARNED),
-        [lladdr, dst, proto],
-      ))] };
-    }
-    return { requests: [req(nl.encodeMessage(
-      nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, nl.NTF_SELF), [lladdr, dst],
-    ), true)] };
-  }
-  if (op.op === 'replace') {
-    // As zebra does for a remote MAC: one message, the bridge creates its entry
-    // (NTF_MASTER) and the vxlan device its own (NTF_SELF) with the remote VTEP, or
-    // with NDA_NH_ID (neighbour.h) pointing at an FDB nexthop group.
-    const remote = e.nhid !== undefined ? nl.u32Attr(nl.NDA_NH_ID, e.nhid) : { type: nl.NDA_DST, value: ip! };
-    return { requests: [req(nl.encodeMessage(
-      nl.RTM_NEWNEIGH, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_REPLACE, 0,
-      nl.ndmsg(nl.AF_BRIDGE, ifindex, nl.NUD_REACHABLE, nl.NTF_SELF | nl.NTF_MASTER | nl.NTF_EXT_LEARNED),
-      [lladdr, remote, proto],
-    ))] };
-  }
-  // Delete the two halves separately: with NTF_SELF|NTF_MASTER in one message the
-  // kernel stops at the first missing half and leaves the other in place.
-  const del = (flags: number): WireRequest =>
-    req(nl.encodeMessage(nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, flags), [lladdr]), true);
-  const only = op.op === 'delete' ? op.only : undefined;
-  const requests: WireRequest[] = [];
-  if (only !== 'vxlan') requests.push(del(nl.NTF_MASTER));
-  if (only !== 'bridge') requests.push(del(nl.NTF_SELF));
-  return { requests };
-}
-
-interface PendingDump {
-  kind: 'dump';
-  msgs: nl.NlMsg[];
-  interrupted: boolean;
-  resolve: (msgs: nl.NlMsg[] | 'interrupted') => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface PendingWrite {
-  kind: 'write';
-  req: WireRequest;
-  /** Set on the last request of a datagram: its answer completes the batch. */
-  batch: WriteBatch | null;
-}
-
-interface WriteBatch {
-  seqs: number[];
-  timer: NodeJS.Timeout;
-  done: (failure: { code: string; errno: number; message: string } | null) => void;
-}
-
-type Pending = PendingDump | PendingWrite;
-
 export class RtnetlinkPort implements KernelPort {
-  private readonly cmd: RawNetlinkSocket;
+  private readonly cmd: RequestChannel;
   private events: EventSource | null = null;
   private readonly eventMode: 'process' | 'inline';
   private readonly pumpCmd: string[] | undefined;
   private readonly subscribers = new Set<(ev: KernelEvent) => void>();
-  private readonly pending = new Map<number, Pending>();
-  private seq = Math.floor(Math.random() * 0x7fffffff);
   private closed = false;
   private readonly protocol: number;
-  private readonly window: number;
-  private readonly chunk: number;
   private readonly recvBufferSize: number;
-  private readonly timeoutMs: number;
   private readonly log: Logger | undefined;
   /** ifindex -> link, kept current by link dumps and link events. */
   private readonly linksByIndex = new Map<number, nl.RawLink>();
@@ -248,158 +78,30 @@ export class RtnetlinkPort implements KernelPort {
 
   constructor(opts: RtnetlinkOptions = {}) {
     this.protocol = opts.protocol ?? EVPN_HA_PROTOCOL;
-    const window = Math.max(1, opts.window ?? 1024);
     this.recvBufferSize = opts.recvBufferSize ?? 4 * 1024 * 1024;
-    this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.log = opts.logger;
     this.eventMode = opts.events ?? 'process';
     this.pumpCmd = opts.eventPumpCommand;
-    this.cmd = this.openSocket(DUMP_READ_SIZE);
-    this.cmd.on('message', (buf) => this.guard('request datagram', () => this.onCommandDatagram(buf)));
-    this.cmd.on('error', (err) => this.guard('request socket error', () => this.onCommandError(err)));
-    this.cmd.on('truncatedMessage', () => this.guard('truncated datagram', () =>
-      this.onCommandError({ errno: osConstants.errno.EMSGSIZE, code: 'EMSGSIZE', message: 'netlink datagram larger than the read buffer' })));
-    this.cmd.unref();
-    // Every failed request in flight may come back as an error message of roughly
-    // 1 KiB of receive buffer; keep the window within what the buffer can hold, so
-    // the request socket never overflows (see event-pump.ts for what that costs).
-    const rcvbuf = this.cmd.getRecvBufferSize();
-    this.window = Math.max(1, Math.min(window, Math.floor(rcvbuf / 1024)));
-    this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
-    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk }, 'kernel: request socket');
+    this.cmd = new RequestChannel({
+      window: Math.max(1, opts.window ?? 1024),
+      ...(opts.chunk !== undefined ? { chunk: opts.chunk } : {}),
+      recvBufferSize: this.recvBufferSize,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      ...(this.log ? { logger: this.log } : {}),
+    });
   }
 
   /** Requests in flight at most, after capping by the receive buffer. */
   get pipelineWindow(): number {
-    return this.window;
+    return this.cmd.pipelineWindow;
   }
-
-  /**
-   * `readBuffer` turns off the addon's peek-then-read: every read offers that many
-   * bytes. The kernel sizes dump datagrams by the largest read it has seen (up to
-   * 32 KiB); after a 1-byte peek they stay at one page, and a bridge FDB dump,
-   * which re-walks the table for every datagram, gets several times slower.
-   */
-  private openSocket(readBuffer?: number): RawNetlinkSocket {
-    return new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
-      recvBufferSize: this.recvBufferSize,
-      sendBufferSize: this.recvBufferSize,
-      ...(readBuffer ? { messagePeeking: false, msgBufferSize: readBuffer } : {}),
-    });
-  }
-
-  /**
-   * Socket callbacks run from the native addon, where an exception escaping to it
-   * aborts the process (node-addon-api C++ exceptions): never let one through.
-   */
-  private guard(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (e) {
-      if (this.log) this.log.error({ err: e }, `kernel: ${what} handler failed`);
-      else process.emitWarning(`kernel: ${what} handler failed: ${String((e as Error).stack ?? e)}`);
-    }
-  }
-
-  private nextSeq(): number {
-    this.seq = (this.seq + 1) >>> 0;
-    if (this.seq === 0) this.seq = 1;
-    return this.seq;
-  }
-
-  // --- request socket ---
-
-  private onCommandDatagram(buf: Buffer): void {
-    let msgs: nl.NlMsg[];
-    try {
-      msgs = nl.splitMessages(buf);
-    } catch (e) {
-      this.log?.warn({ err: e }, 'kernel: undecodable netlink datagram');
-      return;
-    }
-    for (const m of msgs) {
-      const p = this.pending.get(m.seq);
-      if (!p) continue;
-      if (p.kind === 'dump') {
-        if (m.flags & nl.NLM_F_DUMP_INTR) p.interrupted = true;
-        if (m.type === nl.NLMSG_DONE) {
-          this.pending.delete(m.seq);
-          clearTimeout(p.timer);
-          p.resolve(p.interrupted ? 'interrupted' : p.msgs);
-        } else if (m.type === nl.NLMSG_ERROR) {
-          this.pending.delete(m.seq);
-          clearTimeout(p.timer);
-          const { errno } = nl.parseError(m);
-          if (errno === 0) p.resolve(p.msgs);
-          else p.reject(Object.assign(new Error(`dump failed: ${errnoName(errno)}`), { errno, code: errnoName(errno) }));
-        } else {
-          p.msgs.push(m);
-          p.timer.refresh(); // the timeout is for silence, not for the whole dump
-        }
-        continue;
-      }
-      if (m.type !== nl.NLMSG_ERROR) continue;
-      const { errno } = nl.parseError(m);
-      if (errno !== 0 && !(errno === osConstants.errno.ENOENT && p.req.enoentOk)) {
-        this.failedRequests.set(m.seq, { errno, code: errnoName(errno), message: `kernel: ${errnoName(errno)}` });
-      }
-      if (p.batch) p.batch.done(null);
-    }
-  }
-
-  /** Errors reported for single requests, by seq, until their batch completes. */
-  private readonly failedRequests = new Map<number, { errno: number; code: string; message: string }>();
-
-  private onCommandError(err: unknown): void {
-    // Most likely ENOBUFS: answers were dropped, so no in-flight request can be trusted.
-    const f = errnoOf(err);
-    this.log?.error({ code: f.code }, 'kernel: request socket error; failing requests in flight');
-    const batches = new Set<WriteBatch>();
-    for (const [seq, p] of this.pending) {
-      if (p.kind === 'dump') {
-        this.pending.delete(seq);
-        clearTimeout(p.timer);
-        p.reject(Object.assign(new Error(`dump failed: ${f.code}`), f));
-      } else if (p.batch) {
-        batches.add(p.batch);
-      }
-    }
-    for (const b of batches) b.done(f);
-  }
-
-  /** Tail of the dump queue: the kernel runs one dump per socket at a time (EBUSY otherwise). */
-  private dumpQueue: Promise<unknown> = Promise.resolve();
 
   private dumpRaw(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
-    const run = this.dumpQueue.then(() => this.dumpNow(type, fixed));
-    this.dumpQueue = run.catch(() => undefined);
-    return run;
+    return this.cmd.dump(type, fixed);
   }
 
-  private async dumpNow(type: number, fixed: Buffer): Promise<nl.NlMsg[]> {
-    for (let attempt = 0; ; attempt++) {
-      const got = await new Promise<nl.NlMsg[] | 'interrupted'>((resolve, reject) => {
-        if (this.closed) { reject(new Error('kernel port closed')); return; }
-        const seq = this.nextSeq();
-        const timer = setTimeout(() => {
-          this.pending.delete(seq);
-          reject(Object.assign(new Error('dump timed out'), { code: 'ETIMEDOUT' }));
-        }, this.timeoutMs);
-        this.pending.set(seq, { kind: 'dump', msgs: [], interrupted: false, resolve, reject, timer });
-        this.cmd.ref();
-        this.cmd.send(nl.encodeMessage(type, nl.NLM_F_REQUEST | nl.NLM_F_DUMP, seq, fixed), undefined, (err) => {
-          if (!err) return;
-          const p = this.pending.get(seq);
-          if (!p) return;
-          this.pending.delete(seq);
-          clearTimeout(timer);
-          reject(Object.assign(new Error(`dump send failed: ${err.code}`), err));
-        });
-      }).finally(() => { if (this.pending.size === 0) this.cmd.unref(); });
-      if (got !== 'interrupted') return got;
-      // NLM_F_DUMP_INTR: the table changed during the dump; a consistent one needs a retry.
-      if (attempt >= 4) throw Object.assign(new Error('dump interrupted repeatedly'), { code: 'EINTR' });
-    }
+  private sendPipelined(requests: WireRequest[], failures: Array<Failure | null>): Promise<void> {
+    return this.cmd.sendPipelined(requests, failures);
   }
 
   // --- links ---
@@ -432,20 +134,7 @@ export class RtnetlinkPort implements KernelPort {
   }
 
   private toLinkInfo(l: nl.RawLink, addresses: LinkAddress[]): LinkInfo {
-    return {
-      name: l.name,
-      index: l.index,
-      mac: l.mac,
-      up: (l.flags & nl.IFF_UP) !== 0,
-      carrier: (l.flags & nl.IFF_LOWER_UP) !== 0,
-      operstate: l.operstate,
-      mtu: l.mtu,
-      masterIndex: l.master,
-      master: l.master !== null ? this.linksByIndex.get(l.master)?.name ?? null : null,
-      kind: l.kind,
-      vxlan: l.vxlan,
-      addresses,
-    };
+    return toLinkInfo(this.linksByIndex, l, addresses);
   }
 
   async links(): Promise<LinkInfo[]> {
@@ -467,26 +156,7 @@ export class RtnetlinkPort implements KernelPort {
   // --- neigh / fdb ---
 
   private toObserved(r: nl.RawNeigh): ObservedDeviceEntry | null {
-    const ifname = this.linksByIndex.get(r.ifindex)?.name ?? `if${r.ifindex}`;
-    const externLearned = (r.flags & nl.NTF_EXT_LEARNED) !== 0;
-    if (r.family === nl.AF_INET || r.family === nl.AF_INET6) {
-      if (r.dst === null) return null;
-      return {
-        kind: 'neigh', ifname, ifindex: r.ifindex, family: r.family === nl.AF_INET ? 4 : 6,
-        ip: r.dst, mac: r.lladdr, state: r.state, flags: r.flags, protocol: r.protocol, externLearned,
-      };
-    }
-    if (r.family !== nl.AF_BRIDGE || r.lladdr === null) return null;
-    const isVxlan = this.linksByIndex.get(r.ifindex)?.kind === 'vxlan' || r.dst !== null || r.nhid !== null;
-    const table = r.master !== null ? 'bridge' : isVxlan ? 'vxlan' : 'self';
-    return {
-      kind: 'fdb', ifname, ifindex: r.ifindex, mac: r.lladdr, table,
-      dst: table === 'vxlan' ? r.dst : null,
-      nhid: table === 'vxlan' ? r.nhid : null,
-      vlan: r.vlan,
-      master: r.master !== null ? this.linksByIndex.get(r.master)?.name ?? `if${r.master}` : null,
-      state: r.state, flags: r.flags, protocol: r.protocol, externLearned,
-    };
+    return toObserved(this.linksByIndex, r);
   }
 
   async dump(ifnames: string[]): Promise<ObservedDeviceEntry[]> {
@@ -515,7 +185,7 @@ export class RtnetlinkPort implements KernelPort {
   // --- nexthops ---
 
   private toObservedNexthop(r: nl.RawNexthop): ObservedNexthop {
-    return { kind: 'nexthop', id: r.id, dst: r.gateway, group: r.group, fdb: r.fdb, protocol: r.protocol };
+    return toObservedNexthop(r);
   }
 
   async dumpNexthops(): Promise<ObservedNexthop[]> {
@@ -650,63 +320,6 @@ export class RtnetlinkPort implements KernelPort {
     return failures;
   }
 
-  private sendPipelined(
-    requests: WireRequest[],
-    failures: Array<Failure | null>,
-  ): Promise<void> {
-    return new Promise<void>((resolveAll) => {
-      let next = 0;
-      let inFlight = 0;
-      this.cmd.ref();
-      const pump = (): void => {
-        while (next < requests.length && inFlight < this.window) {
-          const n = Math.min(this.chunk, requests.length - next, this.window - inFlight);
-          const slice = requests.slice(next, next + n);
-          next += n;
-          inFlight += n;
-          const seqs: number[] = [];
-          const bufs: Buffer[] = [];
-          for (let k = 0; k < slice.length; k++) {
-            const r = slice[k]!;
-            const seq = this.nextSeq();
-            nl.setSeq(r.buf, seq);
-            nl.setAck(r.buf, k === slice.length - 1);
-            seqs.push(seq);
-            bufs.push(r.buf);
-            this.pending.set(seq, { kind: 'write', req: r, batch: null });
-          }
-          let finished = false;
-          const batch: WriteBatch = {
-            seqs,
-            timer: setTimeout(() => batch.done({ code: 'ETIMEDOUT', errno: osConstants.errno.ETIMEDOUT, message: 'no answer from the kernel' }), this.timeoutMs),
-            done: (failure) => {
-              if (finished) return;
-              finished = true;
-              clearTimeout(batch.timer);
-              for (let k = 0; k < seqs.length; k++) {
-                const seq = seqs[k]!;
-                const r = slice[k]!;
-                this.pending.delete(seq);
-                const f = this.failedRequests.get(seq) ?? failure;
-                this.failedRequests.delete(seq);
-                if (f && !failures[r.opIndex]) failures[r.opIndex] = f;
-              }
-              inFlight -= slice.length;
-              if (next < requests.length) pump();
-              else if (inFlight === 0) {
-                if (this.pending.size === 0) this.cmd.unref();
-                resolveAll();
-              }
-            },
-          };
-          (this.pending.get(seqs[seqs.length - 1]!) as PendingWrite).batch = batch;
-          this.cmd.send(bufs, undefined, (err) => { if (err) batch.done(errnoOf(err)); });
-        }
-      };
-      pump();
-    });
-  }
-
   // --- events ---
 
   subscribe(cb: (ev: KernelEvent) => void): () => void {
@@ -737,131 +350,22 @@ export class RtnetlinkPort implements KernelPort {
     ev?.stop();
   }
 
-  /** The event socket in this process (see event-pump.ts for why this is not the default). */
-  private openInlineEvents(): EventSource {
-    const s = this.openSocket();
-    for (const g of PUMP_GROUPS) {
-      try { s.addMembership(g); } catch (e) { if (g !== nl.RTNLGRP_NEXTHOP) throw e; }
-    }
-    s.on('message', (buf) => this.guard('event datagram', () => this.onEventDatagram(buf)));
-    s.on('error', (err) => this.guard('event socket error', () => {
-      const f = errnoOf(err);
-      this.log?.warn({ code: f.code }, 'kernel: event socket error; subscribers must resync');
-      this.emit({ type: 'overflow' });
-    }));
-    return { ready: Promise.resolve(), stop: () => s.close(), pid: () => null };
-  }
-
-  private pumpCommand(): string[] {
-    if (this.pumpCmd) return this.pumpCmd;
-    const here = import.meta.url;
-    const file = fileURLToPath(new URL(here.endsWith('.ts') ? './event-pump.ts' : './event-pump.js', here));
-    return [process.execPath, ...process.execArgv, file, '--evpn-ha-event-pump'];
-  }
-
-  /** The event socket in a child process, restarted (with an 'overflow' report) when it dies. */
-  private startPump(): EventSource {
-    let stopped = false;
-    let child: ChildProcess | null = null;
-    let restart: NodeJS.Timeout | null = null;
-    let failedStarts = 0;
-    let inline: EventSource | null = null;
-    // Each launch has its own readiness; dump() waits for the current one, so a
-    // resync after a restart does not start before events flow again.
-    let resolveReady: (() => void) | null = null;
-    let ready: Promise<void> = Promise.resolve();
-    let readyTimer: NodeJS.Timeout | undefined;
-    /** A new pending `ready`, unless one is pending already (whoever waits on it keeps waiting). */
-    const notReady = (): void => {
-      if (resolveReady) return;
-      ready = new Promise<void>((resolve) => { resolveReady = resolve; });
-    };
-    const markReady = (): void => {
-      const r = resolveReady;
-      resolveReady = null;
-      r?.();
-    };
-    const launch = (): void => {
-      readyTimer = setTimeout(() => {
-        this.log?.warn('kernel: event pump not ready after 10 s; continuing');
-        markReady();
-      }, 10_000);
-      readyTimer.unref();
-      const [cmd, ...args] = this.pumpCommand();
-      const c = spawn(cmd!, args, {
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(this.recvBufferSize * 2) },
-      });
-      child = c;
-      let wasReady = false;
-      const dec = new PumpDecoder();
-      const out = c.stdout!;
-      out.on('data', (chunk: Buffer) => {
-        this.guard('event pump data', () => dec.push(chunk, {
-          frame: (b) => this.onEventDatagram(b),
-          lost: () => {
-            this.log?.warn('kernel: events lost (event socket overflow); subscribers must resync');
-            this.emit({ type: 'overflow' });
-          },
-          ready: () => { wasReady = true; failedStarts = 0; clearTimeout(readyTimer); markReady(); },
-        }));
-        // One chunk (<= 64 KiB, some hundred events) per turn of the event loop: libuv
-        // would otherwise read and hand us the whole backlog of a write burst (the echo
-        // of 50,000 entries) in one go, keeping BFD's timers and sockets waiting. The
-        // pump keeps reading the netlink socket meanwhile; the pipe holds the rest.
-        out.pause();
-        setImmediate(() => { if (child === c) out.resume(); });
-      });
-      c.stdin!.on('error', () => { /* the pump died; 'exit' handles it */ });
-      // The pump's stderr (e.g. the addon's abort message) goes to our log.
-      let errText = '';
-      c.stderr!.on('data', (chunk: Buffer) => {
-        errText = (errText + chunk.toString('utf8')).slice(-2000);
-      });
-      c.stderr!.on('end', () => {
-        if (errText.trim()) this.log?.warn({ stderr: errText.trim() }, 'kernel: event pump stderr');
-      });
-      const onGone = (why: string): void => {
-        if (child !== c) return;
-        child = null;
-        if (stopped) return;
-        notReady();
-        this.emit({ type: 'overflow' });
-        failedStarts = wasReady ? 0 : failedStarts + 1;
-        if (failedStarts >= 5) {
-          // The pump cannot start here (e.g. no way to run it): listen in-process.
-          this.log?.error({ why }, 'kernel: event pump failed to start 5 times; using the in-process event socket');
-          inline = this.openInlineEvents();
-          clearTimeout(readyTimer);
-          markReady();
-          return;
-        }
-        const delay = Math.min(5000, 100 * 2 ** failedStarts);
-        this.log?.warn({ why, restartInMs: delay }, 'kernel: event pump exited; restarting, subscribers must resync');
-        restart = setTimeout(() => { restart = null; if (!stopped) launch(); }, delay);
-      };
-      c.on('exit', (code, signal) => onGone(`exit ${code ?? signal}`));
-      c.on('error', (e) => onGone(String(e)));
-    };
-    notReady();
-    launch();
+  private eventOptions(): EventSupervisorOptions {
     return {
-      get ready() { return ready; },
-      pid: () => child?.pid ?? null,
-      stop: () => {
-        stopped = true;
-        inline?.stop();
-        clearTimeout(readyTimer);
-        if (restart) clearTimeout(restart);
-        markReady();
-        const c = child;
-        child = null;
-        if (c && c.exitCode === null && c.signalCode === null) {
-          c.stdin?.end();
-          c.kill('SIGTERM');
-        }
-      },
+      recvBufferSize: this.recvBufferSize,
+      eventPumpCommand: this.pumpCmd,
+      logger: this.log,
+      onDatagram: (buf) => this.onEventDatagram(buf),
+      onOverflow: () => this.emit({ type: 'overflow' }),
     };
+  }
+
+  private openInlineEvents(): EventSource {
+    return openInlineEvents(this.eventOptions());
+  }
+
+  private startPump(): EventSource {
+    return startEventPump(this.eventOptions());
   }
 
   private emit(ev: KernelEvent): void {
@@ -939,15 +443,6 @@ export class RtnetlinkPort implements KernelPort {
     this.closed = true;
     this.subscribers.clear();
     this.stopEvents();
-    const batches = new Set<WriteBatch>();
-    for (const [seq, p] of this.pending) {
-      if (p.kind === 'dump') {
-        clearTimeout(p.timer);
-        this.pending.delete(seq);
-        p.reject(new Error('kernel port closed'));
-      } else if (p.batch) batches.add(p.batch);
-    }
-    for (const b of batches) b.done({ code: 'ECANCELED', errno: osConstants.errno.ECANCELED, message: 'kernel port closed' });
     this.cmd.close();
   }
 }

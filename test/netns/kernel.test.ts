@@ -2,13 +2,15 @@
 // its netlink sockets into a namespace, so the parent run creates the namespace and
 // runs this same file inside it (EH_KERNEL_NS set) as a TAP subprocess.
 // Kernel state is checked with iproute2 (`ip -j neigh`, `bridge -j fdb`), not with
-// the code under test.
+// the code under test. The port's behaviour that FakeKernel must share (dumps, events,
+// in-place replace, deletes, errors, nexthops) is the contract suite:
+// test/netns/kernel-contract.test.ts.
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip, isRoot, nsExec, sh, waitFor } from '../lib/netns.js';
 import { RtnetlinkPort } from '../../src/kernel/rtnetlink.js';
-import { diff, plan } from '../../src/kernel/reconcile.js';
-import type { KernelEntry, KernelEvent, KernelOp, ObservedEntry } from '../../src/kernel/port.js';
+import { plan } from '../../src/kernel/reconcile.js';
+import type { KernelEntry, KernelEvent, KernelOp } from '../../src/kernel/port.js';
 import { describeKernelEvent as describe } from '../lib/kernel-events.js';
 
 const NS = process.env['EH_KERNEL_NS'];
@@ -85,19 +87,6 @@ async function inNamespace(ns: string): Promise<void> {
     t.notMatch(self?.state ?? '', /permanent/, 'not permanent: NUD_REACHABLE like zebra');
   });
 
-  t.test('dump sees our entries; reconcile finds nothing to do', async (t) => {
-    const seen = await port.dump(DEVICES);
-    const ours = seen.filter((o) => o.externLearned);
-    t.equal(ours.length, 4, 'neigh v4, neigh v6, bridge half, vxlan half');
-    const v = seen.find((o): o is Extract<ObservedEntry, { kind: 'fdb' }> => o.kind === 'fdb' && o.table === 'vxlan' && o.mac === MAC);
-    t.match(v, { dst: '192.168.1.87', ifname: VX, externLearned: true });
-    const b = seen.find((o) => o.kind === 'fdb' && o.table === 'bridge' && o.mac === MAC);
-    t.match(b, { master: BR, externLearned: true });
-    const n = seen.find((o) => o.kind === 'neigh' && o.ip === '192.168.0.87');
-    t.match(n, { protocol: 0xe7, mac: MAC, externLearned: true, family: 4 });
-    t.same(diff([neighWant, neigh6Want, fdbWant], seen), []);
-  });
-
   t.test('neigh_suppress: read and set on the vxlan bridge port; the bridge then answers ARP for a remote endpoint', async (t) => {
     const cns = process.env['EH_KERNEL_CNS']!;
     const flag = (): unknown => (JSON.parse(sh('bridge', ['-n', ns, '-j', '-d', 'link', 'show', 'dev', VX])) as Array<Record<string, unknown>>)[0]?.['neigh_suppress'];
@@ -130,51 +119,6 @@ async function inNamespace(ns: string): Promise<void> {
     t.same(a.length, c.length);
     t.ok(b.length >= 3);
     t.same(codes(d), ['ok']);
-  });
-
-  t.test('a new best path is one replace: dst changes in place, nothing is deleted', async (t) => {
-    const evs: KernelEvent[] = [];
-    const off = port.subscribe((e) => evs.push(e));
-    t.teardown(off);
-    await port.eventsReady();
-    const moved: KernelEntry = { ...fdbWant, dst: '192.168.2.87' };
-    const ops = diff([neighWant, neigh6Want, moved], await port.dump(DEVICES));
-    t.same(ops, [{ op: 'replace', entry: moved }]);
-    t.same(codes(await port.apply(ops)), ['ok']);
-    const self = fdbs(ns, MAC).filter((e) => e.flags.includes('self'));
-    t.equal(self.length, 1);
-    t.equal(self[0]!.dst, '192.168.2.87');
-    await waitFor(() => evs.some((e) => describe(e) === `new fdb vxlan ${MAC} 192.168.2.87`), 2000, 'replace event');
-    t.notOk(evs.some((e) => e.type === 'entry' && e.action === 'del'), 'no delete event: no flap');
-    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.87'), 'neigh untouched');
-    // Fail back.
-    t.same(codes(await port.apply([{ op: 'replace', entry: fdbWant }])), ['ok']);
-    t.equal(fdbs(ns, MAC).find((e) => e.flags.includes('self'))!.dst, '192.168.1.87');
-  });
-
-  t.test('events when someone else deletes our entries; reconcile restores them', async (t) => {
-    const evs: KernelEvent[] = [];
-    const off = port.subscribe((e) => evs.push(e));
-    t.teardown(off);
-    await port.eventsReady();
-    ip(ns, 'neigh', 'del', '192.168.0.87', 'dev', BR);
-    sh('bridge', ['-n', ns, 'fdb', 'del', MAC, 'dev', VX, 'master']);
-    await waitFor(() => evs.some((e) => describe(e) === 'del neigh 192.168.0.87')
-      && evs.some((e) => describe(e) === `del fdb bridge ${MAC}`), 2000, 'delete events');
-    const ops = diff([neighWant, neigh6Want, fdbWant], await port.dump(DEVICES));
-    t.same(ops, [{ op: 'replace', entry: neighWant }, { op: 'replace', entry: fdbWant }]);
-    t.same(codes(await port.apply(ops)), ['ok', 'ok']);
-    t.ok(neighs(ns).some((x) => x.dst === '192.168.0.87' && 'extern_learn' in x));
-    t.equal(fdbs(ns, MAC).length, 2);
-
-    // Someone changes the vxlan half's dst: a 'new' event, and reconcile puts it back.
-    evs.length = 0;
-    sh('bridge', ['-n', ns, 'fdb', 'replace', MAC, 'dev', VX, 'dst', '192.168.9.9', 'self', 'extern_learn']);
-    await waitFor(() => evs.some((e) => describe(e) === `new fdb vxlan ${MAC} 192.168.9.9`), 2000, 'change event');
-    const fix = diff([neighWant, neigh6Want, fdbWant], await port.dump(DEVICES));
-    t.same(fix, [{ op: 'replace', entry: fdbWant }]);
-    await port.apply(fix);
-    t.equal(fdbs(ns, MAC).find((e) => e.flags.includes('self'))!.dst, '192.168.1.87');
   });
 
   t.test('foreign entries are untouched by reconcile', async (t) => {

@@ -1,8 +1,7 @@
-// VtepProber on a ManualClock over an in-memory "fabric" that plays the kernels:
-// it delivers a datagram only if the destination VTEP exists, the path between the
-// two VTEP addresses is not cut, and the VXLAN/Ethernet/IPv4 headers are what the
-// remote vxlan0 + br-vxlan would accept (VNI, bridge MAC, service address).
+// VtepProber on a ManualClock over an in-memory "fabric" that plays the kernels
+// (test/lib/probe-fabric.ts).
 import t from 'tap';
+import { Fabric, type Host } from '../lib/probe-fabric.js';
 import { ManualClock } from '../../src/util/clock.js';
 import {
   decodeProbeFrame,
@@ -11,7 +10,6 @@ import {
   encodeProbeMessage,
   type ProbeMessage,
 } from '../../src/probe/packet.js';
-import type { ProbeTransport } from '../../src/probe/transport.js';
 import {
   DEFAULT_PROBER_TIMERS,
   VtepProber,
@@ -20,52 +18,6 @@ import {
   type ProbeTarget,
   type VtepProberOptions,
 } from '../../src/probe/prober.js';
-
-interface Host {
-  name: string;
-  serviceIp: string;
-  bridgeMac: string;
-  vteps: Record<string, string>; // network -> address
-  handler?: (payload: Uint8Array, from: string) => void;
-  sent: Array<{ local: string; remote: string; datagram: Uint8Array }>;
-}
-
-class Fabric {
-  readonly hosts: Host[] = [];
-  /** Cut paths as "a|b" (both directions). */
-  readonly cut = new Set<string>();
-  /** One-way delay in ms. */
-  delay = 1;
-  vni = 100;
-  constructor(readonly clock: ManualClock) {}
-
-  host(name: string, serviceIp: string, bridgeMac: string, vteps: Record<string, string>): Host {
-    const h: Host = { name, serviceIp, bridgeMac, vteps, sent: [] };
-    this.hosts.push(h);
-    return h;
-  }
-
-  transport(h: Host): ProbeTransport {
-    return {
-      send: (local, remote, datagram) => {
-        h.sent.push({ local, remote, datagram });
-        if (!Object.values(h.vteps).includes(local)) return; // EADDRNOTAVAIL
-        if (this.cut.has(`${local}|${remote}`) || this.cut.has(`${remote}|${local}`)) return;
-        const dst = this.hosts.find((x) => Object.values(x.vteps).includes(remote));
-        if (dst === undefined) return;
-        const f = decodeProbeFrame(datagram);
-        if (!f.ok || f.value.vni !== this.vni || f.value.dstMac !== dst.bridgeMac || f.value.dstIp !== dst.serviceIp) return;
-        const { payload, srcIp } = f.value;
-        this.clock.setTimer(this.delay, () => dst.handler?.(payload, srcIp));
-      },
-      onReceive: (fn) => { h.handler = fn; },
-      close: () => { h.handler = undefined; },
-    };
-  }
-
-  cutPath(a: string, b: string): void { this.cut.add(`${a}|${b}`); }
-  heal(a: string, b: string): void { this.cut.delete(`${a}|${b}`); }
-}
 
 const L = { serviceIp: '192.168.0.65', bridgeMac: '02:00:00:00:00:65', vteps: { net1: '192.168.1.65', net2: '192.168.2.65' } };
 const R = { serviceIp: '192.168.0.87', bridgeMac: '02:00:00:00:00:87', vteps: { net1: '192.168.1.87', net2: '192.168.2.87' } };
