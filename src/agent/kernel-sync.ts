@@ -25,6 +25,7 @@ import {
 import { FdbGroupPlanner, type AdoptHint, type GroupInfo } from './kernel-plan.js';
 import { groupObserved, plan, planByKey } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
+import { DirtyKeys } from './dirty-keys.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
 
@@ -63,7 +64,7 @@ export class KernelSync {
   private readonly desired = new Map<string, KernelEntry>();
   /** entryKey -> the kernel's entries there (on our devices) */
   private observed = new Map<string, ObservedEntry[]>();
-  private readonly dirty = new Set<string>();
+  private readonly dirty = new DirtyKeys();
   /** Dirty keys of a group switch: flushed first and on their own (switchGroups). */
   private readonly urgent = new Set<string>();
   /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
@@ -469,23 +470,12 @@ export class KernelSync {
    * wanted go in the first chunk (the FDB entries that point at them may be in any
    * chunk); nexthops to delete go in the last one (after every FDB entry that used
    * them has been moved away; the kernel drops the FDB entries of a deleted group).
+   * Costs the chunk (DirtyKeys), not the number of dirty keys.
    */
   private takeChunk(): string[] {
-    if (this.dirty.size <= FLUSH_CHUNK) {
-      const all = [...this.dirty];
-      this.dirty.clear();
-      return all;
-    }
-    const keys: string[] = [];
-    let entries = 0;
-    for (const k of this.dirty) {
-      const nh = k.startsWith('nh|');
-      if (nh ? !this.desired.has(k) : entries >= FLUSH_CHUNK) continue;
-      keys.push(k);
-      if (!nh) entries++;
-    }
-    for (const k of keys) this.dirty.delete(k);
-    this.flushDue = true;
+    const big = this.dirty.size > FLUSH_CHUNK;
+    const keys = this.dirty.take(FLUSH_CHUNK, (k) => this.desired.has(k));
+    if (big) this.flushDue = true;
     return keys;
   }
 
