@@ -58,14 +58,11 @@ t.test('taking a burst in chunks costs the burst, not chunks x burst', async (t)
   let calls = 0;
   let taken = 0;
   let chunks = 0;
-  const t0 = process.hrtime.bigint();
   while (d.size) {
     taken += d.take(2048, (k) => { calls++; return k === 'nh|0'; }).length;
     chunks++;
   }
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   t.equal(taken, N + 100);
   t.equal(chunks, Math.ceil(N / 2048));
   t.ok(calls <= 100 * chunks, `nexthop checks ${calls}: per chunk only the nexthops`);
-  t.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
 });
