@@ -13,6 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { Agent } from '../src/agent/agent.js';
 import { parseConfig } from '../src/agent/config.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../src/kernel/fake.js';
@@ -24,6 +25,9 @@ const N = Number(process.env['BENCH_N'] ?? 50_000);
 const K = Number(process.env['BENCH_K'] ?? 4);
 const MODE = process.env['BENCH_MODE'] ?? 'both';
 const PROFILE = process.env['BENCH_PROFILE'] ?? null;
+/** BENCH_SNAPSHOT=<phase prefix>: a heap snapshot after that phase (agent-<mode>-<phase>.heapsnapshot). */
+const SNAPSHOT = process.env['BENCH_SNAPSHOT'] ?? null;
+const gc = (globalThis as { gc?: () => void }).gc;
 /** Routes per UPDATE, roughly what fits in 4096 bytes. */
 const PER_UPDATE = 60;
 
@@ -65,6 +69,8 @@ async function run(groups: boolean): Promise<void> {
         s(`net${net}`).send(announceFrom(net, server, routes));
       }
     }
+    // End-of-RIB, as a reflector sends after its table: the stale gate opens once both did.
+    s(`net${net}`).eor();
   };
   const mode = groups ? 'groups' : 'dst';
   const phase = async (name: string, fn: () => void): Promise<void> => {
@@ -99,6 +105,14 @@ async function run(groups: boolean): Promise<void> {
     for (const o of ops) kinds.set(`${o.op} ${o.entry.kind}`, (kinds.get(`${o.op} ${o.entry.kind}`) ?? 0) + 1);
     const fdb = fdbAt < 0 ? '-' : `${fdbAt.toFixed(0)} ms`;
     console.log(`${mode} ${name} N=${N} K=${K}: ${ms.toFixed(0)} ms, fdb at ${fdb}, max block ${(loop.max / 1e6).toFixed(0)} ms, ${ops.length} kernel ops (${[...kinds].map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    // Memory after the phase (the FakeKernel's own tables and op log included; with
+    // --expose-gc after a full collection). The op log is the bench's, not the agent's: dropped.
+    kernel.applied.length = 0;
+    gc?.();
+    const m = process.memoryUsage();
+    const mib = (b: number): string => (b / 2 ** 20).toFixed(0);
+    console.log(`${mode} ${name} mem: rss ${mib(m.rss)} MiB, heap ${mib(m.heapUsed)} MiB, external ${mib(m.external + m.arrayBuffers)} MiB${gc ? '' : ' (no --expose-gc)'}`);
+    if (SNAPSHOT !== null && name.startsWith(SNAPSHOT)) writeHeapSnapshot(`agent-${mode}-${name.split(' ')[0]}.heapsnapshot`);
   };
   s('net1').up('192.168.1.2');
   s('net2').up('192.168.2.2');

@@ -846,7 +846,7 @@ export class Agent {
       if (!local) continue;
       let list = byVni.get(c.vni);
       if (!list) byVni.set(c.vni, (list = []));
-      list.push({ network: c.uplink, localVtep: local, remoteVtep: c.nextHop, remoteMac: c.mac, remoteServiceIp: c.ip });
+      list.push({ network: c.uplink, localVtep: local, remoteVtep: c.nextHop, remoteMac: c.mac, remoteServiceIp: c.ip, active: c.active });
     }
     for (const [vni, p] of this.probers) p.prober.setTargets(byVni.get(vni) ?? []);
   }
@@ -904,6 +904,8 @@ export class Agent {
   }
 
   private onRibChanges(changes: RibChange[]): void {
+    // A next hop started or stopped carrying traffic: its probe rate changes.
+    if (this.rib.takeBestHopsChanged()) this.probeTargetsChanged();
     if (changes.length === 0) return;
     if (this.mobility.size > 0) this.remoteMacsChanged(changes);
     if (this.listeners.size || this.log?.isLevelEnabled('debug')) {

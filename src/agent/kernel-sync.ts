@@ -25,6 +25,7 @@ import {
 import { FdbGroupPlanner, type AdoptHint, type GroupInfo } from './kernel-plan.js';
 import { groupObserved, plan, planByKey } from '../kernel/reconcile.js';
 import type { Clock, Timer } from '../util/clock.js';
+import { DirtyKeys } from './dirty-keys.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
 
@@ -61,9 +62,15 @@ export class KernelSync {
   private readonly devices: Set<string>;
   /** entryKey -> what the RIB wants there */
   private readonly desired = new Map<string, KernelEntry>();
-  /** entryKey -> the kernel's entries there (on our devices) */
-  private observed = new Map<string, ObservedEntry[]>();
-  private readonly dirty = new Set<string>();
+  /**
+   * entryKey -> the kernel's entries there (on our devices). A key whose last write
+   * succeeded and whose echo said nothing else holds just the entry written (a
+   * `Written`, materialized by obsList() when read): the kernel's 1-2 entry records
+   * per key were the largest holder of the agent's heap (38 MiB of ~100 at 50,000
+   * routes on both networks).
+   */
+  private observed = new Map<string, Observed>();
+  private readonly dirty = new DirtyKeys();
   /** Dirty keys of a group switch: flushed first and on their own (switchGroups). */
   private readonly urgent = new Set<string>();
   /** Keys dirtied by kernel events (someone else's change, or the echo of our own). */
@@ -72,7 +79,12 @@ export class KernelSync {
   private readonly retryKeys = new Set<string>();
   /** Keys whose last write failed, with the error code (a repeated failure is not reported again). */
   private readonly failing = new Map<string, string>();
-  /** Keys written (replaced) by this run: deleted when unwanted even before the stale gate opens. */
+  /**
+   * Keys written (replaced) by this run: deleted when unwanted even before the stale
+   * gate opens. Kept only while the gate is closed (it never closes again): once it
+   * is open every unwanted entry of ours goes anyway, and a set of every key we
+   * wrote would be the largest thing here after the maps (7 MiB per 100,000 keys).
+   */
   private readonly writtenThisRun = new Set<string>();
   /** Keys kernel events touched while an apply() was in flight (null when none is). */
   private touchedWhileApplying: Set<string> | null = null;
@@ -134,11 +146,11 @@ export class KernelSync {
 
   /** The group a previous run left at an FDB key, if it has one member of ours. */
   private adoptHint(key: string): AdoptHint | null {
-    const vx = this.observed.get(key)?.find((o) => o.kind === 'fdb' && o.table === 'vxlan');
+    const vx = this.obsList(key)?.find((o) => o.kind === 'fdb' && o.table === 'vxlan');
     if (!vx || vx.kind !== 'fdb' || vx.nhid == null || !vx.externLearned) return null;
-    const g = this.observed.get(nexthopKey(vx.nhid))?.[0];
+    const g = this.obsList(nexthopKey(vx.nhid))?.[0];
     if (!g || g.kind !== 'nexthop' || g.protocol !== this.o.protocol || !g.fdb || g.group?.length !== 1) return null;
-    const n = this.observed.get(nexthopKey(g.group[0]!))?.[0];
+    const n = this.obsList(nexthopKey(g.group[0]!))?.[0];
     if (!n || n.kind !== 'nexthop' || n.protocol !== this.o.protocol || n.dst === null) return null;
     return { groupId: g.id, nexthopId: n.id, vtep: n.dst };
   }
@@ -277,7 +289,7 @@ export class KernelSync {
     this.eventsDuringDump?.push({ key, action, entry: o });
     // The echo of our own write finds what we already recorded after it (synthesize):
     // nothing changed, nothing to compare again.
-    const changed = applyObserved(this.observed, key, action, o);
+    const changed = applyObserved(this.observed, key, action, o, this.o.protocol);
     if (!changed) return;
     // Only keys we care about: wanted ones, and ones we may own.
     if (this.desired.has(key) || this.writtenThisRun.has(key) || o.externLearned) {
@@ -298,7 +310,7 @@ export class KernelSync {
     if (!wanted && o.protocol !== this.o.protocol && !this.planner?.inRange(o.id) && !this.observed.has(key)) return;
     this.touchedWhileApplying?.add(key);
     this.eventsDuringDump?.push({ key, action, entry: o });
-    if (!applyObserved(this.observed, key, action, o)) return;
+    if (!applyObserved(this.observed, key, action, o, this.o.protocol)) return;
     if (wanted || this.writtenThisRun.has(key) || o.protocol === this.o.protocol) {
       this.dirty.add(key);
       this.eventDirty.add(key);
@@ -309,8 +321,10 @@ export class KernelSync {
 
   /** Deleting a group flushes the vxlan FDB entries using it (no events): forget them too. */
   private forgetFlushed(groups: Set<number>): void {
-    for (const [k, list] of this.observed) {
+    for (const [k, v] of this.observed) {
       if (!k.startsWith('fdb|')) continue;
+      if (!Array.isArray(v) && (v.kind !== 'fdb' || v.nhid === undefined || !groups.has(v.nhid))) continue;
+      const list = materialize(v, this.o.protocol);
       const left = list.filter((o) => !(o.kind === 'fdb' && o.table === 'vxlan' && o.nhid != null && groups.has(o.nhid)));
       if (left.length === list.length) continue;
       if (left.length) this.observed.set(k, left);
@@ -321,6 +335,7 @@ export class KernelSync {
   /** The stale gate opened: compare every key we saw, so unwanted owned entries go. */
   staleGateOpened(): void {
     this.staleCleanup = true;
+    if (this.o.gateOpen()) this.writtenThisRun.clear();
     for (const k of this.observed.keys()) this.dirty.add(k);
     this.scheduleFlush(0);
   }
@@ -338,7 +353,13 @@ export class KernelSync {
   }
 
   observedEntries(): ObservedEntry[] {
-    return [...this.observed.values()].flat();
+    return [...this.observed.values()].flatMap((v) => materialize(v, this.o.protocol));
+  }
+
+  /** The kernel's entries at a key (a Written one materialized; a copy then), undefined when none. */
+  private obsList(key: string): ObservedEntry[] | undefined {
+    const v = this.observed.get(key);
+    return v === undefined ? undefined : materialize(v, this.o.protocol);
   }
 
   /** A dump or write is running. */
@@ -419,10 +440,10 @@ export class KernelSync {
     } finally {
       this.eventsDuringDump = null;
     }
-    const observed = groupObserved(entries);
+    const observed: Map<string, Observed> = groupObserved(entries);
     // Events that arrived while dumping may be newer than what the dump read;
     // replaying them in order is right either way (a change already seen is idempotent).
-    for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry);
+    for (const ev of during) applyObserved(observed, ev.key, ev.action, ev.entry, this.o.protocol);
     this.observed = observed;
     for (const k of observed.keys()) this.dirty.add(k);
     for (const k of this.desired.keys()) this.dirty.add(k);
@@ -445,7 +466,7 @@ export class KernelSync {
     for (const k of keys) {
       const d = this.desired.get(k);
       if (d) desired.push(d);
-      const o = this.observed.get(k);
+      const o = this.obsList(k);
       if (o) observed.set(k, [...o]);
     }
     const open = this.o.gateOpen();
@@ -462,7 +483,7 @@ export class KernelSync {
     if (restores) this.o.emit({ type: 'kernel-restore', keys: restores });
     const trigger: KernelTrigger = restores === ops.length ? 'restore' : open && this.staleCleanup ? 'stale-cleanup' : 'routes';
     this.staleCleanup = false;
-    await this.applyOps(ops, trigger);
+    await this.applyOps(ops, trigger, keys);
   }
 
   /**
@@ -473,28 +494,19 @@ export class KernelSync {
    * wanted go in the first chunk (the FDB entries that point at them may be in any
    * chunk); nexthops to delete go in the last one (after every FDB entry that used
    * them has been moved away; the kernel drops the FDB entries of a deleted group).
+   * Costs the chunk (DirtyKeys), not the number of dirty keys.
    */
   private takeChunk(): string[] {
-    if (this.dirty.size <= FLUSH_CHUNK) {
-      const all = [...this.dirty];
-      this.dirty.clear();
-      return all;
-    }
-    const keys: string[] = [];
-    let entries = 0;
-    for (const k of this.dirty) {
-      const nh = k.startsWith('nh|');
-      if (nh ? !this.desired.has(k) : entries >= FLUSH_CHUNK) continue;
-      keys.push(k);
-      if (!nh) entries++;
-    }
-    for (const k of keys) this.dirty.delete(k);
-    this.flushDue = true;
+    const big = this.dirty.size > FLUSH_CHUNK;
+    const keys = this.dirty.take(FLUSH_CHUNK, (k) => this.desired.has(k));
+    if (big) this.flushDue = true;
     return keys;
   }
 
-  private async applyOps(ops: KernelOp[], trigger: KernelTrigger): Promise<void> {
+  /** `keys`: the flush's keys, whose strings the observed map reuses (one copy of each key in memory). */
+  private async applyOps(ops: KernelOp[], trigger: KernelTrigger, keys?: readonly string[]): Promise<void> {
     if (ops.length === 0) return;
+    const canon = keys ? new Map(keys.map((k) => [k, k])) : null;
     const touched = new Set<string>();
     this.touchedWhileApplying = touched;
     let results;
@@ -503,6 +515,9 @@ export class KernelSync {
     } finally {
       this.touchedWhileApplying = null;
     }
+    // The stale gate is open: written keys need no record any more (see writtenThisRun).
+    const gateOpen = trigger === 'shutdown' || this.o.gateOpen();
+    if (gateOpen) this.writtenThisRun.clear();
     const failed: Array<{ op: KernelOp; code: string; message: string }> = [];
     const newFailures: Array<{ op: KernelOp; code: string; message: string }> = [];
     let replaced = 0;
@@ -510,7 +525,8 @@ export class KernelSync {
     const deletedGroups = new Set<number>();
     for (const r of results) {
       const op = r.op;
-      const key = entryKey(op.entry);
+      const k0 = entryKey(op.entry);
+      const key = canon?.get(k0) ?? k0;
       if (!r.ok) {
         failed.push({ op, code: r.code, message: r.message });
         if (trigger !== 'shutdown') this.retryKeys.add(key);
@@ -526,13 +542,22 @@ export class KernelSync {
       const known = touched.has(key);
       if (op.op === 'replace') {
         replaced++;
-        this.writtenThisRun.add(key);
-        if (!known) this.observed.set(key, synthesize(op.entry, this.o.protocol, this.observed.get(key)));
+        if (!gateOpen) this.writtenThisRun.add(key);
+        // What we wrote, recorded compactly; the desired entry itself when it is the
+        // same (not a second copy of the same state).
+        const d = this.desired.get(key);
+        const w = d !== undefined && sameEntry(d, op.entry) && (d.kind !== 'fdb' || d.nhid !== undefined || d.dst === (op.entry as typeof d).dst) ? d : op.entry;
+        if (!known) this.observed.set(key, w);
+        else {
+          // The echo came during the write: when it says just what we wrote, keep that compactly.
+          const cur = this.observed.get(key);
+          if (Array.isArray(cur) && isWritten(cur, w, this.o.protocol)) this.observed.set(key, w);
+        }
       } else {
         deleted++;
         this.writtenThisRun.delete(key);
         if (known) continue;
-        const left = (this.observed.get(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
+        const left = (this.obsList(key) ?? []).filter((o) => o.kind === 'fdb' && op.only !== undefined && o.table !== op.only);
         if (op.entry.kind === 'nhgroup') deletedGroups.add(op.entry.id);
         if (left.length) this.observed.set(key, left);
         else this.observed.delete(key);
@@ -567,12 +592,37 @@ export class KernelSync {
 }
 
 /**
+ * What the kernel holds at a key: its entries, or (in the common case) just the entry
+ * we wrote there, meaning exactly what synthesize() makes of it.
+ */
+type Written = KernelEntry;
+type Observed = ObservedEntry[] | Written;
+
+function materialize(v: Observed, protocol: number): ObservedEntry[] {
+  return Array.isArray(v) ? v : synthesize(v, protocol);
+}
+
+/** `list` is exactly what writing `e` leaves (as far as reconcile can tell). */
+function isWritten(list: readonly ObservedEntry[], e: KernelEntry, protocol: number): boolean {
+  const w = synthesize(e, protocol);
+  return list.length === w.length && w.every((x) => list.some((o) => sameSlot(x, o) && sameObserved(x, o, true)));
+}
+
+/**
  * Put an event's entry into (or take it out of) the observed map, per key and FDB
  * table. Returns false when that changes nothing reconcile looks at (e.g. the echo of
- * our own write, already recorded).
+ * our own write, already recorded: a Written record stays as it is).
  */
-function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'new' | 'del', o: ObservedEntry): boolean {
-  const list = m.get(key);
+function applyObserved(m: Map<string, Observed>, key: string, action: 'new' | 'del', o: ObservedEntry, protocol: number): boolean {
+  const v = m.get(key);
+  let list: ObservedEntry[] | undefined;
+  if (v !== undefined && !Array.isArray(v)) {
+    list = synthesize(v, protocol);
+    const j = list.findIndex((x) => sameSlot(x, o));
+    // The echo of our write: keep the compact record.
+    if (action === 'new' && j >= 0 && sameObserved(list[j]!, o, true)) return false;
+    m.set(key, list);
+  } else list = v;
   const i = list ? list.findIndex((x) => sameSlot(x, o)) : -1;
   if (action === 'new') {
     if (!list) m.set(key, [o]);
@@ -591,15 +641,19 @@ function applyObserved(m: Map<string, ObservedEntry[]>, key: string, action: 'ne
   return false;
 }
 
-/** Equal in everything reconcile's rules read (ownership, state class, MAC, remote, group). */
-function sameObserved(a: ObservedEntry, b: ObservedEntry): boolean {
+/**
+ * Equal in everything reconcile's rules read (ownership, state class, MAC, remote,
+ * group). With `synthesized` (a is what synthesize() wrote down), a's bridge master
+ * is unknown (null) and is not compared.
+ */
+function sameObserved(a: ObservedEntry, b: ObservedEntry, synthesized = false): boolean {
   switch (a.kind) {
     case 'neigh':
       return b.kind === 'neigh' && a.mac === b.mac && a.state === b.state && a.protocol === b.protocol
         && a.externLearned === b.externLearned;
     case 'fdb':
       return b.kind === 'fdb' && a.table === b.table && a.dst === b.dst && (a.nhid ?? null) === (b.nhid ?? null)
-        && a.externLearned === b.externLearned && a.protocol === b.protocol && a.master === b.master
+        && a.externLearned === b.externLearned && a.protocol === b.protocol && (a.master === b.master || (synthesized && a.master === null))
         && (a.state & NUD_STATIC) === (b.state & NUD_STATIC);
     case 'nexthop':
       return b.kind === 'nexthop' && a.dst === b.dst && a.fdb === b.fdb && a.protocol === b.protocol
@@ -625,16 +679,16 @@ function sameEntry(a: KernelEntry, b: KernelEntry): boolean {
   }
 }
 
-/** What the kernel holds after a successful replace (until its own event says more). */
-function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | undefined): ObservedEntry[] {
+/** What the kernel holds after a successful replace of `e` (until its own event says more). */
+function synthesize(e: KernelEntry, protocol: number): ObservedEntry[] {
   if (e.kind === 'nexthop' || e.kind === 'nhgroup') {
     return [{
       kind: 'nexthop', id: e.id, dst: e.kind === 'nexthop' ? e.dst : null, group: e.kind === 'nhgroup' ? [...e.members] : null,
       fdb: true, protocol,
     }];
   }
-  const p0 = prev?.[0];
-  const ifindex = p0 && p0.kind !== 'nexthop' ? p0.ifindex : 0;
+  // Neither the ifindex nor the bridge's master is recorded (reconcile reads neither): 0 and null.
+  const ifindex = 0;
   if (e.kind === 'neigh') {
     return [{
       kind: 'neigh', ifname: e.ifname, ifindex, family: e.ip.includes(':') ? 6 : 4, ip: e.ip, mac: e.mac,
@@ -647,11 +701,10 @@ function synthesize(e: KernelEntry, protocol: number, prev: ObservedEntry[] | un
       state: NUD_NOARP | NUD_PERMANENT, flags: NTF_SELF | NTF_EXT_LEARNED, protocol: null, externLearned: true,
     }];
   }
-  const master = prev?.find((o) => o.kind === 'fdb' && o.table === 'bridge');
   return [
     {
       kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'bridge', dst: null, nhid: null, vlan: null,
-      master: master?.kind === 'fdb' ? master.master : null, state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol: null, externLearned: true,
+      master: null, state: NUD_REACHABLE, flags: NTF_EXT_LEARNED, protocol: null, externLearned: true,
     },
     {
       kind: 'fdb', ifname: e.ifname, ifindex, mac: e.mac, table: 'vxlan', dst: e.nhid !== undefined ? null : e.dst,

@@ -130,6 +130,8 @@ class NextHop {
   eligible = true;
   head: StoredPath | null = null;
   count = 0;
+  /** Entries whose best path (winner) goes through this next hop (kept by decide()). */
+  best = 0;
   /**
    * Per other next hop: the number of (path here, path there) pairs in one entry.
    * Kept by addPath/removePath; cleared when the uplink's paths are dropped.
@@ -304,6 +306,8 @@ export interface RibUpdate {
 
 export class Rib {
   private readonly uplinkStates = new Map<string, UplinkState>();
+  /** Some next hop started or stopped carrying best paths (takeBestHopsChanged()). */
+  private bestHopsChanged = false;
   /** MAC -> chain of entries with that MAC (Entry.nextInMac). */
   private readonly byMac = new Map<string, Entry>();
   /** VNI -> IP -> chain of entries with that (VNI, IP) (Entry.nextInIp). */
@@ -618,20 +622,45 @@ export class Rib {
    * One representative per (uplink, next hop) in use: a path with an IPv4 address
    * (the VTEP probe's inner destination is the remote service address). Next hops
    * with only MAC or IPv6 routes are left out.
+   *
+   * `active` (the probe's fast rate, docs/probe.md "Which paths are active"): the
+   * next hop carries best paths, or it is one of several alternatives of a next hop
+   * that does (a failover there must choose among them, on fresh verdicts). The only
+   * alternative of a next hop is not active: its verdict cannot change where that
+   * next hop's traffic goes, and it turns active as soon as the traffic moves to it.
+   * O(next hops + their sibling pairs); no path visited beyond one per next hop.
    */
-  probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> {
-    const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string }> = [];
+  probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> {
+    const alternatives = new Set<NextHop>();
+    for (const u of this.uplinkStates.values()) {
+      for (const nh of u.nextHops.values()) {
+        if (nh.best > 0 && nh.siblings !== null && nh.siblings.size > 1) for (const s of nh.siblings.keys()) alternatives.add(s);
+      }
+    }
+    const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> = [];
     for (const u of this.uplinkStates.values()) {
       for (const nh of u.nextHops.values()) {
         for (let p = nh.head; p; p = p.nhNext) {
           const ip = p.entry.ip;
           if (ip === null || ip.includes(':')) continue;
-          out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip });
+          out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip, active: nh.best > 0 || alternatives.has(nh) });
           break;
         }
       }
     }
     return out;
+  }
+
+  /** Best paths (entries whose winner goes) through `nextHop` over `uplink`. */
+  bestPathsVia(uplink: string, nextHop: string): number {
+    return this.uplinkStates.get(uplink)?.nextHops.get(nextHop)?.best ?? 0;
+  }
+
+  /** Whether a next hop started or stopped carrying best paths since the last call. */
+  takeBestHopsChanged(): boolean {
+    const c = this.bestHopsChanged;
+    this.bestHopsChanged = false;
+    return c;
   }
 
   // --- kernel projection ---
@@ -896,6 +925,10 @@ export class Rib {
         if (after === null || comparePaths(p, after) < 0) after = p;
       }
       e.winner = after;
+      if (before !== after) {
+        if (before !== null && --before.attrs.nh.best === 0) this.bestHopsChanged = true;
+        if (after !== null && after.attrs.nh.best++ === 0) this.bestHopsChanged = true;
+      }
       if (after === null) this.dropEntry(e);
       else {
         e.winnerEligible = after.eligible;

@@ -138,9 +138,14 @@ export function createProbeFsm(now: number, active: boolean, state: 'unknown' | 
   };
 }
 
-/** Request interval of a target: `interval`, or `idleInterval` when it carries no best path. */
-export function requestInterval(s: Pick<ProbeFsm, 'active'>, timers: ProberTimers): number {
-  return s.active ? timers.interval : timers.idleInterval;
+/**
+ * Request interval of a target: `interval`, or `idleInterval` when it carries no best
+ * path. A target in hold-down is probed at `interval` whatever it carries: it is the
+ * path a failback is about to return to, and a flap during the hold-down must be seen
+ * within `multiplier x interval` (docs/probe.md).
+ */
+export function requestInterval(s: Pick<ProbeFsm, 'active' | 'state'>, timers: ProberTimers): number {
+  return s.active || s.state === 'holddown' ? timers.interval : timers.idleInterval;
 }
 
 /** Arm `timer` `ms` from now. */
@@ -202,7 +207,8 @@ function setActive(s: ProbeFsm, active: boolean, now: number, timers: ProberTime
 
 /** A reply: the detection deadline moves to multiplier x (idle) interval from now. */
 function reply(s: ProbeFsm, rttMs: number, now: number, timers: ProberTimers): ProbeStep {
-  const detectAt = now + requestInterval(s, timers) * timers.multiplier;
+  const entersHolddown = s.state === 'down' && timers.holdDown !== 0;
+  const detectAt = now + requestInterval(entersHolddown ? { active: s.active, state: 'holddown' } : s, timers) * timers.multiplier;
   const measured = with_(s, {
     rttMs,
     srttMs: s.srttMs === undefined ? rttMs : s.srttMs + (rttMs - s.srttMs) / 8,
@@ -221,7 +227,10 @@ function reply(s: ProbeFsm, rttMs: number, now: number, timers: ProberTimers): P
         r = transition(measured, 'up', 'reply-after-down', now);
       } else {
         r = transition(measured, 'holddown', 'reply-after-down', now);
-        r = { state: with_(r.state, { holdArmed: true }), actions: [...r.actions, arm('hold', now, timers.holdDown)] };
+        const fast: ProbeAction[] = !s.active && s.probing
+          ? [{ type: 'cancel', timer: 'send' }, arm('send', now, timers.interval)] // idle rate -> hold-down rate
+          : [];
+        r = { state: with_(r.state, { holdArmed: true }), actions: [...r.actions, arm('hold', now, timers.holdDown), ...fast] };
       }
       break;
     case 'up':

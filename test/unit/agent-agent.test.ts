@@ -262,9 +262,9 @@ t.test('VTEP probe: targets follow the RIB, a down verdict moves the FDB entry',
   await converged(r);
   const sort = (x: ProbeTarget[]) => [...x].sort((a, b) => a.network.localeCompare(b.network));
   t.same(sort(p.targets), [
-    { network: 'net1', localVtep: '192.168.1.65', remoteVtep: '192.168.1.87', remoteMac: MAC, remoteServiceIp: IP },
-    { network: 'net2', localVtep: '192.168.2.65', remoteVtep: '192.168.2.87', remoteMac: MAC, remoteServiceIp: IP },
-  ], 'best and backup paths are probed');
+    { network: 'net1', localVtep: '192.168.1.65', remoteVtep: '192.168.1.87', remoteMac: MAC, remoteServiceIp: IP, active: true },
+    { network: 'net2', localVtep: '192.168.2.65', remoteVtep: '192.168.2.87', remoteMac: MAC, remoteServiceIp: IP, active: false },
+  ], 'best and backup paths are probed; the only alternative at the idle rate');
   r.newOps();
   p.report('net1', '192.168.1.87', 'down', false);
   await r.step();
@@ -284,6 +284,40 @@ t.test('VTEP probe: targets follow the RIB, a down verdict moves the FDB entry',
   t.equal(r.probers[1]!.spec.bridgeMac, '02:00:00:00:00:66');
   await r.agent.shutdown();
   t.notOk(r.probers[1]!.running);
+  t.end();
+});
+
+t.test('VTEP probe: a target is active while it carries best paths or is one of several alternatives', async (t) => {
+  const r = await rig();
+  const p = r.probers[0]!;
+  const active = (): Record<string, boolean> => Object.fromEntries(p.targets.map((x) => [`${x.network} ${x.remoteVtep}`, x.active ?? true]));
+  await converged(r);
+  t.same(active(), { 'net1 192.168.1.87': true, 'net2 192.168.2.87': false });
+  // The probe finds net1's path down: the traffic moves to net2's path, which turns active;
+  // net1's (now the only alternative, and ineligible) turns idle.
+  p.report('net1', '192.168.1.87', 'down', false);
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.2.87');
+  t.same(active(), { 'net1 192.168.1.87': false, 'net2 192.168.2.87': true });
+  p.report('net1', '192.168.1.87', 'up', true);
+  await r.step();
+  t.equal(fdbDst(r.kernel), '192.168.1.87');
+  t.same(active(), { 'net1 192.168.1.87': true, 'net2 192.168.2.87': false });
+  // A second server announces the same MAC+IP on net2 (server 88): net1's next hop now
+  // has two alternatives, and a failover must choose between them: both active.
+  r.s('net2').send(announce(2, [macIpRoute({ rd: '192.168.2.88:100', mac: MAC, ip: IP, vni: 100 })], { nextHop: '192.168.2.88' }));
+  await r.step();
+  t.same(active(), { 'net1 192.168.1.87': true, 'net2 192.168.2.87': true, 'net2 192.168.2.88': true });
+  // Without net1 the best path is on net2 (one of the two): the other one is its only alternative.
+  r.s('net1').down();
+  await r.step();
+  const a = active();
+  t.equal(Object.keys(a).length, 2);
+  t.equal(Object.values(a).filter((x) => x).length, 1, 'the best path\'s next hop active, its only alternative idle');
+  t.equal(a[`net2 ${fdbDst(r.kernel)}`], true);
+  // The best path's next hop counts best paths (RIB), not paths.
+  t.equal(r.agent.rib.bestPathsVia('net2', fdbDst(r.kernel)!), 1);
+  await r.agent.shutdown();
   t.end();
 });
 

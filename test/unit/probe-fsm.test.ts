@@ -114,6 +114,20 @@ const rows: Row[] = [
     actions: [arm('detect', 5300, 300), transition('down', 'holddown', 'reply-after-down', 4), arm('hold', 8000, 3000)],
   },
   {
+    name: 'reply in down, idle: holddown at the fast rate (the failback path: a flap must be seen within multiplier x interval)',
+    from: st({ ...answered, state: 'down', detectArmed: false, active: false }), input: { type: 'reply', rttMs: 4 }, now: 5000,
+    state: { state: 'holddown', since: 5000, rttMs: 4, srttMs: 2.25, lastReplyAt: 5000, detectAt: 5300, detectArmed: true, holdArmed: true },
+    actions: [
+      arm('detect', 5300, 300), transition('down', 'holddown', 'reply-after-down', 4), arm('hold', 8000, 3000),
+      cancel('send'), arm('send', 5100, 100),
+    ],
+  },
+  {
+    name: 'send-due, idle in holddown: next request after interval',
+    from: st({ active: false, state: 'holddown' }), input: { type: 'send-due' }, now: 1000,
+    state: {}, actions: [arm('send', 1100, 100), send],
+  },
+  {
     name: 'reply in down, holdDown 0: straight up (reply-after-down)',
     from: st({ ...answered, state: 'down', detectArmed: false }), input: { type: 'reply', rttMs: 2 }, now: 5000,
     timers: { ...T, holdDown: 0 },
