@@ -21,7 +21,7 @@ interface DriverLine {
 }
 
 async function driver(): Promise<void> {
-  const { BfdManager } = await import('../../src/bfd/session.js');
+  const { BfdManager } = await import('../../src/bfd/manager.js');
   const { pino } = await import('pino');
   const cfg = JSON.parse(process.env.EVPN_HA_BFD_CFG ?? '{}') as {
     local: string; remote: string; multihop?: boolean; minTx: number; minRx: number; multiplier: number;
