@@ -12,10 +12,10 @@
 // administrative stop, RFC 5882 §3.2). SIGINT/SIGTERM/SIGHUP are ignored: the
 // agent decides when BFD stops (a Ctrl-C reaches the whole process group).
 
-import { pino } from 'pino';
+import { Socket } from 'node:net';
 import { BfdManager } from './manager.js';
 import { encodeMessage, LineDecoder, shiftMessage, type BfdEventMessage, type FromBfdProcess, type ToBfdProcess } from './ipc.js';
-import type { BfdService, BfdSessionHandle } from './types.js';
+import type { BfdLog, BfdService, BfdSessionHandle } from './types.js';
 
 export const BFD_PROCESS_FLAG = '--evpn-ha-bfd';
 
@@ -78,12 +78,30 @@ export class BfdProcessServer {
   }
 }
 
+/** pino's level numbers. */
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+/** Log records as messages to the host, which writes them with its pino logger (pino-like records: level number, fields, msg). */
+export function processLog(level: string, send: (m: FromBfdProcess) => void): BfdLog {
+  const min = LEVELS[level] ?? 30;
+  const at = (n: number) => (obj: object, msg: string): void => {
+    if (n < min) return;
+    const record: Record<string, unknown> = { level: n };
+    for (const [k, v] of Object.entries(obj)) record[k] = v instanceof Error ? { type: v.name, message: v.message } : v;
+    record['msg'] = msg;
+    send({ t: 'log', record });
+  };
+  return { debug: at(20), info: at(30), warn: at(40), error: at(50) };
+}
+
 function isCommand(v: unknown): v is ToBfdProcess {
   return typeof v === 'object' && v !== null && typeof (v as { t?: unknown }).t === 'string';
 }
 
 function runBfdProcess(): void {
-  const out = process.stdout;
+  // Not process.stdout: on Linux its writes to a pipe block, and a full pipe (the
+  // agent's event loop busy for a while) would stop our packets. Writes here queue.
+  const out = new Socket({ fd: 1, readable: false, writable: true });
   let gone = false;
   // The agent went away (EPIPE): nothing left to report to.
   out.on('error', () => { gone = true; process.exit(0); });
@@ -91,11 +109,7 @@ function runBfdProcess(): void {
   const send = (m: FromBfdProcess): void => {
     if (!gone) out.write(encodeMessage(shiftMessage(m, origin)));
   };
-  const log = pino({ level: process.env['EVPN_HA_BFD_LOG_LEVEL'] ?? 'info', base: null, timestamp: false }, {
-    write: (line: string) => {
-      try { send({ t: 'log', record: JSON.parse(line) as Record<string, unknown> }); } catch { /* unparsable record: drop it */ }
-    },
-  });
+  const log = processLog(process.env['EVPN_HA_BFD_LOG_LEVEL'] ?? 'info', send);
   const manager = new BfdManager({ logger: log });
   const server = new BfdProcessServer(manager, send);
   const snapshotMs = Number(process.env['EVPN_HA_BFD_SNAPSHOT_MS'] ?? 1000);

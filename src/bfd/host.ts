@@ -11,6 +11,7 @@
 // close() stops it and waits until it has exited.
 
 import { spawn } from 'node:child_process';
+import { getPriority, setPriority } from 'node:os';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { pino, type Level, type Logger } from 'pino';
@@ -38,6 +39,9 @@ export interface BfdProcess {
 /** Starts a BFD process; `exit` is called once (never from within the call), whenever and however it ends. */
 export type BfdProcessSpawner = (on: { message(m: FromBfdProcess): void; exit(code: number | null, signal: string | null): void }) => BfdProcess;
 
+/** How much higher than the agent the BFD process is scheduled (nice steps). */
+export const BFD_PROCESS_NICE = 10;
+
 /** The command that runs child.ts: this Node (or the single binary) with the flag. */
 export function bfdProcessCommand(): string[] {
   const here = import.meta.url;
@@ -53,6 +57,16 @@ export function processSpawner(opts: { command?: string[]; logLevel?: string; lo
       stdio: ['pipe', 'pipe', 'inherit'],
       env: { ...process.env, EVPN_HA_BFD_LOG_LEVEL: opts.logLevel ?? 'info' },
     });
+    // Scheduling priority above the agent's (nice -10 relative), so that on a loaded
+    // machine the BFD process still runs every few milliseconds. Needs CAP_SYS_NICE
+    // (the agent runs as root); without it the process keeps the agent's priority.
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, Math.max(-20, getPriority() - BFD_PROCESS_NICE));
+      } catch (e) {
+        opts.log.debug({ err: e instanceof Error ? e.message : String(e) }, 'bfd process: cannot raise its priority');
+      }
+    }
     const decoder = new LineDecoder();
     const origin = performance.timeOrigin;
     child.stdout!.on('data', (chunk: Buffer) => decoder.push(chunk, (v) => {

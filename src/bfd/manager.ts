@@ -3,21 +3,20 @@
 // their session (RFC 5880 §6.8.6). Runs in the BFD process (child.ts) in the agent,
 // in-process in the reflector and in unit tests (ManualClock, fake transport).
 
-import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { BfdPacketError, decodeControl, type ControlPacket } from './packet.js';
 import type { Random } from './fsm.js';
 import { BfdSession } from './session.js';
 import {
-  BFD_MULTIHOP_PORT, canonicalAddress, sessionKey,
-  type BfdDropCounters, type BfdPeerConfig, type BfdService, type BfdSessionHandle,
+  BFD_MULTIHOP_PORT, canonicalAddress, sessionKey, silentLog,
+  type BfdDropCounters, type BfdLog, type BfdPeerConfig, type BfdService, type BfdSessionHandle,
 } from './types.js';
 import { udpTransport, type BfdRxHandle, type BfdTransport } from './udp.js';
 
 export interface BfdManagerOptions {
   clock?: Clock;
   transport?: BfdTransport;
-  logger?: Logger;
+  logger?: BfdLog;
   /** Randomness for jitter, discriminators and source ports (default Math.random). */
   random?: Random;
   /** Retry delay when a socket cannot be opened (address not yet configured, port busy), ms. Default 5000. */
@@ -39,7 +38,7 @@ interface RxEntry {
 export class BfdManager implements BfdService {
   private readonly clock: Clock;
   private readonly transport: BfdTransport;
-  private readonly log: Logger;
+  private readonly log: BfdLog;
   private readonly random: Random;
   private readonly retryMs: number;
   private readonly afterIo: ((fn: () => void) => void) | undefined;
@@ -53,7 +52,7 @@ export class BfdManager implements BfdService {
 
   constructor(opts: BfdManagerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.logger ?? pino({ level: 'silent' });
+    this.log = opts.logger ?? silentLog;
     this.transport = opts.transport ?? udpTransport(this.log);
     this.random = opts.random ?? Math.random;
     this.retryMs = opts.retryMs ?? 5000;

@@ -4,13 +4,12 @@
 // (manager.ts); sockets are in udp.ts.
 
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.js';
 import { diagName, encodeControl, type ControlPacket, type Diag, type SessionState } from './packet.js';
 import { detectionTimeUs, initialState, step, txIntervalUs, type BfdFsmState, type BfdInput, type BfdOutput, type BfdTimerName, type Random } from './fsm.js';
 import {
   BFD_MULTIHOP_PORT, BFD_SINGLE_HOP_PORT, canonicalAddress, toTimers,
-  type BfdDownEvent, type BfdOptions, type BfdPeerConfig, type BfdSessionEvents, type BfdSessionHandle, type BfdSessionInfo,
+  type BfdDownEvent, type BfdLog, type BfdOptions, type BfdPeerConfig, type BfdSessionEvents, type BfdSessionHandle, type BfdSessionInfo,
 } from './types.js';
 import type { BfdTxHandle } from './udp.js';
 
@@ -18,7 +17,7 @@ import type { BfdTxHandle } from './udp.js';
 export {
   BFD_DEFAULTS, BFD_MULTIHOP_PORT, BFD_SINGLE_HOP_PORT, BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN, BFD_TTL,
   canonicalAddress, sessionKey, toTimers,
-  type BfdDownEvent, type BfdOptions, type BfdPeerConfig, type BfdSessionEvents, type BfdSessionInfo,
+  type BfdDownEvent, type BfdLog, type BfdOptions, type BfdPeerConfig, type BfdSessionEvents, type BfdSessionInfo,
 } from './types.js';
 
 /**
@@ -48,7 +47,7 @@ export class BfdSession extends EventEmitter<BfdSessionEvents> implements BfdSes
     localDiscr: number,
     private readonly clock: Clock,
     private readonly random: Random,
-    private readonly log: Logger,
+    private readonly log: BfdLog,
     private readonly afterIo: ((fn: () => void) => void) | undefined = undefined,
   ) {
     super();

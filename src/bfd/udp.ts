@@ -17,10 +17,9 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import type { Logger } from 'pino';
 import { ttl255UdpFd } from '../net/sockopt.js';
 import type { Random } from './fsm.js';
-import { BFD_SINGLE_HOP_PORT, BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN, BFD_TTL } from './types.js';
+import { BFD_SINGLE_HOP_PORT, BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN, BFD_TTL, type BfdLog } from './types.js';
 
 export interface BfdRxHandle { close(): void }
 export interface BfdTxHandle {
@@ -54,7 +53,7 @@ function closeQuietly(sock: Socket): void {
 }
 
 /** The real transport on node:dgram. */
-export function udpTransport(log: Logger): BfdTransport {
+export function udpTransport(log: BfdLog): BfdTransport {
   return {
     async openRx(local, port, onPacket) {
       // RFC 5881 §5 receive check for single hop, in the kernel (throws EADDRINUSE etc. like bind).

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ManualClock } from '../../src/util/clock.js';
 import { BfdManager } from '../../src/bfd/manager.js';
-import { BfdProcessServer } from '../../src/bfd/child.js';
+import { BfdProcessServer, processLog } from '../../src/bfd/child.js';
 import { BFD_PROCESS_EXITED, BfdHost, type BfdProcessSpawner } from '../../src/bfd/host.js';
 import { LineDecoder, encodeMessage, type FromBfdProcess, type ToBfdProcess } from '../../src/bfd/ipc.js';
 import type { BfdDownEvent } from '../../src/bfd/types.js';
@@ -164,4 +164,22 @@ t.test('host: remove tells the peer AdminDown; admin state and options survive a
   t.same(host.sessions(), []);
   await host.close();
   peer.close();
+});
+
+t.test('host: the process\'s log records are written by the host\'s logger, at their level, errors as messages', async (t) => {
+  const msgs: FromBfdProcess[] = [];
+  const plog = processLog('info', (m) => msgs.push(wire(m)));
+  plog.debug({ a: 1 }, 'not at info');
+  plog.warn({ local: '192.168.1.65', err: new Error('EADDRNOTAVAIL') }, 'bfd cannot open sockets, retrying');
+  t.equal(msgs.length, 1);
+  t.same(msgs[0], { t: 'log', record: { level: 40, local: '192.168.1.65', err: { type: 'Error', message: 'EADDRNOTAVAIL' }, msg: 'bfd cannot open sockets, retrying' } });
+  const clock = new ManualClock();
+  const log = capture();
+  let on: Parameters<BfdProcessSpawner>[0] | undefined;
+  const host = new BfdHost({ clock, logger: log.logger, spawn: (o) => { on = o; return { pid: 1, send: () => {}, end: () => { queueMicrotask(() => o.exit(0, null)); }, kill: () => {} }; } });
+  host.add({ local: '192.168.1.65', remote: '192.168.1.2' });
+  on!.message(msgs[0]!);
+  const line = log.lines.at(-1) as unknown as Record<string, unknown>;
+  t.match(line, { level: 40, local: '192.168.1.65', msg: 'bfd cannot open sockets, retrying', err: { message: 'EADDRNOTAVAIL' } });
+  await host.close();
 });
