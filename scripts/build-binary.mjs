@@ -2,7 +2,8 @@
 // npm run build:binary -> dist/evpn-ha, a Node single-executable application (SEA).
 //
 //  1. esbuild bundles packaging/sea/entry.js (which lazily imports src/cli/main.ts,
-//     src/kernel/event-pump.ts and, for --evpn-ha-self-test, src/kernel/rtnetlink.ts)
+//     src/kernel/event-pump.ts, src/bfd/child.ts and, for --evpn-ha-self-test,
+//     src/kernel/rtnetlink.ts)
 //     into one CommonJS file for node20. `import.meta.url` (yargs, main.ts) becomes a
 //     file URL inside a private runtime directory (packaging/sea/runtime.cjs), and
 //     netlink's `require('node-gyp-build')` becomes packaging/sea/netlink-addon.cjs,

@@ -1,7 +1,11 @@
 // Counts server-l's kernel entries for the generator's MACs, run inside the
 // server's namespace (`ip netns exec <ns> node kcount-child.js <vxlan> <bridge>`).
 // The state is kept from rtnetlink events (RTNLGRP_NEIGH, RTNLGRP_NEXTHOP), seeded
-// by a dump at start and re-seeded after an event-socket overflow (counted): a
+// by a dump at start and re-seeded after an event-socket overflow (counted). The
+// event socket is in a child of its own, the agent's event pump
+// (src/kernel/event-pump.ts): netlink 0.3.0's addon aborts the process on an
+// overflow (POLLERR), which used to end a bench run with `kernel count: child
+// exited`; now only the pump dies, and it is restarted and the state re-seeded. A
 // bridge FDB dump re-walks the table for every 32 KiB datagram, so dumping 50,000
 // entries took 5 s on the loaded machine, far too slow to time anything with.
 // One line in per count, one JSON line out:
@@ -14,9 +18,12 @@
 // is "other"). master: bridge (master) FDB entries on the vxlan0 port for those
 // MACs. neigh: neighbour entries on the bridge for 10.0.0.0/8 with a link-layer
 // address. nh: FDB nexthops and groups. t0: now; t1: when the state last changed.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { RawNetlinkSocket } from 'netlink';
+import { PumpDecoder } from '../../src/kernel/event-pump.js';
 
 const RTM_GETNEIGH = 30;
 const RTM_GETNEXTHOP = 106;
@@ -218,7 +225,7 @@ async function seed(): Promise<void> {
  */
 function idleCheck(): void {
   if (seeding === null && lastChangeAt > seededAt && Date.now() - lastChangeAt > 1000) {
-    seeding = seed().catch(() => undefined);
+    reseed();
   }
 }
 
@@ -232,18 +239,14 @@ function count(): object {
   return { fdb, master: masters.size, neigh: neighs.size, nh: nhNet.size + nhGroups.size, overflows, repairs, t0: Date.now(), t1: lastChangeAt };
 }
 
-// ---- the event socket ----
+// ---- the event socket, in the event pump ----
 const RTM_NEWNEIGH = 28;
 const RTM_DELNEIGH = 29;
 const RTM_NEWNEXTHOP = 104;
 const RTM_DELNEXTHOP = 105;
-const RTNLGRP_NEIGH = 3;
-const RTNLGRP_NEXTHOP = 32;
-const ev = new RawNetlinkSocket(0, { recvBufferSize: 64 << 20, sendBufferSize: 65536, messagePeeking: false, msgBufferSize: 64 * 1024 });
-ev.addMembership(RTNLGRP_NEIGH);
-try { ev.addMembership(RTNLGRP_NEXTHOP); } catch { /* no nexthops */ }
 let seeding: Promise<void> | null = null;
-ev.on('message', (buf: Buffer) => {
+
+function onEvents(buf: Buffer): void {
   try {
     let off = 0;
     while (off + 16 <= buf.length) {
@@ -255,13 +258,43 @@ ev.on('message', (buf: Buffer) => {
       else if (type === RTM_NEWNEXTHOP || type === RTM_DELNEXTHOP) onNexthop(type, payload);
       off += (len + 3) & ~3;
     }
-  } catch { /* never let an exception reach the addon */ }
-});
-ev.on('error', () => {
-  // ENOBUFS: events lost; start over from a dump.
+  } catch { /* a malformed datagram: skip it */ }
+}
+
+/** Events lost (ENOBUFS reported, or the pump died): start over from a dump. */
+function lost(): void {
   overflows++;
-  seeding = seed().catch(() => undefined);
-});
+  reseed();
+}
+
+/** A seed after the one running, if any (the dump socket serves one dump at a time). */
+function reseed(): void {
+  const prev = seeding ?? Promise.resolve();
+  seeding = prev.then(() => seed()).catch(() => undefined);
+}
+
+let pump: ChildProcess | null = null;
+let closing = false;
+const here = import.meta.url;
+const pumpFile = fileURLToPath(new URL(here.endsWith('.ts') ? '../../src/kernel/event-pump.ts' : '../../src/kernel/event-pump.js', here));
+
+/** Start the pump; `onReady` once its memberships are in place. Restarted (and re-seeded) when it dies. */
+function startPump(onReady: () => void): void {
+  const child = spawn(process.execPath, [...process.execArgv, pumpFile, '--evpn-ha-event-pump'], {
+    stdio: ['pipe', 'pipe', 'ignore'],
+    env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(64 << 20), EVPN_HA_PUMP_READ: String(64 * 1024) },
+  });
+  pump = child;
+  const dec = new PumpDecoder();
+  child.stdout!.on('data', (chunk: Buffer) => dec.push(chunk, { frame: onEvents, lost, ready: onReady }));
+  child.stdin!.on('error', () => {});
+  child.on('exit', () => {
+    if (closing || pump !== child) return;
+    pump = null;
+    // Died (the addon aborts on an overflow): events were lost; re-seed once the new one listens.
+    startPump(lost);
+  });
+}
 
 void AF_UNSPEC;
 let chain: Promise<void> = Promise.resolve();
@@ -270,14 +303,16 @@ rl.on('line', () => {
   chain = chain.then(async () => {
     try {
       idleCheck();
-      if (seeding) { await seeding; seeding = null; }
+      for (let s = seeding; s !== null; s = seeding) { await s; if (seeding === s) seeding = null; }
       process.stdout.write(`${JSON.stringify(count())}\n`);
     } catch (e) {
       process.stdout.write(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`);
     }
   });
 });
-rl.on('close', () => { sock.close(); ev.close(); process.exit(0); });
-seed().then(() => process.stdout.write('{"ready":true}\n'), (e: unknown) => {
-  process.stdout.write(`${JSON.stringify({ error: `seed dump: ${String(e)}` })}\n`);
+rl.on('close', () => { closing = true; pump?.kill(); sock.close(); process.exit(0); });
+startPump(() => {
+  seed().then(() => process.stdout.write('{"ready":true}\n'), (e: unknown) => {
+    process.stdout.write(`${JSON.stringify({ error: `seed dump: ${String(e)}` })}\n`);
+  });
 });

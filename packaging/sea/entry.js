@@ -1,9 +1,11 @@
 // Entry point of the single executable (bundled by scripts/build-binary.mjs).
 //
-// One binary, three roles, chosen by argv before anything else is evaluated:
+// One binary, four roles, chosen by argv before anything else is evaluated:
 //   * `--evpn-ha-event-pump`: the rtnetlink event pump child (src/kernel/event-pump.ts);
 //     RtnetlinkPort starts it as `<execPath> <event-pump.js> --evpn-ha-event-pump`,
 //     and in the SEA execPath is this binary;
+//   * `--evpn-ha-bfd`: the BFD process (src/bfd/child.ts), started the same way by
+//     BfdHost (src/bfd/host.ts) as `<execPath> <child.js> --evpn-ha-bfd`;
 //   * `--evpn-ha-self-test [--inline] [--write BRIDGE VXLAN]` (hidden, binary only):
 //     load the embedded netlink addon, open an RtnetlinkPort with its event pump
 //     (--inline: without), list links; with --write also write a neighbour entry
@@ -23,6 +25,8 @@ const argv = process.argv;
 
 if (argv.includes('--evpn-ha-event-pump')) {
   void import('../../src/kernel/event-pump.ts');
+} else if (argv.includes('--evpn-ha-bfd')) {
+  void import('../../src/bfd/child.ts');
 } else if (argv[2] === '--evpn-ha-self-test') {
   void selfTest();
 } else {

@@ -3,7 +3,9 @@
 // interfaces; this file adapts the real classes to them. Not unit-tested (it is
 // all sockets); the namespace tests exercise it through `evpn-ha agent`.
 import type { Logger } from 'pino';
-import { BfdManager, type BfdSession } from '../bfd/session.js';
+import { BfdHost } from '../bfd/host.js';
+import { BfdManager } from '../bfd/manager.js';
+import type { BfdService, BfdSessionHandle } from '../bfd/types.js';
 import { BgpSession } from '../bgp/session.js';
 import { tcpTransport } from '../bgp/tcp.js';
 import type { BgpTransport } from '../bgp/transport.js';
@@ -25,14 +27,14 @@ const MAX_CONNECT_RETRY_MS = 30_000;
 /** The live objects per uplink, for `show` and metrics (src/control/agent-adapter.ts). */
 export interface SessionRegistry {
   bgp: Map<string, BgpSession>;
-  bfd: Map<string, BfdSession>;
+  bfd: Map<string, BfdSessionHandle>;
 }
 
 /**
  * BgpSession per uplink; with `bfd:` on the uplink, a BFD session to the peer from
  * the same address, whose Up -> Down resets the BGP session at once (RFC 5882 §4.1).
  */
-export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: BfdManager; registry: SessionRegistry; transport: BgpTransport }): SessionFactory {
+export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: BfdService; registry: SessionRegistry; transport: BgpTransport }): SessionFactory {
   return (spec: SessionSpec, h: SessionHandlers): AgentSession => {
     const log = opts.logger.child({ uplink: spec.uplink });
     const bgp = new BgpSession({
@@ -59,13 +61,14 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
     bgp.on('eor', (f) => h.endOfRib(f));
     opts.registry.bgp.set(spec.uplink, bgp);
 
-    let bfd: BfdSession | null = null;
+    let bfd: BfdSessionHandle | null = null;
     if (spec.bfd) {
-      bfd = opts.bfd.add({ local: spec.localAddress, remote: spec.peerAddress, ...spec.bfd });
-      bfd.on('down', (ev) => {
+      const b = opts.bfd.add({ local: spec.localAddress, remote: spec.peerAddress, ...spec.bfd });
+      bfd = b;
+      b.on('down', (ev) => {
         if (bgp.state === 'Established') bgp.reset(`BFD down (${ev.diagName})`, CeaseSubcode.BfdDown);
       });
-      opts.registry.bfd.set(spec.uplink, bfd);
+      opts.registry.bfd.set(spec.uplink, b);
     }
 
     return {
@@ -165,7 +168,7 @@ export function udpProberFactory(opts: { clock: Clock; logger: Logger }): Prober
 export interface Daemon {
   agent: Agent;
   kernel: KernelPort;
-  bfd: BfdManager;
+  bfd: BfdService;
   registry: SessionRegistry;
   clock: Clock;
   /** Shut the agent down (see Agent.shutdown), then close BFD and the kernel port. */
@@ -176,11 +179,13 @@ export interface Daemon {
 export function createDaemon(config: Config, opts: { logger: Logger; clock?: Clock; kernel?: KernelPort; bgpTransport?: BgpTransport }): Daemon {
   const clock = opts.clock ?? systemClock;
   const kernel = opts.kernel ?? openRtnetlink({ protocol: config.kernel.protocol, logger: opts.logger.child({ component: 'kernel' }) });
-  // With the real clock, an expired detection timer first lets pending socket reads run
-  // (BfdManagerOptions.afterIo): a busy event loop must not take a healthy session down.
-  const bfd = new BfdManager({
-    clock, logger: opts.logger.child({ component: 'bfd' }), afterIo: clock === systemClock ? (fn) => { setImmediate(fn); } : null,
-  });
+  // With the real clock the sessions run in the BFD process (src/bfd/host.ts, child.ts):
+  // a busy event loop here (a large UPDATE burst, kernel writes) must not delay a
+  // Control packet. An injected clock keeps them in this thread (tests).
+  const bfdLog = opts.logger.child({ component: 'bfd' });
+  const bfd: BfdService = clock === systemClock
+    ? new BfdHost({ logger: bfdLog })
+    : new BfdManager({ clock, logger: bfdLog, afterIo: null });
   const registry: SessionRegistry = { bgp: new Map(), bfd: new Map() };
   const agent = new Agent({
     config, kernel, clock, logger: opts.logger,
@@ -191,7 +196,7 @@ export function createDaemon(config: Config, opts: { logger: Logger; clock?: Clo
     agent, kernel, bfd, registry, clock,
     async close(o = {}) {
       await agent.shutdown(o);
-      bfd.close();
+      await bfd.close();
       await kernel.close();
     },
   };

@@ -13,7 +13,7 @@ import { reasonText, type LocEntry, type Path } from '../agent/rib.js';
 import type { LastError, Negotiated, StateName } from '../bgp/session.js';
 import { describeNotification } from '../bgp/errors.js';
 import { familyName } from '../bgp/negotiate.js';
-import type { BfdSessionInfo } from '../bfd/session.js';
+import type { BfdSessionInfo } from '../bfd/types.js';
 import { formatRouteTarget } from '../evpn/extcommunity.js';
 import { formatRd } from '../evpn/rd.js';
 import { normalizeIp } from '../kernel/addr.js';

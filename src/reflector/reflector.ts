@@ -9,7 +9,8 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { BfdManager, type BfdSession } from '../bfd/session.js';
+import { BfdManager } from '../bfd/manager.js';
+import type { BfdSession } from '../bfd/session.js';
 import { BgpSession, type BgpSessionOptions, type StateName } from '../bgp/session.js';
 import { uplinkAuth } from '../agent/config.js';
 import type { BgpConnection, BgpListener, BgpTransport, TransportAddress } from '../bgp/transport.js';

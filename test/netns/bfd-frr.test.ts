@@ -21,7 +21,7 @@ interface DriverLine {
 }
 
 async function driver(): Promise<void> {
-  const { BfdManager } = await import('../../src/bfd/session.js');
+  const { BfdManager } = await import('../../src/bfd/manager.js');
   const { pino } = await import('pino');
   const cfg = JSON.parse(process.env.EVPN_HA_BFD_CFG ?? '{}') as {
     local: string; remote: string; multihop?: boolean; minTx: number; minRx: number; multiplier: number;
@@ -117,7 +117,7 @@ async function tests(): Promise<void> {
     lab.veth(rr, 'eth0', srv, 'eth1', '192.168.1.2/24', '192.168.1.65/24');
     const ours = new Driver(srv, { local: '192.168.1.65', remote: '192.168.1.2', minTx: 100, minRx: 100, multiplier: 3 }, lab);
     t.teardown(() => { if (ours.child.exitCode === null) ours.child.kill('SIGKILL'); });
-    await waitFor(() => ours.lines.some((l) => l.ev === 'ready'), 15000, 'driver ready');
+    await waitFor(() => ours.lines.some((l) => l.ev === 'ready'), 60_000, 'driver ready');
     await new Promise((r) => setTimeout(r, 4200));
     const snap = await ours.snapshot();
     t.match(snap, { state: 'Down', remoteDiscriminator: 0 });
@@ -160,7 +160,7 @@ async function tests(): Promise<void> {
       const ours = new Driver(srv, { local: '192.168.1.65', remote: '192.168.1.2', multihop, minTx: 100, minRx: 100, multiplier: 3 }, lab);
       const diagnostics = (): string => `\n--- our driver stderr (tail) ---\n${ours.stderr.split('\n').slice(-30).join('\n')}\n${frr.logTail(30)}`;
       t.teardown(() => { if (ours.child.exitCode === null) ours.child.kill('SIGKILL'); });
-      await waitFor(() => ours.lines.some((l) => l.ev === 'ready'), 15000, 'driver ready').catch((e: unknown) => { throw new Error(`${String(e)}${diagnostics()}`); });
+      await waitFor(() => ours.lines.some((l) => l.ev === 'ready'), 60_000, 'driver ready').catch((e: unknown) => { throw new Error(`${String(e)}${diagnostics()}`); });
 
       // 1. Up on both sides.
       const upFrr = await waitFor(() => { const p = frrPeer(); return p?.status === 'up' ? p : undefined; }, 15000, 'FRR peer up')

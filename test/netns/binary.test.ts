@@ -16,7 +16,7 @@
 //   * the private directories the binary unpacks into are gone afterwards.
 import t from 'tap';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,12 +198,15 @@ function run(): void {
       writeFileSync(cfg, [
         `routerId: ${n.rrAddress}`, `asn: ${65000 + n.index}`,
         'listen:', `  address: ${n.rrAddress}`, 'listenRanges:', `  - 192.168.${n.index}.0/24`,
-        'holdTime: 9', 'logLevel: warn', '',
+        'holdTime: 9', 'logLevel: warn', 'bfd: { minTx: 100, minRx: 100, multiplier: 3 }', '',
       ].join('\n'));
       const rr = lab.spawn(n.rrNs, bin, ['reflector', '--config', cfg], childOpts);
       rr.stderr?.on('data', (d: Buffer) => { rrLogs.push(d.toString()); });
     }
-    const tuning = { vtepProbe: false as const, logLevel: 'warn', extra: 'kernel:\n  flushOnShutdown: false\n  startupGrace: 5' };
+    const tuning = {
+      vtepProbe: false as const, logLevel: 'warn', bfd: { minTx: 100, minRx: 100, multiplier: 3 },
+      extra: 'kernel:\n  flushOnShutdown: false\n  startupGrace: 5',
+    };
     const { l, r } = tn.servers;
     tn.startAgent('l', tuning);
     let agentR: RunningAgent = tn.startAgent('r', tuning);
@@ -217,6 +220,25 @@ function run(): void {
     }
     t.pass('each server has the other\'s neigh + FDB entry (primary network, dst on net1)');
     t.match(tn.neigh('l', r.service), { protocol: '231', state: ['NOARP'] });
+    // BFD runs in the BFD process, which is the binary itself with --evpn-ha-bfd.
+    const bfdStates = (name: 'l' | 'r'): string[] => {
+      const j = JSON.parse(tn.evpnHaCli(name, ['show', 'neighbors', '--json', '--socket', tn.socketPath(name)])) as unknown;
+      const list = (Array.isArray(j) ? j : (j as { neighbors?: unknown[] }).neighbors ?? []) as Array<{ bfd?: { state?: string } | null }>;
+      return list.map((n) => n.bfd?.state ?? 'none');
+    };
+    await waitFor(() => (['l', 'r'] as const).every((n) => { const st = bfdStates(n); return st.length === 2 && st.every((x) => x === 'Up'); }),
+      20_000, 'BFD Up on both uplinks of both servers');
+    t.pass('BFD Up on both uplinks of both servers (binary, BFD process)');
+    const bfdChildren = (pid: number | undefined): string[] => {
+      if (pid === undefined) return [];
+      const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+      return kids.map((k) => { try { return readFileSync(`/proc/${k}/cmdline`, 'utf8').split('\0').join(' '); } catch { return ''; } })
+        .filter((c) => c.includes('--evpn-ha-bfd'));
+    };
+    const bfdR = bfdChildren(agentR.child.pid);
+    t.equal(bfdR.length, 1, `agent r has one BFD process: ${bfdR.join(' | ')}`);
+    t.ok(bfdR[0]?.startsWith(bin), 'the BFD process is the binary itself');
+    const bfdPidR = Number(spawnSync('pgrep', ['-P', String(agentR.child.pid), '-f', '--', '--evpn-ha-bfd'], { encoding: 'utf8' }).stdout.trim().split('\n')[0]);
     t.ok(tn.pingOnce('l', r.service), 'service addresses reach each other over VXLAN');
 
     // Upgrade: replace the binary (a copy: same path, new inode), restart agent r.
@@ -226,6 +248,8 @@ function run(): void {
     renameSync(`${bin}.new`, bin);
     const stoppedAt = Date.now();
     t.equal(await agentR.stop('SIGTERM'), 0, 'agent r exits 0 on SIGTERM');
+    await waitFor(() => !existsSync(`/proc/${bfdPidR}`) || readFileSync(`/proc/${bfdPidR}/stat`, 'utf8').split(' ')[2] === 'Z', 3000, 'agent r\'s BFD process gone');
+    t.pass('agent r\'s BFD process exited with it');
     t.ok(programmed('r', l), 'r\'s kernel entries towards l survive the stop (flushOnShutdown: false)');
     // The other side: r's sessions closed, so the reflectors withdrew r's routes from l
     // (no graceful restart yet); see whether l removed its entry for r.

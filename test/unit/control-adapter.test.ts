@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { UpdateMessage } from '../../src/bgp/types.js';
 import type { Negotiated } from '../../src/bgp/negotiate.js';
-import type { BfdSessionInfo } from '../../src/bfd/session.js';
+import type { BfdSessionInfo } from '../../src/bfd/types.js';
 import { macIpRoute } from '../../src/evpn/route.js';
 import type { MacIpRoute } from '../../src/evpn/types.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';

@@ -5,7 +5,8 @@
 // End-of-RIB, and a refused address. Every wait is on an event, with a deadline
 // (test/lib/settle.ts).
 import t from 'tap';
-import { BfdManager, type BfdTransport } from '../../src/bfd/session.js';
+import { BfdManager } from '../../src/bfd/manager.js';
+import type { BfdTransport } from '../../src/bfd/udp.js';
 import { BgpSession, type DownEvent } from '../../src/bgp/session.js';
 import type { TransportAddress } from '../../src/bgp/transport.js';
 import { ManualClock } from '../../src/util/clock.js';
