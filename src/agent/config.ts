@@ -463,30 +463,36 @@ class Validator {
     const routerId = this.has(['routerId']) ? this.ip(['routerId'], 4) : null;
 
     const vnis: VniConfig[] = [];
+    const vniAt: number[] = [];
     const nv = this.seq(['vnis'], true);
     for (let i = 0; i < nv; i++) {
       const p = ['vnis', i];
       if (!this.mapKeys(p, ['vni', 'bridge', 'vxlan', 'arpSuppress'])) continue;
+      vniAt.push(i);
       vnis.push({
         vni: this.int([...p, 'vni'], 1, 0xffffff), bridge: this.ifname([...p, 'bridge']), vxlan: this.ifname([...p, 'vxlan']),
         arpSuppress: this.bool([...p, 'arpSuppress'], false),
       });
     }
     if (this.has(['vnis']) && nv === 0 && isSeq(this.node(['vnis']))) this.err(['vnis'], 'must list at least one VNI');
-    this.unique(vnis, 'vnis', 'vni');
-    this.unique(vnis, 'vnis', 'bridge');
-    this.unique(vnis, 'vnis', 'vxlan');
+    this.unique(vnis, vniAt, 'vnis', 'vni');
+    this.unique(vnis, vniAt, 'vnis', 'bridge');
+    this.unique(vnis, vniAt, 'vnis', 'vxlan');
 
     const uplinks: UplinkConfig[] = [];
+    const uplinkAt: number[] = [];
     const nu = this.seq(['uplinks'], true);
     for (let i = 0; i < nu; i++) {
       const u = this.uplink(i, vnis);
-      if (u) uplinks.push(u);
+      if (u) {
+        uplinks.push(u);
+        uplinkAt.push(i);
+      }
     }
     if (this.has(['uplinks']) && nu === 0 && isSeq(this.node(['uplinks']))) this.err(['uplinks'], 'must list at least one uplink');
-    this.unique(uplinks, 'uplinks', 'name');
-    this.unique(uplinks.filter((u) => u.interface !== null), 'uplinks', 'interface');
-    this.unique(uplinks.filter((u) => u.address !== null), 'uplinks', 'address');
+    this.unique(uplinks, uplinkAt, 'uplinks', 'name');
+    this.unique(uplinks, uplinkAt, 'uplinks', 'interface');
+    this.unique(uplinks, uplinkAt, 'uplinks', 'address');
     // One family for all uplinks: a VNI has one vxlan device, and a vxlan device
     // carries one family (an IPv4 one refuses IPv6 FDB destinations: EAFNOSUPPORT).
     const first = uplinks[0];
@@ -692,9 +698,11 @@ class Validator {
     return v;
   }
 
-  private unique<T>(items: T[], list: string, key: keyof T & string): void {
+  /** `at` gives each item's index in the file's list (items that are not mappings are left out of `items`). */
+  private unique<T>(items: T[], at: number[], list: string, key: keyof T & string): void {
     const seen = new Map<unknown, number>();
-    items.forEach((it, i) => {
+    items.forEach((it, k) => {
+      const i = at[k]!;
       const v = it[key];
       if (v === '' || v === null) return;
       const first = seen.get(v);
