@@ -3,10 +3,17 @@
 // configuration (Config, UplinkConfig, ...) are the schema's output.
 // docs/configuration.md documents every key.
 //
-// Adding a key is one entry in the mapping it belongs to, e.g. in VNI:
+// Adding a key is one entry in the mapping it belongs to; its type (VniConfig,
+// UplinkConfig, ...) follows, and unknown-key hints learn it. In VNI, e.g.:
 //   flood: v.optional(bool(), true),
-// (its type follows; place it where its errors should be read). A rule across
-// keys goes into config-checks.ts.
+//   mobility: v.optional(mapping({
+//     maxMoves: v.optional(int(1, 1000), 5),
+//     window: optDuration('s', 1000, 3_600_000, 180_000),
+//   }), () => ({})),
+// Entries are checked, and their errors read, in the order written here. A
+// default that depends on another key goes into the mapping's transform (see
+// UPLINK); a rule across keys into config-checks.ts; docs/configuration.md
+// documents the key.
 import * as v from 'valibot';
 import { isIPv4, isIPv6 } from 'node:net';
 import { BFD_DEFAULTS } from '../bfd/session.js';
@@ -96,7 +103,7 @@ export const duration = (unit: 'ms' | 's', minMs: number, maxMs: number) => v.pi
 );
 
 /** An optional duration; its default (in ms) goes through the same checks as a written value. */
-const optDuration = (unit: 'ms' | 's', minMs: number, maxMs: number, defMs: number) => v.optional(duration(unit, minMs, maxMs), `${defMs}ms`);
+export const optDuration = (unit: 'ms' | 's', minMs: number, maxMs: number, defMs: number) => v.optional(duration(unit, minMs, maxMs), `${defMs}ms`);
 
 /** `false` → null, `true` → the mapping's defaults, a mapping → itself; other scalars are wrong (`what` lists the keys). */
 function switchable<S extends v.GenericSchema<Record<string, unknown>, unknown>>(m: S, absent: 'off' | 'on') {
