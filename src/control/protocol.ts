@@ -1,10 +1,9 @@
 // Newline-delimited JSON framing and request validation for the control socket.
 // Pure: no sockets here (server.ts and client.ts carry the bytes).
+import * as v from 'valibot';
 import { isIP } from 'node:net';
 import { normalizeIp } from '../kernel/addr.js';
-import {
-  CONTROL_METHODS, type ControlErrorCode, type ControlMethod, type ControlRequest, type ControlResponse, type RouteFilter,
-} from './types.js';
+import { CONTROL_METHODS, type ControlErrorCode, type ControlMethod, type ControlResponse } from './types.js';
 
 /** Longest accepted line (a request, or a response on the client side). */
 export const MAX_REQUEST_LINE = 64 * 1024;
@@ -32,29 +31,8 @@ export class ProtocolError extends Error {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** One request line -> a checked request; throws ProtocolError (with the id when it could be read). */
-export function parseRequest(line: string): ControlRequest {
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch (e) {
-    throw new ProtocolError('parse-error', `not JSON: ${(e as Error).message}`);
-  }
-  if (!isRecord(v)) throw new ProtocolError('invalid-request', 'a request is a JSON object {id, method, params}');
-  const id = v['id'];
-  if (typeof id !== 'number' && typeof id !== 'string') throw new ProtocolError('invalid-request', 'id must be a number or a string');
-  const method = v['method'];
-  if (typeof method !== 'string') throw new ProtocolError('invalid-request', 'method must be a string', id);
-  if (!(CONTROL_METHODS as readonly string[]).includes(method)) {
-    throw new ProtocolError('unknown-method', `unknown method "${method}" (known: ${CONTROL_METHODS.join(', ')})`, id);
-  }
-  const params = v['params'] ?? {};
-  if (!isRecord(params)) throw new ProtocolError('invalid-params', 'params must be an object', id);
-  return { id, method: method as ControlMethod, params };
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /** Lower-case colon form of a MAC in any of the usual spellings, or null. */
@@ -64,48 +42,83 @@ export function normalizeMacText(s: string): string | null {
   return hex.match(/../g)!.join(':');
 }
 
+// One schema per message; the first issue (in key order, unknown keys first) is the answer.
+
+const REQUEST = v.pipe(
+  v.custom<Record<string, unknown>>(isRecord, 'a request is a JSON object {id, method, params}'),
+  v.transform((o) => ({ id: o['id'], method: o['method'], params: o['params'] })),
+  v.object({
+    id: v.custom<number | string>((x) => typeof x === 'number' || typeof x === 'string', 'id must be a number or a string'),
+    method: v.pipe(
+      v.custom<string>((x) => typeof x === 'string', 'method must be a string'),
+      v.check((m) => (CONTROL_METHODS as readonly string[]).includes(m), (i) => `unknown method "${i.input as string}" (known: ${CONTROL_METHODS.join(', ')})`),
+      v.transform((m) => m as ControlMethod),
+    ),
+    params: v.pipe(v.unknown(), v.transform((x) => x ?? {}), v.custom<Record<string, unknown>>(isRecord, 'params must be an object')),
+  }),
+);
+
+export type ControlRequest = v.InferOutput<typeof REQUEST>;
+
 /** The `routes` params: {vni?: 0..16777215, mac?: MAC, ip?: IPv4/IPv6}. */
+const FILTER_KEYS = {
+  vni: v.optional(v.custom<number>((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffff, 'vni must be an integer 0..16777215')),
+  mac: v.optional(v.pipe(
+    v.custom<string>((x) => typeof x === 'string' && normalizeMacText(x) !== null, (i) => `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(i.input)}`),
+    v.transform((m) => normalizeMacText(m)!),
+  )),
+  ip: v.optional(v.pipe(
+    v.custom<string>((x) => typeof x === 'string' && isIP(x) !== 0, (i) => `ip must be an IPv4 or IPv6 address, not ${JSON.stringify(i.input)}`),
+    v.transform(normalizeIp),
+  )),
+};
+const ROUTE_FILTER = v.objectWithRest(FILTER_KEYS, v.never());
+
+export type RouteFilter = v.InferOutput<v.ObjectSchema<typeof FILTER_KEYS, undefined>>;
+
+/** One request line -> a checked request; throws ProtocolError (with the id when it could be read). */
+export function parseRequest(line: string): ControlRequest {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch (e) {
+    throw new ProtocolError('parse-error', `not JSON: ${(e as Error).message}`);
+  }
+  const r = v.safeParse(REQUEST, json, { abortEarly: true });
+  if (r.success) return r.output;
+  const issue = r.issues[0];
+  const key = (issue.path?.[0] as { key?: unknown } | undefined)?.key;
+  const id = isRecord(json) && (typeof json['id'] === 'number' || typeof json['id'] === 'string') ? json['id'] : null;
+  const code: ControlErrorCode = key === 'params' ? 'invalid-params' : key === 'method' && issue.type === 'check' ? 'unknown-method' : 'invalid-request';
+  throw new ProtocolError(code, issue.message, id);
+}
+
+/** The `routes` params; throws ProtocolError (invalid-params) on the first problem, unknown keys first. */
 export function parseRouteFilter(params: Record<string, unknown>, id: number | string | null = null): RouteFilter {
-  const f: RouteFilter = {};
-  for (const k of Object.keys(params)) {
-    if (k !== 'vni' && k !== 'mac' && k !== 'ip') throw new ProtocolError('invalid-params', `unknown filter "${k}" (vni, mac, ip)`, id);
-  }
-  const vni = params['vni'];
-  if (vni !== undefined) {
-    if (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff) {
-      throw new ProtocolError('invalid-params', 'vni must be an integer 0..16777215', id);
-    }
-    f.vni = vni;
-  }
-  const mac = params['mac'];
-  if (mac !== undefined) {
-    const m = typeof mac === 'string' ? normalizeMacText(mac) : null;
-    if (m === null) throw new ProtocolError('invalid-params', `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(mac)}`, id);
-    f.mac = m;
-  }
-  const ip = params['ip'];
-  if (ip !== undefined) {
-    if (typeof ip !== 'string' || isIP(ip) === 0) throw new ProtocolError('invalid-params', `ip must be an IPv4 or IPv6 address, not ${JSON.stringify(ip)}`, id);
-    f.ip = normalizeIp(ip);
-  }
-  return f;
+  const r = v.safeParse(ROUTE_FILTER, params);
+  if (r.success) return r.output as RouteFilter;
+  const unknown = r.issues.find((i) => i.type === 'never');
+  if (unknown) throw new ProtocolError('invalid-params', `unknown filter "${String(unknown.path?.[0]?.key)}" (vni, mac, ip)`, id);
+  throw new ProtocolError('invalid-params', r.issues[0].message, id);
 }
 
-/** The `clear-duplicate` params: {mac: MAC, vni?: 0..16777215}. */
+export function encodeLine(msg: ControlResponse | { event: unknown } | ControlRequest): string {
+  return `${JSON.stringify(msg)}\n`;
+}
+
+const CLEAR_DUPLICATE = v.objectWithRest({
+  mac: v.pipe(
+    v.custom<string>((x) => typeof x === 'string' && normalizeMacText(x) !== null, (i) => `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(i.input ?? null)}`),
+    v.transform((m) => normalizeMacText(m)!),
+  ),
+  vni: FILTER_KEYS.vni,
+}, v.never());
+
+/** The `clear-duplicate` params: {mac: MAC, vni?: 0..16777215}; throws ProtocolError (invalid-params), unknown keys first. */
 export function parseClearDuplicate(params: Record<string, unknown>, id: number | string | null = null): { mac: string; vni: number | null } {
-  for (const k of Object.keys(params)) {
-    if (k !== 'vni' && k !== 'mac') throw new ProtocolError('invalid-params', `unknown parameter "${k}" (mac, vni)`, id);
-  }
-  const mac = params['mac'];
-  const m = typeof mac === 'string' ? normalizeMacText(mac) : null;
-  if (m === null) throw new ProtocolError('invalid-params', `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(mac ?? null)}`, id);
-  const vni = params['vni'];
-  if (vni !== undefined && (typeof vni !== 'number' || !Number.isInteger(vni) || vni < 0 || vni > 0xffffff)) {
-    throw new ProtocolError('invalid-params', 'vni must be an integer 0..16777215', id);
-  }
-  return { mac: m, vni: vni === undefined ? null : vni };
-}
-
-export function encodeLine(v: ControlResponse | { event: unknown } | ControlRequest): string {
-  return `${JSON.stringify(v)}\n`;
+  const r = v.safeParse(CLEAR_DUPLICATE, params);
+  if (r.success) return { mac: r.output.mac, vni: r.output.vni ?? null };
+  const unknown = r.issues.find((i) => i.type === 'never');
+  if (unknown) throw new ProtocolError('invalid-params', `unknown parameter "${String(unknown.path?.[0]?.key)}" (mac, vni)`, id);
+  throw new ProtocolError('invalid-params', r.issues[0].message, id);
 }

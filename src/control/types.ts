@@ -87,11 +87,9 @@ export interface LastErrorInfo {
 
 // --- show routes -----------------------------------------------------------------
 
-export interface RouteFilter {
-  vni?: number;
-  mac?: string;
-  ip?: string;
-}
+/** The `routes` params (checked by the schema in protocol.ts). */
+export type { RouteFilter } from './protocol.js';
+import type { RouteFilter } from './protocol.js';
 
 /** One Loc-RIB entry: every path for (VNI, MAC, IP). */
 export interface RouteInfo {
@@ -284,11 +282,8 @@ export const CONTROL_METHODS: readonly ControlMethod[] = ['neighbors', 'routes',
 
 export type ControlErrorCode = 'parse-error' | 'invalid-request' | 'unknown-method' | 'invalid-params' | 'internal-error';
 
-export interface ControlRequest {
-  id: number | string;
-  method: ControlMethod;
-  params: Record<string, unknown>;
-}
+/** A request line (checked by the schema in protocol.ts). */
+export type { ControlRequest } from './protocol.js';
 
 export type ControlResponse =
   | { id: number | string | null; result: unknown }

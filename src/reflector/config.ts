@@ -1,66 +1,21 @@
-// The reflector's YAML configuration (docs/reflector.md): parsed, validated and
-// defaulted here. Every problem is collected and reported with its key path and
-// line through the agent's ConfigError, e.g.
+// The reflector's YAML configuration (docs/reflector.md) as one valibot schema:
+// parsed, validated and defaulted here. Every problem is collected and reported
+// with its key path and line, e.g.
 // `rr.yaml:4: listenRanges[0]: host bits set (did you mean 192.168.1.0/24?)`.
+// Adding a key is one entry in the mapping it belongs to (and, when it has a
+// default that depends on other keys, one line in `resolve`).
+import * as v from 'valibot';
 import { isIP, isIPv4 } from 'node:net';
-import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
-import {
-  ConfigError, DEFAULTS, TCP_AO_MISSING, TCP_MD5_MISSING, parseYaml, pathText, readConfigFile, securityChecks,
-  type ConfigIssue, type KernelTcpAuth, type KeyPath as Path, type LogLevel, type TcpAoConfig,
-} from '../agent/config.js';
+import { ConfigError, type KeyPath } from '../config/issues.js';
+import { Issues, isMapping, list, mapping, value } from '../config/schema.js';
+import { authEntries, checkAuth, checkKernelAuth, type KernelTcpAuth } from '../config/security.js';
+import { loadYaml, readConfigFile } from '../config/yaml.js';
+import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../agent/config-schema.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../bgp/wire.js';
 import { formatIp } from '../kernel/addr.js';
 
-export { ConfigError } from '../agent/config.js';
-
-/** A `bgp listen range`: connections from inside it become clients of AS `asn`. */
-export interface ListenRange {
-  /** Network address in canonical text. */
-  network: string;
-  length: number;
-  family: 'ipv4' | 'ipv6';
-  /** Peer AS of clients from this range (default: ours, iBGP route-reflector clients). */
-  asn: number;
-  /** RFC 2385 TCP-MD5 password of every client in the range (a secret); null: none. */
-  password: string | null;
-  /** RFC 5925 TCP-AO master key tuple of every client in the range; null: none. */
-  tcpAo: TcpAoConfig | null;
-}
-
-export interface NeighborConfig {
-  address: string;
-  /** Default: ours. */
-  asn: number;
-  /** TCP port we connect to (default 179). */
-  port: number;
-  password: string | null;
-  tcpAo: TcpAoConfig | null;
-}
-
-export interface ReflectorBfdConfig {
-  minTx: number;
-  minRx: number;
-  multiplier: number;
-}
-
-export interface ReflectorConfig {
-  source: string;
-  routerId: string;
-  asn: number;
-  /** RFC 4456 §7 CLUSTER_ID as a dotted quad (default routerId). */
-  clusterId: string;
-  listen: { address: string; port: number };
-  listenRanges: ListenRange[];
-  /** Seconds: 0 or 3..65535 (default 9). */
-  holdTime: number;
-  /** Seconds (default holdTime / 3). */
-  keepalive: number;
-  /** null: no BFD. */
-  bfd: ReflectorBfdConfig | null;
-  neighbors: NeighborConfig[];
-  logLevel: LogLevel;
-}
+export { ConfigError } from '../config/issues.js';
 
 export const REFLECTOR_DEFAULTS = {
   port: 179,
@@ -70,8 +25,167 @@ export const REFLECTOR_DEFAULTS = {
   logLevel: 'info' as LogLevel,
 } as const;
 
-const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-const TOP_KEYS = ['routerId', 'asn', 'clusterId', 'listen', 'listenRanges', 'holdTime', 'keepalive', 'bfd', 'neighbors', 'logLevel'] as const;
+// --- one key's value, in the reflector's words ----------------------------------------
+
+function show(x: unknown): string {
+  if (typeof x === 'string') return `"${x}"`;
+  if (isMapping(x)) return 'a mapping';
+  if (Array.isArray(x)) return 'a list';
+  return String(x);
+}
+
+const isInt = (min: number, max: number) => (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+const int = (min: number, max: number) =>
+  value<number>(isInt(min, max), (x) => `must be an integer ${min}..${max}, got ${show(x)}`, `is required (an integer ${min}..${max})`);
+const str = () => value<string>((x) => typeof x === 'string', (x) => `must be a string, got ${show(x)}`);
+const ip = () => v.pipe(
+  value<string>((x) => typeof x === 'string', (x) => `must be a string, got ${show(x)}`, 'is required (an IP address)'),
+  v.check((s) => isIP(s) !== 0, (i) => `must be an IP address, got "${i.input as string}"`),
+);
+/** RFC 4456 §7: CLUSTER_ID is 4 octets; FRR takes it as a dotted quad or a number. */
+const bgpId = () => v.pipe(
+  value<string | number>(
+    (x) => isInt(1, 0xffffffff)(x) || (typeof x === 'string' && isIPv4(x) && x !== '0.0.0.0'),
+    (x) => `must be a non-zero IPv4 address, got ${show(x)}`, 'is required (a non-zero IPv4 address)',
+  ),
+  v.transform((x) => (typeof x === 'number' ? [24, 16, 8, 0].map((s) => (x >>> s) & 0xff).join('.') : x)),
+);
+
+const BFD = mapping({
+  minTx: v.optional(int(1, 4_294_967), REFLECTOR_DEFAULTS.bfd.minTx),
+  minRx: v.optional(int(1, 4_294_967), REFLECTOR_DEFAULTS.bfd.minRx),
+  multiplier: v.optional(int(1, 255), REFLECTOR_DEFAULTS.bfd.multiplier),
+});
+
+/** A `bgp listen range`: `10.0.0.0/8` or a mapping; connections from inside it become clients of AS `asn`. */
+const LISTEN_RANGE = v.pipe(
+  value<string | Record<string, unknown>>((x) => typeof x === 'string' || isMapping(x), (x) => `must be a string, got ${show(x)}`),
+  v.transform((x) => (typeof x === 'string' ? { range: x } : x)),
+  mapping({
+    range: v.optional(str()),
+    /** Peer AS of clients from this range (default: ours, iBGP route-reflector clients). */
+    asn: v.optional(int(1, 0xffffffff)),
+    ...authEntries,
+  }),
+);
+
+const NEIGHBOR = mapping({
+  address: ip(),
+  /** Default: ours. */
+  asn: v.optional(int(1, 0xffffffff)),
+  /** TCP port we connect to. */
+  port: v.optional(int(1, 65535), 179),
+  ...authEntries,
+});
+
+/** `~` items of the two lists are skipped. */
+const skipNull = <S extends v.GenericSchema>(s: S) => v.nullable(s);
+
+export const REFLECTOR_SCHEMA = v.pipe(mapping({
+  routerId: bgpId(),
+  asn: int(1, 0xffffffff),
+  /** RFC 4456 §7 CLUSTER_ID as a dotted quad (default routerId). */
+  clusterId: v.optional(bgpId()),
+  listen: v.optional(mapping({
+    address: v.optional(ip(), REFLECTOR_DEFAULTS.listenAddress),
+    port: v.optional(int(0, 65535), REFLECTOR_DEFAULTS.port),
+  }), () => ({})),
+  listenRanges: v.optional(list(skipNull(LISTEN_RANGE)), () => []),
+  /** Seconds: 0 or 3..65535. */
+  holdTime: v.optional(int(0, 65535), REFLECTOR_DEFAULTS.holdTime),
+  /** Seconds (default holdTime / 3); its range depends on holdTime (checked in checkReflector). */
+  keepalive: v.optional(v.unknown()),
+  /** null: no BFD. */
+  bfd: v.optional(v.pipe(
+    v.unknown(),
+    v.transform((x) => (x === false ? null : x === true ? {} : x)),
+    v.nullable(BFD),
+  ), false),
+  neighbors: v.optional(list(skipNull(NEIGHBOR)), () => []),
+  logLevel: v.optional(v.pipe(str(), v.check(
+    (s) => (LOG_LEVELS as readonly string[]).includes(s), (i) => `must be one of ${LOG_LEVELS.join(', ')}, got "${i.input as string}"`,
+  ), v.transform((s) => s as LogLevel)), REFLECTOR_DEFAULTS.logLevel),
+}), v.transform(resolve));
+
+/** The defaults that depend on other keys, and the listen ranges' prefixes. */
+function resolve(c: {
+  routerId: string; asn: number; clusterId?: string | undefined; listen: { address: string; port: number };
+  listenRanges: Array<{ range?: string | undefined; asn?: number | undefined; password: string | null; tcpAo: TcpAo | null } | null>;
+  holdTime: number; keepalive?: unknown; bfd: { minTx: number; minRx: number; multiplier: number } | null;
+  neighbors: Array<{ address: string; asn?: number | undefined; port: number; password: string | null; tcpAo: TcpAo | null } | null>;
+  logLevel: LogLevel;
+}) {
+  const max = Math.floor(c.holdTime / 3);
+  return {
+    routerId: c.routerId,
+    asn: c.asn,
+    clusterId: c.clusterId ?? c.routerId,
+    listen: { address: c.listen.address, port: c.listen.port },
+    listenRanges: c.listenRanges.flatMap((r) => {
+      const prefix = r?.range === undefined ? null : parsePrefix(r.range);
+      return r && prefix !== null && typeof prefix !== 'string' ? [{ ...prefix, asn: r.asn ?? c.asn, password: r.password, tcpAo: r.tcpAo }] : [];
+    }),
+    holdTime: c.holdTime,
+    keepalive: typeof c.keepalive === 'number' ? c.keepalive : max,
+    bfd: c.bfd,
+    neighbors: c.neighbors.flatMap((n) => (n ? [{ address: n.address, asn: n.asn ?? c.asn, port: n.port, password: n.password, tcpAo: n.tcpAo }] : [])),
+    logLevel: c.logLevel,
+  };
+}
+
+type TcpAo = NonNullable<v.InferOutput<typeof authEntries.tcpAo>>;
+
+export type ReflectorConfig = v.InferOutput<typeof REFLECTOR_SCHEMA> & { source: string };
+export type ListenRange = ReflectorConfig['listenRanges'][number];
+export type NeighborConfig = ReflectorConfig['neighbors'][number];
+export type ReflectorBfdConfig = NonNullable<ReflectorConfig['bfd']>;
+
+// --- rules across keys ----------------------------------------------------------------
+
+function checkReflector(root: Record<string, unknown>, issues: Issues): void {
+  const good = <T>(p: KeyPath, x: unknown, fallback: T): T => (x === undefined || issues.invalid(p) ? fallback : (x as T));
+  const ranges = Array.isArray(root['listenRanges']) ? (root['listenRanges'] as unknown[]) : [];
+  ranges.forEach((r, i) => {
+    const p: KeyPath = ['listenRanges', i];
+    if (typeof r === 'string') {
+      const prefix = parsePrefix(r);
+      if (typeof prefix === 'string') issues.add(p, prefix);
+    } else if (isMapping(r)) {
+      const text = r['range'];
+      if (typeof text !== 'string') issues.add([...p, 'range'], 'is required (a prefix such as 192.168.1.0/24)');
+      checkAuth(r, p, issues);
+      const prefix = typeof text === 'string' ? parsePrefix(text) : null;
+      if (typeof prefix === 'string') issues.add([...p, 'range'], prefix, p);
+    }
+  });
+
+  const holdTime = good(['holdTime'], root['holdTime'], REFLECTOR_DEFAULTS.holdTime as number);
+  if (holdTime === 1 || holdTime === 2) issues.add(['holdTime'], 'must be 0 or 3..65535 seconds (RFC 4271 §4.2)');
+  const k = root['keepalive'];
+  const [min, max] = holdTime === 0 ? [0, 0] : [1, Math.max(1, Math.floor(holdTime / 3))];
+  if (k !== undefined && !isInt(min, max)(k)) issues.add(['keepalive'], `must be an integer ${min}..${max}, got ${show(k)}`);
+
+  const neighbors = Array.isArray(root['neighbors']) ? (root['neighbors'] as unknown[]) : [];
+  const seen = new Set<string>();
+  neighbors.forEach((n, i) => {
+    if (!isMapping(n)) return;
+    const p: KeyPath = ['neighbors', i];
+    checkAuth(n, p, issues);
+    const address = n['address'];
+    if (typeof address !== 'string' || isIP(address) === 0) return;
+    if (seen.has(address)) issues.add([...p, 'address'], `neighbor ${address} is listed twice`, p);
+    seen.add(address);
+  });
+  if (root['listenRanges'] === undefined && root['neighbors'] === undefined) {
+    issues.add([], 'neither listenRanges nor neighbors: no peer could ever connect', ['neighbors']);
+  }
+}
+
+/** How the reflector's file words the keys it does not know. */
+const KEY_WORDS = {
+  unknown: (_key: string, allowed: readonly string[]) => `unknown key (known: ${allowed.join(', ')})`,
+  odd: (p: KeyPath, key: unknown, allowed: readonly string[]) => ({ path: [...p, String(key)], message: `unknown key (known: ${allowed.join(', ')})` }),
+};
 
 /** Read, parse, validate; `kernel` as for the agent's loadConfig. */
 export function loadReflectorConfig(path: string, kernel?: () => KernelTcpAuth): ReflectorConfig {
@@ -80,228 +194,41 @@ export function loadReflectorConfig(path: string, kernel?: () => KernelTcpAuth):
 
 /** Parse and validate; throws ConfigError listing every issue. */
 export function parseReflectorConfig(text: string, source = '<string>', opts: { kernel?: () => KernelTcpAuth } = {}): ReflectorConfig {
-  const { doc, lc, issues } = parseYaml(text, source);
-  const v = new Check(doc, lc, issues);
-  const cfg = v.config(source);
+  const src = loadYaml(text, source);
+  const issues = new Issues(REFLECTOR_SCHEMA, src, KEY_WORDS);
+  let root = src.value;
+  if (root === undefined) issues.add([], 'empty configuration (routerId and asn are required)', [], -1);
+  else if (!isMapping(root)) issues.add([], 'must be a mapping', [], -1);
+  if (!isMapping(root)) root = {};
+  const raw = root as Record<string, unknown>;
+  const r = issues.run(REFLECTOR_SCHEMA, raw);
+  checkReflector(raw, issues);
   if (opts.kernel) {
-    const need = [
-      ...cfg.listenRanges.map((r, i) => ({ p: ['listenRanges', i], r })),
-      ...cfg.neighbors.map((r, i) => ({ p: ['neighbors', i], r })),
-    ].filter((n) => n.r.password !== null || n.r.tcpAo !== null);
-    if (need.length) {
-      const k = opts.kernel();
-      for (const { p, r } of need) {
-        if (r.tcpAo && !k.ao) v.err([...p, 'tcpAo'], TCP_AO_MISSING);
-        if (r.password !== null && !k.md5) v.err([...p, 'password'], TCP_MD5_MISSING);
-      }
-    }
-  }
-  if (issues.length) throw new ConfigError(source, issues);
-  return cfg;
-}
-
-class Check {
-  constructor(private readonly doc: Document, private readonly lc: LineCounter, private readonly issues: ConfigIssue[]) {}
-
-  err(p: Path, message: string): void {
-    let line: number | undefined;
-    for (let n = p.length; n >= 0 && line === undefined; n--) {
-      const node: unknown = n === 0 ? this.doc.contents : this.doc.getIn(p.slice(0, n), true);
-      const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-      if (range) line = this.lc.linePos(range[0]).line;
-    }
-    this.issues.push({ path: pathText(p), message, ...(line !== undefined ? { line } : {}) });
-  }
-
-  /** The plain value at p: a scalar's value, the node for a map/sequence, undefined if absent. */
-  value(p: Path): unknown {
-    const n: unknown = p.length === 0 ? this.doc.contents : this.doc.getIn(p, true);
-    if (n === undefined || n === null) return undefined;
-    if (isScalar(n)) return n.value ?? undefined;
-    return n;
-  }
-
-  keys(p: Path, allowed: readonly string[]): boolean {
-    const n = this.value(p);
-    if (n === undefined) return false;
-    if (!isMap(n)) {
-      this.err(p, 'must be a mapping');
-      return false;
-    }
-    for (const pair of n.items) {
-      const k = isScalar(pair.key) ? pair.key.value : pair.key;
-      if (typeof k !== 'string' || !allowed.includes(k)) this.err([...p, String(k)], `unknown key (known: ${allowed.join(', ')})`);
-    }
-    return true;
-  }
-
-  int(p: Path, min: number, max: number, def?: number): number {
-    const v = this.value(p);
-    if (v === undefined) {
-      if (def === undefined) this.err(p, `is required (an integer ${min}..${max})`);
-      return def ?? min;
-    }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.err(p, `must be an integer ${min}..${max}, got ${show(v)}`);
-      return def ?? min;
-    }
-    return v;
-  }
-
-  str(p: Path): string | undefined {
-    const v = this.value(p);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') {
-      this.err(p, `must be a string, got ${show(v)}`);
-      return undefined;
-    }
-    return v;
-  }
-
-  ip(p: Path, def?: string): string {
-    const v = this.str(p);
-    if (v === undefined) {
-      if (def === undefined && this.value(p) === undefined) this.err(p, 'is required (an IP address)');
-      return def ?? '';
-    }
-    if (isIP(v) === 0) {
-      this.err(p, `must be an IP address, got "${v}"`);
-      return def ?? '';
-    }
-    return v;
-  }
-
-  bgpId(p: Path, def?: string): string {
-    const v = this.value(p);
-    if (v === undefined && def !== undefined) return def;
-    // RFC 4456 §7: CLUSTER_ID is 4 octets; FRR takes it as a dotted quad or a number.
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 0xffffffff) {
-      return [24, 16, 8, 0].map((s) => (v >>> s) & 0xff).join('.');
-    }
-    if (typeof v === 'string' && isIPv4(v) && v !== '0.0.0.0') return v;
-    this.err(p, v === undefined ? 'is required (a non-zero IPv4 address)' : `must be a non-zero IPv4 address, got ${show(v)}`);
-    return def ?? '0.0.0.1';
-  }
-
-  seq(p: Path): number {
-    const v = this.value(p);
-    if (v === undefined) return 0;
-    if (!isSeq(v)) {
-      this.err(p, 'must be a list');
-      return 0;
-    }
-    return v.items.length;
-  }
-
-  /** `password` and `tcpAo` of a listen range or neighbor at p (a mapping). */
-  security(p: Path): { password: string | null; tcpAo: TcpAoConfig | null } {
-    const { password, tcpAo } = securityChecks({
-      value: (q) => this.value([...p, ...q]),
-      isMapping: (q) => isMap(this.value([...p, ...q])),
-      mapKeys: (q, allowed) => this.keys([...p, ...q], allowed),
-      err: (q, m) => this.err([...p, ...q], m),
+    const sessions = (['listenRanges', 'neighbors'] as const).flatMap((list) => {
+      const items = Array.isArray(raw[list]) ? (raw[list] as unknown[]) : [];
+      return items.flatMap((it, i) => (isMapping(it) && usable(list, it) ? [{ p: [list, i], raw: it }] : []));
     });
-    return { password, tcpAo };
+    checkKernelAuth(sessions, opts.kernel, issues);
   }
-
-  range(p: Path, ourAs: number): ListenRange | null {
-    let text: string | undefined;
-    let asn = ourAs;
-    let sec: { password: string | null; tcpAo: TcpAoConfig | null } = { password: null, tcpAo: null };
-    if (isMap(this.value(p))) {
-      this.keys(p, ['range', 'asn', 'password', 'tcpAo']);
-      text = this.str([...p, 'range']);
-      if (text === undefined) this.err([...p, 'range'], 'is required (a prefix such as 192.168.1.0/24)');
-      asn = this.int([...p, 'asn'], 1, 0xffffffff, ourAs);
-      sec = this.security(p);
-      if (text === undefined) return null;
-      p = [...p, 'range'];
-    } else {
-      text = this.str(p);
-      if (text === undefined) return null;
-    }
-    const r = parsePrefix(text);
-    if (typeof r === 'string') {
-      this.err(p, r);
-      return null;
-    }
-    return { ...r, asn, ...sec };
-  }
-
-  config(source: string): ReflectorConfig {
-    if (this.value([]) === undefined) {
-      this.err([], 'empty configuration (routerId and asn are required)');
-    } else {
-      this.keys([], TOP_KEYS);
-    }
-    const routerId = this.bgpId(['routerId']);
-    const asn = this.int(['asn'], 1, 0xffffffff);
-    const clusterId = this.bgpId(['clusterId'], routerId);
-
-    const listen = { address: REFLECTOR_DEFAULTS.listenAddress as string, port: REFLECTOR_DEFAULTS.port as number };
-    if (this.keys(['listen'], ['address', 'port'])) {
-      listen.address = this.ip(['listen', 'address'], REFLECTOR_DEFAULTS.listenAddress);
-      listen.port = this.int(['listen', 'port'], 0, 65535, REFLECTOR_DEFAULTS.port);
-    }
-
-    const listenRanges: ListenRange[] = [];
-    for (let i = 0, n = this.seq(['listenRanges']); i < n; i++) {
-      const r = this.range(['listenRanges', i], asn);
-      if (r) listenRanges.push(r);
-    }
-
-    const holdTime = this.int(['holdTime'], 0, 65535, REFLECTOR_DEFAULTS.holdTime);
-    if (holdTime === 1 || holdTime === 2) this.err(['holdTime'], 'must be 0 or 3..65535 seconds (RFC 4271 §4.2)');
-    const maxKeepalive = Math.floor(holdTime / 3);
-    const keepalive = holdTime === 0 ? this.int(['keepalive'], 0, 0, 0) : this.int(['keepalive'], 1, Math.max(1, maxKeepalive), maxKeepalive);
-
-    let bfd: ReflectorBfdConfig | null = null;
-    const b = this.value(['bfd']);
-    if (b === true) bfd = { ...REFLECTOR_DEFAULTS.bfd };
-    else if (b !== undefined && b !== false && this.keys(['bfd'], ['minTx', 'minRx', 'multiplier'])) {
-      bfd = {
-        minTx: this.int(['bfd', 'minTx'], 1, 4_294_967, REFLECTOR_DEFAULTS.bfd.minTx),
-        minRx: this.int(['bfd', 'minRx'], 1, 4_294_967, REFLECTOR_DEFAULTS.bfd.minRx),
-        multiplier: this.int(['bfd', 'multiplier'], 1, 255, REFLECTOR_DEFAULTS.bfd.multiplier),
-      };
-    }
-
-    const neighbors: NeighborConfig[] = [];
-    const seen = new Set<string>();
-    for (let i = 0, n = this.seq(['neighbors']); i < n; i++) {
-      const p = ['neighbors', i];
-      if (!this.keys(p, ['address', 'asn', 'port', 'password', 'tcpAo'])) continue;
-      const address = this.ip([...p, 'address']);
-      const nb: NeighborConfig = {
-        address, asn: this.int([...p, 'asn'], 1, 0xffffffff, asn), port: this.int([...p, 'port'], 1, 65535, 179), ...this.security(p),
-      };
-      if (address && seen.has(address)) this.err([...p, 'address'], `neighbor ${address} is listed twice`);
-      seen.add(address);
-      if (address) neighbors.push(nb);
-    }
-    if (this.value(['listenRanges']) === undefined && this.value(['neighbors']) === undefined) {
-      this.err([], 'neither listenRanges nor neighbors: no peer could ever connect');
-    }
-
-    let logLevel = REFLECTOR_DEFAULTS.logLevel;
-    const ll = this.str(['logLevel']);
-    if (ll !== undefined) {
-      if ((LOG_LEVELS as readonly string[]).includes(ll)) logLevel = ll as LogLevel;
-      else this.err(['logLevel'], `must be one of ${LOG_LEVELS.join(', ')}, got "${ll}"`);
-    }
-    return { source, routerId, asn, clusterId, listen, listenRanges, holdTime, keepalive, bfd, neighbors, logLevel };
-  }
+  if (issues.count || !r.success) throw new ConfigError(source, issues.done());
+  return { source, ...r.output };
 }
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return `"${v}"`;
-  if (isMap(v)) return 'a mapping';
-  if (isSeq(v)) return 'a list';
-  return String(v);
+/** A listen range or neighbor the reflector will use (the kernel's abilities matter only for those). */
+function usable(list: 'listenRanges' | 'neighbors', it: Record<string, unknown>): boolean {
+  if (list === 'neighbors') return typeof it['address'] === 'string' && isIP(it['address']) !== 0;
+  return typeof it['range'] === 'string' && typeof parsePrefix(it['range']) !== 'string';
+}
+
+/** A prefix: the network address in canonical text, its length and family. */
+export interface Prefix {
+  network: string;
+  length: number;
+  family: 'ipv4' | 'ipv6';
 }
 
 /** "192.168.1.0/24" → its parts, or the reason it is not a prefix. Host bits must be zero. */
-export function parsePrefix(text: string): Omit<ListenRange, 'asn' | 'password' | 'tcpAo'> | string {
+export function parsePrefix(text: string): Prefix | string {
   const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
   if (!m) return `must be a prefix such as 192.168.1.0/24, got "${text}"`;
   const addr = m[1]!;
@@ -327,7 +254,7 @@ function maskBytes(b: Uint8Array, length: number): Uint8Array {
 }
 
 /** Whether `address` (plain text, no ::ffff: prefix for IPv4) lies in `r`. */
-export function inRange(r: Omit<ListenRange, 'asn' | 'password' | 'tcpAo'>, address: string): boolean {
+export function inRange(r: Prefix, address: string): boolean {
   const fam = isIP(address);
   if ((fam === 4) !== (r.family === 'ipv4') || fam === 0) return false;
   if (fam === 4) {
