@@ -6,7 +6,8 @@
 // The decision is data: STEPS is the selection order, and the winner carries the
 // step that beat the runner-up as a BestPathReason; reasonText() makes the text
 // operators see, at the edge (logs, the control socket). Pure functions.
-import type { MacIpRoute, RouteDistinguisher, RouteTarget } from '../evpn/types.js';
+import type { MacIpRoute } from '../evpn/types.js';
+import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
 import { routeKey } from '../evpn/route.js';
 
 /** One path as the rest of the agent sees it (read-only). */

@@ -13,11 +13,11 @@
 // endpoint (RFC 6514 §5: the attribute length gives the address family) are IPv6.
 // Every route carries its RT and the VXLAN encapsulation community (RFC 9012 §4.1,
 // tunnel type 8); type-2 label1 = VNI.
-import type { PathAttributes } from '../bgp/types.js';
-import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
-import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
+import type { PathAttributes, ExtCommunity } from '../bgp/types.js';
+import { parseIpv4, parseIpv6 } from '../wire/addr.js';
+import type { EvpnRoute } from '../evpn/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../evpn/route.js';
-import { formatExtCommunity } from '../evpn/extcommunity.js';
+import { formatExtCommunity } from '../bgp/extcommunity.js';
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../kernel/nl.js';
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';

@@ -2,7 +2,7 @@
 // Text forms are canonical so that two spellings of one address compare equal:
 // MAC lower-case colon-separated, IPv4 dotted quad, IPv6 per RFC 5952.
 import { isIPv4, isIPv6 } from 'node:net';
-import { parseIpv6 } from '../bgp/wire.js';
+import { parseIpv6 } from '../wire/addr.js';
 
 export class AddressError extends Error {
   override name = 'AddressError';

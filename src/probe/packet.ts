@@ -25,8 +25,7 @@
 //   +----------------------------------------------+
 //
 // Decoders never throw: they return `{ ok: false, error }` with a typed kind.
-import { formatIpv4, formatIpv6, parseIpv6 } from '../bgp/wire.js';
-import { readMac } from '../evpn/addr.js';
+import { formatIpv4, formatIpv6, parseIpv6, readMac } from '../wire/addr.js';
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
 export const VXLAN_PORT = 4789;

@@ -5,10 +5,9 @@
 // does not resolve next hops. The result names the step that decided.
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4ToUint } from '../bgp/negotiate.js';
-import { parseIpv6 } from '../bgp/wire.js';
-import type { AsPathSegment } from '../bgp/types.js';
+import { parseIpv6 } from '../wire/addr.js';
+import type { AsPathSegment, PathAttributes } from '../bgp/types.js';
 import type { EvpnRoute } from '../evpn/types.js';
-import type { PathAttributes } from '../bgp/types.js';
 
 /** One path for a route, as learned from one peer. */
 export interface Path {

@@ -1,18 +1,18 @@
 // The reflector's YAML configuration (docs/reflector.md): parsed, validated and
 // defaulted here. Every problem is collected and reported with its key path and
-// line through the agent's ConfigError, e.g.
+// line through the shared ConfigError (src/config/common.ts), e.g.
 // `rr.yaml:4: listenRanges[0]: host bits set (did you mean 192.168.1.0/24?)`.
 import { isIP, isIPv4 } from 'node:net';
 import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
 import {
-  ConfigError, DEFAULTS, TCP_AO_MISSING, TCP_MD5_MISSING, parseYaml, pathText, readConfigFile, securityChecks,
+  ConfigError, SESSION_DEFAULTS as DEFAULTS, TCP_AO_MISSING, TCP_MD5_MISSING, parseYaml, pathText, readConfigFile, securityChecks,
   type ConfigIssue, type KernelTcpAuth, type KeyPath as Path, type LogLevel, type TcpAoConfig,
-} from '../agent/config.js';
+} from '../config/common.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
-import { parseIpv6 } from '../bgp/wire.js';
+import { parseIpv6 } from '../wire/addr.js';
 import { formatIp } from '../kernel/addr.js';
 
-export { ConfigError } from '../agent/config.js';
+export { ConfigError } from '../config/common.js';
 
 /** A `bgp listen range`: connections from inside it become clients of AS `asn`. */
 export interface ListenRange {
