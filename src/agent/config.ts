@@ -4,7 +4,7 @@
 // line, e.g. `agent.yaml:14: uplinks[1].localAs: must be an integer 1..4294967295`.
 // docs/configuration.md documents every key.
 import { isIPv4, isIPv6 } from 'node:net';
-import { normalizeIp } from '../kernel/addr.js';
+import { normalizeIp } from '../wire/addr.js';
 import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode } from 'yaml';
 import { parseRouteTarget } from '../bgp/extcommunity.js';
 import { parseRd } from '../bgp/rd.js';

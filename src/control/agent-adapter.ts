@@ -17,7 +17,7 @@ import { familyName } from '../bgp/negotiate.js';
 import type { BfdSessionInfo } from '../bfd/session.js';
 import { formatRouteTarget } from '../bgp/extcommunity.js';
 import { formatRd } from '../bgp/rd.js';
-import { normalizeIp } from '../kernel/addr.js';
+import { normalizeIp } from '../wire/addr.js';
 import { entryKey, type KernelEntry, type KernelPort, type ObservedEntry } from '../kernel/port.js';
 import { groupObserved, normalizeEntry, plan } from '../kernel/reconcile.js';
 import { authName } from '../net/sockopt-wire.js';

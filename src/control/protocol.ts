@@ -1,7 +1,7 @@
 // Newline-delimited JSON framing and request validation for the control socket.
 // Pure: no sockets here (server.ts and client.ts carry the bytes).
 import { isIP } from 'node:net';
-import { normalizeIp } from '../kernel/addr.js';
+import { macFromAnySpelling, normalizeIp } from '../wire/addr.js';
 import {
   CONTROL_METHODS, type ControlErrorCode, type ControlMethod, type ControlRequest, type ControlResponse, type RouteFilter,
 } from './types.js';
@@ -59,9 +59,7 @@ export function parseRequest(line: string): ControlRequest {
 
 /** Lower-case colon form of a MAC in any of the usual spellings, or null. */
 export function normalizeMacText(s: string): string | null {
-  const hex = s.toLowerCase().replace(/[:.-]/g, '');
-  if (!/^[0-9a-f]{12}$/.test(hex)) return null;
-  return hex.match(/../g)!.join(':');
+  return macFromAnySpelling(s);
 }
 
 /** The `routes` params: {vni?: 0..16777215, mac?: MAC, ip?: IPv4/IPv6}. */

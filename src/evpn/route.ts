@@ -1,6 +1,6 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
 import { checkUint, toHex } from '../wire/bytes.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac, readMac } from '../wire/addr.js';
+import { normalizeIp, normalizeMac } from '../wire/addr.js';
 import { normalizeEsi } from './esi.js';
 import { formatRd, parseRd } from '../bgp/rd.js';
 import { ZERO_ESI, type Esi, type EvpnRoute, type InclusiveMulticastRoute, type MacIpRoute } from './types.js';
@@ -88,15 +88,6 @@ export function describeRoute(route: EvpnRoute): string {
 
 function toRd(rd: RouteDistinguisher | string): RouteDistinguisher {
   return typeof rd === 'string' ? parseRd(rd) : rd;
-}
-
-function normalizeMac(mac: string): string {
-  return readMac(parseMac(mac), 0);
-}
-
-function normalizeIp(ip: string): string {
-  if (ip.includes(':')) return formatIpv6(parseIpv6(ip), 0);
-  return formatIpv4(parseIpv4(ip));
 }
 
 function ipBits(ip: string): number {

@@ -12,7 +12,7 @@
 //   last member deletes the group (as Linux does).
 // Tests play "someone else" with the foreign*/remove* methods, inject failures with
 // failWith(), and read back the applied operations in `applied`.
-import { normalizeIp, normalizeMac } from './addr.js';
+import { normalizeIp, normalizeMac } from '../wire/addr.js';
 import { NTF_EXT_LEARNED, NTF_SELF, NUD_NOARP, NUD_REACHABLE } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,

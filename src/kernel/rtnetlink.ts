@@ -12,7 +12,11 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
-import { parseIp, parseMac } from './addr.js';
+import { parseIp as ipBytes, parseMac as macBytes } from '../wire/addr.js';
+
+// Netlink attributes are Buffers: the address module's parsers, as Buffers.
+const parseIp = (text: string): Buffer => Buffer.from(ipBytes(text));
+const parseMac = (text: string): Buffer => Buffer.from(macBytes(text));
 import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import {

@@ -10,7 +10,7 @@ import {
 } from '../config/common.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { parseIpv6 } from '../wire/addr.js';
-import { formatIp } from '../kernel/addr.js';
+import { formatIp } from '../wire/addr.js';
 
 export { ConfigError } from '../config/common.js';
 

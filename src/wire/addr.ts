@@ -1,12 +1,28 @@
-// MAC and IPv4 text <-> wire for the codecs' hot paths. The general parsers
-// in wire.ts (regular expressions) stay the reference and the fallback; these
-// produce the same results faster:
+// IP and MAC addresses: the one module that parses, formats, compares and
+// classifies them. IPv6 text is parsed and validated by the `ip-address`
+// package (the design card's choice); the text forms are canonical so that two spellings of one
+// address compare equal: MAC lower-case colon-separated, IPv4 dotted quad
+// without leading zeros, IPv6 per RFC 5952 §4 with IPv4-mapped addresses
+// (::ffff:0:0/96) written with a dotted quad as RFC 5952 §5 recommends
+// (`::ffff:192.0.2.1`, never `::ffff:c000:201`).
+//
+// Hot paths keep byte-level code here instead of going through `ip-address`
+// (IPv4 dotted quads are always parsed by char code, ipv4Value below)
+// (which builds objects, regular expressions and BigInts per call and costs
+// 10-50x more per address): formatting from bytes (NLRI decode, kernel event
+// decode), the dotted-quad and canonical-MAC fast paths of the encoders, and
+// the IPv4 branch of compareIp. Each produces exactly what the general path
+// produces (test/unit/wire-addr.test.ts checks them against each other).
 //  - readMac builds the text with one String.fromCharCode: a flat
 //    17-character string instead of an 11-part template-literal rope that V8
 //    flattens again when it is hashed as a map key (2-5x faster on Node 20);
 //  - writeMac / writeIpv4 parse the canonical forms by char code and hand
 //    anything else to Writer.mac / Writer.ipv4 (which throw RangeError).
+import { Address6 } from 'ip-address';
 import type { Writer } from './bytes.js';
+
+/** An address that does not parse: a RangeError (name 'RangeError'), with the input in the message. */
+export class AddressError extends RangeError {}
 
 /** Char codes of '0'-'9', 'a'-'f'. */
 const NIBBLE = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102];
@@ -66,7 +82,11 @@ export function writeIpv4(w: Writer, text: string): void {
   else w.ipv4(text); // throws RangeError with the wire.ts message
 }
 
-/** The address as an unsigned 32-bit number, or -1 if text is not a dotted quad. */
+/**
+ * The address as an unsigned 32-bit number, or -1 if text is not a dotted quad
+ * (four parts of 1-3 decimal digits, each <= 255, no leading zero). By char
+ * code: the IPv4 parser of this module, on every encoder's hot path.
+ */
 export function ipv4Value(text: string): number {
   const n = text.length;
   if (n < 7 || n > 15) return -1;
@@ -74,6 +94,7 @@ export function ipv4Value(text: string): number {
   let part = 0;
   let digits = 0;
   let dots = 0;
+  let lead0 = false;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === 46) {
@@ -83,7 +104,9 @@ export function ipv4Value(text: string): number {
       digits = 0;
       dots++;
     } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && lead0) return -1;
       if (++digits > 3) return -1;
+      if (digits === 1) lead0 = c === 48;
       part = part * 10 + (c - 48);
       if (part > 255) return -1;
     } else {
@@ -121,57 +144,153 @@ export function formatIpv6(b: Uint8Array, p: number): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-export function parseIpv4(addr: string): Uint8Array {
-  const parts = addr.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${addr}`);
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${addr}`);
-    out[i] = Number(p);
-  }
-  return out;
+// ---------------------------------------------------------------- text -> bytes
+
+/** Dotted-quad bytes, or undefined when text is not an IPv4 address (1-3 digits, no leading zero, each <= 255). */
+export function ipv4Bytes(text: string): Uint8Array | undefined {
+  const v = ipv4Value(text);
+  if (v < 0) return undefined;
+  return new Uint8Array([v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff]);
 }
 
-export function parseIpv6(addr: string): Uint8Array {
+/** 16 bytes, or undefined when text is not an IPv6 address (zones such as %eth0 and prefixes are rejected). */
+export function ipv6Bytes(text: string): Uint8Array | undefined {
+  if (!text.includes(':') || text.includes('%') || text.includes('/') || !Address6.isValid(text)) return undefined;
+  const a = new Address6(text);
   const out = new Uint8Array(16);
-  let text = addr;
-  // Trailing dotted quad (e.g. ::ffff:1.2.3.4).
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  let v4: Uint8Array | null = null;
-  if (tail.includes('.')) {
-    v4 = parseIpv4(tail);
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) throw new RangeError(`not an IPv6 address: ${addr}`);
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const missing = 8 - head.length - rest.length;
-  if ((halves.length === 1 && missing !== 0) || missing < (halves.length === 2 ? 1 : 0)) {
-    throw new RangeError(`not an IPv6 address: ${addr}`);
-  }
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
+  const groups = a.parsedAddress;
+  if (groups.length !== 8) return undefined;
   for (let i = 0; i < 8; i++) {
-    const g = groups[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RangeError(`not an IPv6 address: ${addr}`);
-    const n = parseInt(g, 16);
+    const n = parseInt(groups[i]!, 16);
     out[2 * i] = n >> 8;
     out[2 * i + 1] = n & 0xff;
   }
-  if (v4) out.set(v4, 12);
   return out;
 }
 
-export function parseMac(addr: string): Uint8Array {
-  const parts = addr.split(/[:-]/);
-  if (parts.length !== 6) throw new RangeError(`not a MAC address: ${addr}`);
+/** IPv4 to 4 bytes; RangeError "not an IPv4 address: <text>". */
+export function parseIpv4(addr: string): Uint8Array {
+  const b = ipv4Bytes(addr);
+  if (!b) throw new AddressError(`not an IPv4 address: ${addr}`);
+  return b;
+}
+
+/** IPv6 (a trailing dotted quad included) to 16 bytes; RangeError "not an IPv6 address: <text>". */
+export function parseIpv6(addr: string): Uint8Array {
+  const b = ipv6Bytes(addr);
+  if (!b) throw new AddressError(`not an IPv6 address: ${addr}`);
+  return b;
+}
+
+/** IPv4 or IPv6 text to 4 or 16 bytes; AddressError "invalid IP address: <text>". */
+export function parseIp(text: string): Uint8Array {
+  const b = ipv4Bytes(text) ?? ipv6Bytes(text);
+  if (!b) throw new AddressError(`invalid IP address: ${text}`);
+  return b;
+}
+
+/** 4 or 16 bytes as canonical text. */
+export function formatIp(b: Uint8Array): string {
+  if (b.length === 4) return formatIpv4(b, 0);
+  if (b.length !== 16) throw new AddressError(`IP address of ${b.length} bytes`);
+  return formatIpv6(b, 0);
+}
+
+/** The canonical text of an IP address; AddressError when it is none. */
+export function normalizeIp(text: string): string {
+  // A valid dotted quad (no leading zeros) is its own canonical form.
+  if (ipv4Value(text) >= 0) return text;
+  return formatIp(parseIp(text));
+}
+
+export function isIpv4(text: string): boolean {
+  return ipv4Value(text) >= 0;
+}
+
+export function isIpv6(text: string): boolean {
+  return ipv6Bytes(text) !== undefined;
+}
+
+/** 4 or 6; AddressError when text is not an IP address. */
+export function ipFamily(text: string): 4 | 6 {
+  if (isIpv4(text)) return 4;
+  if (isIpv6(text)) return 6;
+  throw new AddressError(`invalid IP address: ${text}`);
+}
+
+/** A dotted quad as an unsigned 32-bit number (BGP Identifier comparison, RFC 4271 §6.8); RangeError otherwise. */
+export function ipv4ToUint(text: string): number {
+  if (!isIpv4(text)) throw new AddressError(`not an IPv4 address: ${text}`);
+  return ipv4Value(text);
+}
+
+/**
+ * Addresses in numeric order, IPv4 before IPv6; equal addresses in different
+ * spellings compare equal. Text that is no address sorts after both, by text.
+ */
+export function compareIp(a: string, b: string): number {
+  if (a === b) return 0;
+  const a4 = ipv4Value(a);
+  const b4 = ipv4Value(b);
+  // Fast path (best-path tie breaks): two dotted quads.
+  if (a4 >= 0 && b4 >= 0) return a4 - b4;
+  const ab = a4 >= 0 ? null : ipv6Bytes(a);
+  const bb = b4 >= 0 ? null : ipv6Bytes(b);
+  const rank = (v4: number, v6: Uint8Array | null | undefined): number => (v4 >= 0 ? 0 : v6 ? 1 : 2);
+  const ra = rank(a4, ab);
+  const rb = rank(b4, bb);
+  if (ra !== rb) return ra - rb;
+  if (ra === 1) {
+    for (let i = 0; i < 16; i++) if (ab![i] !== bb![i]) return ab![i]! - bb![i]!;
+    return 0;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- MAC
+
+/** Six octets from "aa:bb:cc:dd:ee:ff" ('-' separators, any case, 1-2 digits per octet); undefined otherwise. */
+export function macBytes(text: string): Uint8Array | undefined {
+  const parts = text.split(/[:-]/);
+  if (parts.length !== 6) return undefined;
   const out = new Uint8Array(6);
   for (let i = 0; i < 6; i++) {
     const p = parts[i]!;
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new RangeError(`not a MAC address: ${addr}`);
+    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) return undefined;
     out[i] = parseInt(p, 16);
   }
   return out;
+}
+
+/** Six octets; AddressError "not a MAC address: <text>". */
+export function parseMac(addr: string): Uint8Array {
+  const b = macBytes(addr);
+  if (!b) throw new AddressError(`not a MAC address: ${addr}`);
+  return b;
+}
+
+/** The 6 bytes at b[p..p+6] as aa:bb:cc:dd:ee:ff. */
+export function formatMac(b: Uint8Array, p = 0): string {
+  if (b.length - p < 6) throw new AddressError(`MAC address of ${b.length - p} bytes`);
+  return readMac(b, p);
+}
+
+/** Already canonical: what formatMac() writes. */
+const CANONICAL_MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
+/** The canonical text of a MAC; AddressError when it is none. */
+export function normalizeMac(text: string): string {
+  // Fast path: RIB and kernel MACs are canonical already.
+  if (CANONICAL_MAC.test(text)) return text;
+  return readMac(parseMac(text), 0);
+}
+
+/**
+ * A MAC in any of the usual spellings (colons, dashes, Cisco dots, bare hex;
+ * 12 hex digits) as canonical text, or null. For operator input.
+ */
+export function macFromAnySpelling(s: string): string | null {
+  const hex = s.toLowerCase().replace(/[:.-]/g, '');
+  if (!/^[0-9a-f]{12}$/.test(hex)) return null;
+  return hex.match(/../g)!.join(':');
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIp, normalizeIp, normalizeMac, parseIp, parseMac } from '../../src/kernel/addr.js';
+import { formatIp, normalizeIp, normalizeMac, parseIp, parseMac } from '../../src/wire/addr.js';
 import * as nl from '../../src/kernel/nl.js';
 import { encodeOp, errnoName } from '../../src/kernel/rtnetlink.js';
 
