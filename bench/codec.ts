@@ -7,6 +7,7 @@ import { decodeMessage, encodeMessage } from '../src/bgp/message.js';
 import { packUpdates } from '../src/bgp/pack.js';
 import type { CodecContext, PathAttributes, UpdateMessage } from '../src/bgp/types.js';
 import { ZERO_ESI, type MacIpRoute } from '../src/evpn/types.js';
+import '../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const ROUTES = Number(process.env.BENCH_ROUTES ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);

@@ -34,6 +34,7 @@ import { Agent, type AgentSession, type SessionHandlers } from '../src/agent/age
 import { ImportPolicy, updateToChanges } from '../src/agent/policy.js';
 import { Rib } from '../src/agent/rib.js';
 import { AgentControlProvider } from '../src/control/agent-adapter.js';
+import '../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const N = Number(process.env['BENCH_N'] ?? process.argv[2] ?? 50_000);
 const VTEPS = Number(process.env['BENCH_VTEPS'] ?? 4);

@@ -28,6 +28,7 @@ import {
   probeCorpus, probeFrameCorpus, TARGETS, type Finding, type Target,
 } from '../test/lib/fuzz.js';
 import { mulberry32 } from '../test/lib/prng.js';
+import '../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 interface Options {
   count: number;

@@ -8,8 +8,10 @@
 // The decision is data: STEPS is the selection order, and the winner carries the
 // step that beat the runner-up as a BestPathReason; reasonText() makes the text
 // operators see, at the edge (logs, the control socket). Pure functions.
-import type { MacIpRoute, RouteDistinguisher, RouteTarget } from '../evpn/types.js';
+import type { MacIpRoute } from '../evpn/types.js';
+import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
 import { routeKey } from '../evpn/route.js';
+import { compareIp } from '../wire/addr.js';
 
 /** One path as the rest of the agent sees it (read-only). */
 export interface Path {
@@ -87,38 +89,8 @@ export interface BestPath {
   reason: BestPathReason;
 }
 
-/** IPv4 before IPv6, then numerically. */
-export function compareIp(a: string, b: string): number {
-  if (a === b) return 0;
-  const a4 = !a.includes(':');
-  const b4 = !b.includes(':');
-  if (a4 !== b4) return a4 ? -1 : 1;
-  if (a4) return ipv4Number(a) - ipv4Number(b);
-  const ea = expandV6(a);
-  const eb = expandV6(b);
-  return ea < eb ? -1 : ea > eb ? 1 : 0;
-}
-
-function ipv4Number(s: string): number {
-  let n = 0;
-  let part = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      n = n * 256 + part;
-      part = 0;
-    } else part = part * 10 + (c - 48);
-  }
-  return n * 256 + part;
-}
-
-function expandV6(s: string): string {
-  const [l, r] = s.split('::') as [string, string | undefined];
-  const left = l ? l.split(':') : [];
-  const right = r ? r.split(':') : [];
-  const fill = r === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
-  return [...left, ...fill, ...right].map((g) => g.padStart(4, '0')).join('');
-}
+/** IPv4 before IPv6, then numerically (src/wire/addr.ts). */
+export { compareIp };
 
 /** The identifier RFC 4456 §9 compares: ORIGINATOR_ID when present, else the peer's BGP identifier. */
 function originator(p: Path): string {

@@ -19,7 +19,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { BFD_DEFAULTS } from '../bfd/session.js';
 import { authEntries, ttlSecurity } from '../config/security.js';
 import { list, mapping, orNull, show, value } from '../config/schema.js';
-import { normalizeIp } from '../kernel/addr.js';
+import { normalizeIp } from '../wire/addr.js';
 import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
 import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
 import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';

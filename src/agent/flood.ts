@@ -18,7 +18,7 @@
 import type { PathAttributes } from '../bgp/types.js';
 import { routeKey } from '../evpn/route.js';
 import type { EvpnRoute, InclusiveMulticastRoute } from '../evpn/types.js';
-import { normalizeIp } from '../kernel/addr.js';
+import { normalizeIp } from '../wire/addr.js';
 import { FLOOD_MAC, floodKey, type KernelEntry } from '../kernel/port.js';
 import { matchRouteTarget, type UplinkConfig, type VniConfig } from './config.js';
 

@@ -21,11 +21,11 @@
 // and MAC/IP routes, from `mobilityOf` (mobility.ts); a static (sticky) endpoint MAC
 // carries the sticky flag even when mobility does not track it (§15.2); a MAC marked
 // duplicate is not announced (RFC 7432 §15.1).
-import type { PathAttributes } from '../bgp/types.js';
-import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
-import type { EvpnRoute, ExtCommunity, RouteDistinguisher } from '../evpn/types.js';
+import type { PathAttributes, ExtCommunity, RouteDistinguisher } from '../bgp/types.js';
+import { parseIpv4, parseIpv6 } from '../wire/addr.js';
+import type { EvpnRoute } from '../evpn/types.js';
 import { inclusiveMulticastRoute, macIpRoute, routeKey } from '../evpn/route.js';
-import { formatExtCommunity } from '../evpn/extcommunity.js';
+import { formatExtCommunity } from '../bgp/extcommunity.js';
 import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../kernel/nl.js';
 import type { LinkInfo } from '../kernel/port.js';
 import { uplinkRdRt, type Config, type UplinkConfig } from './config.js';

@@ -6,9 +6,9 @@
 // Ignored: our own routes coming back (ORIGINATOR_ID = our router ID, RFC 4456 §8,
 // or a next hop that is one of our uplink addresses). LOCAL_PREF is set from the
 // uplink's configuration; a received LOCAL_PREF is ignored.
-import type { PathAttributes, UpdateMessage } from '../bgp/types.js';
+import type { PathAttributes, UpdateMessage, RouteTarget } from '../bgp/types.js';
 import { AFI, SAFI } from '../bgp/types.js';
-import type { EvpnRoute, MacIpRoute, RouteTarget } from '../evpn/types.js';
+import type { EvpnRoute, MacIpRoute } from '../evpn/types.js';
 import { matchRouteTarget, type UplinkConfig } from './config.js';
 import type { Candidate, PathAttrs, RibUpdate } from './rib.js';
 

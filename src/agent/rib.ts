@@ -34,8 +34,9 @@
 // The kernel projection: one FDB entry per (VNI, MAC) and one neighbour entry per
 // (VNI, IP). When several Loc-RIB entries feed one kernel entry (a MAC announced with
 // several IPs, an IP announced by two MACs) the best of their best paths decides.
-import type { MacIpRoute, RouteDistinguisher, RouteTarget } from '../evpn/types.js';
-import { rdKey } from '../evpn/rd.js';
+import type { MacIpRoute } from '../evpn/types.js';
+import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
+import { rdKey } from '../bgp/rd.js';
 import { entryKey, type KernelEntry } from '../kernel/port.js';
 import { ONLY_PATH, WITHDRAWN, comparePaths, explain, type BestPath, type ChangeReason, type Path } from './bestpath.js';
 

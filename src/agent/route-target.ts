@@ -2,9 +2,9 @@
 // RD / RT templates of an uplink (`{address}:{vni}`, ...) and the import patterns
 // (`*:{vni}`, `65001:*`), and their use at run time. Pure.
 import { isIPv4 } from 'node:net';
-import { parseRouteTarget } from '../evpn/extcommunity.js';
-import { parseRd } from '../evpn/rd.js';
-import type { RouteDistinguisher, RouteTarget } from '../evpn/types.js';
+import { parseRouteTarget } from '../bgp/extcommunity.js';
+import { parseRd } from '../bgp/rd.js';
+import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
 
 /**
  * A route target pattern for import: each side is `*` (anything), `{vni}` (the

@@ -20,6 +20,7 @@ import {
 } from './agent.js';
 import type { Config } from './config.js';
 import { CeaseSubcode } from '../bgp/errors.js';
+import '../evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 /** Longest reconnect backoff, ms. */
 const MAX_CONNECT_RETRY_MS = 30_000;

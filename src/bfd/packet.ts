@@ -19,7 +19,7 @@
 // Authentication (the A bit and the optional section after byte 24) is not
 // supported: packets with A set are rejected, as §6.8.6 requires when no
 // authentication is configured.
-import { u32At } from '../bgp/wire.js';
+import { u32At } from '../wire/bytes.js';
 
 /** RFC 5880 §4.1 "Version": this document defines protocol version 1. */
 export const BFD_VERSION = 1;

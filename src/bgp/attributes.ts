@@ -7,25 +7,21 @@
 //  +---------------+---------------+------------------------------+
 //  |  Attr. Flags  |Attr. Type Code| Length (1, or 2 if ext. bit) | Value ...
 //  +---------------+---------------+------------------------------+
-import { decodeEvpnRoutes, encodeEvpnRoute } from '../evpn/nlri.js';
-import { decodeExtCommunity, encodeExtCommunity } from '../evpn/extcommunity.js';
-import type { ExtCommunity } from '../evpn/types.js';
+import { decodeExtCommunity, encodeExtCommunity } from './extcommunity.js';
+import type { ExtCommunity } from './types.js';
 import { BgpError, ErrorCode, UpdateSubcode, type AttrAction, type AttrError } from './errors.js';
+import { decodeNlriSet, encodeNlriSet, nlriCount } from './nlri.js';
 import { AsPathSegmentCode, AttrFlag, AttrType } from './iana.js';
 import {
-  AFI,
   AS_TRANS,
-  SAFI,
   type AsPathSegment,
   type AsPathSegmentType,
   type CodecContext,
-  type IpPrefix,
   type MpReach,
   type MpUnreach,
-  type NlriSet,
   type PathAttributes,
 } from './types.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, Reader, WireUnderflow, Writer } from './wire.js';
+import { Reader, WireUnderflow, Writer } from '../wire/bytes.js';
 
 const O = AttrFlag.Optional;
 const T = AttrFlag.Transitive;
@@ -116,103 +112,6 @@ function encodeAggregator(w: Writer, agg: { asn: number; ip: string }, asSize: 2
   if (asSize === 4) w.u32(agg.asn);
   else w.u16(agg.asn > 0xffff ? AS_TRANS : agg.asn); // RFC 6793 §4.2.2
   w.ipv4(agg.ip);
-}
-
-// ---------------------------------------------------------------- prefixes
-
-/** Maximum prefix length of an AFI's addresses (IPv4 32, IPv6 128). */
-function maxPrefixBits(afi: number): number {
-  return afi === AFI.IPv6 ? 128 : 32;
-}
-
-/**
- * RFC 4271 §4.3 / RFC 4760 §5: (length in bits, prefix padded to whole octets).
- * Throws `BgpError(3, subcode)` on a syntax error (RFC 7606 §5.3).
- */
-export function decodePrefixes(r: Reader, afi: number, subcode: number): IpPrefix[] {
-  const out: IpPrefix[] = [];
-  const max = maxPrefixBits(afi);
-  const size = max / 8;
-  while (r.remaining > 0) {
-    const bits = r.u8();
-    const n = (bits + 7) >> 3;
-    if (bits > max || n > r.remaining) {
-      throw new BgpError(ErrorCode.UpdateMessage, subcode, new Uint8Array(0),
-        bits > max ? `prefix length ${bits} > ${max}` : `prefix of ${bits} bits overruns the field`);
-    }
-    const addr = new Uint8Array(size);
-    for (let i = 0; i < n; i++) addr[i] = r.buf[r.pos + i]!;
-    r.pos += n;
-    const prefix = size === 4 ? formatIpv4(addr) : formatIpv6(addr, 0);
-    out.push({ prefix, length: bits });
-  }
-  return out;
-}
-
-export function encodePrefix(w: Writer, p: IpPrefix): void {
-  const v6 = isIpv6Text(p.prefix);
-  const bytes = v6 ? parseIpv6(p.prefix) : parseIpv4(p.prefix);
-  if (p.length < 0 || p.length > bytes.length * 8) throw new RangeError(`prefix length ${p.length} for ${p.prefix}`);
-  w.u8(p.length).bytes(bytes.subarray(0, (p.length + 7) >> 3));
-}
-
-// ---------------------------------------------------------------- MP_REACH / MP_UNREACH
-
-function isEvpn(afi: number, safi: number): boolean {
-  return afi === AFI.L2VPN && safi === SAFI.Evpn;
-}
-
-function isUnicastPrefixFamily(afi: number, safi: number): boolean {
-  return (afi === AFI.IPv4 || afi === AFI.IPv6) && safi === SAFI.Unicast;
-}
-
-/** The NLRI of one family in MP_REACH / MP_UNREACH; errors reset the session (RFC 7606 §3 j). */
-function decodeNlriSet(r: Reader, afi: number, safi: number, withdraw: boolean, raw: Uint8Array): NlriSet {
-  if (isEvpn(afi, safi)) {
-    try {
-      return { kind: 'evpn', routes: decodeEvpnRoutes(r, withdraw) };
-    } catch (e) {
-      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, e.data.length > 0 ? e.data : raw.slice(), e.message);
-      // RFC 4760 §7: UPDATE Message Error / Optional Attribute Error, data = the attribute.
-      const why = e instanceof Error ? e.message : String(e);
-      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, raw.slice(), `EVPN NLRI: ${why}`);
-    }
-  }
-  if (isUnicastPrefixFamily(afi, safi)) {
-    try {
-      return { kind: 'prefix', prefixes: decodePrefixes(r, afi, UpdateSubcode.OptionalAttributeError) };
-    } catch (e) {
-      if (e instanceof BgpError) throw new BgpError(e.code, e.subcode, raw.slice(), e.message);
-      throw e;
-    }
-  }
-  return { kind: 'opaque', bytes: r.bytes(r.remaining) };
-}
-
-function encodeNlriSet(w: Writer, nlri: NlriSet): void {
-  switch (nlri.kind) {
-    case 'evpn':
-      for (const route of nlri.routes) encodeEvpnRoute(w, route);
-      return;
-    case 'prefix':
-      for (const p of nlri.prefixes) encodePrefix(w, p);
-      return;
-    case 'opaque':
-      w.bytes(nlri.bytes);
-      return;
-  }
-}
-
-/** Number of NLRI in a set (opaque counts as one when non-empty). */
-export function nlriCount(nlri: NlriSet): number {
-  switch (nlri.kind) {
-    case 'evpn':
-      return nlri.routes.length;
-    case 'prefix':
-      return nlri.prefixes.length;
-    case 'opaque':
-      return nlri.bytes.length > 0 ? 1 : 0;
-  }
 }
 
 function mpError(raw: Uint8Array, detail: string): BgpError {

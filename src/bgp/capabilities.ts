@@ -11,7 +11,7 @@
 import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
 import { CapabilityCode, OptParamType } from './iana.js';
 import { AS_TRANS, type Capability, type OpenMessage } from './types.js';
-import { Reader, WireUnderflow, Writer } from './wire.js';
+import { Reader, WireUnderflow, Writer } from '../wire/bytes.js';
 
 /** Append one capability (code, length, value). */
 export function encodeCapability(w: Writer, c: Capability): void {

@@ -2,7 +2,7 @@
 // Framing only: the message body is left to decodeMessage.
 import { BgpError, ErrorCode, HeaderSubcode } from './errors.js';
 import { BGP_HEADER_LENGTH, BGP_MAX_MESSAGE } from './types.js';
-import { plainBytes } from './wire.js';
+import { plainBytes } from '../wire/bytes.js';
 
 /**
  * Splits a stream into messages. Messages that lie whole inside one chunk are

@@ -10,7 +10,8 @@
 // §6.1-§6.3, RFC 7606); checks that need configuration or session state (peer
 // AS, minimum hold time, local BGP Identifier, required capabilities, message
 // allowed in this state) belong to the FSM. See docs/bgp.md.
-import { decodeAttributes, decodePrefixes, encodeAttributes, encodePrefix } from './attributes.js';
+import { decodeAttributes, encodeAttributes } from './attributes.js';
+import { decodePrefixes, encodePrefix } from './nlri.js';
 import { decodeOptionalParameters, encodeOptionalParameters, openAsField } from './capabilities.js';
 import {
   BgpError,
@@ -33,7 +34,7 @@ import {
   type RouteRefreshMessage,
   type UpdateMessage,
 } from './types.js';
-import { plainBytes, Reader, WireUnderflow, Writer } from './wire.js';
+import { plainBytes, Reader, WireUnderflow, Writer } from '../wire/bytes.js';
 
 /** Smallest legal message of each type, RFC 4271 §4.2-§4.5, RFC 2918 §3. */
 const MIN_LENGTH: Record<number, number> = { 1: 29, 2: 23, 3: 21, 4: 19, 5: 23 };

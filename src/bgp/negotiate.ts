@@ -2,6 +2,7 @@
 // §6.2; RFC 5492; RFC 6793; RFC 4760; RFC 2918; RFC 7313; RFC 4724).
 import { AFI, AS_TRANS, SAFI, type Capability, type Family, type OpenMessage } from './types.js';
 import { BgpError, ErrorCode, OpenSubcode } from './errors.js';
+import { ipv4ToUint, isIpv4 } from '../wire/addr.js';
 
 /** What this side brings to the OPEN exchange. Times are in seconds, as on the wire. */
 export interface LocalBgpConfig {
@@ -53,17 +54,8 @@ export interface Negotiated {
 
 export const DEFAULT_FAMILIES: Family[] = [{ afi: AFI.L2VPN, safi: SAFI.Evpn }];
 
-const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-
-export function isIpv4(s: string): boolean {
-  return IPV4_RE.test(s);
-}
-
-/** A dotted quad as an unsigned 32-bit number (BGP Identifier comparison, RFC 4271 §6.8). */
-export function ipv4ToUint(s: string): number {
-  if (!isIpv4(s)) throw new RangeError(`not an IPv4 address: ${s}`);
-  return s.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-}
+// Dotted quads: src/wire/addr.ts; re-exported for the BGP Identifier users.
+export { isIpv4, ipv4ToUint };
 
 export function isValidAsn(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 0xffffffff;

@@ -1,48 +1,55 @@
-// Packing EVPN routes into as few UPDATE messages as fit (RFC 4271 §4.1: 4096
-// bytes), End-of-RIB markers (RFC 4724 §2).
+// Packing the routes of one multiprotocol family (EVPN by default) into as few
+// UPDATE messages as fit (RFC 4271 §4.1: 4096 bytes), End-of-RIB markers
+// (RFC 4724 §2). The family's NLRI codec comes from the registry (nlri.ts).
 //
 // RFC 7606 §5.1: an UPDATE carries at most one of withdrawn routes, NLRI,
 // MP_REACH_NLRI, MP_UNREACH_NLRI, and MP_REACH / MP_UNREACH comes first; so
 // withdrawals travel in MP_UNREACH-only UPDATEs and each announcement group in
 // UPDATEs of its own.
-import { encodeEvpnRoute } from '../evpn/nlri.js';
-import type { EvpnRoute } from '../evpn/types.js';
-import { nlriCount } from './attributes.js';
 import { IPV4_UNICAST } from './iana.js';
 import { encodeMessage } from './message.js';
+import { DEFAULT_FAMILIES } from './negotiate.js';
+import { emptyNlriSet, nlriCodec, nlriCount, routeSet, type NlriCodec } from './nlri.js';
 import {
-  AFI,
   BGP_MAX_MESSAGE,
-  SAFI,
   type CodecContext,
   type Family,
-  type NlriSet,
+  type NlriRoute,
   type PathAttributes,
   type UpdateMessage,
 } from './types.js';
-import { Writer } from './wire.js';
+import { Writer } from '../wire/bytes.js';
 
-/** EVPN routes that share every path attribute and the next hop. */
-export interface EvpnAnnouncement {
+/** Routes that share every path attribute and the next hop. */
+export interface Announcement {
   /** Shared attributes; mpReach / mpUnreach here are ignored (replaced). */
   attributes: PathAttributes;
   /** One address, or IPv6 global + link-local. */
   nextHop: string | string[];
-  routes: readonly EvpnRoute[];
+  routes: readonly NlriRoute[];
 }
 
 export interface PackInput {
-  announce?: readonly EvpnAnnouncement[];
-  withdraw?: readonly EvpnRoute[];
+  /** The routes' family; default the first of DEFAULT_FAMILIES (L2VPN/EVPN). */
+  family?: Family;
+  announce?: readonly Announcement[];
+  withdraw?: readonly NlriRoute[];
+}
+
+/** The registered codec of a family; throws when no module registered one. */
+export function familyCodec(family: Family): NlriCodec {
+  const c = nlriCodec(family);
+  if (!c) throw new Error(`no NLRI codec registered for AFI ${family.afi} / SAFI ${family.safi}`);
+  return c;
 }
 
 /** Encoded size of each route (type, length, value). */
-function routeSizes(routes: readonly EvpnRoute[]): number[] {
+function routeSizes(codec: NlriCodec, routes: readonly NlriRoute[]): number[] {
   const w = new Writer(64);
   const sizes = new Array<number>(routes.length);
   let before = 0;
   for (let i = 0; i < routes.length; i++) {
-    encodeEvpnRoute(w, routes[i]!);
+    codec.encode(w, routes[i]!);
     sizes[i] = w.length - before;
     before = w.length;
   }
@@ -55,14 +62,14 @@ function routeSizes(routes: readonly EvpnRoute[]): number[] {
  * then; the MP attribute gains one length octet once its value passes 255
  * bytes (RFC 4271 §4.3 Extended Length).
  */
-function runs(sizes: readonly number[], base: number, mpValue: number, max: number): Array<[number, number]> {
+function runs(name: string, sizes: readonly number[], base: number, mpValue: number, max: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   let start = 0;
   let nlri = 0;
   const fits = (n: number) => base + n + (mpValue + n > 255 ? 1 : 0) <= max;
   for (let i = 0; i < sizes.length; i++) {
     const s = sizes[i]!;
-    if (!fits(s)) throw new RangeError(`EVPN route of ${s} bytes does not fit in a ${max}-byte UPDATE with these attributes`);
+    if (!fits(s)) throw new RangeError(`${name} route of ${s} bytes does not fit in a ${max}-byte UPDATE with these attributes`);
     if (!fits(nlri + s)) {
       out.push([start, i]);
       start = i;
@@ -74,29 +81,28 @@ function runs(sizes: readonly number[], base: number, mpValue: number, max: numb
   return out;
 }
 
-function evpnSet(routes: EvpnRoute[]): NlriSet {
-  return { kind: 'evpn', routes };
-}
-
 /**
- * UPDATEs for EVPN withdrawals (MP_UNREACH_NLRI only) followed by each
+ * UPDATEs for the family's withdrawals (MP_UNREACH_NLRI only) followed by each
  * announcement group (MP_REACH_NLRI plus the group's attributes), each filled
  * greedily in input order, which gives the fewest messages for that order.
  * Throws RangeError if a single route cannot fit.
  */
 export function packUpdates(input: PackInput, ctx: CodecContext, maxLength: number = BGP_MAX_MESSAGE): UpdateMessage[] {
   const out: UpdateMessage[] = [];
+  const family = input.family ?? DEFAULT_FAMILIES[0]!;
+  const { afi, safi } = family;
+  const codec = familyCodec(family);
   const withdraw = input.withdraw ?? [];
   if (withdraw.length > 0) {
     const empty: UpdateMessage = {
       type: 'update', withdrawn: [], nlri: [],
-      attributes: { mpUnreach: { afi: AFI.L2VPN, safi: SAFI.Evpn, nlri: evpnSet([]) } },
+      attributes: { mpUnreach: { afi, safi, nlri: routeSet(codec, []) } },
     };
     const base = encodeMessage(empty, ctx).length;
-    for (const [a, b] of runs(routeSizes(withdraw), base, 3, maxLength)) {
+    for (const [a, b] of runs(codec.name, routeSizes(codec, withdraw), base, 3, maxLength)) {
       out.push({
         type: 'update', withdrawn: [], nlri: [],
-        attributes: { mpUnreach: { afi: AFI.L2VPN, safi: SAFI.Evpn, nlri: evpnSet(withdraw.slice(a, b)) } },
+        attributes: { mpUnreach: { afi, safi, nlri: routeSet(codec, withdraw.slice(a, b)) } },
       });
     }
   }
@@ -104,23 +110,17 @@ export function packUpdates(input: PackInput, ctx: CodecContext, maxLength: numb
     if (g.routes.length === 0) continue;
     const nextHop = typeof g.nextHop === 'string' ? [g.nextHop] : [...g.nextHop];
     const { mpReach: _r, mpUnreach: _u, ...shared } = g.attributes;
-    const make = (routes: EvpnRoute[]): UpdateMessage => ({
+    const make = (routes: NlriRoute[]): UpdateMessage => ({
       type: 'update', withdrawn: [], nlri: [],
-      attributes: { ...shared, mpReach: { afi: AFI.L2VPN, safi: SAFI.Evpn, nextHop, nlri: evpnSet(routes) } },
+      attributes: { ...shared, mpReach: { afi, safi, nextHop, nlri: routeSet(codec, routes) } },
     });
     const base = encodeMessage(make([]), ctx).length;
     const nhBytes = nextHop.reduce((n, a) => n + (a.includes(':') ? 16 : 4), 0);
-    for (const [a, b] of runs(routeSizes(g.routes), base, 5 + nhBytes, maxLength)) {
+    for (const [a, b] of runs(codec.name, routeSizes(codec, g.routes), base, 5 + nhBytes, maxLength)) {
       out.push(make(g.routes.slice(a, b)));
     }
   }
   return out;
-}
-
-function emptyNlri(f: Family): NlriSet {
-  if (f.afi === AFI.L2VPN && f.safi === SAFI.Evpn) return { kind: 'evpn', routes: [] };
-  if ((f.afi === AFI.IPv4 || f.afi === AFI.IPv6) && f.safi === SAFI.Unicast) return { kind: 'prefix', prefixes: [] };
-  return { kind: 'opaque', bytes: new Uint8Array(0) };
 }
 
 /**
@@ -134,7 +134,7 @@ export function endOfRib(family: Family): UpdateMessage {
   }
   return {
     type: 'update', withdrawn: [], nlri: [],
-    attributes: { mpUnreach: { afi: family.afi, safi: family.safi, nlri: emptyNlri(family) } },
+    attributes: { mpUnreach: { afi: family.afi, safi: family.safi, nlri: emptyNlriSet(family) } },
   };
 }
 

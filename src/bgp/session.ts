@@ -8,26 +8,25 @@ import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
-import { routeKey } from '../evpn/route.js';
-import type { EvpnRoute } from '../evpn/types.js';
 import { BgpError, ErrorCode, describeNotification } from './errors.js';
 import { Framer } from './framer.js';
 import { decodeMessage, encodeMessage } from './message.js';
-import { endOfRib, isEndOfRib, packUpdates, type EvpnAnnouncement } from './pack.js';
+import { endOfRib, familyCodec, isEndOfRib, packUpdates, type Announcement } from './pack.js';
+import type { NlriCodec } from './nlri.js';
 import {
   createFsm, describeNotificationInfo, messageInput, step,
   type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
 } from './fsm.js';
 import { DEFAULT_FAMILIES, familyName, type Negotiated } from './negotiate.js';
 import type { BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, TransportAddress } from './transport.js';
-import {
-  AFI, SAFI,
-  type CodecContext, type Family, type Message, type PathAttributes,
-  type RouteRefreshMessage, type UpdateMessage,
+import type {
+  CodecContext, Family, Message, NlriRoute, OutRoute, PathAttributes,
+  RouteRefreshMessage, UpdateMessage,
 } from './types.js';
 
 export type { Negotiated } from './negotiate.js';
 export type { StateName } from './fsm.js';
+export type { OutRoute } from './types.js';
 
 export interface BgpSessionOptions {
   /** How connections to the peer are made and accepted (tcp.ts: kernel TCP). */
@@ -52,6 +51,12 @@ export interface BgpSessionOptions {
   connectTimeout?: number;
   /** Default [L2VPN EVPN]. */
   families?: Family[];
+  /**
+   * The family of the routes given to advertise() / withdraw(); its NLRI codec
+   * must be registered (nlri.ts; importing evpn/nlri.ts registers L2VPN EVPN).
+   * Default the first of DEFAULT_FAMILIES (L2VPN EVPN).
+   */
+  family?: Family;
   /** RFC 4724 capability; not advertised unless given. */
   gracefulRestart?: { restartTime: number; families?: Family[] } | false;
   /** RFC 7313 capability; default true. */
@@ -75,13 +80,6 @@ export interface BgpSessionOptions {
   auth?: TcpAuth | null;
   /** RFC 5082 GTSM: the peer is at most this many hops away (send TTL 255, accept >= 256 - hops). */
   ttlSecurity?: number | null;
-}
-
-/** A route in the Adj-RIB-Out with what we say about it. */
-export interface OutRoute {
-  route: EvpnRoute;
-  nextHop: string;
-  attributes: PathAttributes;
 }
 
 export interface DownEvent {
@@ -117,8 +115,6 @@ interface Conn {
   /** Called once the connection is gone (endSocket waits for it). */
   onClosed?: () => void;
 }
-
-const EVPN: Family = { afi: AFI.L2VPN, safi: SAFI.Evpn };
 
 const TIMER_INPUT: Record<TimerName, FsmInput> = {
   connectRetry: { type: 'ConnectRetryTimerExpires' },
@@ -187,6 +183,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private readonly accepted = new Map<number, Conn>();
   private server: BgpListener | null = null;
   private readonly adjOut = new Map<string, OutRoute>();
+  /** The family of the Adj-RIB-Out's routes and its codec. */
+  private readonly family: Family;
+  private readonly codec: NlriCodec;
   private queue: FsmInput[] = [];
   private busy = false;
   private closing = new Set<Promise<void>>();
@@ -202,6 +201,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       throw new RangeError(`local address is not an IP address: ${opts.localAddress}`);
     }
     this.opts = opts;
+    this.family = opts.family ?? DEFAULT_FAMILIES[0]!;
+    this.codec = familyCodec(this.family);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ peer: opts.peerAddress });
     const fsmOpts: Parameters<typeof createFsm>[0] = {
@@ -291,22 +292,22 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const changed: OutRoute[] = [];
     for (const r of routes) {
       const entry = { route: r.route, nextHop: r.nextHop, attributes: r.attributes };
-      this.adjOut.set(routeKey(r.route), entry);
+      this.adjOut.set(this.codec.key(r.route), entry);
       changed.push(entry);
     }
     if (this.fsm.state === 'Established' && changed.length > 0) this.sendRoutes(changed);
   }
 
   /** Remove routes from the Adj-RIB-Out; withdrawn at once while Established. */
-  withdraw(routes: EvpnRoute[]): void {
-    const gone: EvpnRoute[] = [];
+  withdraw(routes: NlriRoute[]): void {
+    const gone: NlriRoute[] = [];
     for (const r of routes) {
-      const key = routeKey(r);
+      const key = this.codec.key(r);
       const had = this.adjOut.get(key);
       if (had && this.adjOut.delete(key)) gone.push(had.route);
     }
-    if (this.fsm.state === 'Established' && gone.length > 0 && this.evpnNegotiated()) {
-      for (const u of packUpdates({ withdraw: gone }, this.ctx())) this.send(u);
+    if (this.fsm.state === 'Established' && gone.length > 0 && this.familyNegotiated()) {
+      for (const u of packUpdates({ family: this.family, withdraw: gone }, this.ctx())) this.send(u);
     }
   }
 
@@ -314,7 +315,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
    * Ask the peer to send its routes again (ROUTE-REFRESH, RFC 2918). Returns false
    * when not Established or the peer did not advertise the capability or family.
    */
-  refresh(family: Family = EVPN): boolean {
+  refresh(family: Family = this.family): boolean {
     const n = this.negotiated;
     if (this.fsm.state !== 'Established' || !n?.routeRefresh || !n.families.some((f) => sameFamily(f, family))) return false;
     this.send({ type: 'route-refresh', afi: family.afi, safi: family.safi, subtype: 0 });
@@ -398,7 +399,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       families: n.families.map(familyName), notes: n.notes }, 'established');
     // The whole Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2), before the
     // event: what a listener advertises in response follows as ordinary updates.
-    if (this.evpnNegotiated()) this.sendRoutes([...this.adjOut.values()]);
+    if (this.familyNegotiated()) this.sendRoutes([...this.adjOut.values()]);
     for (const f of n.families) this.send(endOfRib(f));
     this.emit('established', n);
   }
@@ -434,19 +435,20 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.emit('routeRefresh', m);
     const enhanced = n.enhancedRouteRefresh;
     if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 1 });
-    if (sameFamily(m, EVPN)) this.sendRoutes([...this.adjOut.values()]);
+    if (sameFamily(m, this.family)) this.sendRoutes([...this.adjOut.values()]);
     if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 2 });
   }
 
-  private evpnNegotiated(): boolean {
-    return this.negotiated?.families.some((f) => sameFamily(f, EVPN)) ?? false;
+  private familyNegotiated(): boolean {
+    const family = this.family;
+    return this.negotiated?.families.some((f) => sameFamily(f, family)) ?? false;
   }
 
   private sendRoutes(routes: OutRoute[]): void {
-    if (!this.evpnNegotiated() || routes.length === 0) return;
+    if (!this.familyNegotiated() || routes.length === 0) return;
     const { localAs, peerAs } = this.opts;
     // Routes with the same next hop and attributes share UPDATEs.
-    const groups = new Map<string, EvpnAnnouncement & { routes: EvpnRoute[] }>();
+    const groups = new Map<string, Announcement & { routes: NlriRoute[] }>();
     for (const r of routes) {
       const attributes = exportAttributes(r.attributes, localAs, peerAs, this.opts.reflection ?? false);
       const key = `${r.nextHop}|${attributesKey(attributes)}`;
@@ -456,7 +458,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
     let updates: UpdateMessage[];
     try {
-      updates = packUpdates({ announce: [...groups.values()] }, this.ctx());
+      updates = packUpdates({ family: this.family, announce: [...groups.values()] }, this.ctx());
     } catch (e) {
       this.log.error({ err: e }, 'cannot pack routes; not sent');
       return;

@@ -1,7 +1,6 @@
 // BGP message and path attribute types (RFC 4271 §4). Pure data: the codecs
 // in message.ts / attributes.ts turn these into bytes and back.
 import type { AttrError } from './errors.js';
-import type { EvpnRoute, ExtCommunity } from '../evpn/types.js';
 
 export const AFI = { IPv4: 1, IPv6: 2, L2VPN: 25 } as const;
 export const SAFI = { Unicast: 1, Evpn: 70 } as const;
@@ -57,9 +56,20 @@ export interface PmsiTunnel {
   tunnelId: Uint8Array; // for ingress replication: the endpoint address bytes
 }
 
+/**
+ * Route types of the registered address families by `NlriSet` kind. Empty here:
+ * each family adds its own by declaration merging (evpn/types.ts adds
+ * `evpn: EvpnRoute`) and registers its codec in nlri.ts.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-interface
+export interface NlriRouteKinds {}
+export type NlriKind = keyof NlriRouteKinds;
+/** A route of any registered family. */
+export type NlriRoute = NlriRouteKinds[NlriKind];
+
 /** The NLRI carried in MP_REACH / MP_UNREACH, by family. */
 export type NlriSet =
-  | { kind: 'evpn'; routes: EvpnRoute[] }
+  | { [K in NlriKind]: { kind: K; routes: Array<NlriRouteKinds[K]> } }[NlriKind]
   | { kind: 'prefix'; prefixes: IpPrefix[] }
   | { kind: 'opaque'; bytes: Uint8Array };
 
@@ -75,6 +85,13 @@ export interface MpUnreach {
   afi: number;
   safi: number;
   nlri: NlriSet;
+}
+
+/** A route in an Adj-RIB-Out with what we say about it. */
+export interface OutRoute {
+  route: NlriRoute;
+  nextHop: string;
+  attributes: PathAttributes;
 }
 
 export interface UnknownAttribute {
@@ -152,3 +169,29 @@ export interface CodecContext {
 export const BGP_MAX_MESSAGE = 4096; // RFC 4271 §4.1
 export const BGP_HEADER_LENGTH = 19;
 export const AS_TRANS = 23456; // RFC 6793 §9
+
+/** RFC 4364 §4.2: the three RD types, plus any other type kept as its 6 value bytes. */
+export type RouteDistinguisher =
+  | { type: 0; asn: number; assigned: number } // 2-octet AS : 4-octet number
+  | { type: 1; ip: string; assigned: number } // IPv4 address : 2-octet number
+  | { type: 2; asn: number; assigned: number } // 4-octet AS : 2-octet number
+  | { type: 'unknown'; typeCode: number; value: Uint8Array };
+
+/** Extended communities (RFC 4360 and the EVPN/encapsulation RFCs). */
+export type ExtCommunity =
+  // RFC 4360 §4, RFC 5668 §2: route target in its three forms.
+  | { kind: 'route-target'; form: 'as2'; asn: number; local: number }
+  | { kind: 'route-target'; form: 'ip4'; ip: string; local: number }
+  | { kind: 'route-target'; form: 'as4'; asn: number; local: number }
+  // RFC 9012 §4.1: encapsulation; tunnelType 8 = VXLAN.
+  | { kind: 'encapsulation'; tunnelType: number }
+  // RFC 7432 §7.7: MAC mobility.
+  | { kind: 'mac-mobility'; sequence: number; sticky: boolean }
+  // RFC 7432 §7.8: default gateway.
+  | { kind: 'default-gateway' }
+  // RFC 9135 §8.1: EVPN router's MAC.
+  | { kind: 'router-mac'; mac: string }
+  // Anything else: the 8 bytes as received (type, subtype, value).
+  | { kind: 'unknown'; bytes: Uint8Array };
+
+export type RouteTarget = Extract<ExtCommunity, { kind: 'route-target' }>;

@@ -1,11 +1,12 @@
 // `evpn-ha peer`: the --announce route syntax, and the JSON / human output of
 // received routes. Pure functions; peer.ts does the I/O.
 import { isIP } from 'node:net';
-import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
-import { formatRd } from '../evpn/rd.js';
-import { formatRouteTarget, parseRouteTarget } from '../evpn/extcommunity.js';
+import { parseIpv4, parseIpv6 } from '../wire/addr.js';
+import { formatRd } from '../bgp/rd.js';
+import { formatRouteTarget, parseRouteTarget } from '../bgp/extcommunity.js';
 import { describeRoute, inclusiveMulticastRoute, macIpRoute } from '../evpn/route.js';
-import { routeTypeNumber, type EvpnRoute, type ExtCommunity, type RouteTarget } from '../evpn/types.js';
+import { routeTypeNumber, type EvpnRoute } from '../evpn/types.js';
+import { type ExtCommunity, type RouteTarget } from '../bgp/types.js';
 import type { PathAttributes, UpdateMessage } from '../bgp/types.js';
 
 /** A command-line mistake: main prints the message on one line and exits 2. */

@@ -12,9 +12,10 @@ import type { BgpTransport } from '../bgp/transport.js';
 import { familyName, isValidAsn, type Negotiated } from '../bgp/negotiate.js';
 import type { Family, UpdateMessage } from '../bgp/types.js';
 import { eventRecord, formatRouteRecord, parseRouteSpec, updateRecords, UsageError, type AnnouncedRoute } from './format.js';
-import { TCP_AO_MISSING, TCP_MD5_MISSING, type KernelTcpAuth } from '../agent/config.js';
+import { TCP_AO_MISSING, TCP_MD5_MISSING, type KernelTcpAuth } from '../config/security.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
 import { TCP_AO_ALGORITHMS, authName, gtsmMinTtl, type TcpAoAlgorithm, type TcpAuth } from '../net/sockopt-wire.js';
+import '../evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 export const STDIN_HELP = [
   'announce <route>   advertise one more route (same syntax as --announce)',

@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
 import { StartupError } from '../agent/agent.js';
-import { startAgent } from '../agent/run.js';
+import { startAgent } from './agent-daemon.js';
 import { firstSignal, onSignal } from './signals.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/evpn-ha/evpn-ha.yaml';

@@ -8,15 +8,16 @@
 // handler. Each of these is optional; without it the answer says less, never
 // something wrong ('not-probed', no BFD, the agent's own state names).
 import type { AgentEvent, PathSummary, UplinkStatus } from '../agent/agent.js';
-import { uplinkAuth, type Config } from '../agent/config.js';
+import type { Config } from '../agent/config.js';
+import { uplinkAuth } from '../config/security.js';
 import { reasonText, type LocEntry, type Path } from '../agent/rib.js';
 import type { LastError, Negotiated, StateName } from '../bgp/session.js';
 import { describeNotification } from '../bgp/errors.js';
 import { familyName } from '../bgp/negotiate.js';
 import type { BfdSessionInfo } from '../bfd/types.js';
-import { formatRouteTarget } from '../evpn/extcommunity.js';
-import { formatRd } from '../evpn/rd.js';
-import { normalizeIp } from '../kernel/addr.js';
+import { formatRouteTarget } from '../bgp/extcommunity.js';
+import { formatRd } from '../bgp/rd.js';
+import { normalizeIp } from '../wire/addr.js';
 import { entryKey, type KernelEntry, type KernelPort, type ObservedEntry } from '../kernel/port.js';
 import { groupObserved, normalizeEntry, plan } from '../kernel/reconcile.js';
 import { authName } from '../net/sockopt-wire.js';

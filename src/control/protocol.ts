@@ -2,7 +2,7 @@
 // Pure: no sockets here (server.ts and client.ts carry the bytes).
 import * as v from 'valibot';
 import { isIP } from 'node:net';
-import { normalizeIp } from '../kernel/addr.js';
+import { macFromAnySpelling, normalizeIp } from '../wire/addr.js';
 import { CONTROL_METHODS, type ControlErrorCode, type ControlMethod, type ControlResponse } from './types.js';
 
 /** Longest accepted line (a request, or a response on the client side). */
@@ -37,9 +37,7 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** Lower-case colon form of a MAC in any of the usual spellings, or null. */
 export function normalizeMacText(s: string): string | null {
-  const hex = s.toLowerCase().replace(/[:.-]/g, '');
-  if (!/^[0-9a-f]{12}$/.test(hex)) return null;
-  return hex.match(/../g)!.join(':');
+  return macFromAnySpelling(s);
 }
 
 // One schema per message; the first issue (in key order, unknown keys first) is the answer.

@@ -1,6 +1,6 @@
 // Ethernet Segment Identifier (RFC 7432 §5): 10 octets, shown as
 // colon-separated lowercase hex ("00:11:22:33:44:55:66:77:88:99").
-import { HEX } from '../bgp/wire.js';
+import { HEX } from '../wire/bytes.js';
 import { ZERO_ESI, type Esi } from './types.js';
 
 export const ESI_LENGTH = 10;

@@ -19,10 +19,12 @@
 // UPDATE Message Error / Optional Attribute Error (RFC 4271 §6.3). This module
 // throws that BgpError and nothing else; docs/evpn.md has the details.
 import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { checkUint, formatIpv4, formatIpv6, u24At, u32At, WireUnderflow, type Reader, type Writer } from '../bgp/wire.js';
+import { checkUint, toHex, u24At, u32At, WireUnderflow, type Reader, type Writer } from '../wire/bytes.js';
+import { formatIpv4, formatIpv6, readMac, writeIpv4, writeMac } from '../wire/addr.js';
 import { ESI_LENGTH, parseEsi, readEsi } from './esi.js';
-import { readMac, writeIpv4, writeMac } from './addr.js';
-import { encodeRd, readRd } from './rd.js';
+import { encodeRd, rdKey, readRd } from '../bgp/rd.js';
+import { registerNlriCodec, type NlriCodec } from '../bgp/nlri.js';
+import { AFI, SAFI } from '../bgp/types.js';
 import {
   ZERO_ESI,
   type Esi,
@@ -280,3 +282,46 @@ function checkLabel(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffff) throw new RangeError(`label/VNI out of 24-bit range: ${v}`);
   return v;
 }
+
+/**
+ * A canonical string that identifies the route, for maps. It holds exactly the
+ * fields that BGP route key processing considers part of the prefix, so a
+ * re-advertisement with another label (or, for types 2 and 5, another ESI)
+ * replaces the earlier one instead of adding a second route:
+ *  - type 1, RFC 7432 §7.1: RD, ESI, Ethernet Tag (not the label);
+ *  - type 2, RFC 7432 §7.2: RD, Ethernet Tag, MAC, IP (not ESI, labels);
+ *  - type 3, RFC 7432 §7.3: RD, Ethernet Tag, originator IP;
+ *  - type 4, RFC 7432 §7.4: RD, ESI, originator IP;
+ *  - type 5, RFC 9136 §3.1: RD, Ethernet Tag, prefix length, prefix (not ESI, gateway, label);
+ *  - unknown types: route type and the whole value.
+ * Text fields are assumed canonical (as the decoder and the builders here produce them).
+ */
+export function routeKey(route: EvpnRoute): string {
+  switch (route.type) {
+    case 'ethernet-ad':
+      return `1|${rdKey(route.rd)}|${route.esi}|${route.ethernetTag}`;
+    case 'mac-ip':
+      return `2|${rdKey(route.rd)}|${route.ethernetTag}|${route.mac}|${route.ip ?? ''}`;
+    case 'inclusive-multicast':
+      return `3|${rdKey(route.rd)}|${route.ethernetTag}|${route.originatorIp}`;
+    case 'ethernet-segment':
+      return `4|${rdKey(route.rd)}|${route.esi}|${route.originatorIp}`;
+    case 'ip-prefix':
+      return `5|${rdKey(route.rd)}|${route.ethernetTag}|${route.prefix}/${route.prefixLength}`;
+    case 'unknown':
+      return `${route.routeType}|${toHex(route.value)}`;
+  }
+}
+
+/** The L2VPN/EVPN family's NLRI codec (RFC 7432 §7, AFI 25 / SAFI 70), registered with bgp/. */
+export const EVPN_NLRI: NlriCodec<'evpn'> = {
+  kind: 'evpn',
+  afi: AFI.L2VPN,
+  safi: SAFI.Evpn,
+  name: 'EVPN',
+  decode: decodeEvpnRoutes,
+  encode: encodeEvpnRoute,
+  key: routeKey,
+};
+
+registerNlriCodec(EVPN_NLRI);

@@ -1,16 +1,10 @@
 // Building, keying and describing EVPN routes (used by the CLI and the agent).
-import { checkUint, formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac, toHex } from '../bgp/wire.js';
+import { checkUint, toHex } from '../wire/bytes.js';
+import { normalizeIp, normalizeMac } from '../wire/addr.js';
 import { normalizeEsi } from './esi.js';
-import { readMac } from './addr.js';
-import { formatRd, parseRd, rdKey } from './rd.js';
-import {
-  ZERO_ESI,
-  type Esi,
-  type EvpnRoute,
-  type InclusiveMulticastRoute,
-  type MacIpRoute,
-  type RouteDistinguisher,
-} from './types.js';
+import { formatRd, parseRd } from '../bgp/rd.js';
+import { ZERO_ESI, type Esi, type EvpnRoute, type InclusiveMulticastRoute, type MacIpRoute } from './types.js';
+import { type RouteDistinguisher } from '../bgp/types.js';
 
 export interface MacIpRouteInput {
   /** An RD value or its text ("192.168.1.87:100"). */
@@ -58,35 +52,8 @@ export function inclusiveMulticastRoute(input: InclusiveMulticastRouteInput): In
   };
 }
 
-/**
- * A canonical string that identifies the route, for maps. It holds exactly the
- * fields that BGP route key processing considers part of the prefix, so a
- * re-advertisement with another label (or, for types 2 and 5, another ESI)
- * replaces the earlier one instead of adding a second route:
- *  - type 1, RFC 7432 §7.1: RD, ESI, Ethernet Tag (not the label);
- *  - type 2, RFC 7432 §7.2: RD, Ethernet Tag, MAC, IP (not ESI, labels);
- *  - type 3, RFC 7432 §7.3: RD, Ethernet Tag, originator IP;
- *  - type 4, RFC 7432 §7.4: RD, ESI, originator IP;
- *  - type 5, RFC 9136 §3.1: RD, Ethernet Tag, prefix length, prefix (not ESI, gateway, label);
- *  - unknown types: route type and the whole value.
- * Text fields are assumed canonical (as the decoder and the builders here produce them).
- */
-export function routeKey(route: EvpnRoute): string {
-  switch (route.type) {
-    case 'ethernet-ad':
-      return `1|${rdKey(route.rd)}|${route.esi}|${route.ethernetTag}`;
-    case 'mac-ip':
-      return `2|${rdKey(route.rd)}|${route.ethernetTag}|${route.mac}|${route.ip ?? ''}`;
-    case 'inclusive-multicast':
-      return `3|${rdKey(route.rd)}|${route.ethernetTag}|${route.originatorIp}`;
-    case 'ethernet-segment':
-      return `4|${rdKey(route.rd)}|${route.esi}|${route.originatorIp}`;
-    case 'ip-prefix':
-      return `5|${rdKey(route.rd)}|${route.ethernetTag}|${route.prefix}/${route.prefixLength}`;
-    case 'unknown':
-      return `${route.routeType}|${toHex(route.value)}`;
-  }
-}
+// routeKey, the route's identity, is the NLRI codec's (nlri.ts); kept importable from here.
+export { routeKey } from './nlri.js';
 
 /**
  * One line in the style of FRR's "show bgp l2vpn evpn", e.g.
@@ -121,15 +88,6 @@ export function describeRoute(route: EvpnRoute): string {
 
 function toRd(rd: RouteDistinguisher | string): RouteDistinguisher {
   return typeof rd === 'string' ? parseRd(rd) : rd;
-}
-
-function normalizeMac(mac: string): string {
-  return readMac(parseMac(mac), 0);
-}
-
-function normalizeIp(ip: string): string {
-  if (ip.includes(':')) return formatIpv6(parseIpv6(ip), 0);
-  return formatIpv4(parseIpv4(ip));
 }
 
 function ipBits(ip: string): number {

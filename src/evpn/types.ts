@@ -1,12 +1,7 @@
-// EVPN data types: route distinguishers, extended communities and the closed
-// union of EVPN route types (RFC 7432 §7, RFC 9136 §3). Pure data, no codecs.
-
-/** RFC 4364 §4.2: the three RD types, plus any other type kept as its 6 value bytes. */
-export type RouteDistinguisher =
-  | { type: 0; asn: number; assigned: number } // 2-octet AS : 4-octet number
-  | { type: 1; ip: string; assigned: number } // IPv4 address : 2-octet number
-  | { type: 2; asn: number; assigned: number } // 4-octet AS : 2-octet number
-  | { type: 'unknown'; typeCode: number; value: Uint8Array };
+// EVPN data types: ESIs, labels and the closed union of EVPN route types
+// (RFC 7432 §7, RFC 9136 §3). Pure data, no codecs. Route distinguishers and
+// extended communities are BGP's (bgp/types.ts).
+import type { RouteDistinguisher } from '../bgp/types.js';
 
 /** 10-octet Ethernet Segment Identifier (RFC 7432 §5) as colon-separated hex. */
 export type Esi = string;
@@ -95,21 +90,10 @@ export function routeTypeNumber(r: EvpnRoute): number {
   return r.type === 'unknown' ? r.routeType : EVPN_ROUTE_TYPE[r.type];
 }
 
-/** Extended communities (RFC 4360 and the EVPN/encapsulation RFCs). */
-export type ExtCommunity =
-  // RFC 4360 §4, RFC 5668 §2: route target in its three forms.
-  | { kind: 'route-target'; form: 'as2'; asn: number; local: number }
-  | { kind: 'route-target'; form: 'ip4'; ip: string; local: number }
-  | { kind: 'route-target'; form: 'as4'; asn: number; local: number }
-  // RFC 9012 §4.1: encapsulation; tunnelType 8 = VXLAN.
-  | { kind: 'encapsulation'; tunnelType: number }
-  // RFC 7432 §7.7: MAC mobility.
-  | { kind: 'mac-mobility'; sequence: number; sticky: boolean }
-  // RFC 7432 §7.8: default gateway.
-  | { kind: 'default-gateway' }
-  // RFC 9135 §8.1: EVPN router's MAC.
-  | { kind: 'router-mac'; mac: string }
-  // Anything else: the 8 bytes as received (type, subtype, value).
-  | { kind: 'unknown'; bytes: Uint8Array };
-
-export type RouteTarget = Extract<ExtCommunity, { kind: 'route-target' }>;
+// EVPN routes travel in `NlriSet`s of kind 'evpn' (RFC 7432 §7, AFI 25 / SAFI 70);
+// the codec is registered in nlri.ts.
+declare module '../bgp/types.js' {
+  interface NlriRouteKinds {
+    evpn: EvpnRoute;
+  }
+}

@@ -18,7 +18,7 @@
 // test/lib/kernel-contract.ts runs the same behaviour tests against this and the real kernel.
 // Tests play "someone else" with the foreign*/remove* methods, inject failures with
 // failWith(), and read back the applied operations in `applied`.
-import { normalizeIp, normalizeMac } from './addr.js';
+import { normalizeIp, normalizeMac } from '../wire/addr.js';
 import { NTF_EXT_LEARNED, NTF_SELF, NUD_FAILED, NUD_NOARP, NUD_PERMANENT, NUD_REACHABLE } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,

@@ -4,7 +4,7 @@
 // Netlink uses host byte order (little-endian on every platform we build for,
 // checked at load), except where noted (IFLA_VXLAN_PORT is network order).
 import { endianness } from 'node:os';
-import { formatIp, formatMac } from './addr.js';
+import { formatIp, formatMac } from '../wire/addr.js';
 
 if (endianness() !== 'LE') throw new Error('src/kernel/nl.ts assumes a little-endian host');
 

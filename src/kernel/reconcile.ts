@@ -24,7 +24,7 @@
 // at it, an FDB entry's group exists before the entry, and nothing is deleted while
 // something still written later in the batch points at it (deleting a group flushes
 // the FDB entries using it; deleting a group's last member deletes the group).
-import { normalizeIp, normalizeMac } from './addr.js';
+import { normalizeIp, normalizeMac } from '../wire/addr.js';
 import { NUD_NOARP, NUD_PERMANENT } from './nl.js';
 import {
   EVPN_HA_PROTOCOL,

@@ -9,7 +9,11 @@
 //   rtnl-events.ts    the event socket's supervisor (event pump process or inline)
 import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
-import { parseIp, parseMac } from './addr.js';
+import { parseIp as ipBytes, parseMac as macBytes } from '../wire/addr.js';
+
+// Netlink attributes are Buffers: the address module's parsers, as Buffers.
+const parseIp = (text: string): Buffer => Buffer.from(ipBytes(text));
+const parseMac = (text: string): Buffer => Buffer.from(macBytes(text));
 import * as nl from './nl.js';
 import {
   EVPN_HA_PROTOCOL,

@@ -3,7 +3,11 @@
 // toObserved, toObservedNexthop), and errno naming. Pure functions; the wire
 // layout itself (headers, attributes) is in nl.ts.
 import { constants as osConstants } from 'node:os';
-import { parseIp, parseMac } from './addr.js';
+import { parseIp as ipBytes, parseMac as macBytes } from '../wire/addr.js';
+
+// Netlink attributes are Buffers: the address module's parsers, as Buffers.
+const parseIp = (text: string): Buffer => Buffer.from(ipBytes(text));
+const parseMac = (text: string): Buffer => Buffer.from(macBytes(text));
 import * as nl from './nl.js';
 import {
   FLOOD_MAC,

@@ -12,9 +12,9 @@
 import { connect, type Socket } from 'node:net';
 import { Framer } from '../bgp/framer.js';
 import { encodeMessage } from '../bgp/message.js';
-import { packUpdates, type EvpnAnnouncement } from '../bgp/pack.js';
+import { packUpdates, type Announcement } from '../bgp/pack.js';
 import { AFI, SAFI, type CodecContext, type OpenMessage } from '../bgp/types.js';
-import { parseRd } from '../evpn/rd.js';
+import { parseRd } from '../bgp/rd.js';
 import { macIpRoute } from '../evpn/route.js';
 import type { MacIpRoute } from '../evpn/types.js';
 
@@ -82,7 +82,7 @@ export interface Encoded {
 /** Pre-encoded announcement of N routes (RFC 4760 §3 MP_REACH_NLRI, one group per VTEP). */
 export function encodeAnnounce(net: GenNetwork, n: number, vteps: number, localPref = 100,
   groups: Array<{ vtep: string; routes: MacIpRoute[] }> = genRoutes(net, n, vteps)): Encoded {
-  const announce: EvpnAnnouncement[] = groups.map((g) => ({
+  const announce: Announcement[] = groups.map((g) => ({
     nextHop: g.vtep,
     routes: g.routes,
     attributes: {

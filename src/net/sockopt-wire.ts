@@ -3,7 +3,7 @@
 // the Linux UAPI headers named at each structure (x86-64 / any little-endian
 // LP64 ABI; the only pointer is in struct sock_fprog).
 import { isIP } from 'node:net';
-import { parseIpv4, parseIpv6 } from '../bgp/wire.js';
+import { parseIpv4, parseIpv6 } from '../wire/addr.js';
 
 // <linux/socket.h>, <linux/in.h>, <linux/in6.h>
 export const AF_INET = 2;

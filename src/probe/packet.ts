@@ -25,8 +25,7 @@
 //   +----------------------------------------------+
 //
 // Decoders never throw: they return `{ ok: false, error }` with a typed kind.
-import { formatIpv4, formatIpv6, parseIpv6 } from '../bgp/wire.js';
-import { readMac } from '../evpn/addr.js';
+import { formatIpv4, formatIpv6, formatMac, ipv4Bytes, ipv6Bytes, macBytes } from '../wire/addr.js';
 
 /** IANA-assigned UDP destination port for VXLAN (RFC 7348 §5). */
 export const VXLAN_PORT = 4789;
@@ -52,62 +51,25 @@ const IPV4_FLAG_DF = 0x4000;
 // ---------------------------------------------------------------------------
 // Addresses
 
-/** Dotted-quad IPv4 to 4 bytes; undefined if not a valid dotted quad. */
-export function parseIpv4(s: string): Uint8Array | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    out[i] = v;
-  }
-  return out;
-}
-
-export { formatIpv4 };
-
-/** "aa:bb:cc:dd:ee:ff" (or with '-') to 6 bytes; undefined if malformed. */
-export function parseMac(s: string): Uint8Array | undefined {
-  const parts = s.split(/[:-]/);
-  if (parts.length !== 6) return undefined;
-  const out = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) {
-    const p = parts[i]!;
-    if (!/^[0-9a-fA-F]{2}$/.test(p)) return undefined;
-    out[i] = parseInt(p, 16);
-  }
-  return out;
-}
-
-/** The 6 bytes at b[off..off+6] as lowercase aa:bb:cc:dd:ee:ff; the caller has checked the bounds. */
-export function formatMac(b: Uint8Array, off = 0): string {
-  return readMac(b, off);
-}
+// Parsers returning undefined on bad text, and the MAC formatter: the address module's.
+export { ipv4Bytes as parseIpv4, macBytes as parseMac, formatMac, formatIpv4 };
 
 /**
  * A VTEP (underlay) address, IPv4 dotted quad or IPv6 text, to 4 or 16 bytes;
  * undefined if it is neither.
  */
 export function parseVtep(s: string): Uint8Array | undefined {
-  if (!s.includes(':')) return parseIpv4(s);
-  try {
-    return parseIpv6(s);
-  } catch {
-    return undefined;
-  }
+  return s.includes(':') ? ipv6Bytes(s) : ipv4Bytes(s);
 }
 
 function mustIpv4(s: string, what: string): Uint8Array {
-  const b = parseIpv4(s);
+  const b = ipv4Bytes(s);
   if (b === undefined) throw new RangeError(`${what}: not an IPv4 address: ${JSON.stringify(s)}`);
   return b;
 }
 
 function mustMac(s: string, what: string): Uint8Array {
-  const b = parseMac(s);
+  const b = macBytes(s);
   if (b === undefined) throw new RangeError(`${what}: not a MAC address: ${JSON.stringify(s)}`);
   return b;
 }

@@ -3,12 +3,9 @@
 // ORIGINATOR_ID stands in for the BGP Identifier; shorter CLUSTER_LIST between
 // steps f and g). Step e (IGP cost to the next hop) does not apply: the reflector
 // does not resolve next hops. The result names the step that decided.
-import { isIPv4, isIPv6 } from 'node:net';
-import { ipv4ToUint } from '../bgp/negotiate.js';
-import { parseIpv6 } from '../bgp/wire.js';
-import type { AsPathSegment } from '../bgp/types.js';
+import { compareIp, ipv4ToUint } from '../wire/addr.js';
+import type { AsPathSegment, PathAttributes } from '../bgp/types.js';
 import type { EvpnRoute } from '../evpn/types.js';
-import type { PathAttributes } from '../bgp/types.js';
 
 /** One path for a route, as learned from one peer. */
 export interface Path {
@@ -71,13 +68,8 @@ function bgpIdOf(p: Path): number {
   return ipv4ToUint(p.attributes.originatorId ?? p.peerBgpId);
 }
 
-/** Addresses in numeric order, IPv4 before IPv6. */
-export function compareAddresses(a: string, b: string): number {
-  if (isIPv4(a) && isIPv4(b)) return ipv4ToUint(a) - ipv4ToUint(b);
-  if (isIPv4(a) !== isIPv4(b)) return isIPv4(a) ? -1 : 1;
-  if (isIPv6(a) && isIPv6(b)) return Buffer.compare(Buffer.from(parseIpv6(a)), Buffer.from(parseIpv6(b)));
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+/** Addresses in numeric order, IPv4 before IPv6 (src/wire/addr.ts). */
+export const compareAddresses = compareIp;
 
 function keepMin(paths: Path[], value: (p: Path) => number): Path[] {
   let min = Infinity;

@@ -12,8 +12,7 @@ import { authEntries, checkAuth, checkKernelAuth, type KernelTcpAuth } from '../
 import { loadYaml, readConfigFile } from '../config/yaml.js';
 import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../agent/config-schema.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
-import { parseIpv6 } from '../bgp/wire.js';
-import { formatIp } from '../kernel/addr.js';
+import { formatIp, parseIpv6 } from '../wire/addr.js';
 
 export { ConfigError } from '../config/issues.js';
 

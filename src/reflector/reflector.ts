@@ -12,13 +12,14 @@ import { pino, type Logger } from 'pino';
 import { BfdManager } from '../bfd/manager.js';
 import type { BfdSession } from '../bfd/session.js';
 import { BgpSession, type BgpSessionOptions, type StateName } from '../bgp/session.js';
-import { uplinkAuth } from '../agent/config.js';
+import { uplinkAuth } from '../config/security.js';
 import type { BgpConnection, BgpListener, BgpTransport, TransportAddress } from '../bgp/transport.js';
 import type { TcpAuth, TcpKey } from '../net/sockopt.js';
 import type { Clock } from '../util/clock.js';
 import { inRange, type ListenRange, type ReflectorConfig } from './config.js';
 import { ReflectorRib, type RibPeerView } from './rib.js';
 import { CeaseSubcode } from '../bgp/errors.js';
+import '../evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 
 export interface ReflectorOptions {

@@ -12,7 +12,7 @@
 // normal eBGP treatment (the session prepends our AS, drops LOCAL_PREF and the
 // reflection attributes; the EVPN next hop is unchanged).
 import { pino, type Logger } from 'pino';
-import type { OutRoute } from '../bgp/session.js';
+import type { OutRoute } from '../bgp/types.js';
 import { AFI, SAFI, type PathAttributes, type UpdateMessage } from '../bgp/types.js';
 import { describeRoute, routeKey } from '../evpn/route.js';
 import type { EvpnRoute } from '../evpn/types.js';

@@ -1,9 +1,9 @@
 // Fake BGP sessions and route builders for driving the Agent directly (unit tests on
 // FakeKernel, namespace tests on the real rtnetlink port): the peer's side is a
 // method call, so a test decides exactly when routes arrive and sessions fail.
-import type { UpdateMessage } from '../../src/bgp/types.js';
+import type { UpdateMessage, ExtCommunity } from '../../src/bgp/types.js';
 import { macIpRoute, routeKey } from '../../src/evpn/route.js';
-import type { EvpnRoute, ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import type { EvpnRoute, MacIpRoute } from '../../src/evpn/types.js';
 import type { AgentSession, SessionHandlers, SessionSpec } from '../../src/agent/agent.js';
 import type { Advertisement } from '../../src/agent/origination.js';
 

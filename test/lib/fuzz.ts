@@ -22,6 +22,7 @@ import {
   decodeProbeFrame, decodeProbeMessage, encodeProbeFrame, encodeProbeMessage, internetChecksum,
 } from '../../src/probe/packet.js';
 import { hex, MARKER, message } from './bytes.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 export const ctx2: CodecContext = { fourOctetAs: false };
 export const ctx4: CodecContext = { fourOctetAs: true };

@@ -23,6 +23,7 @@ import { Switch } from '../lib/topology.js';
 import { startCapture } from '../lib/capture.js';
 import { frrPeerState, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
 import { kernelTcpAuth } from '../../src/net/sockopt.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const RR = '192.168.1.2';
 const A = '192.168.1.65';

@@ -1,8 +1,8 @@
 // The agent orchestrator against FakeKernel, fake sessions and a ManualClock.
 import t from 'tap';
-import type { UpdateMessage } from '../../src/bgp/types.js';
+import type { UpdateMessage, ExtCommunity } from '../../src/bgp/types.js';
 import { macIpRoute, routeKey } from '../../src/evpn/route.js';
-import type { ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import type { MacIpRoute } from '../../src/evpn/types.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
 import type { KernelOp } from '../../src/kernel/port.js';
 import { ManualClock } from '../../src/util/clock.js';

@@ -4,11 +4,11 @@
 // (bytes checked against hex literals and FRR 8.4's golden capture).
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { Writer, toHex } from '../../src/bgp/wire.js';
+import { Writer, toHex } from '../../src/wire/bytes.js';
 import { macIpRoute } from '../../src/evpn/route.js';
-import { encodeExtCommunity } from '../../src/evpn/extcommunity.js';
+import { encodeExtCommunity } from '../../src/bgp/extcommunity.js';
 import type { LinkInfo } from '../../src/kernel/port.js';
-import type { ExtCommunity } from '../../src/evpn/types.js';
+import type { ExtCommunity } from '../../src/bgp/types.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { parseConfig } from '../../src/agent/config.js';
 import { bestPath, reasonText, type Path } from '../../src/agent/rib.js';

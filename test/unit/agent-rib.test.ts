@@ -1,8 +1,8 @@
 // RIB, best path, import policy and origination (pure parts of the agent).
 import t from 'tap';
-import type { UpdateMessage } from '../../src/bgp/types.js';
+import type { UpdateMessage, ExtCommunity } from '../../src/bgp/types.js';
 import { macIpRoute, inclusiveMulticastRoute } from '../../src/evpn/route.js';
-import type { ExtCommunity, MacIpRoute } from '../../src/evpn/types.js';
+import type { MacIpRoute } from '../../src/evpn/types.js';
 import type { LinkInfo } from '../../src/kernel/port.js';
 import { parseConfig } from '../../src/agent/config.js';
 import {

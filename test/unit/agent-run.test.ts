@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { loadConfig } from '../../src/agent/config.js';
-import { startAgent } from '../../src/agent/run.js';
+import { startAgent } from '../../src/cli/agent-daemon.js';
 import { FakeNetwork } from '../lib/bgp-transport.js';
 
 t.test('startAgent wires the agent, the control socket and reload; stop undoes it', async (t) => {

@@ -10,6 +10,7 @@ import type { CodecContext, PathAttributes, UpdateMessage } from '../../src/bgp/
 import { ZERO_ESI, type EvpnRoute, type MacIpRoute } from '../../src/evpn/types.js';
 import { attr, cat, hex, MARKER, message, mpReachValue, rdIp, toHex, u16, u32, update, evpnMacIp, ip4 } from '../lib/bytes.js';
 import { mulberry32 as rng } from '../lib/prng.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const ctx4: CodecContext = { fourOctetAs: true };
 

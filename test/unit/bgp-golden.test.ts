@@ -12,6 +12,7 @@ import { decodeMessage, encodeMessage } from '../../src/bgp/message.js';
 import { isEndOfRib } from '../../src/bgp/pack.js';
 import type { Capability, CodecContext, Message } from '../../src/bgp/types.js';
 import { cat, hex, message, toHex, u16, u8 } from '../lib/bytes.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');
 const ctx4: CodecContext = { fourOctetAs: true };

@@ -7,6 +7,7 @@ import { BgpError } from '../../src/bgp/errors.js';
 import type { CodecContext, OpenMessage } from '../../src/bgp/types.js';
 import { cat, hex, MARKER, message, toHex, u16, u32, u8 } from '../lib/bytes.js';
 import { pair, throwsBgp } from '../lib/assert.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const ctx2: CodecContext = { fourOctetAs: false };
 

@@ -12,6 +12,7 @@ import { tcpTransport } from '../../src/bgp/tcp.js';
 import type { BgpConnection, ConnectionHandlers, ListenRequest, TransportAddress } from '../../src/bgp/transport.js';
 import { kernelTcpAuth } from '../../src/net/sockopt.js';
 import { once, waitFor, within } from '../lib/settle.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 t.setTimeout(60_000);
 

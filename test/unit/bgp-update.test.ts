@@ -11,6 +11,7 @@ import {
   u8, update,
 } from '../lib/bytes.js';
 import { pair, throwsBgp } from '../lib/assert.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const ctx2: CodecContext = { fourOctetAs: false };
 const ctx4: CodecContext = { fourOctetAs: true };

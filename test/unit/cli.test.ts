@@ -9,6 +9,7 @@ import { peerConfig } from '../../src/cli/peer.js';
 import { BgpSession } from '../../src/bgp/session.js';
 import type { TransportAddress } from '../../src/bgp/transport.js';
 import { FakeNetwork } from '../lib/bgp-transport.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 // A deadline for the whole file, behind the deadline of each wait: awaits such
 // as stop() fail the run in time instead of at tap's 600 s.

@@ -3,15 +3,15 @@
 // hex literals, never produced by the encoder under test.
 import t from 'tap';
 import { BgpError } from '../../src/bgp/errors.js';
-import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
 import {
   decodeExtCommunity,
   encodeExtCommunity,
   formatExtCommunity,
   formatRouteTarget,
   parseRouteTarget,
-} from '../../src/evpn/extcommunity.js';
-import type { ExtCommunity } from '../../src/evpn/types.js';
+} from '../../src/bgp/extcommunity.js';
+import type { ExtCommunity } from '../../src/bgp/types.js';
 import { mulberry32 } from '../lib/prng.js';
 
 const vectors: Array<[string, string, ExtCommunity, string]> = [

@@ -4,8 +4,8 @@
 // The MP_UNREACH_NLRI vectors answer "what does FRR send when it withdraws a
 // type 2 route": the NLRI keeps one label field, set to zero, and drops Label2.
 import t from 'tap';
-import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
-import { decodeExtCommunity } from '../../src/evpn/extcommunity.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
+import { decodeExtCommunity } from '../../src/bgp/extcommunity.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
 import { routeKey } from '../../src/evpn/route.js';
 import { ZERO_ESI, type EvpnRoute } from '../../src/evpn/types.js';

@@ -4,11 +4,12 @@
 // value). The expected structs are transcribed from `gobgp global rib -a evpn`.
 // Each vector is decoded and compared, then re-encoded byte for byte.
 import t from 'tap';
-import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
-import { decodeExtCommunity, encodeExtCommunity } from '../../src/evpn/extcommunity.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
+import { decodeExtCommunity, encodeExtCommunity } from '../../src/bgp/extcommunity.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
 import { routeKey } from '../../src/evpn/route.js';
-import { ZERO_ESI, type EvpnRoute, type ExtCommunity } from '../../src/evpn/types.js';
+import { ZERO_ESI, type EvpnRoute } from '../../src/evpn/types.js';
+import { type ExtCommunity } from '../../src/bgp/types.js';
 
 interface Golden {
   cli: string; // the gobgp command that produced it

@@ -7,10 +7,10 @@
 import t, { type Test } from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
-import { decodeExtCommunity, encodeExtCommunity, formatRouteTarget } from '../../src/evpn/extcommunity.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
+import { decodeExtCommunity, encodeExtCommunity, formatRouteTarget } from '../../src/bgp/extcommunity.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
-import { formatRd } from '../../src/evpn/rd.js';
+import { formatRd } from '../../src/bgp/rd.js';
 import { routeTypeNumber, type EvpnRoute } from '../../src/evpn/types.js';
 
 const GOLDEN = join(import.meta.dirname, '..', 'golden');

@@ -4,9 +4,11 @@
 // never produced by the encoder under test.
 import t from 'tap';
 import { BgpError } from '../../src/bgp/errors.js';
-import { formatIpv6, fromHex, Reader, toHex, Writer } from '../../src/bgp/wire.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
+import { formatIpv6 } from '../../src/wire/addr.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
-import { ZERO_ESI, type EvpnRoute, type RouteDistinguisher } from '../../src/evpn/types.js';
+import { ZERO_ESI, type EvpnRoute } from '../../src/evpn/types.js';
+import { type RouteDistinguisher } from '../../src/bgp/types.js';
 import { mulberry32 } from '../lib/prng.js';
 
 const h = (...parts: string[]): Uint8Array => fromHex(parts.join(''));

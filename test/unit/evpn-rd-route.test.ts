@@ -2,13 +2,14 @@
 // text helpers (checked against wire.ts) and the route helpers: builders,
 // routeKey (RFC 7432 §7.1-7.4, RFC 9136 §3.1), describeRoute.
 import t from 'tap';
-import { fromHex, parseIpv4, parseMac, Reader, toHex, Writer } from '../../src/bgp/wire.js';
+import { fromHex, Reader, toHex, Writer } from '../../src/wire/bytes.js';
+import { parseIpv4, parseMac, ipv4Value, readMac, writeIpv4, writeMac } from '../../src/wire/addr.js';
 import { normalizeEsi, parseEsi, readEsi } from '../../src/evpn/esi.js';
-import { ipv4Value, readMac, writeIpv4, writeMac } from '../../src/evpn/addr.js';
 import { decodeEvpnRoutes, encodeEvpnRoute } from '../../src/evpn/nlri.js';
-import { decodeRd, encodeRd, formatRd, parseRd, rdKey } from '../../src/evpn/rd.js';
+import { decodeRd, encodeRd, formatRd, parseRd, rdKey } from '../../src/bgp/rd.js';
 import { describeRoute, inclusiveMulticastRoute, macIpRoute, routeKey } from '../../src/evpn/route.js';
-import { ZERO_ESI, type EvpnRoute, type RouteDistinguisher } from '../../src/evpn/types.js';
+import { ZERO_ESI, type EvpnRoute } from '../../src/evpn/types.js';
+import { type RouteDistinguisher } from '../../src/bgp/types.js';
 
 const rdVectors: Array<[string, string, RouteDistinguisher, string]> = [
   ['type 0', '0000 fde9 00000064', { type: 0, asn: 65001, assigned: 100 }, '65001:100'],

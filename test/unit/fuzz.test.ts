@@ -9,6 +9,7 @@
 import t from 'tap';
 import { bgpCorpus as corpus, checkBgp, ctx2, ctx4, describeFinding, mutate, newTally } from '../lib/fuzz.js';
 import { mulberry32 as rng } from '../lib/prng.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 100_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);

@@ -8,6 +8,7 @@ import { packUpdates } from '../../src/bgp/pack.js';
 import { IFA_F_DEPRECATED, IFA_F_TEMPORARY, IFA_F_TENTATIVE } from '../../src/kernel/nl.js';
 import type { LinkInfo } from '../../src/kernel/port.js';
 import * as B from '../lib/bytes.js';
+import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const V6 = `
 routerId: 10.255.0.65

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatIp, normalizeIp, normalizeMac, parseIp, parseMac } from '../../src/kernel/addr.js';
+import { formatIp, normalizeIp, normalizeMac, parseIp, parseMac } from '../../src/wire/addr.js';
 import * as nl from '../../src/kernel/nl.js';
 import { encodeOp, errnoName } from '../../src/kernel/rtnetlink.js';
 
@@ -24,7 +24,8 @@ t.test('addresses', async (t) => {
   t.equal(normalizeIp('::1'), '::1');
   t.equal(normalizeIp('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1', 'RFC 5952: first of equal runs');
   t.equal(normalizeIp('2001:db8:0:1:1:1:1:1'), '2001:db8:0:1:1:1:1:1', 'RFC 5952: no :: for one group');
-  t.equal(normalizeIp('::ffff:192.168.0.1'), '::ffff:c0a8:1');
+  t.equal(normalizeIp('::ffff:192.168.0.1'), '::ffff:192.168.0.1', 'RFC 5952 §5: IPv4-mapped keeps the dotted quad');
+  t.equal(normalizeIp('::ffff:c0a8:1'), '::ffff:192.168.0.1');
   t.equal(normalizeIp('fe80::1:2'), 'fe80::1:2');
   t.throws(() => parseIp('fe80::1%eth0'));
   t.throws(() => parseIp('1.2.3'));

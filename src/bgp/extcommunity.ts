@@ -4,9 +4,9 @@
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
 //   | Type   |Sub-type|                 Value (6 octets)                    |
 //   +--------+--------+--------+--------+--------+--------+--------+--------+
-import { BgpError, ErrorCode, UpdateSubcode } from '../bgp/errors.js';
-import { checkUint, formatIpv4, toHex, u16At, u32At, type Reader, type Writer } from '../bgp/wire.js';
-import { ipv4Value, readMac, writeIpv4, writeMac } from './addr.js';
+import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
+import { checkUint, toHex, u16At, u32At, type Reader, type Writer } from '../wire/bytes.js';
+import { formatIpv4, ipv4Value, readMac, writeIpv4, writeMac } from '../wire/addr.js';
 import { parseDecimal } from './rd.js';
 import type { ExtCommunity, RouteTarget } from './types.js';
 

@@ -6,8 +6,8 @@
 //   type 0: 2-octet AS  : 4-octet assigned number
 //   type 1: IPv4 address: 2-octet assigned number
 //   type 2: 4-octet AS  : 2-octet assigned number
-import { checkUint, formatIpv4, toHex, u32At, type Reader, type Writer } from '../bgp/wire.js';
-import { ipv4Value, writeIpv4 } from './addr.js';
+import { checkUint, toHex, u32At, type Reader, type Writer } from '../wire/bytes.js';
+import { formatIpv4, ipv4Value, writeIpv4 } from '../wire/addr.js';
 import type { RouteDistinguisher } from './types.js';
 
 export const RD_LENGTH = 8;

@@ -1,5 +1,6 @@
 // Bounds-checked byte reader and a growable writer that reserves and patches
 // length fields. Codecs are built on these two classes only.
+import { formatIpv4, formatIpv6, parseIpv4, parseIpv6, parseMac } from './addr.js';
 
 /**
  * A plain Uint8Array view of the same bytes. A Node Buffer's slice() is a view,
@@ -127,33 +128,6 @@ export function checkUint(v: number, max: number, what: string): number {
 /** Two-digit lowercase hex for every byte value. */
 export const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** The 4 bytes at b[p..p+4] as a dotted quad; the caller has checked the bounds. */
-export function formatIpv4(b: Uint8Array, p = 0): string {
-  return `${b[p]}.${b[p + 1]}.${b[p + 2]}.${b[p + 3]}`;
-}
-
-export function formatIpv6(b: Uint8Array, p: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((b[p + 2 * i]! << 8) | b[p + 2 * i + 1]!);
-  // RFC 5952 §4.2: compress the longest run (>= 2) of zero groups, first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
-    i = j;
-  }
-  // RFC 5952 §5: IPv4-mapped addresses keep the dotted quad.
-  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) {
-    return `::ffff:${formatIpv4(b, p + 12)}`;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
@@ -255,61 +229,6 @@ export class Writer {
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
-}
-
-export function parseIpv4(addr: string): Uint8Array {
-  const parts = addr.split('.');
-  if (parts.length !== 4) throw new RangeError(`not an IPv4 address: ${addr}`);
-  const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) throw new RangeError(`not an IPv4 address: ${addr}`);
-    out[i] = Number(p);
-  }
-  return out;
-}
-
-export function parseIpv6(addr: string): Uint8Array {
-  const out = new Uint8Array(16);
-  let text = addr;
-  // Trailing dotted quad (e.g. ::ffff:1.2.3.4).
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  let v4: Uint8Array | null = null;
-  if (tail.includes('.')) {
-    v4 = parseIpv4(tail);
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) throw new RangeError(`not an IPv6 address: ${addr}`);
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
-  const missing = 8 - head.length - rest.length;
-  if ((halves.length === 1 && missing !== 0) || missing < (halves.length === 2 ? 1 : 0)) {
-    throw new RangeError(`not an IPv6 address: ${addr}`);
-  }
-  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
-  for (let i = 0; i < 8; i++) {
-    const g = groups[i]!;
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RangeError(`not an IPv6 address: ${addr}`);
-    const n = parseInt(g, 16);
-    out[2 * i] = n >> 8;
-    out[2 * i + 1] = n & 0xff;
-  }
-  if (v4) out.set(v4, 12);
-  return out;
-}
-
-export function parseMac(addr: string): Uint8Array {
-  const parts = addr.split(/[:-]/);
-  if (parts.length !== 6) throw new RangeError(`not a MAC address: ${addr}`);
-  const out = new Uint8Array(6);
-  for (let i = 0; i < 6; i++) {
-    const p = parts[i]!;
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) throw new RangeError(`not a MAC address: ${addr}`);
-    out[i] = parseInt(p, 16);
-  }
-  return out;
 }
 
 export function toHex(b: Uint8Array): string {

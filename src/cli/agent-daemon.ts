@@ -11,9 +11,9 @@ import { MetricsServer } from '../metrics/server.js';
 import type { KernelPort } from '../kernel/port.js';
 import type { Clock } from '../util/clock.js';
 import type { BgpTransport } from '../bgp/transport.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
-import { createDaemon, type Daemon } from './wiring.js';
+import { createDaemon, type Daemon } from '../agent/wiring.js';
 
 export interface StartOptions {
   logger: Logger;
