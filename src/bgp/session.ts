@@ -11,8 +11,8 @@ import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { BgpError, ErrorCode, describeNotification } from './errors.js';
 import { Framer } from './framer.js';
 import { decodeMessage, encodeMessage } from './message.js';
-import { endOfRib, familyCodec, isEndOfRib, packUpdates, type Announcement } from './pack.js';
-import type { NlriCodec } from './nlri.js';
+import { AdjRibOut } from './adj-rib-out.js';
+import { endOfRib, isEndOfRib } from './pack.js';
 import {
   createFsm, describeNotificationInfo, messageInput, step,
   type Fsm, type FsmInput, type FsmOutput, type NotificationInfo, type StateName, type TimerName,
@@ -20,13 +20,14 @@ import {
 import { DEFAULT_FAMILIES, familyName, type Negotiated } from './negotiate.js';
 import type { BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, TransportAddress } from './transport.js';
 import type {
-  CodecContext, Family, Message, NlriRoute, OutRoute, PathAttributes,
+  CodecContext, Family, Message, NlriRoute, OutRoute,
   RouteRefreshMessage, UpdateMessage,
 } from './types.js';
 
 export type { Negotiated } from './negotiate.js';
 export type { StateName } from './fsm.js';
 export type { OutRoute } from './types.js';
+export { exportAttributes } from './adj-rib-out.js';
 
 export interface BgpSessionOptions {
   /** How connections to the peer are made and accepted (tcp.ts: kernel TCP). */
@@ -133,40 +134,6 @@ function sameFamily(a: Family, b: Family): boolean {
   return a.afi === b.afi && a.safi === b.safi;
 }
 
-/**
- * The attributes we send for a route: RFC 4271 §5.1 well-known mandatory ones
- * are added; iBGP: empty AS_PATH and LOCAL_PREF (default 100); eBGP: our AS
- * prepended, no LOCAL_PREF (§5.1.5). Reflection attributes (RFC 4456 §7) are
- * sent only by a reflector (`reflection`) and only to iBGP peers.
- */
-export function exportAttributes(a: PathAttributes, localAs: number, peerAs: number, reflection = false): PathAttributes {
-  const out: PathAttributes = { ...a };
-  delete out.mpReach;
-  delete out.mpUnreach;
-  if (!reflection || localAs !== peerAs) {
-    delete out.originatorId;
-    delete out.clusterList;
-  }
-  out.origin = a.origin ?? 0;
-  const path = (a.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
-  if (localAs === peerAs) {
-    out.asPath = path;
-    out.localPref = a.localPref ?? 100;
-  } else {
-    const first = path[0];
-    if (first && first.type === 'sequence' && first.asns.length < 255) first.asns.unshift(localAs);
-    else path.unshift({ type: 'sequence', asns: [localAs] });
-    out.asPath = path;
-    delete out.localPref;
-  }
-  return out;
-}
-
-/** A stable text form of attributes, for grouping routes that can share an UPDATE. */
-function attributesKey(a: PathAttributes): string {
-  return JSON.stringify(a, (_k, v: unknown) => (v instanceof Uint8Array ? `0x${Buffer.from(v).toString('hex')}` : v));
-}
-
 let connIds = 0;
 
 export class BgpSession extends EventEmitter<BgpSessionEvents> {
@@ -182,10 +149,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   /** Accepted connections the FSM has not decided on yet, by number. */
   private readonly accepted = new Map<number, Conn>();
   private server: BgpListener | null = null;
-  private readonly adjOut = new Map<string, OutRoute>();
-  /** The family of the Adj-RIB-Out's routes and its codec. */
+  private readonly adjOut: AdjRibOut;
+  /** The family of the Adj-RIB-Out's routes. */
   private readonly family: Family;
-  private readonly codec: NlriCodec;
   private queue: FsmInput[] = [];
   private busy = false;
   private closing = new Set<Promise<void>>();
@@ -202,7 +168,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
     this.opts = opts;
     this.family = opts.family ?? DEFAULT_FAMILIES[0]!;
-    this.codec = familyCodec(this.family);
+    this.adjOut = new AdjRibOut(this.family);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ peer: opts.peerAddress });
     const fsmOpts: Parameters<typeof createFsm>[0] = {
@@ -257,7 +223,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   /** Routes currently in the Adj-RIB-Out. */
   advertised(): OutRoute[] {
-    return [...this.adjOut.values()];
+    return this.adjOut.all();
   }
 
   start(): void {
@@ -289,25 +255,15 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   /** Add or replace routes in the Adj-RIB-Out; sent at once while Established. */
   advertise(routes: OutRoute[]): void {
-    const changed: OutRoute[] = [];
-    for (const r of routes) {
-      const entry = { route: r.route, nextHop: r.nextHop, attributes: r.attributes };
-      this.adjOut.set(this.codec.key(r.route), entry);
-      changed.push(entry);
-    }
+    const changed = this.adjOut.set(routes);
     if (this.fsm.state === 'Established' && changed.length > 0) this.sendRoutes(changed);
   }
 
   /** Remove routes from the Adj-RIB-Out; withdrawn at once while Established. */
   withdraw(routes: NlriRoute[]): void {
-    const gone: NlriRoute[] = [];
-    for (const r of routes) {
-      const key = this.codec.key(r);
-      const had = this.adjOut.get(key);
-      if (had && this.adjOut.delete(key)) gone.push(had.route);
-    }
+    const gone = this.adjOut.delete(routes);
     if (this.fsm.state === 'Established' && gone.length > 0 && this.familyNegotiated()) {
-      for (const u of packUpdates({ family: this.family, withdraw: gone }, this.ctx())) this.send(u);
+      for (const u of this.adjOut.withdrawals(gone, this.ctx())) this.send(u);
     }
   }
 
@@ -399,7 +355,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       families: n.families.map(familyName), notes: n.notes }, 'established');
     // The whole Adj-RIB-Out, then End-of-RIB per family (RFC 4724 §2), before the
     // event: what a listener advertises in response follows as ordinary updates.
-    if (this.familyNegotiated()) this.sendRoutes([...this.adjOut.values()]);
+    if (this.familyNegotiated()) this.sendRoutes(this.adjOut.all());
     for (const f of n.families) this.send(endOfRib(f));
     this.emit('established', n);
   }
@@ -435,7 +391,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     this.emit('routeRefresh', m);
     const enhanced = n.enhancedRouteRefresh;
     if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 1 });
-    if (sameFamily(m, this.family)) this.sendRoutes([...this.adjOut.values()]);
+    if (sameFamily(m, this.family)) this.sendRoutes(this.adjOut.all());
     if (enhanced) this.send({ type: 'route-refresh', afi: m.afi, safi: m.safi, subtype: 2 });
   }
 
@@ -447,18 +403,9 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private sendRoutes(routes: OutRoute[]): void {
     if (!this.familyNegotiated() || routes.length === 0) return;
     const { localAs, peerAs } = this.opts;
-    // Routes with the same next hop and attributes share UPDATEs.
-    const groups = new Map<string, Announcement & { routes: NlriRoute[] }>();
-    for (const r of routes) {
-      const attributes = exportAttributes(r.attributes, localAs, peerAs, this.opts.reflection ?? false);
-      const key = `${r.nextHop}|${attributesKey(attributes)}`;
-      const g = groups.get(key);
-      if (g) g.routes.push(r.route);
-      else groups.set(key, { attributes, nextHop: r.nextHop, routes: [r.route] });
-    }
     let updates: UpdateMessage[];
     try {
-      updates = packUpdates({ family: this.family, announce: [...groups.values()] }, this.ctx());
+      updates = this.adjOut.announcements(routes, localAs, peerAs, this.opts.reflection ?? false, this.ctx());
     } catch (e) {
       this.log.error({ err: e }, 'cannot pack routes; not sent');
       return;
