@@ -7,9 +7,9 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
-import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { BgpError, ErrorCode, describeNotification } from './errors.js';
-import { Framer } from './framer.js';
+import type { TcpAuth } from '../net/sockopt.js';
+import { connectionSecurity, endSocket, newConn, noAnswerText, plainAddress, writeNotification, type Conn } from './connection.js';
 import { decodeMessage, encodeMessage } from './message.js';
 import { AdjRibOut } from './adj-rib-out.js';
 import { endOfRib, isEndOfRib } from './pack.js';
@@ -106,17 +106,6 @@ export interface BgpSessionEvents {
   listening: [address: TransportAddress];
 }
 
-interface Conn {
-  readonly id: number;
-  readonly socket: BgpConnection;
-  readonly framer: Framer;
-  readonly direction: 'out' | 'in';
-  connected: boolean;
-  lastError: string | null;
-  /** Called once the connection is gone (endSocket waits for it). */
-  onClosed?: () => void;
-}
-
 const TIMER_INPUT: Record<TimerName, FsmInput> = {
   connectRetry: { type: 'ConnectRetryTimerExpires' },
   hold: { type: 'HoldTimerExpires' },
@@ -124,17 +113,9 @@ const TIMER_INPUT: Record<TimerName, FsmInput> = {
   idleHold: { type: 'IdleHoldTimerExpires' },
 };
 
-/** "::ffff:192.0.2.1" → "192.0.2.1" (a configured peer address written IPv4-mapped). */
-function plainAddress(a: string | undefined): string {
-  if (!a) return '';
-  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
-}
-
 function sameFamily(a: Family, b: Family): boolean {
   return a.afi === b.afi && a.safi === b.safi;
 }
-
-let connIds = 0;
 
 export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private fsm: Fsm;
@@ -302,7 +283,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     const from = this.fsm.state;
     if (i.type === 'ConnectRetryTimerExpires' && from === 'Connect' && this.conn?.direction === 'out' && !this.conn.connected) {
       // The connect attempt got no answer at all (no SYN-ACK, no RST, no ICMP).
-      const text = this.noAnswer();
+      const text = noAnswerText(this.opts, this.fsm.config.connectRetryTime);
       if (this.lastErrorValue?.text !== text) this.log.warn(text);
       this.lastErrorValue = { code: null, subcode: null, text };
     }
@@ -437,37 +418,15 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     c.socket.write(bytes);
   }
 
-  private newConn(socket: BgpConnection, direction: 'out' | 'in'): Conn {
-    return { id: ++connIds, socket, framer: new Framer(), direction, connected: direction === 'in', lastError: null };
-  }
-
-  /** Keys and GTSM for our sockets; null when the session has neither (plain Node sockets). */
-  private security(): TcpSecurity | null {
-    const { auth, ttlSecurity } = this.opts;
-    if (!auth && !ttlSecurity) return null;
-    return { keys: auth ? [{ address: plainAddress(this.opts.peerAddress), auth }] : [], ttlSecurity: ttlSecurity ?? null };
-  }
-
-  /** What a connect attempt that never got an answer most likely means, for lastError. */
-  private noAnswer(): string {
-    const ms = this.fsm.config.connectRetryTime;
-    const checks: string[] = [];
-    const a = authName(this.opts.auth);
-    if (a) checks.push(`authentication (${a === 'md5' ? 'TCP-MD5 password' : 'TCP-AO key'}: the kernel drops segments with a wrong or missing signature without a reply)`);
-    if (this.opts.ttlSecurity) checks.push(`ttl-security (the peer must send with TTL 255 and be at most ${this.opts.ttlSecurity} hop(s) away)`);
-    return `no answer from ${this.opts.peerAddress} within ${(ms / 1000).toFixed(0)} s` +
-      (checks.length ? `; check ${checks.join(' and ')}` : '');
-  }
-
   private connect(): void {
     const { peerAddress, localAddress } = this.opts;
     const port = this.opts.peerPort ?? 179;
-    const req: ConnectRequest = { peerAddress, peerPort: port, security: this.security() };
+    const req: ConnectRequest = { peerAddress, peerPort: port, security: connectionSecurity(this.opts) };
     if (localAddress !== undefined) req.localAddress = localAddress;
     let c: Conn;
     try {
       // The transport calls no handler before connect() returns, so `c` is set by then.
-      c = this.newConn(this.opts.transport.connect(req, this.handlers(() => c)), 'out');
+      c = newConn(this.opts.transport.connect(req, this.handlers(() => c)), 'out');
     } catch (e) {
       // A kernel without the option (config validation checks it first) or out of fds.
       this.log.error({ err: e }, 'cannot set up the TCP socket');
@@ -526,15 +485,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   /** Flush what was written (a NOTIFICATION), then close. */
   private endSocket(c: Conn): void {
-    if (c.socket.destroyed) return;
-    const p = new Promise<void>((resolve) => {
-      // A peer that never reads must not keep us: destroy after 1 s regardless.
-      const guard = this.clock.setTimer(1000, () => c.socket.destroy());
-      c.onClosed = () => { guard.cancel(); resolve(); };
-      c.socket.end();
-    });
-    this.closing.add(p);
-    void p.then(() => this.closing.delete(p));
+    endSocket(c, this.clock, this.closing);
   }
 
   private onData(c: Conn, chunk: Uint8Array): void {
@@ -570,7 +521,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   private listen(): void {
     const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
     const port = (this.opts.listen || undefined)?.port ?? 179;
-    this.server = this.opts.transport.listen({ host, port, security: this.security() }, {
+    this.server = this.opts.transport.listen({ host, port, security: connectionSecurity(this.opts) }, {
       connection: (c) => this.onAccept(c),
       listening: (a) => {
         this.log.info({ address: a.address, port: a.port }, 'listening');
@@ -591,7 +542,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
       socket.destroy();
       return;
     }
-    const c = this.newConn(socket, 'in');
+    const c = newConn(socket, 'in');
     socket.attach(this.handlers(() => c));
     this.accepted.set(c.id, c);
     this.input({ type: 'TcpConnectionConfirmed', conn: c.id });
@@ -630,9 +581,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
     }
     if (!c) return;
     this.log.info(`rejecting connection from ${c.socket.remoteAddress}: ${why} (${describeNotification(code, subcode)})`);
-    try {
-      c.socket.write(encodeMessage({ type: 'notification', code, subcode, data: new Uint8Array(0) }, { fourOctetAs: false }));
-    } catch { /* cannot happen for a NOTIFICATION */ }
+    writeNotification(c, code, subcode);
     this.endSocket(c);
   }
 }
