@@ -17,23 +17,21 @@
 // routes, stops the sessions (Cease) and, unless told otherwise, deletes every
 // entry we own.
 import type { Logger } from 'pino';
-import type { Family, UpdateMessage } from '../bgp/types.js';
-import type { EvpnRoute } from '../evpn/types.js';
 import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } from '../kernel/port.js';
 import { StaleGate } from '../kernel/reconcile.js';
-import type { LocalUplink, ProbeStateEvent, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
+import type { LocalUplink, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
-import type { TcpAuth } from '../net/sockopt-wire.js';
 import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
 import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
 import { DEFAULT_MOBILITY, Mobility, type MobilityDecision, type RemoteMac } from './mobility.js';
-import { ImportPolicy, updateToChanges, type ImportContext, type PeerInfo, type PolicyCounters } from './policy.js';
+import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib, type RibChange } from './rib.js';
+import { planReload, same, SESSION_KEYS } from './reconfigure.js';
 
 /** The agent cannot start with this host's devices; the message says what to do. */
 export class StartupError extends Error {
@@ -43,131 +41,12 @@ export class StartupError extends Error {
 export type { AgentEvent, KernelTrigger, PathSummary } from './events.js';
 export { describeEntry } from './events.js';
 
-// --- what the agent needs from a BGP session ---------------------------------------
-
-/** Everything a session needs to know, resolved from the config and the links. */
-export interface SessionSpec {
-  uplink: string;
-  peerAddress: string;
-  peerPort: number;
-  localAddress: string;
-  localAs: number;
-  peerAs: number;
-  routerId: string;
-  holdTime: number;
-  keepalive: number;
-  /** First reconnect delay, seconds. */
-  connectRetry: number;
-  passive: boolean;
-  bfd: UplinkConfig['bfd'];
-  /**
-   * RFC 4724 capability to advertise (restart time, s; `families: []` for the
-   * End-of-RIB-only form), or false.
-   */
-  gracefulRestart: { restartTime: number; families?: [] } | false;
-  /** TCP-MD5 / TCP-AO with the peer (uplinks[].password, uplinks[].tcpAo), or null. */
-  auth: TcpAuth | null;
-  /** RFC 5082 GTSM hops (uplinks[].ttlSecurity), or null. */
-  ttlSecurity: number | null;
-}
-
-/** What the session reports; the factory connects these to the session's events. */
-export interface SessionHandlers {
-  established(info: { peerRouterId: string }): void;
-  down(reason: string): void;
-  update(u: UpdateMessage): void;
-  endOfRib(family: Family): void;
-}
-
-/**
- * The part of BgpSession the agent uses. The session keeps its Adj-RIB-Out and
- * sends it whole after each establishment (so advertise() before start() is fine).
- */
-export interface AgentSession {
-  start(): void;
-  /** Cease / Administrative Shutdown. */
-  stop(reason: string): Promise<void> | void;
-  advertise(routes: Advertisement[]): void;
-  withdraw(routes: EvpnRoute[]): void;
-  /** Ask the peer to send its routes again (ROUTE-REFRESH); false if it cannot now. */
-  refresh?(): boolean;
-}
-
-export type SessionFactory = (spec: SessionSpec, handlers: SessionHandlers) => AgentSession;
-
-// --- what the agent needs from the VTEP prober (docs/probe.md) ---------------------
-
-/** The part of VtepProber the agent uses (VtepProber fits as is). */
-export interface AgentProber {
-  start(): void;
-  stop(): void;
-  setUplinks(uplinks: LocalUplink[]): void;
-  setTargets(targets: Iterable<ProbeTarget>): void;
-  onStateChange(fn: (ev: ProbeStateEvent) => void): () => void;
-  /** Per-target status, for `show` (optional). */
-  status?(): ProbeTargetStatus[];
-}
-
-/** One prober per VNI: it sends from the VNI's bridge (service address and MAC). */
-export interface ProberSpec {
-  vni: number;
-  serviceIp: string;
-  bridgeMac: string;
-  uplinks: LocalUplink[];
-  interval: number;
-  multiplier: number;
-  holdDown: number;
-  port: number;
-}
-
-export type ProberFactory = (spec: ProberSpec) => AgentProber;
-
-export interface AgentOptions {
-  config: Config;
-  kernel: KernelPort;
-  sessions: SessionFactory;
-  /** VTEP probers (used when config vtepProbe is on); without it every path stays eligible. */
-  probers?: ProberFactory;
-  clock: Clock;
-  logger?: Logger;
-  /** Delay before recomputing origination after link/address events, ms (default 100). */
-  linkDelay?: number;
-  /** Delay before retrying failed kernel operations, ms (default 1000). */
-  retryDelay?: number;
-  /**
-   * Best-path decisions per turn of the event loop after a large session loss or VTEP
-   * verdict (default 1024); an operation touching at most this many paths is decided
-   * at once.
-   */
-  ribChunk?: number;
-}
-
-interface UplinkState {
-  cfg: UplinkConfig;
-  address: string | null;
-  /** The router ID the session was created with. */
-  routerId: string | null;
-  session: AgentSession | null;
-  /** Increases with each new session object, so events of an old one are ignored. */
-  generation: number;
-  peer: PeerInfo | null;
-  policy: ImportPolicy;
-  advertised: Advertisement[];
-  upSince: number | null;
-  flaps: number;
-}
-
-export interface UplinkStatus {
-  name: string;
-  peer: string;
-  address: string | null;
-  state: 'established' | 'idle' | 'no-address';
-  upSince: number | null;
-  flaps: number;
-  pathsReceived: number;
-  advertised: number;
-  counters: PolicyCounters;
-}
+export type {
+  AgentOptions, AgentProber, AgentSession, ProberFactory, ProberSpec, SessionFactory, SessionHandlers, SessionSpec, UplinkStatus,
+} from './ports.js';
+import type {
+  AgentOptions, AgentProber, ProberFactory, SessionFactory, SessionHandlers, SessionSpec, UplinkState, UplinkStatus,
+} from './ports.js';
 
 export class Agent {
   readonly rib = new Rib();
@@ -281,33 +160,12 @@ export class Agent {
    */
   reconfigure(next: Config): { applied: string[]; restartRequired: string[] } {
     const old = this.cfg;
-    const applied: string[] = [];
-    const restartRequired: string[] = [];
-    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-    // Another underlay family needs vxlan devices of that family, checked at start
-    // (checkVxlanFamilies): nothing of this file is applied without a restart.
-    const family = (c: Config): number | undefined => c.uplinks[0]?.family;
-    if (family(old) !== undefined && family(next) !== undefined && family(old) !== family(next)) {
-      return { applied, restartRequired: [`uplinks (underlay IPv${String(family(old))} -> IPv${String(family(next))})`] };
-    }
-    if (!same(old.vnis, next.vnis)) restartRequired.push('vnis');
-    if (old.kernel.protocol !== next.kernel.protocol) restartRequired.push('kernel.protocol');
-    if (!same(old.control, next.control)) restartRequired.push('control');
-    if (old.stateDir !== next.stateDir) restartRequired.push('stateDir');
-    if (!same(old.metrics, next.metrics)) restartRequired.push('metrics');
-    if (old.logLevel !== next.logLevel) restartRequired.push('logLevel');
-    const cfg: Config = {
-      ...next, vnis: old.vnis, control: old.control, stateDir: old.stateDir, metrics: old.metrics, logLevel: old.logLevel,
-      kernel: { ...next.kernel, protocol: old.kernel.protocol },
-    };
-    if (!same(old.kernel, cfg.kernel)) applied.push('kernel');
-    if (old.routerId !== cfg.routerId) applied.push('routerId');
+    const plan = planReload(old, next);
+    const { applied, restartRequired } = plan;
+    if (plan.cfg === null) return { applied, restartRequired };
+    const cfg = plan.cfg;
     this.cfg = cfg;
 
-    const sessionKeys: Array<keyof UplinkConfig> = [
-      'interface', 'address', 'peer', 'peerPort', 'passive', 'localAs', 'peerAs', 'holdTime', 'keepalive', 'connectRetry',
-      'bfd', 'gracefulRestart', 'password', 'tcpAo', 'ttlSecurity',
-    ];
     const states = new Map<string, UplinkState>();
     for (const u of cfg.uplinks) {
       const st = this.uplinks.get(u.name);
@@ -320,7 +178,7 @@ export class Agent {
       st.cfg = u;
       st.policy.uplink = u;
       states.set(u.name, st);
-      const changed = sessionKeys.filter((k) => !same(prev[k], u[k]));
+      const changed = SESSION_KEYS.filter((k) => !same(prev[k], u[k]));
       if (!same(prev.importRouteTargets, u.importRouteTargets)) {
         // The new import policy must see every route again: ROUTE-REFRESH (RFC 2918) if
         // the session can, else a session restart.
