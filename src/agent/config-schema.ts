@@ -16,7 +16,7 @@
 // documents the key.
 import * as v from 'valibot';
 import { isIPv4, isIPv6 } from 'node:net';
-import { BFD_DEFAULTS } from '../bfd/session.js';
+import { LOG_LEVELS, SESSION_DEFAULTS, type LogLevel } from '../config/common-defaults.js';
 import { authEntries, ttlSecurity } from '../config/security.js';
 import { list, mapping, orNull, show, value } from '../config/schema.js';
 import { normalizeIp } from '../wire/addr.js';
@@ -26,13 +26,12 @@ import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
 import { DEFAULT_MOBILITY } from './mobility.js';
 import { parseRouteTargetPattern, type RouteTargetPattern } from './route-target.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+export { LOG_LEVELS, type LogLevel } from '../config/common-defaults.js';
 
 export const DEFAULTS = {
   peerPort: 179,
   localPref: 100,
-  holdTime: 9,
+  holdTime: SESSION_DEFAULTS.holdTime,
   connectRetry: 1,
   gracefulRestart: 'end-of-rib' as const,
   rd: '{address}:{vni}',
@@ -40,7 +39,7 @@ export const DEFAULTS = {
   rdIpv6: '{routerId}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
-  bfd: { ...BFD_DEFAULTS },
+  bfd: SESSION_DEFAULTS.bfd,
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',

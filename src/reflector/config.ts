@@ -10,7 +10,7 @@ import { ConfigError, type KeyPath } from '../config/issues.js';
 import { Issues, isMapping, list, mapping, value } from '../config/schema.js';
 import { authEntries, checkAuth, checkKernelAuth, type KernelTcpAuth } from '../config/security.js';
 import { loadYaml, readConfigFile } from '../config/yaml.js';
-import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../agent/config-schema.js';
+import { LOG_LEVELS, SESSION_DEFAULTS as DEFAULTS, type LogLevel } from '../config/common-defaults.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
 import { formatIp, parseIpv6 } from '../wire/addr.js';
 
