@@ -3,6 +3,7 @@
 // is a port of the server's br-vxlan; and a live-migration style move of one.
 import { ip, nsExec } from './netns.js';
 import type { E2e } from './e2e.js';
+import { frrEvpnRoutes, type FrrHandle } from './frr.js';
 import type { ServerName } from '../../src/lab/twonet.js';
 
 export interface Endpoint { mac: string; ip: string }
@@ -47,4 +48,12 @@ export function liveMove(e: E2e, old: Placed, name: string, to: ServerName, port
 /** The paused old container is gone: its veth deleted on its server. */
 export function removeOld(e: E2e, old: Placed): void {
   ip(e.net.servers[old.server].ns, 'link', 'del', old.port);
+}
+
+/** FRR's paths for a MAC (`show bgp l2vpn evpn json`): next hop, MAC Mobility sequence (`MM:<seq>` in its text, 0 without), IP. */
+export function frrMacPaths(frr: FrrHandle, mac: string): Array<{ nextHop: string; seq: number; ip: string | null }> {
+  return frrEvpnRoutes(frr)
+    .flatMap((r) => r.paths.map((raw) => raw as { mac?: string; ip?: string; nexthops?: Array<{ ip?: string }>; extendedCommunity?: { string?: string } }))
+    .filter((p) => p.mac === mac)
+    .map((p) => ({ nextHop: p.nexthops?.[0]?.ip ?? '?', seq: Number(/MM:(\d+)/.exec(p.extendedCommunity?.string ?? '')?.[1] ?? 0), ip: p.ip ?? null }));
 }

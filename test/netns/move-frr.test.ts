@@ -14,9 +14,9 @@
 //     it as remote with sequence 2 and its local entry is gone.
 import t from 'tap';
 import { diagnostics, setupE2e, showRoutes, skipReason, startAgent, waitFdbDst, type E2e } from '../lib/e2e.js';
-import { briefServerConfig, frrEvpnRoutes, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
+import { briefServerConfig, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
 import { ip, nsExec, waitFor } from '../lib/netns.js';
-import { bridgeOnPort, container, liveMove, removeOld, type Placed } from '../lib/containers.js';
+import { bridgeOnPort, container, frrMacPaths, liveMove, removeOld, type Placed } from '../lib/containers.js';
 import { PingRun } from '../../src/lab/twonet.js';
 
 const M = { mac: '02:cc:00:00:00:21', ip: '10.100.0.21' };
@@ -42,11 +42,7 @@ if (reason) {
     const j = frr.vtyshJson('show evpn mac vni 100') as { macs?: Record<string, ZebraMac> } & Record<string, unknown>;
     return j.macs?.[mac] ?? (j[mac] as ZebraMac | undefined);
   };
-  /** Paths for a MAC at the net1 reflector: next hop, MAC Mobility sequence (`MM:<seq>` in FRR's text). */
-  const rrPaths = (mac: string): Array<{ nextHop: string; seq: number; ip: string | null }> =>
-    frrEvpnRoutes(e.rr.net1).flatMap((r) => r.paths.map((raw) => raw as { mac?: string; ip?: string; nexthops?: Array<{ ip?: string }>; extendedCommunity?: { string?: string } }))
-      .filter((p) => p.mac === mac)
-      .map((p) => ({ nextHop: p.nexthops?.[0]?.ip ?? '?', seq: Number(/MM:(\d+)/.exec(p.extendedCommunity?.string ?? '')?.[1] ?? 0), ip: p.ip ?? null }));
+  const rrPaths = (mac: string): ReturnType<typeof frrMacPaths> => frrMacPaths(e.rr.net1, mac);
   const remoteMacPaths = (mac: string): Array<{ nextHop: string; seq: number }> =>
     showRoutes(e, 'l').filter((r) => r.mac === mac && r.ip === null)
       .flatMap((r) => r.paths.map((p) => ({ nextHop: String(p.nextHop), seq: Number(p.macMobilitySeq) })));

@@ -21,7 +21,7 @@ import t from 'tap';
 import {
   BFD_FAST, PROBE_FAST, diagnostics, setupE2e, showRoutes, skipReason, startAgents, stopAgents, type E2e,
 } from '../lib/e2e.js';
-import { frrEvpnRoutes } from '../lib/frr.js';
+import { bridgeOnPort, container, frrMacPaths, liveMove, removeOld, type Placed } from '../lib/containers.js';
 import { ip, nsExec, waitFor } from '../lib/netns.js';
 import { PingRun, type ServerName } from '../../src/lab/twonet.js';
 
@@ -34,41 +34,13 @@ if (reason) {
 } else {
   let e: E2e;
   let gen = 0;
+  let xNs: string;
   /** Where container m is now: its namespace, the bridge port on its server. */
-  let where: { server: ServerName; ns: string; port: string };
+  let where: Placed;
   const other = (s: ServerName): ServerName => (s === 'l' ? 'r' : 'l');
   const fail = (err: unknown): never => { throw new Error(`${String(err)}\n${diagnostics(e)}`); };
 
-  /** A container: a namespace with eth0 (MAC, IP, no IPv6: it says nothing by itself) on a port of br-vxlan. */
-  const container = (name: string, server: ServerName, port: string, c: { mac: string; ip: string }): string => {
-    const ns = e.lab.ns(name);
-    nsExec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-    const srv = e.net.servers[server].ns;
-    e.lab.veth(ns, 'eth0', srv, port, `${c.ip}/24`);
-    ip(ns, 'link', 'set', 'eth0', 'address', c.mac);
-    ip(srv, 'link', 'set', port, 'master', 'br-vxlan');
-    return ns;
-  };
-
-  /** The bridge's own (master) FDB entries for a MAC on one port of a server. */
-  const bridgeOnPort = (s: ServerName, port: string, mac: string): unknown[] => {
-    const out = nsExec(e.net.servers[s].ns, 'bridge', ['-j', 'fdb', 'show', 'br', 'br-vxlan']);
-    return (JSON.parse(out || '[]') as Array<{ mac: string; ifname?: string }>).filter((x) => x.mac === mac && x.ifname === port);
-  };
-
-  /** The reflector's paths for a MAC: next hop and MAC Mobility sequence (FRR shows `MM:<seq>`). */
-  const rrPaths = (mac: string): Array<{ nextHop: string; seq: number; ip: string | null }> => {
-    const out: Array<{ nextHop: string; seq: number; ip: string | null }> = [];
-    for (const r of frrEvpnRoutes(e.rr.net1)) {
-      for (const raw of r.paths) {
-        const p = raw as { mac?: string; ip?: string; nexthops?: Array<{ ip?: string }>; extendedCommunity?: { string?: string } };
-        if (p.mac !== mac) continue;
-        const mm = /MM:(\d+)/.exec(p.extendedCommunity?.string ?? '');
-        out.push({ nextHop: p.nexthops?.[0]?.ip ?? '?', seq: mm ? Number(mm[1]) : 0, ip: p.ip ?? null });
-      }
-    }
-    return out;
-  };
+  const rrPaths = (mac: string): ReturnType<typeof frrMacPaths> => frrMacPaths(e.rr.net1, mac);
 
   /** Server s's remote MAC-only paths for a MAC (show routes --json): next hop, sequence. */
   const remoteMacPaths = (s: ServerName, mac: string): Array<{ nextHop: string; seq: number }> =>
@@ -78,42 +50,26 @@ if (reason) {
   const duplicateOn = (s: ServerName, mac: string): boolean => showRoutes(e, s).some((r) => r.mac === mac && r.duplicate === true);
 
   /**
-   * Move m to `to` as a live migration: pause the old one, start the new one and let
-   * it speak. Returns the time it spoke (ms since the epoch); the old one stays
+   * Move m to the other server as a live migration (test/lib/containers.ts liveMove):
+   * the new one speaks with a ping to x. Returns the time it spoke; the old one stays
    * (paused) until `finishMove`.
    */
-  const move = (to: ServerName): { at: number; old: { server: ServerName; ns: string; port: string } } => {
+  const move = (to: ServerName): { at: number; old: Placed } => {
     gen++;
-    const port = `vm${gen}`;
-    const ns = container(`m${gen}`, to, port, M);
     const old = where;
-    // The resumed container has the old one's memory, its ARP cache too (taken before
-    // the pause: `arp off` flushes the old one's).
-    const neigh = JSON.parse(ip(old.ns, '-j', 'neigh', 'show', 'dev', 'eth0') || '[]') as Array<{ dst: string; lladdr?: string }>;
-    for (const n of neigh) if (n.lladdr) ip(ns, 'neigh', 'replace', n.dst, 'lladdr', n.lladdr, 'dev', 'eth0', 'nud', 'stale');
-    // Paused: no ARP, every IP packet dropped on the way out (IPv6 is off).
-    ip(old.ns, 'link', 'set', 'eth0', 'arp', 'off');
-    nsExec(old.ns, 'iptables', ['-w', '-A', 'OUTPUT', '-j', 'DROP']);
-    const at = Date.now();
-    // The resumed container speaks (a unicast ping to x): its new server's bridge learns its MAC from it.
-    try { nsExec(ns, 'ping', ['-c', '1', '-W', '1', X.ip]); } catch { /* the reply may still go to the old place */ }
-    where = { server: to, ns, port };
-    return { at, old };
+    const mv = liveMove(e, old, `m${gen}`, to, `vm${gen}`, M, X.ip);
+    where = mv.now;
+    return { at: mv.at, old };
   };
-
-  /** The paused old container is gone (its veth deleted). */
-  const finishMove = (old: { server: ServerName; ns: string; port: string }): void => {
-    ip(e.net.servers[old.server].ns, 'link', 'del', old.port);
-  };
+  const finishMove = (old: Placed): void => removeOld(e, old);
 
   /** The highest sequence the reflector holds for m. */
   const rrSeq = (): number => Math.max(0, ...rrPaths(M.mac).map((p) => p.seq));
 
   t.before(async () => {
     e = await setupE2e('mv', t, { bfd: BFD_FAST });
-    const ns = container('m0', 'l', 'vm0', M);
-    where = { server: 'l', ns, port: 'vm0' };
-    container('x', 'l', 'vx', X);
+    where = container(e, 'm0', 'l', 'vm0', M);
+    xNs = container(e, 'x', 'l', 'vx', X).ns;
     ip(e.net.servers.r.ns, 'addr', 'add', `${R_BR}/24`, 'dev', 'br-vxlan');
     await startAgents(e, {
       holdTime: 9, keepalive: 3, bfd: BFD_FAST, vtepProbe: PROBE_FAST,
@@ -129,7 +85,7 @@ if (reason) {
   t.test('m moves to server-r: traffic follows within 1 s, sequence 1, server-l withdraws and drops its stale entry', async (t) => {
     t.same(rrPaths(M.mac).filter((p) => p.ip === null).map((p) => [p.nextHop, p.seq]), [[e.net.servers.l.address.net1, 0]],
       'before: the reflector holds server-l\'s route for m, sequence 0');
-    const xPing = new PingRun(e.lab, e.lab.namespaces.find((n) => n.endsWith('-x'))!, M.ip, 10);
+    const xPing = new PingRun(e.lab, xNs, M.ip, 10);
     try {
       await waitFor(() => xPing.repliesAfter(Date.now() - 300) > 5, 10_000, 'x reaches m on server-l').catch(fail);
       const { at, old } = move('r');
@@ -144,7 +100,7 @@ if (reason) {
       await waitFor(() => { const p = rrPaths(M.mac); return p.length > 0 && p.every((x) => x.nextHop === R.address.net1 && x.seq === 1); }, 5000,
         'reflector: only server-r\'s routes for m, sequence 1').catch(fail);
       t.pass('server-r announces m with sequence 1; server-l withdrew its routes (MAC and MAC/IP)');
-      t.same(bridgeOnPort('l', old.port, M.mac), [], 'server-l\'s stale bridge entry for m on the old port is gone (the old container still exists, paused)');
+      t.same(bridgeOnPort(e, 'l', old.port, M.mac), [], 'server-l\'s stale bridge entry for m on the old port is gone (the old container still exists, paused)');
       finishMove(old);
     } finally {
       xPing.stop();
@@ -167,7 +123,7 @@ if (reason) {
       await waitFor(() => { const p = rrPaths(M.mac); return p.length > 0 && p.every((x) => x.nextHop === L.address.net1 && x.seq === 2); }, 5000,
         'reflector: only server-l\'s routes for m, sequence 2').catch(fail);
       t.pass('server-l announces m with sequence 2; server-r withdrew');
-      t.same(bridgeOnPort('r', old.port, M.mac), [], 'server-r\'s stale bridge entry for m is gone');
+      t.same(bridgeOnPort(e, 'r', old.port, M.mac), [], 'server-r\'s stale bridge entry for m is gone');
       finishMove(old);
     } finally {
       rPing.stop();
@@ -185,7 +141,7 @@ if (reason) {
       await waitFor(() => duplicateOn('l', M.mac) || duplicateOn('r', M.mac) || rrSeq() > before, 10_000, `move ${gen} seen`).catch(fail);
       seen = Math.max(seen, rrSeq());
       finishMove(old);
-      await waitFor(() => bridgeOnPort(other(where.server), old.port, M.mac).length === 0, 5000, 'old port gone').catch(fail);
+      await waitFor(() => bridgeOnPort(e, old.server, old.port, M.mac).length === 0, 5000, 'old port gone').catch(fail);
       if (duplicateOn('l', M.mac)) dup = 'l';
       else if (duplicateOn('r', M.mac)) dup = 'r';
     }
