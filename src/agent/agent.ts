@@ -206,6 +206,8 @@ export class Agent {
     }
     this.uplinks.clear();
     for (const [name, st] of states) this.uplinks.set(name, st);
+    // A changed localPref can change a remote server's best network for its flood entry.
+    this.floodChanged();
     if (this.started && this.gate.isOpen(this.clock.now())) this.checkGate('end-of-rib');
 
     if (!same(old.vtepProbe, cfg.vtepProbe)) {

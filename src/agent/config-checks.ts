@@ -2,7 +2,7 @@
 // the schema (config-schema.ts) on the file's plain values. A key the schema
 // rejected is read as the value the rest of the file is then checked with (its
 // default, or the smallest value allowed), so that every problem is reported once.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIpv4, isIpv6Text } from '../wire/addr.js';
 import { checkAuth } from '../config/security.js';
 import { isMapping, show, type Issues } from '../config/schema.js';
 import type { KeyPath } from '../config/issues.js';
@@ -29,7 +29,7 @@ export function checkAgent(root: Raw, issues: Issues): void {
   const uplinks = items(root['uplinks']).map(({ raw, i }) => {
     const p: KeyPath = ['uplinks', i];
     const peer = text(raw['peer']);
-    const family: 4 | 6 = isIPv6(peer) ? 6 : 4;
+    const family: 4 | 6 = isIpv6Text(peer) ? 6 : 4;
     const u = {
       i, raw, peer, family, name: text(raw['name']),
       interface: raw['interface'] === undefined ? null : text(raw['interface']),
@@ -75,7 +75,7 @@ function checkUplink(
   const hasIf = raw['interface'] !== undefined;
   const hasAddr = raw['address'] !== undefined;
   if (hasIf === hasAddr) issues.add(p, hasIf ? 'give either interface or address, not both' : 'interface or address is required', [...p, 'interface'], -1);
-  if (address && (isIPv6(address) ? 6 : 4) !== family && (isIPv4(address) || isIPv6(address))) {
+  if (address && (isIpv6Text(address) ? 6 : 4) !== family && (isIpv4(address) || isIpv6Text(address))) {
     issues.add([...p, 'address'], `must be an IPv${family} address like peer ${u.peer} (the session and the next hop use the peer's family), not ${show(address)}`, [...p, 'peer']);
   }
 

@@ -15,24 +15,22 @@
 // UPLINK); a rule across keys into config-checks.ts; docs/configuration.md
 // documents the key.
 import * as v from 'valibot';
-import { isIPv4, isIPv6 } from 'node:net';
-import { BFD_DEFAULTS } from '../bfd/session.js';
+import { LOG_LEVELS, SESSION_DEFAULTS, type LogLevel } from '../config/common-defaults.js';
 import { authEntries, ttlSecurity } from '../config/security.js';
 import { list, mapping, orNull, show, value } from '../config/schema.js';
-import { normalizeIp } from '../wire/addr.js';
+import { isIpv4, isIpv6Text, normalizeIp } from '../wire/addr.js';
 import { EVPN_HA_PROTOCOL } from '../kernel/port.js';
 import { DEFAULT_PROBE_PORT } from '../probe/packet.js';
 import { DEFAULT_PROBER_TIMERS } from '../probe/prober.js';
 import { DEFAULT_MOBILITY } from './mobility.js';
 import { parseRouteTargetPattern, type RouteTargetPattern } from './route-target.js';
 
-export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+export { LOG_LEVELS, type LogLevel } from '../config/common-defaults.js';
 
 export const DEFAULTS = {
   peerPort: 179,
   localPref: 100,
-  holdTime: 9,
+  holdTime: SESSION_DEFAULTS.holdTime,
   connectRetry: 1,
   gracefulRestart: 'end-of-rib' as const,
   rd: '{address}:{vni}',
@@ -40,7 +38,7 @@ export const DEFAULTS = {
   rdIpv6: '{routerId}:{vni}',
   routeTarget: '{localAs}:{vni}',
   importRouteTarget: '*:{vni}',
-  bfd: { ...BFD_DEFAULTS },
+  bfd: SESSION_DEFAULTS.bfd,
   vtepProbe: { ...DEFAULT_PROBER_TIMERS, port: DEFAULT_PROBE_PORT },
   controlSocket: '/run/evpn-ha/evpn-ha.sock',
   stateDir: '/var/lib/evpn-ha',
@@ -72,8 +70,8 @@ export const ifname = () => strThat(
 
 /** An address (IPv4 only with `family` 4), IPv6 in RFC 5952 text so that it compares equal to what the kernel and the wire give. */
 export const ip = (family?: 4) => v.pipe(
-  strThat((s) => (family === 4 ? isIPv4(s) : isIPv4(s) || isIPv6(s)), (s) => `must be an ${family === 4 ? 'IPv4' : 'IP'} address, not ${show(s)}`),
-  v.transform((s) => (isIPv6(s) && !s.includes('%') ? normalizeIp(s) : s)),
+  strThat((s) => (family === 4 ? isIpv4(s) : isIpv4(s) || isIpv6Text(s)), (s) => `must be an ${family === 4 ? 'IPv4' : 'IP'} address, not ${show(s)}`),
+  v.transform((s) => (isIpv6Text(s) && !s.includes('%') ? normalizeIp(s) : s)),
 );
 
 const absPath = () => strThat((s) => s.startsWith('/'), (s) => `must be an absolute path, not ${show(s)}`);
@@ -124,7 +122,7 @@ export function parseListen(text: string): { host: string; port: number } | null
   const port = Number(m[3]);
   if (port < 1 || port > 65535) return null;
   const host = (m[1] ?? m[2])!;
-  if (m[1] !== undefined && !isIPv6(host)) return null;
+  if (m[1] !== undefined && !isIpv6Text(host)) return null;
   return { host, port };
 }
 
@@ -277,7 +275,7 @@ const UPLINK = v.pipe(mapping({
   inclusiveMulticastRoute: v.optional(bool()),
 }, undefined, UPLINK_HINTS), v.transform((u) => {
   // The defaults that depend on other keys.
-  const family: 4 | 6 = isIPv6(u.peer) ? 6 : 4;
+  const family: 4 | 6 = isIpv6Text(u.peer) ? 6 : 4;
   return {
     name: u.name,
     interface: u.interface ?? null,

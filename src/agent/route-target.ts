@@ -1,8 +1,8 @@
 // Route distinguisher and route target text in the agent's configuration: the
 // RD / RT templates of an uplink (`{address}:{vni}`, ...) and the import patterns
 // (`*:{vni}`, `65001:*`), and their use at run time. Pure.
-import { isIPv4 } from 'node:net';
 import { parseRouteTarget } from '../bgp/extcommunity.js';
+import { isIpv4 } from '../wire/addr.js';
 import { parseRd } from '../bgp/rd.js';
 import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
 
@@ -58,7 +58,7 @@ export function parseRouteTargetPattern(text: string): RouteTargetPattern | null
   const [g, l] = parts;
   let global: RouteTargetPattern['global'];
   if (g === '*') global = { kind: 'any' };
-  else if (isIPv4(g)) global = { kind: 'ip', ip: g };
+  else if (isIpv4(g)) global = { kind: 'ip', ip: g };
   else {
     const asn = uint(g);
     if (asn === null || asn > 0xffffffff) return null;

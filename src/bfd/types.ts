@@ -3,8 +3,8 @@
 // the in-process BfdManager (manager.ts) and the BFD process host (host.ts)
 // implement. No sockets, no timers.
 
+import { isIpv4, isIpv6, normalizeIp } from '../wire/addr.js';
 import type { EventEmitter } from 'node:events';
-import { isIPv6 } from 'node:net';
 import type { Diag, SessionState } from './packet.js';
 import type { BfdTimers } from './fsm.js';
 
@@ -60,8 +60,12 @@ export function canonicalAddress(a: string): string {
   let s = a.trim().toLowerCase();
   const pct = s.indexOf('%');
   if (pct >= 0) s = s.slice(0, pct);
-  if (s.startsWith('::ffff:') && !isIPv6(s.slice(7)) && s.slice(7).includes('.')) return s.slice(7);
-  if (isIPv6(s)) return new URL(`http://[${s}]/`).hostname.slice(1, -1);
+  if (s.startsWith('::ffff:') && isIpv4(s.slice(7))) return s.slice(7);
+  if (isIpv6(s)) {
+    const n = normalizeIp(s);
+    // RFC 5952 §5 writes an IPv4-mapped address with a dotted quad: unwrap it too.
+    return n.startsWith('::ffff:') && isIpv4(n.slice(7)) ? n.slice(7) : n;
+  }
   return s;
 }
 

@@ -15,8 +15,8 @@
 //  * Sockets are bound to the local address; Node has no SO_BINDTODEVICE, so
 //    `device` is only used as the IPv6 scope of link-local addresses.
 
+import { isIpv6Text } from '../wire/addr.js';
 import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
 import { ttl255UdpFd } from '../net/sockopt.js';
 import type { Random } from './fsm.js';
 import { BFD_SINGLE_HOP_PORT, BFD_SOURCE_PORT_MAX, BFD_SOURCE_PORT_MIN, BFD_TTL, type BfdLog } from './types.js';
@@ -58,7 +58,7 @@ export function udpTransport(log: BfdLog): BfdTransport {
     async openRx(local, port, onPacket) {
       // RFC 5881 §5 receive check for single hop, in the kernel (throws EADDRINUSE etc. like bind).
       const fd = port === BFD_SINGLE_HOP_PORT ? ttl255UdpFd(local, port) : undefined;
-      const sock = createSocket({ type: isIPv6(local.split('%')[0]!) ? 'udp6' : 'udp4' });
+      const sock = createSocket({ type: isIpv6Text(local.split('%')[0]!) ? 'udp6' : 'udp4' });
       sock.on('message', (msg, rinfo) => onPacket(msg, { address: rinfo.address, port: rinfo.port }));
       try {
         await bindSocket(sock, local, port, fd);
@@ -74,7 +74,7 @@ export function udpTransport(log: BfdLog): BfdTransport {
       let lastErr: unknown;
       for (let attempt = 0; attempt < 32; attempt++) {
         const port = BFD_SOURCE_PORT_MIN + Math.floor(random() * span) % span;
-        const sock = createSocket({ type: isIPv6(local) ? 'udp6' : 'udp4' });
+        const sock = createSocket({ type: isIpv6Text(local) ? 'udp6' : 'udp4' });
         try {
           await bindSocket(sock, local, port);
         } catch (e) {

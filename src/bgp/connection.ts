@@ -2,7 +2,7 @@
 // connection with its framer, the TCP security settings and the no-answer
 // diagnosis derived from the session's options, and the graceful close that
 // flushes a NOTIFICATION before the socket goes.
-import { isIP } from 'node:net';
+import { ipVersion } from '../wire/addr.js';
 import type { Clock } from '../util/clock.js';
 import { authName, type TcpAuth, type TcpSecurity } from '../net/sockopt.js';
 import { Framer } from './framer.js';
@@ -23,7 +23,7 @@ export interface Conn {
 /** "::ffff:192.0.2.1" → "192.0.2.1" (a configured peer address written IPv4-mapped). */
 export function plainAddress(a: string | undefined): string {
   if (!a) return '';
-  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+  return a.startsWith('::ffff:') && ipVersion(a.slice(7)) === 4 ? a.slice(7) : a;
 }
 
 let connIds = 0;

@@ -3,8 +3,8 @@
 // injected BgpTransport (transport.ts; tcp.ts is the real one), frames and
 // decodes what arrives, keeps the Adj-RIB-Out and sends it whole (+ End-of-RIB,
 // RFC 4724 §2) after each establishment, and reports events to its user.
+import { ipVersion } from '../wire/addr.js';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import { BgpError, ErrorCode, describeNotification } from './errors.js';
@@ -143,8 +143,8 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
 
   constructor(opts: BgpSessionOptions) {
     super();
-    if (isIP(opts.peerAddress) === 0) throw new RangeError(`peer address is not an IP address: ${opts.peerAddress}`);
-    if (opts.localAddress !== undefined && isIP(opts.localAddress) === 0) {
+    if (ipVersion(opts.peerAddress) === 0) throw new RangeError(`peer address is not an IP address: ${opts.peerAddress}`);
+    if (opts.localAddress !== undefined && ipVersion(opts.localAddress) === 0) {
       throw new RangeError(`local address is not an IP address: ${opts.localAddress}`);
     }
     this.opts = opts;
@@ -519,7 +519,7 @@ export class BgpSession extends EventEmitter<BgpSessionEvents> {
   // --- listening and accepting ------------------------------------------------
 
   private listen(): void {
-    const host = this.opts.localAddress ?? (isIP(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
+    const host = this.opts.localAddress ?? (ipVersion(this.opts.peerAddress) === 6 ? '::' : '0.0.0.0');
     const port = (this.opts.listen || undefined)?.port ?? 179;
     this.server = this.opts.transport.listen({ host, port, security: connectionSecurity(this.opts) }, {
       connection: (c) => this.onAccept(c),

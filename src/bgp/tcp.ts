@@ -1,7 +1,8 @@
 // BgpTransport on kernel TCP sockets (node:net), IPv4 and IPv6. With keys
 // (TCP-MD5, RFC 2385; TCP-AO, RFC 5925) or GTSM (RFC 5082) the fd is made and
 // secured by src/net/sockopt.ts before connect() or listen(), and handed to Node.
-import { createServer, isIP, Socket } from 'node:net';
+import { ipVersion } from '../wire/addr.js';
+import { createServer, Socket } from 'node:net';
 import { securedListenFd, securedSocket } from '../net/sockopt.js';
 import type {
   BgpConnection, BgpListener, BgpTransport, ConnectionHandlers, ConnectRequest, ListenHandlers, ListenRequest, TransportAddress,
@@ -10,7 +11,7 @@ import type {
 /** "::ffff:192.0.2.1" → "192.0.2.1" (sockets on a dual-stack listener). */
 export function plainAddress(a: string | undefined): string {
   if (!a) return '';
-  return a.startsWith('::ffff:') && isIP(a.slice(7)) === 4 ? a.slice(7) : a;
+  return a.startsWith('::ffff:') && ipVersion(a.slice(7)) === 4 ? a.slice(7) : a;
 }
 
 class TcpConnection implements BgpConnection {

@@ -1,7 +1,6 @@
 // `evpn-ha peer`: the --announce route syntax, and the JSON / human output of
 // received routes. Pure functions; peer.ts does the I/O.
-import { isIP } from 'node:net';
-import { parseIpv4, parseIpv6 } from '../wire/addr.js';
+import { parseIpv4, parseIpv6, ipVersion } from '../wire/addr.js';
 import { formatRd } from '../bgp/rd.js';
 import { formatRouteTarget, parseRouteTarget } from '../bgp/extcommunity.js';
 import { describeRoute, inclusiveMulticastRoute, macIpRoute } from '../evpn/route.js';
@@ -40,7 +39,7 @@ function uint(text: string | undefined, what: string, max: number): number {
 }
 
 function address(text: string | undefined, what: string): string {
-  if (text === undefined || isIP(text) === 0) throw new UsageError(`${what} needs an IPv4 or IPv6 address, got "${text ?? ''}"`);
+  if (text === undefined || ipVersion(text) === 0) throw new UsageError(`${what} needs an IPv4 or IPv6 address, got "${text ?? ''}"`);
   return text;
 }
 
@@ -100,7 +99,7 @@ export function parseRouteSpec(text: string): AnnouncedRoute {
         flags: 0,
         tunnelType: PMSI_INGRESS_REPLICATION,
         label: vni,
-        tunnelId: isIP(nextHop) === 4 ? parseIpv4(nextHop) : parseIpv6(nextHop),
+        tunnelId: ipVersion(nextHop) === 4 ? parseIpv4(nextHop) : parseIpv6(nextHop),
       };
     }
   } catch (e) {

@@ -1,7 +1,7 @@
 // `evpn-ha peer <address>`: one BGP session, printing what it receives until
 // SIGINT/SIGTERM, then Cease and exit 0. Routes given with --announce are
 // advertised; stdin takes runtime commands (see STDIN_HELP).
-import { isIP } from 'node:net';
+import { ipVersion } from '../wire/addr.js';
 import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -132,8 +132,8 @@ function peerSecurity(a: PeerArgs, kernel: () => KernelTcpAuth): { auth: TcpAuth
 }
 
 export function peerConfig(a: PeerArgs, hostIpv4: () => string | null = firstIpv4, kernel: () => KernelTcpAuth = kernelTcpAuth): PeerConfig {
-  if (isIP(a.address) === 0) throw new UsageError(`peer address is not an IP address: "${a.address}"`);
-  if (a.localAddress !== undefined && isIP(a.localAddress) === 0) {
+  if (ipVersion(a.address) === 0) throw new UsageError(`peer address is not an IP address: "${a.address}"`);
+  if (a.localAddress !== undefined && ipVersion(a.localAddress) === 0) {
     throw new UsageError(`--local-address is not an IP address: "${a.localAddress}"`);
   }
   const localAs = checkAs(a.localAs, '--local-as');
@@ -147,10 +147,10 @@ export function peerConfig(a: PeerArgs, hostIpv4: () => string | null = firstIpv
   let routerId: string;
   let routerIdSource: string;
   if (a.routerId !== undefined) {
-    if (isIP(a.routerId) !== 4 || a.routerId === '0.0.0.0') throw new UsageError(`--router-id must be a non-zero IPv4 address, got "${a.routerId}"`);
+    if (ipVersion(a.routerId) !== 4 || a.routerId === '0.0.0.0') throw new UsageError(`--router-id must be a non-zero IPv4 address, got "${a.routerId}"`);
     routerId = a.routerId;
     routerIdSource = '--router-id';
-  } else if (a.localAddress !== undefined && isIP(a.localAddress) === 4) {
+  } else if (a.localAddress !== undefined && ipVersion(a.localAddress) === 4) {
     routerId = a.localAddress;
     routerIdSource = '--local-address';
   } else {

@@ -1,8 +1,7 @@
 // Newline-delimited JSON framing and request validation for the control socket.
 // Pure: no sockets here (server.ts and client.ts carry the bytes).
 import * as v from 'valibot';
-import { isIP } from 'node:net';
-import { macFromAnySpelling, normalizeIp } from '../wire/addr.js';
+import { ipVersion, macFromAnySpelling, normalizeIp } from '../wire/addr.js';
 import { CONTROL_METHODS, type ControlErrorCode, type ControlMethod, type ControlResponse } from './types.js';
 
 /** Longest accepted line (a request, or a response on the client side). */
@@ -66,7 +65,7 @@ const FILTER_KEYS = {
     v.transform((m) => normalizeMacText(m)!),
   )),
   ip: v.optional(v.pipe(
-    v.custom<string>((x) => typeof x === 'string' && isIP(x) !== 0, (i) => `ip must be an IPv4 or IPv6 address, not ${JSON.stringify(i.input)}`),
+    v.custom<string>((x) => typeof x === 'string' && ipVersion(x) !== 0, (i) => `ip must be an IPv4 or IPv6 address, not ${JSON.stringify(i.input)}`),
     v.transform(normalizeIp),
   )),
 };

@@ -1,8 +1,9 @@
 // The optional Prometheus endpoint (config key `metrics.listen`, off by default):
 // GET/HEAD /metrics on HOST:PORT; everything else is 404 (405 for other methods
 // on /metrics). Plain HTTP: bind it to loopback or a management address.
+import { ipVersion } from '../wire/addr.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { isIP, type AddressInfo } from 'node:net';
+import { type AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 
 export interface MetricsSource {
@@ -17,7 +18,7 @@ export function parseListen(listen: string): { host: string; port: number } {
   const host = m[1] ?? m[2] ?? '';
   const port = Number(m[3]);
   if (port > 65535) throw new RangeError(`metrics.listen: port ${port} out of range`);
-  if (m[1] !== undefined && isIP(host) !== 6) throw new RangeError(`metrics.listen: [${host}] is not an IPv6 address`);
+  if (m[1] !== undefined && ipVersion(host) !== 6) throw new RangeError(`metrics.listen: [${host}] is not an IPv6 address`);
   return { host: host === '' ? '::' : host, port };
 }
 

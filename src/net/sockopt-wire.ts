@@ -2,8 +2,7 @@
 // no I/O (src/net/sockopt.ts hands the bytes to setsockopt). Layouts are those of
 // the Linux UAPI headers named at each structure (x86-64 / any little-endian
 // LP64 ABI; the only pointer is in struct sock_fprog).
-import { isIP } from 'node:net';
-import { parseIpv4, parseIpv6 } from '../wire/addr.js';
+import { parseIpv4, parseIpv6, ipVersion } from '../wire/addr.js';
 
 // <linux/socket.h>, <linux/in.h>, <linux/in6.h>
 export const AF_INET = 2;
@@ -63,14 +62,14 @@ export function authName(a: TcpAuth | null | undefined): 'md5' | 'tcp-ao' | null
 
 /** The family of an address ("::ffff:a.b.c.d" counts as IPv6). */
 export function familyOf(address: string): AddressFamily {
-  const f = isIP(address);
+  const f = ipVersion(address);
   if (f === 0) throw new RangeError(`not an IP address: ${address}`);
   return f as AddressFamily;
 }
 
 /** The 16 bytes of an IPv6 address; an IPv4 address becomes ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). */
 function ipv6Bytes(address: string): Uint8Array {
-  if (isIP(address) === 6) return parseIpv6(address);
+  if (ipVersion(address) === 6) return parseIpv6(address);
   const out = new Uint8Array(16);
   out[10] = 0xff;
   out[11] = 0xff;
@@ -88,7 +87,7 @@ export function encodeSockaddr(socketFamily: AddressFamily, address: string, por
   const b = new Uint8Array(socketFamily === 4 ? 16 : 28);
   const v = new DataView(b.buffer);
   if (socketFamily === 4) {
-    if (isIP(address) !== 4) throw new RangeError(`an IPv4 socket cannot use ${address}`);
+    if (ipVersion(address) !== 4) throw new RangeError(`an IPv4 socket cannot use ${address}`);
     v.setUint16(0, AF_INET, true);
     v.setUint16(2, port, false);
     b.set(parseIpv4(address), 4);
@@ -104,7 +103,7 @@ export function encodeSockaddr(socketFamily: AddressFamily, address: string, por
 /** Host bits of `prefixLength` as the kernel takes them for a v4-mapped key: the IPv4 length (tcp_v6_parse_md5_keys). */
 function checkPrefix(address: string, prefixLength: number | undefined): void {
   if (prefixLength === undefined) return;
-  const max = isIP(address) === 4 ? 32 : 128;
+  const max = ipVersion(address) === 4 ? 32 : 128;
   if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > max) {
     throw new RangeError(`prefix length ${prefixLength} out of range 0..${max}`);
   }
@@ -186,7 +185,7 @@ export function encodeTcpAoAdd(socketFamily: AddressFamily, k: AoKeySpec): Uint8
   b.set(encodeSockaddr(socketFamily, k.address), 0);
   b.set(new TextEncoder().encode(TCP_AO_ALGORITHMS[k.algorithm]), 128);
   v.setUint32(196, (k.setCurrent ? 1 : 0) | (k.setRnext ? 2 : 0), true);
-  b[202] = k.prefixLength ?? (isIP(k.address) === 4 ? 32 : 128);
+  b[202] = k.prefixLength ?? (ipVersion(k.address) === 4 ? 32 : 128);
   b[203] = k.sendId;
   b[204] = k.recvId;
   b[205] = TCP_AO_MACLEN;

@@ -5,14 +5,13 @@
 // Adding a key is one entry in the mapping it belongs to (and, when it has a
 // default that depends on other keys, one line in `resolve`).
 import * as v from 'valibot';
-import { isIP, isIPv4 } from 'node:net';
 import { ConfigError, type KeyPath } from '../config/issues.js';
 import { Issues, isMapping, list, mapping, value } from '../config/schema.js';
 import { authEntries, checkAuth, checkKernelAuth, type KernelTcpAuth } from '../config/security.js';
 import { loadYaml, readConfigFile } from '../config/yaml.js';
-import { DEFAULTS, LOG_LEVELS, type LogLevel } from '../agent/config-schema.js';
+import { LOG_LEVELS, SESSION_DEFAULTS as DEFAULTS, type LogLevel } from '../config/common-defaults.js';
 import { ipv4ToUint } from '../bgp/negotiate.js';
-import { formatIp, parseIpv6 } from '../wire/addr.js';
+import { parseIpv6, formatIp, ipVersion, isIpv4 } from '../wire/addr.js';
 
 export { ConfigError } from '../config/issues.js';
 
@@ -39,12 +38,12 @@ const int = (min: number, max: number) =>
 const str = () => value<string>((x) => typeof x === 'string', (x) => `must be a string, got ${show(x)}`);
 const ip = () => v.pipe(
   value<string>((x) => typeof x === 'string', (x) => `must be a string, got ${show(x)}`, 'is required (an IP address)'),
-  v.check((s) => isIP(s) !== 0, (i) => `must be an IP address, got "${i.input as string}"`),
+  v.check((s) => ipVersion(s) !== 0, (i) => `must be an IP address, got "${i.input as string}"`),
 );
 /** RFC 4456 §7: CLUSTER_ID is 4 octets; FRR takes it as a dotted quad or a number. */
 const bgpId = () => v.pipe(
   value<string | number>(
-    (x) => isInt(1, 0xffffffff)(x) || (typeof x === 'string' && isIPv4(x) && x !== '0.0.0.0'),
+    (x) => isInt(1, 0xffffffff)(x) || (typeof x === 'string' && isIpv4(x) && x !== '0.0.0.0'),
     (x) => `must be a non-zero IPv4 address, got ${show(x)}`, 'is required (a non-zero IPv4 address)',
   ),
   v.transform((x) => (typeof x === 'number' ? [24, 16, 8, 0].map((s) => (x >>> s) & 0xff).join('.') : x)),
@@ -171,7 +170,7 @@ function checkReflector(root: Record<string, unknown>, issues: Issues): void {
     const p: KeyPath = ['neighbors', i];
     checkAuth(n, p, issues);
     const address = n['address'];
-    if (typeof address !== 'string' || isIP(address) === 0) return;
+    if (typeof address !== 'string' || ipVersion(address) === 0) return;
     if (seen.has(address)) issues.add([...p, 'address'], `neighbor ${address} is listed twice`, p);
     seen.add(address);
   });
@@ -215,7 +214,7 @@ export function parseReflectorConfig(text: string, source = '<string>', opts: { 
 
 /** A listen range or neighbor the reflector will use (the kernel's abilities matter only for those). */
 function usable(list: 'listenRanges' | 'neighbors', it: Record<string, unknown>): boolean {
-  if (list === 'neighbors') return typeof it['address'] === 'string' && isIP(it['address']) !== 0;
+  if (list === 'neighbors') return typeof it['address'] === 'string' && ipVersion(it['address']) !== 0;
   return typeof it['range'] === 'string' && typeof parsePrefix(it['range']) !== 'string';
 }
 
@@ -232,7 +231,7 @@ export function parsePrefix(text: string): Prefix | string {
   if (!m) return `must be a prefix such as 192.168.1.0/24, got "${text}"`;
   const addr = m[1]!;
   const length = Number(m[2]);
-  const fam = isIP(addr);
+  const fam = ipVersion(addr);
   if (fam === 0) return `"${addr}" is not an IP address`;
   const bits = fam === 4 ? 32 : 128;
   if (length > bits) return `prefix length ${length} is longer than ${bits}`;
@@ -254,7 +253,7 @@ function maskBytes(b: Uint8Array, length: number): Uint8Array {
 
 /** Whether `address` (plain text, no ::ffff: prefix for IPv4) lies in `r`. */
 export function inRange(r: Prefix, address: string): boolean {
-  const fam = isIP(address);
+  const fam = ipVersion(address);
   if ((fam === 4) !== (r.family === 'ipv4') || fam === 0) return false;
   if (fam === 4) {
     if (r.length === 0) return true;

@@ -6,8 +6,8 @@
 // session, its BFD session and its RIB peer are removed, and the next connection
 // from that address makes a new one. A connection from an address that already
 // has a session is handed to it (RFC 4271 §6.8 collision rules in BgpSession).
+import { ipVersion } from '../wire/addr.js';
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { BfdManager } from '../bfd/manager.js';
 import type { BfdSession } from '../bfd/session.js';
@@ -115,7 +115,7 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
 
   /** The listener's keys: one per listen range and neighbor with a password or tcpAo. */
   private listenerKeys(listenAddress: string): TcpKey[] {
-    const v4Only = isIP(listenAddress) === 4;
+    const v4Only = ipVersion(listenAddress) === 4;
     const keys: TcpKey[] = [];
     for (const r of this.config.listenRanges) {
       const auth = uplinkAuth(r);
@@ -128,7 +128,7 @@ export class Reflector extends EventEmitter<ReflectorEvents> {
     }
     for (const n of this.config.neighbors) {
       const auth = uplinkAuth(n);
-      if (auth && !(v4Only && isIP(n.address) === 6)) keys.push({ address: n.address, auth });
+      if (auth && !(v4Only && ipVersion(n.address) === 6)) keys.push({ address: n.address, auth });
     }
     return keys;
   }

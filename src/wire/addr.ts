@@ -211,6 +211,23 @@ export function isIpv6(text: string): boolean {
   return ipv6Bytes(text) !== undefined;
 }
 
+/**
+ * 4, 6 or 0, for checking input text (configuration, CLI, socket addresses): an
+ * IPv6 address may carry a zone (`fe80::1%eth1`, RFC 4007 §11), as the kernel's
+ * socket calls take it. The byte parsers above refuse zones.
+ */
+export function ipVersion(text: string): 0 | 4 | 6 {
+  if (isIpv4(text)) return 4;
+  const pct = text.indexOf('%');
+  if (pct < 0) return isIpv6(text) ? 6 : 0;
+  return pct < text.length - 1 && isIpv6(text.slice(0, pct)) ? 6 : 0;
+}
+
+/** IPv6 text, a zone allowed (see ipVersion). */
+export function isIpv6Text(text: string): boolean {
+  return ipVersion(text) === 6;
+}
+
 /** 4 or 6; AddressError when text is not an IP address. */
 export function ipFamily(text: string): 4 | 6 {
   if (isIpv4(text)) return 4;

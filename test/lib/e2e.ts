@@ -136,11 +136,11 @@ export function showNeighbors(e: E2e, name: ServerName): Array<Record<string, un
 }
 
 /** `evpn-ha show routes --json` (optionally for one IP) through the agent's control socket. */
-export function showRoutes(e: E2e, name: ServerName, ip?: string): Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> {
+export function showRoutes(e: E2e, name: ServerName, ip?: string): Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>>; duplicate?: true }> {
   const out = e.net.evpnHaCli(name, ['show', 'routes', '--json', ...(ip ? ['--ip', ip] : []), '--socket', e.net.socketPath(name)]);
   const j = JSON.parse(out) as unknown;
   const list = Array.isArray(j) ? j : (j as { routes?: unknown }).routes;
-  return Array.isArray(list) ? list as Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>> }> : [];
+  return Array.isArray(list) ? list as Array<{ mac: string; ip: string | null; paths: Array<Record<string, unknown>>; duplicate?: true }> : [];
 }
 
 /** `evpn-ha show vteps --json`: the VTEP probe state per (network, remote VTEP). */

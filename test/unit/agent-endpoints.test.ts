@@ -246,6 +246,21 @@ t.test('flood: one entry per remote server on its best network, moved on failove
   await r.agent.shutdown();
 });
 
+t.test('flood: a reload that changes localPref moves the flood entry to the new best network', async (t) => {
+  const r = await rig(', flood: true');
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  r.s('net1').send(imet(1, 87));
+  r.s('net2').send(imet(2, 87));
+  await r.step();
+  t.same(r.kernel.floodList('vxlan0'), ['192.168.1.87']);
+  const res = r.agent.reconfigure(parseConfig(config(', flood: true', 'withdrawDelay: 0').replace('localPref: 100', 'localPref: 300')));
+  t.same(res.restartRequired, []);
+  await r.step();
+  t.same(r.kernel.floodList('vxlan0'), ['192.168.2.87'], 'net2 now preferred');
+  await r.agent.shutdown();
+});
+
 t.test('flood: our own, non-ingress-replication and unknown-VNI type-3 routes are not installed', async (t) => {
   const r = await rig(', flood: true');
   r.s('net1').up('192.168.1.2');

@@ -3,7 +3,7 @@
 // the byte-level fast paths agreeing with the general ones, compare, MACs.
 import t from 'tap';
 import {
-  AddressError, compareIp, formatIp, formatIpv6, formatMac, ipFamily, ipv4Bytes, ipv4Value, ipv6Bytes, isIpv4, isIpv6,
+  AddressError, compareIp, formatIp, formatIpv6, formatMac, ipFamily, ipv4Bytes, ipv4Value, ipv6Bytes, ipVersion, isIpv4, isIpv6, isIpv6Text,
   macBytes, macFromAnySpelling, normalizeIp, normalizeMac, parseIp, parseIpv4, parseIpv6, parseMac,
 } from '../../src/wire/addr.js';
 
@@ -105,4 +105,16 @@ t.test('the byte-level formatter agrees with ip-address parsing for random addre
     if (t.passing() === false) break;
   }
   t.end();
+});
+
+t.test('ipVersion answers as node:net isIP does (the input checks it replaced), zones included', async (t) => {
+  const { isIP } = await import('node:net');
+  const samples = [
+    '192.0.2.1', '0.0.0.0', '255.255.255.255', '256.0.0.1', '010.0.0.1', '1.2.3', '1.2.3.4.5', '',
+    '::', '::1', '2001:db8::1', '2001:DB8::1', 'fe80::1%eth1', 'fe80::1%', '%eth1', '::ffff:192.0.2.1',
+    '::ffff:c000:201', '1::2::3', '2001:db8::/64', 'g::1', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', 'eth1', ' 192.0.2.1',
+  ];
+  for (const s of samples) t.equal(ipVersion(s), isIP(s), JSON.stringify(s));
+  t.equal(isIpv6Text('fe80::1%eth1'), true);
+  t.equal(isIpv6Text('192.0.2.1'), false);
 });
