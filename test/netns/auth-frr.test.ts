@@ -14,8 +14,7 @@
 //    when the kernel has it; without it, the key is a config error.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { EvpnHaCli, ensureBuilt, peerCli } from '../lib/evpnha.js';
@@ -26,6 +25,7 @@ import { kernelTcpAuth } from '../../src/net/sockopt.js';
 import '../../src/evpn/nlri.js'; // registers the L2VPN/EVPN NLRI codec with bgp/ (RFC 7432 §7)
 
 const RR = '192.168.1.2';
+import { tempDir } from '../lib/tmp.js';
 const A = '192.168.1.65';
 const B = '192.168.1.87';
 const C = '192.168.1.100';
@@ -174,7 +174,7 @@ if (skip) {
 
   t.test('evpn-ha reflector: password on a listen range', async (t) => {
     const { lab, rr, a, b } = lab4(t, 'rm');
-    const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-auth-'));
+    const dir = tempDir('evpn-ha-auth-');
     const conf = join(dir, 'rr.yaml');
     writeFileSync(conf, [
       `routerId: ${RR}`, 'asn: 65001', `listen: { address: ${RR} }`,
@@ -201,7 +201,7 @@ if (skip) {
       const p = peer(lab, a, A, ao);
       t.equal(await p.exit, 2, 'peer exits 2');
       t.match(p.stderr, /--tcp-ao-secret: this kernel has no TCP-AO/);
-      const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-auth-'));
+      const dir = tempDir('evpn-ha-auth-');
       const conf = join(dir, 'rr.yaml');
       writeFileSync(conf, [`routerId: ${RR}`, 'asn: 65001', 'listenRanges:',
         `  - { range: 192.168.1.0/24, tcpAo: { keyId: 1, algorithm: hmac-sha-256, secret: "${PASSWORD}" } }`, ''].join('\n'));
@@ -221,7 +221,7 @@ if (skip) {
     t.equal(await pa.interrupt(), 0);
     t.equal(await pb.interrupt(), 0);
     // peer -> reflector with tcpAo on the listen range; a wrong secret never establishes.
-    const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-auth-'));
+    const dir = tempDir('evpn-ha-auth-');
     const conf = join(dir, 'rr.yaml');
     writeFileSync(conf, [`routerId: ${RR}`, 'asn: 65001', `listen: { address: ${RR} }`, 'listenRanges:',
       `  - { range: 192.168.1.0/24, tcpAo: { keyId: 1, algorithm: hmac-sha-256, secret: "${PASSWORD}" } }`, ''].join('\n'));

@@ -7,12 +7,12 @@
 // Over IPv4 and IPv6.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, ip, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { EvpnHaCli, cleanEnv, ensureBuilt } from '../lib/evpnha.js';
 import { Switch } from '../lib/topology.js';
+import { tempDir } from '../lib/tmp.js';
 
 /** A BFD Control packet (RFC 5880 §4.1), built by hand: version 1, state Down, Detect Mult 3, 1 s intervals. */
 function controlDown(myDiscriminator: number): string {
@@ -69,7 +69,7 @@ if (skip) {
         ip(rr, '-6', 'addr', 'add', `${rrAddr}/64`, 'dev', 'eth1', 'nodad');
         ip(b, '-6', 'addr', 'add', `${bAddr}/64`, 'dev', 'eth1', 'nodad');
       }
-      const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-bfdttl-'));
+      const dir = tempDir('evpn-ha-bfdttl-');
       const conf = join(dir, 'rr.yaml');
       writeFileSync(conf, [
         'routerId: 192.168.1.2', 'asn: 65001', `listen: { address: "${rrAddr}" }`,

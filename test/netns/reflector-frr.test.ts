@@ -8,14 +8,14 @@
 // likewise; withdrawals and A's exit must reach FRR; a BFD failure must reset
 // FRR's session at once.
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, netnsSkipReason, waitFor } from '../lib/netns.js';
 import { EvpnHaCli, ensureBuilt } from '../lib/evpnha.js';
 import { T2, T3 } from '../lib/peerlab.js';
 import { Switch, addVtep } from '../lib/topology.js';
 import { bfdConfig, evpnSpeakerConfig, frrEvpnRoutes, startFrr, waitFrrEstablished, type FrrHandle } from '../lib/frr.js';
+import { tempDir } from '../lib/tmp.js';
 
 const RR = '192.168.1.2';
 const FV = '192.168.1.87';
@@ -44,7 +44,7 @@ if (skip) {
     sw.plug(x, '192.168.1.200/24');
     addVtep(f, { local: FV, svi: '192.168.0.87/24', sviMac: SVI_MAC });
 
-    const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-rr-'));
+    const dir = tempDir('evpn-ha-rr-');
     const conf = join(dir, 'rr.yaml');
     writeFileSync(conf, [
       `routerId: ${RR}`,

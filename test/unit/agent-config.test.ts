@@ -1,10 +1,10 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError, loadConfig, matchRouteTarget, parseConfig, parseRouteTargetPattern, uplinkRdRt, type Config,
 } from '../../src/agent/config.js';
+import { tempDir } from '../lib/tmp.js';
 
 const EXAMPLE = `
 routerId: 192.168.1.65
@@ -202,7 +202,7 @@ t.test('YAML syntax errors, empty documents, wrong shapes', (t) => {
 });
 
 t.test('loadConfig reads a file; an unreadable file is a ConfigError', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-cfg-'));
+  const dir = tempDir('evpn-ha-cfg-');
   const f = join(dir, 'agent.yaml');
   writeFileSync(f, EXAMPLE);
   t.equal(loadConfig(f).source, f);

@@ -2,8 +2,7 @@
 // ManualClock and the in-memory BGP transport. Nobody listens for the BGP peer:
 // sessions just stay down.
 import t from 'tap';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../../src/kernel/fake.js';
@@ -11,9 +10,10 @@ import { ManualClock } from '../../src/util/clock.js';
 import { loadConfig } from '../../src/agent/config.js';
 import { startAgent } from '../../src/cli/agent-daemon.js';
 import { FakeNetwork } from '../lib/bgp-transport.js';
+import { tempDir } from '../lib/tmp.js';
 
 t.test('startAgent wires the agent, the control socket and reload; stop undoes it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-run-'));
+  const dir = tempDir('evpn-ha-run-');
   const sock = join(dir, 'ctl', 'evpn-ha.sock');
   const file = join(dir, 'agent.yaml');
   const text = `
@@ -49,7 +49,7 @@ stateDir: ${dir}
 });
 
 t.test('IPv6 uplinks and an IPv4 vxlan device: start-up fails, names the device and the fix, leaves nothing behind', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-run-'));
+  const dir = tempDir('evpn-ha-run-');
   const sock = join(dir, 'ctl', 'evpn-ha.sock');
   const file = join(dir, 'agent.yaml');
   writeFileSync(file, `

@@ -2,8 +2,7 @@
 // line) and the `evpn-ha reflector` command (exit 2 on a bad file, --check, a
 // clean run stopped by `until`).
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConfigError, inRange, parsePrefix, parseReflectorConfig } from '../../src/reflector/config.js';
@@ -11,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { runReflector } from '../../src/cli/reflector.js';
 import { pino } from 'pino';
 import { within } from '../lib/settle.js';
+import { tempDir } from '../lib/tmp.js';
 
 function errors(text: string): string[] {
   try {
@@ -133,7 +133,7 @@ function io(until?: Promise<string>): { stdout: PassThrough; stderr: PassThrough
 }
 
 t.test('evpn-ha reflector: exit 2 with every error, --check, a run', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-rr-'));
+  const dir = tempDir('evpn-ha-rr-');
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, 'routerId: 1.1.1.1\nasn: -1\nlistenRanges: [10.0.0.1/8]\n');
   let x = io();
@@ -160,7 +160,7 @@ t.test('evpn-ha reflector: exit 2 with every error, --check, a run', async (t) =
 });
 
 t.test('runReflector prints the status on request', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'evpn-ha-rr-'));
+  const dir = tempDir('evpn-ha-rr-');
   const good = join(dir, 'rr.yaml');
   writeFileSync(good, 'routerId: 1.1.1.1\nasn: 65001\nclusterId: 2.2.2.2\nlisten: { address: 127.0.0.1, port: 0 }\nlistenRanges: [127.0.0.0/8]\n');
   let print: (() => void) | null = null;
