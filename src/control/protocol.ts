@@ -34,11 +34,6 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
-/** Lower-case colon form of a MAC in any of the usual spellings, or null. */
-export function normalizeMacText(s: string): string | null {
-  return macFromAnySpelling(s);
-}
-
 // One schema per message; the first issue (in key order, unknown keys first) is the answer.
 
 const REQUEST = v.pipe(
@@ -58,12 +53,15 @@ const REQUEST = v.pipe(
 export type ControlRequest = v.InferOutput<typeof REQUEST>;
 
 /** The `routes` params: {vni?: 0..16777215, mac?: MAC, ip?: IPv4/IPv6}. */
+/** A `mac` parameter in any of the usual spellings, as lower-case colon text. */
+const MAC_PARAM = v.pipe(
+  v.custom<string>((x) => typeof x === 'string' && macFromAnySpelling(x) !== null, (i) => `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(i.input ?? null)}`),
+  v.transform((m) => macFromAnySpelling(m)!),
+);
+
 const FILTER_KEYS = {
   vni: v.optional(v.custom<number>((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffff, 'vni must be an integer 0..16777215')),
-  mac: v.optional(v.pipe(
-    v.custom<string>((x) => typeof x === 'string' && normalizeMacText(x) !== null, (i) => `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(i.input)}`),
-    v.transform((m) => normalizeMacText(m)!),
-  )),
+  mac: v.optional(MAC_PARAM),
   ip: v.optional(v.pipe(
     v.custom<string>((x) => typeof x === 'string' && ipVersion(x) !== 0, (i) => `ip must be an IPv4 or IPv6 address, not ${JSON.stringify(i.input)}`),
     v.transform(normalizeIp),
@@ -104,10 +102,7 @@ export function encodeLine(msg: ControlResponse | { event: unknown } | ControlRe
 }
 
 const CLEAR_DUPLICATE = v.objectWithRest({
-  mac: v.pipe(
-    v.custom<string>((x) => typeof x === 'string' && normalizeMacText(x) !== null, (i) => `mac must be a MAC address like 02:00:00:00:00:87, not ${JSON.stringify(i.input ?? null)}`),
-    v.transform((m) => normalizeMacText(m)!),
-  ),
+  mac: MAC_PARAM,
   vni: FILTER_KEYS.vni,
 }, v.never());
 
