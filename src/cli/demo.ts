@@ -1,4 +1,4 @@
-// `evpn-ha demo [--ipv6] [--keep] [--reflector evpn-ha|frr] [--fault uplink|path] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
+// `evpn-ha demo [--containers] [--ipv6] [--keep] [--reflector evpn-ha|frr] [--fault uplink|path] [--prefix P] [--fault-ms N]`, `evpn-ha demo --teardown P`:
 // the two-network failover demo in network namespaces (src/lab/demo.ts,
 // docs/demo.md). Needs root and ip/bridge/ping/iptables: otherwise one line and
 // exit 1. SIGINT/SIGTERM during the run kill what it started (by PID) and delete
@@ -21,6 +21,7 @@ interface DemoArgs {
   reflector: string;
   fault: string;
   ipv6: boolean;
+  containers: boolean;
 }
 
 export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
@@ -36,6 +37,8 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
   const reflector: ReflectorKind = a.reflector;
   if (a.fault !== 'uplink' && a.fault !== 'path') throw new UsageError(`--fault is uplink or path, got "${a.fault}"`);
   const fault: FaultKind = a.fault;
+  if (a.containers && fault !== 'uplink') throw new UsageError('--fault does not combine with --containers (the container demo moves a container instead of breaking a network)');
+  if (a.containers && faultMs !== undefined) throw new UsageError('--fault-ms does not combine with --containers (the container demo moves a container instead of breaking a network)');
   const pre = a.teardown !== undefined ? demoPrerequisite('evpn-ha') : demoPrerequisite(reflector, a.ipv6);
   if (a.teardown !== undefined) {
     if (!PREFIX_RE.test(a.teardown)) throw new UsageError(`--teardown needs the demo's prefix (2-12 letters and digits), got "${a.teardown}"`);
@@ -46,7 +49,7 @@ export async function runDemoCommand(a: DemoArgs, io: DemoIo): Promise<number> {
   }
   if (pre) { io.stderr.write(`evpn-ha demo: ${pre}\n`); return 1; }
   const demo = new Demo({
-    out: io.stdout, keep: a.keep, reflector, fault, ipv6: a.ipv6,
+    out: io.stdout, keep: a.keep, reflector, fault, ipv6: a.ipv6, containers: a.containers,
     ...(a.prefix !== undefined ? { prefix: a.prefix } : {}),
     ...(faultMs !== undefined ? { faultMs } : {}),
   });
@@ -77,6 +80,7 @@ export function demoCommand(io: DemoIo, setCode: (code: number) => void): Comman
     command: 'demo',
     describe: 'as root: the two-network failover demo in network namespaces (reflectors, two agents, ping, fault, timeline)',
     builder: (y: Argv<object>): Argv<DemoArgs> => y
+      .option('containers', { type: 'boolean', default: false, describe: 'instead of the fault: a container (advertiseEndpoints) pinged from both servers and moved to the other server and back (MAC mobility)' })
       .option('ipv6', { type: 'boolean', default: false, describe: 'IPv6-only underlays (2001:db8:1::/64, 2001:db8:2::/64): BGP, BFD and VXLAN over IPv6; the overlay stays IPv4' })
       .option('keep', { type: 'boolean', default: false, describe: 'leave the topology running and print how to explore and remove it' })
       .option('reflector', { type: 'string', default: 'evpn-ha', requiresArg: true, describe: 'route reflectors: evpn-ha (built in) or frr (FRR bgpd + bfdd, Debian package frr)' })

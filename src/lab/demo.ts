@@ -16,6 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { isRoot, Lab, nsExec, sh, sleep, waitFor } from './netns.js';
 import { type Seen, SERVER_LABEL, signedMs, describe, type RowKind, type LogRow, logRows } from './demo-timeline.js';
 export { logRows } from './demo-timeline.js';
+import { ContainerMoves, CONTAINER_NAMESPACES, type MoveResult } from './demo-containers.js';
 import { defaultEvpnHaCommand, TwoNetworkLab, type AgentTuning, type PingRun, type ReflectorTuning } from './twonet.js';
 
 export interface DemoOptions {
@@ -42,6 +43,11 @@ export interface DemoOptions {
    * overlay (service addresses) stays IPv4.
    */
   ipv6?: boolean;
+  /**
+   * Instead of the fault: a container on server-l (advertiseEndpoints on the VNI),
+   * pinged from both servers, moved to server-r and back (demo-containers.ts).
+   */
+  containers?: boolean;
 }
 
 export type ReflectorKind = 'evpn-ha' | 'frr';
@@ -125,13 +131,12 @@ export function demoPrerequisite(reflector: ReflectorKind = 'evpn-ha', ipv6 = fa
   return null;
 }
 
-/** Namespaces whose name starts with `<prefix>-`. */
 /** The namespaces the demo creates, after the prefix. */
 export const DEMO_NAMESPACES = ['sw1', 'sw2', 'rr1', 'rr2', 'srvl', 'srvr'] as const;
 
-/** Existing namespaces of a demo with this prefix (only the names the demo uses). */
+/** Existing namespaces of a demo with this prefix (only the names the demo uses, --containers' too). */
 export function demoNamespaces(prefix: string): string[] {
-  const ours = new Set<string>(DEMO_NAMESPACES.map((n) => `${prefix}-${n}`));
+  const ours = new Set<string>([...DEMO_NAMESPACES, ...CONTAINER_NAMESPACES].map((n) => `${prefix}-${n}`));
   const out = sh('ip', ['netns', 'list']);
   return out.split('\n').map((l) => l.split(/\s+/)[0] ?? '').filter((n) => ours.has(n));
 }
@@ -175,6 +180,7 @@ export class Demo {
   private readonly watchers: ControlClient[] = [];
   private readonly events: Seen[] = [];
   private ping: PingRun | null = null;
+  private moves: ContainerMoves | null = null;
   private readonly frr: FrrHandle[] = [];
   private readonly daemons: Array<{ name: string; child: ChildProcess }> = [];
   private faultText = faultText('uplink', '', '', 'iptables');
@@ -235,6 +241,7 @@ export class Demo {
     this.disposed = true;
     for (const w of this.watchers.splice(0)) w.close();
     this.ping?.stop();
+    this.moves?.stop();
     try { this.undoFault?.(); } catch { /* the namespace may be gone */ }
     this.lab?.dispose();
   }
@@ -268,6 +275,15 @@ export class Demo {
       this.detail(`server-${s.name} (${s.ns}): eth1 ${s.address.net1}, eth2 ${s.address.net2}, ` +
         `br-vxlan ${s.service} (${s.mac}), vxlan0 VNI 100 dstport 4789 nolearning${family === 6 ? ' local :: (IPv6)' : ''}`);
     }
+    if (o.containers) {
+      const moves = new ContainerMoves({
+        lab, tn, events: this.events, say: (l) => this.say(l), begin: (w) => this.begin(w), detail: (l) => this.detail(l),
+        until: (fn, ms, what, every) => this.until(fn, ms, what, every),
+      });
+      this.moves = moves;
+      const c = moves.place();
+      this.detail(`container ${c.ns}: eth0 ${moves.c.ip}/24 (${moves.c.mac}), its veth peer ${c.port} a port of server-l's br-vxlan`);
+    }
     const logDir = join(tn.dir, 'logs');
     this.logDir = logDir;
     mkdirSync(logDir, { recursive: true });
@@ -296,12 +312,14 @@ export class Demo {
       asn: { net1: 65001, net2: 65002 }, localPref: { net1: 200, net2: 100 },
       holdTime: 9, keepalive: 3, connectRetry: 1, bfd,
       vtepProbe: { interval: 100, multiplier: 3, holdDown: 1000 },
+      ...(o.containers ? { vniExtra: ['advertiseEndpoints: true'] } : {}),
     };
     this.daemons.push({ name: 'the agent on server-l', child: tn.startAgent('l', tuning, { logFile: join(logDir, 'agent-l.log') }).child });
     this.daemons.push({ name: 'the agent on server-r', child: tn.startAgent('r', tuning, { logFile: join(logDir, 'agent-r.log') }).child });
     this.detail('uplink net1: eth1 -> rr1, AS 65001, local-pref 200 (primary); BFD 100 ms x 3');
     this.detail('uplink net2: eth2 -> rr2, AS 65002, local-pref 100 (backup);  BFD 100 ms x 3');
     this.detail('VTEP probes 100 ms x 3 (hold-down 1 s); hold time 9 s');
+    if (o.containers) this.detail('VNI 100: advertiseEndpoints: true (so flood and arpSuppress on; mobility maxMoves 5 in 180 s)');
     this.detail(`configs, sockets and logs in ${tn.dir}`);
 
     this.begin('waiting for sessions, routes and kernel entries');
@@ -339,6 +357,49 @@ export class Demo {
     this.detail(`# evpn-ha show routes --ip ${r.service}`);
     for (const line of tn.evpnHaCli('l', ['show', 'routes', '--ip', r.service, '--socket', tn.socketPath('l')]).trimEnd().split('\n')) this.detail(`  ${line}`);
 
+    await this.moves?.converge();
+
+    let summary: string;
+    if (this.moves) summary = await this.containerMoves(this.moves, reflector, family);
+    else summary = await this.failoverAndBack(tn, o, faultMs, family, reflector);
+
+    if (o.keep) {
+      this.begin('keeping the topology (--keep)');
+      for (const w of this.watchers.splice(0)) w.close();
+      tn.keep();
+      this.kept = true;
+      lab.processes.splice(0);
+      lab.namespaces.splice(0);
+      this.printExplore(tn, evpnHa);
+    } else {
+      this.begin('tearing down (agents, reflectors, namespaces)');
+      this.dispose();
+      const left = demoNamespaces(this.prefix);
+      this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
+    }
+    this.say('');
+    this.say(summary);
+    return 0;
+  }
+
+  /** Steps 6-8 with --containers: ping the container, move it to server-r and back; returns the summary line. */
+  private async containerMoves(moves: ContainerMoves, reflector: ReflectorKind, family: 4 | 6): Promise<string> {
+    const c = moves.c;
+    this.begin(`pinging the container ${c.ip} from server-l (${this.tn!.servers.l.service}) and server-r (${this.tn!.servers.r.service}) every 10 ms`);
+    await moves.startTraffic();
+    const results: MoveResult[] = [];
+    this.begin(`moving the container to server-r (same MAC ${c.mac} and IP ${c.ip})`);
+    results.push(await moves.move());
+    this.begin(`moving it back to server-l`);
+    results.push(await moves.move());
+    moves.stop();
+    const each = results.map((m) => `${m.from} -> ${m.to}: sequence ${m.seq ?? '?'}, first reply after ${m.follow ?? '?'} ms, longest gap ${m.gap} ms`);
+    return `summary: container ${c.mac} ${c.ip} moved twice (${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors${family === 6 ? ', IPv6 underlays' : ''}): ${each.join('; ')}`;
+  }
+
+  /** Steps 6-8 of the default demo: ping, fault and failover, heal and failback; returns the summary line. */
+  private async failoverAndBack(tn: TwoNetworkLab, o: DemoOptions, faultMs: number, family: 4 | 6, reflector: ReflectorKind): Promise<string> {
+    const { l, r } = tn.servers;
     const neighBefore = this.neighLine(r.service);
     this.begin(`pinging ${r.service} from server-l (${l.service}) every 10 ms`);
     const ping = tn.ping('l', r.service, 10);
@@ -383,25 +444,8 @@ export class Demo {
     this.say(`      FAILBACK: ${lostBack} echo requests lost, longest gap between replies ${gapBack} ms (ping interval ~10-16 ms)`);
     ping.stop();
     this.ping = null;
-
-    if (o.keep) {
-      this.begin('keeping the topology (--keep)');
-      for (const w of this.watchers.splice(0)) w.close();
-      tn.keep();
-      this.kept = true;
-      lab.processes.splice(0);
-      lab.namespaces.splice(0);
-      this.printExplore(tn, evpnHa);
-    } else {
-      this.begin('tearing down (agents, reflectors, namespaces)');
-      this.dispose();
-      const left = demoNamespaces(this.prefix);
-      this.detail(left.length === 0 ? `all namespaces ${this.prefix}-* deleted` : `left behind: ${left.join(' ')}`);
-    }
-    this.say('');
-    this.say(`summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors${family === 6 ? ', IPv6 underlays' : ''}); ` +
-      `failback lost ${lostBack} echo requests`);
-    return 0;
+    return `summary: ${faultKind === 'uplink' ? 'network 1 lost on server-l' : 'VTEP-to-VTEP path on network 1 lost'}: failover outage ${outage ?? '?'} ms (BFD 100 ms x 3, probes 100 ms x 3, ${reflector === 'frr' ? 'FRR' : 'evpn-ha'} reflectors${family === 6 ? ', IPv6 underlays' : ''}); ` +
+      `failback lost ${lostBack} echo requests`;
   }
 
   /** server-l's vxlan0 FDB line for a MAC (`bridge fdb show dev vxlan0`). */
@@ -513,7 +557,7 @@ export class Demo {
   private printExplore(tn: TwoNetworkLab, evpnHa: string[]): void {
     const cli = evpnHa.join(' ');
     const { l, r } = tn.servers;
-    this.detail(`The topology stays up. Namespaces: ${this.lab!.prefix}-{sw1,sw2,rr1,rr2,srvl,srvr}`);
+    this.detail(`The topology stays up. Namespaces: ${this.lab!.prefix}-{sw1,sw2,rr1,rr2,srvl,srvr${this.moves ? `,${CONTAINER_NAMESPACES.join(',')}` : ''}}`);
     this.detail('Explore it:');
     for (const s of [l, r]) {
       this.detail(`  ip netns exec ${s.ns} ${cli} show routes --socket ${tn.socketPath(s.name)}`);
@@ -523,6 +567,7 @@ export class Demo {
       this.detail(`  ip netns exec ${s.ns} ip neigh show dev br-vxlan`);
     }
     this.detail(`  ip netns exec ${l.ns} ping ${r.service}`);
+    for (const line of this.moves?.exploreLines(cli) ?? []) this.detail(`  ${line}`);
     if (this.frr.length > 0) {
       for (const h of this.frr) this.detail(`  vtysh -N ${h.ns} -c 'show bgp l2vpn evpn' -c 'show bfd peers brief'`);
       this.detail(`  logs: ${join(tn.dir, 'logs')}/{agent-l.log,agent-r.log,rr1-frr/,rr2-frr/}`);
