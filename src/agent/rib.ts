@@ -32,7 +32,8 @@
 // previous winners of the entries not decided yet.
 //
 // The kernel projection (one FDB entry per (VNI, MAC), one neighbour entry per
-// (VNI, IP)): rib-projection.ts.
+// (VNI, IP)): rib-projection.ts. The failover predictions and probe targets read
+// from the next hops: rib-nexthops.ts.
 import type { MacIpRoute } from '../evpn/types.js';
 import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
 import { rdKey } from '../bgp/rd.js';
@@ -91,21 +92,13 @@ export interface RibChange {
 }
 
 export type { VniDevices } from './rib-projection.js';
+export type { ProbeCandidate, VtepSwitch } from './rib-nexthops.js';
 export { locKey } from './rib-store.js';
 import { rdEqual, AttrSet, Change, Entry, NextHop, PathView, StoredPath, UplinkState, bumpSibling, sameVisible } from './rib-store.js';
 import { KernelProjection, type VniDevices } from './rib-projection.js';
+import { failoverSwitches, ineligibleSwitches, probeCandidates, type ProbeCandidate, type VtepSwitch } from './rib-nexthops.js';
 
 // --- the RIB --------------------------------------------------------------------
-
-/**
- * A prefix-independent switch: the FDB entries leading to VTEP `from` can lead to
- * `to` before the per-entry decisions are made (a prediction; those decisions have
- * the last word).
- */
-export interface VtepSwitch {
-  from: string;
-  to: string;
-}
 
 /** Options of the operations that may leave their decisions queued. */
 export interface DeferOptions {
@@ -191,49 +184,14 @@ export class Rib {
     }
   }
 
-  /**
-   * Where the FDB traffic of each next hop of `uplink` goes when the uplink's paths
-   * go: per next hop in use, the next hop on another uplink that its paths' entries
-   * have too, when that holds for more than half of its paths. O(next hops), no path
-   * visited. Next hops already ineligible, and addresses also in use over another
-   * uplink (an FDB group is per address), are left to the per-entry decisions.
-   */
+  /** The FDB switches a loss of `uplink` predicts (rib-nexthops.ts). */
   failoverSwitches(uplink: string): VtepSwitch[] {
-    const u = this.uplinkStates.get(uplink);
-    const out: VtepSwitch[] = [];
-    if (!u || !u.active) return out;
-    for (const nh of u.nextHops.values()) {
-      const to = this.alternative(nh, (s) => s.uplink !== u);
-      if (to) out.push({ from: nh.address, to: to.address });
-    }
-    return out;
+    return failoverSwitches(this.uplinkStates, uplink);
   }
 
-  /**
-   * The same for one next hop about to turn ineligible: the eligible next hop (at
-   * another address) that most of its paths' entries have too.
-   */
+  /** The FDB switch `nextHop` over `uplink` turning ineligible predicts (rib-nexthops.ts). */
   ineligibleSwitches(nextHop: string, uplink: string): VtepSwitch[] {
-    const nh = this.uplinkStates.get(uplink)?.nextHops.get(nextHop);
-    const to = nh && this.alternative(nh, (s) => s.eligible && s.address !== nh.address);
-    return to ? [{ from: nh!.address, to: to.address }] : [];
-  }
-
-  private alternative(nh: NextHop, ok: (s: NextHop) => boolean): NextHop | null {
-    if (nh.count === 0 || !nh.eligible || !nh.siblings) return null;
-    for (const o of this.uplinkStates.values()) {
-      if (o !== nh.uplink && (o.nextHops.get(nh.address)?.count ?? 0) > 0) return null;
-    }
-    let best: NextHop | null = null;
-    let bestN = 0;
-    for (const [s, n] of nh.siblings) {
-      if (!ok(s)) continue;
-      if (n > bestN || (n === bestN && s.eligible && !best!.eligible)) {
-        best = s;
-        bestN = n;
-      }
-    }
-    return best !== null && bestN * 2 > nh.count ? best : null;
+    return ineligibleSwitches(this.uplinkStates, nextHop, uplink);
   }
 
   /** Apply one UPDATE's worth of accepted paths and withdrawals from `uplink`; returns best-path changes. */
@@ -435,37 +393,9 @@ export class Rib {
     return out;
   }
 
-  /**
-   * One representative per (uplink, next hop) in use: a path with an IPv4 address
-   * (the VTEP probe's inner destination is the remote service address). Next hops
-   * with only MAC or IPv6 routes are left out.
-   *
-   * `active` (the probe's fast rate, docs/probe.md "Which paths are active"): the
-   * next hop carries best paths, or it is one of several alternatives of a next hop
-   * that does (a failover there must choose among them, on fresh verdicts). The only
-   * alternative of a next hop is not active: its verdict cannot change where that
-   * next hop's traffic goes, and it turns active as soon as the traffic moves to it.
-   * O(next hops + their sibling pairs); no path visited beyond one per next hop.
-   */
-  probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> {
-    const alternatives = new Set<NextHop>();
-    for (const u of this.uplinkStates.values()) {
-      for (const nh of u.nextHops.values()) {
-        if (nh.best > 0 && nh.siblings !== null && nh.siblings.size > 1) for (const s of nh.siblings.keys()) alternatives.add(s);
-      }
-    }
-    const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> = [];
-    for (const u of this.uplinkStates.values()) {
-      for (const nh of u.nextHops.values()) {
-        for (let p = nh.head; p; p = p.nhNext) {
-          const ip = p.entry.ip;
-          if (ip === null || ip.includes(':')) continue;
-          out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip, active: nh.best > 0 || alternatives.has(nh) });
-          break;
-        }
-      }
-    }
-    return out;
+  /** One probe target per (uplink, next hop) in use, with its rate (rib-nexthops.ts). */
+  probeCandidates(): ProbeCandidate[] {
+    return probeCandidates(this.uplinkStates);
   }
 
   /** Best paths (entries whose winner goes) through `nextHop` over `uplink`. */
