@@ -8,7 +8,7 @@
 import { entryKey, type KernelEntry } from '../kernel/port.js';
 import { comparePaths, type Path } from './bestpath.js';
 import type { Entry, StoredPath } from './rib-store.js';
-import type { RibChange } from './rib.js';
+import type { RibChange } from './rib-types.js';
 
 /** The VNI's devices, for the kernel projection. */
 export interface VniDevices {

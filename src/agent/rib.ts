@@ -35,62 +35,18 @@
 // (VNI, IP)): rib-projection.ts. The failover predictions and probe targets read
 // from the next hops: rib-nexthops.ts.
 import type { MacIpRoute } from '../evpn/types.js';
-import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
+import type { RouteDistinguisher } from '../bgp/types.js';
 import { rdKey } from '../bgp/rd.js';
 import type { KernelEntry } from '../kernel/port.js';
-import { WITHDRAWN, comparePaths, type BestPath, type ChangeReason, type Path } from './bestpath.js';
+import { WITHDRAWN, comparePaths, type BestPath, type Path } from './bestpath.js';
 
 export {
   bestPath, compareIp, comparePaths, explain, reasonText,
   type BestPath, type BestPathReason, type ChangeReason, type Path, type ReasonStep,
 } from './bestpath.js';
 
-/**
- * What the import policy attaches to accepted routes. The policy shares one object
- * between every route of an UPDATE (per VNI), and so does the RIB.
- */
-export interface PathAttrs {
-  uplink: string;
-  peer: string;
-  routerId: string;
-  nextHop: string;
-  localPref: number;
-  macMobilitySeq: number;
-  /** MAC Mobility static flag (RFC 7432 §7.7); absent = false. */
-  macMobilitySticky?: boolean;
-  originatorId: string | null;
-  routeTargets: readonly RouteTarget[];
-}
-
-/** An accepted route: its VNI is label1 (RFC 8365 §5.1.3). */
-export interface Candidate {
-  route: MacIpRoute;
-  attrs: PathAttrs;
-}
-
-export interface LocEntry {
-  /** locKey(vni, mac, ip) */
-  readonly key: string;
-  readonly vni: number;
-  readonly mac: string;
-  readonly ip: string | null;
-  readonly paths: Path[];
-  readonly best: BestPath | null;
-}
-
-/** A change of best path for one Loc-RIB entry. */
-export interface RibChange {
-  readonly key: string;
-  readonly vni: number;
-  readonly mac: string;
-  readonly ip: string | null;
-  /** The best path before, as it was then. */
-  readonly before: Path | null;
-  readonly after: Path | null;
-  /** Why `after` won, or 'withdrawn' when nothing is left. */
-  readonly reason: ChangeReason;
-}
-
+export type { Candidate, DeferOptions, LocEntry, PathAttrs, RibChange, RibUpdate } from './rib-types.js';
+import type { DeferOptions, LocEntry, PathAttrs, RibChange, RibUpdate } from './rib-types.js';
 export type { VniDevices } from './rib-projection.js';
 export type { ProbeCandidate, VtepSwitch } from './rib-nexthops.js';
 export { locKey } from './rib-store.js';
@@ -99,19 +55,6 @@ import { KernelProjection, type VniDevices } from './rib-projection.js';
 import { failoverSwitches, ineligibleSwitches, probeCandidates, type ProbeCandidate, type VtepSwitch } from './rib-nexthops.js';
 
 // --- the RIB --------------------------------------------------------------------
-
-/** Options of the operations that may leave their decisions queued. */
-export interface DeferOptions {
-  /** Queue the affected entries' decisions for decideDeferred() instead of making them now. */
-  defer?: boolean;
-}
-
-export interface RibUpdate {
-  /** Accepted routes (after import policy) for this uplink. */
-  reach: Candidate[];
-  /** Withdrawn (or no longer accepted) type-2 routes. */
-  unreach: MacIpRoute[];
-}
 
 export class Rib {
   private readonly uplinkStates = new Map<string, UplinkState>();
