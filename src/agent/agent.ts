@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } from '../kernel/port.js';
 import { StaleGate } from '../kernel/reconcile.js';
-import type { LocalUplink, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
+import type { LocalUplink, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
 import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
@@ -32,6 +32,7 @@ import { logEvent, summary, type AgentEvent } from './events.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib, type RibChange } from './rib.js';
 import { planReload, same, SESSION_KEYS } from './reconfigure.js';
+import { ProbeManager } from './probes.js';
 
 /** The agent cannot start with this host's devices; the message says what to do. */
 export class StartupError extends Error {
@@ -45,7 +46,7 @@ export type {
   AgentOptions, AgentProber, AgentSession, ProberFactory, ProberSpec, SessionFactory, SessionHandlers, SessionSpec, UplinkStatus,
 } from './ports.js';
 import type {
-  AgentOptions, AgentProber, ProberFactory, SessionFactory, SessionHandlers, SessionSpec, UplinkState, UplinkStatus,
+  AgentOptions, SessionFactory, SessionHandlers, SessionSpec, UplinkState, UplinkStatus,
 } from './ports.js';
 
 export class Agent {
@@ -53,8 +54,8 @@ export class Agent {
   private cfg: Config;
   private readonly kernel: KernelPort;
   private readonly factory: SessionFactory;
-  private readonly proberFactory: ProberFactory | null;
-  private readonly probers = new Map<number, { prober: AgentProber; serviceIp: string; bridgeMac: string; off: () => void }>();
+  /** The VTEP probers and their targets (probes.ts). */
+  private readonly probes: ProbeManager;
   private readonly clock: Clock;
   private readonly log: Logger | null;
   private readonly linkDelay: number;
@@ -86,7 +87,6 @@ export class Agent {
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
-  private targetsTimer: Timer | null = null;
   private wantLinks = false;
   private linkWorker: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -110,8 +110,17 @@ export class Agent {
     this.cfg = opts.config;
     this.kernel = opts.kernel;
     this.factory = opts.sessions;
-    this.proberFactory = opts.probers ?? null;
     this.clock = opts.clock;
+    this.probes = new ProbeManager({
+      factory: opts.probers ?? null, clock: this.clock, config: () => this.cfg.vtepProbe, stopping: () => this.stopping,
+      candidates: () => this.rib.probeCandidates(), localAddress: (uplink) => this.uplinks.get(uplink)?.address,
+      onStateChange: (ev) => {
+        if (this.stopping) return;
+        this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
+        this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
+      },
+      resync: () => this.resyncEligibility(),
+    });
     this.linkTimer = new EarliestTimer(this.clock, () => {
       this.wantLinks = true;
       this.kickLinks();
@@ -407,8 +416,9 @@ export class Agent {
     this.linkTimer.cancel();
     this.originTimer.cancel();
     this.freezeTimer.cancel();
-    for (const t of [this.graceTimer, this.targetsTimer]) t?.cancel();
-    this.graceTimer = this.targetsTimer = null;
+    this.graceTimer?.cancel();
+    this.graceTimer = null;
+    this.probes.cancel();
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
@@ -478,7 +488,7 @@ export class Agent {
 
   /** Every VTEP probe target's status (all VNIs); empty without probers. */
   probeStatus(): ProbeTargetStatus[] {
-    return [...this.probers.values()].flatMap((p) => p.prober.status?.() ?? []);
+    return this.probes.status();
   }
 
   /** The links as last read (for `show`). */
@@ -520,7 +530,7 @@ export class Agent {
         const res = st.policy.apply(changes, st.peer);
         if (this.flood.applyUpdate(st.cfg, st.peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
         this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
-        if (res.reach.length || res.unreach.length) this.probeTargetsChanged();
+        if (res.reach.length || res.unreach.length) this.probes.targetsChanged();
       },
       endOfRib: () => {
         if (!live()) return;
@@ -542,7 +552,7 @@ export class Agent {
     if (defer && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.failoverSwitches(name));
     if (this.flood.dropSession(name)) this.floodChanged();
     this.onRibChanges(this.rib.dropSession(name, { defer }));
-    if (n) this.probeTargetsChanged();
+    if (n) this.probes.targetsChanged();
     this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
     this.decideLater();
   }
@@ -627,11 +637,7 @@ export class Agent {
   }
 
   private stopProbers(): void {
-    for (const p of this.probers.values()) {
-      p.off();
-      p.prober.stop();
-    }
-    this.probers.clear();
+    this.probes.stopAll();
     if (!this.stopping) this.resyncEligibility();
   }
 
@@ -642,73 +648,20 @@ export class Agent {
   private resyncEligibility(): void {
     const changes = this.rib.clearEligibility();
     this.flood.clearEligibility();
-    for (const p of this.probers.values()) {
-      for (const st of p.prober.status?.() ?? []) {
-        // Not push(...): a spread of ~125k arguments overflows the stack.
-        if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
-        if (!st.eligible) this.flood.setEligibility(st.remoteVtep, st.network, false);
-      }
+    for (const st of this.probes.status()) {
+      // Not push(...): a spread of ~125k arguments overflows the stack.
+      if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
+      if (!st.eligible) this.flood.setEligibility(st.remoteVtep, st.network, false);
     }
     this.floodChanged();
     this.onRibChanges(changes);
   }
 
-  /** One prober per VNI whose bridge has a MAC and an IPv4 address; re-made when those change. */
+  /** The probers follow the bridges' addresses and the uplinks' (probes.ts). */
   private updateProbers(): void {
-    const f = this.proberFactory;
-    const pc = this.cfg.vtepProbe;
-    if (!f || !pc) return;
-    let remade = false;
     const uplinks: LocalUplink[] = [];
     for (const st of this.uplinks.values()) if (st.address !== null) uplinks.push({ network: st.cfg.name, address: st.address });
-    for (const v of this.cfg.vnis) {
-      const br = this.links.find((l) => l.name === v.bridge);
-      const serviceIp = br?.addresses.find((a) => a.family === 4)?.address ?? null;
-      const bridgeMac = br?.mac ?? null;
-      const cur = this.probers.get(v.vni);
-      if (cur && cur.serviceIp === serviceIp && cur.bridgeMac === bridgeMac) {
-        cur.prober.setUplinks(uplinks);
-        continue;
-      }
-      if (cur) {
-        cur.off();
-        cur.prober.stop();
-        this.probers.delete(v.vni);
-        remade = true;
-      }
-      if (serviceIp === null || bridgeMac === null) continue;
-      const prober = f({ vni: v.vni, serviceIp, bridgeMac, uplinks, interval: pc.interval, multiplier: pc.multiplier, holdDown: pc.holdDown, port: pc.port });
-      const off = prober.onStateChange((ev) => {
-        if (this.stopping) return;
-        this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
-        this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
-      });
-      this.probers.set(v.vni, { prober, serviceIp, bridgeMac, off });
-      prober.start();
-    }
-    if (remade) this.resyncEligibility();
-    this.probeTargetsChanged();
-  }
-
-  private probeTargetsChanged(): void {
-    if (this.probers.size === 0 || this.targetsTimer || this.stopping) return;
-    this.targetsTimer = this.clock.setTimer(0, () => {
-      this.targetsTimer = null;
-      this.updateProbeTargets();
-    });
-  }
-
-  /** Every (network, remote VTEP) that any path uses, per VNI. */
-  private updateProbeTargets(): void {
-    const byVni = new Map<number, ProbeTarget[]>();
-    for (const c of this.rib.probeCandidates()) {
-      const local = this.uplinks.get(c.uplink)?.address;
-      if (!local) continue;
-      let list = byVni.get(c.vni);
-      if (!list) byVni.set(c.vni, (list = []));
-      list.push({ network: c.uplink, localVtep: local, remoteVtep: c.nextHop, remoteMac: c.mac, remoteServiceIp: c.ip, active: c.active });
-    }
-    for (const [vni, p] of this.probers) p.prober.setTargets(byVni.get(vni) ?? []);
+    this.probes.update(this.cfg.vnis, this.links, uplinks);
   }
 
   private scheduleLinks(delay: number): void {
@@ -765,7 +718,7 @@ export class Agent {
 
   private onRibChanges(changes: RibChange[]): void {
     // A next hop started or stopped carrying traffic: its probe rate changes.
-    if (this.rib.takeBestHopsChanged()) this.probeTargetsChanged();
+    if (this.rib.takeBestHopsChanged()) this.probes.targetsChanged();
     if (changes.length === 0) return;
     if (this.mobility.size > 0) this.remoteMacsChanged(changes);
     if (this.listeners.size || this.log?.isLevelEnabled('debug')) {
