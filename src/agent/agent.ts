@@ -25,7 +25,8 @@ import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './co
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
 import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
-import { DEFAULT_MOBILITY, Mobility, type MobilityDecision, type RemoteMac } from './mobility.js';
+import type { Mobility } from './mobility.js';
+import { LocalMacs } from './local-macs.js';
 import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
@@ -79,11 +80,8 @@ export class Agent {
   private readonly suppressed: VniConfig[] = [];
   /** MAC mobility and duplicate detection of our local MACs (mobility.ts; docs/agent.md "MAC mobility"). */
   readonly mobility: Mobility;
-  /** VNI -> the bridge MAC fed to mobility as local. */
-  private readonly bridgeMacs = new Map<number, string>();
-  /** `${vni}|${mac}` -> the bridge port a local MAC was learned on (to remove a stale entry after a move). */
-  private readonly localPorts = new Map<string, string>();
-  private readonly freezeTimer: EarliestTimer;
+  /** What feeds mobility and acts on its decisions (local-macs.ts). */
+  private readonly macs: LocalMacs;
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
@@ -126,10 +124,12 @@ export class Agent {
       this.kickLinks();
     });
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
-    this.mobility = new Mobility((vni) => this.cfg.vnis.find((v) => v.vni === vni)?.mobility ?? DEFAULT_MOBILITY);
-    this.freezeTimer = new EarliestTimer(this.clock, () => {
-      if (!this.stopping) this.onMobility(this.mobility.expire(this.clock.now()));
+    this.macs = new LocalMacs({
+      clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
+      portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
+      reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
     });
+    this.mobility = this.macs.mobility;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
     this.ribChunk = Math.max(1, opts.ribChunk ?? 1024);
@@ -415,7 +415,7 @@ export class Agent {
     this.stopping = true;
     this.linkTimer.cancel();
     this.originTimer.cancel();
-    this.freezeTimer.cancel();
+    this.macs.cancel();
     this.graceTimer?.cancel();
     this.graceTimer = null;
     this.probes.cancel();
@@ -593,7 +593,8 @@ export class Agent {
   private applyLinks(links: LinkInfo[]): void {
     this.links = links;
     if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.scheduleEndpointDump();
-    this.bridgeMacsChanged(links);
+    // Called before originating, which follows.
+    this.macs.bridgeMacsChanged(links);
     const o = originate(this.cfg, links, {
       endpoints: (vni) => this.endpoints.endpoints(vni),
       mobilityOf: (vni, mac) => this.mobility.of(vni, mac),
@@ -720,7 +721,7 @@ export class Agent {
     // A next hop started or stopped carrying traffic: its probe rate changes.
     if (this.rib.takeBestHopsChanged()) this.probes.targetsChanged();
     if (changes.length === 0) return;
-    if (this.mobility.size > 0) this.remoteMacsChanged(changes);
+    this.macs.remoteChanged(changes);
     if (this.listeners.size || this.log?.isLevelEnabled('debug')) {
       for (const c of changes) {
         this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
@@ -784,24 +785,16 @@ export class Agent {
     }
   }
 
-  // --- MAC mobility (RFC 7432 §15; mobility.ts) ---
-  // Everything that feeds Mobility and acts on its decisions is here: local MACs (the
-  // bridge's own today; localMacUp/localMacDown for endpoint learning), the remote
-  // best path of the MACs it tracks (from onRibChanges), clear requests and the
-  // freeze timer.
+  // --- MAC mobility (RFC 7432 §15; mobility.ts, local-macs.ts) ---
 
   /** A MAC is local on `vni` (sticky: a static FDB entry; port: the bridge port it is on). */
   localMacUp(vni: number, mac: string, sticky: boolean, port?: string): void {
-    if (this.stopping) return;
-    if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
-    this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.clock.now()));
+    this.macs.up(vni, mac, sticky, port);
   }
 
   /** A local MAC went away (aged out, port removed). */
   localMacDown(vni: number, mac: string): void {
-    if (this.stopping) return;
-    this.localPorts.delete(`${vni}|${mac}`);
-    this.onMobility(this.mobility.localDown(vni, mac, this.clock.now()));
+    this.macs.down(vni, mac);
   }
 
   /** MACs marked duplicate (for `show routes` and tests). */
@@ -811,84 +804,7 @@ export class Agent {
 
   /** `evpn-ha clear duplicate <mac> [--vni N]`: lift the duplicate flag; returns what was cleared. */
   clearDuplicate(mac: string, vni: number | null): Array<{ vni: number; mac: string }> {
-    const { cleared, decisions } = this.mobility.clear(mac.toLowerCase(), vni, this.clock.now());
-    this.onMobility(decisions);
-    return cleared;
-  }
-
-  /** The best remote path of (VNI, MAC) as mobility sees it (the FDB projection's winner). */
-  private remoteMac(vni: number, mac: string): RemoteMac | null {
-    const p = this.rib.fdbPath(vni, mac);
-    return p && { seq: p.macMobilitySeq, sticky: p.macMobilitySticky, vtep: p.nextHop };
-  }
-
-  /** The bridges' own MACs are local MACs (not sticky: announced as before, without the community). */
-  private bridgeMacsChanged(links: readonly LinkInfo[]): void {
-    const out: MobilityDecision[] = [];
-    const now = this.clock.now();
-    for (const v of this.cfg.vnis) {
-      const mac = links.find((l) => l.name === v.bridge)?.mac ?? null;
-      const was = this.bridgeMacs.get(v.vni) ?? null;
-      if (mac === was) continue;
-      if (was !== null) out.push(...this.mobility.localDown(v.vni, was, now));
-      if (mac === null) this.bridgeMacs.delete(v.vni);
-      else {
-        this.bridgeMacs.set(v.vni, mac);
-        out.push(...this.mobility.localUp(v.vni, mac, false, this.remoteMac(v.vni, mac), now));
-      }
-    }
-    // Called from applyLinks, which originates next.
-    this.onMobility(out, false);
-  }
-
-  /** Feed the new remote best paths of tracked MACs to mobility. */
-  private remoteMacsChanged(changes: readonly RibChange[]): void {
-    const seen = new Set<string>();
-    const out: MobilityDecision[] = [];
-    const now = this.clock.now();
-    // O(changes) Map lookups: a large failover of remote MACs costs next to nothing here.
-    for (const c of changes) {
-      if (!this.mobility.tracks(c.vni, c.mac)) continue;
-      const k = `${c.vni}|${c.mac}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      for (const d of this.mobility.remote(c.vni, c.mac, this.remoteMac(c.vni, c.mac), now)) out.push(d);
-    }
-    this.onMobility(out);
-  }
-
-  /** Act on mobility's decisions: re-originate, remove stale local entries, report. */
-  private onMobility(decisions: readonly MobilityDecision[], mayOriginate = true): void {
-    let reoriginate = false;
-    for (const d of decisions) {
-      this.emit({ type: 'mobility', decision: d });
-      if (d.kind === 'announce' || d.kind === 'withdraw') reoriginate = true;
-      else if (d.kind === 'remove-local-fdb') this.removeStaleLocal(d.vni, d.mac);
-    }
-    const next = this.mobility.nextExpiry();
-    if (next !== null) this.freezeTimer.at(next);
-    // On the next tick, never re-entrantly: decisions also come from inside the endpoint
-    // table's updates and from RIB changes being applied.
-    if (reoriginate && mayOriginate && this.started) this.reoriginate();
-  }
-
-  /**
-   * The MAC moved away (RFC 7432 §15.1): delete the bridge's entry for it on the local
-   * port it was learned on, if we know the port. The bridge's own MAC is never deleted.
-   */
-  private removeStaleLocal(vni: number, mac: string): void {
-    if (this.bridgeMacs.get(vni) === mac) return;
-    const known = this.localPorts.get(`${vni}|${mac}`);
-    this.localPorts.delete(`${vni}|${mac}`);
-    // The ports the endpoint table still sees it on (advertiseEndpoints), else the one we were told.
-    const ports = new Set(this.endpoints.portsOf(vni, mac));
-    if (known !== undefined) ports.add(known);
-    for (const port of ports) {
-      const op = { op: 'delete' as const, entry: { kind: 'fdb' as const, ifname: port, mac, dst: '' }, only: 'bridge' as const };
-      void this.kernel.apply([op]).then((res) => {
-        for (const r of res) if (!r.ok) this.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${r.code} ${r.message}`);
-      }, (e: unknown) => this.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${String(e)}`));
-    }
+    return this.macs.clear(mac, vni);
   }
 
   // --- kernel events ---
