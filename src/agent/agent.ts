@@ -27,6 +27,8 @@ import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
 import type { Mobility } from './mobility.js';
 import { LocalMacs } from './local-macs.js';
+import { EndpointReader } from './endpoint-reader.js';
+import { SerialWork } from './serial-work.js';
 import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
@@ -85,8 +87,8 @@ export class Agent {
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
-  private wantLinks = false;
-  private linkWorker: Promise<void> | null = null;
+  /** Reading the links, one read at a time. */
+  private readonly linkReads: SerialWork;
   private unsubscribe: (() => void) | null = null;
   private started = false;
   private staleCleaned = false;
@@ -94,10 +96,8 @@ export class Agent {
   /** Local endpoints of the advertiseEndpoints VNIs (endpoints.ts). */
   private readonly endpoints: EndpointTable;
   private readonly endpointListeners = new Set<(ev: EndpointEvent) => void>();
-  /** Endpoint entry events received while a dump for them is in flight (null when none is). */
-  private endpointEventsDuringDump: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> | null = null;
-  private endpointWorker: Promise<void> | null = null;
-  private wantEndpointDump = false;
+  /** Dumps of the endpoints' kernel entries, and their entry events (endpoint-reader.ts). */
+  private readonly endpointReader: EndpointReader;
   private readonly originTimer: EarliestTimer;
   /** Received type-3 routes of the flood VNIs (flood.ts). */
   private readonly flood: FloodTable;
@@ -119,10 +119,8 @@ export class Agent {
       },
       resync: () => this.resyncEligibility(),
     });
-    this.linkTimer = new EarliestTimer(this.clock, () => {
-      this.wantLinks = true;
-      this.kickLinks();
-    });
+    this.linkReads = new SerialWork(() => this.readLinks(), () => !this.stopping);
+    this.linkTimer = new EarliestTimer(this.clock, () => this.linkReads.request());
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
     this.macs = new LocalMacs({
       clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
@@ -138,6 +136,10 @@ export class Agent {
     for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
     this.endpoints = new EndpointTable(this.cfg.vnis.filter((v) => v.advertiseEndpoints === true), this.cfg.kernel.protocol, (ev) => this.onEndpointEvent(ev));
+    this.endpointReader = new EndpointReader(this.endpoints, {
+      kernel: this.kernel, clock: this.clock, retryDelay: this.retryDelay,
+      may: () => this.started && !this.stopping, problem: (m) => this.problem(m),
+    });
     this.flood = new FloodTable({ routerId: this.context.routerId, ownAddresses: this.context.ownAddresses, vnis: this.cfg.vnis.filter((v) => v.flood === true) });
     this.originTimer = new EarliestTimer(this.clock, () => {
       if (this.started && !this.stopping && this.links.length) this.applyLinks(this.links);
@@ -279,9 +281,8 @@ export class Agent {
     await this.applyArpSuppress();
     this.sync.resyncNow();
     await this.sync.settled();
-    if (!this.endpoints.empty) await this.dumpEndpoints();
-    this.wantLinks = true;
-    this.kickLinks();
+    if (!this.endpoints.empty) await this.endpointReader.dump();
+    this.linkReads.request();
     await this.settled();
   }
 
@@ -398,10 +399,10 @@ export class Agent {
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.linkWorker || this.sync.busy || this.ribWork || this.endpointWorker) {
+    while (this.linkReads.running || this.sync.busy || this.ribWork || this.endpointReader.running) {
       if (this.ribWork) await this.ribWork;
-      if (this.linkWorker) await this.linkWorker;
-      if (this.endpointWorker) await this.endpointWorker;
+      if (this.linkReads.running) await this.linkReads.running;
+      if (this.endpointReader.running) await this.endpointReader.running;
       await this.sync.settled();
     }
   }
@@ -592,7 +593,7 @@ export class Agent {
 
   private applyLinks(links: LinkInfo[]): void {
     this.links = links;
-    if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.scheduleEndpointDump();
+    if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.endpointReader.schedule();
     // Called before originating, which follows.
     this.macs.bridgeMacsChanged(links);
     const o = originate(this.cfg, links, {
@@ -669,21 +670,15 @@ export class Agent {
     if (!this.stopping) this.linkTimer.after(delay);
   }
 
-  /** Read the links (one read at a time; a request during a read reads again after it). */
-  private kickLinks(): void {
-    if (this.linkWorker) return;
-    this.linkWorker = (async () => {
-      while (this.wantLinks && !this.stopping) {
-        this.wantLinks = false;
-        try {
-          const links = await this.kernel.links();
-          if (!this.stopping) this.applyLinks(links);
-        } catch (e) {
-          this.problem(`reading links: ${String(e)}`);
-          this.scheduleLinks(this.retryDelay);
-        }
-      }
-    })().finally(() => { this.linkWorker = null; });
+  /** Read the links and apply them (one read at a time: linkReads). */
+  private async readLinks(): Promise<void> {
+    try {
+      const links = await this.kernel.links();
+      if (!this.stopping) this.applyLinks(links);
+    } catch (e) {
+      this.problem(`reading links: ${String(e)}`);
+      this.scheduleLinks(this.retryDelay);
+    }
   }
 
   // --- RIB -> desired kernel state ---
@@ -752,39 +747,6 @@ export class Agent {
     this.reoriginate();
   }
 
-  private scheduleEndpointDump(): void {
-    this.wantEndpointDump = true;
-    if (this.endpointWorker || !this.started || this.stopping) return;
-    this.endpointWorker = (async () => {
-      while (this.wantEndpointDump && !this.stopping) {
-        this.wantEndpointDump = false;
-        await this.dumpEndpointsOnce();
-      }
-    })().finally(() => { this.endpointWorker = null; });
-  }
-
-  private async dumpEndpoints(): Promise<void> {
-    this.scheduleEndpointDump();
-    while (this.endpointWorker) await this.endpointWorker;
-  }
-
-  /** Read the bridges' and local ports' entries; events during the dump are replayed after it. */
-  private async dumpEndpointsOnce(): Promise<void> {
-    const during: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> = [];
-    this.endpointEventsDuringDump = during;
-    try {
-      this.endpoints.setLinks(await this.kernel.links());
-      const entries = await this.kernel.dump(this.endpoints.devices());
-      this.endpoints.load(entries);
-      for (const ev of during) this.endpoints.onEntry(ev.action, ev.entry);
-    } catch (e) {
-      this.problem(`reading local endpoints: ${String(e)}`);
-      this.clock.setTimer(this.retryDelay, () => this.scheduleEndpointDump());
-    } finally {
-      this.endpointEventsDuringDump = null;
-    }
-  }
-
   // --- MAC mobility (RFC 7432 §15; mobility.ts, local-macs.ts) ---
 
   /** A MAC is local on `vni` (sticky: a static FDB entry; port: the bridge port it is on). */
@@ -815,8 +777,7 @@ export class Agent {
       case 'entry':
         this.sync.onEntryEvent(ev.action, ev.entry);
         if (!this.endpoints.empty) {
-          this.endpointEventsDuringDump?.push({ action: ev.action, entry: ev.entry });
-          this.endpoints.onEntry(ev.action, ev.entry);
+          this.endpointReader.onEntry(ev.action, ev.entry);
         }
         return;
       case 'link':
@@ -830,7 +791,7 @@ export class Agent {
         return;
       case 'overflow':
         this.sync.scheduleResync();
-        if (!this.endpoints.empty) this.scheduleEndpointDump();
+        if (!this.endpoints.empty) this.endpointReader.schedule();
         this.scheduleLinks(this.linkDelay);
         return;
     }
