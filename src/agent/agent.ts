@@ -21,7 +21,7 @@ import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } fr
 import { StaleGate } from '../kernel/reconcile.js';
 import type { LocalUplink, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
-import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
+import { uplinkAuth, type Config, type UplinkConfig } from './config.js';
 import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
 import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
@@ -29,6 +29,7 @@ import type { Mobility } from './mobility.js';
 import { LocalMacs } from './local-macs.js';
 import { EndpointReader } from './endpoint-reader.js';
 import { SerialWork } from './serial-work.js';
+import { ArpSuppress, checkVxlanFamilies, chooseFdbMode, type FdbMode } from './kernel-setup.js';
 import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
@@ -37,10 +38,7 @@ import { Rib, type RibChange } from './rib.js';
 import { planReload, same, SESSION_KEYS } from './reconfigure.js';
 import { ProbeManager } from './probes.js';
 
-/** The agent cannot start with this host's devices; the message says what to do. */
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
+export { StartupError } from './kernel-setup.js';
 
 export type { AgentEvent, KernelTrigger, PathSummary } from './events.js';
 export { describeEntry } from './events.js';
@@ -77,9 +75,9 @@ export class Agent {
 
   private readonly sync: KernelSync;
   private gate: StaleGate;
-  private mode: { mode: 'nexthop-groups' | 'dst'; reason: string } = { mode: 'dst', reason: 'not started' };
-  /** VNIs whose vxlan port we turned neigh_suppress on for (turned off again at shutdown). */
-  private readonly suppressed: VniConfig[] = [];
+  private mode: FdbMode = { mode: 'dst', reason: 'not started' };
+  /** neigh_suppress on the vnis[].arpSuppress ports, off again at shutdown (kernel-setup.ts). */
+  private readonly arpSuppress: ArpSuppress;
   /** MAC mobility and duplicate detection of our local MACs (mobility.ts; docs/agent.md "MAC mobility"). */
   readonly mobility: Mobility;
   /** What feeds mobility and acts on its decisions (local-macs.ts). */
@@ -144,6 +142,7 @@ export class Agent {
     this.originTimer = new EarliestTimer(this.clock, () => {
       if (this.started && !this.stopping && this.links.length) this.applyLinks(this.links);
     });
+    this.arpSuppress = new ArpSuppress(this.kernel, (ev) => this.emit(ev));
     this.sync = new KernelSync({
       kernel: this.kernel, clock: this.clock, devices: this.devices, protocol: this.cfg.kernel.protocol,
       restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
@@ -268,7 +267,7 @@ export class Agent {
    */
   async start(): Promise<void> {
     if (this.started) throw new Error('agent already started');
-    await this.checkVxlanFamilies();
+    await checkVxlanFamilies(this.kernel, this.cfg, (m) => this.problem(m));
     this.started = true;
     const now = this.clock.now();
     this.gate = new StaleGate(this.uplinks.keys(), now, this.cfg.kernel.startupGrace);
@@ -278,7 +277,7 @@ export class Agent {
     });
     this.unsubscribe = this.kernel.subscribe((ev) => this.onKernelEvent(ev));
     await this.chooseFdbMode();
-    await this.applyArpSuppress();
+    await this.arpSuppress.apply(this.cfg.vnis);
     this.sync.resyncNow();
     await this.sync.settled();
     if (!this.endpoints.empty) await this.endpointReader.dump();
@@ -286,70 +285,20 @@ export class Agent {
     await this.settled();
   }
 
-  /**
-   * kernel.nexthopGroups: 'auto' uses FDB nexthop groups when the kernel has them,
-   * true requires them (a clear error otherwise), false writes per-entry dst.
-   */
+  /** kernel.nexthopGroups (kernel-setup.ts); a refusal undoes what start() did so far. */
   private async chooseFdbMode(): Promise<void> {
-    const want = this.cfg.kernel.nexthopGroups;
-    let mode: { mode: 'nexthop-groups' | 'dst'; reason: string };
-    if (want === false) mode = { mode: 'dst', reason: 'kernel.nexthopGroups is false' };
-    else {
-      const probe = this.kernel.nexthopSupport
-        ? await this.kernel.nexthopSupport().catch((e: unknown) => ({ supported: false, reason: `probe failed: ${String(e)}` }))
-        : { supported: false, reason: 'the kernel port has no nexthop support' };
-      if (!probe.supported && want === true) {
-        this.started = false;
-        this.unsubscribe?.();
-        this.unsubscribe = null;
-        this.graceTimer?.cancel();
-        this.graceTimer = null;
-        throw new Error(`kernel.nexthopGroups is true, but this kernel cannot hold FDB nexthop groups (${probe.reason}); set kernel.nexthopGroups to auto or false`);
-      }
-      mode = probe.supported
-        ? { mode: 'nexthop-groups', reason: want === true ? 'kernel.nexthopGroups is true' : 'kernel.nexthopGroups is auto and the kernel has FDB nexthops' }
-        : { mode: 'dst', reason: `kernel.nexthopGroups is auto, but ${probe.reason}; per-entry dst` };
+    const mode = await chooseFdbMode(this.kernel, this.cfg.kernel.nexthopGroups);
+    if ('refused' in mode) {
+      this.started = false;
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      this.graceTimer?.cancel();
+      this.graceTimer = null;
+      throw new Error(mode.refused);
     }
     this.mode = mode;
     this.sync.setNexthopGroups(mode.mode === 'nexthop-groups');
     this.emit({ type: 'fdb-mode', mode: mode.mode, reason: mode.reason });
-  }
-
-  /**
-   * vnis[].arpSuppress: neigh_suppress on each such VNI's vxlan bridge port, so the
-   * bridge answers ARP requests and neighbour solicitations for remote endpoints from
-   * the neighbour entries we write. What we turned on is turned off again at
-   * shutdown; what was on already is left on. A failure is reported, not fatal: the
-   * overlay still works, requests are flooded as without suppression.
-   */
-  private async applyArpSuppress(): Promise<void> {
-    for (const v of this.cfg.vnis) {
-      if (!v.arpSuppress) continue;
-      const fail = (reason: string): void => this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason });
-      if (!this.kernel.neighSuppress || !this.kernel.setNeighSuppress) { fail('the kernel port cannot set bridge port flags'); continue; }
-      try {
-        const was = await this.kernel.neighSuppress(v.vxlan);
-        if (was === null) { fail(`${v.vxlan} is not a bridge port (or the kernel does not report neigh_suppress); enslave it to ${v.bridge}`); continue; }
-        if (was) { this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'was-on', reason: 'neigh_suppress was already on; left on at stop' }); continue; }
-        await this.kernel.setNeighSuppress(v.vxlan, true);
-        this.suppressed.push(v);
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'on', reason: 'vnis[].arpSuppress is true; turned off again at stop' });
-      } catch (e) {
-        fail(e instanceof Error ? e.message : String(e));
-      }
-    }
-  }
-
-  /** Turn off the neigh_suppress flags we turned on at start. */
-  private async restoreArpSuppress(): Promise<void> {
-    for (const v of this.suppressed.splice(0)) {
-      try {
-        await this.kernel.setNeighSuppress?.(v.vxlan, false);
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'restored', reason: 'shutdown: neigh_suppress off as before start' });
-      } catch (e) {
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason: `shutdown: ${e instanceof Error ? e.message : String(e)}` });
-      }
-    }
   }
 
   /** How FDB entries are programmed and why (for `show kernel`). */
@@ -365,36 +314,6 @@ export class Agent {
   /** Group member replacements so far: each is a failover or failback of every MAC behind one group. */
   get groupReplaces(): number {
     return this.sync.groupReplaces;
-  }
-
-  /**
-   * Every VNI's vxlan device must send over the uplinks' family: the kernel takes
-   * only that family as an FDB `dst` (EAFNOSUPPORT otherwise), so a mismatch would
-   * leave every remote MAC unprogrammed. Checked before anything is started or
-   * written; a missing device is not an error here (it is reported while running).
-   */
-  private async checkVxlanFamilies(): Promise<void> {
-    const family = this.cfg.uplinks[0]?.family;
-    if (family === undefined) return;
-    const wrong: string[] = [];
-    for (const v of this.cfg.vnis) {
-      let has: 4 | 6 | null;
-      try {
-        has = await this.kernel.vxlanFamily(v.vxlan);
-      } catch (e) {
-        // Only a definite mismatch stops the start (e.g. EPERM says nothing about it).
-        this.problem(`vxlan device ${v.vxlan}: could not check its address family (${String(e)}); starting anyway`);
-        continue;
-      }
-      if (has === null || has === family) continue;
-      const recreate = family === 6
-        ? `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning local ::  (or local <this host's IPv6 VTEP address>)`
-        : `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning  (no local, or local <this host's IPv4 VTEP address>)`;
-      wrong.push(`vxlan device ${v.vxlan} (VNI ${v.vni}) sends over IPv${has} but the uplinks are IPv${family}: the kernel refuses ` +
-        `IPv${family} VTEPs as its FDB dst (EAFNOSUPPORT). Re-create it as an IPv${family} device: ip link del ${v.vxlan}; ` +
-        `${recreate}; ip link set ${v.vxlan} master ${v.bridge} up`);
-    }
-    if (wrong.length > 0) throw new StartupError(`${wrong.join('\n')}\nNothing was started or changed.`);
   }
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */
@@ -442,7 +361,7 @@ export class Agent {
       await s.stop(reason);
     }
     await this.sync.stop(flush);
-    await this.restoreArpSuppress();
+    await this.arpSuppress.restore();
   }
 
   /**
