@@ -21,8 +21,8 @@ import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } fr
 import { StaleGate } from '../kernel/reconcile.js';
 import type { LocalUplink, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
-import { uplinkAuth, type Config, type UplinkConfig } from './config.js';
-import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
+import type { Config } from './config.js';
+import { originate, resolveRouterId, type MacIpHook } from './origination.js';
 import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
 import type { Mobility } from './mobility.js';
@@ -30,13 +30,14 @@ import { LocalMacs } from './local-macs.js';
 import { EndpointReader } from './endpoint-reader.js';
 import { SerialWork } from './serial-work.js';
 import { ArpSuppress, checkVxlanFamilies, chooseFdbMode, type FdbMode } from './kernel-setup.js';
-import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
+import { updateToChanges, type ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
 import { logEvent, summary, type AgentEvent } from './events.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib, type RibChange } from './rib.js';
 import { planReload, same, SESSION_KEYS } from './reconfigure.js';
 import { ProbeManager } from './probes.js';
+import { newUplink, Sessions, uplinkStatus } from './sessions.js';
 
 export { StartupError } from './kernel-setup.js';
 
@@ -46,15 +47,14 @@ export { describeEntry } from './events.js';
 export type {
   AgentOptions, AgentProber, AgentSession, ProberFactory, ProberSpec, SessionFactory, SessionHandlers, SessionSpec, UplinkStatus,
 } from './ports.js';
-import type {
-  AgentOptions, SessionFactory, SessionHandlers, SessionSpec, UplinkState, UplinkStatus,
-} from './ports.js';
+import type { AgentOptions, UplinkState, UplinkStatus } from './ports.js';
 
 export class Agent {
   readonly rib = new Rib();
   private cfg: Config;
   private readonly kernel: KernelPort;
-  private readonly factory: SessionFactory;
+  /** The uplinks' BGP sessions (sessions.ts). */
+  private readonly sessions: Sessions;
   /** The VTEP probers and their targets (probes.ts). */
   private readonly probes: ProbeManager;
   private readonly clock: Clock;
@@ -105,8 +105,23 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.cfg = opts.config;
     this.kernel = opts.kernel;
-    this.factory = opts.sessions;
     this.clock = opts.clock;
+    this.sessions = new Sessions({
+      factory: opts.sessions, clock: this.clock, stopping: () => this.stopping,
+      emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
+      beforeUp: () => this.decideNow(),
+      update: (st, peer, u) => {
+        const changes = updateToChanges(u);
+        const res = st.policy.apply(changes, peer);
+        if (this.flood.applyUpdate(st.cfg, peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
+        this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
+        if (res.reach.length || res.unreach.length) this.probes.targetsChanged();
+      },
+      down: (st, reason) => this.sessionDown(st, reason),
+      endOfRib: (st) => {
+        if (this.gate.endOfRib(st.cfg.name, this.clock.now())) this.checkGate('end-of-rib');
+      },
+    });
     this.probes = new ProbeManager({
       factory: opts.probers ?? null, clock: this.clock, config: () => this.cfg.vtepProbe, stopping: () => this.stopping,
       candidates: () => this.rib.probeCandidates(), localAddress: (uplink) => this.uplinks.get(uplink)?.address,
@@ -131,7 +146,7 @@ export class Agent {
     this.ribChunk = Math.max(1, opts.ribChunk ?? 1024);
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
-    for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
+    for (const u of this.cfg.uplinks) this.uplinks.set(u.name, newUplink(u, this.context));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
     this.endpoints = new EndpointTable(this.cfg.vnis.filter((v) => v.advertiseEndpoints === true), this.cfg.kernel.protocol, (ev) => this.onEndpointEvent(ev));
     this.endpointReader = new EndpointReader(this.endpoints, {
@@ -149,13 +164,6 @@ export class Agent {
       withdrawDelay: () => this.cfg.kernel.withdrawDelay,
       gateOpen: () => this.gate.isOpen(this.clock.now()), emit: (ev) => this.emit(ev),
     });
-  }
-
-  private newUplink(u: UplinkConfig): UplinkState {
-    return {
-      cfg: u, address: null, routerId: null, session: null, generation: 0, peer: null,
-      policy: new ImportPolicy(u, this.context), advertised: [], upSince: null, flaps: 0,
-    };
   }
 
   // --- public API ---
@@ -180,7 +188,7 @@ export class Agent {
     for (const u of cfg.uplinks) {
       const st = this.uplinks.get(u.name);
       if (!st) {
-        states.set(u.name, this.newUplink(u));
+        states.set(u.name, newUplink(u, this.context));
         applied.push(`uplinks.${u.name} added`);
         continue;
       }
@@ -197,7 +205,7 @@ export class Agent {
       }
       if (changed.length) {
         applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
-        this.stopSession(st, 'configuration changed');
+        this.sessions.stop(st, 'configuration changed');
         st.address = null;
       }
       if (prev.localPref !== u.localPref) {
@@ -210,7 +218,7 @@ export class Agent {
       if (states.has(name)) continue;
       applied.push(`uplinks.${name} removed`);
       if (st.session) st.session.withdraw(st.advertised.map((a) => a.route));
-      this.stopSession(st, 'peer de-configured');
+      this.sessions.stop(st, 'peer de-configured');
       this.onRibChanges(this.rib.dropSession(name));
       this.gate.forget(name);
     }
@@ -350,16 +358,7 @@ export class Agent {
     // path never moves to the backup network just because we stop (a restart with
     // kernel.flushOnShutdown false keeps their traffic on the primary throughout).
     const order = [...this.uplinks.values()].sort((a, b) => a.cfg.localPref - b.cfg.localPref);
-    for (const st of order) {
-      const s = st.session;
-      if (!s) continue;
-      s.withdraw(st.advertised.map((a) => a.route));
-      st.advertised = [];
-      st.session = null;
-      st.generation++;
-      st.peer = null;
-      await s.stop(reason);
-    }
+    for (const st of order) await this.sessions.close(st, reason);
     await this.sync.stop(flush);
     await this.arpSuppress.restore();
   }
@@ -383,17 +382,7 @@ export class Agent {
   }
 
   status(): UplinkStatus[] {
-    return [...this.uplinks.values()].map((st) => ({
-      name: st.cfg.name,
-      peer: st.cfg.peer,
-      address: st.address,
-      state: st.peer ? 'established' : st.address === null ? 'no-address' : 'idle',
-      upSince: st.upSince,
-      flaps: st.flaps,
-      pathsReceived: this.rib.adjRibInSize(st.cfg.name),
-      advertised: st.advertised.length,
-      counters: st.policy.counters,
-    }));
+    return [...this.uplinks.values()].map((st) => uplinkStatus(st, this.rib.adjRibInSize(st.cfg.name)));
   }
 
   /** What the agent wants in the kernel now (for `show` and tests). */
@@ -428,37 +417,6 @@ export class Agent {
 
   // --- sessions ---
 
-  private handlers(st: UplinkState): SessionHandlers {
-    const gen = st.generation;
-    const live = (): boolean => st.generation === gen && !this.stopping;
-    return {
-      established: (info) => {
-        if (!live()) return;
-        // Decisions still queued belong to the time before this session came up.
-        this.decideNow();
-        st.peer = { address: st.cfg.peer, routerId: info.peerRouterId };
-        st.upSince = this.clock.now();
-        this.emit({ type: 'session', uplink: st.cfg.name, state: 'up', peer: st.cfg.peer, peerRouterId: info.peerRouterId });
-      },
-      down: (reason) => {
-        if (!live()) return;
-        this.sessionDown(st, reason);
-      },
-      update: (u) => {
-        if (!live() || !st.peer) return;
-        const changes = updateToChanges(u);
-        const res = st.policy.apply(changes, st.peer);
-        if (this.flood.applyUpdate(st.cfg, st.peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
-        this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
-        if (res.reach.length || res.unreach.length) this.probes.targetsChanged();
-      },
-      endOfRib: () => {
-        if (!live()) return;
-        if (this.gate.endOfRib(st.cfg.name, this.clock.now())) this.checkGate('end-of-rib');
-      },
-    };
-  }
-
   private sessionDown(st: UplinkState, reason: string): void {
     const wasUp = st.peer !== null;
     st.peer = null;
@@ -475,37 +433,6 @@ export class Agent {
     if (n) this.probes.targetsChanged();
     this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
     this.decideLater();
-  }
-
-  private startSession(st: UplinkState, address: string, routerId: string, routes: Advertisement[]): void {
-    st.generation++;
-    st.address = address;
-    st.routerId = routerId;
-    const u = st.cfg;
-    const spec: SessionSpec = {
-      uplink: u.name, peerAddress: u.peer, peerPort: u.peerPort, localAddress: address, localAs: u.localAs,
-      peerAs: u.peerAs, routerId, holdTime: u.holdTime, keepalive: u.keepalive, connectRetry: u.connectRetry,
-      passive: u.passive, bfd: u.bfd,
-      gracefulRestart: u.gracefulRestart === null ? false
-        : u.gracefulRestart === 'end-of-rib' ? { restartTime: 0, families: [] } : { restartTime: u.gracefulRestart },
-      auth: uplinkAuth(u), ttlSecurity: u.ttlSecurity,
-    };
-    const s = this.factory(spec, this.handlers(st));
-    st.session = s;
-    st.advertised = routes;
-    if (routes.length) s.advertise(routes);
-    s.start();
-    this.emit({ type: 'origination', uplink: u.name, address, advertised: routes.length, withdrawn: 0 });
-  }
-
-  private stopSession(st: UplinkState, reason: string): void {
-    const s = st.session;
-    if (!s) return;
-    st.session = null;
-    if (st.peer) this.sessionDown(st, reason);
-    st.generation++;
-    st.advertised = [];
-    void Promise.resolve(s.stop(reason)).catch((e: unknown) => this.problem(`uplink ${st.cfg.name}: stopping session: ${String(e)}`));
   }
 
   // --- origination ---
@@ -533,26 +460,12 @@ export class Agent {
     this.problems = problems;
 
     if (routerId !== this.routerId && this.routerId !== null) {
-      for (const st of this.uplinks.values()) this.stopSession(st, 'router ID changed');
+      for (const st of this.uplinks.values()) this.sessions.stop(st, 'router ID changed');
     }
     this.routerId = routerId;
 
     for (const st of this.uplinks.values()) {
-      const addr = o.addresses.get(st.cfg.name) ?? null;
-      const routes = o.perUplink.get(st.cfg.name) ?? [];
-      if (st.session && addr !== st.address) this.stopSession(st, `local address changed from ${st.address} to ${addr ?? 'none'}`);
-      st.address = addr;
-      if (!st.session) {
-        if (addr !== null && routerId !== null) this.startSession(st, addr, routerId, routes);
-        continue;
-      }
-      const d = diffAdvertisements(st.advertised, routes);
-      if (d.withdraw.length) st.session.withdraw(d.withdraw);
-      if (d.advertise.length) st.session.advertise(d.advertise);
-      st.advertised = routes;
-      if (d.withdraw.length || d.advertise.length) {
-        this.emit({ type: 'origination', uplink: st.cfg.name, address: addr, advertised: d.advertise.length, withdrawn: d.withdraw.length });
-      }
+      this.sessions.follow(st, o.addresses.get(st.cfg.name) ?? null, routerId, o.perUplink.get(st.cfg.name) ?? []);
     }
     this.updateProbers();
   }
@@ -727,7 +640,7 @@ export class Agent {
     if (down === null) return;
     for (const st of this.uplinks.values()) {
       if (st.cfg.interface !== link.name || !st.peer) continue;
-      this.stopSession(st, `${link.name} is ${down}`);
+      this.sessions.stop(st, `${link.name} is ${down}`);
       st.address = null;
       this.scheduleLinks(0);
     }
