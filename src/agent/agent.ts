@@ -6,12 +6,10 @@
 // runs in unit tests against FakeKernel and fake sessions. wiring.ts connects the
 // real BgpSession.
 //
-// Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts.
-// A session loss or VTEP verdict that touches more than `ribChunk` paths is taken in
-// two steps (docs/agent.md "Large failovers"): first the FDB nexthop groups the RIB
-// predicts to move are switched in the kernel, in O(groups); then the RIB decides the
-// affected entries a chunk at a time, yielding to the event loop in between, and the
-// kernel follows those decisions (they have the last word).
+// Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts; the
+// paths' way from sessions and probe verdicts through the RIB to the kernel (and the
+// large failovers in two steps) in route-flow.ts. docs/architecture.md lists the
+// other helpers this coordinator wires together.
 // At start, entries left by a previous run are kept until every session has sent
 // End-of-RIB or kernel.startupGrace passed (StaleGate); shutdown withdraws our
 // routes, stops the sessions (Cease) and, unless told otherwise, deletes every
@@ -30,11 +28,12 @@ import { LocalMacs } from './local-macs.js';
 import { EndpointReader } from './endpoint-reader.js';
 import { SerialWork } from './serial-work.js';
 import { ArpSuppress, checkVxlanFamilies, chooseFdbMode, type FdbMode } from './kernel-setup.js';
-import { updateToChanges, type ImportContext } from './policy.js';
+import type { ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
-import { logEvent, summary, type AgentEvent } from './events.js';
+import { logEvent, type AgentEvent } from './events.js';
+import { RouteFlow } from './route-flow.js';
 import { KernelSync } from './kernel-sync.js';
-import { Rib, type RibChange } from './rib.js';
+import { Rib } from './rib.js';
 import { planReload, same, SESSION_KEYS } from './reconfigure.js';
 import { ProbeManager } from './probes.js';
 import { newUplink, Sessions, uplinkStatus } from './sessions.js';
@@ -61,9 +60,8 @@ export class Agent {
   private readonly log: Logger | null;
   private readonly linkDelay: number;
   private readonly retryDelay: number;
-  private readonly ribChunk: number;
-  /** Deciding the RIB's queued entries, a chunk per turn (null when none are queued). */
-  private ribWork: Promise<void> | null = null;
+  /** RIB changes on to the kernel, flood lists, probes and mobility (route-flow.ts). */
+  private readonly flow: RouteFlow;
   private readonly uplinks = new Map<string, UplinkState>();
   private readonly devices: Set<string>;
   private readonly listeners = new Set<(ev: AgentEvent) => void>();
@@ -109,14 +107,8 @@ export class Agent {
     this.sessions = new Sessions({
       factory: opts.sessions, clock: this.clock, stopping: () => this.stopping,
       emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
-      beforeUp: () => this.decideNow(),
-      update: (st, peer, u) => {
-        const changes = updateToChanges(u);
-        const res = st.policy.apply(changes, peer);
-        if (this.flood.applyUpdate(st.cfg, peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
-        this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
-        if (res.reach.length || res.unreach.length) this.probes.targetsChanged();
-      },
+      beforeUp: () => this.flow.decideNow(),
+      update: (st, peer, u) => this.flow.update(st, peer, u),
       down: (st, reason) => this.sessionDown(st, reason),
       endOfRib: (st) => {
         if (this.gate.endOfRib(st.cfg.name, this.clock.now())) this.checkGate('end-of-rib');
@@ -130,7 +122,7 @@ export class Agent {
         this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
         this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
       },
-      resync: () => this.resyncEligibility(),
+      resync: () => this.flow.resyncEligibility(),
     });
     this.linkReads = new SerialWork(() => this.readLinks(), () => !this.stopping);
     this.linkTimer = new EarliestTimer(this.clock, () => this.linkReads.request());
@@ -143,7 +135,6 @@ export class Agent {
     this.mobility = this.macs.mobility;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
-    this.ribChunk = Math.max(1, opts.ribChunk ?? 1024);
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
     for (const u of this.cfg.uplinks) this.uplinks.set(u.name, newUplink(u, this.context));
@@ -163,6 +154,13 @@ export class Agent {
       restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
       withdrawDelay: () => this.cfg.kernel.withdrawDelay,
       gateOpen: () => this.gate.isOpen(this.clock.now()), emit: (ev) => this.emit(ev),
+    });
+    this.flow = new RouteFlow({
+      rib: this.rib, sync: this.sync, flood: this.flood, macs: this.macs, probes: this.probes,
+      ribChunk: Math.max(1, opts.ribChunk ?? 1024), vnis: () => this.cfg.vnis,
+      localPref: (u) => this.uplinks.get(u)?.cfg.localPref ?? 0,
+      wantsBestPaths: () => this.listeners.size > 0 || this.log?.isLevelEnabled('debug') === true,
+      emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
     });
   }
 
@@ -210,7 +208,7 @@ export class Agent {
       }
       if (prev.localPref !== u.localPref) {
         applied.push(`uplinks.${u.name}.localPref ${prev.localPref} -> ${u.localPref}`);
-        this.onRibChanges(this.rib.setLocalPref(u.name, u.localPref));
+        this.flow.changes(this.rib.setLocalPref(u.name, u.localPref));
       }
       if (prev.rd !== u.rd || prev.routeTarget !== u.routeTarget) applied.push(`uplinks.${u.name}: rd/routeTarget (re-announced)`);
     }
@@ -219,13 +217,13 @@ export class Agent {
       applied.push(`uplinks.${name} removed`);
       if (st.session) st.session.withdraw(st.advertised.map((a) => a.route));
       this.sessions.stop(st, 'peer de-configured');
-      this.onRibChanges(this.rib.dropSession(name));
+      this.flow.changes(this.rib.dropSession(name));
       this.gate.forget(name);
     }
     this.uplinks.clear();
     for (const [name, st] of states) this.uplinks.set(name, st);
     // A changed localPref can change a remote server's best network for its flood entry.
-    this.floodChanged();
+    this.flow.floodChanged();
     if (this.started && this.gate.isOpen(this.clock.now())) this.checkGate('end-of-rib');
 
     if (!same(old.vtepProbe, cfg.vtepProbe)) {
@@ -326,8 +324,8 @@ export class Agent {
 
   /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.linkReads.running || this.sync.busy || this.ribWork || this.endpointReader.running) {
-      if (this.ribWork) await this.ribWork;
+    while (this.linkReads.running || this.sync.busy || this.flow.work || this.endpointReader.running) {
+      if (this.flow.work) await this.flow.work;
       if (this.linkReads.running) await this.linkReads.running;
       if (this.endpointReader.running) await this.endpointReader.running;
       await this.sync.settled();
@@ -369,11 +367,7 @@ export class Agent {
    * leading there, and the decisions follow in chunks.
    */
   setEligibility(nextHop: string, uplink: string, eligible: boolean): void {
-    const defer = this.rib.nextHopPaths(uplink, nextHop) > this.ribChunk;
-    if (defer && !eligible && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.ineligibleSwitches(nextHop, uplink));
-    if (this.flood.setEligibility(nextHop, uplink, eligible)) this.floodChanged();
-    this.onRibChanges(this.rib.setEligibility(nextHop, uplink, eligible, { defer }));
-    this.decideLater();
+    this.flow.setEligibility(nextHop, uplink, eligible);
   }
 
   /** Ask for the links to be read again and origination recomputed (e.g. after SIGHUP). */
@@ -422,17 +416,9 @@ export class Agent {
     st.peer = null;
     st.upSince = null;
     if (wasUp) st.flaps++;
-    const name = st.cfg.name;
-    const n = this.rib.adjRibInSize(name);
-    // All of the session's paths at once; every affected entry decided once. Many of
-    // them: the FDB groups move first (their write starts now), the decisions follow.
-    const defer = n > this.ribChunk;
-    if (defer && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.failoverSwitches(name));
-    if (this.flood.dropSession(name)) this.floodChanged();
-    this.onRibChanges(this.rib.dropSession(name, { defer }));
-    if (n) this.probes.targetsChanged();
-    this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
-    this.decideLater();
+    const n = this.flow.dropSession(st.cfg.name);
+    this.emit({ type: 'session', uplink: st.cfg.name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
+    this.flow.decideLater();
   }
 
   // --- origination ---
@@ -472,23 +458,7 @@ export class Agent {
 
   private stopProbers(): void {
     this.probes.stopAll();
-    if (!this.stopping) this.resyncEligibility();
-  }
-
-  /**
-   * Forget every eligibility verdict and take them again from the probers there are
-   * (a new prober starts with every target eligible and reports only changes).
-   */
-  private resyncEligibility(): void {
-    const changes = this.rib.clearEligibility();
-    this.flood.clearEligibility();
-    for (const st of this.probes.status()) {
-      // Not push(...): a spread of ~125k arguments overflows the stack.
-      if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
-      if (!st.eligible) this.flood.setEligibility(st.remoteVtep, st.network, false);
-    }
-    this.floodChanged();
-    this.onRibChanges(changes);
+    if (!this.stopping) this.flow.resyncEligibility();
   }
 
   /** The probers follow the bridges' addresses and the uplinks' (probes.ts). */
@@ -511,60 +481,6 @@ export class Agent {
       this.problem(`reading links: ${String(e)}`);
       this.scheduleLinks(this.retryDelay);
     }
-  }
-
-  // --- RIB -> desired kernel state ---
-
-  /**
-   * Decide the RIB's queued entries a chunk per turn of the event loop (BFD, keepalives
-   * and the kernel's answers get their turns in between). The kernel follows each
-   * chunk; FDB wants wait in the planner until the last chunk, so a group whose MACs
-   * all moved still moves by one replace.
-   */
-  private decideLater(): void {
-    if (this.ribWork || this.rib.deferred === 0) return;
-    this.sync.holdFdbPlan(true);
-    this.ribWork = (async () => {
-      try {
-        while (this.rib.deferred > 0) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          this.onRibChanges(this.rib.decideDeferred(this.ribChunk));
-        }
-      } catch (e) {
-        this.problem(`deciding best paths: ${String(e)}`);
-      } finally {
-        this.ribWork = null;
-        this.sync.holdFdbPlan(false);
-      }
-    })();
-  }
-
-  /** Decide whatever the RIB has queued, now. */
-  private decideNow(): void {
-    if (this.rib.deferred > 0) this.onRibChanges(this.rib.decideDeferred());
-  }
-
-  private onRibChanges(changes: RibChange[]): void {
-    // A next hop started or stopped carrying traffic: its probe rate changes.
-    if (this.rib.takeBestHopsChanged()) this.probes.targetsChanged();
-    if (changes.length === 0) return;
-    this.macs.remoteChanged(changes);
-    if (this.listeners.size || this.log?.isLevelEnabled('debug')) {
-      for (const c of changes) {
-        this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
-      }
-    }
-    this.sync.setDesired(this.rib.kernelDelta(changes, this.cfg.vnis));
-  }
-
-  // --- flood lists (flood.ts) ---
-
-  /** The flood entries follow the type-3 paths; a server's entry that moved goes at once. */
-  private floodChanged(): void {
-    const { delta, moved } = this.flood.update((u) => this.uplinks.get(u)?.cfg.localPref ?? 0);
-    if (delta.length === 0) return;
-    this.sync.setDesired(delta.filter(([k]) => moved.has(k)), { noLinger: true });
-    this.sync.setDesired(delta.filter(([k]) => !moved.has(k)));
   }
 
   // --- local endpoints (endpoints.ts) ---
