@@ -34,7 +34,7 @@ import { logEvent, type AgentEvent } from './events.js';
 import { RouteFlow } from './route-flow.js';
 import { KernelSync } from './kernel-sync.js';
 import { Rib } from './rib.js';
-import { planReload, same, SESSION_KEYS } from './reconfigure.js';
+import { planReload, planUplink, same } from './reconfigure.js';
 import { ProbeManager } from './probes.js';
 import { newUplink, Sessions, uplinkStatus } from './sessions.js';
 
@@ -194,23 +194,13 @@ export class Agent {
       st.cfg = u;
       st.policy.uplink = u;
       states.set(u.name, st);
-      const changed = SESSION_KEYS.filter((k) => !same(prev[k], u[k]));
-      if (!same(prev.importRouteTargets, u.importRouteTargets)) {
-        // The new import policy must see every route again: ROUTE-REFRESH (RFC 2918) if
-        // the session can, else a session restart.
-        if (changed.length === 0 && st.peer && st.session?.refresh?.()) applied.push(`uplinks.${u.name}: importRouteTargets (route refresh)`);
-        else changed.push('importRouteTargets');
-      }
-      if (changed.length) {
-        applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
+      const p = planUplink(prev, u, () => st.peer !== null && st.session?.refresh?.() === true);
+      applied.push(...p.applied);
+      if (p.restart) {
         this.sessions.stop(st, 'configuration changed');
         st.address = null;
       }
-      if (prev.localPref !== u.localPref) {
-        applied.push(`uplinks.${u.name}.localPref ${prev.localPref} -> ${u.localPref}`);
-        this.flow.changes(this.rib.setLocalPref(u.name, u.localPref));
-      }
-      if (prev.rd !== u.rd || prev.routeTarget !== u.routeTarget) applied.push(`uplinks.${u.name}: rd/routeTarget (re-announced)`);
+      if (p.localPref) this.flow.changes(this.rib.setLocalPref(u.name, u.localPref));
     }
     for (const [name, st] of this.uplinks) {
       if (states.has(name)) continue;
