@@ -480,7 +480,8 @@ export class Agent {
     for (const fn of [...this.endpointListeners]) fn(ev);
     // MAC mobility (RFC 7432 §15) follows the local MACs: a MAC that appears here while a
     // remote route for it exists is announced with a higher sequence.
-    if (ev.kind === 'mac-up') this.localMacUp(ev.vni, ev.mac, ev.sticky, this.endpoints.portsOf(ev.vni, ev.mac)[0]);
+    // Their ports stay the endpoint table's (LocalMacs reads them there).
+    if (ev.kind === 'mac-up') this.localMacUp(ev.vni, ev.mac, ev.sticky);
     else if (ev.kind === 'mac-down') this.localMacDown(ev.vni, ev.mac);
     this.reoriginate();
   }

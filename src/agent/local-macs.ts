@@ -36,7 +36,12 @@ export class LocalMacs {
   readonly mobility: Mobility;
   /** VNI -> the bridge MAC fed to mobility as local. */
   private readonly bridgeMacs = new Map<number, string>();
-  /** `${vni}|${mac}` -> the bridge port a local MAC was learned on (to remove a stale entry after a move). */
+  /**
+   * `${vni}|${mac}` -> the bridge port a caller of up() named (to remove a stale entry
+   * after a move). The ports of the MACs the endpoint table learns are the table's
+   * alone (portsOf), so a MAC that went from one local port to another is not looked
+   * for on the port it left.
+   */
   private readonly localPorts = new Map<string, string>();
   private readonly freezeTimer: EarliestTimer;
 
@@ -141,7 +146,7 @@ export class LocalMacs {
     if (this.bridgeMacs.get(vni) === mac) return;
     const known = this.localPorts.get(`${vni}|${mac}`);
     this.localPorts.delete(`${vni}|${mac}`);
-    // The ports the endpoint table still sees it on (advertiseEndpoints), else the one we were told.
+    // The ports the endpoint table sees it on (advertiseEndpoints), and the one we were told.
     const ports = new Set(this.deps.portsOf(vni, mac));
     if (known !== undefined) ports.add(known);
     for (const port of ports) {
