@@ -6,12 +6,10 @@
 // runs in unit tests against FakeKernel and fake sessions. wiring.ts connects the
 // real BgpSession.
 //
-// Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts.
-// A session loss or VTEP verdict that touches more than `ribChunk` paths is taken in
-// two steps (docs/agent.md "Large failovers"): first the FDB nexthop groups the RIB
-// predicts to move are switched in the kernel, in O(groups); then the RIB decides the
-// affected entries a chunk at a time, yielding to the event loop in between, and the
-// kernel follows those decisions (they have the last word).
+// Kernel sync lives in kernel-sync.ts; events and their log lines in events.ts; the
+// paths' way from sessions and probe verdicts through the RIB to the kernel (and the
+// large failovers in two steps) in route-flow.ts. docs/architecture.md lists the
+// other helpers this coordinator wires together.
 // At start, entries left by a previous run are kept until every session has sent
 // End-of-RIB or kernel.startupGrace passed (StaleGate); shutdown withdraws our
 // routes, stops the sessions (Cease) and, unless told otherwise, deletes every
@@ -19,24 +17,28 @@
 import type { Logger } from 'pino';
 import type { KernelEntry, KernelEvent, KernelPort, LinkInfo, ObservedEntry } from '../kernel/port.js';
 import { StaleGate } from '../kernel/reconcile.js';
-import type { LocalUplink, ProbeTarget, ProbeTargetStatus } from '../probe/prober.js';
+import type { LocalUplink, ProbeTargetStatus } from '../probe/prober.js';
 import type { Clock, Timer } from '../util/clock.js';
-import { uplinkAuth, type Config, type UplinkConfig, type VniConfig } from './config.js';
-import { diffAdvertisements, originate, resolveRouterId, type Advertisement, type MacIpHook } from './origination.js';
+import type { Config } from './config.js';
+import { originate, resolveRouterId, type MacIpHook } from './origination.js';
 import { EndpointTable, type EndpointEvent } from './endpoints.js';
 import { FloodTable } from './flood.js';
-import { DEFAULT_MOBILITY, Mobility, type MobilityDecision, type RemoteMac } from './mobility.js';
-import { ImportPolicy, updateToChanges, type ImportContext } from './policy.js';
+import type { Mobility } from './mobility.js';
+import { LocalMacs } from './local-macs.js';
+import { EndpointReader } from './endpoint-reader.js';
+import { SerialWork } from './serial-work.js';
+import { ArpSuppress, checkVxlanFamilies, chooseFdbMode, type FdbMode } from './kernel-setup.js';
+import type { ImportContext } from './policy.js';
 import { EarliestTimer } from './earliest-timer.js';
-import { logEvent, summary, type AgentEvent } from './events.js';
+import { logEvent, type AgentEvent } from './events.js';
+import { RouteFlow } from './route-flow.js';
 import { KernelSync } from './kernel-sync.js';
-import { Rib, type RibChange } from './rib.js';
-import { planReload, same, SESSION_KEYS } from './reconfigure.js';
+import { Rib } from './rib.js';
+import { planReload, planUplink, same } from './reconfigure.js';
+import { ProbeManager } from './probes.js';
+import { newUplink, Sessions, uplinkStatus } from './sessions.js';
 
-/** The agent cannot start with this host's devices; the message says what to do. */
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
+export { StartupError } from './kernel-setup.js';
 
 export type { AgentEvent, KernelTrigger, PathSummary } from './events.js';
 export { describeEntry } from './events.js';
@@ -44,24 +46,22 @@ export { describeEntry } from './events.js';
 export type {
   AgentOptions, AgentProber, AgentSession, ProberFactory, ProberSpec, SessionFactory, SessionHandlers, SessionSpec, UplinkStatus,
 } from './ports.js';
-import type {
-  AgentOptions, AgentProber, ProberFactory, SessionFactory, SessionHandlers, SessionSpec, UplinkState, UplinkStatus,
-} from './ports.js';
+import type { AgentOptions, UplinkState, UplinkStatus } from './ports.js';
 
 export class Agent {
   readonly rib = new Rib();
   private cfg: Config;
   private readonly kernel: KernelPort;
-  private readonly factory: SessionFactory;
-  private readonly proberFactory: ProberFactory | null;
-  private readonly probers = new Map<number, { prober: AgentProber; serviceIp: string; bridgeMac: string; off: () => void }>();
+  /** The uplinks' BGP sessions (sessions.ts). */
+  private readonly sessions: Sessions;
+  /** The VTEP probers and their targets (probes.ts). */
+  private readonly probes: ProbeManager;
   private readonly clock: Clock;
   private readonly log: Logger | null;
   private readonly linkDelay: number;
   private readonly retryDelay: number;
-  private readonly ribChunk: number;
-  /** Deciding the RIB's queued entries, a chunk per turn (null when none are queued). */
-  private ribWork: Promise<void> | null = null;
+  /** RIB changes on to the kernel, flood lists, probes and mobility (route-flow.ts). */
+  private readonly flow: RouteFlow;
   private readonly uplinks = new Map<string, UplinkState>();
   private readonly devices: Set<string>;
   private readonly listeners = new Set<(ev: AgentEvent) => void>();
@@ -73,22 +73,18 @@ export class Agent {
 
   private readonly sync: KernelSync;
   private gate: StaleGate;
-  private mode: { mode: 'nexthop-groups' | 'dst'; reason: string } = { mode: 'dst', reason: 'not started' };
-  /** VNIs whose vxlan port we turned neigh_suppress on for (turned off again at shutdown). */
-  private readonly suppressed: VniConfig[] = [];
+  private mode: FdbMode = { mode: 'dst', reason: 'not started' };
+  /** neigh_suppress on the vnis[].arpSuppress ports, off again at shutdown (kernel-setup.ts). */
+  private readonly arpSuppress: ArpSuppress;
   /** MAC mobility and duplicate detection of our local MACs (mobility.ts; docs/agent.md "MAC mobility"). */
   readonly mobility: Mobility;
-  /** VNI -> the bridge MAC fed to mobility as local. */
-  private readonly bridgeMacs = new Map<number, string>();
-  /** `${vni}|${mac}` -> the bridge port a local MAC was learned on (to remove a stale entry after a move). */
-  private readonly localPorts = new Map<string, string>();
-  private readonly freezeTimer: EarliestTimer;
+  /** What feeds mobility and acts on its decisions (local-macs.ts). */
+  private readonly macs: LocalMacs;
 
   private readonly linkTimer: EarliestTimer;
   private graceTimer: Timer | null = null;
-  private targetsTimer: Timer | null = null;
-  private wantLinks = false;
-  private linkWorker: Promise<void> | null = null;
+  /** Reading the links, one read at a time. */
+  private readonly linkReads: SerialWork;
   private unsubscribe: (() => void) | null = null;
   private started = false;
   private staleCleaned = false;
@@ -96,10 +92,8 @@ export class Agent {
   /** Local endpoints of the advertiseEndpoints VNIs (endpoints.ts). */
   private readonly endpoints: EndpointTable;
   private readonly endpointListeners = new Set<(ev: EndpointEvent) => void>();
-  /** Endpoint entry events received while a dump for them is in flight (null when none is). */
-  private endpointEventsDuringDump: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> | null = null;
-  private endpointWorker: Promise<void> | null = null;
-  private wantEndpointDump = false;
+  /** Dumps of the endpoints' kernel entries, and their entry events (endpoint-reader.ts). */
+  private readonly endpointReader: EndpointReader;
   private readonly originTimer: EarliestTimer;
   /** Received type-3 routes of the flood VNIs (flood.ts). */
   private readonly flood: FloodTable;
@@ -109,43 +103,65 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.cfg = opts.config;
     this.kernel = opts.kernel;
-    this.factory = opts.sessions;
-    this.proberFactory = opts.probers ?? null;
     this.clock = opts.clock;
-    this.linkTimer = new EarliestTimer(this.clock, () => {
-      this.wantLinks = true;
-      this.kickLinks();
+    this.sessions = new Sessions({
+      factory: opts.sessions, clock: this.clock, stopping: () => this.stopping,
+      emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
+      beforeUp: () => this.flow.decideNow(),
+      update: (st, peer, u) => this.flow.update(st, peer, u),
+      down: (st, reason) => this.sessionDown(st, reason),
+      endOfRib: (st) => {
+        if (this.gate.endOfRib(st.cfg.name, this.clock.now())) this.checkGate('end-of-rib');
+      },
     });
+    this.probes = new ProbeManager({
+      factory: opts.probers ?? null, clock: this.clock, config: () => this.cfg.vtepProbe, stopping: () => this.stopping,
+      candidates: () => this.rib.probeCandidates(), localAddress: (uplink) => this.uplinks.get(uplink)?.address,
+      onStateChange: (ev) => {
+        if (this.stopping) return;
+        this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
+        this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
+      },
+      resync: () => this.flow.resyncEligibility(),
+    });
+    this.linkReads = new SerialWork(() => this.readLinks(), () => !this.stopping);
+    this.linkTimer = new EarliestTimer(this.clock, () => this.linkReads.request());
     this.log = opts.logger?.child({ component: 'agent' }) ?? null;
-    this.mobility = new Mobility((vni) => this.cfg.vnis.find((v) => v.vni === vni)?.mobility ?? DEFAULT_MOBILITY);
-    this.freezeTimer = new EarliestTimer(this.clock, () => {
-      if (!this.stopping) this.onMobility(this.mobility.expire(this.clock.now()));
+    this.macs = new LocalMacs({
+      clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
+      portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
+      reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
     });
+    this.mobility = this.macs.mobility;
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
-    this.ribChunk = Math.max(1, opts.ribChunk ?? 1024);
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));
     this.context = { routerId: this.cfg.routerId ?? '', ownAddresses: new Set(), vnis: new Set(this.cfg.vnis.map((v) => v.vni)) };
-    for (const u of this.cfg.uplinks) this.uplinks.set(u.name, this.newUplink(u));
+    for (const u of this.cfg.uplinks) this.uplinks.set(u.name, newUplink(u, this.context));
     this.gate = new StaleGate(this.uplinks.keys(), this.clock.now(), this.cfg.kernel.startupGrace);
     this.endpoints = new EndpointTable(this.cfg.vnis.filter((v) => v.advertiseEndpoints === true), this.cfg.kernel.protocol, (ev) => this.onEndpointEvent(ev));
+    this.endpointReader = new EndpointReader(this.endpoints, {
+      kernel: this.kernel, clock: this.clock, retryDelay: this.retryDelay,
+      may: () => this.started && !this.stopping, problem: (m) => this.problem(m),
+    });
     this.flood = new FloodTable({ routerId: this.context.routerId, ownAddresses: this.context.ownAddresses, vnis: this.cfg.vnis.filter((v) => v.flood === true) });
     this.originTimer = new EarliestTimer(this.clock, () => {
       if (this.started && !this.stopping && this.links.length) this.applyLinks(this.links);
     });
+    this.arpSuppress = new ArpSuppress(this.kernel, (ev) => this.emit(ev));
     this.sync = new KernelSync({
       kernel: this.kernel, clock: this.clock, devices: this.devices, protocol: this.cfg.kernel.protocol,
       restoreDelay: () => this.cfg.kernel.restoreDelay, retryDelay: this.retryDelay,
       withdrawDelay: () => this.cfg.kernel.withdrawDelay,
       gateOpen: () => this.gate.isOpen(this.clock.now()), emit: (ev) => this.emit(ev),
     });
-  }
-
-  private newUplink(u: UplinkConfig): UplinkState {
-    return {
-      cfg: u, address: null, routerId: null, session: null, generation: 0, peer: null,
-      policy: new ImportPolicy(u, this.context), advertised: [], upSince: null, flaps: 0,
-    };
+    this.flow = new RouteFlow({
+      rib: this.rib, sync: this.sync, flood: this.flood, macs: this.macs, probes: this.probes,
+      ribChunk: Math.max(1, opts.ribChunk ?? 1024), vnis: () => this.cfg.vnis,
+      localPref: (u) => this.uplinks.get(u)?.cfg.localPref ?? 0,
+      wantsBestPaths: () => this.listeners.size > 0 || this.log?.isLevelEnabled('debug') === true,
+      emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
+    });
   }
 
   // --- public API ---
@@ -170,7 +186,7 @@ export class Agent {
     for (const u of cfg.uplinks) {
       const st = this.uplinks.get(u.name);
       if (!st) {
-        states.set(u.name, this.newUplink(u));
+        states.set(u.name, newUplink(u, this.context));
         applied.push(`uplinks.${u.name} added`);
         continue;
       }
@@ -178,36 +194,26 @@ export class Agent {
       st.cfg = u;
       st.policy.uplink = u;
       states.set(u.name, st);
-      const changed = SESSION_KEYS.filter((k) => !same(prev[k], u[k]));
-      if (!same(prev.importRouteTargets, u.importRouteTargets)) {
-        // The new import policy must see every route again: ROUTE-REFRESH (RFC 2918) if
-        // the session can, else a session restart.
-        if (changed.length === 0 && st.peer && st.session?.refresh?.()) applied.push(`uplinks.${u.name}: importRouteTargets (route refresh)`);
-        else changed.push('importRouteTargets');
-      }
-      if (changed.length) {
-        applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
-        this.stopSession(st, 'configuration changed');
+      const p = planUplink(prev, u, () => st.peer !== null && st.session?.refresh?.() === true);
+      applied.push(...p.applied);
+      if (p.restart) {
+        this.sessions.stop(st, 'configuration changed');
         st.address = null;
       }
-      if (prev.localPref !== u.localPref) {
-        applied.push(`uplinks.${u.name}.localPref ${prev.localPref} -> ${u.localPref}`);
-        this.onRibChanges(this.rib.setLocalPref(u.name, u.localPref));
-      }
-      if (prev.rd !== u.rd || prev.routeTarget !== u.routeTarget) applied.push(`uplinks.${u.name}: rd/routeTarget (re-announced)`);
+      if (p.localPref) this.flow.changes(this.rib.setLocalPref(u.name, u.localPref));
     }
     for (const [name, st] of this.uplinks) {
       if (states.has(name)) continue;
       applied.push(`uplinks.${name} removed`);
       if (st.session) st.session.withdraw(st.advertised.map((a) => a.route));
-      this.stopSession(st, 'peer de-configured');
-      this.onRibChanges(this.rib.dropSession(name));
+      this.sessions.stop(st, 'peer de-configured');
+      this.flow.changes(this.rib.dropSession(name));
       this.gate.forget(name);
     }
     this.uplinks.clear();
     for (const [name, st] of states) this.uplinks.set(name, st);
     // A changed localPref can change a remote server's best network for its flood entry.
-    this.floodChanged();
+    this.flow.floodChanged();
     if (this.started && this.gate.isOpen(this.clock.now())) this.checkGate('end-of-rib');
 
     if (!same(old.vtepProbe, cfg.vtepProbe)) {
@@ -257,7 +263,7 @@ export class Agent {
    */
   async start(): Promise<void> {
     if (this.started) throw new Error('agent already started');
-    await this.checkVxlanFamilies();
+    await checkVxlanFamilies(this.kernel, this.cfg, (m) => this.problem(m));
     this.started = true;
     const now = this.clock.now();
     this.gate = new StaleGate(this.uplinks.keys(), now, this.cfg.kernel.startupGrace);
@@ -267,79 +273,28 @@ export class Agent {
     });
     this.unsubscribe = this.kernel.subscribe((ev) => this.onKernelEvent(ev));
     await this.chooseFdbMode();
-    await this.applyArpSuppress();
+    await this.arpSuppress.apply(this.cfg.vnis);
     this.sync.resyncNow();
     await this.sync.settled();
-    if (!this.endpoints.empty) await this.dumpEndpoints();
-    this.wantLinks = true;
-    this.kickLinks();
+    if (!this.endpoints.empty) await this.endpointReader.dump();
+    this.linkReads.request();
     await this.settled();
   }
 
-  /**
-   * kernel.nexthopGroups: 'auto' uses FDB nexthop groups when the kernel has them,
-   * true requires them (a clear error otherwise), false writes per-entry dst.
-   */
+  /** kernel.nexthopGroups (kernel-setup.ts); a refusal undoes what start() did so far. */
   private async chooseFdbMode(): Promise<void> {
-    const want = this.cfg.kernel.nexthopGroups;
-    let mode: { mode: 'nexthop-groups' | 'dst'; reason: string };
-    if (want === false) mode = { mode: 'dst', reason: 'kernel.nexthopGroups is false' };
-    else {
-      const probe = this.kernel.nexthopSupport
-        ? await this.kernel.nexthopSupport().catch((e: unknown) => ({ supported: false, reason: `probe failed: ${String(e)}` }))
-        : { supported: false, reason: 'the kernel port has no nexthop support' };
-      if (!probe.supported && want === true) {
-        this.started = false;
-        this.unsubscribe?.();
-        this.unsubscribe = null;
-        this.graceTimer?.cancel();
-        this.graceTimer = null;
-        throw new Error(`kernel.nexthopGroups is true, but this kernel cannot hold FDB nexthop groups (${probe.reason}); set kernel.nexthopGroups to auto or false`);
-      }
-      mode = probe.supported
-        ? { mode: 'nexthop-groups', reason: want === true ? 'kernel.nexthopGroups is true' : 'kernel.nexthopGroups is auto and the kernel has FDB nexthops' }
-        : { mode: 'dst', reason: `kernel.nexthopGroups is auto, but ${probe.reason}; per-entry dst` };
+    const mode = await chooseFdbMode(this.kernel, this.cfg.kernel.nexthopGroups);
+    if ('refused' in mode) {
+      this.started = false;
+      this.unsubscribe?.();
+      this.unsubscribe = null;
+      this.graceTimer?.cancel();
+      this.graceTimer = null;
+      throw new Error(mode.refused);
     }
     this.mode = mode;
     this.sync.setNexthopGroups(mode.mode === 'nexthop-groups');
     this.emit({ type: 'fdb-mode', mode: mode.mode, reason: mode.reason });
-  }
-
-  /**
-   * vnis[].arpSuppress: neigh_suppress on each such VNI's vxlan bridge port, so the
-   * bridge answers ARP requests and neighbour solicitations for remote endpoints from
-   * the neighbour entries we write. What we turned on is turned off again at
-   * shutdown; what was on already is left on. A failure is reported, not fatal: the
-   * overlay still works, requests are flooded as without suppression.
-   */
-  private async applyArpSuppress(): Promise<void> {
-    for (const v of this.cfg.vnis) {
-      if (!v.arpSuppress) continue;
-      const fail = (reason: string): void => this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason });
-      if (!this.kernel.neighSuppress || !this.kernel.setNeighSuppress) { fail('the kernel port cannot set bridge port flags'); continue; }
-      try {
-        const was = await this.kernel.neighSuppress(v.vxlan);
-        if (was === null) { fail(`${v.vxlan} is not a bridge port (or the kernel does not report neigh_suppress); enslave it to ${v.bridge}`); continue; }
-        if (was) { this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'was-on', reason: 'neigh_suppress was already on; left on at stop' }); continue; }
-        await this.kernel.setNeighSuppress(v.vxlan, true);
-        this.suppressed.push(v);
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'on', reason: 'vnis[].arpSuppress is true; turned off again at stop' });
-      } catch (e) {
-        fail(e instanceof Error ? e.message : String(e));
-      }
-    }
-  }
-
-  /** Turn off the neigh_suppress flags we turned on at start. */
-  private async restoreArpSuppress(): Promise<void> {
-    for (const v of this.suppressed.splice(0)) {
-      try {
-        await this.kernel.setNeighSuppress?.(v.vxlan, false);
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'restored', reason: 'shutdown: neigh_suppress off as before start' });
-      } catch (e) {
-        this.emit({ type: 'arp-suppress', vni: v.vni, device: v.vxlan, state: 'failed', reason: `shutdown: ${e instanceof Error ? e.message : String(e)}` });
-      }
-    }
   }
 
   /** How FDB entries are programmed and why (for `show kernel`). */
@@ -357,42 +312,12 @@ export class Agent {
     return this.sync.groupReplaces;
   }
 
-  /**
-   * Every VNI's vxlan device must send over the uplinks' family: the kernel takes
-   * only that family as an FDB `dst` (EAFNOSUPPORT otherwise), so a mismatch would
-   * leave every remote MAC unprogrammed. Checked before anything is started or
-   * written; a missing device is not an error here (it is reported while running).
-   */
-  private async checkVxlanFamilies(): Promise<void> {
-    const family = this.cfg.uplinks[0]?.family;
-    if (family === undefined) return;
-    const wrong: string[] = [];
-    for (const v of this.cfg.vnis) {
-      let has: 4 | 6 | null;
-      try {
-        has = await this.kernel.vxlanFamily(v.vxlan);
-      } catch (e) {
-        // Only a definite mismatch stops the start (e.g. EPERM says nothing about it).
-        this.problem(`vxlan device ${v.vxlan}: could not check its address family (${String(e)}); starting anyway`);
-        continue;
-      }
-      if (has === null || has === family) continue;
-      const recreate = family === 6
-        ? `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning local ::  (or local <this host's IPv6 VTEP address>)`
-        : `ip link add ${v.vxlan} type vxlan id ${v.vni} dstport 4789 nolearning  (no local, or local <this host's IPv4 VTEP address>)`;
-      wrong.push(`vxlan device ${v.vxlan} (VNI ${v.vni}) sends over IPv${has} but the uplinks are IPv${family}: the kernel refuses ` +
-        `IPv${family} VTEPs as its FDB dst (EAFNOSUPPORT). Re-create it as an IPv${family} device: ip link del ${v.vxlan}; ` +
-        `${recreate}; ip link set ${v.vxlan} master ${v.bridge} up`);
-    }
-    if (wrong.length > 0) throw new StartupError(`${wrong.join('\n')}\nNothing was started or changed.`);
-  }
-
   /** Resolves when no kernel I/O is running (timers may still be pending). */
   async settled(): Promise<void> {
-    while (this.linkWorker || this.sync.busy || this.ribWork || this.endpointWorker) {
-      if (this.ribWork) await this.ribWork;
-      if (this.linkWorker) await this.linkWorker;
-      if (this.endpointWorker) await this.endpointWorker;
+    while (this.linkReads.running || this.sync.busy || this.flow.work || this.endpointReader.running) {
+      if (this.flow.work) await this.flow.work;
+      if (this.linkReads.running) await this.linkReads.running;
+      if (this.endpointReader.running) await this.endpointReader.running;
       await this.sync.settled();
     }
   }
@@ -406,9 +331,10 @@ export class Agent {
     this.stopping = true;
     this.linkTimer.cancel();
     this.originTimer.cancel();
-    this.freezeTimer.cancel();
-    for (const t of [this.graceTimer, this.targetsTimer]) t?.cancel();
-    this.graceTimer = this.targetsTimer = null;
+    this.macs.cancel();
+    this.graceTimer?.cancel();
+    this.graceTimer = null;
+    this.probes.cancel();
     this.unsubscribe?.();
     this.unsubscribe = null;
     await this.settled();
@@ -420,18 +346,9 @@ export class Agent {
     // path never moves to the backup network just because we stop (a restart with
     // kernel.flushOnShutdown false keeps their traffic on the primary throughout).
     const order = [...this.uplinks.values()].sort((a, b) => a.cfg.localPref - b.cfg.localPref);
-    for (const st of order) {
-      const s = st.session;
-      if (!s) continue;
-      s.withdraw(st.advertised.map((a) => a.route));
-      st.advertised = [];
-      st.session = null;
-      st.generation++;
-      st.peer = null;
-      await s.stop(reason);
-    }
+    for (const st of order) await this.sessions.close(st, reason);
     await this.sync.stop(flush);
-    await this.restoreArpSuppress();
+    await this.arpSuppress.restore();
   }
 
   /**
@@ -440,11 +357,7 @@ export class Agent {
    * leading there, and the decisions follow in chunks.
    */
   setEligibility(nextHop: string, uplink: string, eligible: boolean): void {
-    const defer = this.rib.nextHopPaths(uplink, nextHop) > this.ribChunk;
-    if (defer && !eligible && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.ineligibleSwitches(nextHop, uplink));
-    if (this.flood.setEligibility(nextHop, uplink, eligible)) this.floodChanged();
-    this.onRibChanges(this.rib.setEligibility(nextHop, uplink, eligible, { defer }));
-    this.decideLater();
+    this.flow.setEligibility(nextHop, uplink, eligible);
   }
 
   /** Ask for the links to be read again and origination recomputed (e.g. after SIGHUP). */
@@ -453,17 +366,7 @@ export class Agent {
   }
 
   status(): UplinkStatus[] {
-    return [...this.uplinks.values()].map((st) => ({
-      name: st.cfg.name,
-      peer: st.cfg.peer,
-      address: st.address,
-      state: st.peer ? 'established' : st.address === null ? 'no-address' : 'idle',
-      upSince: st.upSince,
-      flaps: st.flaps,
-      pathsReceived: this.rib.adjRibInSize(st.cfg.name),
-      advertised: st.advertised.length,
-      counters: st.policy.counters,
-    }));
+    return [...this.uplinks.values()].map((st) => uplinkStatus(st, this.rib.adjRibInSize(st.cfg.name)));
   }
 
   /** What the agent wants in the kernel now (for `show` and tests). */
@@ -478,7 +381,7 @@ export class Agent {
 
   /** Every VTEP probe target's status (all VNIs); empty without probers. */
   probeStatus(): ProbeTargetStatus[] {
-    return [...this.probers.values()].flatMap((p) => p.prober.status?.() ?? []);
+    return this.probes.status();
   }
 
   /** The links as last read (for `show`). */
@@ -498,92 +401,23 @@ export class Agent {
 
   // --- sessions ---
 
-  private handlers(st: UplinkState): SessionHandlers {
-    const gen = st.generation;
-    const live = (): boolean => st.generation === gen && !this.stopping;
-    return {
-      established: (info) => {
-        if (!live()) return;
-        // Decisions still queued belong to the time before this session came up.
-        this.decideNow();
-        st.peer = { address: st.cfg.peer, routerId: info.peerRouterId };
-        st.upSince = this.clock.now();
-        this.emit({ type: 'session', uplink: st.cfg.name, state: 'up', peer: st.cfg.peer, peerRouterId: info.peerRouterId });
-      },
-      down: (reason) => {
-        if (!live()) return;
-        this.sessionDown(st, reason);
-      },
-      update: (u) => {
-        if (!live() || !st.peer) return;
-        const changes = updateToChanges(u);
-        const res = st.policy.apply(changes, st.peer);
-        if (this.flood.applyUpdate(st.cfg, st.peer.routerId, changes.reach, changes.unreach)) this.floodChanged();
-        this.onRibChanges(this.rib.applyUpdate(st.cfg.name, res));
-        if (res.reach.length || res.unreach.length) this.probeTargetsChanged();
-      },
-      endOfRib: () => {
-        if (!live()) return;
-        if (this.gate.endOfRib(st.cfg.name, this.clock.now())) this.checkGate('end-of-rib');
-      },
-    };
-  }
-
   private sessionDown(st: UplinkState, reason: string): void {
     const wasUp = st.peer !== null;
     st.peer = null;
     st.upSince = null;
     if (wasUp) st.flaps++;
-    const name = st.cfg.name;
-    const n = this.rib.adjRibInSize(name);
-    // All of the session's paths at once; every affected entry decided once. Many of
-    // them: the FDB groups move first (their write starts now), the decisions follow.
-    const defer = n > this.ribChunk;
-    if (defer && this.sync.nexthopGroups) this.sync.switchGroups(this.rib.failoverSwitches(name));
-    if (this.flood.dropSession(name)) this.floodChanged();
-    this.onRibChanges(this.rib.dropSession(name, { defer }));
-    if (n) this.probeTargetsChanged();
-    this.emit({ type: 'session', uplink: name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
-    this.decideLater();
-  }
-
-  private startSession(st: UplinkState, address: string, routerId: string, routes: Advertisement[]): void {
-    st.generation++;
-    st.address = address;
-    st.routerId = routerId;
-    const u = st.cfg;
-    const spec: SessionSpec = {
-      uplink: u.name, peerAddress: u.peer, peerPort: u.peerPort, localAddress: address, localAs: u.localAs,
-      peerAs: u.peerAs, routerId, holdTime: u.holdTime, keepalive: u.keepalive, connectRetry: u.connectRetry,
-      passive: u.passive, bfd: u.bfd,
-      gracefulRestart: u.gracefulRestart === null ? false
-        : u.gracefulRestart === 'end-of-rib' ? { restartTime: 0, families: [] } : { restartTime: u.gracefulRestart },
-      auth: uplinkAuth(u), ttlSecurity: u.ttlSecurity,
-    };
-    const s = this.factory(spec, this.handlers(st));
-    st.session = s;
-    st.advertised = routes;
-    if (routes.length) s.advertise(routes);
-    s.start();
-    this.emit({ type: 'origination', uplink: u.name, address, advertised: routes.length, withdrawn: 0 });
-  }
-
-  private stopSession(st: UplinkState, reason: string): void {
-    const s = st.session;
-    if (!s) return;
-    st.session = null;
-    if (st.peer) this.sessionDown(st, reason);
-    st.generation++;
-    st.advertised = [];
-    void Promise.resolve(s.stop(reason)).catch((e: unknown) => this.problem(`uplink ${st.cfg.name}: stopping session: ${String(e)}`));
+    const n = this.flow.dropSession(st.cfg.name);
+    this.emit({ type: 'session', uplink: st.cfg.name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });
+    this.flow.decideLater();
   }
 
   // --- origination ---
 
   private applyLinks(links: LinkInfo[]): void {
     this.links = links;
-    if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.scheduleEndpointDump();
-    this.bridgeMacsChanged(links);
+    if (!this.endpoints.empty && this.endpoints.setLinks(links)) this.endpointReader.schedule();
+    // Called before originating, which follows.
+    this.macs.bridgeMacsChanged(links);
     const o = originate(this.cfg, links, {
       endpoints: (vni) => this.endpoints.endpoints(vni),
       mobilityOf: (vni, mac) => this.mobility.of(vni, mac),
@@ -602,188 +436,41 @@ export class Agent {
     this.problems = problems;
 
     if (routerId !== this.routerId && this.routerId !== null) {
-      for (const st of this.uplinks.values()) this.stopSession(st, 'router ID changed');
+      for (const st of this.uplinks.values()) this.sessions.stop(st, 'router ID changed');
     }
     this.routerId = routerId;
 
     for (const st of this.uplinks.values()) {
-      const addr = o.addresses.get(st.cfg.name) ?? null;
-      const routes = o.perUplink.get(st.cfg.name) ?? [];
-      if (st.session && addr !== st.address) this.stopSession(st, `local address changed from ${st.address} to ${addr ?? 'none'}`);
-      st.address = addr;
-      if (!st.session) {
-        if (addr !== null && routerId !== null) this.startSession(st, addr, routerId, routes);
-        continue;
-      }
-      const d = diffAdvertisements(st.advertised, routes);
-      if (d.withdraw.length) st.session.withdraw(d.withdraw);
-      if (d.advertise.length) st.session.advertise(d.advertise);
-      st.advertised = routes;
-      if (d.withdraw.length || d.advertise.length) {
-        this.emit({ type: 'origination', uplink: st.cfg.name, address: addr, advertised: d.advertise.length, withdrawn: d.withdraw.length });
-      }
+      this.sessions.follow(st, o.addresses.get(st.cfg.name) ?? null, routerId, o.perUplink.get(st.cfg.name) ?? []);
     }
     this.updateProbers();
   }
 
   private stopProbers(): void {
-    for (const p of this.probers.values()) {
-      p.off();
-      p.prober.stop();
-    }
-    this.probers.clear();
-    if (!this.stopping) this.resyncEligibility();
+    this.probes.stopAll();
+    if (!this.stopping) this.flow.resyncEligibility();
   }
 
-  /**
-   * Forget every eligibility verdict and take them again from the probers there are
-   * (a new prober starts with every target eligible and reports only changes).
-   */
-  private resyncEligibility(): void {
-    const changes = this.rib.clearEligibility();
-    this.flood.clearEligibility();
-    for (const p of this.probers.values()) {
-      for (const st of p.prober.status?.() ?? []) {
-        // Not push(...): a spread of ~125k arguments overflows the stack.
-        if (!st.eligible) for (const c of this.rib.setEligibility(st.remoteVtep, st.network, false)) changes.push(c);
-        if (!st.eligible) this.flood.setEligibility(st.remoteVtep, st.network, false);
-      }
-    }
-    this.floodChanged();
-    this.onRibChanges(changes);
-  }
-
-  /** One prober per VNI whose bridge has a MAC and an IPv4 address; re-made when those change. */
+  /** The probers follow the bridges' addresses and the uplinks' (probes.ts). */
   private updateProbers(): void {
-    const f = this.proberFactory;
-    const pc = this.cfg.vtepProbe;
-    if (!f || !pc) return;
-    let remade = false;
     const uplinks: LocalUplink[] = [];
     for (const st of this.uplinks.values()) if (st.address !== null) uplinks.push({ network: st.cfg.name, address: st.address });
-    for (const v of this.cfg.vnis) {
-      const br = this.links.find((l) => l.name === v.bridge);
-      const serviceIp = br?.addresses.find((a) => a.family === 4)?.address ?? null;
-      const bridgeMac = br?.mac ?? null;
-      const cur = this.probers.get(v.vni);
-      if (cur && cur.serviceIp === serviceIp && cur.bridgeMac === bridgeMac) {
-        cur.prober.setUplinks(uplinks);
-        continue;
-      }
-      if (cur) {
-        cur.off();
-        cur.prober.stop();
-        this.probers.delete(v.vni);
-        remade = true;
-      }
-      if (serviceIp === null || bridgeMac === null) continue;
-      const prober = f({ vni: v.vni, serviceIp, bridgeMac, uplinks, interval: pc.interval, multiplier: pc.multiplier, holdDown: pc.holdDown, port: pc.port });
-      const off = prober.onStateChange((ev) => {
-        if (this.stopping) return;
-        this.emit({ type: 'probe', network: ev.network, remoteVtep: ev.remoteVtep, from: ev.from, to: ev.to, reason: ev.reason, eligible: ev.eligible, rttMs: ev.rttMs });
-        this.setEligibility(ev.remoteVtep, ev.network, ev.eligible);
-      });
-      this.probers.set(v.vni, { prober, serviceIp, bridgeMac, off });
-      prober.start();
-    }
-    if (remade) this.resyncEligibility();
-    this.probeTargetsChanged();
-  }
-
-  private probeTargetsChanged(): void {
-    if (this.probers.size === 0 || this.targetsTimer || this.stopping) return;
-    this.targetsTimer = this.clock.setTimer(0, () => {
-      this.targetsTimer = null;
-      this.updateProbeTargets();
-    });
-  }
-
-  /** Every (network, remote VTEP) that any path uses, per VNI. */
-  private updateProbeTargets(): void {
-    const byVni = new Map<number, ProbeTarget[]>();
-    for (const c of this.rib.probeCandidates()) {
-      const local = this.uplinks.get(c.uplink)?.address;
-      if (!local) continue;
-      let list = byVni.get(c.vni);
-      if (!list) byVni.set(c.vni, (list = []));
-      list.push({ network: c.uplink, localVtep: local, remoteVtep: c.nextHop, remoteMac: c.mac, remoteServiceIp: c.ip, active: c.active });
-    }
-    for (const [vni, p] of this.probers) p.prober.setTargets(byVni.get(vni) ?? []);
+    this.probes.update(this.cfg.vnis, this.links, uplinks);
   }
 
   private scheduleLinks(delay: number): void {
     if (!this.stopping) this.linkTimer.after(delay);
   }
 
-  /** Read the links (one read at a time; a request during a read reads again after it). */
-  private kickLinks(): void {
-    if (this.linkWorker) return;
-    this.linkWorker = (async () => {
-      while (this.wantLinks && !this.stopping) {
-        this.wantLinks = false;
-        try {
-          const links = await this.kernel.links();
-          if (!this.stopping) this.applyLinks(links);
-        } catch (e) {
-          this.problem(`reading links: ${String(e)}`);
-          this.scheduleLinks(this.retryDelay);
-        }
-      }
-    })().finally(() => { this.linkWorker = null; });
-  }
-
-  // --- RIB -> desired kernel state ---
-
-  /**
-   * Decide the RIB's queued entries a chunk per turn of the event loop (BFD, keepalives
-   * and the kernel's answers get their turns in between). The kernel follows each
-   * chunk; FDB wants wait in the planner until the last chunk, so a group whose MACs
-   * all moved still moves by one replace.
-   */
-  private decideLater(): void {
-    if (this.ribWork || this.rib.deferred === 0) return;
-    this.sync.holdFdbPlan(true);
-    this.ribWork = (async () => {
-      try {
-        while (this.rib.deferred > 0) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          this.onRibChanges(this.rib.decideDeferred(this.ribChunk));
-        }
-      } catch (e) {
-        this.problem(`deciding best paths: ${String(e)}`);
-      } finally {
-        this.ribWork = null;
-        this.sync.holdFdbPlan(false);
-      }
-    })();
-  }
-
-  /** Decide whatever the RIB has queued, now. */
-  private decideNow(): void {
-    if (this.rib.deferred > 0) this.onRibChanges(this.rib.decideDeferred());
-  }
-
-  private onRibChanges(changes: RibChange[]): void {
-    // A next hop started or stopped carrying traffic: its probe rate changes.
-    if (this.rib.takeBestHopsChanged()) this.probeTargetsChanged();
-    if (changes.length === 0) return;
-    if (this.mobility.size > 0) this.remoteMacsChanged(changes);
-    if (this.listeners.size || this.log?.isLevelEnabled('debug')) {
-      for (const c of changes) {
-        this.emit({ type: 'best-path', vni: c.vni, mac: c.mac, ip: c.ip, before: summary(c.before), after: summary(c.after), reason: c.reason });
-      }
+  /** Read the links and apply them (one read at a time: linkReads). */
+  private async readLinks(): Promise<void> {
+    try {
+      const links = await this.kernel.links();
+      if (!this.stopping) this.applyLinks(links);
+    } catch (e) {
+      this.problem(`reading links: ${String(e)}`);
+      this.scheduleLinks(this.retryDelay);
     }
-    this.sync.setDesired(this.rib.kernelDelta(changes, this.cfg.vnis));
-  }
-
-  // --- flood lists (flood.ts) ---
-
-  /** The flood entries follow the type-3 paths; a server's entry that moved goes at once. */
-  private floodChanged(): void {
-    const { delta, moved } = this.flood.update((u) => this.uplinks.get(u)?.cfg.localPref ?? 0);
-    if (delta.length === 0) return;
-    this.sync.setDesired(delta.filter(([k]) => moved.has(k)), { noLinger: true });
-    this.sync.setDesired(delta.filter(([k]) => !moved.has(k)));
   }
 
   // --- local endpoints (endpoints.ts) ---
@@ -793,62 +480,22 @@ export class Agent {
     for (const fn of [...this.endpointListeners]) fn(ev);
     // MAC mobility (RFC 7432 §15) follows the local MACs: a MAC that appears here while a
     // remote route for it exists is announced with a higher sequence.
-    if (ev.kind === 'mac-up') this.localMacUp(ev.vni, ev.mac, ev.sticky, this.endpoints.portsOf(ev.vni, ev.mac)[0]);
+    // Their ports stay the endpoint table's (LocalMacs reads them there).
+    if (ev.kind === 'mac-up') this.localMacUp(ev.vni, ev.mac, ev.sticky);
     else if (ev.kind === 'mac-down') this.localMacDown(ev.vni, ev.mac);
     this.reoriginate();
   }
 
-  private scheduleEndpointDump(): void {
-    this.wantEndpointDump = true;
-    if (this.endpointWorker || !this.started || this.stopping) return;
-    this.endpointWorker = (async () => {
-      while (this.wantEndpointDump && !this.stopping) {
-        this.wantEndpointDump = false;
-        await this.dumpEndpointsOnce();
-      }
-    })().finally(() => { this.endpointWorker = null; });
-  }
-
-  private async dumpEndpoints(): Promise<void> {
-    this.scheduleEndpointDump();
-    while (this.endpointWorker) await this.endpointWorker;
-  }
-
-  /** Read the bridges' and local ports' entries; events during the dump are replayed after it. */
-  private async dumpEndpointsOnce(): Promise<void> {
-    const during: Array<{ action: 'new' | 'del'; entry: ObservedEntry }> = [];
-    this.endpointEventsDuringDump = during;
-    try {
-      this.endpoints.setLinks(await this.kernel.links());
-      const entries = await this.kernel.dump(this.endpoints.devices());
-      this.endpoints.load(entries);
-      for (const ev of during) this.endpoints.onEntry(ev.action, ev.entry);
-    } catch (e) {
-      this.problem(`reading local endpoints: ${String(e)}`);
-      this.clock.setTimer(this.retryDelay, () => this.scheduleEndpointDump());
-    } finally {
-      this.endpointEventsDuringDump = null;
-    }
-  }
-
-  // --- MAC mobility (RFC 7432 §15; mobility.ts) ---
-  // Everything that feeds Mobility and acts on its decisions is here: local MACs (the
-  // bridge's own today; localMacUp/localMacDown for endpoint learning), the remote
-  // best path of the MACs it tracks (from onRibChanges), clear requests and the
-  // freeze timer.
+  // --- MAC mobility (RFC 7432 §15; mobility.ts, local-macs.ts) ---
 
   /** A MAC is local on `vni` (sticky: a static FDB entry; port: the bridge port it is on). */
   localMacUp(vni: number, mac: string, sticky: boolean, port?: string): void {
-    if (this.stopping) return;
-    if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
-    this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.clock.now()));
+    this.macs.up(vni, mac, sticky, port);
   }
 
   /** A local MAC went away (aged out, port removed). */
   localMacDown(vni: number, mac: string): void {
-    if (this.stopping) return;
-    this.localPorts.delete(`${vni}|${mac}`);
-    this.onMobility(this.mobility.localDown(vni, mac, this.clock.now()));
+    this.macs.down(vni, mac);
   }
 
   /** MACs marked duplicate (for `show routes` and tests). */
@@ -858,84 +505,7 @@ export class Agent {
 
   /** `evpn-ha clear duplicate <mac> [--vni N]`: lift the duplicate flag; returns what was cleared. */
   clearDuplicate(mac: string, vni: number | null): Array<{ vni: number; mac: string }> {
-    const { cleared, decisions } = this.mobility.clear(mac.toLowerCase(), vni, this.clock.now());
-    this.onMobility(decisions);
-    return cleared;
-  }
-
-  /** The best remote path of (VNI, MAC) as mobility sees it (the FDB projection's winner). */
-  private remoteMac(vni: number, mac: string): RemoteMac | null {
-    const p = this.rib.fdbPath(vni, mac);
-    return p && { seq: p.macMobilitySeq, sticky: p.macMobilitySticky, vtep: p.nextHop };
-  }
-
-  /** The bridges' own MACs are local MACs (not sticky: announced as before, without the community). */
-  private bridgeMacsChanged(links: readonly LinkInfo[]): void {
-    const out: MobilityDecision[] = [];
-    const now = this.clock.now();
-    for (const v of this.cfg.vnis) {
-      const mac = links.find((l) => l.name === v.bridge)?.mac ?? null;
-      const was = this.bridgeMacs.get(v.vni) ?? null;
-      if (mac === was) continue;
-      if (was !== null) out.push(...this.mobility.localDown(v.vni, was, now));
-      if (mac === null) this.bridgeMacs.delete(v.vni);
-      else {
-        this.bridgeMacs.set(v.vni, mac);
-        out.push(...this.mobility.localUp(v.vni, mac, false, this.remoteMac(v.vni, mac), now));
-      }
-    }
-    // Called from applyLinks, which originates next.
-    this.onMobility(out, false);
-  }
-
-  /** Feed the new remote best paths of tracked MACs to mobility. */
-  private remoteMacsChanged(changes: readonly RibChange[]): void {
-    const seen = new Set<string>();
-    const out: MobilityDecision[] = [];
-    const now = this.clock.now();
-    // O(changes) Map lookups: a large failover of remote MACs costs next to nothing here.
-    for (const c of changes) {
-      if (!this.mobility.tracks(c.vni, c.mac)) continue;
-      const k = `${c.vni}|${c.mac}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      for (const d of this.mobility.remote(c.vni, c.mac, this.remoteMac(c.vni, c.mac), now)) out.push(d);
-    }
-    this.onMobility(out);
-  }
-
-  /** Act on mobility's decisions: re-originate, remove stale local entries, report. */
-  private onMobility(decisions: readonly MobilityDecision[], mayOriginate = true): void {
-    let reoriginate = false;
-    for (const d of decisions) {
-      this.emit({ type: 'mobility', decision: d });
-      if (d.kind === 'announce' || d.kind === 'withdraw') reoriginate = true;
-      else if (d.kind === 'remove-local-fdb') this.removeStaleLocal(d.vni, d.mac);
-    }
-    const next = this.mobility.nextExpiry();
-    if (next !== null) this.freezeTimer.at(next);
-    // On the next tick, never re-entrantly: decisions also come from inside the endpoint
-    // table's updates and from RIB changes being applied.
-    if (reoriginate && mayOriginate && this.started) this.reoriginate();
-  }
-
-  /**
-   * The MAC moved away (RFC 7432 §15.1): delete the bridge's entry for it on the local
-   * port it was learned on, if we know the port. The bridge's own MAC is never deleted.
-   */
-  private removeStaleLocal(vni: number, mac: string): void {
-    if (this.bridgeMacs.get(vni) === mac) return;
-    const known = this.localPorts.get(`${vni}|${mac}`);
-    this.localPorts.delete(`${vni}|${mac}`);
-    // The ports the endpoint table still sees it on (advertiseEndpoints), else the one we were told.
-    const ports = new Set(this.endpoints.portsOf(vni, mac));
-    if (known !== undefined) ports.add(known);
-    for (const port of ports) {
-      const op = { op: 'delete' as const, entry: { kind: 'fdb' as const, ifname: port, mac, dst: '' }, only: 'bridge' as const };
-      void this.kernel.apply([op]).then((res) => {
-        for (const r of res) if (!r.ok) this.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${r.code} ${r.message}`);
-      }, (e: unknown) => this.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${String(e)}`));
-    }
+    return this.macs.clear(mac, vni);
   }
 
   // --- kernel events ---
@@ -946,8 +516,7 @@ export class Agent {
       case 'entry':
         this.sync.onEntryEvent(ev.action, ev.entry);
         if (!this.endpoints.empty) {
-          this.endpointEventsDuringDump?.push({ action: ev.action, entry: ev.entry });
-          this.endpoints.onEntry(ev.action, ev.entry);
+          this.endpointReader.onEntry(ev.action, ev.entry);
         }
         return;
       case 'link':
@@ -961,7 +530,7 @@ export class Agent {
         return;
       case 'overflow':
         this.sync.scheduleResync();
-        if (!this.endpoints.empty) this.scheduleEndpointDump();
+        if (!this.endpoints.empty) this.endpointReader.schedule();
         this.scheduleLinks(this.linkDelay);
         return;
     }
@@ -978,7 +547,7 @@ export class Agent {
     if (down === null) return;
     for (const st of this.uplinks.values()) {
       if (st.cfg.interface !== link.name || !st.peer) continue;
-      this.stopSession(st, `${link.name} is ${down}`);
+      this.sessions.stop(st, `${link.name} is ${down}`);
       st.address = null;
       this.scheduleLinks(0);
     }

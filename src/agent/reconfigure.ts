@@ -47,3 +47,24 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   if (old.routerId !== cfg.routerId) applied.push('routerId');
   return { cfg, applied, restartRequired };
 }
+
+/**
+ * What a changed uplink needs: its session restarted (a changed session key, or new
+ * import RTs the session cannot take by a ROUTE-REFRESH, RFC 2918: the new import
+ * policy must see every route again), its paths re-decided (localPref), and the
+ * lines for `applied`. `refresh` asks the session for the refresh (false: it cannot
+ * now); it is asked only when nothing else restarts the session.
+ */
+export function planUplink(prev: UplinkConfig, u: UplinkConfig, refresh: () => boolean): { applied: string[]; restart: boolean; localPref: boolean } {
+  const applied: string[] = [];
+  const changed = SESSION_KEYS.filter((k) => !same(prev[k], u[k]));
+  if (!same(prev.importRouteTargets, u.importRouteTargets)) {
+    if (changed.length === 0 && refresh()) applied.push(`uplinks.${u.name}: importRouteTargets (route refresh)`);
+    else changed.push('importRouteTargets');
+  }
+  if (changed.length) applied.push(`uplinks.${u.name}: ${changed.join(', ')} (session restarted)`);
+  const localPref = prev.localPref !== u.localPref;
+  if (localPref) applied.push(`uplinks.${u.name}.localPref ${prev.localPref} -> ${u.localPref}`);
+  if (prev.rd !== u.rd || prev.routeTarget !== u.routeTarget) applied.push(`uplinks.${u.name}: rd/routeTarget (re-announced)`);
+  return { applied, restart: changed.length > 0, localPref };
+}

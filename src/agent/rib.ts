@@ -31,100 +31,30 @@
 // decisions are queued, queries (best(), entries(), fdbPath()...) still see the
 // previous winners of the entries not decided yet.
 //
-// The kernel projection: one FDB entry per (VNI, MAC) and one neighbour entry per
-// (VNI, IP). When several Loc-RIB entries feed one kernel entry (a MAC announced with
-// several IPs, an IP announced by two MACs) the best of their best paths decides.
+// The kernel projection (one FDB entry per (VNI, MAC), one neighbour entry per
+// (VNI, IP)): rib-projection.ts. The failover predictions and probe targets read
+// from the next hops: rib-nexthops.ts.
 import type { MacIpRoute } from '../evpn/types.js';
-import type { RouteDistinguisher, RouteTarget } from '../bgp/types.js';
+import type { RouteDistinguisher } from '../bgp/types.js';
 import { rdKey } from '../bgp/rd.js';
-import { entryKey, type KernelEntry } from '../kernel/port.js';
-import { WITHDRAWN, comparePaths, type BestPath, type ChangeReason, type Path } from './bestpath.js';
+import type { KernelEntry } from '../kernel/port.js';
+import { WITHDRAWN, comparePaths, type BestPath, type Path } from './bestpath.js';
 
 export {
   bestPath, compareIp, comparePaths, explain, reasonText,
   type BestPath, type BestPathReason, type ChangeReason, type Path, type ReasonStep,
 } from './bestpath.js';
 
-/**
- * What the import policy attaches to accepted routes. The policy shares one object
- * between every route of an UPDATE (per VNI), and so does the RIB.
- */
-export interface PathAttrs {
-  uplink: string;
-  peer: string;
-  routerId: string;
-  nextHop: string;
-  localPref: number;
-  macMobilitySeq: number;
-  /** MAC Mobility static flag (RFC 7432 §7.7); absent = false. */
-  macMobilitySticky?: boolean;
-  originatorId: string | null;
-  routeTargets: readonly RouteTarget[];
-}
-
-/** An accepted route: its VNI is label1 (RFC 8365 §5.1.3). */
-export interface Candidate {
-  route: MacIpRoute;
-  attrs: PathAttrs;
-}
-
-export interface LocEntry {
-  /** locKey(vni, mac, ip) */
-  readonly key: string;
-  readonly vni: number;
-  readonly mac: string;
-  readonly ip: string | null;
-  readonly paths: Path[];
-  readonly best: BestPath | null;
-}
-
-/** A change of best path for one Loc-RIB entry. */
-export interface RibChange {
-  readonly key: string;
-  readonly vni: number;
-  readonly mac: string;
-  readonly ip: string | null;
-  /** The best path before, as it was then. */
-  readonly before: Path | null;
-  readonly after: Path | null;
-  /** Why `after` won, or 'withdrawn' when nothing is left. */
-  readonly reason: ChangeReason;
-}
-
-/** The VNI's devices, for the kernel projection. */
-export interface VniDevices {
-  vni: number;
-  bridge: string;
-  vxlan: string;
-}
-
+export type { Candidate, DeferOptions, LocEntry, PathAttrs, RibChange, RibUpdate } from './rib-types.js';
+import type { DeferOptions, LocEntry, PathAttrs, RibChange, RibUpdate } from './rib-types.js';
+export type { VniDevices } from './rib-projection.js';
+export type { ProbeCandidate, VtepSwitch } from './rib-nexthops.js';
 export { locKey } from './rib-store.js';
 import { rdEqual, AttrSet, Change, Entry, NextHop, PathView, StoredPath, UplinkState, bumpSibling, sameVisible } from './rib-store.js';
+import { KernelProjection, type VniDevices } from './rib-projection.js';
+import { failoverSwitches, ineligibleSwitches, probeCandidates, type ProbeCandidate, type VtepSwitch } from './rib-nexthops.js';
 
 // --- the RIB --------------------------------------------------------------------
-
-/**
- * A prefix-independent switch: the FDB entries leading to VTEP `from` can lead to
- * `to` before the per-entry decisions are made (a prediction; those decisions have
- * the last word).
- */
-export interface VtepSwitch {
-  from: string;
-  to: string;
-}
-
-/** Options of the operations that may leave their decisions queued. */
-export interface DeferOptions {
-  /** Queue the affected entries' decisions for decideDeferred() instead of making them now. */
-  defer?: boolean;
-}
-
-export interface RibUpdate {
-  /** Accepted routes (after import policy) for this uplink. */
-  reach: Candidate[];
-  /** Withdrawn (or no longer accepted) type-2 routes. */
-  unreach: MacIpRoute[];
-}
 
 export class Rib {
   private readonly uplinkStates = new Map<string, UplinkState>();
@@ -147,6 +77,7 @@ export class Rib {
   /** Entries whose decision is deferred, in the order they were touched, from `queueAt`. */
   private queue: Entry[] = [];
   private queueAt = 0;
+  private readonly projection = new KernelProjection(this.byMac, this.byIp);
 
   /** Entries whose best-path decision is queued (see decideDeferred). */
   get deferred(): number {
@@ -196,49 +127,14 @@ export class Rib {
     }
   }
 
-  /**
-   * Where the FDB traffic of each next hop of `uplink` goes when the uplink's paths
-   * go: per next hop in use, the next hop on another uplink that its paths' entries
-   * have too, when that holds for more than half of its paths. O(next hops), no path
-   * visited. Next hops already ineligible, and addresses also in use over another
-   * uplink (an FDB group is per address), are left to the per-entry decisions.
-   */
+  /** The FDB switches a loss of `uplink` predicts (rib-nexthops.ts). */
   failoverSwitches(uplink: string): VtepSwitch[] {
-    const u = this.uplinkStates.get(uplink);
-    const out: VtepSwitch[] = [];
-    if (!u || !u.active) return out;
-    for (const nh of u.nextHops.values()) {
-      const to = this.alternative(nh, (s) => s.uplink !== u);
-      if (to) out.push({ from: nh.address, to: to.address });
-    }
-    return out;
+    return failoverSwitches(this.uplinkStates, uplink);
   }
 
-  /**
-   * The same for one next hop about to turn ineligible: the eligible next hop (at
-   * another address) that most of its paths' entries have too.
-   */
+  /** The FDB switch `nextHop` over `uplink` turning ineligible predicts (rib-nexthops.ts). */
   ineligibleSwitches(nextHop: string, uplink: string): VtepSwitch[] {
-    const nh = this.uplinkStates.get(uplink)?.nextHops.get(nextHop);
-    const to = nh && this.alternative(nh, (s) => s.eligible && s.address !== nh.address);
-    return to ? [{ from: nh!.address, to: to.address }] : [];
-  }
-
-  private alternative(nh: NextHop, ok: (s: NextHop) => boolean): NextHop | null {
-    if (nh.count === 0 || !nh.eligible || !nh.siblings) return null;
-    for (const o of this.uplinkStates.values()) {
-      if (o !== nh.uplink && (o.nextHops.get(nh.address)?.count ?? 0) > 0) return null;
-    }
-    let best: NextHop | null = null;
-    let bestN = 0;
-    for (const [s, n] of nh.siblings) {
-      if (!ok(s)) continue;
-      if (n > bestN || (n === bestN && s.eligible && !best!.eligible)) {
-        best = s;
-        bestN = n;
-      }
-    }
-    return best !== null && bestN * 2 > nh.count ? best : null;
+    return ineligibleSwitches(this.uplinkStates, nextHop, uplink);
   }
 
   /** Apply one UPDATE's worth of accepted paths and withdrawals from `uplink`; returns best-path changes. */
@@ -440,37 +336,9 @@ export class Rib {
     return out;
   }
 
-  /**
-   * One representative per (uplink, next hop) in use: a path with an IPv4 address
-   * (the VTEP probe's inner destination is the remote service address). Next hops
-   * with only MAC or IPv6 routes are left out.
-   *
-   * `active` (the probe's fast rate, docs/probe.md "Which paths are active"): the
-   * next hop carries best paths, or it is one of several alternatives of a next hop
-   * that does (a failover there must choose among them, on fresh verdicts). The only
-   * alternative of a next hop is not active: its verdict cannot change where that
-   * next hop's traffic goes, and it turns active as soon as the traffic moves to it.
-   * O(next hops + their sibling pairs); no path visited beyond one per next hop.
-   */
-  probeCandidates(): Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> {
-    const alternatives = new Set<NextHop>();
-    for (const u of this.uplinkStates.values()) {
-      for (const nh of u.nextHops.values()) {
-        if (nh.best > 0 && nh.siblings !== null && nh.siblings.size > 1) for (const s of nh.siblings.keys()) alternatives.add(s);
-      }
-    }
-    const out: Array<{ uplink: string; nextHop: string; vni: number; mac: string; ip: string; active: boolean }> = [];
-    for (const u of this.uplinkStates.values()) {
-      for (const nh of u.nextHops.values()) {
-        for (let p = nh.head; p; p = p.nhNext) {
-          const ip = p.entry.ip;
-          if (ip === null || ip.includes(':')) continue;
-          out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip, active: nh.best > 0 || alternatives.has(nh) });
-          break;
-        }
-      }
-    }
-    return out;
+  /** One probe target per (uplink, next hop) in use, with its rate (rib-nexthops.ts). */
+  probeCandidates(): ProbeCandidate[] {
+    return probeCandidates(this.uplinkStates);
   }
 
   /** Best paths (entries whose winner goes) through `nextHop` over `uplink`. */
@@ -489,104 +357,22 @@ export class Rib {
 
   /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */
   fdbPath(vni: number, mac: string): Path | null {
-    let best: StoredPath | null = null;
-    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
-      const w = e.winner;
-      if (e.vni === vni && w && (best === null || comparePaths(w, best) < 0)) best = w;
-    }
-    return best;
+    return this.projection.fdbPath(vni, mac);
   }
 
   /** The neighbour winner for (vni, ip). */
   neighPath(vni: number, ip: string): Path | null {
-    let best: StoredPath | null = null;
-    for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) {
-      const w = e.winner;
-      if (w && (best === null || comparePaths(w, best) < 0)) best = w;
-    }
-    return best;
+    return this.projection.neighPath(vni, ip);
   }
 
   /** Everything the kernel should hold for the RIB's current best paths. */
   desiredKernelState(vnis: readonly VniDevices[]): KernelEntry[] {
-    const dev = new Map(vnis.map((v) => [v.vni, v]));
-    const out: KernelEntry[] = [];
-    for (const [mac, head] of this.byMac) {
-      const done = new Set<number>();
-      for (let e: Entry | null = head; e; e = e.nextInMac) {
-        if (done.has(e.vni)) continue;
-        done.add(e.vni);
-        const k = this.fdbEntry(e.vni, mac, dev);
-        if (k) out.push(k);
-      }
-    }
-    for (const [vni, ips] of this.byIp) {
-      for (const ip of ips.keys()) {
-        const k = this.neighEntry(vni, ip, dev);
-        if (k) out.push(k);
-      }
-    }
-    return out;
+    return this.projection.desiredKernelState(vnis);
   }
 
-  /**
-   * The kernel entries affected by `changes`: entryKey -> desired entry, or null
-   * when nothing should be there any more. Each (VNI, MAC) and (VNI, IP) is worked
-   * out once, however many changes touch it (entries are marked, no key sets).
-   */
+  /** The kernel entries affected by `changes`: entryKey -> desired entry, or null (none any more). */
   kernelDelta(changes: readonly RibChange[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
-    const dev = new Map(vnis.map((v) => [v.vni, v]));
-    const out = new Map<string, KernelEntry | null>();
-    const mark = ++this.epoch;
-    for (const c of changes) {
-      const d = dev.get(c.vni);
-      if (!d) continue;
-      let fdb: StoredPath | null = null;
-      let done = false;
-      for (let e = this.byMac.get(c.mac) ?? null; e; e = e.nextInMac) {
-        if (e.vni !== c.vni) continue;
-        if (e.fdbMark === mark) {
-          done = true;
-          break;
-        }
-        e.fdbMark = mark;
-        const w = e.winner;
-        if (w && (fdb === null || comparePaths(w, fdb) < 0)) fdb = w;
-      }
-      if (!done) {
-        out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
-          fdb && { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address });
-      }
-      if (c.ip === null) continue;
-      let neigh: StoredPath | null = null;
-      done = false;
-      for (let e = this.byIp.get(c.vni)?.get(c.ip) ?? null; e; e = e.nextInIp) {
-        if (e.neighMark === mark) {
-          done = true;
-          break;
-        }
-        e.neighMark = mark;
-        const w = e.winner;
-        if (w && (neigh === null || comparePaths(w, neigh) < 0)) neigh = w;
-      }
-      if (!done) {
-        out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
-          neigh && { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac });
-      }
-    }
-    return out;
-  }
-
-  private fdbEntry(vni: number, mac: string, dev: Map<number, VniDevices>): KernelEntry | null {
-    const p = this.fdbPath(vni, mac) as StoredPath | null;
-    const d = p && dev.get(vni);
-    return p && d ? { kind: 'fdb', ifname: d.vxlan, mac: p.entry.mac, dst: p.attrs.nh.address } : null;
-  }
-
-  private neighEntry(vni: number, ip: string, dev: Map<number, VniDevices>): KernelEntry | null {
-    const p = this.neighPath(vni, ip) as StoredPath | null;
-    const d = p && dev.get(vni);
-    return p && d && p.entry.ip !== null ? { kind: 'neigh', ifname: d.bridge, ip: p.entry.ip, mac: p.entry.mac } : null;
+    return this.projection.kernelDelta(changes, vnis);
   }
 
   // --- internals ---

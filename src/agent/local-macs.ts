@@ -1,0 +1,159 @@
+// The agent's MAC mobility wiring (RFC 7432 §15; moved out of agent.ts; the
+// decisions themselves: mobility.ts; docs/agent.md "MAC mobility"). Everything that
+// feeds Mobility and acts on its decisions is here: the local MACs (the bridges' own,
+// the endpoints the agent learns, localMacUp/localMacDown of a caller), the remote
+// best path of the MACs it tracks (from the RIB's changes), clear requests and the
+// freeze timer. Its decisions come back to the agent as a re-origination request; a
+// MAC that moved away has its stale local FDB entry removed here.
+import type { KernelPort, LinkInfo } from '../kernel/port.js';
+import type { Clock } from '../util/clock.js';
+import type { Path } from './bestpath.js';
+import type { VniConfig } from './config.js';
+import { EarliestTimer } from './earliest-timer.js';
+import type { AgentEvent } from './events.js';
+import { DEFAULT_MOBILITY, Mobility, type MobilityDecision, type RemoteMac } from './mobility.js';
+import type { RibChange } from './rib-types.js';
+
+export interface LocalMacsDeps {
+  clock: Clock;
+  kernel: Pick<KernelPort, 'apply'>;
+  /** config vnis, as they are now (their mobility settings). */
+  vnis(): readonly VniConfig[];
+  /** The FDB projection's winner for (VNI, MAC) (Rib.fdbPath()). */
+  fdbPath(vni: number, mac: string): Path | null;
+  /** The bridge ports the endpoint table sees a MAC on (advertiseEndpoints). */
+  portsOf(vni: number, mac: string): readonly string[];
+  started(): boolean;
+  stopping(): boolean;
+  /** Re-announce our routes on the next tick. */
+  reoriginate(): void;
+  emit(ev: AgentEvent): void;
+  problem(message: string): void;
+}
+
+export class LocalMacs {
+  /** MAC mobility and duplicate detection of our local MACs. */
+  readonly mobility: Mobility;
+  /** VNI -> the bridge MAC fed to mobility as local. */
+  private readonly bridgeMacs = new Map<number, string>();
+  /**
+   * `${vni}|${mac}` -> the bridge port a caller of up() named (to remove a stale entry
+   * after a move). The ports of the MACs the endpoint table learns are the table's
+   * alone (portsOf), so a MAC that went from one local port to another is not looked
+   * for on the port it left.
+   */
+  private readonly localPorts = new Map<string, string>();
+  private readonly freezeTimer: EarliestTimer;
+
+  constructor(private readonly deps: LocalMacsDeps) {
+    this.mobility = new Mobility((vni) => deps.vnis().find((v) => v.vni === vni)?.mobility ?? DEFAULT_MOBILITY);
+    this.freezeTimer = new EarliestTimer(deps.clock, () => {
+      if (!deps.stopping()) this.onMobility(this.mobility.expire(deps.clock.now()));
+    });
+  }
+
+  /** A MAC is local on `vni` (sticky: a static FDB entry; port: the bridge port it is on). */
+  up(vni: number, mac: string, sticky: boolean, port?: string): void {
+    if (this.deps.stopping()) return;
+    if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
+    this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.deps.clock.now()));
+  }
+
+  /** A local MAC went away (aged out, port removed). */
+  down(vni: number, mac: string): void {
+    if (this.deps.stopping()) return;
+    this.localPorts.delete(`${vni}|${mac}`);
+    this.onMobility(this.mobility.localDown(vni, mac, this.deps.clock.now()));
+  }
+
+  /** Lift the duplicate flag; returns what was cleared. */
+  clear(mac: string, vni: number | null): Array<{ vni: number; mac: string }> {
+    const { cleared, decisions } = this.mobility.clear(mac.toLowerCase(), vni, this.deps.clock.now());
+    this.onMobility(decisions);
+    return cleared;
+  }
+
+  /** Stop the freeze timer (shutdown). */
+  cancel(): void {
+    this.freezeTimer.cancel();
+  }
+
+  /** The best remote path of (VNI, MAC) as mobility sees it (the FDB projection's winner). */
+  private remoteMac(vni: number, mac: string): RemoteMac | null {
+    const p = this.deps.fdbPath(vni, mac);
+    return p && { seq: p.macMobilitySeq, sticky: p.macMobilitySticky, vtep: p.nextHop };
+  }
+
+  /**
+   * The bridges' own MACs are local MACs (not sticky: announced as before, without
+   * the community). Called by the agent just before it originates: no re-origination
+   * is asked for.
+   */
+  bridgeMacsChanged(links: readonly LinkInfo[]): void {
+    const out: MobilityDecision[] = [];
+    const now = this.deps.clock.now();
+    for (const v of this.deps.vnis()) {
+      const mac = links.find((l) => l.name === v.bridge)?.mac ?? null;
+      const was = this.bridgeMacs.get(v.vni) ?? null;
+      if (mac === was) continue;
+      if (was !== null) out.push(...this.mobility.localDown(v.vni, was, now));
+      if (mac === null) this.bridgeMacs.delete(v.vni);
+      else {
+        this.bridgeMacs.set(v.vni, mac);
+        out.push(...this.mobility.localUp(v.vni, mac, false, this.remoteMac(v.vni, mac), now));
+      }
+    }
+    this.onMobility(out, false);
+  }
+
+  /** Feed the new remote best paths of tracked MACs to mobility. */
+  remoteChanged(changes: readonly RibChange[]): void {
+    if (this.mobility.size === 0) return;
+    const seen = new Set<string>();
+    const out: MobilityDecision[] = [];
+    const now = this.deps.clock.now();
+    // O(changes) Map lookups: a large failover of remote MACs costs next to nothing here.
+    for (const c of changes) {
+      if (!this.mobility.tracks(c.vni, c.mac)) continue;
+      const k = `${c.vni}|${c.mac}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      for (const d of this.mobility.remote(c.vni, c.mac, this.remoteMac(c.vni, c.mac), now)) out.push(d);
+    }
+    this.onMobility(out);
+  }
+
+  /** Act on mobility's decisions: re-originate, remove stale local entries, report. */
+  private onMobility(decisions: readonly MobilityDecision[], mayOriginate = true): void {
+    let reoriginate = false;
+    for (const d of decisions) {
+      this.deps.emit({ type: 'mobility', decision: d });
+      if (d.kind === 'announce' || d.kind === 'withdraw') reoriginate = true;
+      else if (d.kind === 'remove-local-fdb') this.removeStaleLocal(d.vni, d.mac);
+    }
+    const next = this.mobility.nextExpiry();
+    if (next !== null) this.freezeTimer.at(next);
+    // On the next tick, never re-entrantly: decisions also come from inside the endpoint
+    // table's updates and from RIB changes being applied.
+    if (reoriginate && mayOriginate && this.deps.started()) this.deps.reoriginate();
+  }
+
+  /**
+   * The MAC moved away (RFC 7432 §15.1): delete the bridge's entry for it on the local
+   * port it was learned on, if we know the port. The bridge's own MAC is never deleted.
+   */
+  private removeStaleLocal(vni: number, mac: string): void {
+    if (this.bridgeMacs.get(vni) === mac) return;
+    const known = this.localPorts.get(`${vni}|${mac}`);
+    this.localPorts.delete(`${vni}|${mac}`);
+    // The ports the endpoint table sees it on (advertiseEndpoints), and the one we were told.
+    const ports = new Set(this.deps.portsOf(vni, mac));
+    if (known !== undefined) ports.add(known);
+    for (const port of ports) {
+      const op = { op: 'delete' as const, entry: { kind: 'fdb' as const, ifname: port, mac, dst: '' }, only: 'bridge' as const };
+      void this.deps.kernel.apply([op]).then((res) => {
+        for (const r of res) if (!r.ok) this.deps.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${r.code} ${r.message}`);
+      }, (e: unknown) => this.deps.problem(`removing the stale local FDB entry of ${mac} on ${port} (VNI ${vni}): ${String(e)}`));
+    }
+  }
+}

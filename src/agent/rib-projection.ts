@@ -1,0 +1,132 @@
+// The RIB's kernel projection (moved out of rib.ts): one FDB entry per (VNI, MAC)
+// and one neighbour entry per (VNI, IP), worked out from the Loc-RIB's best paths.
+// When several Loc-RIB entries feed one kernel entry (a MAC announced with several
+// IPs, an IP announced by two MACs) the best of their best paths decides.
+//
+// It reads the RIB's two indexes (the chains by MAC and by (VNI, IP), rib-store.ts)
+// and writes nothing in them but the entries' fdbMark / neighMark, its own marks.
+import { entryKey, type KernelEntry } from '../kernel/port.js';
+import { comparePaths, type Path } from './bestpath.js';
+import type { Entry, StoredPath } from './rib-store.js';
+import type { RibChange } from './rib-types.js';
+
+/** The VNI's devices, for the kernel projection. */
+export interface VniDevices {
+  vni: number;
+  bridge: string;
+  vxlan: string;
+}
+
+export class KernelProjection {
+  /** Incremented per kernelDelta; entries worked out by it carry it in fdbMark / neighMark. */
+  private epoch = 0;
+
+  constructor(
+    /** MAC -> chain of entries with that MAC (Entry.nextInMac). */
+    private readonly byMac: ReadonlyMap<string, Entry>,
+    /** VNI -> IP -> chain of entries with that (VNI, IP) (Entry.nextInIp). */
+    private readonly byIp: ReadonlyMap<number, ReadonlyMap<string, Entry>>,
+  ) {}
+
+  /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */
+  fdbPath(vni: number, mac: string): Path | null {
+    let best: StoredPath | null = null;
+    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
+      const w = e.winner;
+      if (e.vni === vni && w && (best === null || comparePaths(w, best) < 0)) best = w;
+    }
+    return best;
+  }
+
+  /** The neighbour winner for (vni, ip). */
+  neighPath(vni: number, ip: string): Path | null {
+    let best: StoredPath | null = null;
+    for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) {
+      const w = e.winner;
+      if (w && (best === null || comparePaths(w, best) < 0)) best = w;
+    }
+    return best;
+  }
+
+  /** Everything the kernel should hold for the RIB's current best paths. */
+  desiredKernelState(vnis: readonly VniDevices[]): KernelEntry[] {
+    const dev = new Map(vnis.map((v) => [v.vni, v]));
+    const out: KernelEntry[] = [];
+    for (const [mac, head] of this.byMac) {
+      const done = new Set<number>();
+      for (let e: Entry | null = head; e; e = e.nextInMac) {
+        if (done.has(e.vni)) continue;
+        done.add(e.vni);
+        const k = this.fdbEntry(e.vni, mac, dev);
+        if (k) out.push(k);
+      }
+    }
+    for (const [vni, ips] of this.byIp) {
+      for (const ip of ips.keys()) {
+        const k = this.neighEntry(vni, ip, dev);
+        if (k) out.push(k);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The kernel entries affected by `changes`: entryKey -> desired entry, or null
+   * when nothing should be there any more. Each (VNI, MAC) and (VNI, IP) is worked
+   * out once, however many changes touch it (entries are marked, no key sets).
+   */
+  kernelDelta(changes: readonly RibChange[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
+    const dev = new Map(vnis.map((v) => [v.vni, v]));
+    const out = new Map<string, KernelEntry | null>();
+    const mark = ++this.epoch;
+    for (const c of changes) {
+      const d = dev.get(c.vni);
+      if (!d) continue;
+      let fdb: StoredPath | null = null;
+      let done = false;
+      for (let e = this.byMac.get(c.mac) ?? null; e; e = e.nextInMac) {
+        if (e.vni !== c.vni) continue;
+        if (e.fdbMark === mark) {
+          done = true;
+          break;
+        }
+        e.fdbMark = mark;
+        const w = e.winner;
+        if (w && (fdb === null || comparePaths(w, fdb) < 0)) fdb = w;
+      }
+      if (!done) {
+        out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
+          fdb && { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address });
+      }
+      if (c.ip === null) continue;
+      let neigh: StoredPath | null = null;
+      done = false;
+      for (let e = this.byIp.get(c.vni)?.get(c.ip) ?? null; e; e = e.nextInIp) {
+        if (e.neighMark === mark) {
+          done = true;
+          break;
+        }
+        e.neighMark = mark;
+        const w = e.winner;
+        if (w && (neigh === null || comparePaths(w, neigh) < 0)) neigh = w;
+      }
+      if (!done) {
+        out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
+          neigh && { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac });
+      }
+    }
+    return out;
+  }
+
+  private fdbEntry(vni: number, mac: string, dev: Map<number, VniDevices>): KernelEntry | null {
+    const p = this.fdbPath(vni, mac) as StoredPath | null;
+    const d = p && dev.get(vni);
+    return p && d ? { kind: 'fdb', ifname: d.vxlan, mac: p.entry.mac, dst: p.attrs.nh.address } : null;
+  }
+
+  private neighEntry(vni: number, ip: string, dev: Map<number, VniDevices>): KernelEntry | null {
+    const p = this.neighPath(vni, ip) as StoredPath | null;
+    const d = p && dev.get(vni);
+    return p && d && p.entry.ip !== null ? { kind: 'neigh', ifname: d.bridge, ip: p.entry.ip, mac: p.entry.mac } : null;
+  }
+}
