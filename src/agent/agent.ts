@@ -131,8 +131,10 @@ export class Agent {
       clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
       portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
       reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
+      reproject: (vni, mac) => this.sync.setDesired(this.rib.macDelta(vni, mac, this.cfg.vnis)),
     });
     this.mobility = this.macs.mobility;
+    this.rib.setLocalMacs((vni, mac) => this.mobility.heldLocally(vni, mac));
     this.linkDelay = opts.linkDelay ?? 100;
     this.retryDelay = opts.retryDelay ?? 1000;
     this.devices = new Set(this.cfg.vnis.flatMap((v) => [v.bridge, v.vxlan]));

@@ -27,6 +27,8 @@ export interface LocalMacsDeps {
   stopping(): boolean;
   /** Re-announce our routes on the next tick. */
   reoriginate(): void;
+  /** The MAC became, or stopped being, held locally: put its kernel entries right (Rib.macDelta). */
+  reproject(vni: number, mac: string): void;
   emit(ev: AgentEvent): void;
   problem(message: string): void;
 }
@@ -44,6 +46,12 @@ export class LocalMacs {
    */
   private readonly localPorts = new Map<string, string>();
   private readonly freezeTimer: EarliestTimer;
+  /**
+   * `${vni}|${mac}` of the MACs held locally (Mobility.heldLocally) as the kernel
+   * projection was last told: a MAC that comes or goes here has its remote paths
+   * taken out of the kernel, or put back (rib-projection.ts).
+   */
+  private readonly held = new Set<string>();
 
   constructor(private readonly deps: LocalMacsDeps) {
     this.mobility = new Mobility((vni) => deps.vnis().find((v) => v.vni === vni)?.mobility ?? DEFAULT_MOBILITY);
@@ -57,6 +65,7 @@ export class LocalMacs {
     if (this.deps.stopping()) return;
     if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
     this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.deps.clock.now()));
+    this.heldChanged(vni, mac);
   }
 
   /** A local MAC went away (aged out, port removed). */
@@ -64,6 +73,7 @@ export class LocalMacs {
     if (this.deps.stopping()) return;
     this.localPorts.delete(`${vni}|${mac}`);
     this.onMobility(this.mobility.localDown(vni, mac, this.deps.clock.now()));
+    this.heldChanged(vni, mac);
   }
 
   /** Lift the duplicate flag; returns what was cleared. */
@@ -127,6 +137,7 @@ export class LocalMacs {
   private onMobility(decisions: readonly MobilityDecision[], mayOriginate = true): void {
     let reoriginate = false;
     for (const d of decisions) {
+      this.heldChanged(d.vni, d.mac);
       this.deps.emit({ type: 'mobility', decision: d });
       if (d.kind === 'announce' || d.kind === 'withdraw') reoriginate = true;
       else if (d.kind === 'remove-local-fdb') this.removeStaleLocal(d.vni, d.mac);
@@ -136,6 +147,16 @@ export class LocalMacs {
     // On the next tick, never re-entrantly: decisions also come from inside the endpoint
     // table's updates and from RIB changes being applied.
     if (reoriginate && mayOriginate && this.deps.started()) this.deps.reoriginate();
+  }
+
+  /** Tell the kernel projection when (vni, mac) came to be held here or stopped being so. */
+  private heldChanged(vni: number, mac: string): void {
+    const k = `${vni}|${mac}`;
+    const now = this.mobility.heldLocally(vni, mac);
+    if (now === this.held.has(k)) return;
+    if (now) this.held.add(k);
+    else this.held.delete(k);
+    this.deps.reproject(vni, mac);
   }
 
   /**

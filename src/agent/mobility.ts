@@ -135,6 +135,17 @@ export class Mobility {
     return out;
   }
 
+  /**
+   * The MAC is on a local port and this server is where it is (RFC 7432 §15.1: not
+   * moved away to a higher sequence elsewhere, nor sticky elsewhere). Its remote paths
+   * must then stay out of the kernel.
+   */
+  heldLocally(vni: number, mac: string): boolean {
+    if (!this.macCount.has(mac)) return false;
+    const s = this.macs.get(key(vni, mac));
+    return s !== undefined && s.present && s.where === 'local';
+  }
+
   isDuplicate(vni: number, mac: string): boolean {
     return this.macs.get(key(vni, mac))?.duplicate ?? false;
   }

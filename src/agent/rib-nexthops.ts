@@ -2,7 +2,7 @@
 // the prefix-independent switches a failover predicts (docs/kernel.md "Failover
 // before the per-MAC work") from the sibling counts, and the VTEP probe's targets.
 // Pure reads of the per-uplink state (rib-store.ts).
-import type { NextHop, UplinkState } from './rib-store.js';
+import type { NextHop, StoredPath, UplinkState } from './rib-store.js';
 
 /**
  * A prefix-independent switch: the FDB entries leading to VTEP `from` can lead to
@@ -54,6 +54,12 @@ export function ineligibleSwitches(uplinks: Uplinks, nextHop: string, uplink: st
   return to ? [{ from: nh!.address, to: to.address }] : [];
 }
 
+/** A path whose MAC and IPv4 address can be a probe's inner destination. */
+export function probeable(p: StoredPath): boolean {
+  const ip = p.entry.ip;
+  return ip !== null && !ip.includes(':');
+}
+
 function alternative(uplinks: Uplinks, nh: NextHop, ok: (s: NextHop) => boolean): NextHop | null {
   if (nh.count === 0 || !nh.eligible || !nh.siblings) return null;
   for (const o of uplinks.values()) {
@@ -81,9 +87,20 @@ function alternative(uplinks: Uplinks, nh: NextHop, ok: (s: NextHop) => boolean)
  * that does (a failover there must choose among them, on fresh verdicts). The only
  * alternative of a next hop is not active: its verdict cannot change where that
  * next hop's traffic goes, and it turns active as soon as the traffic moves to it.
- * O(next hops + their sibling pairs); no path visited beyond one per next hop.
+ * Which path of a next hop gives its target: the one `kept` names (the path it was
+ * taken from last time, while it lasts), else the oldest MAC/IPv4 path. A remote
+ * evpn-ha announces its bridge's own address first and its endpoints (containers,
+ * VMs: they do not answer probes) after it; a target that changed from one path to
+ * another each time a route came would also probe a new inner destination under the
+ * old target's verdict (a healthy VTEP marked down).
+ * O(next hops + their sibling pairs) with kept paths; a next hop's paths are walked
+ * once, when it has no kept path.
  */
-export function probeCandidates(uplinks: Uplinks): ProbeCandidate[] {
+export function probeCandidates(
+  uplinks: Uplinks,
+  kept: (nh: NextHop) => StoredPath | null = () => null,
+  chosen: (nh: NextHop, p: StoredPath) => void = () => {},
+): ProbeCandidate[] {
   const alternatives = new Set<NextHop>();
   for (const u of uplinks.values()) {
     for (const nh of u.nextHops.values()) {
@@ -93,12 +110,11 @@ export function probeCandidates(uplinks: Uplinks): ProbeCandidate[] {
   const out: ProbeCandidate[] = [];
   for (const u of uplinks.values()) {
     for (const nh of u.nextHops.values()) {
-      for (let p = nh.head; p; p = p.nhNext) {
-        const ip = p.entry.ip;
-        if (ip === null || ip.includes(':')) continue;
-        out.push({ uplink: u.name, nextHop: nh.address, vni: p.entry.vni, mac: p.entry.mac, ip, active: nh.best > 0 || alternatives.has(nh) });
-        break;
-      }
+      let pick = kept(nh);
+      if (pick === null) for (let p = nh.head; p; p = p.nhNext) if (probeable(p)) pick = p; // paths are linked newest first
+      if (pick === null || pick.entry.ip === null) continue;
+      chosen(nh, pick);
+      out.push({ uplink: u.name, nextHop: nh.address, vni: pick.entry.vni, mac: pick.entry.mac, ip: pick.entry.ip, active: nh.best > 0 || alternatives.has(nh) });
     }
   }
   return out;

@@ -17,9 +17,20 @@ export interface VniDevices {
   vxlan: string;
 }
 
+/** The (VNI, MAC) of a change that kernelDelta works out (a RibChange, or a MAC to re-project). */
+export type ProjectionKey = Pick<RibChange, 'vni' | 'mac' | 'ip'>;
+
 export class KernelProjection {
   /** Incremented per kernelDelta; entries worked out by it carry it in fdbMark / neighMark. */
   private epoch = 0;
+  /**
+   * MACs held on a local bridge port (MAC mobility: present here and ours, RFC 7432
+   * §15.1: the highest sequence says where the MAC is). A remote path for such a MAC
+   * is not put into the kernel: its FDB entry (`master extern_learn` on the vxlan
+   * port) would take the bridge's entry away from the local port the MAC was learned
+   * on, and its neighbour entry would hide the kernel's own one for the endpoint.
+   */
+  private isLocal: (vni: number, mac: string) => boolean = () => false;
 
   constructor(
     /** MAC -> chain of entries with that MAC (Entry.nextInMac). */
@@ -27,6 +38,18 @@ export class KernelProjection {
     /** VNI -> IP -> chain of entries with that (VNI, IP) (Entry.nextInIp). */
     private readonly byIp: ReadonlyMap<number, ReadonlyMap<string, Entry>>,
   ) {}
+
+  /** Which MACs are held locally (set once by the agent; see isLocal). */
+  setLocalMacs(isLocal: (vni: number, mac: string) => boolean): void {
+    this.isLocal = isLocal;
+  }
+
+  /** kernelDelta for one (VNI, MAC): its FDB entry and the neighbour entry of each of its IPs. */
+  macDelta(vni: number, mac: string, vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
+    const keys: ProjectionKey[] = [{ vni, mac, ip: null }];
+    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) if (e.vni === vni && e.ip !== null) keys.push({ vni, mac, ip: e.ip });
+    return this.kernelDelta(keys, vnis);
+  }
 
   /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */
   fdbPath(vni: number, mac: string): Path | null {
@@ -75,7 +98,7 @@ export class KernelProjection {
    * when nothing should be there any more. Each (VNI, MAC) and (VNI, IP) is worked
    * out once, however many changes touch it (entries are marked, no key sets).
    */
-  kernelDelta(changes: readonly RibChange[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
+  kernelDelta(changes: readonly ProjectionKey[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
     const dev = new Map(vnis.map((v) => [v.vni, v]));
     const out = new Map<string, KernelEntry | null>();
     const mark = ++this.epoch;
@@ -96,7 +119,7 @@ export class KernelProjection {
       }
       if (!done) {
         out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
-          fdb && { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address });
+          fdb && !this.isLocal(c.vni, c.mac) ? { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address } : null);
       }
       if (c.ip === null) continue;
       let neigh: StoredPath | null = null;
@@ -112,7 +135,7 @@ export class KernelProjection {
       }
       if (!done) {
         out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
-          neigh && { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac });
+          neigh && !this.isLocal(c.vni, neigh.entry.mac) ? { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac } : null);
       }
     }
     return out;
@@ -121,12 +144,12 @@ export class KernelProjection {
   private fdbEntry(vni: number, mac: string, dev: Map<number, VniDevices>): KernelEntry | null {
     const p = this.fdbPath(vni, mac) as StoredPath | null;
     const d = p && dev.get(vni);
-    return p && d ? { kind: 'fdb', ifname: d.vxlan, mac: p.entry.mac, dst: p.attrs.nh.address } : null;
+    return p && d && !this.isLocal(vni, mac) ? { kind: 'fdb', ifname: d.vxlan, mac: p.entry.mac, dst: p.attrs.nh.address } : null;
   }
 
   private neighEntry(vni: number, ip: string, dev: Map<number, VniDevices>): KernelEntry | null {
     const p = this.neighPath(vni, ip) as StoredPath | null;
     const d = p && dev.get(vni);
-    return p && d && p.entry.ip !== null ? { kind: 'neigh', ifname: d.bridge, ip: p.entry.ip, mac: p.entry.mac } : null;
+    return p && d && p.entry.ip !== null && !this.isLocal(vni, p.entry.mac) ? { kind: 'neigh', ifname: d.bridge, ip: p.entry.ip, mac: p.entry.mac } : null;
   }
 }

@@ -52,7 +52,7 @@ export type { ProbeCandidate, VtepSwitch } from './rib-nexthops.js';
 export { locKey } from './rib-store.js';
 import { rdEqual, AttrSet, Change, Entry, NextHop, PathView, StoredPath, UplinkState, bumpSibling, sameVisible } from './rib-store.js';
 import { KernelProjection, type VniDevices } from './rib-projection.js';
-import { failoverSwitches, ineligibleSwitches, probeCandidates, type ProbeCandidate, type VtepSwitch } from './rib-nexthops.js';
+import { failoverSwitches, ineligibleSwitches, probeable, probeCandidates, type ProbeCandidate, type VtepSwitch } from './rib-nexthops.js';
 
 // --- the RIB --------------------------------------------------------------------
 
@@ -78,6 +78,8 @@ export class Rib {
   private queue: Entry[] = [];
   private queueAt = 0;
   private readonly projection = new KernelProjection(this.byMac, this.byIp);
+  /** Next hop -> the path its probe target was taken from last time (kept while it lasts). */
+  private probeChoice = new Map<NextHop, StoredPath>();
 
   /** Entries whose best-path decision is queued (see decideDeferred). */
   get deferred(): number {
@@ -338,7 +340,15 @@ export class Rib {
 
   /** One probe target per (uplink, next hop) in use, with its rate (rib-nexthops.ts). */
   probeCandidates(): ProbeCandidate[] {
-    return probeCandidates(this.uplinkStates);
+    const chosen = new Map<NextHop, StoredPath>();
+    const out = probeCandidates(this.uplinkStates, (nh) => {
+      const was = this.probeChoice.get(nh);
+      const e = was && this.findEntry(was.entry.vni, was.entry.mac, was.entry.ip);
+      if (e) for (let p = e.head; p; p = p.next) if (p.attrs.nh === nh && probeable(p)) return p;
+      return null;
+    }, (nh, p) => chosen.set(nh, p));
+    this.probeChoice = chosen;
+    return out;
   }
 
   /** Best paths (entries whose winner goes) through `nextHop` over `uplink`. */
@@ -373,6 +383,16 @@ export class Rib {
   /** The kernel entries affected by `changes`: entryKey -> desired entry, or null (none any more). */
   kernelDelta(changes: readonly RibChange[], vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
     return this.projection.kernelDelta(changes, vnis);
+  }
+
+  /** The kernel entries of one (VNI, MAC) again (it became, or stopped being, held locally). */
+  macDelta(vni: number, mac: string, vnis: readonly VniDevices[]): Map<string, KernelEntry | null> {
+    return this.projection.macDelta(vni, mac, vnis);
+  }
+
+  /** MACs held on a local port: their remote paths stay out of the kernel (rib-projection.ts). */
+  setLocalMacs(isLocal: (vni: number, mac: string) => boolean): void {
+    this.projection.setLocalMacs(isLocal);
   }
 
   // --- internals ---

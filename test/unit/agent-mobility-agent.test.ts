@@ -45,8 +45,9 @@ kernel: {withdrawDelay: 0}
 const RT = (asn: number): ExtCommunity => ({ kind: 'route-target', form: 'as2', asn, local: 100 });
 
 /** Server 87's route for `mac` over network `net` with a MAC Mobility sequence. */
-function announce(net: 1 | 2, mac: string, seq: number, sticky = false): UpdateMessage {
+function announce(net: 1 | 2, mac: string, seq: number, sticky = false, ip: string | null = null): UpdateMessage {
   const routes: MacIpRoute[] = [macIpRoute({ rd: `192.168.${net}.87:100`, mac, ip: null, vni: 100 })];
+  if (ip !== null) routes.push(macIpRoute({ rd: `192.168.${net}.87:100`, mac, ip, vni: 100 }));
   const ext: ExtCommunity[] = [RT(65000 + net), { kind: 'encapsulation', tunnelType: 8 }];
   if (seq || sticky) ext.push({ kind: 'mac-mobility', sequence: seq, sticky });
   return {
@@ -55,8 +56,9 @@ function announce(net: 1 | 2, mac: string, seq: number, sticky = false): UpdateM
   };
 }
 
-function withdraw(net: 1 | 2, mac: string): UpdateMessage {
+function withdraw(net: 1 | 2, mac: string, ip: string | null = null): UpdateMessage {
   const routes = [macIpRoute({ rd: `192.168.${net}.87:100`, mac, ip: null, vni: 100 })];
+  if (ip !== null) routes.push(macIpRoute({ rd: `192.168.${net}.87:100`, mac, ip, vni: 100 }));
   return { type: 'update', withdrawn: [], nlri: [], attributes: { mpUnreach: { afi: 25, safi: 70, nlri: { kind: 'evpn', routes } } } };
 }
 
@@ -143,6 +145,61 @@ t.test('a local endpoint that moves away: our announcement stops and its stale b
   r.agent.localMacDown(100, EP_MAC);
   r.agent.localMacUp(100, EP_MAC, false, 'veth0');
   t.same(r.agent.mobility.of(100, EP_MAC), { seq: 2, sticky: false, duplicate: false, announce: true });
+  t.end();
+});
+
+t.test('a MAC that arrives here: the old server\'s paths stay out of the kernel while it is local, however its withdrawals arrive', async (t) => {
+  const EP_IP = '192.168.0.10';
+  const r = await rig();
+  // The endpoint lives on server 87, reachable over both networks (sequence 0).
+  r.s('net1').send(announce(1, EP_MAC, 0, false, EP_IP));
+  r.s('net2').send(announce(2, EP_MAC, 0, false, EP_IP));
+  await r.step();
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan')?.dst, '192.168.1.87', 'remote, over the primary network');
+  t.equal(r.kernel.neigh('br-vxlan', EP_IP)?.mac, EP_MAC);
+  // It arrives here (a live migration): the bridge learns it on veth0.
+  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r.step();
+  t.same(r.agent.mobility.of(100, EP_MAC), { seq: 1, sticky: false, duplicate: false, announce: true }, 'announced with sequence 1');
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan'), undefined, 'the remote FDB entry is gone');
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'bridge'), undefined, '... its bridge half too');
+  t.equal(r.kernel.neigh('br-vxlan', EP_IP), undefined, 'our neighbour entry for its IP is gone: the kernel\'s own takes over');
+  // Server 87 withdraws on network 1 first: its network-2 path becomes the remote best
+  // path, which must not be written over the MAC learned on veth0.
+  const before = r.kernel.applied.length;
+  r.s('net1').send(withdraw(1, EP_MAC, EP_IP));
+  await r.step();
+  const writes = r.kernel.applied.slice(before).filter((op) => op.op !== 'delete' && ((op.entry.kind === 'fdb' && op.entry.mac === EP_MAC) || (op.entry.kind === 'neigh' && op.entry.ip === EP_IP)));
+  t.same(writes, [], 'no FDB or neighbour write for the local MAC');
+  t.ok(r.kernel.fdb('veth0', EP_MAC, 'bridge'), 'the bridge entry stays on veth0');
+  r.s('net2').send(withdraw(2, EP_MAC, EP_IP));
+  await r.step();
+  t.ok(r.kernel.fdb('veth0', EP_MAC, 'bridge'), 'and after the second withdrawal');
+  t.equal(r.agent.mobility.of(100, EP_MAC).announce, true);
+  // It moves back to server 87 (sequence 2, backup network only): the remote path goes in again.
+  r.s('net2').send(announce(2, EP_MAC, 2, false, EP_IP));
+  await r.step();
+  t.equal(r.agent.mobility.of(100, EP_MAC).announce, false, 'moved away');
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan')?.dst, '192.168.2.87', 'traffic follows it');
+  t.equal(r.kernel.neigh('br-vxlan', EP_IP)?.mac, EP_MAC, 'its neighbour entry is ours again');
+  t.equal(r.kernel.fdb('veth0', EP_MAC, 'bridge'), undefined, 'stale local entry deleted');
+  t.end();
+});
+
+t.test('a local MAC that goes away while a remote path for it remains: the remote path goes into the kernel', async (t) => {
+  const r = await rig();
+  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r.step();
+  // A remote path with an older sequence: ours stays, the kernel keeps the local entry.
+  r.s('net1').send(announce(1, EP_MAC, 0));
+  await r.step();
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan'), undefined, 'not written while the MAC is here');
+  r.kernel.removeFdb('veth0', EP_MAC, 'bridge');
+  r.agent.localMacDown(100, EP_MAC);
+  await r.step();
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan')?.dst, '192.168.1.87', 'the MAC left: the remote path is programmed');
   t.end();
 });
 

@@ -423,3 +423,29 @@ uplinks: [{name: net1, interface: eth1, peer: 192.168.1.2, localAs: 65001, rd: "
   t.equal(d4.advertise.length, 4);
   t.end();
 });
+
+t.test('probe targets: the oldest MAC/IPv4 path of a next hop, kept while it lasts (endpoints announced after the bridge do not take it over)', (t) => {
+  const BRIDGE = primary();
+  const CTR = primary({ mac: '02:00:c0:a8:00:0a', ip: '192.168.0.10' });
+  const CTR2 = primary({ mac: '02:00:c0:a8:00:0b', ip: '192.168.0.11' });
+  const target = (rib: Rib) => rib.probeCandidates().map((c) => `${c.nextHop} ${c.mac} ${c.ip}`);
+  // The remote server's bridge first, then a container behind it.
+  let rib = new Rib();
+  rib.applyUpdate('net1', { reach: cands(BRIDGE), unreach: [] });
+  t.same(target(rib), [`192.168.1.87 ${MAC} 192.168.0.87`]);
+  rib.applyUpdate('net1', { reach: cands(CTR), unreach: [] });
+  t.same(target(rib), [`192.168.1.87 ${MAC} 192.168.0.87`], 'a newer endpoint route does not take the target');
+  // The bridge route re-announced (new attributes): still the target.
+  rib.applyUpdate('net1', { reach: cands(primary({ localPref: 300 })), unreach: [] });
+  t.same(target(rib), [`192.168.1.87 ${MAC} 192.168.0.87`], 'kept across a re-announcement');
+  // Gone: the target moves to what is left.
+  rib.applyUpdate('net1', { reach: [], unreach: [BRIDGE.route] });
+  t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0a 192.168.0.10']);
+  rib.applyUpdate('net1', { reach: cands(BRIDGE, CTR2), unreach: [] });
+  t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0a 192.168.0.10'], 'kept until its path goes (one inner destination per verdict)');
+  // All in one UPDATE, bridge first (a fresh RIB, e.g. after a restart): the oldest, the bridge.
+  rib = new Rib();
+  rib.applyUpdate('net1', { reach: cands(BRIDGE, CTR, CTR2), unreach: [] });
+  t.same(target(rib), [`192.168.1.87 ${MAC} 192.168.0.87`]);
+  t.end();
+});
