@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mallocTrim, shouldTrim, TRIM_EVERY_MS, TRIM_GROWTH } from '../../src/util/memory.js';
+import { mallocTrim, mallocTrimAsync, shouldTrim, TRIM_EVERY_MS, TRIM_GROWTH } from '../../src/util/memory.js';
 
 const MiB = 2 ** 20;
 
@@ -37,4 +37,9 @@ t.test('mallocTrim releases freed native memory (glibc) and never throws', (t) =
   t.ok(keep.length > 0);
   t.ok(typeof mallocTrim() === 'boolean');
   t.end();
+});
+
+t.test('mallocTrimAsync runs off the event loop and resolves', async (t) => {
+  const r = await mallocTrimAsync();
+  t.ok(r === null || typeof r === 'boolean');
 });
