@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Level, type Logger } from 'pino';
 import { diagName } from './packet.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
+import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 import { BFD_PROCESS_FLAG } from './child.js';
 import { encodeMessage, LineDecoder, shiftMessage, type FromBfdProcess, type ToBfdProcess } from './ipc.js';
 import {
@@ -42,11 +43,11 @@ export type BfdProcessSpawner = (on: { message(m: FromBfdProcess): void; exit(co
 /** How much higher than the agent the BFD process is scheduled (nice steps). */
 export const BFD_PROCESS_NICE = 10;
 
-/** The command that runs child.ts: this Node (or the single binary) with the flag. */
+/** The command that runs child.ts: this Node (or the single binary) with the flag, a small young generation. */
 export function bfdProcessCommand(): string[] {
   const here = import.meta.url;
   const file = fileURLToPath(new URL(here.endsWith('.ts') ? './child.ts' : './child.js', here));
-  return [process.execPath, ...process.execArgv, file, BFD_PROCESS_FLAG];
+  return [process.execPath, ...process.execArgv, ...CHILD_NODE_FLAGS, file, BFD_PROCESS_FLAG];
 }
 
 /** The real spawner: a child process speaking JSON lines on stdin/stdout; its stderr is ours (crash traces). */

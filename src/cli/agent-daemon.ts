@@ -14,6 +14,7 @@ import type { BgpTransport } from '../bgp/transport.js';
 import { ConfigError, loadConfig, type Config } from '../agent/config.js';
 import { kernelTcpAuth } from '../net/sockopt.js';
 import { createDaemon, type Daemon } from '../agent/wiring.js';
+import { startMemoryTrimmer, type MemoryTrimmer } from '../util/memory.js';
 
 export interface StartOptions {
   logger: Logger;
@@ -106,6 +107,11 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
     throw e;
   }
 
+  // Freed native memory back to the system after bursts (util/memory.ts).
+  const trimmer: MemoryTrimmer | null = startMemoryTrimmer({
+    onTrim: (before, after, ms) => log.debug({ rssBeforeMiB: Math.round(before / 2 ** 20), rssAfterMiB: Math.round(after / 2 ** 20), ms: Math.round(ms) }, 'memory: malloc_trim'),
+  });
+
   let stopped = false;
   return {
     daemon, provider, control, metrics, reload,
@@ -113,6 +119,7 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
       if (stopped) return;
       stopped = true;
       log.info({ reason: o.reason }, 'stopping');
+      trimmer?.stop();
       const closeOpts: { flushKernel?: boolean; reason?: string } = {};
       if (o.flushKernel !== undefined) closeOpts.flushKernel = o.flushKernel;
       if (o.reason !== undefined) closeOpts.reason = o.reason;

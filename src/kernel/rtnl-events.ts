@@ -9,6 +9,7 @@ import { PUMP_GROUPS, PumpDecoder } from './event-pump.js';
 import * as nl from './nl.js';
 import { errnoOf } from './rtnl-codec.js';
 import { guard, openRouteSocket } from './rtnl-requests.js';
+import { CHILD_NODE_FLAGS } from '../util/node-flags.js';
 
 export interface EventSource {
   ready: Promise<void>;
@@ -48,7 +49,7 @@ function pumpCommand(o: EventSupervisorOptions): string[] {
   if (o.eventPumpCommand) return o.eventPumpCommand;
   const here = import.meta.url;
   const file = fileURLToPath(new URL(here.endsWith('.ts') ? './event-pump.ts' : './event-pump.js', here));
-  return [process.execPath, ...process.execArgv, file, '--evpn-ha-event-pump'];
+  return [process.execPath, ...process.execArgv, ...CHILD_NODE_FLAGS, file, '--evpn-ha-event-pump'];
 }
 
 /** The event socket in a child process, restarted (with an 'overflow' report) when it dies. */
