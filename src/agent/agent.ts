@@ -131,7 +131,10 @@ export class Agent {
       clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
       portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
       reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
-      reproject: (vni, mac) => this.sync.setDesired(this.rib.macDelta(vni, mac, this.cfg.vnis)),
+      // A MAC that came here: its remote entries go at once, without kernel.withdrawDelay's
+      // linger (the bridge takes our entry over as it learns the MAC; a lingering one
+      // would be restored over it).
+      reproject: (vni, mac) => this.sync.setDesired(this.rib.macDelta(vni, mac, this.cfg.vnis), { noLinger: this.mobility.heldLocally(vni, mac) }),
     });
     this.mobility = this.macs.mobility;
     this.rib.setLocalMacs((vni, mac) => this.mobility.heldLocally(vni, mac));
