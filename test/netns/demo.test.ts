@@ -260,8 +260,6 @@ if (!isRoot()) {
     t.match(step(r.out, 5), /192\.168\.0\.10 lladdr 02:00:c0:a8:00:0a extern_learn NOARP/);
     t.match(step(r.out, 5), /00:00:00:00:00:00 dst 192\.168\.[12]\.65 self/, 'server-r floods to server-l (type-3 route)');
 
-    const BUG = 'the new place re-programs the superseded remote route (net1 -> net2 as the old place withdraws) over the MAC it just learned, ' +
-      'so it is clobbered until the kernel\'s neighbour probe makes the container answer (docs/demo.md, "--containers")';
     const first = step(r.out, 7);
     t.match(first, /server-r\s+local endpoint 02:00:c0:a8:00:0a up/, 'server-r learned the container locally');
     t.match(first, /server-r\s+announce 02:00:c0:a8:00:0a with MAC Mobility sequence 1/);
@@ -271,24 +269,22 @@ if (!isRoot()) {
       'server-l\'s FDB entry (from the kernel) leads to server-r');
     const follow1 = rowAt(first, /^ping\s+server-l -> 192\.168\.0\.10: first reply after the move/);
     t.ok(follow1 !== null, `server-l's ping got a reply across the overlay after the move (${follow1} ms)`);
-    t.ok(follow1 !== null && follow1 < 1000, `within 1 s (${follow1} ms)`, { todo: BUG });
+    t.ok(follow1 !== null && follow1 < 1000, `within 1 s (${follow1} ms)`);
 
     const second = step(r.out, 8);
-    // Sequence 2; or 1 when server-r lost the MAC for a while after the first move (BUG below)
-    // and announced it again without a remote route to outbid (sequence 0).
+    // Sequence 2: the highest seen (server-r's 1) + 1.
     const seq2 = Number(/server-l\s+announce 02:00:c0:a8:00:0a with MAC Mobility sequence (\d+)/.exec(second)?.[1] ?? NaN);
-    const seqBefore = /MOVE server-l -> server-r: sequence 1 seen/.test(r.out) && !/server-r\s+announce 02:00:c0:a8:00:0a \(sequence 0/.test(first) ? 1 : 0;
-    t.equal(seq2, seqBefore + 1, `server-l announces the highest sequence it saw (${seqBefore}) + 1`);
+    t.equal(seq2, 2, 'server-l announces the highest sequence it saw (1) + 1');
     t.match(second, new RegExp(`server-r\\s+02:00:c0:a8:00:0a moved to VTEP 192\\.168\\.[12]\\.65 \\(sequence ${seq2}\\)`), 'server-r saw the higher sequence');
     t.match(second, new RegExp(`server-r\\s+show routes: 02:00:c0:a8:00:0a best path net[12] via 192\\.168\\.[12]\\.65, MAC Mobility sequence ${seq2}`), `sequence ${seq2} in server-r's show routes`);
     const follow2 = rowAt(second, /^ping\s+server-r -> 192\.168\.0\.10: first reply after the move/);
     t.ok(follow2 !== null, `server-r's ping got a reply across the overlay after the move (${follow2} ms)`);
-    t.ok(follow2 !== null && follow2 < 1000, `within 1 s (${follow2} ms)`, { todo: BUG });
+    t.ok(follow2 !== null && follow2 < 1000, `within 1 s (${follow2} ms)`);
     const gaps = [...r.out.matchAll(/MOVE server-. -> server-.: .*longest gap (\d+) ms, \d+ echo requests lost; ping from server-. \(now local\): longest gap (\d+) ms/g)]
       .flatMap((m) => [Number(m[1]), Number(m[2])]);
     t.equal(gaps.length, 4, 'gap figures for both pings of both moves');
     t.comment(`follow times ${follow1} / ${follow2} ms; longest gaps ${gaps.join(', ')} ms`);
-    t.ok(gaps.every((g) => g < 1000), `no ping goes without replies for 1 s (longest gaps ${gaps.join(', ')} ms)`, { todo: BUG });
+    t.ok(gaps.every((g) => g < 1000), `no ping goes without replies for 1 s (longest gaps ${gaps.join(', ')} ms)`);
     t.match(r.out, /summary: container 02:00:c0:a8:00:0a 192\.168\.0\.10 moved twice/);
 
     // The kept topology: the container ended behind server-l.
@@ -304,8 +300,7 @@ if (!isRoot()) {
       const routes = JSON.parse(sh('ip', ['netns', 'exec', srvr, 'env', ...NODE, 'show', 'routes', '--mac', C.mac, '--json', '--socket', sock])) as
         Array<{ mac: string; ip: string | null; paths: Array<{ nextHop: string; macMobilitySeq: number; best: boolean }> }>;
       const best = routes.find((x) => x.mac === C.mac && x.ip === null)?.paths.find((x) => x.best);
-      // When server-l's new entry was clobbered (BUG), it withdrew and re-learned the MAC with sequence 0.
-      t.equal(best?.macMobilitySeq, seq2, `server-r's show routes --json: sequence ${seq2}`, { todo: BUG });
+      t.equal(best?.macMobilitySeq, seq2, `server-r's show routes --json: sequence ${seq2}`);
       t.match(best?.nextHop ?? '', /^192\.168\.[12]\.65$/, 'from server-l');
     }
     const ping = nsExec(srvr, 'ping', ['-c', '3', '-i', '0.2', '-W', '1', C.ip]);
