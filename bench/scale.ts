@@ -146,6 +146,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   // kernel.withdrawDelay 0: the default (10 s) keeps an entry whose last path went
   // for 10 s on purpose; FRR removes at once, so the withdraw figures compare that.
   const s = new ScaleLab(tag, { impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+  // A phase whose end came from a stale count, or that spanned a counter re-seed,
+  // has a late figure (never an early one): say so.
+  const late = (phase: string, u: { stale: boolean; reseeds: number }): void => {
+    if (u.stale) r.notes.push(`# note: ${impl} ${phase} N=${n}: the completing count was stale (changed before the phase began); the figure is when it was taken (late)`);
+    else if (u.reseeds > 0) r.notes.push(`# note: ${impl} ${phase} N=${n}: the kernel counter re-seeded ${u.reseeds} time(s) during the phase (the figure is late by up to a dump)`);
+  };
   const timeout = (phase: string, ms: number, c: Counts): void => {
     r.notes.push(`# timeout: ${impl} ${phase} N=${n} not complete after ${(ms / 1000).toFixed(0)} s `
       + `(fdb net1 ${c.fdb.net1}, net2 ${c.fdb.net2}, other ${c.fdb.other}, neigh ${c.neigh}; counter overflows ${c.overflows}, repairs ${c.repairs})`);
@@ -161,6 +167,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const inst = await s.counter.until((c) => c.fdb.net1 === n && c.neigh >= n, sent.firstAt, cap.install, { stepMs: 100 });
     if (!inst.ok) { r.install = 'timeout'; timeout('install', cap.install, inst.last); return r; }
     r.install = (inst.last.t1 - sent.firstAt) / 1000;
+    late('install', inst);
     log(`${impl} N=${n}: install ${r.install.toFixed(2)} s (generator wrote for ${sent.doneAt - sent.firstAt} ms)`);
     await sleep(2000);
     const rss = s.rss();
@@ -176,6 +183,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const fo = await s.counter.until((c) => c.fdb.net2 === n, faultAt, cap.failover, { fdbOnly: true, stepMs: 20 });
     if (!fo.ok) { r.failover = 'timeout'; timeout('failover', cap.failover, fo.last); undo(); return r; }
     r.failover = fo.last.t1 - faultAt;
+    late('failover', fo);
     log(`${impl} N=${n}: failover ${r.failover} ms (last dump took ${fo.last.t1 - fo.last.t0} ms)`);
     await sleep(2000);
     const undoAt = Date.now();
@@ -183,6 +191,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const fb = await s.counter.until((c) => c.fdb.net1 === n, undoAt, cap.failback, { fdbOnly: true, stepMs: 100 });
     if (!fb.ok) { r.failback = 'timeout'; timeout('failback', cap.failback, fb.last); return r; }
     r.failback = (fb.last.t1 - undoAt) / 1000;
+    late('failback', fb);
     log(`${impl} N=${n}: failback ${r.failback.toFixed(2)} s`);
     await s.steady(30_000);
 
@@ -191,10 +200,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const wa = await s.counter.until((c) => c.fdb.net2 === n, w1.firstAt, cap.withdraw, { fdbOnly: true, stepMs: 50 });
     if (!wa.ok) { r.withdrawAlt = 'timeout'; timeout('withdraw (alternative)', cap.withdraw, wa.last); return r; }
     r.withdrawAlt = (wa.last.t1 - w1.firstAt) / 1000;
+    late('withdraw (alternative)', wa);
     const w2 = await s.gen.send('withdraw', ['net2']);
     const wn = await s.counter.until((c) => fdbTotal(c) === 0 && c.master === 0 && c.neigh === 0, w2.firstAt, cap.withdraw, { stepMs: 50 });
     if (!wn.ok) { r.withdrawNone = 'timeout'; timeout('withdraw (none)', cap.withdraw, wn.last); return r; }
     r.withdrawNone = (wn.last.t1 - w2.firstAt) / 1000;
+    late('withdraw (none)', wn);
     log(`${impl} N=${n}: withdraw ${r.withdrawAlt.toFixed(2)} s with alternative, ${r.withdrawNone.toFixed(2)} s without`);
     r.cpuTotal = s.cpu() - cpu0;
     if (wn.last.repairs > 0) r.notes.push(`# note: ${impl} N=${n}: the kernel counter missed events ${wn.last.repairs} time(s) and repaired its count with a dump (the figure of that phase is late by up to 1 s + the dump)`);
