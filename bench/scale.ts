@@ -43,7 +43,7 @@
 //   --impl evpn-ha,frr --bfd-multiplier 3 --probe-servers 1000 --no-probe --probe-only]`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import type { BfdTimers } from '../src/lab/frr.js';
 import { fdbTotal, log, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
@@ -66,10 +66,12 @@ interface Args {
   probeCli?: string;
   /** Every path active (the agent today), not only network 1's. */
   probeAllActive?: boolean;
+  /** Directory for CPU profiles of the agent on server-l (node --cpu-prof, written when it stops). */
+  agentProf?: string;
 }
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
-  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only]';
+  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only] [--agent-prof DIR]';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20, bfdMultiplier: 3 };
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--bfd-multiplier') a.bfdMultiplier = posInt('--bfd-multiplier', val());
     else if (flag === '--no-probe') a.probe = false;
     else if (flag === '--probe-prof') a.probeProf = val();
+    else if (flag === '--agent-prof') a.agentProf = resolve(val());
     else if (flag === '--probe-cli') a.probeCli = val();
     else if (flag === '--probe-all-active') a.probeAllActive = true;
     else if (flag === '--probe-only') a.probeOnly = true;
@@ -136,7 +139,7 @@ const caps = (n: number) => ({
   withdraw: 30_000 + n * 0.6,
 });
 
-async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers): Promise<RunResult> {
+async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers, agentProf?: string): Promise<RunResult> {
   const r: RunResult = {
     install: 'skipped', rss: 'skipped', rssParts: {}, cpuInstall: 'skipped', failover: 'skipped', failback: 'skipped',
     withdrawAlt: 'skipped', withdrawNone: 'skipped', cpuTotal: 'skipped', bfdDowns: 0, notes: [],
@@ -145,7 +148,10 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   const tag = impl === 'evpn-ha' ? 'sce' : 'scf';
   // kernel.withdrawDelay 0: the default (10 s) keeps an entry whose last path went
   // for 10 s on purpose; FRR removes at once, so the withdraw figures compare that.
-  const s = new ScaleLab(tag, { impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+  const s = new ScaleLab(tag, {
+    impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' },
+    ...(agentProf ? { agentNodeArgs: ['--cpu-prof', '--cpu-prof-dir', agentProf] } : {}),
+  });
   // A phase whose end came from a stale count, or that spanned a counter re-seed,
   // has a late figure (never an early one): say so.
   const late = (phase: string, u: { stale: boolean; reseeds: number }): void => {
@@ -163,6 +169,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const cpu0 = s.cpu();
 
     // Install: both networks; done when all N are on net1 and N neighbours exist.
+    log(`${impl} N=${n}: install starts (${Date.now()})`);
     const sent = await s.gen.send('announce', ['net1', 'net2']);
     const inst = await s.counter.until((c) => c.fdb.net1 === n && c.neigh >= n, sent.firstAt, cap.install, { stepMs: 100 });
     if (!inst.ok) { r.install = 'timeout'; timeout('install', cap.install, inst.last); return r; }
@@ -196,15 +203,18 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     await s.steady(30_000);
 
     // Withdraw with an alternative (net1 routes), then without (net2 routes).
+    log(`${impl} N=${n}: withdraw with alternative starts (${Date.now()})`);
     const w1 = await s.gen.send('withdraw', ['net1']);
     const wa = await s.counter.until((c) => c.fdb.net2 === n, w1.firstAt, cap.withdraw, { fdbOnly: true, stepMs: 50 });
     if (!wa.ok) { r.withdrawAlt = 'timeout'; timeout('withdraw (alternative)', cap.withdraw, wa.last); return r; }
     r.withdrawAlt = (wa.last.t1 - w1.firstAt) / 1000;
     late('withdraw (alternative)', wa);
+    log(`${impl} N=${n}: withdraw without alternative starts (${Date.now()})`);
     const w2 = await s.gen.send('withdraw', ['net2']);
     const wn = await s.counter.until((c) => fdbTotal(c) === 0 && c.master === 0 && c.neigh === 0, w2.firstAt, cap.withdraw, { stepMs: 50 });
     if (!wn.ok) { r.withdrawNone = 'timeout'; timeout('withdraw (none)', cap.withdraw, wn.last); return r; }
     r.withdrawNone = (wn.last.t1 - w2.firstAt) / 1000;
+    log(`${impl} N=${n}: withdraw without alternative done (${Date.now()})`);
     late('withdraw (none)', wn);
     log(`${impl} N=${n}: withdraw ${r.withdrawAlt.toFixed(2)} s with alternative, ${r.withdrawNone.toFixed(2)} s without`);
     r.cpuTotal = s.cpu() - cpu0;
@@ -255,6 +265,7 @@ async function main(): Promise<void> {
   }
   const logDir = join('/tmp/evpn-ha-logs', `scale-${RUN_ID}`);
   mkdirSync(logDir, { recursive: true });
+  if (args.agentProf) mkdirSync(args.agentProf, { recursive: true });
   const bfd: BfdTimers = { minTx: 100, minRx: 100, multiplier: args.bfdMultiplier };
   console.log(`# bench:scale: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
     + `sizes ${args.sizes.join(',')}, ${args.runs} run(s), ${args.vteps} remote VTEPs per network; BFD 100 ms x ${args.bfdMultiplier} on every session; logs ${logDir}`);
@@ -263,7 +274,7 @@ async function main(): Promise<void> {
     for (const n of args.sizes) {
       const res: Record<Impl, RunResult[]> = { 'evpn-ha': [], frr: [] };
       for (let run = 1; run <= args.runs; run++) {
-        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd));
+        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd, args.agentProf));
       }
       const m = (impl: Impl, key: keyof Omit<RunResult, 'rssParts' | 'notes' | 'bfdDowns'>): Fig =>
         (args.impls.includes(impl) ? med(res[impl].map((r) => r[key])) : 'skipped');

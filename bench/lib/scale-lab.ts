@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip, sleep } from '../../src/lab/netns.js';
 import { bfdConfig, briefServerConfig, rrConfig, startFrr, type BfdTimers, type FrrHandle } from '../../src/lab/frr.js';
-import { TwoNetworkLab, childEnv, type AgentTuning, type NetworkName, type RunningAgent } from '../../src/lab/twonet.js';
+import { TwoNetworkLab, childEnv, defaultEvpnHaCommand, type AgentTuning, type NetworkName, type RunningAgent } from '../../src/lab/twonet.js';
 import type { GenNetwork } from '../../src/lab/routegen.js';
 import { phaseEnd } from './phase-clock.js';
 
@@ -236,6 +236,8 @@ export interface ScaleLabOptions {
   prepare?: { n: number; k: number };
   /** Extra agent settings (evpn-ha). */
   tuning?: AgentTuning;
+  /** Node flags for the agent (evpn-ha), e.g. --cpu-prof --cpu-prof-dir DIR. */
+  agentNodeArgs?: string[];
 }
 
 export const GEN_ADDR: Record<NetworkName, string> = { net1: '192.168.1.10', net2: '192.168.2.10' };
@@ -257,7 +259,11 @@ export class ScaleLab {
     this.impl = opts.impl;
     this.bfd = opts.bfd ?? BFD;
     this.lab = new Lab(tag);
-    this.net = new TwoNetworkLab(this.lab);
+    const nodeArgs = opts.agentNodeArgs ?? [];
+    if (nodeArgs.length > 0) {
+      const [node, ...rest] = defaultEvpnHaCommand();
+      this.net = new TwoNetworkLab(this.lab, [node!, ...nodeArgs, ...rest]);
+    } else this.net = new TwoNetworkLab(this.lab);
   }
 
   /** AS of each network's reflector: 65001/65002 for evpn-ha; FRR needs one AS (65001). */
@@ -373,7 +379,9 @@ export class ScaleLab {
   async close(): Promise<void> {
     this.gen?.stop();
     this.counter?.stop();
-    await this.agent?.stop('SIGTERM', 5000);
+    // A profiled agent writes its profile on the way out: give it time.
+    if (this.agent) log(`stopping the agent (${Date.now()})`);
+    await this.agent?.stop('SIGTERM', (this.opts.agentNodeArgs ?? []).length > 0 ? 120_000 : 5000);
     this.lab.dispose();
   }
 }
