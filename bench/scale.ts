@@ -209,12 +209,13 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     if (!wa.ok) { r.withdrawAlt = 'timeout'; timeout('withdraw (alternative)', cap.withdraw, wa.last); return r; }
     r.withdrawAlt = (wa.last.t1 - w1.firstAt) / 1000;
     late('withdraw (alternative)', wa);
+    const cpuW = s.cpu();
     log(`${impl} N=${n}: withdraw without alternative starts (${Date.now()})`);
     const w2 = await s.gen.send('withdraw', ['net2']);
     const wn = await s.counter.until((c) => fdbTotal(c) === 0 && c.master === 0 && c.neigh === 0, w2.firstAt, cap.withdraw, { stepMs: 50 });
     if (!wn.ok) { r.withdrawNone = 'timeout'; timeout('withdraw (none)', cap.withdraw, wn.last); return r; }
     r.withdrawNone = (wn.last.t1 - w2.firstAt) / 1000;
-    log(`${impl} N=${n}: withdraw without alternative done (${Date.now()})`);
+    log(`${impl} N=${n}: withdraw without alternative done (${Date.now()}), ${(s.cpu() - cpuW).toFixed(1)} CPU s`);
     late('withdraw (none)', wn);
     log(`${impl} N=${n}: withdraw ${r.withdrawAlt.toFixed(2)} s with alternative, ${r.withdrawNone.toFixed(2)} s without`);
     r.cpuTotal = s.cpu() - cpu0;
