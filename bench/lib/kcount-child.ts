@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { RawNetlinkSocket } from 'netlink';
 import { PumpDecoder } from '../../src/kernel/event-pump.js';
+import { raisePumpPriority } from '../../src/kernel/rtnl-events.js';
 import { ChangeClock } from './phase-clock.js';
 
 const RTM_GETNEIGH = 30;
@@ -304,6 +305,9 @@ function startPump(onReady: () => void): void {
     env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(64 << 20), EVPN_HA_PUMP_READ: String(64 * 1024) },
   });
   pump = child;
+  // Above the agent, as the agent schedules its own pump: a counter that overflows
+  // re-seeds by a dump and reports late.
+  if (child.pid !== undefined) raisePumpPriority(child.pid);
   const dec = new PumpDecoder();
   child.stdout!.on('data', (chunk: Buffer) => dec.push(chunk, { frame: onEvents, lost, ready: onReady }));
   child.stdin!.on('error', () => {});
