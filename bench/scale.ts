@@ -43,7 +43,7 @@
 //   --impl evpn-ha,frr --bfd-multiplier 3 --probe-servers 1000 --no-probe --probe-only]`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import type { BfdTimers } from '../src/lab/frr.js';
 import { fdbTotal, log, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
@@ -66,10 +66,12 @@ interface Args {
   probeCli?: string;
   /** Every path active (the agent today), not only network 1's. */
   probeAllActive?: boolean;
+  /** Directory for CPU profiles of the agent on server-l (node --cpu-prof, written when it stops). */
+  agentProf?: string;
 }
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
-  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only]';
+  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only] [--agent-prof DIR]';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20, bfdMultiplier: 3 };
@@ -94,6 +96,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--bfd-multiplier') a.bfdMultiplier = posInt('--bfd-multiplier', val());
     else if (flag === '--no-probe') a.probe = false;
     else if (flag === '--probe-prof') a.probeProf = val();
+    else if (flag === '--agent-prof') a.agentProf = resolve(val());
     else if (flag === '--probe-cli') a.probeCli = val();
     else if (flag === '--probe-all-active') a.probeAllActive = true;
     else if (flag === '--probe-only') a.probeOnly = true;
@@ -136,7 +139,7 @@ const caps = (n: number) => ({
   withdraw: 30_000 + n * 0.6,
 });
 
-async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers): Promise<RunResult> {
+async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers, agentProf?: string): Promise<RunResult> {
   const r: RunResult = {
     install: 'skipped', rss: 'skipped', rssParts: {}, cpuInstall: 'skipped', failover: 'skipped', failback: 'skipped',
     withdrawAlt: 'skipped', withdrawNone: 'skipped', cpuTotal: 'skipped', bfdDowns: 0, notes: [],
@@ -145,7 +148,16 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   const tag = impl === 'evpn-ha' ? 'sce' : 'scf';
   // kernel.withdrawDelay 0: the default (10 s) keeps an entry whose last path went
   // for 10 s on purpose; FRR removes at once, so the withdraw figures compare that.
-  const s = new ScaleLab(tag, { impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+  const s = new ScaleLab(tag, {
+    impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' },
+    ...(agentProf ? { agentNodeArgs: ['--cpu-prof', '--cpu-prof-dir', agentProf] } : {}),
+  });
+  // A phase whose end came from a stale count, or that spanned a counter re-seed,
+  // has a late figure (never an early one): say so.
+  const late = (phase: string, u: { stale: boolean; reseeds: number }): void => {
+    if (u.stale) r.notes.push(`# note: ${impl} ${phase} N=${n}: the completing count was stale (changed before the phase began); the figure is when it was taken (late)`);
+    else if (u.reseeds > 0) r.notes.push(`# note: ${impl} ${phase} N=${n}: the kernel counter re-seeded ${u.reseeds} time(s) during the phase (the figure is late by up to a dump)`);
+  };
   const timeout = (phase: string, ms: number, c: Counts): void => {
     r.notes.push(`# timeout: ${impl} ${phase} N=${n} not complete after ${(ms / 1000).toFixed(0)} s `
       + `(fdb net1 ${c.fdb.net1}, net2 ${c.fdb.net2}, other ${c.fdb.other}, neigh ${c.neigh}; counter overflows ${c.overflows}, repairs ${c.repairs})`);
@@ -157,10 +169,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const cpu0 = s.cpu();
 
     // Install: both networks; done when all N are on net1 and N neighbours exist.
+    log(`${impl} N=${n}: install starts (${Date.now()})`);
     const sent = await s.gen.send('announce', ['net1', 'net2']);
     const inst = await s.counter.until((c) => c.fdb.net1 === n && c.neigh >= n, sent.firstAt, cap.install, { stepMs: 100 });
     if (!inst.ok) { r.install = 'timeout'; timeout('install', cap.install, inst.last); return r; }
     r.install = (inst.last.t1 - sent.firstAt) / 1000;
+    late('install', inst);
     log(`${impl} N=${n}: install ${r.install.toFixed(2)} s (generator wrote for ${sent.doneAt - sent.firstAt} ms)`);
     await sleep(2000);
     const rss = s.rss();
@@ -176,6 +190,7 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const fo = await s.counter.until((c) => c.fdb.net2 === n, faultAt, cap.failover, { fdbOnly: true, stepMs: 20 });
     if (!fo.ok) { r.failover = 'timeout'; timeout('failover', cap.failover, fo.last); undo(); return r; }
     r.failover = fo.last.t1 - faultAt;
+    late('failover', fo);
     log(`${impl} N=${n}: failover ${r.failover} ms (last dump took ${fo.last.t1 - fo.last.t0} ms)`);
     await sleep(2000);
     const undoAt = Date.now();
@@ -183,18 +198,25 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     const fb = await s.counter.until((c) => c.fdb.net1 === n, undoAt, cap.failback, { fdbOnly: true, stepMs: 100 });
     if (!fb.ok) { r.failback = 'timeout'; timeout('failback', cap.failback, fb.last); return r; }
     r.failback = (fb.last.t1 - undoAt) / 1000;
+    late('failback', fb);
     log(`${impl} N=${n}: failback ${r.failback.toFixed(2)} s`);
     await s.steady(30_000);
 
     // Withdraw with an alternative (net1 routes), then without (net2 routes).
+    log(`${impl} N=${n}: withdraw with alternative starts (${Date.now()})`);
     const w1 = await s.gen.send('withdraw', ['net1']);
     const wa = await s.counter.until((c) => c.fdb.net2 === n, w1.firstAt, cap.withdraw, { fdbOnly: true, stepMs: 50 });
     if (!wa.ok) { r.withdrawAlt = 'timeout'; timeout('withdraw (alternative)', cap.withdraw, wa.last); return r; }
     r.withdrawAlt = (wa.last.t1 - w1.firstAt) / 1000;
+    late('withdraw (alternative)', wa);
+    const cpuW = s.cpu();
+    log(`${impl} N=${n}: withdraw without alternative starts (${Date.now()})`);
     const w2 = await s.gen.send('withdraw', ['net2']);
     const wn = await s.counter.until((c) => fdbTotal(c) === 0 && c.master === 0 && c.neigh === 0, w2.firstAt, cap.withdraw, { stepMs: 50 });
     if (!wn.ok) { r.withdrawNone = 'timeout'; timeout('withdraw (none)', cap.withdraw, wn.last); return r; }
     r.withdrawNone = (wn.last.t1 - w2.firstAt) / 1000;
+    log(`${impl} N=${n}: withdraw without alternative done (${Date.now()}), ${(s.cpu() - cpuW).toFixed(1)} CPU s`);
+    late('withdraw (none)', wn);
     log(`${impl} N=${n}: withdraw ${r.withdrawAlt.toFixed(2)} s with alternative, ${r.withdrawNone.toFixed(2)} s without`);
     r.cpuTotal = s.cpu() - cpu0;
     if (wn.last.repairs > 0) r.notes.push(`# note: ${impl} N=${n}: the kernel counter missed events ${wn.last.repairs} time(s) and repaired its count with a dump (the figure of that phase is late by up to 1 s + the dump)`);
@@ -244,6 +266,7 @@ async function main(): Promise<void> {
   }
   const logDir = join('/tmp/evpn-ha-logs', `scale-${RUN_ID}`);
   mkdirSync(logDir, { recursive: true });
+  if (args.agentProf) mkdirSync(args.agentProf, { recursive: true });
   const bfd: BfdTimers = { minTx: 100, minRx: 100, multiplier: args.bfdMultiplier };
   console.log(`# bench:scale: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
     + `sizes ${args.sizes.join(',')}, ${args.runs} run(s), ${args.vteps} remote VTEPs per network; BFD 100 ms x ${args.bfdMultiplier} on every session; logs ${logDir}`);
@@ -252,7 +275,7 @@ async function main(): Promise<void> {
     for (const n of args.sizes) {
       const res: Record<Impl, RunResult[]> = { 'evpn-ha': [], frr: [] };
       for (let run = 1; run <= args.runs; run++) {
-        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd));
+        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd, args.agentProf));
       }
       const m = (impl: Impl, key: keyof Omit<RunResult, 'rssParts' | 'notes' | 'bfdDowns'>): Fig =>
         (args.impls.includes(impl) ? med(res[impl].map((r) => r[key])) : 'skipped');

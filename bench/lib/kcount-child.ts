@@ -9,9 +9,11 @@
 // bridge FDB dump re-walks the table for every 32 KiB datagram, so dumping 50,000
 // entries took 5 s on the loaded machine, far too slow to time anything with.
 // One line in per count, one JSON line out:
-//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"overflows":n,"repairs":n,"t0":ms,"t1":ms}
-// repairs: re-seeds (after a second without change) that found a state the events
-// had not shown (events lost without an error report).
+//   {"fdb":{"net1":n,"net2":n,"other":n},"master":n,"neigh":n,"nh":n,"overflows":n,"repairs":n,"epoch":n,"t0":ms,"t1":ms}
+// repairs: re-seeds that found a state the events had not shown (events lost).
+// epoch: re-seeds completed. t1 is kept by bench/lib/phase-clock.ts's ChangeClock:
+// an event's time, or the end of a re-seed that found another state (never the
+// start of a dump: a phase starting while a dump ran got an end before its start).
 // fdb: vxlan0's own (NTF_SELF) entries whose MAC starts 02:ab (the generator's), by
 // the network of their remote VTEP: NDA_DST, or with an FDB nexthop (NDA_NH_ID) the
 // gateway of the nexthop or of the group's members (a group spanning both networks
@@ -24,6 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { RawNetlinkSocket } from 'netlink';
 import { PumpDecoder } from '../../src/kernel/event-pump.js';
+import { raisePumpPriority } from '../../src/kernel/rtnl-events.js';
+import { ChangeClock } from './phase-clock.js';
 
 const RTM_GETNEIGH = 30;
 const RTM_GETNEXTHOP = 106;
@@ -114,10 +118,15 @@ const neighs = new Set<number>();
 /** FDB nexthop id -> network of its gateway; group id -> member ids. */
 const nhNet = new Map<number, number>();
 const nhGroups = new Map<number, number[]>();
-let lastChangeAt = 0;
+const clock = new ChangeClock();
 let overflows = 0;
-let repairs = 0;
+/** When the last seed started (the idle check re-seeds after changes seen since). */
 let seededAt = 0;
+/** False while a dump's entries are applied: those are no changes of their own. */
+let fromEvent = true;
+/** When an event last changed the state (the idle check's clock; re-seeds do not move it). */
+let eventAt = 0;
+const changed = (): void => { if (fromEvent) { eventAt = Date.now(); clock.changed(eventAt); } };
 
 function unref(v: number | undefined): void {
   if (v === undefined) return;
@@ -155,7 +164,7 @@ function onNeigh(type: number, p: Buffer): void {
       unref(fdbTarget.get(key));
       if (type === RTM_NEWNEIGH) { fdbTarget.set(key, target); ref(target); } else fdbTarget.delete(key);
     }
-    lastChangeAt = Date.now();
+    changed();
   } else if (family === AF_INET && ifindex === BRIDGE) {
     let ip = -1; let ll = false;
     attrs(p, 12, (t, at, len) => {
@@ -165,7 +174,7 @@ function onNeigh(type: number, p: Buffer): void {
     if (ip < 0) return;
     const state = p.readUInt16LE(8);
     if (type === RTM_NEWNEIGH && ll && (state & (NUD_INCOMPLETE | NUD_FAILED)) === 0) neighs.add(ip); else neighs.delete(ip);
-    lastChangeAt = Date.now();
+    changed();
   }
 }
 
@@ -185,7 +194,7 @@ function onNexthop(type: number, p: Buffer): void {
   if (type === RTM_NEWNEXTHOP && fdb) {
     if (members) nhGroups.set(id, members); else nhNet.set(id, net);
   }
-  lastChangeAt = Date.now();
+  changed();
 }
 
 /** Network of a nexthop or group: 1, 2, 0 unknown, -1 a group spanning both. */
@@ -205,18 +214,26 @@ function signature(): string {
   return JSON.stringify([direct, [...nhRefs], masters.size, neighs.size, nhNet.size, nhGroups.size]);
 }
 
+/** A dump's entries applied without dating a change (events during the dump still do). */
+const quiet = (fn: (type: number, p: Buffer) => void) => (type: number, p: Buffer): void => {
+  fromEvent = false;
+  try { fn(type, p); } finally { fromEvent = true; }
+};
+
 async function seed(): Promise<void> {
-  const before = signature();
-  const changedAt = lastChangeAt;
+  clock.seedStart(signature());
   seededAt = Date.now();
-  fdbTarget.clear(); direct.fill(0); nhRefs.clear(); masters.clear(); neighs.clear(); nhNet.clear(); nhGroups.clear();
-  try { await dump(RTM_GETNEXTHOP, Buffer.alloc(8), onNexthop); } catch { /* no nexthop support */ }
-  await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
-  await dump(RTM_GETNEIGH, Buffer.from([AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), onNeigh);
-  // Events may be lost without an error report; a dump that finds another state
-  // counts as a repair, and the state dates from the dump.
-  if (signature() === before) lastChangeAt = changedAt;
-  else { repairs++; lastChangeAt = seededAt; }
+  try {
+    fdbTarget.clear(); direct.fill(0); nhRefs.clear(); masters.clear(); neighs.clear(); nhNet.clear(); nhGroups.clear();
+    try { await dump(RTM_GETNEXTHOP, Buffer.alloc(8), quiet(onNexthop)); } catch { /* no nexthop support */ }
+    await dump(RTM_GETNEIGH, Buffer.from([AF_BRIDGE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), quiet(onNeigh));
+    await dump(RTM_GETNEIGH, Buffer.from([AF_INET, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), quiet(onNeigh));
+  } finally {
+    // Events may be lost without an error report; a dump that finds another state
+    // counts as a repair, and the change dates from the dump's end (late, never
+    // before a phase that started while the dump ran).
+    clock.seedEnd(Date.now(), signature());
+  }
 }
 
 /**
@@ -224,7 +241,7 @@ async function seed(): Promise<void> {
  * seed: a wait that never completes because of a lost event is repaired.
  */
 function idleCheck(): void {
-  if (seeding === null && lastChangeAt > seededAt && Date.now() - lastChangeAt > 1000) {
+  if (seeding === null && eventAt > seededAt && Date.now() - eventAt > 1000) {
     reseed();
   }
 }
@@ -236,7 +253,10 @@ function count(): object {
     if (net === 1) fdb.net1 += n; else if (net === 2) fdb.net2 += n; else fdb.other += n;
   }
   // t1: when the state last changed (the event that completed a wait), t0: now.
-  return { fdb, master: masters.size, neigh: neighs.size, nh: nhNet.size + nhGroups.size, overflows, repairs, t0: Date.now(), t1: lastChangeAt };
+  return {
+    fdb, master: masters.size, neigh: neighs.size, nh: nhNet.size + nhGroups.size, overflows, repairs: clock.repairs,
+    epoch: clock.epoch, t0: Date.now(), t1: clock.lastChangeAt,
+  };
 }
 
 // ---- the event socket, in the event pump ----
@@ -285,6 +305,9 @@ function startPump(onReady: () => void): void {
     env: { ...process.env, EVPN_HA_PUMP_RCVBUF: String(64 << 20), EVPN_HA_PUMP_READ: String(64 * 1024) },
   });
   pump = child;
+  // Above the agent, as the agent schedules its own pump: a counter that overflows
+  // re-seeds by a dump and reports late.
+  if (child.pid !== undefined) raisePumpPriority(child.pid);
   const dec = new PumpDecoder();
   child.stdout!.on('data', (chunk: Buffer) => dec.push(chunk, { frame: onEvents, lost, ready: onReady }));
   child.stdin!.on('error', () => {});

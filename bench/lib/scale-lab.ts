@@ -12,8 +12,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip, sleep } from '../../src/lab/netns.js';
 import { bfdConfig, briefServerConfig, rrConfig, startFrr, type BfdTimers, type FrrHandle } from '../../src/lab/frr.js';
-import { TwoNetworkLab, childEnv, type AgentTuning, type NetworkName, type RunningAgent } from '../../src/lab/twonet.js';
+import { TwoNetworkLab, childEnv, defaultEvpnHaCommand, type AgentTuning, type NetworkName, type RunningAgent } from '../../src/lab/twonet.js';
 import type { GenNetwork } from '../../src/lab/routegen.js';
+import { phaseEnd } from './phase-clock.js';
 
 export type Impl = 'evpn-ha' | 'frr';
 export const BFD: BfdTimers = { minTx: 100, minRx: 100, multiplier: 3 };
@@ -80,9 +81,14 @@ export interface Counts {
   nh: number;
   /** Event-socket overflows of the counter (each followed by a re-seeding dump). */
   overflows: number;
-  /** Idle re-seeds that found events missing. */
+  /** Re-seeds that found events missing. */
   repairs: number;
-  /** When the count was taken, and when the counted state last changed. */
+  /** Re-seeds completed (bench/lib/phase-clock.ts). */
+  epoch: number;
+  /**
+   * When the count was taken, and when the counted state last changed. In the
+   * count `until` returns, t1 is the end of the phase: never before its `since`.
+   */
   t0: number;
   t1: number;
 }
@@ -107,15 +113,24 @@ export class KernelCounter {
   }
 
   /**
-   * Count until `done` holds or `capMs` passes (from `since`); returns the count that
-   * satisfied it (its t1 is when the dump ended), or null with the last count.
+   * Count until `done` holds or `capMs` passes (from `since`, the phase's start);
+   * returns the count that satisfied it, with t1 the end of the phase (phaseEnd:
+   * never before `since`; `stale` when the count's own t1 was earlier and the
+   * time it was taken stands in), or ok false with the last count. `reseeds`:
+   * re-seeds of the counter during the phase (its end is then late by up to a dump).
    */
   async until(done: (c: Counts) => boolean, since: number, capMs: number, opts: { fdbOnly?: boolean; stepMs?: number } = {}):
-    Promise<{ ok: boolean; last: Counts }> {
+    Promise<{ ok: boolean; last: Counts; stale: boolean; reseeds: number }> {
+    let first: number | null = null;
     for (;;) {
       const c = await this.count(opts.fdbOnly ?? false);
-      if (done(c)) return { ok: true, last: c };
-      if (Date.now() - since > capMs) return { ok: false, last: c };
+      first ??= c.epoch;
+      const reseeds = c.epoch - first;
+      if (done(c)) {
+        const end = phaseEnd(since, c);
+        return { ok: true, last: { ...c, t1: end.at }, stale: end.stale, reseeds };
+      }
+      if (Date.now() - since > capMs) return { ok: false, last: c, stale: false, reseeds };
       await sleep(opts.stepMs ?? 50);
     }
   }
@@ -221,6 +236,8 @@ export interface ScaleLabOptions {
   prepare?: { n: number; k: number };
   /** Extra agent settings (evpn-ha). */
   tuning?: AgentTuning;
+  /** Node flags for the agent (evpn-ha), e.g. --cpu-prof --cpu-prof-dir DIR. */
+  agentNodeArgs?: string[];
 }
 
 export const GEN_ADDR: Record<NetworkName, string> = { net1: '192.168.1.10', net2: '192.168.2.10' };
@@ -242,7 +259,11 @@ export class ScaleLab {
     this.impl = opts.impl;
     this.bfd = opts.bfd ?? BFD;
     this.lab = new Lab(tag);
-    this.net = new TwoNetworkLab(this.lab);
+    const nodeArgs = opts.agentNodeArgs ?? [];
+    if (nodeArgs.length > 0) {
+      const [node, ...rest] = defaultEvpnHaCommand();
+      this.net = new TwoNetworkLab(this.lab, [node!, ...nodeArgs, ...rest]);
+    } else this.net = new TwoNetworkLab(this.lab);
   }
 
   /** AS of each network's reflector: 65001/65002 for evpn-ha; FRR needs one AS (65001). */
@@ -358,7 +379,9 @@ export class ScaleLab {
   async close(): Promise<void> {
     this.gen?.stop();
     this.counter?.stop();
-    await this.agent?.stop('SIGTERM', 5000);
+    // A profiled agent writes its profile on the way out: give it time.
+    if (this.agent) log(`stopping the agent (${Date.now()})`);
+    await this.agent?.stop('SIGTERM', (this.opts.agentNodeArgs ?? []).length > 0 ? 120_000 : 5000);
     this.lab.dispose();
   }
 }

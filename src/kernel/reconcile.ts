@@ -74,16 +74,29 @@ export interface Plan {
 
 const STATIC_STATES = NUD_PERMANENT | NUD_NOARP;
 
-/** A desired entry with canonical MAC/IP text; throws AddressError when invalid. */
+/**
+ * A desired entry with canonical MAC/IP text; throws AddressError when invalid.
+ * An entry already canonical (what the RIB hands in) is returned as it is: no copy.
+ */
 export function normalizeEntry(e: KernelEntry): KernelEntry {
   switch (e.kind) {
-    case 'neigh': return { kind: 'neigh', ifname: e.ifname, ip: normalizeIp(e.ip), mac: normalizeMac(e.mac) };
+    case 'neigh': {
+      const ip = normalizeIp(e.ip);
+      const mac = normalizeMac(e.mac);
+      return ip === e.ip && mac === e.mac ? e : { kind: 'neigh', ifname: e.ifname, ip, mac };
+    }
     case 'fdb': {
-      const f: KernelEntry = { kind: 'fdb', ifname: e.ifname, mac: normalizeMac(e.mac), dst: normalizeIp(e.dst) };
+      const mac = normalizeMac(e.mac);
+      const dst = normalizeIp(e.dst);
+      if (mac === e.mac && dst === e.dst) return e;
+      const f: KernelEntry = { kind: 'fdb', ifname: e.ifname, mac, dst };
       if (e.nhid !== undefined) f.nhid = e.nhid;
       return f;
     }
-    case 'nexthop': return { kind: 'nexthop', id: e.id, dst: normalizeIp(e.dst) };
+    case 'nexthop': {
+      const dst = normalizeIp(e.dst);
+      return dst === e.dst ? e : { kind: 'nexthop', id: e.id, dst };
+    }
     case 'nhgroup': return { kind: 'nhgroup', id: e.id, members: [...e.members] };
   }
 }
@@ -170,8 +183,12 @@ export function plan(desired: KernelEntry[], observed: ObservedEntry[], opts: Di
 /**
  * plan() for observed entries already grouped as groupObserved() does (no 'self'
  * FDB entries). The lists end up in `skipped[].observed`: pass copies if they change.
+ * `keyOf`, when given, learns the key of every op's entry (by identity; an entry
+ * it already knows keeps its key), so the caller need not build each key again
+ * from the entry. A delete's key is the `byKey` key itself.
  */
-export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, ObservedEntry[]>, opts: DiffOptions = {}): Plan {
+export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, ObservedEntry[]>, opts: DiffOptions = {},
+  keyOf?: Map<KernelEntry, string>): Plan {
   const ops: KernelOp[] = [];
   const skipped: Skipped[] = [];
   const stale: KernelEntry[] = [];
@@ -193,6 +210,7 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
       continue;
     }
     wanted.add(key);
+    if (keyOf && !keyOf.has(want)) keyOf.set(want, key);
     if (obs.length === 0) {
       ops.push({ op: 'replace', entry: want });
       continue;
@@ -237,6 +255,7 @@ export function planByKey(desired: KernelEntry[], byKey: ReadonlyMap<string, Obs
       const tables = new Set(fdbs.map((o) => o.table));
       if (tables.size === 1) only = tables.has('vxlan') ? 'vxlan' : 'bridge';
     }
+    keyOf?.set(entry, key);
     if (opts.deleteStale ?? true) deletes.push(only ? { op: 'delete', entry, only } : { op: 'delete', entry });
     else stale.push(entry);
   }

@@ -30,6 +30,8 @@ import {
   encodeOp,
   errnoOf,
   FAMILY_PROBE_MAC,
+  isWholeFdbDelete,
+  type EncodeOptions,
   toLinkInfo,
   toObserved,
   toObservedNexthop,
@@ -293,7 +295,14 @@ export class RtnetlinkPort implements KernelPort {
     if (needsLinks) {
       try { await this.refreshLinks(); } catch (e) { this.log?.warn({ err: e }, 'kernel: link dump failed'); }
     }
-    const failures = await this.send(ops);
+    const failures = await this.send(ops, { fdbDeleteAsOne: true });
+    // A whole FDB delete sent as one request stops at a missing bridge half (ENOENT),
+    // maybe before the vxlan half: those go again as two requests, ENOENT tolerated.
+    const split = failures.flatMap((f, i) => (f?.code === 'ENOENT' && isWholeFdbDelete(ops[i]!) ? [i] : []));
+    if (split.length > 0 && !this.closed) {
+      const again = await this.send(split.map((i) => ops[i]!));
+      split.forEach((i, k) => { failures[i] = again[k] ?? null; });
+    }
     // A device recreated under the same name has a new ifindex: refresh and retry once.
     const stale = failures.flatMap((f, i) => (f?.code === 'ENODEV' && f.message.startsWith('kernel') ? [i] : []));
     if (stale.length > 0 && !this.closed) {
@@ -312,11 +321,11 @@ export class RtnetlinkPort implements KernelPort {
   }
 
   /** Encode and send `ops`; one failure (or null) per op. */
-  private async send(ops: KernelOp[]): Promise<Array<Failure | null>> {
+  private async send(ops: KernelOp[], opts: EncodeOptions = {}): Promise<Array<Failure | null>> {
     const failures: Array<Failure | null> = ops.map(() => null);
     const requests: WireRequest[] = [];
     ops.forEach((op, i) => {
-      const enc = encodeOp(op, i, (n) => this.indexByName.get(n), this.protocol);
+      const enc = encodeOp(op, i, (n) => this.indexByName.get(n), this.protocol, opts);
       if ('error' in enc) failures[i] = enc.error;
       else requests.push(...enc.requests);
     });

@@ -7,7 +7,35 @@ import { parseIp as ipBytes, parseMac as macBytes } from '../wire/addr.js';
 
 // Netlink attributes are Buffers: the address module's parsers, as Buffers.
 const parseIp = (text: string): Buffer => Buffer.from(ipBytes(text));
-const parseMac = (text: string): Buffer => Buffer.from(macBytes(text));
+const parseMac = (text: string): Buffer => fastMac(text) ?? Buffer.from(macBytes(text));
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * "aa:bb:cc:dd:ee:ff" (':' or '-' separators, any case; what the RIB hands us) to
+ * six bytes without a split and six regular expressions per entry; null for any
+ * other spelling (the general parser takes it, and reports the error).
+ */
+function fastMac(text: string): Buffer | null {
+  if (text.length !== 17) return null;
+  const b = Buffer.allocUnsafe(6);
+  for (let i = 0; i < 6; i++) {
+    const hi = hexDigit(text.charCodeAt(3 * i));
+    const lo = hexDigit(text.charCodeAt(3 * i + 1));
+    if (hi < 0 || lo < 0) return null;
+    if (i < 5) {
+      const sep = text.charCodeAt(3 * i + 2);
+      if (sep !== 58 /* : */ && sep !== 45 /* - */) return null;
+    }
+    b[i] = (hi << 4) | lo;
+  }
+  return b;
+}
 import * as nl from './nl.js';
 import {
   FLOOD_MAC,
@@ -60,12 +88,29 @@ export const FAMILY_PROBE_MAC = '02:00:00:e7:fa:06';
 /** An encoded op: its requests, or a local failure (e.g. unknown device). */
 export type Encoded = { requests: WireRequest[] } | { error: { code: string; errno: number; message: string } };
 
+export interface EncodeOptions {
+  /**
+   * A whole FDB delete (both halves) as one request with NTF_MASTER|NTF_SELF
+   * instead of two. The kernel (rtnl_fdb_del) deletes the bridge half, then the
+   * vxlan half; when the bridge half is missing it stops with ENOENT and leaves the
+   * vxlan half in place: that request fails with ENOENT (not tolerated), and the
+   * caller sends the op again as two requests (isWholeFdbDelete).
+   */
+  fdbDeleteAsOne?: boolean;
+}
+
+/** A delete of both halves of a (non flood-list) FDB entry. */
+export function isWholeFdbDelete(op: KernelOp): boolean {
+  return op.op === 'delete' && op.only === undefined && op.entry.kind === 'fdb' && op.entry.mac !== FLOOD_MAC;
+}
+
 /** Build the request(s) for one op. `index` resolves a device name to its ifindex. */
 export function encodeOp(
   op: KernelOp,
   opIndex: number,
   index: (ifname: string) => number | undefined,
   protocol: number,
+  opts: EncodeOptions = {},
 ): Encoded {
   const e = op.entry;
   const req0 = (buf: Buffer, enoentOk = false): WireRequest => ({ buf, opIndex, enoentOk });
@@ -149,6 +194,10 @@ export function encodeOp(
   const del = (flags: number): WireRequest =>
     req(nl.encodeMessage(nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0, nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, flags), [lladdr]), true);
   const only = op.op === 'delete' ? op.only : undefined;
+  if (only === undefined && opts.fdbDeleteAsOne) {
+    return { requests: [req(nl.encodeMessage(nl.RTM_DELNEIGH, nl.NLM_F_REQUEST, 0,
+      nl.ndmsg(nl.AF_BRIDGE, ifindex, 0, nl.NTF_MASTER | nl.NTF_SELF), [lladdr]))] };
+  }
   const requests: WireRequest[] = [];
   if (only !== 'vxlan') requests.push(del(nl.NTF_MASTER));
   if (only !== 'bridge') requests.push(del(nl.NTF_SELF));

@@ -136,3 +136,43 @@ t.test('decode link with vxlan info, and addresses', async (t) => {
   t.same(v4, { family: 4, prefixLen: 24, index: 2, address: '192.168.0.65', flags: 0, scope: 0 });
   t.equal(nl.decodeAddr(Buffer.from([7, 0, 0, 0, 2, 0, 0, 0])), null);
 });
+
+t.test('MAC spellings in requests: the fast path and the general parser agree', async (t) => {
+  const idx = (): number => 3;
+  const lladdr = (mac: string): number[] | string => {
+    const enc = encodeOp({ op: 'delete', entry: { kind: 'fdb', ifname: 'vxlan0', mac, dst: '' }, only: 'vxlan' }, 0, idx, 0xe7);
+    if ('error' in enc) return enc.error.code;
+    const p = enc.requests[0]!.buf.subarray(16 + 12);
+    return [...p.subarray(4, 10)];
+  };
+  t.same(lladdr('02:ab:cd:ef:00:87'), [0x02, 0xab, 0xcd, 0xef, 0, 0x87]);
+  t.same(lladdr('02-AB-cd:EF-00:87'), [0x02, 0xab, 0xcd, 0xef, 0, 0x87], 'mixed separators and case, as macBytes takes them');
+  t.same(lladdr('2:ab:cd:ef:0:87'), [0x02, 0xab, 0xcd, 0xef, 0, 0x87], 'short parts: the general parser');
+  t.equal(lladdr('02:ab:cd:ef:00:8g'), 'EINVAL');
+  t.equal(lladdr('02:ab:cd:ef:00.87'), 'EINVAL');
+  t.equal(lladdr('02:ab:cd:ef:00:87:'), 'EINVAL');
+});
+
+t.test('decodeNeigh: the last of repeated attributes wins, odd lengths give null', async (t) => {
+  const p = Buffer.from([7, 0, 0, 0, 3, 0, 0, 0, 0x02, 0, 0x12, 0,
+    ...attr(2, MAC), ...attr(1, [10, 0, 0, 1]), ...attr(1, [10, 0, 0, 2]), ...attr(13, [5, 0, 0, 0]), ...attr(12, [])]);
+  t.match(nl.decodeNeigh(p), { lladdr: '02:00:00:00:00:87', dst: '10.0.0.2', nhid: 5, protocol: null, master: null, vlan: null });
+  const q = Buffer.from([7, 0, 0, 0, 3, 0, 0, 0, 0x02, 0, 0x12, 0, ...attr(2, [1, 2, 3]), ...attr(1, [10, 0, 0])]);
+  t.match(nl.decodeNeigh(q), { lladdr: null, dst: null });
+  t.throws(() => nl.decodeNeigh(Buffer.from([7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 50, 0, 1, 0])), nl.NetlinkDecodeError);
+});
+
+t.test('a whole fdb delete as one request (NTF_MASTER|NTF_SELF) on request, ENOENT not tolerated', async (t) => {
+  const idx = (): number => 3;
+  const f = encodeOp({ op: 'delete', entry: { kind: 'fdb', ifname: 'vxlan0', mac: '02:00:00:00:00:87', dst: '' } }, 5, idx, 0xe7, { fdbDeleteAsOne: true });
+  if (!('requests' in f)) throw new Error('expected requests');
+  t.equal(f.requests.length, 1);
+  t.same([...f.requests[0]!.buf], [...hdr(16 + 12 + 12, 29, 0x01, 0), 7, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0x06, 0, ...attr(2, MAC)]);
+  t.notOk(f.requests[0]!.enoentOk, 'ENOENT: the caller sends it again as two requests');
+  const only = encodeOp({ op: 'delete', entry: { kind: 'fdb', ifname: 'vxlan0', mac: '02:00:00:00:00:87', dst: '' }, only: 'bridge' }, 0, idx, 0xe7, { fdbDeleteAsOne: true });
+  if (!('requests' in only)) throw new Error('expected requests');
+  t.same(only.requests.map((r) => r.buf[16 + 10]), [0x04], 'one half: as before');
+  const flood = encodeOp({ op: 'delete', entry: { kind: 'fdb', ifname: 'vxlan0', mac: '00:00:00:00:00:00', dst: '192.168.1.87' } }, 0, idx, 0xe7, { fdbDeleteAsOne: true });
+  if (!('requests' in flood)) throw new Error('expected requests');
+  t.same(flood.requests.map((r) => r.buf[16 + 10]), [0x02], 'a flood-list remote: its vxlan half, by dst');
+});
