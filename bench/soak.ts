@@ -20,28 +20,36 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { RUN_ID, isRoot } from '../src/lab/netns.js';
+import { RUN_ID, isRoot, sleep } from '../src/lab/netns.js';
 import { fdbTotal, log, ScaleLab } from './lib/scale-lab.js';
+import { ControlClient } from '../src/control/client.js';
+import type { NeighborInfo } from '../src/control/types.js';
 import { runBench, UsageError } from './lib/main.js';
 
-interface Args { flaps: number; routes: number; vteps: number }
-const USAGE = 'usage: node build/bench/soak.js [--flaps N] [--routes N] [--vteps K]';
+/** The reflectors' update-group coalesce time (FRR `coalesce-time`, ms) in the soak; null: FRR's default. */
+const RR_COALESCE_MS: number | null = 100;
+
+interface Args { flaps: number; routes: number; vteps: number; coalesceMs: number | null; maxMinutes: number | null }
+const USAGE = 'usage: node build/bench/soak.js [--flaps N] [--routes N] [--vteps K] [--rr-coalesce-ms MS|frr] [--max-minutes M]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { flaps: 1000, routes: 10_000, vteps: 4 };
+  const a: Args = { flaps: 1000, routes: 10_000, vteps: 4, coalesceMs: RR_COALESCE_MS, maxMinutes: null };
+  const valued = ['--flaps', '--routes', '--vteps', '--rr-coalesce-ms', '--max-minutes'];
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const [flag, inline] = k.includes('=') ? [k.slice(0, k.indexOf('=')), k.slice(k.indexOf('=') + 1)] : [k, undefined];
     const v = inline ?? argv[i + 1];
-    if (inline === undefined && ['--flaps', '--routes', '--vteps'].includes(flag!)) i++;
-    const posInt = (): number => {
+    if (inline === undefined && valued.includes(flag!)) i++;
+    const int = (min: number): number => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, not ${String(v)}`);
+      if (v === undefined || v === '' || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, not ${String(v)}`);
       return n;
     };
-    if (flag === '--flaps') a.flaps = posInt();
-    else if (flag === '--routes') a.routes = posInt();
-    else if (flag === '--vteps') a.vteps = posInt();
+    if (flag === '--flaps') a.flaps = int(1);
+    else if (flag === '--routes') a.routes = int(1);
+    else if (flag === '--vteps') a.vteps = int(1);
+    else if (flag === '--max-minutes') a.maxMinutes = int(1);
+    else if (flag === '--rr-coalesce-ms') a.coalesceMs = v === 'frr' ? null : int(0);
     else if (flag === '--help' || flag === '-h') { console.log(USAGE); process.exit(0); }
     else throw new UsageError(`unknown argument ${k}`);
   }
@@ -50,10 +58,27 @@ function parseArgs(argv: string[]): Args {
 
 const FAILOVER_CAP = 10_000;
 const FAILBACK_CAP = 60_000;
+const STEADY_CAP = 60_000;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : Number.NaN;
+}
+
+/** One converged flap. */
+interface Flap {
+  /** Wait for the steady state before the fault (BGP Established, BFD Up on both sides). */
+  steadyMs: number;
+  failoverMs: number;
+  failbackMs: number;
+  /** Our FDB nexthops and groups in the kernel after the failback. */
+  nh: number;
+  rss: number;
+}
+
+/** The agent's own view: both sessions Established with BFD Up. */
+function agentSteady(ns: NeighborInfo[]): boolean {
+  return ns.length === 2 && ns.every((x) => x.established && x.bfd?.state === 'Up');
 }
 
 async function main(): Promise<void> {
@@ -63,42 +88,71 @@ async function main(): Promise<void> {
   const logDir = join('/tmp/evpn-ha-logs', `soak-${RUN_ID}`);
   mkdirSync(logDir, { recursive: true });
   console.log(`# bench:soak: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
-    + `${args.flaps} flaps, ${n} routes on both networks from ${args.vteps} VTEPs each; logs ${logDir}`);
-  const s = new ScaleLab('sk', { impl: 'evpn-ha', prepare: { n, k: args.vteps }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' } });
+    + `${args.flaps} flaps${args.maxMinutes === null ? '' : ` (at most ${args.maxMinutes} min of flapping)`}, `
+    + `${n} routes on both networks from ${args.vteps} VTEPs each; reflector coalesce-time `
+    + `${args.coalesceMs === null ? 'FRR default' : `${args.coalesceMs} ms`}; logs ${logDir}`);
+  const s = new ScaleLab('sk', {
+    impl: 'evpn-ha', prepare: { n, k: args.vteps }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' },
+    ...(args.coalesceMs === null ? {} : { rrExtra: [`coalesce-time ${args.coalesceMs}`] }),
+  });
   const started = Date.now();
-  const failovers: number[] = [];
-  const failbacks: number[] = [];
+  const flaps: Flap[] = [];
   const problems: string[] = [];
-  let rssFirst = Number.NaN;
-  let rssLast = Number.NaN;
-  let done = 0;
   let leaked = Number.NaN;
+  let ctl: ControlClient | null = null;
+  let stoppedByTime = false;
+  let flapStart = Number.NaN;
+  let logSeen = 0;
+  let flapEnd = Number.NaN;
   try {
     await s.setup();
+    ctl = await ControlClient.connect(s.agent!.socketPath);
     const sent = await s.gen.send('announce', ['net1', 'net2']);
     const inst = await s.counter.until((c) => c.fdb.net1 === n && c.neigh >= n, sent.firstAt, 30_000 + n * 0.6, { stepMs: 200 });
     if (!inst.ok) throw new Error(`install of ${n} routes not complete: ${JSON.stringify(inst.last)}`);
     log(`installed ${n} routes in ${((inst.last.t1 - sent.firstAt) / 1000).toFixed(2)} s`);
+    flapStart = Date.now();
     for (let f = 1; f <= args.flaps; f++) {
-      await s.steady(60_000);
+      if (args.maxMinutes !== null && Date.now() - flapStart > args.maxMinutes * 60_000) { stoppedByTime = true; break; }
+      // Steady state first: the agent sees both sessions Established with BFD Up (so
+      // the fault is detected by BFD, not by the hold timer), and so do the reflectors.
+      const t0 = Date.now();
+      for (;;) {
+        if (agentSteady(await ctl.call('neighbors'))) break;
+        if (Date.now() - t0 > STEADY_CAP) throw new Error(`flap ${f}: the agent's sessions not Established with BFD Up within ${STEADY_CAP} ms`);
+        await sleep(20);
+      }
+      await s.steady(STEADY_CAP);
       const faultAt = Date.now();
       const undo = s.net.blackholeUplink('l', 'net1');
       const fo = await s.counter.until((c) => c.fdb.net2 === n, faultAt, FAILOVER_CAP, { fdbOnly: true, stepMs: 20 });
       undo();
       const undoAt = Date.now();
       if (!fo.ok) { problems.push(`flap ${f}: no failover within ${FAILOVER_CAP} ms (${JSON.stringify(fo.last.fdb)})`); break; }
-      failovers.push(fo.last.t1 - faultAt);
       const fb = await s.counter.until((c) => c.fdb.net1 === n, undoAt, FAILBACK_CAP, { fdbOnly: true, stepMs: 50 });
       if (!fb.ok) { problems.push(`flap ${f}: no failback within ${FAILBACK_CAP} ms (${JSON.stringify(fb.last.fdb)})`); break; }
-      failbacks.push(fb.last.t1 - undoAt);
-      done = f;
-      const rss = s.rss().total;
-      if (f === 1) rssFirst = rss;
-      rssLast = rss;
+      // Detected by BFD: the agent reset network 1's session once, because BFD went
+      // Down (not the hold timer), and network 2's never.
+      const nb = await ctl.call('neighbors');
+      const n1 = nb.find((x) => x.uplink === 'net1');
+      const n2 = nb.find((x) => x.uplink === 'net2');
+      const out = s.agent!.output();
+      const seen = out.slice(logSeen, out.lastIndexOf('\n') + 1);
+      logSeen += seen.length;
+      const downs = seen.split('\n').filter((l) => l.includes('"msg":"session net'));
+      if (n1?.flaps !== f || n2?.flaps !== 0 || downs.length !== 1 || !/"msg":"session net1 down: reset: BFD down/.test(downs[0]!)) {
+        problems.push(`flap ${f}: not one BFD-detected reset of network 1: net1 flaps ${String(n1?.flaps)}, net2 flaps ${String(n2?.flaps)}, `
+          + `session downs logged: ${downs.map((l) => /"msg":"([^"]*)"/.exec(l)?.[1] ?? l).join('; ') || 'none'}`);
+        break;
+      }
+      flaps.push({ steadyMs: faultAt - t0, failoverMs: fo.last.t1 - faultAt, failbackMs: fb.last.t1 - undoAt, nh: fb.last.nh, rss: s.rss().total });
+      const x = flaps.at(-1)!;
       if (f === 1 || f % 10 === 0 || f === args.flaps) {
-        log(`flap ${f}: failover ${failovers.at(-1)} ms, failback ${failbacks.at(-1)} ms, rss ${rss.toFixed(0)} MiB, cpu ${s.cpu().toFixed(1)} s`);
+        log(`flap ${f}: steady ${x.steadyMs} ms, failover ${x.failoverMs} ms, failback ${x.failbackMs} ms, nexthops ${x.nh}, `
+          + `rss ${x.rss.toFixed(0)} MiB, cpu ${s.cpu().toFixed(1)} s, ${((Date.now() - flapStart) / f).toFixed(0)} ms per flap`);
       }
     }
+    flapEnd = Date.now();
     // Leaks: everything withdrawn, nothing of ours may stay.
     const c0 = await s.counter.count();
     if (fdbTotal(c0) !== n || c0.fdb.other !== 0 || c0.neigh !== n) problems.push(`before the withdrawal: ${JSON.stringify(c0)} (expected ${n} entries on one network)`);
@@ -110,19 +164,26 @@ async function main(): Promise<void> {
     problems.push(e instanceof Error ? e.message.split('\n')[0]! : String(e));
     log(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n${s.tail()}`);
   } finally {
+    ctl?.close();
     const bfdDowns = s.bfdDowns();
     const out = s.agent?.output() ?? '';
     const lost = out.split('\n').filter((l) => /events lost|event pump exited|event socket error/.test(l)).length;
     writeFileSync(join(logDir, 'agent.log'), out);
     await s.close();
+    const done = flaps.length;
+    const rssFirst = flaps[0]?.rss ?? Number.NaN;
+    const rssLast = flaps.at(-1)?.rss ?? Number.NaN;
     console.log(`soak: ${done} flaps, rss ${rssFirst.toFixed(0)} -> ${rssLast.toFixed(0)} MiB, leaked ${Number.isNaN(leaked) ? 'n/a' : leaked}`);
-    const ms = (x: number): string => (Number.isNaN(x) ? 'n/a' : x.toFixed(0));
-    console.log(`soak details: failover median ${ms(pct(failovers, 0.5))} ms, p95 ${ms(pct(failovers, 0.95))} ms, max ${ms(Math.max(...failovers))} ms; `
-      + `failback median ${ms(pct(failbacks, 0.5))} ms, max ${ms(Math.max(...failbacks))} ms; event-loss reports ${lost}; `
-      + `BFD Down session drops ${bfdDowns} (${failovers.length} from the faults); `
-      + `${((Date.now() - started) / 60_000).toFixed(1)} min`);
+    const ms = (x: number): string => (Number.isNaN(x) || !Number.isFinite(x) ? 'n/a' : x.toFixed(0));
+    const col = (k: keyof Flap): number[] => flaps.map((x) => x[k]);
+    console.log(`soak details: failover median ${ms(pct(col('failoverMs'), 0.5))} ms, p95 ${ms(pct(col('failoverMs'), 0.95))} ms, max ${ms(Math.max(...col('failoverMs')))} ms; `
+      + `failback median ${ms(pct(col('failbackMs'), 0.5))} ms, max ${ms(Math.max(...col('failbackMs')))} ms; event-loss reports ${lost}; `
+      + `BFD Down session drops ${bfdDowns} (${done} from the faults); `
+      + `${((Date.now() - started) / 60_000).toFixed(1)} min; ${done ? ((flapEnd - flapStart) / done / 1000).toFixed(2) : 'n/a'} s per flap; `
+      + `steady wait median ${ms(pct(col('steadyMs'), 0.5))} ms; nexthops and groups ${done ? `${flaps[0]!.nh} -> ${flaps.at(-1)!.nh} (max ${Math.max(...col('nh'))})` : 'n/a'}; `
+      + `rss max ${ms(Math.max(...col('rss')))} MiB`);
     const growth = rssLast / rssFirst - 1;
-    if (done < args.flaps) problems.push(`only ${done} of ${args.flaps} flaps converged`);
+    if (done < args.flaps && !stoppedByTime) problems.push(`only ${done} of ${args.flaps} flaps converged`);
     if (growth > 0.1) problems.push(`RSS grew by ${(growth * 100).toFixed(0)} % (limit 10 %)`);
     if (leaked > 0) problems.push(`${leaked} kernel entries or nexthops leaked`);
     for (const p of problems) console.log(`# FAIL: ${p}`);
