@@ -3,20 +3,40 @@
 // the route generator; then --flaps times (default 1,000): server-l's eth1
 // blackholed (BFD 100 ms x 3 detects it) until every FDB entry for the generator's
 // MACs points into network 2, the fault removed until every entry points into
-// network 1 again. Each flap starts from the steady state (server-l Established
-// with BFD Up on both reflectors) and ends as soon as the failback is complete.
+// network 1 again. Each flap starts from the steady state (the agent sees both
+// sessions Established with BFD Up, and so do both reflectors) and ends as soon as
+// the failback is complete.
 //
-// Checked: every flap converges (failover within 10 s, failback within 60 s);
-// RSS (agent + event pump) after the last flap within 10 % of after the first;
-// after the last flap, the generator withdraws everything and no kernel entry
-// (FDB, neighbour) or FDB nexthop of ours may be left (kernel.withdrawDelay 0);
-// every 'events lost' report of the agent's kernel layer must be followed by a
-// correct kernel state (the leak check, and every flap's convergence, prove the
-// resync). Output (fixed):
+// Checked: every flap converges (failover within 10 s, failback within 60 s), and
+// its failover was BFD-detected (after the fault the agent reset network 1's session
+// because BFD went Down, not on the hold timer; other session drops, e.g. a
+// reflector's BFD starved on the loaded machine, are counted and printed); RSS
+// (agent + its event pump and BFD process) after the last flap within 10 % of after
+// the first; after the last flap, the generator withdraws everything and no kernel
+// entry (FDB, neighbour) or FDB nexthop or group of ours may be left
+// (kernel.withdrawDelay 0); every 'events lost' report of the agent's kernel layer
+// must be followed by a correct kernel state (the leak check, and every flap's
+// convergence, prove the resync). The details line also shows our nexthops and
+// groups after each failback, first -> last (they must not grow with the flaps).
+// Output (fixed):
 //   soak: <flaps> flaps, rss <first> -> <last> MiB, leaked <n>
 // followed by a details line. Exit code 1 when a check fails.
 //
-// Run as root: `npm run bench:soak [-- --flaps N --routes N --vteps K]`.
+// What bounds a flap (docs/performance.md, "Soak"): the failover (~0.3 s: BFD
+// detection, then one group replace per remote VTEP); the failback: the agent's
+// reconnect (connectRetry 1 s, the config's minimum, jittered: ~0.8 s after the
+// fault is removed), then the reflector's re-advertisement of the table, then the
+// agent's work; then the wait for BFD Up on both sides before the next fault (RFC
+// 5880 §6.8.3: at most one packet a second while a session is not Up, so 1-3 s after
+// the reconnect). FRR delays the first advertisement to a new update subgroup by its
+// `coalesce-time` (1 s + 50 ms per peer by default). The soak configures the
+// reflectors with `coalesce-time 100` (--rr-coalesce-ms; `frr` keeps FRR's default):
+// the agent still receives and installs the whole table again on each failback,
+// only sooner. Nothing on the agent's side is shortened.
+// --max-minutes M stops starting flaps after M minutes (the leak check still runs;
+// not a failure), to fit a run into a hold of the shared bench lock.
+//
+// Run as root: `npm run bench:soak [-- --flaps N --routes N --vteps K --rr-coalesce-ms MS|frr --max-minutes M]`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +123,17 @@ async function main(): Promise<void> {
   let stoppedByTime = false;
   let flapStart = Number.NaN;
   let logSeen = 0;
+  let spurious = 0;
+  let beforeFault: string[] = [];
+  /** The agent's 'session ... down' log messages since the last call. */
+  const sessionDowns = (): string[] => {
+    const out = s.agent!.output();
+    const seen = out.slice(logSeen, out.lastIndexOf('\n') + 1);
+    logSeen += seen.length;
+    return seen.split('\n').filter((l) => l.includes('"msg":"session net')).map((l) => /"msg":"([^"]*)"/.exec(l)?.[1] ?? l);
+  };
+  const markFault = (): void => { beforeFault = sessionDowns(); };
+  const newSessionDowns = (): { before: string[]; after: string[] } => ({ before: beforeFault, after: sessionDowns() });
   let flapEnd = Number.NaN;
   try {
     await s.setup();
@@ -123,6 +154,7 @@ async function main(): Promise<void> {
         await sleep(20);
       }
       await s.steady(STEADY_CAP);
+      markFault();
       const faultAt = Date.now();
       const undo = s.net.blackholeUplink('l', 'net1');
       const fo = await s.counter.until((c) => c.fdb.net2 === n, faultAt, FAILOVER_CAP, { fdbOnly: true, stepMs: 20 });
@@ -131,18 +163,15 @@ async function main(): Promise<void> {
       if (!fo.ok) { problems.push(`flap ${f}: no failover within ${FAILOVER_CAP} ms (${JSON.stringify(fo.last.fdb)})`); break; }
       const fb = await s.counter.until((c) => c.fdb.net1 === n, undoAt, FAILBACK_CAP, { fdbOnly: true, stepMs: 50 });
       if (!fb.ok) { problems.push(`flap ${f}: no failback within ${FAILBACK_CAP} ms (${JSON.stringify(fb.last.fdb)})`); break; }
-      // Detected by BFD: the agent reset network 1's session once, because BFD went
-      // Down (not the hold timer), and network 2's never.
-      const nb = await ctl.call('neighbors');
-      const n1 = nb.find((x) => x.uplink === 'net1');
-      const n2 = nb.find((x) => x.uplink === 'net2');
-      const out = s.agent!.output();
-      const seen = out.slice(logSeen, out.lastIndexOf('\n') + 1);
-      logSeen += seen.length;
-      const downs = seen.split('\n').filter((l) => l.includes('"msg":"session net'));
-      if (n1?.flaps !== f || n2?.flaps !== 0 || downs.length !== 1 || !/"msg":"session net1 down: reset: BFD down/.test(downs[0]!)) {
-        problems.push(`flap ${f}: not one BFD-detected reset of network 1: net1 flaps ${String(n1?.flaps)}, net2 flaps ${String(n2?.flaps)}, `
-          + `session downs logged: ${downs.map((l) => /"msg":"([^"]*)"/.exec(l)?.[1] ?? l).join('; ') || 'none'}`);
+      // Detected by BFD: after the fault the agent reset network 1's session because
+      // BFD went Down (not the hold timer). Other session drops (a reflector's BFD
+      // starved on the loaded machine) are counted, not failed on.
+      const downs = newSessionDowns();
+      const ours = downs.after.filter((d) => d.startsWith('session net1 down: reset: BFD down'));
+      spurious += downs.before.length + downs.after.length - ours.length;
+      if (ours.length !== 1) {
+        problems.push(`flap ${f}: network 1's session not reset once by BFD after the fault; session drops seen: `
+          + `${[...downs.before.map((d) => `before the fault: ${d}`), ...downs.after].join('; ') || 'none'}`);
         break;
       }
       flaps.push({ steadyMs: faultAt - t0, failoverMs: fo.last.t1 - faultAt, failbackMs: fb.last.t1 - undoAt, nh: fb.last.nh, rss: s.rss().total });
@@ -180,7 +209,7 @@ async function main(): Promise<void> {
       + `failback median ${ms(pct(col('failbackMs'), 0.5))} ms, max ${ms(Math.max(...col('failbackMs')))} ms; event-loss reports ${lost}; `
       + `BFD Down session drops ${bfdDowns} (${done} from the faults); `
       + `${((Date.now() - started) / 60_000).toFixed(1)} min; ${done ? ((flapEnd - flapStart) / done / 1000).toFixed(2) : 'n/a'} s per flap; `
-      + `steady wait median ${ms(pct(col('steadyMs'), 0.5))} ms; nexthops and groups ${done ? `${flaps[0]!.nh} -> ${flaps.at(-1)!.nh} (max ${Math.max(...col('nh'))})` : 'n/a'}; `
+      + `other session drops ${spurious}; steady wait median ${ms(pct(col('steadyMs'), 0.5))} ms; nexthops and groups ${done ? `${flaps[0]!.nh} -> ${flaps.at(-1)!.nh} (max ${Math.max(...col('nh'))})` : 'n/a'}; `
       + `rss max ${ms(Math.max(...col('rss')))} MiB`);
     const growth = rssLast / rssFirst - 1;
     if (done < args.flaps && !stoppedByTime) problems.push(`only ${done} of ${args.flaps} flaps converged`);
