@@ -12,12 +12,14 @@
 // because BFD went Down, not on the hold timer; other session drops, e.g. a
 // reflector's BFD starved on the loaded machine, are counted and printed); RSS
 // (agent + its event pump and BFD process) after the last flap within 10 % of after
-// the first; after the last flap, the generator withdraws everything and no kernel
-// entry (FDB, neighbour) or FDB nexthop or group of ours may be left
-// (kernel.withdrawDelay 0); every 'events lost' report of the agent's kernel layer
-// must be followed by a correct kernel state (the leak check, and every flap's
-// convergence, prove the resync). The details line also shows our nexthops and
-// groups after each failback, first -> last (they must not grow with the flaps).
+// the first (each the median of the samples after 10 flaps: one sample swings by
+// 20 % with the garbage collector); our FDB nexthops and groups after the last flap
+// (settled) no more than after the install (one group per remote VTEP, and its
+// nexthop: they must not multiply with the flaps); after the last flap, the
+// generator withdraws everything and no kernel entry (FDB, neighbour) or FDB
+// nexthop or group of ours may be left (kernel.withdrawDelay 0); every 'events
+// lost' report of the agent's kernel layer must be followed by a correct kernel
+// state (the leak check, and every flap's convergence, prove the resync).
 // Output (fixed):
 //   soak: <flaps> flaps, rss <first> -> <last> MiB, leaked <n>
 // followed by a details line. Exit code 1 when a check fails.
@@ -79,6 +81,7 @@ function parseArgs(argv: string[]): Args {
 const FAILOVER_CAP = 10_000;
 const FAILBACK_CAP = 60_000;
 const STEADY_CAP = 60_000;
+const RSS_WINDOW = 10;
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -91,7 +94,7 @@ interface Flap {
   steadyMs: number;
   failoverMs: number;
   failbackMs: number;
-  /** Our FDB nexthops and groups in the kernel after the failback. */
+  /** Our FDB nexthops and groups in the kernel before the fault (the previous flap's, settled). */
   nh: number;
   rss: number;
 }
@@ -124,6 +127,8 @@ async function main(): Promise<void> {
   let flapStart = Number.NaN;
   let logSeen = 0;
   let spurious = 0;
+  let nhInstalled = Number.NaN;
+  let nhLast = Number.NaN;
   let beforeFault: string[] = [];
   /** The agent's 'session ... down' log messages since the last call. */
   const sessionDowns = (): string[] => {
@@ -155,6 +160,8 @@ async function main(): Promise<void> {
       }
       await s.steady(STEADY_CAP);
       markFault();
+      const nhBefore = (await s.counter.count()).nh;
+      if (f === 1) nhInstalled = nhBefore;
       const faultAt = Date.now();
       const undo = s.net.blackholeUplink('l', 'net1');
       const fo = await s.counter.until((c) => c.fdb.net2 === n, faultAt, FAILOVER_CAP, { fdbOnly: true, stepMs: 20 });
@@ -174,7 +181,7 @@ async function main(): Promise<void> {
           + `${[...downs.before.map((d) => `before the fault: ${d}`), ...downs.after].join('; ') || 'none'}`);
         break;
       }
-      flaps.push({ steadyMs: faultAt - t0, failoverMs: fo.last.t1 - faultAt, failbackMs: fb.last.t1 - undoAt, nh: fb.last.nh, rss: s.rss().total });
+      flaps.push({ steadyMs: faultAt - t0, failoverMs: fo.last.t1 - faultAt, failbackMs: fb.last.t1 - undoAt, nh: nhBefore, rss: s.rss().total });
       const x = flaps.at(-1)!;
       if (f === 1 || f % 10 === 0 || f === args.flaps) {
         log(`flap ${f}: steady ${x.steadyMs} ms, failover ${x.failoverMs} ms, failback ${x.failbackMs} ms, nexthops ${x.nh}, `
@@ -182,6 +189,11 @@ async function main(): Promise<void> {
       }
     }
     flapEnd = Date.now();
+    // Nexthops and groups after the last flap, settled (no change for a second): as
+    // many as after the install (one group per remote VTEP, its nexthop).
+    const settled = await s.counter.until((c) => c.t0 - c.t1 > 1000, Date.now(), 30_000, { stepMs: 200 });
+    nhLast = settled.last.nh;
+    if (flaps.length && nhLast > nhInstalled) problems.push(`${nhLast} nexthops and groups after the last flap, ${nhInstalled} after the install`);
     // Leaks: everything withdrawn, nothing of ours may stay.
     const c0 = await s.counter.count();
     if (fdbTotal(c0) !== n || c0.fdb.other !== 0 || c0.neigh !== n) problems.push(`before the withdrawal: ${JSON.stringify(c0)} (expected ${n} entries on one network)`);
@@ -200,8 +212,12 @@ async function main(): Promise<void> {
     writeFileSync(join(logDir, 'agent.log'), out);
     await s.close();
     const done = flaps.length;
-    const rssFirst = flaps[0]?.rss ?? Number.NaN;
-    const rssLast = flaps.at(-1)?.rss ?? Number.NaN;
+    // RSS swings by 20 % and more between two samples with the garbage collector's
+    // cycle: "after the first" and "after the last" flap are the medians of the
+    // samples after the first and the last RSS_WINDOW flaps (disjoint).
+    const w = Math.max(1, Math.min(RSS_WINDOW, Math.floor(done / 2)));
+    const rssFirst = pct(flaps.slice(0, w).map((x) => x.rss), 0.5);
+    const rssLast = pct(flaps.slice(-w).map((x) => x.rss), 0.5);
     console.log(`soak: ${done} flaps, rss ${rssFirst.toFixed(0)} -> ${rssLast.toFixed(0)} MiB, leaked ${Number.isNaN(leaked) ? 'n/a' : leaked}`);
     const ms = (x: number): string => (Number.isNaN(x) || !Number.isFinite(x) ? 'n/a' : x.toFixed(0));
     const col = (k: keyof Flap): number[] => flaps.map((x) => x[k]);
@@ -209,8 +225,8 @@ async function main(): Promise<void> {
       + `failback median ${ms(pct(col('failbackMs'), 0.5))} ms, max ${ms(Math.max(...col('failbackMs')))} ms; event-loss reports ${lost}; `
       + `BFD Down session drops ${bfdDowns} (${done} from the faults); `
       + `${((Date.now() - started) / 60_000).toFixed(1)} min; ${done ? ((flapEnd - flapStart) / done / 1000).toFixed(2) : 'n/a'} s per flap; `
-      + `other session drops ${spurious}; steady wait median ${ms(pct(col('steadyMs'), 0.5))} ms; nexthops and groups ${done ? `${flaps[0]!.nh} -> ${flaps.at(-1)!.nh} (max ${Math.max(...col('nh'))})` : 'n/a'}; `
-      + `rss max ${ms(Math.max(...col('rss')))} MiB`);
+      + `other session drops ${spurious}; steady wait median ${ms(pct(col('steadyMs'), 0.5))} ms; nexthops and groups ${nhInstalled} after the install, max ${done ? Math.max(...col('nh')) : 'n/a'} before a fault, ${nhLast} after the last flap; `
+      + `rss (medians of ${w} flaps) ${rssFirst.toFixed(0)} -> ${rssLast.toFixed(0)} MiB, single samples ${ms(flaps[0]?.rss ?? Number.NaN)} -> ${ms(flaps.at(-1)?.rss ?? Number.NaN)}, max ${ms(Math.max(...col('rss')))} MiB`);
     const growth = rssLast / rssFirst - 1;
     if (done < args.flaps && !stoppedByTime) problems.push(`only ${done} of ${args.flaps} flaps converged`);
     if (growth > 0.1) problems.push(`RSS grew by ${(growth * 100).toFixed(0)} % (limit 10 %)`);
