@@ -209,9 +209,14 @@ function netOfNh(id: number): number {
   return net ?? 0;
 }
 
-/** A summary of the counted state, to tell whether a re-seed changed anything. */
+/**
+ * A summary of the counted state, to tell whether a re-seed changed anything: with
+ * the nexthops' and groups' targets (a failover by group replace changes only those;
+ * comparing their numbers alone let a re-seed during a failover date the failover
+ * from before the fault).
+ */
 function signature(): string {
-  return JSON.stringify([direct, [...nhRefs], masters.size, neighs.size, nhNet.size, nhGroups.size]);
+  return JSON.stringify([direct, [...nhRefs], masters.size, neighs.size, [...nhNet], [...nhGroups]]);
 }
 
 /** A dump's entries applied without dating a change (events during the dump still do). */

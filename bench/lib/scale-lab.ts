@@ -238,6 +238,8 @@ export interface ScaleLabOptions {
   tuning?: AgentTuning;
   /** Node flags for the agent (evpn-ha), e.g. --cpu-prof --cpu-prof-dir DIR. */
   agentNodeArgs?: string[];
+  /** Extra lines of the reflectors' `router bgp` block (e.g. bench:soak's `coalesce-time`). */
+  rrExtra?: string[];
 }
 
 export const GEN_ADDR: Record<NetworkName, string> = { net1: '192.168.1.10', net2: '192.168.2.10' };
@@ -290,6 +292,7 @@ export class ScaleLab {
         bgpdConf: rrConfig({
           asn: this.asn(n), routerId: info.rrAddress, hostname: `rr${info.index}`,
           listenRange: `192.168.${info.index}.0/24`, timers: { keepalive: 3, hold: 9 }, bfd: this.bfd,
+          ...(this.opts.rrExtra ? { extra: this.opts.rrExtra } : {}),
         }),
         bfdd: true, bfddConf: bfdConfig(this.bfd),
       });

@@ -7,7 +7,10 @@
 // same new VTEP at once (a failover or failback: the RIB reports one best-path change
 // per MAC, all in one batch), the group's member is replaced: one kernel message, the
 // FDB entries keep their nhid. When only some move, the majority decides: the group
-// follows the larger part and the others are rewritten into other groups.
+// follows the larger part and the others are rewritten into other groups; a group
+// that then follows them to a VTEP another group leads to merges with it (the
+// smaller one's entries rewritten), so a failback split over several UPDATE batches
+// does not leave two groups per VTEP behind.
 //
 // So a group's identity is stable across failover: it is not keyed by its current
 // VTEP, only found through it when a MAC joins. Work per plan() is proportional to the
@@ -183,6 +186,8 @@ export class FdbGroupPlanner {
     const moves = new Map<Group, Array<[string, FdbWant]>>();
     const touched = new Set<Group>();
     const joins: Array<[string, FdbWant]> = [];
+    /** Groups whose member this plan replaced. */
+    const arrived: Group[] = [];
     for (const [key, w] of this.pending) {
       const slot = this.slots.get(key);
       if (w === null) {
@@ -216,6 +221,7 @@ export class FdbGroupPlanner {
         // The group follows the majority: one replace of its member.
         const old = g.member.vtep;
         this.setMember(g, top, out);
+        arrived.push(g);
         const moving = new Set<string>();
         for (const [key, w] of list) {
           moving.add(key);
@@ -236,6 +242,7 @@ export class FdbGroupPlanner {
     }
     for (const [key, w] of joins) this.assign(key, w, out);
     for (const g of touched) if (g.keys.size === 0) this.dropGroup(g, out);
+    for (const g of arrived) this.mergeAtVtep(g, out);
     return out;
   }
 
@@ -296,6 +303,30 @@ export class FdbGroupPlanner {
     if (!this.byVtep.has(vtep)) this.byVtep.set(vtep, g);
     out.set(nexthopKey(id), { kind: 'nhgroup', id, members: [n.id] });
     return g;
+  }
+
+  /**
+   * One group per VTEP: a group that followed its MACs to a VTEP another group
+   * already leads to (the part of a failback that came in a later UPDATE batch than
+   * the rest, split off when the group followed the first part) merges with it, the
+   * smaller into the larger. The smaller one's FDB entries are rewritten (work
+   * proportional to the split-off part), then it goes. Without this, both groups
+   * stayed, and every flap whose failback came in several batches split off more.
+   */
+  private mergeAtVtep(g: Group, out: Map<string, KernelEntry | null>): void {
+    const vtep = g.member.vtep;
+    const other = this.byVtep.get(vtep);
+    if (!this.groups.has(g.id) || !other || other === g || other.member.vtep !== vtep) return;
+    const [small, big] = g.keys.size <= other.keys.size ? [g, other] : [other, g];
+    for (const key of small.keys) {
+      const slot = this.slots.get(key)!;
+      slot.group = big;
+      big.keys.add(key);
+      out.set(key, { kind: 'fdb', ifname: slot.want.ifname, mac: slot.want.mac, dst: vtep, nhid: big.id });
+    }
+    small.keys.clear();
+    this.dropGroup(small, out);
+    this.byVtep.set(vtep, big);
   }
 
   private dropGroup(g: Group, out: Map<string, KernelEntry | null>): void {

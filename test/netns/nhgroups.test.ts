@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/agent/config.js';
 import { NEXTHOP_ID_BASE } from '../../src/agent/kernel-plan.js';
+import type { KernelOp } from '../../src/kernel/port.js';
 import { RtnetlinkPort } from '../../src/kernel/rtnetlink.js';
 import { groupDst, type NexthopJson } from '../../src/lab/twonet.js';
 import { systemClock } from '../../src/util/clock.js';
@@ -146,6 +147,45 @@ async function inNamespace(ns: string): Promise<void> {
     const v = kernelView(ns);
     t.ok(macs.every((m) => v.get(m)?.nhid === null), 'no nhid');
     t.same([...nexthops(ns).keys()], [FOREIGN], 'no nexthops of ours');
+  });
+
+  t.test('a failback in two UPDATE batches leaves one group: the split-off part merges back, no FDB entry deleted', async (t) => {
+    const sess: FakeSession[] = [];
+    const a = new Agent({
+      config: parseConfig(twoUplinkConfig()), kernel: port, clock: systemClock,
+      sessions: (spec, h) => { const x = new FakeSession(spec, h); sess.push(x); return x; },
+    });
+    await a.start();
+    t.teardown(() => a.shutdown({ flushKernel: true }));
+    const sx = (name: string): FakeSession => sess.filter((x) => x.spec.uplink === name).at(-1)!;
+    const routes = (net: 1 | 2, from: number, to: number) => announceFrom(net, SERVER, macs.slice(from, to).map((m, i) => serverRoute(net, SERVER, m, ipOf(from + i))));
+    sx('net1').up('192.168.1.2');
+    sx('net2').up('192.168.2.2');
+    sx('net1').send(routes(1, 0, N));
+    sx('net2').send(routes(2, 0, N));
+    await waitFor(() => allLeadTo(ns, '192.168.1.87'), 10_000, 'every FDB entry leads to 192.168.1.87');
+    sx('net1').down('BFD down');
+    await waitFor(() => allLeadTo(ns, '192.168.2.87'), 10_000, 'failover: every FDB entry leads to 192.168.2.87');
+    await a.settled();
+    const ops: KernelOp[] = [];
+    a.subscribe((ev) => { if (ev.type === 'kernel') ops.push(...ev.ops); });
+    // Failback as a reflector sends it: most of the MACs, then the rest.
+    sx('net1').up('192.168.1.2');
+    const first = Math.floor(N * 0.7);
+    sx('net1').send(routes(1, 0, first));
+    await waitFor(() => macs.slice(0, first).every((m) => kernelView(ns).get(m)?.dst === '192.168.1.87'), 10_000, 'the first batch moved');
+    await a.settled();
+    t.equal(new Set([...kernelView(ns).values()].map((v) => v.nhid)).size, 2, 'in between: the rest split off into a group of its own');
+    sx('net1').send(routes(1, first, N));
+    await waitFor(() => allLeadTo(ns, '192.168.1.87'), 10_000, 'failback: every FDB entry leads to 192.168.1.87');
+    await a.settled();
+    const v = kernelView(ns);
+    t.equal(v.size, N, 'every FDB entry there');
+    t.equal(new Set([...v.values()].map((x) => x.nhid)).size, 1, 'one group for all MACs again');
+    const ours = [...nexthops(ns).values()].filter((n) => n.id !== FOREIGN);
+    t.equal(ours.length, 2, 'one group and its one nexthop in the kernel');
+    t.same(ops.filter((o) => o.op === 'delete' && o.entry.kind === 'fdb'), [], 'no FDB entry deleted on the way');
+    t.same(a.nexthopGroups().map((g) => [g.vtep, g.macs]), [['192.168.1.87', N]]);
   });
 
   t.test('a large failover (ribChunk below N): the kernel has the group switched before any decision', async (t) => {
