@@ -27,7 +27,8 @@ import type { Clock, Timer } from '../util/clock.js';
 import { DirtyKeys } from './dirty-keys.js';
 import { applyObserved, isWritten, materialize, sameEntry, type Observed } from './observed-store.js';
 import { EarliestTimer } from './earliest-timer.js';
-import { describeEntry, type AgentEvent, type KernelTrigger } from './events.js';
+import type { AgentEvent, KernelTrigger } from './events.js';
+import { failureProblems } from './kernel-failures.js';
 
 export interface KernelSyncOptions {
   kernel: KernelPort;
@@ -579,19 +580,7 @@ export class KernelSync {
     if (deletedGroups.size) this.forgetFlushed(deletedGroups);
     this.o.emit({ type: 'kernel', trigger, replaced, deleted, failed, ops });
     if (failed.length === 0) return;
-    // One problem per kind of failure and batch; a key failing the same way again is not repeated.
-    const kinds = new Map<string, { n: number; first: { op: KernelOp; code: string; message: string } }>();
-    for (const f of newFailures) {
-      const k = `${f.op.op}|${f.code}`;
-      const g = kinds.get(k);
-      if (g) g.n++;
-      else kinds.set(k, { n: 1, first: f });
-    }
-    for (const { n, first: f } of kinds.values()) {
-      const more = n > 1 ? ` (and ${n - 1} more ${f.op.op}s failing the same way)` : '';
-      const retry = trigger === 'shutdown' ? '' : `; retrying every ${this.o.retryDelay / 1000} s`;
-      this.o.emit({ type: 'problem', message: `kernel ${f.op.op} ${describeEntry(f.op.entry)}: ${f.code} ${f.message}${more}${retry}` });
-    }
+    for (const message of failureProblems(newFailures, trigger === 'shutdown' ? null : this.o.retryDelay)) this.o.emit({ type: 'problem', message });
     if (trigger !== 'shutdown' && !this.retryTimer && !this.stopped) {
       this.retryTimer = this.o.clock.setTimer(this.o.retryDelay, () => {
         this.retryTimer = null;
