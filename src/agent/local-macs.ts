@@ -112,6 +112,8 @@ export class LocalMacs {
         this.bridgeMacs.set(v.vni, mac);
         out.push(...this.mobility.localUp(v.vni, mac, false, this.remoteMac(v.vni, mac), now));
       }
+      if (was !== null) this.heldChanged(v.vni, was);
+      if (mac !== null) this.heldChanged(v.vni, mac);
     }
     this.onMobility(out, false);
   }
@@ -131,6 +133,13 @@ export class LocalMacs {
       for (const d of this.mobility.remote(c.vni, c.mac, this.remoteMac(c.vni, c.mac), now)) out.push(d);
     }
     this.onMobility(out);
+    // A remote change can make a MAC held here again without a decision (a duplicate
+    // taken back while frozen): keep the record true (the kernel delta that follows
+    // these changes reads heldLocally itself).
+    for (const k of seen) {
+      const i = k.indexOf('|');
+      this.heldChanged(Number(k.slice(0, i)), k.slice(i + 1));
+    }
   }
 
   /** Act on mobility's decisions: re-originate, remove stale local entries, report. */

@@ -205,6 +205,35 @@ t.test('a local MAC that goes away while a remote path for it remains: the remot
   t.end();
 });
 
+t.test('a duplicate taken back without a decision: the kernel entries still follow when it leaves', async (t) => {
+  const r = await rig(config('{maxMoves: 1, window: 60}'));
+  /** Server 89's route (another VTEP) with a sequence. */
+  const from89 = (seq: number): UpdateMessage => {
+    const u = announce(1, EP_MAC, seq);
+    const mp = u.attributes.mpReach!;
+    return { ...u, attributes: { ...u.attributes, mpReach: { ...mp, nextHop: ['192.168.1.89'], nlri: { kind: 'evpn', routes: [macIpRoute({ rd: '192.168.1.89:100', mac: EP_MAC, ip: null, vni: 100 })] } } } };
+  };
+  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r.step();
+  r.s('net1').send(announce(1, EP_MAC, 3)); // away
+  await r.step();
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0'); // back
+  await r.step();
+  r.s('net1').send(announce(1, EP_MAC, 5)); // away again: duplicate
+  await r.step();
+  t.equal(r.agent.mobility.isDuplicate(100, EP_MAC), true, 'duplicate');
+  r.s('net1').send(withdraw(1, EP_MAC)); // taken back here, no decision (frozen)
+  await r.step();
+  r.s('net1').send(from89(1));
+  await r.step();
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan'), undefined, 'held here: server 89\'s path stays out');
+  r.agent.localMacDown(100, EP_MAC);
+  await r.step();
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan')?.dst, '192.168.1.89', 'gone from here: server 89\'s path is programmed');
+  t.end();
+});
+
 t.test('the bridge MAC is never deleted from the kernel when it moves away', async (t) => {
   const r = await rig();
   r.s('net1').send(announce(1, OUR_MAC, 1));
