@@ -224,6 +224,10 @@ export class KernelSync {
       if (this.planner && (e === null ? key.startsWith('fdb|') : e.kind === 'fdb' && e.mac !== FLOOD_MAC)) {
         // The planner finds out itself whether anything changed (same VTEP: nothing).
         this.planner.want(key, e === null || e.kind !== 'fdb' ? null : { ifname: e.ifname, mac: e.mac, dst: e.dst });
+        // A removal that may not wait (a MAC that came here) goes now, also while the
+        // plan is held for chunked decisions: held, it would be restored over the
+        // bridge's entry. The planner's own null for the key later finds nothing.
+        if (e === null && opts.noLinger && old !== undefined) this.setKey(key, null);
         any = true;
         continue;
       }

@@ -232,3 +232,41 @@ t.test('planner: a failback split over several batches leaves one group per VTEP
   }
   t.end();
 });
+
+t.test('KernelSync: a removal that may not wait (noLinger: a MAC that came here) goes while the group plan is held', async (t) => {
+  const { KernelSync } = await import('../../src/agent/kernel-sync.js');
+  const { entryKey } = await import('../../src/kernel/port.js');
+  const kernel = newKernel();
+  const clock = new ManualClock(1000);
+  const sync = new KernelSync({
+    kernel, clock, devices: ['br-vxlan', 'vxlan0'], protocol: EVPN_HA_PROTOCOL, restoreDelay: () => 100, retryDelay: 1000,
+    withdrawDelay: () => 2000, gateOpen: () => true, emit: () => {},
+  });
+  sync.setNexthopGroups(true);
+  const settle = () => advanceAndSettle(clock, sync);
+  sync.resyncNow();
+  await settle();
+  const entry = { kind: 'fdb' as const, ifname: 'vxlan0', mac: macs[0]!, dst: '192.168.1.87' };
+  const key = entryKey(entry);
+  sync.setDesired([[key, entry]]);
+  await settle();
+  t.ok(via(kernel, macs[0]!), 'programmed through a group');
+  // A large failover's chunked decisions hold the plan; the MAC arrives meanwhile.
+  sync.holdFdbPlan(true);
+  sync.setDesired([[key, null]], { noLinger: true });
+  await settle();
+  t.equal(kernel.fdb('vxlan0', macs[0]!, 'vxlan'), undefined, 'deleted while the plan is held');
+  sync.holdFdbPlan(false);
+  await settle();
+  t.equal(kernel.fdb('vxlan0', macs[0]!, 'vxlan'), undefined, 'and stays deleted when the plan runs');
+  // A lingering removal (an ordinary withdraw) still waits for withdrawDelay.
+  sync.setDesired([[key, entry]]);
+  await settle();
+  sync.setDesired([[key, null]]);
+  await settle();
+  t.ok(kernel.fdb('vxlan0', macs[0]!, 'vxlan'), 'an ordinary withdraw lingers');
+  await advanceAndSettle(clock, sync, 2000);
+  t.equal(kernel.fdb('vxlan0', macs[0]!, 'vxlan'), undefined, 'gone after withdrawDelay');
+  await sync.stop(false);
+  t.end();
+});
