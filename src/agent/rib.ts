@@ -78,8 +78,13 @@ export class Rib {
   private queue: Entry[] = [];
   private queueAt = 0;
   private readonly projection = new KernelProjection(this.byMac, this.byIp);
-  /** Next hop -> the path its probe target was taken from last time (kept while it lasts). */
-  private probeChoice = new Map<NextHop, StoredPath>();
+  /**
+   * `${uplink}|${next hop}` -> the (VNI, MAC, IP) its probe target was taken from last
+   * time: kept while that path lasts, also across a session flap (the next hop's state
+   * is made anew, its routes come back in the reflector's order). One row per remote
+   * VTEP and network ever probed.
+   */
+  private readonly probeChoice = new Map<string, { vni: number; mac: string; ip: string | null }>();
 
   /** Entries whose best-path decision is queued (see decideDeferred). */
   get deferred(): number {
@@ -340,14 +345,12 @@ export class Rib {
 
   /** One probe target per (uplink, next hop) in use, with its rate (rib-nexthops.ts). */
   probeCandidates(): ProbeCandidate[] {
-    const chosen = new Map<NextHop, StoredPath>();
     const out = probeCandidates(this.uplinkStates, (nh) => {
-      const was = this.probeChoice.get(nh);
-      const e = was && this.findEntry(was.entry.vni, was.entry.mac, was.entry.ip);
+      const was = this.probeChoice.get(`${nh.uplink.name}|${nh.address}`);
+      const e = was && this.findEntry(was.vni, was.mac, was.ip);
       if (e) for (let p = e.head; p; p = p.next) if (p.attrs.nh === nh && probeable(p)) return p;
       return null;
-    }, (nh, p) => chosen.set(nh, p));
-    this.probeChoice = chosen;
+    }, (nh, p) => this.probeChoice.set(`${nh.uplink.name}|${nh.address}`, { vni: p.entry.vni, mac: p.entry.mac, ip: p.entry.ip }));
     return out;
   }
 

@@ -443,6 +443,14 @@ t.test('probe targets: the oldest MAC/IPv4 path of a next hop, kept while it las
   t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0a 192.168.0.10']);
   rib.applyUpdate('net1', { reach: cands(BRIDGE, CTR2), unreach: [] });
   t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0a 192.168.0.10'], 'kept until its path goes (one inner destination per verdict)');
+  // The session flaps and the reflector sends the routes back in another order: the choice survives.
+  rib.applyUpdate('net1', { reach: [], unreach: [CTR.route] });
+  rib.applyUpdate('net1', { reach: cands(BRIDGE), unreach: [] });
+  t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0b 192.168.0.11'], 'the container went: the oldest left');
+  rib.dropSession('net1');
+  t.same(target(rib), [], 'no paths, no target');
+  rib.applyUpdate('net1', { reach: cands(BRIDGE, CTR2), unreach: [] });
+  t.same(target(rib), ['192.168.1.87 02:00:c0:a8:00:0b 192.168.0.11'], 'kept across the session flap, though another path is older now');
   // All in one UPDATE, bridge first (a fresh RIB, e.g. after a restart): the oldest, the bridge.
   rib = new Rib();
   rib.applyUpdate('net1', { reach: cands(BRIDGE, CTR, CTR2), unreach: [] });
