@@ -105,8 +105,9 @@ export class KernelCounter {
     await this.c.take((o) => o['ready'] === true, 10_000, 'kernel counter start');
   }
 
-  async count(fdbOnly = false): Promise<Counts> {
-    this.c.send(fdbOnly ? 'fdb' : 'count');
+  /** `since`: the start of the phase this count is for (no idle re-seed within a second of it). */
+  async count(fdbOnly = false, since = 0): Promise<Counts> {
+    this.c.send(`${fdbOnly ? 'fdb' : 'count'} ${since}`);
     const r = await this.c.take<Counts & { error?: string }>((o) => 'fdb' in o || 'error' in o, 60_000, 'kernel count');
     if (r.error) throw new Error(`kernel count: ${r.error}`);
     return r;
@@ -123,7 +124,7 @@ export class KernelCounter {
     Promise<{ ok: boolean; last: Counts; stale: boolean; reseeds: number }> {
     let first: number | null = null;
     for (;;) {
-      const c = await this.count(opts.fdbOnly ?? false);
+      const c = await this.count(opts.fdbOnly ?? false, since);
       first ??= c.epoch;
       const reseeds = c.epoch - first;
       if (done(c)) {
