@@ -36,7 +36,7 @@ import { KernelSync } from './kernel-sync.js';
 import { Rib } from './rib.js';
 import { planReload, planUplink, same } from './reconfigure.js';
 import { ProbeManager } from './probes.js';
-import { newUplink, Sessions, uplinkStatus } from './sessions.js';
+import { newUplink, receivingTable, Sessions, uplinkStatus } from './sessions.js';
 
 export { StartupError } from './kernel-setup.js';
 
@@ -89,6 +89,8 @@ export class Agent {
   private started = false;
   private staleCleaned = false;
   private stopping = false;
+  /** start() has read the local MACs there were (MAC mobility's blind claims: local-macs.ts). */
+  private readAtStart = false;
   /** Local endpoints of the advertiseEndpoints VNIs (endpoints.ts). */
   private readonly endpoints: EndpointTable;
   private readonly endpointListeners = new Set<(ev: EndpointEvent) => void>();
@@ -130,6 +132,10 @@ export class Agent {
     this.macs = new LocalMacs({
       clock: this.clock, kernel: this.kernel, vnis: () => this.cfg.vnis, fdbPath: (vni, mac) => this.rib.fdbPath(vni, mac),
       portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
+      // Only for MACs that appear after start's first read: those found then may have
+      // moved away while we were not running (and the replayed routes say where to).
+      blind: () => this.readAtStart && [...this.uplinks.values()].some((st) => st.peer === null || receivingTable(st, this.clock.now())),
+      replaying: (uplink) => { const st = this.uplinks.get(uplink); return st !== undefined && receivingTable(st, this.clock.now()); },
       reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
       // A MAC that came here: its remote entries go at once, without kernel.withdrawDelay's
       // linger (the bridge takes our entry over as it learns the MAC; a lingering one
@@ -284,6 +290,7 @@ export class Agent {
     if (!this.endpoints.empty) await this.endpointReader.dump();
     this.linkReads.request();
     await this.settled();
+    this.readAtStart = true;
   }
 
   /** kernel.nexthopGroups (kernel-setup.ts); a refusal undoes what start() did so far. */
@@ -410,6 +417,7 @@ export class Agent {
     const wasUp = st.peer !== null;
     st.peer = null;
     st.upSince = null;
+    st.tableAt = null;
     if (wasUp) st.flaps++;
     const n = this.flow.dropSession(st.cfg.name);
     this.emit({ type: 'session', uplink: st.cfg.name, state: 'down', peer: st.cfg.peer, reason, pathsDropped: n });

@@ -23,6 +23,10 @@ export interface LocalMacsDeps {
   fdbPath(vni: number, mac: string): Path | null;
   /** The bridge ports the endpoint table sees a MAC on (advertiseEndpoints). */
   portsOf(vni: number, mac: string): readonly string[];
+  /** Our view of the remote routes is incomplete: an uplink is down or still receiving its initial table. */
+  blind(): boolean;
+  /** The uplink is receiving its initial table (no End-of-RIB yet): its routes are a replay of what was there. */
+  replaying(uplink: string): boolean;
   started(): boolean;
   stopping(): boolean;
   /** Re-announce our routes on the next tick. */
@@ -31,6 +35,11 @@ export interface LocalMacsDeps {
   reproject(vni: number, mac: string): void;
   emit(ev: AgentEvent): void;
   problem(message: string): void;
+}
+
+/** A remote path as mobility sees it: its MAC Mobility community and VTEP. */
+function remoteOf(p: Path | null): RemoteMac | null {
+  return p && { seq: p.macMobilitySeq, sticky: p.macMobilitySticky, vtep: p.nextHop };
 }
 
 export class LocalMacs {
@@ -64,7 +73,8 @@ export class LocalMacs {
   up(vni: number, mac: string, sticky: boolean, port?: string): void {
     if (this.deps.stopping()) return;
     if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
-    this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.deps.clock.now()));
+    const view = { blind: this.deps.blind() };
+    this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.deps.clock.now(), view));
     this.heldChanged(vni, mac);
   }
 
@@ -90,8 +100,7 @@ export class LocalMacs {
 
   /** The best remote path of (VNI, MAC) as mobility sees it (the FDB projection's winner). */
   private remoteMac(vni: number, mac: string): RemoteMac | null {
-    const p = this.deps.fdbPath(vni, mac);
-    return p && { seq: p.macMobilitySeq, sticky: p.macMobilitySticky, vtep: p.nextHop };
+    return remoteOf(this.deps.fdbPath(vni, mac));
   }
 
   /**
@@ -130,7 +139,9 @@ export class LocalMacs {
       const k = `${c.vni}|${c.mac}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      for (const d of this.mobility.remote(c.vni, c.mac, this.remoteMac(c.vni, c.mac), now)) out.push(d);
+      const p = this.deps.fdbPath(c.vni, c.mac);
+      const view = { replay: p !== null && this.deps.replaying(p.uplink) };
+      for (const d of this.mobility.remote(c.vni, c.mac, remoteOf(p), now, view)) out.push(d);
     }
     this.onMobility(out);
     // A remote change can make a MAC held here again without a decision (a duplicate

@@ -97,6 +97,25 @@ interface MacState {
   conflict: boolean;
   /** Where the MAC was last known to be ('local' or a VTEP), null before anything was known. */
   where: MoveTarget | null;
+  /**
+   * When we last claimed it blind (our view of the remote routes incomplete: an
+   * uplink down or still receiving its initial table), null otherwise.
+   */
+  blindAt: number | null;
+}
+
+/**
+ * How long after a blind claim a replayed remote route (one an uplink's initial table
+ * transfer brings) still counts as known at the claim, ms.
+ */
+export const BLIND_CLAIM_WINDOW = 30_000;
+
+/** What the caller knows of the remote routes' completeness. */
+export interface ViewState {
+  /** localUp: our view of the remote routes is incomplete (an uplink down or receiving its initial table). */
+  blind?: boolean;
+  /** remote: the path comes from an uplink's initial table transfer (End-of-RIB not yet received). */
+  replay?: boolean;
 }
 
 function key(vni: number, mac: string): string {
@@ -154,13 +173,13 @@ export class Mobility {
    * The MAC is local (again). `remote` is its current best remote path (the agent
    * reads it from the RIB: a MAC not tracked yet has no remote history here).
    */
-  localUp(vni: number, mac: string, sticky: boolean, remote: RemoteMac | null, now: number): MobilityDecision[] {
+  localUp(vni: number, mac: string, sticky: boolean, remote: RemoteMac | null, now: number, view: ViewState = {}): MobilityDecision[] {
     const out: MobilityDecision[] = [];
     let s = this.macs.get(key(vni, mac));
     if (!s) {
       s = {
         vni, mac, present: false, sticky, ours: false, seq: 0, highest: remote?.seq ?? 0, remote, moves: [],
-        duplicate: false, until: null, conflict: false, where: remote?.vtep ?? null,
+        duplicate: false, until: null, conflict: false, where: remote?.vtep ?? null, blindAt: null,
       };
       this.macs.set(key(vni, mac), s);
       this.macCount.set(mac, (this.macCount.get(mac) ?? 0) + 1);
@@ -177,6 +196,7 @@ export class Mobility {
     s.present = true;
     s.sticky = sticky;
     this.claim(s, now, out);
+    s.blindAt = s.ours && view.blind === true ? now : null;
     return out;
   }
 
@@ -195,11 +215,11 @@ export class Mobility {
   }
 
   /** The best remote path of a tracked MAC changed (null: no remote path left). Untracked MACs are ignored. */
-  remote(vni: number, mac: string, remote: RemoteMac | null, now: number): MobilityDecision[] {
+  remote(vni: number, mac: string, remote: RemoteMac | null, now: number, view: ViewState = {}): MobilityDecision[] {
     const s = this.macs.get(key(vni, mac));
     if (!s) return [];
     const out: MobilityDecision[] = [];
-    this.setRemote(s, remote, now, out);
+    this.setRemote(s, remote, now, out, view.replay === true);
     // Nobody else claims a MAC that is still here (e.g. the bridge's own): take it back.
     if (s.present && !s.ours && s.remote === null) this.claim(s, now, out);
     this.prune(s, now);
@@ -282,7 +302,7 @@ export class Mobility {
     if (!s.duplicate) out.push(this.announce(s));
   }
 
-  private setRemote(s: MacState, remote: RemoteMac | null, now: number, out: MobilityDecision[]): void {
+  private setRemote(s: MacState, remote: RemoteMac | null, now: number, out: MobilityDecision[], replay = false): void {
     s.remote = remote;
     if (remote === null) return;
     const higher = remote.seq > s.highest;
@@ -299,6 +319,18 @@ export class Mobility {
       if (s.sticky) return;
       const movedAway = remote.sticky || remote.seq > s.seq;
       if (!movedAway) return;
+      if (!remote.sticky && replay && s.blindAt !== null && now - s.blindAt <= BLIND_CLAIM_WINDOW) {
+        // We claimed the MAC blind, and this route comes with an uplink's initial table:
+        // it was there before the MAC appeared here, and had we known it, the claim would
+        // have carried its sequence + 1 (RFC 7432 §15.1). Not a move away: claim again
+        // above it, counting the move here the blind claim could not count.
+        s.blindAt = null;
+        s.ours = false;
+        s.where = remote.vtep;
+        this.claim(s, now, out);
+        return;
+      }
+      s.blindAt = null;
       s.ours = false;
       if (remote.sticky && !s.conflict) {
         s.conflict = true;

@@ -123,6 +123,8 @@ export interface UplinkState {
   policy: ImportPolicy;
   advertised: Advertisement[];
   upSince: number | null;
+  /** When the session's initial table ended (End-of-RIB received), null before (and while down). */
+  tableAt: number | null;
   flaps: number;
 }
 

@@ -29,7 +29,7 @@ export interface SessionsDeps {
 export function newUplink(u: UplinkConfig, context: ImportContext): UplinkState {
   return {
     cfg: u, address: null, routerId: null, session: null, generation: 0, peer: null,
-    policy: new ImportPolicy(u, context), advertised: [], upSince: null, flaps: 0,
+    policy: new ImportPolicy(u, context), advertised: [], upSince: null, tableAt: null, flaps: 0,
   };
 }
 
@@ -45,6 +45,17 @@ export function uplinkStatus(st: UplinkState, pathsReceived: number): UplinkStat
     advertised: st.advertised.length,
     counters: st.policy.counters,
   };
+}
+
+/**
+ * A peer that never sends End-of-RIB (no graceful restart capability) is taken to have
+ * sent its initial table this long after the session came up, ms.
+ */
+export const INITIAL_TABLE_LIMIT = 30_000;
+
+/** The uplink's session is up and its initial table still arriving (RFC 4724 §2: End-of-RIB not yet received). */
+export function receivingTable(st: UplinkState, now: number): boolean {
+  return st.peer !== null && st.tableAt === null && st.upSince !== null && now - st.upSince < INITIAL_TABLE_LIMIT;
 }
 
 export class Sessions {
@@ -124,6 +135,7 @@ export class Sessions {
         this.deps.beforeUp();
         st.peer = { address: st.cfg.peer, routerId: info.peerRouterId };
         st.upSince = this.deps.clock.now();
+        st.tableAt = null;
         this.deps.emit({ type: 'session', uplink: st.cfg.name, state: 'up', peer: st.cfg.peer, peerRouterId: info.peerRouterId });
       },
       down: (reason) => {
@@ -136,6 +148,7 @@ export class Sessions {
       },
       endOfRib: () => {
         if (!live()) return;
+        st.tableAt ??= this.deps.clock.now();
         this.deps.endOfRib(st);
       },
     };

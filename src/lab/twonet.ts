@@ -227,7 +227,7 @@ export class TwoNetworkLab {
     const pref = t.localPref ?? { net1: 200, net2: 100 };
     const lines: string[] = [
       `routerId: ${this.routerId(name)}`,
-      `logLevel: ${t.logLevel ?? 'info'}`,
+      `logLevel: ${t.logLevel ?? process.env.EVPN_HA_LAB_LOG_LEVEL ?? 'info'}`,
       'vnis:',
       '  - vni: 100',
       '    bridge: br-vxlan',
@@ -288,7 +288,7 @@ export class TwoNetworkLab {
       `holdTime: ${t.holdTime ?? 9}`,
       `keepalive: ${t.keepalive ?? 3}`,
       t.bfd ? `bfd: { minTx: ${t.bfd.minTx}, minRx: ${t.bfd.minRx}, multiplier: ${t.bfd.multiplier} }` : 'bfd: false',
-      `logLevel: ${t.logLevel ?? 'info'}`,
+      `logLevel: ${t.logLevel ?? process.env.EVPN_HA_LAB_LOG_LEVEL ?? 'info'}`,
     ];
     return `${lines.join('\n')}\n`;
   }

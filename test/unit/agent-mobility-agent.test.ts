@@ -88,6 +88,9 @@ async function rig(cfg = config()) {
   const s = (name: string): FakeSession => sessions.filter((x) => x.spec.uplink === name).at(-1)!;
   s('net1').up('192.168.1.2');
   s('net2').up('192.168.2.2');
+  // Both initial tables received (empty): the steady state.
+  s('net1').eor();
+  s('net2').eor();
   const step = (ms = 0): Promise<void> => advanceAndSettle(clock, agent, ms);
   await step();
   return { clock, kernel, agent, s, events, step };
@@ -185,6 +188,41 @@ t.test('a MAC that arrives here: the old server\'s paths stay out of the kernel 
   t.equal(r.agent.mobility.of(100, EP_MAC).announce, false, 'moved away');
   t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan')?.dst, '192.168.2.87', 'traffic follows it');
   t.equal(r.kernel.neigh('br-vxlan', EP_IP)?.mac, EP_MAC, 'its neighbour entry is ours again');
+  t.equal(r.kernel.fdb('veth0', EP_MAC, 'bridge'), undefined, 'stale local entry deleted');
+  t.end();
+});
+
+t.test('a MAC that arrives while the sessions come back: the old server\'s route in the re-sent table does not move it away', async (t) => {
+  // test/netns/move.test.ts under load: BFD reset both sessions, the endpoint arrived
+  // here while the reflectors re-sent their tables, and the other server's route
+  // (sequence 1, from before the move) came with them. RFC 7432 §15.1 taken literally
+  // withdrew ours and deleted the bridge's fresh entry: ~5 s without traffic.
+  const r = await rig();
+  r.s('net1').send(announce(1, EP_MAC, 1));
+  r.s('net2').send(announce(2, EP_MAC, 1));
+  await r.step();
+  r.s('net1').down('BFD Down');
+  r.s('net2').down('BFD Down');
+  await r.step(1000);
+  r.s('net1').up('192.168.1.2');
+  r.s('net2').up('192.168.2.2');
+  await r.step();
+  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r.step();
+  t.same(r.agent.mobility.of(100, EP_MAC), { seq: 0, sticky: false, duplicate: false, announce: true }, 'announced: no remote route known yet');
+  r.s('net1').send(announce(1, EP_MAC, 1));
+  await r.step(20);
+  t.same(r.agent.mobility.of(100, EP_MAC), { seq: 2, sticky: false, duplicate: false, announce: true }, 'claimed again with sequence 2');
+  t.ok(r.kernel.fdb('veth0', EP_MAC, 'bridge'), 'the bridge entry on veth0 stays');
+  t.equal(r.kernel.fdb('vxlan0', EP_MAC, 'vxlan'), undefined, 'no remote FDB entry for it');
+  t.notOk(r.events.some((e) => e.type === 'mobility' && e.decision.kind === 'remove-local-fdb' && e.decision.mac === EP_MAC), 'no stale-entry removal');
+  // With the tables complete, a higher sequence is a move away again (RFC 7432 §15.1).
+  r.s('net1').eor();
+  r.s('net2').eor();
+  r.s('net2').send(announce(2, EP_MAC, 3));
+  await r.step();
+  t.equal(r.agent.mobility.of(100, EP_MAC).announce, false, 'moved away');
   t.equal(r.kernel.fdb('veth0', EP_MAC, 'bridge'), undefined, 'stale local entry deleted');
   t.end();
 });

@@ -81,6 +81,48 @@ t.test('a MAC still present here (the bridge\'s own) is taken back when the othe
   t.end();
 });
 
+t.test('a MAC claimed blind (an uplink receiving its initial table) is claimed again above a replayed route, not withdrawn', (t) => {
+  // The failure this covers (test/netns/move.test.ts under load): both sessions reset,
+  // the MAC arrives here while the reflectors re-send their tables, then the other
+  // server's route (sequence 1, from before the move) arrives with the table.
+  const { m, clock, now } = rig({ maxMoves: 2 });
+  t.same(m.localUp(100, MAC, false, null, now(), { blind: true }), [{ kind: 'announce', vni: 100, mac: MAC, seq: 0, sticky: false }]);
+  clock.advance(20);
+  t.same(m.remote(100, MAC, { seq: 1, sticky: false, vtep: A }, now(), { replay: true }), [
+    { kind: 'announce', vni: 100, mac: MAC, seq: 2, sticky: false },
+  ], 'announced with the replayed sequence + 1; the local entry stays');
+  t.same(m.of(100, MAC), { seq: 2, sticky: false, duplicate: false, announce: true });
+  t.ok(m.heldLocally(100, MAC), 'still held here');
+  // One correction per blind claim: a later higher sequence, even in a table, is a move away.
+  clock.advance(100);
+  t.same(kinds(m.remote(100, MAC, { seq: 3, sticky: false, vtep: A }, now(), { replay: true })), ['withdraw', 'remove-local-fdb']);
+  // The corrected claim counted as a move here, the later one as a move away: with the
+  // blind claim's own, 2 moves (maxMoves 2): not duplicate yet.
+  t.equal(m.isDuplicate(100, MAC), false);
+  t.end();
+});
+
+t.test('RFC 7432 §15.1 still rules a route that is no replay, a claim that was not blind, or a replay too late', (t) => {
+  for (const [name, blind, replay, after] of [
+    ['a live route after a blind claim', true, false, 20],
+    ['a replayed route after a claim with a complete view', false, true, 20],
+    ['a replayed route 30 s after the blind claim', true, true, 30_001],
+  ] as const) {
+    const { m, clock, now } = rig();
+    m.localUp(100, MAC, false, null, now(), { blind });
+    clock.advance(after);
+    t.same(m.remote(100, MAC, { seq: 1, sticky: false, vtep: A }, now(), { replay }), [
+      { kind: 'withdraw', vni: 100, mac: MAC, reason: 'moved-away', seq: 0, by: A },
+      { kind: 'remove-local-fdb', vni: 100, mac: MAC, vtep: A, seq: 1 },
+    ], `${name}: moved away`);
+  }
+  // A sticky remote route wins over a blind claim too (RFC 7432 §15.2).
+  const { m, now } = rig();
+  m.localUp(100, MAC, false, null, now(), { blind: true });
+  t.same(kinds(m.remote(100, MAC, { seq: 0, sticky: true, vtep: A }, now(), { replay: true })), ['conflict', 'withdraw']);
+  t.end();
+});
+
 t.test('duplicate detection: more than maxMoves moves within the window, freeze until cleared', (t) => {
   const { m, clock, now } = rig({ maxMoves: 5, window: 180_000, freeze: true });
   let seq = 0;
