@@ -134,8 +134,10 @@ export class Agent {
       portsOf: (vni, mac) => this.endpoints.portsOf(vni, mac), started: () => this.started, stopping: () => this.stopping,
       // Only for MACs that appear after start's first read: those found then may have
       // moved away while we were not running (and the replayed routes say where to).
-      blind: () => this.readAtStart && [...this.uplinks.values()].some((st) => st.peer === null || receivingTable(st, this.clock.now())),
-      replaying: (uplink) => { const st = this.uplinks.get(uplink); return st !== undefined && receivingTable(st, this.clock.now()); },
+      incomplete: () => (!this.readAtStart ? [] : [...this.uplinks.values()]
+        .filter((st) => st.peer === null || receivingTable(st, this.clock.now()))
+        .map((st) => ({ uplink: st.cfg.name, upSince: st.peer === null ? null : st.upSince }))),
+      receiving: (uplink) => { const st = this.uplinks.get(uplink); return st !== undefined && receivingTable(st, this.clock.now()) ? st.upSince : null; },
       reoriginate: () => this.reoriginate(), emit: (ev) => this.emit(ev), problem: (m) => this.problem(m),
       // A MAC that came here: its remote entries go at once, without kernel.withdrawDelay's
       // linger (the bridge takes our entry over as it learns the MAC; a lingering one

@@ -23,10 +23,14 @@ export interface LocalMacsDeps {
   fdbPath(vni: number, mac: string): Path | null;
   /** The bridge ports the endpoint table sees a MAC on (advertiseEndpoints). */
   portsOf(vni: number, mac: string): readonly string[];
-  /** Our view of the remote routes is incomplete: an uplink is down or still receiving its initial table. */
-  blind(): boolean;
-  /** The uplink is receiving its initial table (no End-of-RIB yet): its routes are a replay of what was there. */
-  replaying(uplink: string): boolean;
+  /**
+   * The uplinks whose routes we do not fully know now: down (upSince null) or still
+   * receiving their initial table (no End-of-RIB yet; upSince: when that session came
+   * up). Empty while start() reads the MACs there are (those are never claimed blind).
+   */
+  incomplete(): ReadonlyArray<{ uplink: string; upSince: number | null }>;
+  /** When the uplink's session came up, if it is receiving its initial table now; else null. */
+  receiving(uplink: string): number | null;
   started(): boolean;
   stopping(): boolean;
   /** Re-announce our routes on the next tick. */
@@ -61,6 +65,12 @@ export class LocalMacs {
    * taken out of the kernel, or put back (rib-projection.ts).
    */
   private readonly held = new Set<string>();
+  /**
+   * `${vni}|${mac}` -> the uplinks that were incomplete when we last claimed the MAC
+   * blind (uplink -> upSince of its session then, null when it was down). Only a
+   * table from one of those, the same session or the first one since, is a replay.
+   */
+  private readonly blindVia = new Map<string, Map<string, number | null>>();
 
   constructor(private readonly deps: LocalMacsDeps) {
     this.mobility = new Mobility((vni) => deps.vnis().find((v) => v.vni === vni)?.mobility ?? DEFAULT_MOBILITY);
@@ -72,8 +82,15 @@ export class LocalMacs {
   /** A MAC is local on `vni` (sticky: a static FDB entry; port: the bridge port it is on). */
   up(vni: number, mac: string, sticky: boolean, port?: string): void {
     if (this.deps.stopping()) return;
-    if (port !== undefined) this.localPorts.set(`${vni}|${mac}`, port);
-    const view = { blind: this.deps.blind() };
+    const k = `${vni}|${mac}`;
+    if (port !== undefined) this.localPorts.set(k, port);
+    const incomplete = this.deps.incomplete();
+    // A repeated up is no new claim: the record of the last one stays.
+    if (!this.mobility.heldLocally(vni, mac)) {
+      if (incomplete.length) this.blindVia.set(k, new Map(incomplete.map((u) => [u.uplink, u.upSince])));
+      else this.blindVia.delete(k);
+    }
+    const view = { blind: incomplete.length > 0 };
     this.onMobility(this.mobility.localUp(vni, mac, sticky, this.remoteMac(vni, mac), this.deps.clock.now(), view));
     this.heldChanged(vni, mac);
   }
@@ -82,6 +99,7 @@ export class LocalMacs {
   down(vni: number, mac: string): void {
     if (this.deps.stopping()) return;
     this.localPorts.delete(`${vni}|${mac}`);
+    this.blindVia.delete(`${vni}|${mac}`);
     this.onMobility(this.mobility.localDown(vni, mac, this.deps.clock.now()));
     this.heldChanged(vni, mac);
   }
@@ -140,7 +158,7 @@ export class LocalMacs {
       if (seen.has(k)) continue;
       seen.add(k);
       const p = this.deps.fdbPath(c.vni, c.mac);
-      const view = { replay: p !== null && this.deps.replaying(p.uplink) };
+      const view = { replay: p !== null && this.replayed(k, p.uplink) };
       for (const d of this.mobility.remote(c.vni, c.mac, remoteOf(p), now, view)) out.push(d);
     }
     this.onMobility(out);
@@ -151,6 +169,20 @@ export class LocalMacs {
       const i = k.indexOf('|');
       this.heldChanged(Number(k.slice(0, i)), k.slice(i + 1));
     }
+  }
+
+  /**
+   * A path over `uplink` comes with a table that was there before our blind claim of
+   * `k`: the uplink was incomplete at the claim and is receiving its initial table now,
+   * in the session it had then or (down then) the first one since. A table from a
+   * session that came up after a complete view at the claim is news.
+   */
+  private replayed(k: string, uplink: string): boolean {
+    const via = this.blindVia.get(k);
+    if (via === undefined || !via.has(uplink)) return false;
+    const since = this.deps.receiving(uplink);
+    const then = via.get(uplink)!;
+    return since !== null && (then === null || then === since);
   }
 
   /** Act on mobility's decisions: re-originate, remove stale local entries, report. */

@@ -206,6 +206,7 @@ export class Mobility {
     if (!s) return [];
     const out: MobilityDecision[] = [];
     s.present = false;
+    s.blindAt = null;
     if (s.ours) {
       s.ours = false;
       if (!s.duplicate) out.push({ kind: 'withdraw', vni, mac, reason: 'local-down', seq: s.seq, by: null });
@@ -319,7 +320,7 @@ export class Mobility {
       if (s.sticky) return;
       const movedAway = remote.sticky || remote.seq > s.seq;
       if (!movedAway) return;
-      if (!remote.sticky && replay && s.blindAt !== null && now - s.blindAt <= BLIND_CLAIM_WINDOW) {
+      if (!remote.sticky && replay && s.blindAt !== null && now - s.blindAt < BLIND_CLAIM_WINDOW) {
         // We claimed the MAC blind, and this route comes with an uplink's initial table:
         // it was there before the MAC appeared here, and had we known it, the claim would
         // have carried its sequence + 1 (RFC 7432 §15.1). Not a move away: claim again
@@ -372,6 +373,7 @@ export class Mobility {
     s.duplicate = false;
     s.until = null;
     s.moves = [];
+    s.blindAt = null;
     out.push({ kind: 'duplicate-cleared', vni: s.vni, mac: s.mac, cause });
     if (s.present && this.mayClaim(s)) {
       // Announced again above every sequence seen, so that it wins where it is now (RFC 7432 §15.1).

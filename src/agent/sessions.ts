@@ -51,7 +51,7 @@ export function uplinkStatus(st: UplinkState, pathsReceived: number): UplinkStat
  * A peer that never sends End-of-RIB (no graceful restart capability) is taken to have
  * sent its initial table this long after the session came up, ms.
  */
-export const INITIAL_TABLE_LIMIT = 30_000;
+export const INITIAL_TABLE_LIMIT = 10_000;
 
 /** The uplink's session is up and its initial table still arriving (RFC 4724 §2: End-of-RIB not yet received). */
 export function receivingTable(st: UplinkState, now: number): boolean {

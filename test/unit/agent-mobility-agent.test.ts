@@ -227,6 +227,41 @@ t.test('a MAC that arrives while the sessions come back: the old server\'s route
   t.end();
 });
 
+t.test('a blind claim: only a table of an uplink that was incomplete at the claim is a replay', async (t) => {
+  // net2 down, net1 complete (no remote route for the MAC): the claim is blind through net2 only.
+  const r = await rig();
+  r.s('net2').down('BFD Down');
+  await r.step(1000);
+  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r.step();
+  // net1 flaps after the claim; the MAC moved to server 87 meanwhile: net1's new table is news.
+  r.s('net1').down('BFD Down');
+  await r.step(1000);
+  r.s('net1').up('192.168.1.2');
+  r.s('net1').send(announce(1, EP_MAC, 1));
+  await r.step(20);
+  t.equal(r.agent.mobility.of(100, EP_MAC).announce, false, 'a table from a session that came up after the claim: moved away');
+  t.equal(r.kernel.fdb('veth0', EP_MAC, 'bridge'), undefined, 'stale local entry deleted');
+  // The same, but the route comes in net2's first table since the claim (net2 was down then): a replay.
+  const r2 = await rig();
+  r2.s('net2').down('BFD Down');
+  await r2.step(1000);
+  r2.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+  r2.agent.localMacUp(100, EP_MAC, false, 'veth0');
+  await r2.step();
+  r2.s('net2').up('192.168.2.2');
+  r2.s('net2').send(announce(2, EP_MAC, 1));
+  await r2.step(20);
+  t.same(r2.agent.mobility.of(100, EP_MAC), { seq: 2, sticky: false, duplicate: false, announce: true }, 'net2\'s first table since the claim: claimed again with sequence 2');
+  t.ok(r2.kernel.fdb('veth0', EP_MAC, 'bridge'), 'the bridge entry stays');
+  // Live, on the complete uplink: a move away (RFC 7432 §15.1).
+  r2.s('net1').send(announce(1, EP_MAC, 3));
+  await r2.step(20);
+  t.equal(r2.agent.mobility.of(100, EP_MAC).announce, false, 'a live higher sequence on net1: moved away');
+  t.end();
+});
+
 t.test('a local MAC that goes away while a remote path for it remains: the remote path goes into the kernel', async (t) => {
   const r = await rig();
   r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
