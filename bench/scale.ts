@@ -41,12 +41,12 @@
 //
 // Run as root: `npm run bench:scale [-- --sizes 10000,50000 --runs 3 --vteps 4
 //   --impl evpn-ha,frr --bfd-multiplier 3 --probe-servers 1000 --no-probe --probe-only]`.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RUN_ID, isRoot, sh, sleep } from '../src/lab/netns.js';
 import type { BfdTimers } from '../src/lab/frr.js';
-import { fdbTotal, log, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
+import { fdbTotal, log, rssDetail, ScaleLab, type Counts, type Impl } from './lib/scale-lab.js';
 import { measureProbeCpu } from './lib/probe-cpu.js';
 import { runBench, UsageError } from './lib/main.js';
 
@@ -68,10 +68,11 @@ interface Args {
   probeAllActive?: boolean;
   /** Directory for CPU profiles of the agent on server-l (node --cpu-prof, written when it stops). */
   agentProf?: string;
+  agentHeap?: string;
 }
 
 const USAGE = 'usage: node build/bench/scale.js [--sizes 10000,50000,200000] [--runs N] [--vteps K] [--impl evpn-ha,frr] '
-  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only] [--agent-prof DIR]';
+  + '[--bfd-multiplier M] [--probe-servers M] [--probe-seconds S] [--no-probe] [--probe-only] [--agent-prof DIR] [--agent-heap DIR]';
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { sizes: [10_000, 50_000, 200_000], runs: 1, vteps: 4, impls: ['evpn-ha', 'frr'], probe: true, probeOnly: false, probeServers: 1000, probeSeconds: 20, bfdMultiplier: 3 };
@@ -97,6 +98,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--no-probe') a.probe = false;
     else if (flag === '--probe-prof') a.probeProf = val();
     else if (flag === '--agent-prof') a.agentProf = resolve(val());
+    else if (flag === '--agent-heap') a.agentHeap = resolve(val());
     else if (flag === '--probe-cli') a.probeCli = val();
     else if (flag === '--probe-all-active') a.probeAllActive = true;
     else if (flag === '--probe-only') a.probeOnly = true;
@@ -139,7 +141,29 @@ const caps = (n: number) => ({
   withdraw: 30_000 + n * 0.6,
 });
 
-async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers, agentProf?: string): Promise<RunResult> {
+/** A heap snapshot of the agent (not its children) into dir; waits until it is written. */
+async function heapSnapshot(s: ScaleLab, dir: string, what: string): Promise<void> {
+  const pid = s.pids().agent?.[0];
+  if (pid === undefined) return;
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const t0 = Date.now();
+  let last = -1;
+  while (Date.now() - t0 < 300_000) {
+    await sleep(1000);
+    const f = readdirSync(dir).find((x) => x.endsWith('.heapsnapshot') && !before.has(x));
+    if (f === undefined) continue;
+    const size = statSync(join(dir, f)).size;
+    if (size > 0 && size === last) {
+      log(`heap snapshot after ${what}: ${join(dir, f)} (${(size / 2 ** 20).toFixed(0)} MiB, ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      return;
+    }
+    last = size;
+  }
+  log(`heap snapshot after ${what}: not written within 300 s`);
+}
+
+async function runOne(impl: Impl, n: number, k: number, run: number, logDir: string, bfd: BfdTimers, agentProf?: string, agentHeap?: string): Promise<RunResult> {
   const r: RunResult = {
     install: 'skipped', rss: 'skipped', rssParts: {}, cpuInstall: 'skipped', failover: 'skipped', failback: 'skipped',
     withdrawAlt: 'skipped', withdrawNone: 'skipped', cpuTotal: 'skipped', bfdDowns: 0, notes: [],
@@ -150,7 +174,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
   // for 10 s on purpose; FRR removes at once, so the withdraw figures compare that.
   const s = new ScaleLab(tag, {
     impl, bfd, prepare: { n, k }, tuning: { extra: 'kernel:\n  withdrawDelay: 0' },
-    ...(agentProf ? { agentNodeArgs: ['--cpu-prof', '--cpu-prof-dir', agentProf] } : {}),
+    ...(agentProf || agentHeap ? {
+      agentNodeArgs: [
+        ...(agentProf ? ['--cpu-prof', '--cpu-prof-dir', agentProf] : []),
+        ...(agentHeap ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${agentHeap}`] : []),
+      ],
+    } : {}),
   });
   // A phase whose end came from a stale count, or that spanned a counter re-seed,
   // has a late figure (never an early one): say so.
@@ -181,6 +210,12 @@ async function runOne(impl: Impl, n: number, k: number, run: number, logDir: str
     r.rss = rss.total;
     r.rssParts = rss.parts;
     r.cpuInstall = s.cpu() - cpu0;
+    if (impl === 'evpn-ha') {
+      r.notes.push(`# rss N=${n} evpn-ha 2 s after the install: ${rssDetail(s.pids().agent ?? [])} MiB`);
+      await sleep(8000);
+      r.notes.push(`# rss N=${n} evpn-ha 10 s after the install: ${rssDetail(s.pids().agent ?? [])} MiB`);
+    }
+    if (agentHeap && impl === 'evpn-ha') await heapSnapshot(s, agentHeap, `install N=${n}`);
 
     // Failover: eth1 blackholed; BFD takes the net1 session down.
     await s.steady(30_000);
@@ -267,6 +302,7 @@ async function main(): Promise<void> {
   const logDir = join('/tmp/evpn-ha-logs', `scale-${RUN_ID}`);
   mkdirSync(logDir, { recursive: true });
   if (args.agentProf) mkdirSync(args.agentProf, { recursive: true });
+  if (args.agentHeap) mkdirSync(args.agentHeap, { recursive: true });
   const bfd: BfdTimers = { minTx: 100, minRx: 100, multiplier: args.bfdMultiplier };
   console.log(`# bench:scale: ${cpus().length} CPUs, load average at start ${loadavg().map((x) => x.toFixed(2)).join(' ')}; `
     + `sizes ${args.sizes.join(',')}, ${args.runs} run(s), ${args.vteps} remote VTEPs per network; BFD 100 ms x ${args.bfdMultiplier} on every session; logs ${logDir}`);
@@ -275,7 +311,7 @@ async function main(): Promise<void> {
     for (const n of args.sizes) {
       const res: Record<Impl, RunResult[]> = { 'evpn-ha': [], frr: [] };
       for (let run = 1; run <= args.runs; run++) {
-        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd, args.agentProf));
+        for (const impl of args.impls) res[impl].push(await runOne(impl, n, args.vteps, run, logDir, bfd, args.agentProf, args.agentHeap));
       }
       const m = (impl: Impl, key: keyof Omit<RunResult, 'rssParts' | 'notes' | 'bfdDowns'>): Fig =>
         (args.impls.includes(impl) ? med(res[impl].map((r) => r[key])) : 'skipped');

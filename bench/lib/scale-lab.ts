@@ -211,6 +211,26 @@ export function rssMiB(pids: number[]): number {
   return kb / 1024;
 }
 
+/**
+ * Each process's RSS split as /proc/<pid>/status has it: anonymous (heap, stacks),
+ * file-backed (the node binary's code: shared between the processes, counted in
+ * each) and shared memory. For `# rss` notes.
+ */
+export function rssDetail(pids: number[]): string {
+  const parts: string[] = [];
+  for (const pid of pids) {
+    try {
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (k: string): number => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(st)?.[1] ?? 0);
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const role = args.some((a) => a.includes('event-pump')) ? 'pump' : args.some((a) => a.includes('bfd')) ? 'bfd' : 'main';
+      const mib = (x: number): string => (x / 1024).toFixed(0);
+      parts.push(`${role} ${mib(kb('VmRSS'))} (anon ${mib(kb('RssAnon'))}, file ${mib(kb('RssFile'))}, shmem ${mib(kb('RssShmem'))})`);
+    } catch { /* gone */ }
+  }
+  return parts.join('; ');
+}
+
 /** utime + stime of the processes, seconds. */
 export function cpuSeconds(pids: number[]): number {
   let t = 0;
