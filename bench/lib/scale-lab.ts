@@ -6,7 +6,7 @@
 // configuration). Kernel entries are counted by bench/lib/kcount-child.ts inside
 // server-l's namespace; RSS and CPU come from /proc.
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -270,6 +270,8 @@ export class ScaleLab {
   readonly net: TwoNetworkLab;
   readonly impl: Impl;
   rr = {} as Record<NetworkName, FrrHandle>;
+  /** Where each reflector's bgpd log stood when this lab started it (the file outlives a run: the runs of one bench share the namespace names). */
+  private readonly rrLogStart: Partial<Record<NetworkName, number>> = {};
   agent: RunningAgent | null = null;
   frr: FrrHandle | null = null;
   gen!: Generator;
@@ -317,6 +319,8 @@ export class ScaleLab {
         }),
         bfdd: true, bfddConf: bfdConfig(this.bfd),
       });
+      const log = this.rr[n].logs.bgpd;
+      try { this.rrLogStart[n] = log ? statSync(log).size : 0; } catch { this.rrLogStart[n] = 0; }
     }
     this.gen = new Generator(this.lab, this.genNs);
     if (this.opts.prepare) this.prepareMs = await this.gen.prepare(this.opts.prepare.n, this.opts.prepare.k, this.genNetworks());
@@ -389,7 +393,8 @@ export class ScaleLab {
       if (!path) continue;
       try {
         const addr = this.net.servers.l.address[net];
-        for (const line of readFileSync(path, 'utf8').split('\n')) if (line.includes(`sent to neighbor ${addr} 6/10`)) n++;
+        const text = readFileSync(path).subarray(this.rrLogStart[net] ?? 0).toString('utf8');
+        for (const line of text.split('\n')) if (line.includes(`sent to neighbor ${addr} 6/10`)) n++;
       } catch { /* no log */ }
     }
     return n;
