@@ -10,7 +10,6 @@
 // 0xFFFFFFFF (no bytes) reports a socket error (lost events).
 // Run as `node event-pump.js` (the parent does it); exits when stdin closes.
 import { RawNetlinkSocket } from 'netlink';
-import { startMemoryTrimmer } from '../util/memory.js';
 
 export const PUMP_LOST = 0xffffffff;
 
@@ -52,10 +51,6 @@ function runPump(): void {
   s.on('error', () => frame(PUMP_LOST));
   // Ready marker: a zero-length frame once the memberships are in place.
   out.write(Buffer.alloc(4));
-  // The echo of a large write passes through here (and waits in the pipe's write
-  // queue while the agent is busy): ~30 MiB after a 50,000-route install, kept
-  // by V8 and malloc until given back (util/memory.ts).
-  startMemoryTrimmer();
   process.stdin.on('end', () => process.exit(0));
   process.stdin.on('error', () => process.exit(0));
   process.stdin.resume();
