@@ -10,6 +10,7 @@
 // 0xFFFFFFFF (no bytes) reports a socket error (lost events).
 // Run as `node event-pump.js` (the parent does it); exits when stdin closes.
 import { RawNetlinkSocket } from 'netlink';
+import { withForcedRecvBuffer } from './netlink-fd.js';
 
 export const PUMP_LOST = 0xffffffff;
 
@@ -18,11 +19,12 @@ export const PUMP_GROUPS = [1 /* LINK */, 3 /* NEIGH */, 5 /* IPV4_IFADDR */, 9 
 function runPump(): void {
   const size = Number(process.env['EVPN_HA_PUMP_RCVBUF'] ?? 8 * 1024 * 1024);
   const read = Number(process.env['EVPN_HA_PUMP_READ'] ?? 0);
-  const s = new RawNetlinkSocket(0, {
+  // Beyond net.core.rmem_max (netlink-fd.ts): a capped buffer overflows during the echo of a large write.
+  const s = withForcedRecvBuffer(size, () => new RawNetlinkSocket(0, {
     recvBufferSize: size,
     sendBufferSize: 65536,
     ...(read > 0 ? { messagePeeking: false, msgBufferSize: read } : {}),
-  });
+  })).socket;
   for (const g of PUMP_GROUPS) {
     // RTNLGRP_NEXTHOP exists from Linux 5.3 on; without it there are no nexthops to watch.
     try { s.addMembership(g); } catch (e) { if (g !== 32) throw e; }

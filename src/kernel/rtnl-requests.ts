@@ -10,6 +10,7 @@ import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import * as nl from './nl.js';
+import { withForcedRecvBuffer, type ForceResult } from './netlink-fd.js';
 import { errnoName, errnoOf, type Failure, type WireRequest } from './rtnl-codec.js';
 
 /**
@@ -25,12 +26,15 @@ const DUMP_READ_SIZE = 32 * 1024;
  * bridge FDB dump, which re-walks the table for every datagram, gets several times
  * slower.
  */
-export function openRouteSocket(bufferSize: number, readBuffer?: number): RawNetlinkSocket {
-  return new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
+export function openRouteSocket(bufferSize: number, readBuffer?: number, forced?: (r: ForceResult) => void): RawNetlinkSocket {
+  // The receive buffer as asked for, beyond net.core.rmem_max (netlink-fd.ts).
+  const { socket, result } = withForcedRecvBuffer(bufferSize, () => new RawNetlinkSocket(0 /* NETLINK_ROUTE */, {
     recvBufferSize: bufferSize,
     sendBufferSize: bufferSize,
     ...(readBuffer ? { messagePeeking: false, msgBufferSize: readBuffer } : {}),
-  });
+  }));
+  forced?.(result);
+  return socket;
 }
 
 /**
@@ -97,7 +101,8 @@ export class RequestChannel {
     const window = opts.window;
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.logger;
-    this.cmd = openRouteSocket(opts.recvBufferSize, DUMP_READ_SIZE);
+    let forced: ForceResult = { forced: false, why: 'not tried' };
+    this.cmd = openRouteSocket(opts.recvBufferSize, DUMP_READ_SIZE, (r) => { forced = r; });
     this.cmd.on('message', (buf) => guard(this.log, 'request datagram', () => this.onCommandDatagram(buf)));
     this.cmd.on('error', (err) => guard(this.log, 'request socket error', () => this.onCommandError(err)));
     this.cmd.on('truncatedMessage', () => guard(this.log, 'truncated datagram', () =>
@@ -109,7 +114,8 @@ export class RequestChannel {
     const rcvbuf = this.cmd.getRecvBufferSize();
     this.window = Math.max(1, Math.min(window, Math.floor(rcvbuf / 1024)));
     this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
-    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk }, 'kernel: request socket');
+    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk, beyondRmemMax: forced.forced }, 'kernel: request socket');
+    if (!forced.forced) this.log?.info({ rcvbuf, why: forced.why }, 'kernel: the netlink receive buffers stay capped at net.core.rmem_max');
   }
 
   /** Requests in flight at most, after capping by the receive buffer. */

@@ -14,6 +14,8 @@ export const IPPROTO_IPV6 = 41;
 /** <asm-generic/socket.h> */
 export const SO_REUSEADDR = 2;
 export const SO_ATTACH_FILTER = 26;
+/** SO_RCVBUF without the net.core.rmem_max cap (CAP_NET_ADMIN). */
+export const SO_RCVBUFFORCE = 33;
 /** <linux/in.h>: IP_TTL 2, IP_MINTTL 21. */
 export const IP_TTL = 2;
 export const IP_MINTTL = 21;

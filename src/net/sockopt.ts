@@ -14,7 +14,7 @@ import koffi from 'koffi';
 import { Socket } from 'node:net';
 import {
   AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, IPV6_MINHOPCOUNT, IPV6_UNICAST_HOPS, IPV6_V6ONLY, IP_MINTTL,
-  IP_TTL, SOL_SOCKET, SO_ATTACH_FILTER, SO_REUSEADDR, TCP_AO_ADD_KEY, TCP_AO_INFO, TCP_MD5SIG,
+  IP_TTL, SOL_SOCKET, SO_ATTACH_FILTER, SO_RCVBUFFORCE, SO_REUSEADDR, TCP_AO_ADD_KEY, TCP_AO_INFO, TCP_MD5SIG,
   encodeSockFprog, encodeSockaddr, encodeTcpAoAdd, encodeTcpMd5sig, encodeTtl255Filter, familyOf, gtsmMinTtl, int32,
   md5Optname, type AddressFamily, type TcpAuth,
 } from './sockopt-wire.js';
@@ -191,6 +191,14 @@ export function ttl255UdpFd(host: string, port: number): number {
     setopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, encodeSockFprog(filter.length / 8, koffi.address(filter)), 'SO_ATTACH_FILTER');
     bindTo(fd, family, host, port);
   });
+}
+
+/**
+ * SO_RCVBUFFORCE: the receive buffer of an open socket beyond net.core.rmem_max,
+ * which caps SO_RCVBUF (socket(7); needs CAP_NET_ADMIN, else EPERM as a SockoptError).
+ */
+export function forceRecvBuffer(fd: number, bytes: number): void {
+  setopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int32(bytes), 'SO_RCVBUFFORCE');
 }
 
 /** Close an fd that was never handed to Node. */
