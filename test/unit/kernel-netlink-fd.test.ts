@@ -12,7 +12,7 @@ const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
 
 t.test('socketFds lists this process\'s sockets', (t) => {
   const before = socketFds();
-  const s = new RawNetlinkSocket(0, {});
+  const s = new RawNetlinkSocket(0, { recvBufferSize: 65536, sendBufferSize: 65536 });
   const after = socketFds();
   t.equal(after.size, before.size + 1, 'one more socket');
   s.close();
@@ -21,10 +21,10 @@ t.test('socketFds lists this process\'s sockets', (t) => {
 
 t.test('a NETLINK_ROUTE socket gets the receive buffer asked for, beyond rmem_max', { skip: root ? false : 'needs CAP_NET_ADMIN (root)' }, (t) => {
   const want = 2 * rmemMax;
-  const capped = new RawNetlinkSocket(0, { recvBufferSize: want });
+  const capped = new RawNetlinkSocket(0, { recvBufferSize: want, sendBufferSize: 65536 });
   t.equal(capped.getRecvBufferSize(), 2 * rmemMax, `the addon alone: capped at rmem_max (${rmemMax}), doubled by the kernel`);
   capped.close();
-  const { socket, result } = withForcedRecvBuffer(want, () => new RawNetlinkSocket(0, { recvBufferSize: want }));
+  const { socket, result } = withForcedRecvBuffer(want, () => new RawNetlinkSocket(0, { recvBufferSize: want, sendBufferSize: 65536 }));
   t.match(result, { forced: true }, 'forced');
   t.equal(socket.getRecvBufferSize(), 2 * want, 'the size asked for (doubled by the kernel)');
   socket.close();
