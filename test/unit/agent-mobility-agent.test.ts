@@ -229,12 +229,16 @@ t.test('a MAC that arrives while the sessions come back: the old server\'s route
 
 t.test('a blind claim: only a table of an uplink that was incomplete at the claim is a replay', async (t) => {
   // net2 down, net1 complete (no remote route for the MAC): the claim is blind through net2 only.
-  const r = await rig();
-  r.s('net2').down('BFD Down');
-  await r.step(1000);
-  r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
-  r.agent.localMacUp(100, EP_MAC, false, 'veth0');
-  await r.step();
+  const claimedWithNet2Down = async (): Promise<Awaited<ReturnType<typeof rig>>> => {
+    const r = await rig();
+    r.s('net2').down('BFD Down');
+    await r.step(1000);
+    r.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
+    r.agent.localMacUp(100, EP_MAC, false, 'veth0');
+    await r.step();
+    return r;
+  };
+  const r = await claimedWithNet2Down();
   // net1 flaps after the claim; the MAC moved to server 87 meanwhile: net1's new table is news.
   r.s('net1').down('BFD Down');
   await r.step(1000);
@@ -244,12 +248,7 @@ t.test('a blind claim: only a table of an uplink that was incomplete at the clai
   t.equal(r.agent.mobility.of(100, EP_MAC).announce, false, 'a table from a session that came up after the claim: moved away');
   t.equal(r.kernel.fdb('veth0', EP_MAC, 'bridge'), undefined, 'stale local entry deleted');
   // The same, but the route comes in net2's first table since the claim (net2 was down then): a replay.
-  const r2 = await rig();
-  r2.s('net2').down('BFD Down');
-  await r2.step(1000);
-  r2.kernel.foreignFdb({ ifname: 'veth0', mac: EP_MAC, table: 'bridge' });
-  r2.agent.localMacUp(100, EP_MAC, false, 'veth0');
-  await r2.step();
+  const r2 = await claimedWithNet2Down();
   r2.s('net2').up('192.168.2.2');
   r2.s('net2').send(announce(2, EP_MAC, 1));
   await r2.step(20);
