@@ -101,7 +101,7 @@ export class RequestChannel {
     const window = opts.window;
     this.timeoutMs = opts.timeoutMs;
     this.log = opts.logger;
-    let forced: ForceResult = { forced: false, why: 'not tried' };
+    let forced = null as ForceResult | null;
     this.cmd = openRouteSocket(opts.recvBufferSize, DUMP_READ_SIZE, (r) => { forced = r; });
     this.cmd.on('message', (buf) => guard(this.log, 'request datagram', () => this.onCommandDatagram(buf)));
     this.cmd.on('error', (err) => guard(this.log, 'request socket error', () => this.onCommandError(err)));
@@ -114,8 +114,11 @@ export class RequestChannel {
     const rcvbuf = this.cmd.getRecvBufferSize();
     this.window = Math.max(1, Math.min(window, Math.floor(rcvbuf / 1024)));
     this.chunk = Math.max(1, Math.min(opts.chunk ?? 64, this.window));
-    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk, beyondRmemMax: forced.forced }, 'kernel: request socket');
-    if (!forced.forced) this.log?.info({ rcvbuf, why: forced.why }, 'kernel: the netlink receive buffers stay capped at net.core.rmem_max');
+    this.log?.debug({ rcvbuf, window: this.window, chunk: this.chunk, beyondRmemMax: forced?.forced ?? false }, 'kernel: request socket');
+    // The kernel reports twice the size it grants; below what was asked for, say why.
+    if (forced && !forced.forced && rcvbuf < 2 * opts.recvBufferSize) {
+      this.log?.info({ rcvbuf, asked: opts.recvBufferSize, why: forced.why }, 'kernel: the netlink receive buffers stay capped at net.core.rmem_max');
+    }
   }
 
   /** Requests in flight at most, after capping by the receive buffer. */
