@@ -53,18 +53,41 @@ export class KernelProjection {
 
   /** The FDB winner for (vni, mac): the best among the best paths of every entry with that MAC. */
   fdbPath(vni: number, mac: string): Path | null {
-    let best: StoredPath | null = null;
-    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
-      const w = e.winner;
-      if (e.vni === vni && w && (best === null || comparePaths(w, best) < 0)) best = w;
-    }
-    return best;
+    return this.fdbWinner(vni, mac, 0) ?? null;
   }
 
   /** The neighbour winner for (vni, ip). */
   neighPath(vni: number, ip: string): Path | null {
+    return this.neighWinner(vni, ip, 0) ?? null;
+  }
+
+  /**
+   * The best of the best paths of the entries with (vni, mac). With a mark (> 0) each
+   * entry visited is marked, and undefined says one already was: that (VNI, MAC) has
+   * been worked out in this kernelDelta.
+   */
+  private fdbWinner(vni: number, mac: string, mark: number): StoredPath | null | undefined {
+    let best: StoredPath | null = null;
+    for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
+      if (e.vni !== vni) continue;
+      if (mark > 0) {
+        if (e.fdbMark === mark) return undefined;
+        e.fdbMark = mark;
+      }
+      const w = e.winner;
+      if (w && (best === null || comparePaths(w, best) < 0)) best = w;
+    }
+    return best;
+  }
+
+  /** The same for (vni, ip), along the IP chain, with neighMark. */
+  private neighWinner(vni: number, ip: string, mark: number): StoredPath | null | undefined {
     let best: StoredPath | null = null;
     for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) {
+      if (mark > 0) {
+        if (e.neighMark === mark) return undefined;
+        e.neighMark = mark;
+      }
       const w = e.winner;
       if (w && (best === null || comparePaths(w, best) < 0)) best = w;
     }
@@ -105,35 +128,14 @@ export class KernelProjection {
     for (const c of changes) {
       const d = dev.get(c.vni);
       if (!d) continue;
-      let fdb: StoredPath | null = null;
-      let done = false;
-      for (let e = this.byMac.get(c.mac) ?? null; e; e = e.nextInMac) {
-        if (e.vni !== c.vni) continue;
-        if (e.fdbMark === mark) {
-          done = true;
-          break;
-        }
-        e.fdbMark = mark;
-        const w = e.winner;
-        if (w && (fdb === null || comparePaths(w, fdb) < 0)) fdb = w;
-      }
-      if (!done) {
+      const fdb = this.fdbWinner(c.vni, c.mac, mark);
+      if (fdb !== undefined) {
         out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
           fdb && !this.isLocal(c.vni, c.mac) ? { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address } : null);
       }
       if (c.ip === null) continue;
-      let neigh: StoredPath | null = null;
-      done = false;
-      for (let e = this.byIp.get(c.vni)?.get(c.ip) ?? null; e; e = e.nextInIp) {
-        if (e.neighMark === mark) {
-          done = true;
-          break;
-        }
-        e.neighMark = mark;
-        const w = e.winner;
-        if (w && (neigh === null || comparePaths(w, neigh) < 0)) neigh = w;
-      }
-      if (!done) {
+      const neigh = this.neighWinner(c.vni, c.ip, mark);
+      if (neigh !== undefined) {
         out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
           neigh && !this.isLocal(c.vni, neigh.entry.mac) ? { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac } : null);
       }
