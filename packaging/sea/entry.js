@@ -8,7 +8,8 @@
 //     BfdHost (src/bfd/host.ts) as `<execPath> <child.js> --evpn-ha-bfd`;
 //   * `--evpn-ha-self-test [--inline] [--write BRIDGE VXLAN]` (hidden, binary only):
 //     load the embedded netlink addon, open an RtnetlinkPort with its event pump
-//     (--inline: without), list links; with --write also write a neighbour entry
+//     (--inline: without), list links; open the default event socket (in this
+//     process, through koffi: `eventSocket` 'direct'); with --write also write a neighbour entry
 //     (192.0.2.1, TEST-NET-1) on BRIDGE and an FDB entry (02:00:5e:00:53:01 -> dst
 //     192.0.2.2) on VXLAN, read them back and delete them (needs CAP_NET_ADMIN);
 //     load the embedded koffi addon and ask the kernel for TCP-MD5 / TCP-AO;
@@ -58,6 +59,16 @@ async function selfTest() {
     await Promise.race([port.eventsReady(), timeout]);
     out.eventPump = 'ready';
     stop();
+    // The default event socket: in this process, read through the embedded koffi addon.
+    const direct = openRtnetlink({ events: 'direct' });
+    try {
+      const off = direct.subscribe(() => {});
+      await direct.eventsReady();
+      out.eventSocket = direct.eventSocketMode();
+      off();
+    } finally {
+      await direct.close();
+    }
     const w = argv.indexOf('--write');
     if (w >= 0) out.write = await writeCheck(port, argv[w + 1], argv[w + 2]);
     if (out.write && out.write !== 'ok') code = 1;

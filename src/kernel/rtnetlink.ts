@@ -38,6 +38,7 @@ import {
   type Failure,
   type WireRequest,
 } from './rtnl-codec.js';
+import { directEventsAvailable, openDirectEvents } from './event-socket.js';
 import { openInlineEvents, startEventPump, type EventSource, type EventSupervisorOptions } from './rtnl-events.js';
 import { RequestChannel } from './rtnl-requests.js';
 
@@ -59,11 +60,14 @@ export interface RtnetlinkOptions {
   timeoutMs?: number;
   logger?: Logger;
   /**
-   * Where the event socket lives (default 'process': a child process, see
-   * event-pump.ts; 'inline': in this process, which a netlink 0.3.0 bug can abort
-   * when the socket overflows).
+   * Where the event socket lives. 'direct' (the default where it works: Linux on a
+   * 64-bit platform with koffi): in this process, read through libc
+   * (event-socket.ts); 'process': a child process running the netlink addon's socket
+   * (event-pump.ts; the default elsewhere, and the fallback when 'direct' cannot make
+   * its socket); 'inline': the addon's socket in this process, which a netlink 0.3.0
+   * bug can abort when the socket overflows.
    */
-  events?: 'process' | 'inline';
+  events?: 'direct' | 'process' | 'inline';
   /** Command that runs the event pump (default: this Node with event-pump.js). */
   eventPumpCommand?: string[];
 }
@@ -71,7 +75,7 @@ export interface RtnetlinkOptions {
 export class RtnetlinkPort implements KernelPort {
   private readonly cmd: RequestChannel;
   private events: EventSource | null = null;
-  private readonly eventMode: 'process' | 'inline';
+  private readonly eventMode: 'direct' | 'process' | 'inline';
   private readonly pumpCmd: string[] | undefined;
   private readonly subscribers = new Set<(ev: KernelEvent) => void>();
   private closed = false;
@@ -86,7 +90,7 @@ export class RtnetlinkPort implements KernelPort {
     this.protocol = opts.protocol ?? EVPN_HA_PROTOCOL;
     this.recvBufferSize = opts.recvBufferSize ?? 4 * 1024 * 1024;
     this.log = opts.logger;
-    this.eventMode = opts.events ?? 'process';
+    this.eventMode = opts.events ?? (directEventsAvailable() ? 'direct' : 'process');
     this.pumpCmd = opts.eventPumpCommand;
     this.cmd = new RequestChannel({
       window: Math.max(1, opts.window ?? 1024),
@@ -337,7 +341,7 @@ export class RtnetlinkPort implements KernelPort {
 
   subscribe(cb: (ev: KernelEvent) => void): () => void {
     this.subscribers.add(cb);
-    if (!this.events && !this.closed) this.events = this.eventMode === 'process' ? this.startPump() : this.openInlineEvents();
+    if (!this.events && !this.closed) this.events = this.openEvents();
     return () => {
       this.subscribers.delete(cb);
       if (this.subscribers.size === 0) this.stopEvents();
@@ -373,8 +377,21 @@ export class RtnetlinkPort implements KernelPort {
     };
   }
 
-  private openInlineEvents(): EventSource {
-    return openInlineEvents(this.eventOptions());
+  private openEvents(): EventSource {
+    if (this.eventMode === 'inline') return openInlineEvents(this.eventOptions());
+    if (this.eventMode === 'direct') {
+      try {
+        return openDirectEvents(this.eventOptions());
+      } catch (e) {
+        this.log?.warn({ err: e }, 'kernel: cannot open the event socket in this process; using the event pump process');
+      }
+    }
+    return this.startPump();
+  }
+
+  /** Where the event socket lives now: 'direct', 'process' or 'inline' (null without subscribers). */
+  eventSocketMode(): 'direct' | 'process' | 'inline' | null {
+    return this.events?.kind ?? null;
   }
 
   private startPump(): EventSource {

@@ -32,6 +32,8 @@ export function raisePumpPriority(pid: number): boolean {
 }
 
 export interface EventSource {
+  /** Where the socket is read: this process through libc, the pump process, the addon in this process. */
+  readonly kind: 'direct' | 'process' | 'inline';
   ready: Promise<void>;
   stop: () => void;
   /** PID of the event pump process, null when inline or not running. */
@@ -62,7 +64,7 @@ export function openInlineEvents(o: EventSupervisorOptions): EventSource {
     o.logger?.warn({ code: f.code }, 'kernel: event socket error; subscribers must resync');
     o.onOverflow();
   }));
-  return { ready: Promise.resolve(), stop: () => s.close(), pid: () => null };
+  return { kind: 'inline', ready: Promise.resolve(), stop: () => s.close(), pid: () => null };
 }
 
 function pumpCommand(o: EventSupervisorOptions): string[] {
@@ -160,6 +162,7 @@ export function startEventPump(o: EventSupervisorOptions): EventSource {
   notReady();
   launch();
   return {
+    get kind() { return inline ? 'inline' as const : 'process' as const; },
     get ready() { return ready; },
     pid: () => child?.pid ?? null,
     stop: () => {

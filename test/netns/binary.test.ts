@@ -34,6 +34,7 @@ interface SelfTest {
   links: number;
   linkNames?: string[];
   eventPump: string;
+  eventSocket?: string;
   write?: string;
   error?: string;
   ffi?: string;
@@ -116,6 +117,7 @@ function run(): void {
     t.equal(r.ffi, 'ok', 'the embedded koffi addon loads');
     t.equal(r.tcpAuth?.md5, true, 'and asks the kernel: TCP-MD5 present');
     t.equal(r.eventPump, 'ready', r.error ?? '');
+    t.equal(r.eventSocket, 'direct', 'the default event socket: in the process, through the embedded koffi');
     t.ok(r.linkNames?.includes('lo'), 'links include lo');
     t.comment(`self-test ${r.ms} ms`);
   });
@@ -157,6 +159,7 @@ function run(): void {
     t.equal(r.netlink, 'ok', r.error ?? '');
     t.equal(r.eventPump, 'ready', r.error ?? '');
     t.equal(r.write, 'ok', 'neigh + FDB written, read back and deleted with CAP_NET_ADMIN alone');
+    t.equal(r.eventSocket, 'direct', 'the event socket in the process with CAP_NET_ADMIN alone');
 
     const denied = selfTest([...noCaps], ['--write', 'br-vxlan', 'vxlan0']);
     t.equal(denied.netlink, 'ok', 'reading needs no capability');

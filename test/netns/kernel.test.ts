@@ -226,12 +226,15 @@ async function inNamespace(ns: string): Promise<void> {
   });
 
   t.test('event pump: killed -> overflow reported, restarted, events flow again', async (t) => {
+    const port = new RtnetlinkPort({ events: 'process' });
+    t.teardown(() => port.close());
     const evs: KernelEvent[] = [];
     const off = port.subscribe((e) => evs.push(e));
     t.teardown(off);
     await port.eventsReady();
     const pid = port.eventPumpPid();
     t.type(pid, 'number');
+    t.equal(port.eventSocketMode(), 'process');
     process.kill(pid!, 'SIGKILL');
     t.ok(await waitFor(() => evs.some((e) => e.type === 'overflow'), 2000, 'overflow after pump death'), 'overflow');
     await port.eventsReady();
@@ -242,7 +245,7 @@ async function inNamespace(ns: string): Promise<void> {
   });
 
   t.test('an event pump that cannot start: backoff, then the in-process socket', async (t) => {
-    const p = new RtnetlinkPort({ eventPumpCommand: ['/bin/false'] });
+    const p = new RtnetlinkPort({ events: 'process', eventPumpCommand: ['/bin/false'] });
     t.teardown(() => p.close());
     const evs: KernelEvent[] = [];
     p.subscribe((e) => evs.push(e));
@@ -262,6 +265,54 @@ async function inNamespace(ns: string): Promise<void> {
     ip(ns, 'neigh', 'replace', '192.168.0.78', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
     t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.78'), 2000, 'inline event'), 'event');
     ip(ns, 'neigh', 'del', '192.168.0.78', 'dev', BR);
+  });
+
+  t.test('the event socket in this process through libc (the default, events: direct)', async (t) => {
+    t.equal(new RtnetlinkPort().eventSocketMode(), null, 'no socket before a subscriber');
+    const evs: KernelEvent[] = [];
+    const off = port.subscribe((e) => evs.push(e));
+    t.teardown(off);
+    await port.eventsReady();
+    t.equal(port.eventSocketMode(), 'direct');
+    t.equal(port.eventPumpPid(), null, 'no child process');
+    ip(ns, 'neigh', 'replace', '192.168.0.76', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.76'), 2000, 'direct event'), 'event');
+    ip(ns, 'neigh', 'del', '192.168.0.76', 'dev', BR);
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'del neigh 192.168.0.76'), 2000, 'direct del event'), 'del event');
+  });
+
+  t.test('direct event socket: a burst arrives whole; an overflow is reported, then events flow again', async (t) => {
+    // Every event of a 3,000-neighbour burst, read while the loop is free.
+    const big = new RtnetlinkPort({ events: 'direct' });
+    t.teardown(() => big.close());
+    const seen = new Set<string>();
+    let overflows = 0;
+    big.subscribe((e) => {
+      if (e.type === 'overflow') overflows++;
+      else if (e.type === 'entry' && e.entry.kind === 'neigh' && e.action === 'new') seen.add(e.entry.ip);
+    });
+    await big.eventsReady();
+    const ips = Array.from({ length: 3000 }, (_, i) => `10.77.${i >> 8}.${i & 255}`);
+    sh('ip', ['-n', ns, '-batch', '-'], ips.map((a) => `neigh replace ${a} lladdr ${MAC} dev ${BR} nud permanent`).join('\n') + '\n');
+    t.teardown(() => sh('ip', ['-n', ns, '-batch', '-'], ips.map((a) => `neigh del ${a} dev ${BR}`).join('\n') + '\n'));
+    t.ok(await waitFor(() => ips.every((a) => seen.has(a)), 10_000, 'all 3,000 neighbour events'), `${seen.size} of 3,000 events`);
+    t.equal(overflows, 0, 'no overflow with the loop free');
+
+    // A small buffer and an event loop held busy during the burst: the kernel drops
+    // notifications; the port says so (overflow) and reads on.
+    const small = new RtnetlinkPort({ events: 'direct', recvBufferSize: 16 * 1024 });
+    t.teardown(() => small.close());
+    const evs: KernelEvent[] = [];
+    small.subscribe((e) => evs.push(e));
+    await small.eventsReady();
+    const more = Array.from({ length: 3000 }, (_, i) => `10.78.${i >> 8}.${i & 255}`);
+    // Synchronous: the loop does not turn until ip has written all 3,000.
+    sh('ip', ['-n', ns, '-batch', '-'], more.map((a) => `neigh replace ${a} lladdr ${MAC} dev ${BR} nud permanent`).join('\n') + '\n');
+    t.teardown(() => sh('ip', ['-n', ns, '-batch', '-'], more.map((a) => `neigh del ${a} dev ${BR}`).join('\n') + '\n'));
+    t.ok(await waitFor(() => evs.some((e) => e.type === 'overflow'), 5000, 'overflow'), 'overflow reported');
+    ip(ns, 'neigh', 'replace', '192.168.0.75', 'lladdr', MAC, 'dev', BR, 'nud', 'permanent');
+    t.ok(await waitFor(() => evs.some((e) => describe(e) === 'new neigh 192.168.0.75'), 2000, 'event after the overflow'), 'events again');
+    ip(ns, 'neigh', 'del', '192.168.0.75', 'dev', BR);
   });
 
   t.test('vxlanFamily: the family a vxlan device takes as FDB dst, asked without changing anything', async (t) => {

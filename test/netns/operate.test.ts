@@ -226,7 +226,7 @@ if (reason) {
       let k: Json;
       try {
         nsExec(L().ns, 'bridge', ['fdb', 'del', R().mac, 'dev', 'vxlan0', 'self']);
-        // The agent learns of the deletion through its event pump (another process): ask
+        // The agent learns of the deletion through its event socket: ask
         // until it has (well within the 1 s before it restores the entry).
         const fdbOf = (kk: Json): Json | undefined => (kk.entries as Json[]).find((x) => x.kind === 'fdb' && x.mac === R().mac && x.device === 'vxlan0');
         const t0 = Date.now();
