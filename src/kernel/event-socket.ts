@@ -120,7 +120,8 @@ function openSocket(l: Libc, recvBufferSize: number, log: Logger | undefined): n
   try {
     const size = int32(recvBufferSize);
     if (l.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0) {
-      log?.info({ bytes: recvBufferSize }, 'kernel: the event socket\'s receive buffer stays capped at net.core.rmem_max (no CAP_NET_ADMIN)');
+      // The line the request socket logs too (rtnl-requests.ts).
+      log?.info({ socket: 'events', asked: recvBufferSize, why: `SO_RCVBUFFORCE: errno ${koffi.errno()}` }, 'kernel: the netlink receive buffers stay capped at net.core.rmem_max');
       l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
     }
     // struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; u32 nl_pid; u32 nl_groups }:
