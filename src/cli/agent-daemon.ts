@@ -109,7 +109,8 @@ export async function startAgent(config: Config, opts: StartOptions): Promise<Ru
 
   // Freed native memory back to the system after bursts (util/memory.ts).
   const trimmer: MemoryTrimmer | null = startMemoryTrimmer({
-    onTrim: (before, after, ms) => log.debug({ rssBeforeMiB: Math.round(before / 2 ** 20), rssAfterMiB: Math.round(after / 2 ** 20), ms: Math.round(ms) }, 'memory: malloc_trim'),
+    // ms: the collection (when `collected`) and the trim.
+    onTrim: (before, after, ms, collected) => log.debug({ rssBeforeMiB: Math.round(before / 2 ** 20), rssAfterMiB: Math.round(after / 2 ** 20), ms: Math.round(ms), collected }, 'memory: malloc_trim'),
   });
 
   let stopped = false;

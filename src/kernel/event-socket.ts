@@ -5,8 +5,9 @@
 // (node's own text and data) before it does anything. Here an overflow is an errno
 // (ENOBUFS) like any other, and there is no child.
 //
-// * Waiting: poll(2) with a timeout of POLL_MS on a thread of libuv's pool (koffi's
-//   async call): the event loop is free meanwhile, and a stop is seen within POLL_MS.
+// * Waiting: poll(2) on a thread of libuv's pool (koffi's async call), on the socket
+//   and an eventfd that stop() writes to: the event loop is free meanwhile. The agent
+//   keeps one of the pool's threads (4 unless UV_THREADPOOL_SIZE says otherwise) for it.
 // * Reading: recvmmsg(2) with MSG_DONTWAIT on the event loop, up to VLEN datagrams a
 //   call into fixed buffers, copied into a queue. Every turn of the loop first empties
 //   the socket (the kernel's buffer is what overflows, and this loop reads it only
@@ -16,13 +17,15 @@
 //   memory did.
 // * Lost events: recvmmsg fails with ENOBUFS once after the socket overflowed (the
 //   kernel dropped notifications), and a datagram larger than its slot is cut
-//   (MSG_TRUNC): both are reported as an overflow, in their place among the
-//   datagrams, after which subscribers resync.
+//   (MSG_TRUNC): both are reported as an overflow, after which subscribers resync;
+//   so is a queue that grows beyond MAX_QUEUED (the agent cannot keep up), and the
+//   first of a run of other read errors (retried after 100 ms, doubling up to 5 s).
 // * Receive buffer: SO_RCVBUFFORCE (CAP_NET_ADMIN) beyond net.core.rmem_max, else
 //   SO_RCVBUF (capped).
 //
-// The structures are laid out for LP64 Linux (x86_64, aarch64, ...); elsewhere, or
-// without koffi, `directEventsAvailable()` is false and the caller keeps the pump.
+// The structures are laid out for LP64 Linux (x86_64, aarch64); elsewhere, or when
+// libc's functions cannot be bound, `directEventsAvailable()` is false and the
+// caller keeps the pump.
 import koffi from 'koffi';
 import type { Logger } from 'pino';
 import { PUMP_GROUPS } from './event-pump.js';
@@ -45,6 +48,8 @@ const EINTR = 4;
 const EAGAIN = 11;
 const ENOBUFS = 105;
 const RTNLGRP_NEXTHOP = 32;
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
 
 /** Datagrams per recvmmsg call. */
 export const VLEN = 128;
@@ -54,8 +59,8 @@ export const SLOT = 32 * 1024;
 export const READS_PER_TURN = 64;
 /** Datagrams handed on per turn of the event loop at most (the pump's 64 KiB chunk held ~500). */
 export const DELIVER_PER_TURN = 512;
-/** poll(2) timeout: how soon a stop is seen while nothing arrives. */
-export const POLL_MS = 250;
+/** Datagrams read but not yet handed on, at most: beyond, they are dropped for one overflow (a resync). */
+export const MAX_QUEUED = 262_144;
 
 // struct mmsghdr (LP64): struct msghdr { msg_name 0, msg_namelen 8, msg_iov 16,
 // msg_iovlen 24, msg_control 32, msg_controllen 40, msg_flags 48 } (56 bytes), then
@@ -71,6 +76,8 @@ interface Libc {
   bind(fd: number, address: Uint8Array, length: number): number;
   close(fd: number): number;
   recvmmsg(fd: number, vec: Uint8Array, vlen: number, flags: number, timeout: null): number;
+  eventfd(initval: number, flags: number): number;
+  write(fd: number, buf: Uint8Array, count: number): number;
   poll: AsyncFn<[fds: Uint8Array, n: number, timeoutMs: number]>;
 }
 
@@ -86,6 +93,8 @@ function lib(): Libc | null {
       bind: self.func('int bind(int, const void *, uint32_t)') as Libc['bind'],
       close: self.func('int close(int)') as Libc['close'],
       recvmmsg: self.func('int recvmmsg(int, void *, unsigned int, int, void *)') as Libc['recvmmsg'],
+      eventfd: self.func('int eventfd(unsigned int, int)') as Libc['eventfd'],
+      write: self.func('long write(int, const void *, size_t)') as Libc['write'],
       poll: self.func('int poll(void *, unsigned long, int)') as Libc['poll'],
     };
   } catch {
@@ -122,7 +131,7 @@ function openSocket(l: Libc, recvBufferSize: number, log: Logger | undefined): n
     if (l.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) < 0) {
       // The line the request socket logs too (rtnl-requests.ts).
       log?.info({ socket: 'events', asked: recvBufferSize, why: `SO_RCVBUFFORCE: errno ${koffi.errno()}` }, 'kernel: the netlink receive buffers stay capped at net.core.rmem_max');
-      l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+      if (l.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4) < 0) log?.warn({ errno: koffi.errno() }, 'kernel: SO_RCVBUF on the event socket failed; the default size stays');
     }
     // struct sockaddr_nl { sa_family_t nl_family; unsigned short nl_pad; u32 nl_pid; u32 nl_groups }:
     // pid 0 (the kernel assigns one), no legacy groups (memberships below).
@@ -153,13 +162,22 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
   // Four times the request socket's: read by the event loop between chunks of work, not by a
   // process of its own, the socket holds the echo of our own writes meanwhile.
   const fd = openSocket(l, o.recvBufferSize * 4, log);
-  // Each its own ArrayBuffer, whose memory V8 never moves (a small typed array made
-  // with `new Uint8Array(n)` or Buffer.alloc may live inside the V8 heap and move):
-  // the kernel writes into them, poll(2) on another thread.
-  const fixed = (n: number): Buffer => Buffer.allocUnsafeSlow(n).fill(0);
-  const area = fixed(VLEN * SLOT);
-  const iov = fixed(VLEN * IOV);
-  const hdrs = fixed(VLEN * MMSG);
+  // stop() wakes the poll through this eventfd: the poll needs no timeout, and the
+  // pool thread it holds is given back at once.
+  const wake = l.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake < 0) {
+    const errno = koffi.errno();
+    l.close(fd);
+    throw new EventSocketError('eventfd', errno);
+  }
+  // Each its own ArrayBuffer of more than 64 bytes, whose memory V8 never moves
+  // (a typed array of at most 64 bytes may live inside the V8 heap): the kernel
+  // writes into them, poll(2) on another thread. Not filled: only what the kernel
+  // wrote is read.
+  const area = Buffer.allocUnsafeSlow(VLEN * SLOT);
+  const iov = Buffer.allocUnsafeSlow(VLEN * IOV).fill(0);
+  const hdrs = Buffer.allocUnsafeSlow(VLEN * MMSG).fill(0);
+  const ctl = Buffer.allocUnsafeSlow(128).fill(0);
   const areaAt = koffi.address(area);
   const iovAt = koffi.address(iov);
   for (let i = 0; i < VLEN; i++) {
@@ -168,10 +186,15 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
     hdrs.writeBigUInt64LE(iovAt + BigInt(i * IOV), i * MMSG + 16);
     hdrs.writeBigUInt64LE(1n, i * MMSG + 24);
   }
-  // struct pollfd { int fd; short events; short revents }.
-  const pfd = fixed(8);
-  pfd.writeInt32LE(fd, 0);
-  pfd.writeInt16LE(POLLIN, 4);
+  // Two struct pollfd { int fd; short events; short revents }: the socket, the eventfd;
+  // then the eventfd's 8-byte counter for write(2).
+  const pfds = ctl.subarray(0, 16);
+  pfds.writeInt32LE(fd, 0);
+  pfds.writeInt16LE(POLLIN, 4);
+  pfds.writeInt32LE(wake, 8);
+  pfds.writeInt16LE(POLLIN, 12);
+  const one = ctl.subarray(64, 72);
+  one.writeBigUInt64LE(1n, 0);
 
   let stopped = false;
   let polling = false;
@@ -180,17 +203,22 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
   // The kernel reads the iovecs by address only: nothing in JS would keep `iov`
   // alive, and a collected buffer's memory is reused (EFAULT at best). Held here
   // until the fd is closed.
-  const pinned: Buffer[] = [area, iov, hdrs, pfd];
+  const pinned: Buffer[] = [area, iov, hdrs, ctl];
   const close = (): void => {
     if (closed) return;
     closed = true;
     l.close(fd);
+    l.close(wake);
     pinned.length = 0;
   };
-  // Read but not yet handed on: datagrams, and losses (their reason) in their place.
+  // Read but not yet handed on: datagrams, and losses (their reason). The kernel
+  // reports ENOBUFS before the datagrams it had queued before the drop: a loss may
+  // come before older events, which the resync it causes makes harmless.
   let queue: Array<Buffer | string> = [];
   let head = 0;
   let backoff: NodeJS.Timeout | null = null;
+  /** Read failures in a row (other than EAGAIN, EINTR, ENOBUFS): one loss per run of them. */
+  let failures = 0;
   /** Copy what the socket holds into the queue: 'empty' once it is drained, 'more' at the cap. */
   const read = (): 'empty' | 'more' | 'failed' => {
     for (let k = 0; k < READS_PER_TURN; k++) {
@@ -203,14 +231,20 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
           queue.push('ENOBUFS: the kernel dropped notifications');
           continue;
         }
-        queue.push(`recvmmsg failed (errno ${errno})`);
+        if (failures++ === 0) queue.push(`recvmmsg failed (errno ${errno})`);
         return 'failed';
       }
+      failures = 0;
       for (let i = 0; i < n; i++) {
         const len = hdrs.readUInt32LE(i * MMSG + 56);
         const flags = hdrs.readInt32LE(i * MMSG + 48);
         // A copy: the slot is reused by the next read, subscribers may keep slices.
-        queue.push((flags & MSG_TRUNC) !== 0 ? `a datagram of ${len} bytes, larger than its ${SLOT}-byte buffer` : Buffer.from(area.subarray(i * SLOT, i * SLOT + len)));
+        queue.push((flags & MSG_TRUNC) !== 0 ? `a datagram larger than its ${SLOT}-byte buffer` : Buffer.from(area.subarray(i * SLOT, i * SLOT + len)));
+      }
+      if (queue.length - head > MAX_QUEUED) {
+        // The agent cannot keep up: what is queued is moot once it resyncs.
+        queue = ['more than ' + MAX_QUEUED + ' datagrams waiting to be handled'];
+        head = 0;
       }
       if (n < VLEN) return 'empty';
     }
@@ -245,7 +279,10 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
     if (stopped) return close();
     const r = backoff ? 'empty' : read();
     if (r === 'failed') {
-      backoff = setTimeout(() => { backoff = null; if (!immediate && !polling && !stopped) turn(); }, 100);
+      // 100 ms, doubling up to 5 s while it keeps failing (a socket that went bad).
+      const ms = Math.min(5000, 100 * 2 ** Math.min(6, failures - 1));
+      if (failures === 1) log?.error({ retryInMs: ms }, 'kernel: reading the event socket failed; retrying');
+      backoff = setTimeout(() => { backoff = null; if (!immediate && !polling && !stopped) turn(); }, ms);
     }
     deliver();
     if (stopped) return close();
@@ -255,7 +292,7 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
   const wait = (): void => {
     if (stopped) return close();
     polling = true;
-    l.poll.async(pfd, 1, POLL_MS, (err, rc) => {
+    l.poll.async(pfds, 2, -1, (err, rc) => {
       polling = false;
       if (stopped) return close();
       if (err !== null && err !== undefined) {
@@ -279,8 +316,9 @@ export function openDirectEvents(o: EventSupervisorOptions): EventSource {
       immediate = null;
       if (backoff) clearTimeout(backoff);
       backoff = null;
-      // A poll in flight on the pool keeps the fd; its callback closes it (within POLL_MS).
+      // A poll in flight on the pool keeps the fds: wake it; its callback closes them.
       if (!polling) close();
+      else if (l.write(wake, one, 8) < 0) log?.error({ errno: koffi.errno() }, 'kernel: cannot wake the event socket\'s poll; its pool thread stays blocked');
     },
   };
 }

@@ -1,7 +1,7 @@
 // Sockets whose options must be set before connect(), listen() or bind(): TCP-MD5
 // (RFC 2385), TCP-AO (RFC 5925), GTSM (RFC 5082) and BFD's TTL check (RFC 5881
-// §5). The only file that reaches libc, through koffi's FFI; the bytes come from
-// sockopt-wire.ts.
+// §5). Reaches libc through koffi's FFI (as util/memory.ts and kernel/event-socket.ts
+// do for their own calls); the bytes come from sockopt-wire.ts.
 //
 // Node creates a socket's fd only inside connect() / listen(), too late for
 // these options. So the fd is made here (socket(2) + setsockopt(2) + bind(2) for

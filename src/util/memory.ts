@@ -10,11 +10,12 @@
 // The trimmer checks the RSS twice a second and trims once the RSS has grown by
 // a few MiB since the last trim and the burst is over (the RSS did not grow since
 // the previous check and the event loop was mostly idle meanwhile), and also every
-// few minutes anyway; the trim itself runs on a
+// few minutes anyway (that one without the collection below: it may fall into busy
+// work); the trim itself runs on a
 // thread of libuv's pool. Without glibc (musl has
 // no malloc_trim) it does nothing. Reaches libc through koffi, as net/sockopt.ts.
 //
-// Before the trim it has V8 collect the garbage the burst left (collectGarbage): V8
+// Before a trim after a burst (at most every 10 s) it has V8 collect the garbage the burst left (collectGarbage): V8
 // sizes its heap for the burst's allocation rate and keeps the pages until a later
 // full collection that a quiet daemon may not need for a long time. In bench:scale
 // at N=50,000 the agent held ~200 MiB of heap for 64 MiB of live objects.
@@ -27,6 +28,10 @@ export const TRIM_CHECK_MS = 500;
 export const TRIM_QUIET_UTILIZATION = 0.5;
 /** Growth of the RSS since the last trim (bytes) that makes the next quiet check trim. */
 export const TRIM_GROWTH = 8 * 2 ** 20;
+/** Full collections (before a trim) at most this often (ms). */
+export const GC_MIN_INTERVAL_MS = 10_000;
+/** A collection that has not finished after this long (ms) is not waited for. */
+const GC_WAIT_MS = 10_000;
 /** A trim at least this often (ms) even without growth. */
 export const TRIM_EVERY_MS = 5 * 60_000;
 
@@ -110,9 +115,20 @@ export interface TrimState {
 }
 
 export function shouldTrim(s: TrimState, rss: number, now: number, utilization: number): boolean {
-  const grown = rss >= s.base + TRIM_GROWTH;
-  const quiet = rss <= s.last && utilization < TRIM_QUIET_UTILIZATION;
-  return (grown && quiet) || now - s.at >= TRIM_EVERY_MS;
+  return burstOver(s, rss, utilization) || now - s.at >= TRIM_EVERY_MS;
+}
+
+/** The RSS grew by TRIM_GROWTH since the last trim, and the burst is over. */
+function burstOver(s: TrimState, rss: number, utilization: number): boolean {
+  return rss >= s.base + TRIM_GROWTH && rss <= s.last && utilization < TRIM_QUIET_UTILIZATION;
+}
+
+/**
+ * Whether a trim also runs a full collection: after a burst (not on the periodic
+ * trim, which may fall into busy work), and at most every GC_MIN_INTERVAL_MS.
+ */
+export function shouldCollect(s: TrimState, rss: number, now: number, utilization: number, lastGcAt: number): boolean {
+  return burstOver(s, rss, utilization) && now - lastGcAt >= GC_MIN_INTERVAL_MS;
 }
 
 export interface MemoryTrimmer {
@@ -121,14 +137,16 @@ export interface MemoryTrimmer {
 
 /**
  * Starts the periodic check (an unref'd timer); null where malloc_trim does not exist.
- * `gc` (default true): a full garbage collection (collectGarbage) before each trim.
+ * `gc` (default true): a full garbage collection (collectGarbage) before a trim
+ * that follows a burst (shouldCollect), not before the periodic one.
  */
-export function startMemoryTrimmer(opts: { gc?: boolean; onTrim?: (before: number, after: number, ms: number) => void } = {}): MemoryTrimmer | null {
+export function startMemoryTrimmer(opts: { gc?: boolean; onTrim?: (before: number, after: number, ms: number, collected: boolean) => void } = {}): MemoryTrimmer | null {
   if (mallocTrimFn() === null) return null;
   const rss0 = process.memoryUsage.rss();
   const s: TrimState = { base: rss0, last: rss0, at: Date.now() };
   let busy = false;
   let stopped = false;
+  let lastGcAt = -Infinity;
   let elu = performance.eventLoopUtilization();
   const timer = setInterval(() => {
     if (busy) return;
@@ -139,16 +157,17 @@ export function startMemoryTrimmer(opts: { gc?: boolean; onTrim?: (before: numbe
     if (shouldTrim(s, rss, now, since.utilization)) {
       busy = true;
       const t0 = performance.now();
-      const gc = opts.gc === false ? Promise.resolve(false) : collectGarbage();
+      const collect = opts.gc !== false && shouldCollect(s, rss, now, since.utilization, lastGcAt);
+      if (collect) lastGcAt = now;
+      const gc = collect ? Promise.race([collectGarbage(), new Promise<boolean>((r) => { setTimeout(() => r(false), GC_WAIT_MS).unref(); })]) : Promise.resolve(false);
       void gc.then(() => mallocTrimAsync()).then(() => {
-        busy = false;
         if (stopped) return;
         const after = process.memoryUsage.rss();
-        opts.onTrim?.(rss, after, performance.now() - t0);
+        opts.onTrim?.(rss, after, performance.now() - t0, collect);
         s.base = after;
         s.at = now;
         s.last = after;
-      });
+      }).catch(() => { /* a failed trim: the next check tries again */ }).finally(() => { busy = false; });
     } else {
       s.last = rss;
       // The RSS fell (V8 released pages): measure growth from there.

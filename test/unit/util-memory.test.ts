@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mallocTrim, mallocTrimAsync, shouldTrim, TRIM_EVERY_MS, TRIM_GROWTH, TRIM_QUIET_UTILIZATION } from '../../src/util/memory.js';
+import { GC_MIN_INTERVAL_MS, mallocTrim, mallocTrimAsync, shouldCollect, shouldTrim, TRIM_EVERY_MS, TRIM_GROWTH, TRIM_QUIET_UTILIZATION } from '../../src/util/memory.js';
 
 const MiB = 2 ** 20;
 
@@ -18,6 +18,18 @@ t.test('shouldTrim: at least every TRIM_EVERY_MS', (t) => {
   const s = { base: 100 * MiB, last: 100 * MiB, at: 1000 };
   t.equal(shouldTrim(s, 100 * MiB, 1000 + TRIM_EVERY_MS - 1, 0), false);
   t.equal(shouldTrim(s, 100 * MiB, 1000 + TRIM_EVERY_MS, 0.9), true, 'even when busy');
+  t.end();
+});
+
+t.test('shouldCollect: a full collection only after a burst, at most every GC_MIN_INTERVAL_MS', (t) => {
+  const s = { base: 100 * MiB, last: 200 * MiB, at: 0 };
+  t.equal(shouldCollect(s, 200 * MiB, 50_000, 0.1, -Infinity), true, 'grown and quiet');
+  t.equal(shouldCollect(s, 200 * MiB, 50_000, 0.1, 50_000 - GC_MIN_INTERVAL_MS), true, 'the last one long enough ago');
+  t.equal(shouldCollect(s, 200 * MiB, 50_000, 0.1, 50_000 - GC_MIN_INTERVAL_MS + 1), false, 'too soon after the last one');
+  t.equal(shouldCollect(s, 200 * MiB, 50_000, TRIM_QUIET_UTILIZATION, -Infinity), false, 'the loop busy');
+  const periodic = { base: 100 * MiB, last: 100 * MiB, at: 0 };
+  t.equal(shouldTrim(periodic, 100 * MiB, TRIM_EVERY_MS, 0.9), true, 'the periodic trim ...');
+  t.equal(shouldCollect(periodic, 100 * MiB, TRIM_EVERY_MS, 0.9, -Infinity), false, '... runs without a collection');
   t.end();
 });
 
