@@ -1,6 +1,7 @@
 // The agent's own CPU for a large table, without a real kernel: N type-2 routes
 // (MAC+IP) from K remote servers on both networks into an Agent on FakeKernel, then
-// network 1's session lost (failover) and back (failback by one UPDATE per server).
+// network 1's session lost (failover) and back (failback by one UPDATE per server),
+// then network 1's routes withdrawn (an alternative on network 2), then network 2's.
 // Prints, per phase and in both FDB modes, the wall time until the agent settled,
 // the time until its last write of FDB state (FDB entries, nexthops, groups: when
 // every MAC points where it ends up; "fdb at"), the longest the event loop was kept
@@ -18,7 +19,7 @@ import { Agent } from '../src/agent/agent.js';
 import { parseConfig } from '../src/agent/config.js';
 import { DEFAULT_FAKE_LINKS, FakeKernel } from '../src/kernel/fake.js';
 import { ManualClock } from '../src/util/clock.js';
-import { announceFrom, FakeSession, macOf, serverRoute, twoUplinkConfig } from '../test/lib/agent-fakes.js';
+import { announceFrom, FakeSession, macOf, serverRoute, twoUplinkConfig, withdrawRoutes } from '../test/lib/agent-fakes.js';
 import { advanceAndSettle } from '../test/lib/settle.js';
 
 const N = Number(process.env['BENCH_N'] ?? 50_000);
@@ -57,7 +58,7 @@ async function run(groups: boolean): Promise<void> {
   await agent.start();
   const s = (n: string): FakeSession => sessions.filter((x) => x.spec.uplink === n).at(-1)!;
   const per = Math.ceil(N / K);
-  const feed = (net: 1 | 2): void => {
+  const feed = (net: 1 | 2, withdraw = false): void => {
     for (let k = 0; k < K; k++) {
       const server = 10 + k;
       for (let i = 0; i < per; i += PER_UPDATE) {
@@ -66,11 +67,11 @@ async function run(groups: boolean): Promise<void> {
           const n = k * per + j;
           routes.push(serverRoute(net, server, macOf(server, j), `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`));
         }
-        s(`net${net}`).send(announceFrom(net, server, routes));
+        s(`net${net}`).send(withdraw ? withdrawRoutes(routes) : announceFrom(net, server, routes));
       }
     }
     // End-of-RIB, as a reflector sends after its table: the stale gate opens once both did.
-    s(`net${net}`).eor();
+    if (!withdraw) s(`net${net}`).eor();
   };
   const mode = groups ? 'groups' : 'dst';
   const phase = async (name: string, fn: () => void): Promise<void> => {
@@ -85,6 +86,7 @@ async function run(groups: boolean): Promise<void> {
     loop.enable();
     // A turn of the loop first: the monitor records a block only after a sample before it.
     await new Promise((resolve) => setTimeout(resolve, 5));
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     phaseStart = t0;
     fdbAt = -1;
@@ -92,6 +94,7 @@ async function run(groups: boolean): Promise<void> {
     await advanceAndSettle(clock, agent, 0);
     await advanceAndSettle(clock, agent, 100);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const cpu = process.cpuUsage(cpu0);
     // One more turn of the loop, so that a block with no turn in it is recorded too.
     await new Promise((resolve) => setTimeout(resolve, 2));
     loop.disable();
@@ -105,6 +108,8 @@ async function run(groups: boolean): Promise<void> {
     for (const o of ops) kinds.set(`${o.op} ${o.entry.kind}`, (kinds.get(`${o.op} ${o.entry.kind}`) ?? 0) + 1);
     const fdb = fdbAt < 0 ? '-' : `${fdbAt.toFixed(0)} ms`;
     console.log(`${mode} ${name} N=${N} K=${K}: ${ms.toFixed(0)} ms, fdb at ${fdb}, max block ${(loop.max / 1e6).toFixed(0)} ms, ${ops.length} kernel ops (${[...kinds].map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    // CPU of the phase (user + system): less disturbed than the wall time by other load.
+    console.log(`${mode} ${name} cpu: ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms`);
     // Memory after the phase (the FakeKernel's own tables and op log included; with
     // --expose-gc after a full collection). The op log is the bench's, not the agent's: dropped.
     kernel.applied.length = 0;
@@ -120,6 +125,9 @@ async function run(groups: boolean): Promise<void> {
   await phase('install net2', () => feed(2));
   await phase('failover (net1 down)', () => s('net1').down('BFD down'));
   await phase('failback (net1 up, one UPDATE burst)', () => { s('net1').up('192.168.1.2'); feed(1); });
+  // The withdraws of bench:scale: network 1's routes (an alternative on network 2), then network 2's.
+  await phase('withdraw-alt (net1 routes, alternative on net2)', () => feed(1, true));
+  await phase('withdraw-none (net2 routes, no alternative)', () => feed(2, true));
   await agent.shutdown({ flushKernel: false });
 }
 

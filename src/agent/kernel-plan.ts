@@ -75,6 +75,13 @@ interface Slot {
   group: Group;
 }
 
+/** A want waiting for plan(), with the key's slot as want() found it (one lookup per key). */
+interface Pending {
+  key: string;
+  want: FdbWant | null;
+  slot: Slot | undefined;
+}
+
 /** A group as `show kernel` reports it. */
 export interface GroupInfo {
   id: number;
@@ -91,7 +98,7 @@ export class FdbGroupPlanner {
   private readonly size: number;
   private readonly taken: (id: number) => boolean;
   private readonly hint: (key: string) => AdoptHint | null;
-  private readonly pending = new Map<string, FdbWant | null>();
+  private readonly pending = new Map<string, Pending>();
   private readonly slots = new Map<string, Slot>();
   private readonly groups = new Map<number, Group>();
   /** vtep -> the group a MAC leading there joins */
@@ -123,14 +130,18 @@ export class FdbGroupPlanner {
    * want its group already leads to (e.g. after switchGroups()) is settled now.
    */
   want(key: string, w: FdbWant | null): void {
-    if (w !== null && !this.pending.has(key)) {
-      const slot = this.slots.get(key);
-      if (slot && slot.group.member.vtep === w.dst) {
-        slot.want = w;
-        return;
-      }
+    const p = this.pending.get(key);
+    if (p !== undefined) {
+      p.want = w;
+      return;
     }
-    this.pending.set(key, w);
+    const slot = this.slots.get(key);
+    if (w !== null && slot && slot.group.member.vtep === w.dst) {
+      slot.want = w;
+      return;
+    }
+    // The slot found now is the one plan() finds: only plan() changes slots.
+    this.pending.set(key, { key, want: w, slot });
   }
 
   /**
@@ -183,13 +194,13 @@ export class FdbGroupPlanner {
    */
   plan(): Map<string, KernelEntry | null> {
     const out = new Map<string, KernelEntry | null>();
-    const moves = new Map<Group, Array<[string, FdbWant]>>();
+    const moves = new Map<Group, Pending[]>();
     const touched = new Set<Group>();
     const joins: Array<[string, FdbWant]> = [];
     /** Groups whose member this plan replaced. */
     const arrived: Group[] = [];
-    for (const [key, w] of this.pending) {
-      const slot = this.slots.get(key);
+    for (const p of this.pending.values()) {
+      const { key, want: w, slot } = p;
       if (w === null) {
         if (!slot) continue;
         this.leave(key, slot, touched);
@@ -203,7 +214,7 @@ export class FdbGroupPlanner {
       }
       let list = moves.get(slot.group);
       if (!list) moves.set(slot.group, (list = []));
-      list.push([key, w]);
+      list.push(p);
     }
     this.pending.clear();
 
@@ -212,32 +223,30 @@ export class FdbGroupPlanner {
       const count = new Map<string, number>();
       let top = '';
       let topN = 0;
-      for (const [, w] of list) {
-        const n = (count.get(w.dst) ?? 0) + 1;
-        count.set(w.dst, n);
-        if (n > topN) { topN = n; top = w.dst; }
+      for (const { want: w } of list) {
+        const n = (count.get(w!.dst) ?? 0) + 1;
+        count.set(w!.dst, n);
+        if (n > topN) { topN = n; top = w!.dst; }
       }
       if (topN * 2 > g.keys.size) {
         // The group follows the majority: one replace of its member.
         const old = g.member.vtep;
         this.setMember(g, top, out);
         arrived.push(g);
-        const moving = new Set<string>();
-        for (const [key, w] of list) {
-          moving.add(key);
-          if (w.dst === top) this.slots.get(key)!.want = w;
-          else this.rejoin(key, w, touched, out);
+        for (const { key, want: w, slot } of list) {
+          if (w!.dst === top) slot!.want = w!;
+          else this.rejoin(key, w!, touched, out);
         }
         if (g.keys.size > topN) {
-          // The minority that still wants the old VTEP goes to another group.
+          // The minority that still wants the old VTEP goes to another group (the
+          // movers left want `top` now, the others of the list are gone).
           for (const key of [...g.keys]) {
-            if (moving.has(key)) continue;
             const slot = this.slots.get(key)!;
             if (slot.want.dst === old) this.rejoin(key, slot.want, touched, out);
           }
         }
       } else {
-        for (const [key, w] of list) this.rejoin(key, w, touched, out);
+        for (const { key, want: w } of list) this.rejoin(key, w!, touched, out);
       }
     }
     for (const [key, w] of joins) this.assign(key, w, out);

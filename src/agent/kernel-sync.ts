@@ -214,25 +214,38 @@ export class KernelSync {
     let any = false;
     const linger = opts.noLinger ? 0 : this.o.withdrawDelay?.() ?? 0;
     for (const [key, e] of delta) {
-      const old = this.desired.get(key);
-      if (e !== null) this.lingering.delete(key);
-      else if (old !== undefined && linger > 0) {
-        if (!this.lingering.has(key)) this.lingering.set(key, this.o.clock.now() + linger);
-        continue;
-      }
-      // Flood-list entries ('flood|' keys, FLOOD_MAC) never go through groups (docs/kernel.md).
-      if (this.planner && (e === null ? key.startsWith('fdb|') : e.kind === 'fdb' && e.mac !== FLOOD_MAC)) {
-        // The planner finds out itself whether anything changed (same VTEP: nothing).
-        this.planner.want(key, e === null || e.kind !== 'fdb' ? null : { ifname: e.ifname, mac: e.mac, dst: e.dst });
-        // A removal that may not wait (a MAC that came here) goes now, also while the
-        // plan is held for chunked decisions: held, it would be restored over the
-        // bridge's entry. The planner's own null for the key later finds nothing.
-        if (e === null && opts.noLinger && old !== undefined) this.setKey(key, null);
+      if (e !== null) {
+        if (this.lingering.size !== 0) this.lingering.delete(key);
+        // Flood-list entries ('flood|' keys, FLOOD_MAC) never go through groups (docs/kernel.md).
+        if (this.planner && e.kind === 'fdb' && e.mac !== FLOOD_MAC) {
+          // The planner finds out itself whether anything changed (same VTEP: nothing).
+          // It keeps the entry as the want (ifname, mac, dst), not a copy.
+          this.planner.want(key, e);
+          any = true;
+          continue;
+        }
+        const old = this.desired.get(key);
+        if (old !== undefined && sameEntry(old, e)) continue;
+        this.setKey(key, e);
         any = true;
         continue;
       }
-      if (e === null ? old === undefined : old !== undefined && sameEntry(old, e)) continue;
-      this.setKey(key, e);
+      const old = this.desired.get(key);
+      if (old !== undefined && linger > 0) {
+        if (!this.lingering.has(key)) this.lingering.set(key, this.o.clock.now() + linger);
+        continue;
+      }
+      if (this.planner && key.startsWith('fdb|')) {
+        this.planner.want(key, null);
+        // A removal that may not wait (a MAC that came here) goes now, also while the
+        // plan is held for chunked decisions: held, it would be restored over the
+        // bridge's entry. The planner's own null for the key later finds nothing.
+        if (opts.noLinger && old !== undefined) this.setKey(key, null);
+        any = true;
+        continue;
+      }
+      if (old === undefined) continue;
+      this.setKey(key, null);
       any = true;
     }
     if (any) this.scheduleFlush(0);

@@ -17,8 +17,11 @@ export interface VniDevices {
   vxlan: string;
 }
 
-/** The (VNI, MAC) of a change that kernelDelta works out (a RibChange, or a MAC to re-project). */
-export type ProjectionKey = Pick<RibChange, 'vni' | 'mac' | 'ip'>;
+/**
+ * The (VNI, MAC) of a change that kernelDelta works out (a RibChange, or a MAC to
+ * re-project: that one has no before/after).
+ */
+export type ProjectionKey = Pick<RibChange, 'vni' | 'mac' | 'ip'> & Partial<Pick<RibChange, 'before' | 'after'>>;
 
 export class KernelProjection {
   /** Incremented per kernelDelta; entries worked out by it carry it in fdbMark / neighMark. */
@@ -31,6 +34,8 @@ export class KernelProjection {
    * on, and its neighbour entry would hide the kernel's own one for the endpoint.
    */
   private isLocal: (vni: number, mac: string) => boolean = () => false;
+  /** The first entry the last fdbWinner / neighWinner walk visited: it holds the key strings. */
+  private holder: Entry | null = null;
 
   constructor(
     /** MAC -> chain of entries with that MAC (Entry.nextInMac). */
@@ -68,8 +73,10 @@ export class KernelProjection {
    */
   private fdbWinner(vni: number, mac: string, mark: number): StoredPath | null | undefined {
     let best: StoredPath | null = null;
+    this.holder = null;
     for (let e = this.byMac.get(mac) ?? null; e; e = e.nextInMac) {
       if (e.vni !== vni) continue;
+      this.holder ??= e;
       if (mark > 0) {
         if (e.fdbMark === mark) return undefined;
         e.fdbMark = mark;
@@ -83,7 +90,9 @@ export class KernelProjection {
   /** The same for (vni, ip), along the IP chain, with neighMark. */
   private neighWinner(vni: number, ip: string, mark: number): StoredPath | null | undefined {
     let best: StoredPath | null = null;
+    this.holder = null;
     for (let e = this.byIp.get(vni)?.get(ip) ?? null; e; e = e.nextInIp) {
+      this.holder ??= e;
       if (mark > 0) {
         if (e.neighMark === mark) return undefined;
         e.neighMark = mark;
@@ -130,17 +139,50 @@ export class KernelProjection {
       if (!d) continue;
       const fdb = this.fdbWinner(c.vni, c.mac, mark);
       if (fdb !== undefined) {
-        out.set(entryKey({ kind: 'fdb', ifname: d.vxlan, mac: c.mac, dst: '' }),
+        out.set(this.key('fdb', d, c.mac),
           fdb && !this.isLocal(c.vni, c.mac) ? { kind: 'fdb', ifname: d.vxlan, mac: fdb.entry.mac, dst: fdb.attrs.nh.address } : null);
       }
       if (c.ip === null) continue;
+      // A change from one path to another of the only entry with this (VNI, IP) leaves
+      // its neighbour entry as it was (the IP -> this entry's MAC): not handed on. A
+      // withdraw or failover of 50,000 routes with an alternative otherwise looked
+      // each one up in the desired state to find it unchanged. Checked before the
+      // walk: the walk's marks say the entry was handed on (an entry of the chain
+      // removed by a later change of this delta finds it marked).
+      if (c.before && c.after) {
+        const head = this.byIp.get(c.vni)?.get(c.ip);
+        if (head !== undefined && head.nextInIp === null && head.mac === c.mac) continue;
+      }
       const neigh = this.neighWinner(c.vni, c.ip, mark);
       if (neigh !== undefined) {
-        out.set(entryKey({ kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: '' }),
+        out.set(this.key('neigh', d, c.ip),
           neigh && !this.isLocal(c.vni, neigh.entry.mac) ? { kind: 'neigh', ifname: d.bridge, ip: c.ip, mac: neigh.entry.mac } : null);
       }
     }
     return out;
+  }
+
+  /**
+   * The kernel key of the FDB (`what` 'fdb', `name` the MAC) or neighbour entry (the
+   * IP) the last walk worked out, kept on its first entry (Entry.fdbKey/neighKey):
+   * a withdraw of 50,000 routes built two fresh key strings per route, and each
+   * map downstream (desired, the planner's pending and slots) hashed them again.
+   */
+  private key(what: 'fdb' | 'neigh', d: VniDevices, name: string): string {
+    const h = this.holder;
+    if (h !== null && h.keyDevices === d) {
+      const k = what === 'fdb' ? h.fdbKey : h.neighKey;
+      if (k !== null) return k;
+    }
+    const k = what === 'fdb' ? entryKey({ kind: 'fdb', ifname: d.vxlan, mac: name, dst: '' }) : entryKey({ kind: 'neigh', ifname: d.bridge, ip: name, mac: '' });
+    if (h === null) return k;
+    if (h.keyDevices !== d) {
+      h.keyDevices = d;
+      h.fdbKey = h.neighKey = null;
+    }
+    if (what === 'fdb') h.fdbKey = k;
+    else h.neighKey = k;
+    return k;
   }
 
   private fdbEntry(vni: number, mac: string, dev: Map<number, VniDevices>): KernelEntry | null {

@@ -140,6 +140,14 @@ export class Entry implements LocEntry {
   neighMark = 0;
   /** Its best-path decision is deferred (on the RIB's queue). */
   queued = false;
+  /**
+   * The kernel keys of this entry's (VNI, MAC) FDB entry and (VNI, IP) neighbour
+   * entry, built for these devices (rib-projection.ts): one string per key, reused
+   * by every map downstream (its hash is computed once), not built per change.
+   */
+  keyDevices: object | null = null;
+  fdbKey: string | null = null;
+  neighKey: string | null = null;
 
   constructor(readonly vni: number, readonly mac: string, readonly ip: string | null) {}
 

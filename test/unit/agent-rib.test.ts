@@ -88,7 +88,10 @@ t.test('Loc-RIB groups by (VNI, MAC, IP) across RDs; failover and failback', (t)
   t.match(texts(ch), [{ key, before: { uplink: 'net1' }, after: { uplink: 'net2' }, reason: 'only path' }]);
   t.same(rib.adjRibIn('net1'), []);
   const delta = rib.kernelDelta(ch, VNIS);
-  t.same([...delta], [['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }],
+  // The neighbour entry (the IP -> the same MAC) is not handed on: it is as it was.
+  t.same([...delta], [['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }]]);
+  // A MAC re-projected (no before/after) gets both again.
+  t.same([...rib.macDelta(100, MAC, VNIS)], [['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }],
     ['neigh|br-vxlan|192.168.0.87', { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: MAC }]]);
   t.same(rib.dropSession('net1'), [], 'dropping an unknown session is a no-op');
   // Failback.
@@ -151,6 +154,44 @@ t.test('an IP claimed by two MACs: the neighbour follows the better path', (t) =
   const st = rib.desiredKernelState(VNIS);
   t.equal(st.filter((e) => e.kind === 'fdb').length, 2);
   t.same(st.filter((e) => e.kind === 'neigh'), [{ kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: '02:00:00:00:00:99' }]);
+  t.end();
+});
+
+t.test('an IP claimed by two MACs: a change of one MAC\'s best path hands on the neighbour entry when the other MAC wins it', (t) => {
+  const rib = new Rib();
+  const B = '02:00:00:00:00:99';
+  // MAC A: net1 (local-pref 200) and net2 (100); MAC B, same IP: net2 only, local-pref 150.
+  rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
+  rib.applyUpdate('net2', { reach: cands(backup(), backup({ mac: B, rd: '192.168.2.99:100', nextHop: '192.168.2.99', originatorId: '192.168.2.99', localPref: 150 })), unreach: [] });
+  t.equal(rib.neighPath(100, '192.168.0.87')!.route.mac, MAC);
+  // A's net1 path is withdrawn: A's best goes to net2 (100), below B's 150: the neighbour moves to B.
+  const ch = rib.applyUpdate('net1', { reach: [], unreach: [primary().route] });
+  t.equal(ch.length, 1);
+  t.ok(ch[0]!.before && ch[0]!.after, 'a change from one path to another');
+  t.same([...rib.kernelDelta(ch, VNIS)], [
+    ['fdb|vxlan0|' + MAC, { kind: 'fdb', ifname: 'vxlan0', mac: MAC, dst: '192.168.2.87' }],
+    ['neigh|br-vxlan|192.168.0.87', { kind: 'neigh', ifname: 'br-vxlan', ip: '192.168.0.87', mac: B }],
+  ]);
+  t.end();
+});
+
+t.test('kernel keys are built once per entry and device set, and again when the devices change', (t) => {
+  const rib = new Rib();
+  rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
+  const ch1 = rib.applyUpdate('net2', { reach: cands(backup()), unreach: [] });
+  t.same(ch1, [], 'the backup does not change the best path');
+  const down = rib.dropSession('net1');
+  const k1 = [...rib.kernelDelta(down, VNIS).keys()];
+  const up = rib.applyUpdate('net1', { reach: cands(primary()), unreach: [] });
+  const k2 = [...rib.kernelDelta(up, VNIS).keys()];
+  t.same(k1, ['fdb|vxlan0|' + MAC]);
+  t.same(k2, k1);
+  // Other device names (a reload): the keys follow them.
+  const other = [{ vni: 100, bridge: 'br-other', vxlan: 'vxlan9' }];
+  const again = rib.dropSession('net1');
+  t.same([...rib.kernelDelta(again, other).keys()], ['fdb|vxlan9|' + MAC]);
+  t.same([...rib.macDelta(100, MAC, other).keys()], ['fdb|vxlan9|' + MAC, 'neigh|br-other|192.168.0.87']);
+  t.same([...rib.macDelta(100, MAC, VNIS).keys()], ['fdb|vxlan0|' + MAC, 'neigh|br-vxlan|192.168.0.87']);
   t.end();
 });
 
@@ -251,7 +292,8 @@ t.test('50,000 routes: load, failover of a whole session, drop', (t) => {
   const delta = rib.kernelDelta(ch, VNIS);
   const tDrop = performance.now() - t1;
   t.equal(ch.length, N);
-  t.equal(delta.size, 2 * N);
+  // FDB entries only: each neighbour entry still leads to its MAC.
+  t.equal(delta.size, N);
   t.equal([...delta.values()].filter((e) => e?.kind === 'fdb' && e.dst === '192.168.2.87').length, N);
   const t2 = performance.now();
   const st = rib.desiredKernelState(VNIS);
