@@ -67,6 +67,9 @@ export class TickClock implements Clock {
   private baseDue = Infinity;
   private started = false;
   private readonly spare: TickTimer[][] = [];
+  /** The bucket last added to (most timers of a tick go to the same due time): saves a Map lookup. */
+  private lastDue = NaN;
+  private lastBucket: TickTimer[] | undefined;
 
   constructor(private readonly clock: Clock, opts: TickClockOptions) {
     if (!(opts.tickMs >= 0) || !Number.isFinite(opts.tickMs)) throw new RangeError(`tickMs must be >= 0: ${opts.tickMs}`);
@@ -101,12 +104,14 @@ export class TickClock implements Clock {
     }
     const due = this.tickMs === 0 ? at : Math.ceil(at / this.tickMs) * this.tickMs;
     const t = new TickTimer(this, due, fn);
-    let b = this.buckets.get(due);
+    let b = due === this.lastDue ? this.lastBucket : this.buckets.get(due);
     if (b === undefined) {
       b = this.spare.pop() ?? [];
       this.buckets.set(due, b);
       heapPush(this.heap, due);
     }
+    this.lastDue = due;
+    this.lastBucket = b;
     b.push(t);
     this.live++;
     if (this.inTick === undefined) this.armBase();
@@ -178,6 +183,10 @@ export class TickClock implements Clock {
         const due = heapPop(heap);
         const b = this.buckets.get(due)!;
         this.buckets.delete(due);
+        if (this.lastBucket === b) {
+          this.lastDue = NaN;
+          this.lastBucket = undefined;
+        }
         // Timers set by these callbacks for this tick go to a new bucket, run by this loop.
         for (let i = 0; i < b.length; i++) {
           const timer = b[i]!;
