@@ -4,7 +4,8 @@
 // takes; the remote evpn-ha answers the same way from its own VTEP address on the
 // same network. Both directions of the VTEP-to-VTEP path are thereby checked.
 //
-// This file is the shell: timers on the injected Clock, the transport, request
+// This file is the shell: timers on ticks of the injected Clock (ticks.ts), the
+// transport (polled at every tick when it has no wake-up of its own), request
 // encoding, reply validation and demultiplexing, the responder, the set of targets.
 // Each target's state (unknown / up / down / holddown), its detection deadline and
 // hold-down are decided by the pure state machine in fsm.ts; the shell feeds it
