@@ -7,7 +7,7 @@
 // prober's utime + stime over a measuring window after a warm-up, and every path
 // must be `up` at the end (the measurement is void otherwise).
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -66,6 +66,17 @@ async function waitLine(lines: Array<Record<string, unknown>>, pred: (o: Record<
   }
 }
 
+/** utime and stime of a process, in clock ticks (proc(5)). */
+function userSystem(pid: number): [number, number] {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return [Number(rest[11]), Number(rest[12])];
+  } catch {
+    return [0, 0];
+  }
+}
+
 export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResult> {
   const lab = new Lab('pc');
   const notes: string[] = [];
@@ -102,15 +113,18 @@ export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResul
     // The prober runs as `ip netns exec ... node`: ip execs node, so the pid is node's.
     await sleep((o.warmupSeconds ?? 5) * 1000);
     const c0 = cpuSeconds([pid]);
+    const us0 = userSystem(pid);
     const t0 = Date.now();
     const r0 = cpuSeconds(resp.child.pid ? [resp.child.pid] : []);
     await sleep(o.seconds * 1000);
     const c1 = cpuSeconds([pid]);
+    const us1 = userSystem(pid);
     const t1 = Date.now();
     const r1 = cpuSeconds(resp.child.pid ? [resp.child.pid] : []);
     prober.child.stdin!.write('status\n');
     const st = await waitLine(prober.lines, (x) => x['type'] === 'status', 20_000, 'prober status') as {
-      targets?: Array<{ state: string; network: string }>; counters?: { requestsSent: number; repliesReceived: number };
+      targets?: Array<{ state: string; network: string }>; counters?: { requestsSent: number; repliesReceived: number; dropped?: Record<string, number> };
+      transport?: { sendCalls: number; sent: number; recvCalls: number; received: number };
     };
     const states: Record<string, number> = {};
     for (const t of st.targets ?? []) states[t.state] = (states[t.state] ?? 0) + 1;
@@ -118,8 +132,12 @@ export async function measureProbeCpu(o: ProbeCpuOptions): Promise<ProbeCpuResul
     const paths = targets.length;
     const pct = ((c1 - c0) / ((t1 - t0) / 1000)) * 100;
     notes.push(`# probe cpu: ${paths} paths, states ${JSON.stringify(states)}, ${st.counters?.requestsSent ?? '?'} requests sent, `
-      + `${st.counters?.repliesReceived ?? '?'} replies; responder used ${(((r1 - r0) / ((t1 - t0) / 1000)) * 100).toFixed(1)}% of a core; `
+      + `${st.counters?.repliesReceived ?? '?'} replies, dropped ${JSON.stringify(st.counters?.dropped ?? {})}; responder used ${(((r1 - r0) / ((t1 - t0) / 1000)) * 100).toFixed(1)}% of a core; `
       + `window ${((t1 - t0) / 1000).toFixed(1)} s after ${o.warmupSeconds ?? 5} s warm-up`);
+    const ticks = ((us1[0] - us0[0]) + (us1[1] - us0[1])) || 1;
+    notes.push(`# probe cpu: user ${(((c1 - c0) * (us1[0] - us0[0])) / ticks / ((t1 - t0) / 1000) * 100).toFixed(1)}%, `
+      + `system ${(((c1 - c0) * (us1[1] - us0[1])) / ticks / ((t1 - t0) / 1000) * 100).toFixed(1)}% of a core`
+      + (st.transport ? `; since start: ${st.transport.sent} datagrams in ${st.transport.sendCalls} sendmmsg, ${st.transport.received} in ${st.transport.recvCalls} recvmmsg` : ''));
     if (up !== paths) notes.push(`# probe cpu: WARNING only ${up} of ${paths} paths up: the figure does not measure a healthy prober`);
     for (const ch of [prober.child, resp.child]) { try { ch.stdin!.end(); } catch { /* gone */ } }
     // Let them exit (and write a --cpu-prof profile) before the lab kills what is left.

@@ -12,7 +12,7 @@ import type { BgpTransport } from '../bgp/transport.js';
 import type { KernelPort } from '../kernel/port.js';
 import { openRtnetlink } from '../kernel/rtnetlink.js';
 import { VtepProber, type LocalUplink, type ProbeStateEvent, type ProbeTarget, type ProbeTargetStatus } from '../probe/prober.js';
-import { UdpProbeTransport } from '../probe/udp.js';
+import { openProbeTransport, type OpenedProbeTransport } from '../probe/open.js';
 import { systemClock, type Clock, type Timer } from '../util/clock.js';
 import {
   Agent, type AgentProber, type AgentSession, type ProberFactory, type ProberSpec, type SessionFactory,
@@ -91,13 +91,13 @@ export function bgpSessionFactory(opts: { clock: Clock; logger: Logger; bfd: Bfd
 }
 
 /**
- * A VtepProber on UDP sockets. The receive socket (service address, probe port)
+ * A VtepProber on UDP sockets (batched system calls where available: probe/open.ts). The receive socket (service address, probe port)
  * opens in the background and is retried every 5 s; until then targets and uplinks
  * are only remembered and every path stays eligible.
  */
 class UdpProber implements AgentProber {
   private prober: VtepProber | null = null;
-  private transport: UdpProbeTransport | null = null;
+  private transport: OpenedProbeTransport | null = null;
   private stopped = false;
   private retry: Timer | null = null;
   private uplinks: LocalUplink[];
@@ -112,7 +112,7 @@ class UdpProber implements AgentProber {
   start(): void {
     if (this.stopped || this.prober) return;
     const s = this.spec;
-    UdpProbeTransport.open({ listenAddress: s.serviceIp, probePort: s.port, logger: this.log }).then((transport) => {
+    openProbeTransport({ listenAddress: s.serviceIp, probePort: s.port, logger: this.log }).then((transport) => {
       if (this.stopped) {
         transport.close();
         return;

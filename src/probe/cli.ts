@@ -3,14 +3,15 @@
 // `ip netns exec`) and for ad hoc checks of a path between two hosts.
 //
 // stdout: one JSON object per line: {"type":"ready"}, {"type":"state", ...event},
-// and {"type":"status", targets, counters} for each "status" line read on stdin.
+// and {"type":"status", targets, counters[, transport]} for each "status" line read
+// on stdin (transport: the batched transport's system call counts, mmsg.ts).
 // Logs (pino) go to stderr.
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { systemClock } from '../util/clock.js';
 import { VtepProber, type LocalUplink, type ProbeTarget } from './prober.js';
-import { UdpProbeTransport } from './udp.js';
+import { openProbeTransport, type ProbeTransportKind } from './open.js';
 
 export interface ProbeCliConfig {
   vni: number;
@@ -24,6 +25,10 @@ export interface ProbeCliConfig {
   probePort?: number;
   /** Cap on replies per second (default 5000; bench/lib/probe-cpu.ts answers 2,000 paths). */
   maxRepliesPerSecond?: number;
+  /** Socket layer: 'auto' (default: sendmmsg/recvmmsg where available), 'mmsg', 'dgram' (node:dgram). */
+  transport?: ProbeTransportKind;
+  /** Scheduling tick in ms (VtepProberOptions.tickMs). */
+  tickMs?: number;
   /** Receive socket address; default serviceIp. */
   listenAddress?: string;
   logLevel?: string;
@@ -41,13 +46,13 @@ async function main(): Promise<void> {
   }
   const cfg = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg) as ProbeCliConfig;
   const logger = pino({ level: cfg.logLevel ?? 'info' }, pino.destination(2));
-  const transport = await UdpProbeTransport.open({
-    listenAddress: cfg.listenAddress ?? cfg.serviceIp, probePort: cfg.probePort, logger,
+  const transport = await openProbeTransport({
+    listenAddress: cfg.listenAddress ?? cfg.serviceIp, probePort: cfg.probePort, logger, kind: cfg.transport,
   });
   const prober = new VtepProber({
     clock: systemClock, transport, logger, vni: cfg.vni, serviceIp: cfg.serviceIp, bridgeMac: cfg.bridgeMac,
     uplinks: cfg.uplinks, interval: cfg.interval, multiplier: cfg.multiplier, holdDown: cfg.holdDown, probePort: cfg.probePort,
-    maxRepliesPerSecond: cfg.maxRepliesPerSecond,
+    maxRepliesPerSecond: cfg.maxRepliesPerSecond, tickMs: cfg.tickMs,
   });
   prober.onStateChange((ev) => emit({ type: 'state', ...ev, wallTime: Date.now() }));
   prober.setTargets(cfg.targets);
@@ -55,7 +60,10 @@ async function main(): Promise<void> {
   emit({ type: 'ready' });
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => {
-    if (line.trim() === 'status') emit({ type: 'status', targets: prober.status(), counters: prober.counters() });
+    if (line.trim() === 'status') {
+      const stats = 'stats' in transport ? { transport: transport.stats } : {};
+      emit({ type: 'status', targets: prober.status(), counters: prober.counters(), ...stats });
+    }
   });
   const stop = (): void => { prober.stop(); process.exit(0); };
   rl.on('close', stop);

@@ -158,9 +158,27 @@ function armAt(timer: ProbeTimerName, now: number, at: number): ProbeAction {
   return { type: 'arm', timer, at, ms: at - now };
 }
 
+/**
+ * `s` with the fields of `patch`. Built field by field rather than by spreading:
+ * this runs for every request and reply (20,000 a second at 2,000 paths), and a
+ * spread of the readonly state went through V8's slow object-clone path.
+ */
 function with_(s: ProbeFsm, patch: Partial<ProbeFsm>): ProbeFsm {
-  return { ...s, ...patch };
+  return {
+    state: patch.state ?? s.state,
+    since: patch.since ?? s.since,
+    active: patch.active ?? s.active,
+    probing: patch.probing ?? s.probing,
+    detectAt: patch.detectAt ?? s.detectAt,
+    detectArmed: patch.detectArmed ?? s.detectArmed,
+    holdArmed: patch.holdArmed ?? s.holdArmed,
+    rttMs: 'rttMs' in patch ? patch.rttMs : s.rttMs,
+    srttMs: 'srttMs' in patch ? patch.srttMs : s.srttMs,
+    lastReplyAt: 'lastReplyAt' in patch ? patch.lastReplyAt : s.lastReplyAt,
+  };
 }
+
+const NO_ACTIONS: readonly ProbeAction[] = Object.freeze([]);
 
 function transition(s: ProbeFsm, to: ProbeState, reason: ProbeTransitionReason, now: number): ProbeStep {
   return {
@@ -216,6 +234,9 @@ function reply(s: ProbeFsm, rttMs: number, now: number, timers: ProberTimers): P
     detectAt,
     detectArmed: true,
   });
+  // The common case, a reply on a path that is up (or in hold-down) with its
+  // detection timer armed: only the measurements and the deadline move.
+  if ((s.state === 'up' || s.state === 'holddown') && s.detectArmed) return { state: measured, actions: NO_ACTIONS as ProbeAction[] };
   const actions: ProbeAction[] = s.detectArmed ? [] : [armAt('detect', now, detectAt)];
   let r: ProbeStep;
   switch (s.state) {

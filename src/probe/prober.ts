@@ -4,7 +4,8 @@
 // takes; the remote evpn-ha answers the same way from its own VTEP address on the
 // same network. Both directions of the VTEP-to-VTEP path are thereby checked.
 //
-// This file is the shell: timers on the injected Clock, the transport, request
+// This file is the shell: timers on ticks of the injected Clock (ticks.ts), the
+// transport (polled at every tick when it has no wake-up of its own), request
 // encoding, reply validation and demultiplexing, the responder, the set of targets.
 // Each target's state (unknown / up / down / holddown), its detection deadline and
 // hold-down are decided by the pure state machine in fsm.ts; the shell feeds it
@@ -17,6 +18,12 @@ import pino, { type Logger } from 'pino';
 import type { Clock, Timer } from '../util/clock.js';
 import {
   DEFAULT_PROBE_PORT,
+  PROBE_FIXED_LENGTH,
+  PROBE_FIXED_LENGTH_IPV6,
+  PROBE_MAGIC,
+  PROBE_VERSION,
+  PROBE_VERSION_IPV6,
+  ProbeTypeCode,
   ProbeRequestTemplate,
   decodeProbeFrame,
   decodeProbeMessage,
@@ -29,6 +36,7 @@ import {
   type ProbeMessage,
 } from './packet.js';
 import type { ProbeTransport } from './transport.js';
+import { TickClock } from './ticks.js';
 import {
   createProbeFsm,
   isEligible,
@@ -101,7 +109,16 @@ export interface VtepProberOptions extends Partial<ProberTimers> {
   random?: () => number;
   /** 64-bit nonce identifying this prober instance in requests. Default from crypto.randomBytes. */
   nonce?: bigint;
+  /**
+   * Length of the scheduling tick in ms (ticks.ts): every timer falls due on a tick
+   * and all requests of a tick leave together. Default DEFAULT_TICK_MS when the
+   * interval, idle interval and hold-down are multiples of it, else 1; 0: exact timers.
+   */
+  tickMs?: number;
 }
+
+/** The default tick: 200 wake-ups a second, detection at most one tick later than exact timers (docs/probe.md). */
+export const DEFAULT_TICK_MS = 5;
 
 export interface ProbeStateEvent {
   network: string;
@@ -147,18 +164,25 @@ export interface ProberCounters {
   dropped: Partial<Record<DropReason, number>>;
 }
 
-interface Outstanding {
-  seq: number;
-  txTime: number;
-}
-
 interface Entry {
   target: ProbeTarget;
   /** State, deadlines and RTT: fsm.ts decides, the shell only stores. */
   fsm: ProbeFsm;
   sent: number;
   replies: number;
-  outstanding: Outstanding[];
+  /**
+   * Outstanding requests, oldest first: a ring of `keep` (2 x multiplier) sequence
+   * numbers and transmit times (exact clock), `count` of them from `head`.
+   */
+  outSeq: Float64Array;
+  outTx: Float64Array;
+  outHead: number;
+  outCount: number;
+  /** Remote VTEP address and network name as the reply carries them (the fast path's match). */
+  remoteBytes: Uint8Array;
+  nameBytes: Uint8Array;
+  /** The timer callbacks, made once. */
+  fire: Record<ProbeTimerName, () => void>;
   /** The request frame, encoded once (rebuilt when the target's addresses change). */
   template: ProbeRequestTemplate;
   templateKey: string;
@@ -183,6 +207,13 @@ function targetKey(network: string, remoteVtep: string): string {
   return `${network}|${remoteVtep}`;
 }
 
+/** The last 4 bytes of an IPv4 or IPv6 address as a number: the fast path's map key. */
+function addressTail(b: Uint8Array, end: number): number {
+  return ((b[end - 4]! << 24) | (b[end - 3]! << 16) | (b[end - 2]! << 8) | b[end - 1]!) >>> 0;
+}
+
+const utf8 = new TextEncoder();
+
 function randomNonce(): bigint {
   return randomBytes(8).readBigUInt64BE();
 }
@@ -202,11 +233,18 @@ function validTarget(t: ProbeTarget): string | undefined {
 export class VtepProber {
   readonly timers: Readonly<ProberTimers>;
   readonly probePort: number;
-  private readonly clock: Clock;
+  /** The schedule: the state machine's time and timers, on ticks. */
+  private readonly clock: TickClock;
   private readonly transport: ProbeTransport;
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly nonce: bigint;
+  private readonly nonceBytes: Uint8Array;
+  /** Targets by the last 4 bytes of their remote VTEP address (the fast reply path). */
+  private byTail = new Map<number, Entry[]>();
+  /** Scratch for reading a binary64 field of a reply (made once, not per reply). */
+  private readonly f64Bytes = new Uint8Array(8);
+  private readonly f64View = new DataView(this.f64Bytes.buffer);
   private readonly vni: number;
   private readonly serviceIp: string;
   private readonly bridgeMac: string;
@@ -242,18 +280,27 @@ export class VtepProber {
     if (!Number.isInteger(opts.vni) || opts.vni < 0 || opts.vni > 0xffffff) throw new RangeError(`bad vni ${opts.vni}`);
     this.timers = Object.freeze(timers);
     this.probePort = opts.probePort ?? DEFAULT_PROBE_PORT;
-    this.clock = opts.clock;
+    const onTick = (ms: number): boolean => timers.interval % ms === 0 && timers.idleInterval % ms === 0 && timers.holdDown % ms === 0;
+    const tickMs = opts.tickMs ?? (onTick(DEFAULT_TICK_MS) ? DEFAULT_TICK_MS : 1);
+    if (!(tickMs >= 0)) throw new RangeError(`tickMs must be >= 0: ${tickMs}`);
     this.transport = opts.transport;
+    const transport = opts.transport;
+    // A transport without a wake-up of its own is read at the start of every tick.
+    this.clock = transport.poll !== undefined
+      ? new TickClock(opts.clock, { tickMs: tickMs || DEFAULT_TICK_MS, beforeTick: () => { if (this.running) transport.poll!(); }, continuous: true })
+      : new TickClock(opts.clock, { tickMs });
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'probe' });
     this.random = opts.random ?? Math.random;
     this.nonce = opts.nonce ?? randomNonce();
+    this.nonceBytes = new Uint8Array(8);
+    new DataView(this.nonceBytes.buffer).setBigUint64(0, this.nonce);
     this.vni = opts.vni;
     this.serviceIp = opts.serviceIp;
     this.bridgeMac = opts.bridgeMac.toLowerCase();
     this.uplinks = [];
     this.setUplinks(opts.uplinks);
     const perSecond = opts.maxRepliesPerSecond ?? 5000;
-    this.replyBudget = { tokens: perSecond, refilledAt: this.clock.now(), perSecond };
+    this.replyBudget = { tokens: perSecond, refilledAt: this.clock.exactNow(), perSecond };
   }
 
   /** Start answering requests and probing the targets. */
@@ -261,6 +308,7 @@ export class VtepProber {
     if (this.running) return;
     this.running = true;
     this.transport.onReceive((payload, from) => this.receive(payload, from));
+    this.clock.start();
     for (const e of this.entries.values()) this.startProbing(e);
   }
 
@@ -269,6 +317,7 @@ export class VtepProber {
     if (!this.running) return;
     this.running = false;
     for (const e of this.entries.values()) this.input(e, { type: 'stop' });
+    this.clock.stop();
     this.transport.close();
   }
 
@@ -334,11 +383,19 @@ export class VtepProber {
       const was = this.removed.get(key);
       this.removed.delete(key);
       const active = t.active !== false;
+      const keep = 2 * this.timers.multiplier;
       const entry: Entry = {
         target: t, fsm: createProbeFsm(now, active, was === t.localVtep ? 'down' : 'unknown'),
-        sent: 0, replies: 0, outstanding: [], template: this.buildTemplate(t), templateKey: templateKey(t),
+        sent: 0, replies: 0, outSeq: new Float64Array(keep), outTx: new Float64Array(keep), outHead: 0, outCount: 0,
+        remoteBytes: parseVtep(t.remoteVtep)!, nameBytes: utf8.encode(t.network),
+        template: this.buildTemplate(t), templateKey: templateKey(t),
         timers: { send: undefined, detect: undefined, hold: undefined },
+        fire: { send: () => {}, detect: () => {}, hold: () => {} },
       };
+      for (const name of ['send', 'detect', 'hold'] as const) {
+        const inp = TIMER_INPUT[name];
+        entry.fire[name] = () => { entry.timers[name] = undefined; this.input(entry, inp); };
+      }
       this.entries.set(key, entry);
       if (was !== undefined && was !== t.localVtep) {
         // A remembered target on another path: reported 'down' when it was removed, now 'unknown'.
@@ -347,6 +404,13 @@ export class VtepProber {
       }
       this.log.debug({ network: t.network, localVtep: t.localVtep, remoteVtep: t.remoteVtep, state: entry.fsm.state }, 'probe target added');
       if (this.running) this.startProbing(entry);
+    }
+    this.byTail = new Map();
+    for (const e of this.entries.values()) {
+      const k = addressTail(e.remoteBytes, e.remoteBytes.length);
+      const list = this.byTail.get(k);
+      if (list === undefined) this.byTail.set(k, [e]);
+      else list.push(e);
     }
   }
 
@@ -418,21 +482,25 @@ export class VtepProber {
 
   private arm(e: Entry, timer: ProbeTimerName, ms: number): void {
     e.timers[timer]?.cancel();
-    e.timers[timer] = this.clock.setTimer(ms, () => {
-      e.timers[timer] = undefined;
-      this.input(e, TIMER_INPUT[timer]);
-    });
+    e.timers[timer] = this.clock.setTimer(ms, e.fire[timer]);
   }
 
   private sendRequest(e: Entry): void {
     const t = e.target;
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq >= 0xffffffff ? 1 : this.nextSeq + 1;
-    const txTime = this.clock.now();
-    e.outstanding.push({ seq, txTime });
-    // A reply later than 2 x multiplier intervals no longer counts.
-    const keep = 2 * this.timers.multiplier;
-    if (e.outstanding.length > keep) e.outstanding.splice(0, e.outstanding.length - keep);
+    // The exact time (not the tick's): the round-trip time is measured from it.
+    const txTime = this.clock.exactNow();
+    // A reply later than 2 x multiplier intervals no longer counts: the ring drops the oldest.
+    const keep = e.outSeq.length;
+    if (e.outCount === keep) {
+      e.outHead = (e.outHead + 1) % keep;
+      e.outCount--;
+    }
+    const at = (e.outHead + e.outCount) % keep;
+    e.outSeq[at] = seq;
+    e.outTx[at] = txTime;
+    e.outCount++;
     e.sent++;
     this.stats.requestsSent++;
     // The template's buffer is reused: the transport sends it before this target's next tick.
@@ -464,15 +532,71 @@ export class VtepProber {
     if (msg.nonce !== this.nonce) return this.drop('foreign-nonce');
     const e = this.entries.get(targetKey(msg.network, msg.senderVtep));
     if (e === undefined) return this.drop('unknown-target');
-    const i = e.outstanding.findIndex((o) => o.seq === msg.sequence);
+    const i = this.outstandingIndex(e, msg.sequence);
     if (i < 0) return this.drop('stale-sequence');
-    const sent = e.outstanding[i]!;
-    if (sent.txTime !== msg.echoTime) return this.drop('echo-mismatch');
-    // This and every older request are settled.
-    e.outstanding.splice(0, i + 1);
+    if (e.outTx[(e.outHead + i) % e.outSeq.length] !== msg.echoTime) return this.drop('echo-mismatch');
+    this.settle(e, i);
+  }
+
+  /** Position (from the oldest) of the outstanding request `seq` of `e`, or -1. */
+  private outstandingIndex(e: Entry, seq: number): number {
+    const keep = e.outSeq.length;
+    for (let i = 0; i < e.outCount; i++) if (e.outSeq[(e.outHead + i) % keep] === seq) return i;
+    return -1;
+  }
+
+  /** A valid reply to the outstanding request at position i: it and every older one are settled. */
+  private settle(e: Entry, i: number): void {
+    const keep = e.outSeq.length;
+    const txTime = e.outTx[(e.outHead + i) % keep]!;
+    e.outHead = (e.outHead + i + 1) % keep;
+    e.outCount -= i + 1;
     e.replies++;
     this.stats.repliesReceived++;
-    this.input(e, { type: 'reply', rttMs: this.clock.now() - sent.txTime });
+    this.input(e, { type: 'reply', rttMs: this.clock.exactNow() - txTime });
+  }
+
+  /**
+   * The common case, a valid reply to one of our outstanding requests, checked on
+   * the bytes without decoding them (no strings, no message object): the fields
+   * and offsets of docs/probe.md "Wire format" (packet.ts). Magic, version, type
+   * Reply, our nonce, a target's remote VTEP address and network name, an
+   * outstanding sequence number and its echoed transmit time. A reply to a request
+   * carries them exactly as the request had them (an older responder too: it copies
+   * Sequence, Nonce and Transmit Time and names the network it was asked about).
+   * False for anything else: the full decode then classifies it (and counts the drop).
+   */
+  private fastReply(b: Uint8Array): boolean {
+    if (b.length < PROBE_FIXED_LENGTH || b[5] !== ProbeTypeCode.reply) return false;
+    const version = b[4];
+    const alen = version === PROBE_VERSION ? 4 : version === PROBE_VERSION_IPV6 ? 16 : 0;
+    if (alen === 0) return false;
+    const fixed = alen === 4 ? PROBE_FIXED_LENGTH : PROBE_FIXED_LENGTH_IPV6;
+    const nameLength = b[6]!;
+    if (b.length < fixed + nameLength) return false;
+    if (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0 !== PROBE_MAGIC) return false;
+    const nonce = this.nonceBytes;
+    for (let i = 0; i < 8; i++) if (b[12 + i] !== nonce[i]) return false;
+    const list = this.byTail.get(addressTail(b, 36 + alen));
+    if (list === undefined) return false;
+    let e: Entry | undefined;
+    for (const c of list) {
+      if (c.remoteBytes.length !== alen || c.nameBytes.length !== nameLength) continue;
+      let same = true;
+      for (let i = 0; i < alen && same; i++) same = b[36 + i] === c.remoteBytes[i];
+      for (let i = 0; i < nameLength && same; i++) same = b[fixed + i] === c.nameBytes[i];
+      if (same) { e = c; break; }
+    }
+    if (e === undefined) return false;
+    const seq = ((b[8]! << 24) | (b[9]! << 16) | (b[10]! << 8) | b[11]!) >>> 0;
+    const i = this.outstandingIndex(e, seq);
+    if (i < 0) return false;
+    // Echoed Time: binary64, big-endian, at 28.
+    const fb = this.f64Bytes;
+    for (let k = 0; k < 8; k++) fb[k] = b[28 + k]!;
+    if (e.outTx[(e.outHead + i) % e.outSeq.length] !== this.f64View.getFloat64(0)) return false;
+    this.settle(e, i);
+    return true;
   }
 
   /** A state change: logged, and told to the listeners. */
@@ -500,6 +624,7 @@ export class VtepProber {
   /** An inner UDP payload that reached the probe port, from inner source `from`. */
   private receive(payload: Uint8Array, from: string): void {
     if (!this.running) return;
+    if (this.fastReply(payload)) return;
     const d = decodeProbeMessage(payload);
     if (!d.ok) return this.drop(d.error.kind);
     try {
@@ -517,7 +642,7 @@ export class VtepProber {
     if (uplink === undefined) return this.drop('no-uplink');
     if (!this.takeReplyToken()) return this.drop('rate-limited');
     const reply: ProbeMessage = {
-      type: 'reply', sequence: req.sequence, nonce: req.nonce, txTime: this.clock.now(), echoTime: req.txTime,
+      type: 'reply', sequence: req.sequence, nonce: req.nonce, txTime: this.clock.exactNow(), echoTime: req.txTime,
       senderVtep: uplink.address, targetVtep: req.senderVtep, senderMac: this.bridgeMac, network: req.network,
     };
     this.stats.requestsAnswered++;
@@ -526,7 +651,7 @@ export class VtepProber {
 
   private takeReplyToken(): boolean {
     const b = this.replyBudget;
-    const now = this.clock.now();
+    const now = this.clock.exactNow();
     b.tokens = Math.min(b.perSecond, b.tokens + ((now - b.refilledAt) * b.perSecond) / 1000);
     b.refilledAt = now;
     if (b.tokens < 1) return false;

@@ -18,6 +18,7 @@ import {
   type ProbeTarget,
   type VtepProberOptions,
 } from '../../src/probe/prober.js';
+import type { ProbeTransport } from '../../src/probe/transport.js';
 
 const L = { serviceIp: '192.168.0.65', bridgeMac: '02:00:00:00:00:65', vteps: { net1: '192.168.1.65', net2: '192.168.2.65' } };
 const R = { serviceIp: '192.168.0.87', bridgeMac: '02:00:00:00:00:87', vteps: { net1: '192.168.1.87', net2: '192.168.2.87' } };
@@ -517,4 +518,103 @@ t.test('IPv6 VTEP addresses: probes and replies between IPv6 uplinks', async (t)
   t.equal(l.state('net1', '192.168.1.87'), undefined);
   l.stop();
   r.stop();
+});
+
+/**
+ * The fabric's transport made like mmsg.ts: what arrives waits in a queue until the
+ * prober polls (at the start of each tick), instead of being handed over at once.
+ */
+function polled(inner: ProbeTransport): ProbeTransport & { queued: () => number } {
+  const queue: Array<[Uint8Array, string]> = [];
+  let handler: ((payload: Uint8Array, from: string) => void) | undefined;
+  inner.onReceive((payload, from) => { queue.push([payload, from]); });
+  return {
+    send: (l, r, d) => inner.send(l, r, d.slice()),
+    onReceive: (h) => { handler = h; },
+    poll: () => { for (const [p, f] of queue.splice(0)) handler?.(p, f); },
+    close: () => { handler = undefined; inner.close(); },
+    queued: () => queue.length,
+  };
+}
+
+function polledPair(opts: Partial<VtepProberOptions> = {}): Pair {
+  const clock = new ManualClock(1000);
+  const fabric = new Fabric(clock);
+  const hl = fabric.host('l', L.serviceIp, L.bridgeMac, L.vteps);
+  const hr = fabric.host('r', R.serviceIp, R.bridgeMac, R.vteps);
+  const mk = (h: Host, nonce: bigint): VtepProber => new VtepProber({
+    clock, transport: polled(fabric.transport(h)), vni: 100, serviceIp: h.serviceIp, bridgeMac: h.bridgeMac,
+    uplinks: Object.entries(h.vteps).map(([network, address]) => ({ network, address })),
+    random: () => 0, nonce, ...opts,
+  });
+  const l = mk(hl, 0x1111n);
+  const r = mk(hr, 0x2222n);
+  const events: ProbeStateEvent[] = [];
+  l.onStateChange((e) => events.push(e));
+  l.setTargets(targetsTo(L, R));
+  r.setTargets(targetsTo(R, L));
+  l.start();
+  r.start();
+  return { clock, fabric, l, r, hl, hr, events };
+}
+
+t.test('a polled transport: the full cycle, detection within multiplier x interval + one tick + RTT', async (t) => {
+  const times: number[] = [];
+  for (let phase = 0; phase < 100; phase += 3) {
+    const p = polledPair();
+    p.clock.advance(1000 + phase);
+    t.equal(p.l.state('net2', '192.168.2.87'), 'up');
+    const faultAt = p.clock.now();
+    p.fabric.cutPath('192.168.2.65', '192.168.2.87');
+    p.clock.advance(1000);
+    const d = p.events.find((e) => e.to === 'down');
+    t.ok(d, `phase ${phase}: down`);
+    if (d) times.push(d.at - faultAt);
+    if (phase === 0) {
+      p.fabric.heal('192.168.2.65', '192.168.2.87');
+      p.clock.advance(200);
+      t.equal(p.l.state('net2', '192.168.2.87'), 'holddown');
+      p.clock.advance(3100);
+      t.equal(p.l.state('net2', '192.168.2.87'), 'up');
+      t.same(p.events.filter((e) => e.network === 'net2').map((e) => e.reason), ['first-reply', 'detect-timeout', 'reply-after-down', 'holddown-expired']);
+      const st = p.l.status().find((s) => s.network === 'net1')!;
+      // 2 ms on the wire, plus the wait for each side's next poll (one tick each at most).
+      t.ok(st.rttMs! >= 2 && st.rttMs! <= 2 + 2 * 5, `RTT ${st.rttMs}: from the exact clock, with the polls' wait`);
+      t.ok(st.sent - st.replies <= 1, `every request answered but the one in flight: sent ${st.sent}, replies ${st.replies}`);
+      t.equal(p.l.counters().repliesReceived, p.l.status().reduce((n, s) => n + s.replies, 0));
+      t.same(p.l.counters().dropped, {}, 'the fast reply path drops nothing valid');
+    }
+    p.l.stop(); p.r.stop();
+    p.clock.advance(10); // the fabric's datagrams in flight
+    t.equal(p.clock.pending(), 0, 'stop leaves no timer');
+  }
+  times.sort((a, b) => a - b);
+  // Replies are read at the tick after they arrive: one tick (5 ms) on top of the 300 + RTT bound.
+  t.ok(times[0]! >= 200, `min ${times[0]}`);
+  t.ok(times.at(-1)! <= 300 + 5 + 2, `max ${times.at(-1)}`);
+});
+
+t.test('drain first, then decide: a reply waiting in the socket at the deadline keeps the path up', async (t) => {
+  const p = polledPair();
+  p.fabric.delay = 10; // RTT 20 ms: requests leave on ticks at 1000 + k x 100, replies arrive at +20
+  p.clock.advance(1020);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'up');
+  // The reply to the request of 2000 arrives at 2020 (deadline 2320). The requests of
+  // 2100 and 2200 are lost; the one of 2300 gets through and its reply arrives at 2320,
+  // exactly at the deadline, before that tick's timers (the fabric's delivery was set first).
+  p.fabric.cutPath('192.168.1.65', '192.168.1.87');
+  p.clock.advance(2250 - p.clock.now());
+  t.equal(p.clock.now(), 2250);
+  p.fabric.heal('192.168.1.65', '192.168.1.87');
+  p.clock.advance(2320 - 2250 - 1);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'up', 'not yet due');
+  p.clock.advance(1);
+  t.equal(p.l.state('net1', '192.168.1.87'), 'up', 'the reply read at 2320 moved the deadline before it was decided');
+  t.same(p.events.filter((e) => e.to === 'down'), [], 'no down');
+  // Without that reply the same deadline takes it down: cut for good.
+  p.fabric.cutPath('192.168.1.65', '192.168.1.87');
+  p.clock.advance(400);
+  const down = p.events.find((e) => e.to === 'down');
+  t.equal(down?.at, 2620, 'down at the deadline: 300 ms after the last reply (2320)');
+  p.l.stop(); p.r.stop();
 });
