@@ -86,6 +86,9 @@ export interface LocalUplink {
  */
 export const DEFAULT_PROBER_TIMERS: Readonly<Omit<ProberTimers, 'idleInterval'>> = { interval: 100, multiplier: 3, holdDown: 3000 };
 
+/** The reply cap's floor (VtepProberOptions.maxRepliesPerSecond). */
+export const DEFAULT_MAX_REPLIES_PER_SECOND = 5000;
+
 /** Default idleInterval: backups (no best path through them) are probed once a second (docs/probe.md). */
 export const DEFAULT_IDLE_INTERVAL = 1000;
 
@@ -102,7 +105,11 @@ export interface VtepProberOptions extends Partial<ProberTimers> {
   uplinks: LocalUplink[];
   /** Inner UDP port of the probe socket, same on all servers. Default 4799. */
   probePort?: number;
-  /** Cap on replies sent per second (a reflection guard). Default 5000. */
+  /**
+   * Cap on replies sent per second (a reflection guard). Default: the larger of
+   * DEFAULT_MAX_REPLIES_PER_SECOND and twice the rate of our own requests (probing is
+   * symmetric: the servers we probe probe us about as often), updated with the targets.
+   */
   maxRepliesPerSecond?: number;
   logger?: Logger;
   /** Uniform [0, 1): spreads first transmissions over one interval. Default Math.random. */
@@ -262,6 +269,8 @@ export class VtepProber {
   private nextSeq = 1;
   private running = false;
   private readonly replyBudget: { tokens: number; refilledAt: number; perSecond: number };
+  /** The reply cap follows our own request rate (no maxRepliesPerSecond given). */
+  private readonly autoReplyCap: boolean;
   private readonly stats: ProberCounters = { requestsSent: 0, repliesReceived: 0, requestsAnswered: 0, dropped: {} };
 
   constructor(opts: VtepProberOptions) {
@@ -299,7 +308,8 @@ export class VtepProber {
     this.bridgeMac = opts.bridgeMac.toLowerCase();
     this.uplinks = [];
     this.setUplinks(opts.uplinks);
-    const perSecond = opts.maxRepliesPerSecond ?? 5000;
+    this.autoReplyCap = opts.maxRepliesPerSecond === undefined;
+    const perSecond = opts.maxRepliesPerSecond ?? DEFAULT_MAX_REPLIES_PER_SECOND;
     this.replyBudget = { tokens: perSecond, refilledAt: this.clock.exactNow(), perSecond };
   }
 
@@ -355,6 +365,14 @@ export class VtepProber {
         continue;
       }
       wanted.set(targetKey(t.network, t.remoteVtep), { ...t, remoteMac: t.remoteMac.toLowerCase() });
+    }
+    if (this.autoReplyCap) {
+      // 1,000 remote servers on two networks send us ~11,000 requests/s at the
+      // default timers (active paths every interval, idle ones every idleInterval):
+      // a fixed 5,000/s would make every remote prober see paths go down.
+      let rate = 0;
+      for (const t of wanted.values()) rate += 1000 / (t.active === false ? this.timers.idleInterval : this.timers.interval);
+      this.replyBudget.perSecond = Math.max(DEFAULT_MAX_REPLIES_PER_SECOND, Math.ceil(2 * rate));
     }
     const now = this.clock.now();
     for (const [key, e] of this.entries) {
@@ -440,6 +458,11 @@ export class VtepProber {
       sent: e.sent,
       replies: e.replies,
     }));
+  }
+
+  /** Replies per second the responder sends at most now. */
+  replyCap(): number {
+    return this.replyBudget.perSecond;
   }
 
   counters(): ProberCounters {

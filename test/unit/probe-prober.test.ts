@@ -11,6 +11,7 @@ import {
   type ProbeMessage,
 } from '../../src/probe/packet.js';
 import {
+  DEFAULT_MAX_REPLIES_PER_SECOND,
   DEFAULT_PROBER_TIMERS,
   VtepProber,
   describeDatagram,
@@ -276,6 +277,30 @@ t.test('the responder answers from the address the request was sent to, else by 
   t.same(sent, [['192.168.2.87', '192.168.2.65'], ['192.168.1.87', '192.168.1.65']]);
   t.equal(r.counters().requestsAnswered, 2);
   r.stop();
+});
+
+t.test('the reply cap follows our own request rate unless it is set', async (t) => {
+  const make = (extra: Partial<VtepProberOptions> = {}): VtepProber => new VtepProber({
+    clock: new ManualClock(), vni: 100, serviceIp: R.serviceIp, bridgeMac: R.bridgeMac,
+    uplinks: [{ network: 'net1', address: '192.168.1.87' }, { network: 'net2', address: '192.168.2.87' }],
+    transport: { send: () => {}, onReceive: () => {}, close: () => {} }, ...extra,
+  });
+  // 1,000 remote servers: the path on net1 active (every 100 ms), on net2 idle (every 1,000 ms).
+  const targets = (m: number): ProbeTarget[] => Array.from({ length: m }, (_, j) => [1, 2].map((n) => ({
+    network: `net${n}`, localVtep: `192.168.${n}.87`, remoteVtep: `10.1${n}.${Math.floor(j / 250)}.${(j % 250) + 1}`,
+    remoteMac: L.bridgeMac, remoteServiceIp: L.serviceIp, active: n === 1,
+  }))).flat();
+  const r = make();
+  t.equal(r.replyCap(), DEFAULT_MAX_REPLIES_PER_SECOND, 'no targets: the floor');
+  r.setTargets(targets(10));
+  t.equal(r.replyCap(), DEFAULT_MAX_REPLIES_PER_SECOND, '10 servers (110 requests/s): the floor');
+  r.setTargets(targets(1000));
+  t.equal(r.replyCap(), 22_000, '1,000 servers: 11,000 requests/s of ours, twice that for theirs');
+  r.setTargets(targets(10));
+  t.equal(r.replyCap(), DEFAULT_MAX_REPLIES_PER_SECOND, 'and back');
+  const fixed = make({ maxRepliesPerSecond: 100 });
+  fixed.setTargets(targets(1000));
+  t.equal(fixed.replyCap(), 100, 'a cap that is set stays');
 });
 
 t.test('replies are rate-limited', async (t) => {
