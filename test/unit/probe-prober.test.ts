@@ -40,13 +40,13 @@ interface Pair {
   events: ProbeStateEvent[];
 }
 
-function pair(opts: Partial<VtepProberOptions> = {}, start = 1000): Pair {
+function pair(opts: Partial<VtepProberOptions> = {}, start = 1000, wrap: (t: ProbeTransport) => ProbeTransport = (x) => x): Pair {
   const clock = new ManualClock(start);
   const fabric = new Fabric(clock);
   const hl = fabric.host('l', L.serviceIp, L.bridgeMac, L.vteps);
   const hr = fabric.host('r', R.serviceIp, R.bridgeMac, R.vteps);
   const mk = (h: Host, nonce: bigint): VtepProber => new VtepProber({
-    clock, transport: fabric.transport(h), vni: 100, serviceIp: h.serviceIp, bridgeMac: h.bridgeMac,
+    clock, transport: wrap(fabric.transport(h)), vni: 100, serviceIp: h.serviceIp, bridgeMac: h.bridgeMac,
     uplinks: Object.entries(h.vteps).map(([network, address]) => ({ network, address })),
     random: () => 0, nonce, ...opts,
   });
@@ -562,25 +562,9 @@ function polled(inner: ProbeTransport): ProbeTransport & { queued: () => number 
   };
 }
 
+/** pair() on transports that deliver only when polled. */
 function polledPair(opts: Partial<VtepProberOptions> = {}): Pair {
-  const clock = new ManualClock(1000);
-  const fabric = new Fabric(clock);
-  const hl = fabric.host('l', L.serviceIp, L.bridgeMac, L.vteps);
-  const hr = fabric.host('r', R.serviceIp, R.bridgeMac, R.vteps);
-  const mk = (h: Host, nonce: bigint): VtepProber => new VtepProber({
-    clock, transport: polled(fabric.transport(h)), vni: 100, serviceIp: h.serviceIp, bridgeMac: h.bridgeMac,
-    uplinks: Object.entries(h.vteps).map(([network, address]) => ({ network, address })),
-    random: () => 0, nonce, ...opts,
-  });
-  const l = mk(hl, 0x1111n);
-  const r = mk(hr, 0x2222n);
-  const events: ProbeStateEvent[] = [];
-  l.onStateChange((e) => events.push(e));
-  l.setTargets(targetsTo(L, R));
-  r.setTargets(targetsTo(R, L));
-  l.start();
-  r.start();
-  return { clock, fabric, l, r, hl, hr, events };
+  return pair(opts, 1000, polled);
 }
 
 t.test('a polled transport: the full cycle, detection within multiplier x interval + one tick + RTT', async (t) => {
